@@ -1,0 +1,3 @@
+"""Cagnotte: stored value and rewards processing on a double-entry ledger."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Storage: tables, engine, migrations. SQLite by default, PostgreSQL for production."""

@@ -1,0 +1,24 @@
+"""Bring a database's schema to the newest migration (the same ones on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from cagnotte.db.engine import normalise_database_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", normalise_database_url(database_url).replace("%", "%%"))
+    return config
+
+
+def migrate(database_url: str) -> None:
+    """Upgrade to head; a database already there is left as it is."""
+    command.upgrade(alembic_config(database_url), "head")

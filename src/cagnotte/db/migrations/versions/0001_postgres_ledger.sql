@@ -1,0 +1,346 @@
+-- The ledger's write path on PostgreSQL: one journal entry in one round trip.
+--
+-- cagnotte.ledger.sqlite_backend carries out the same steps from Python on
+-- SQLite; the test suite runs the same ledger tests against both, so the two
+-- must agree. Errors are raised with the stable domain code as the message
+-- (SQLSTATE P0001); Python maps them to DomainError subclasses.
+
+CREATE OR REPLACE FUNCTION cagnotte_account(
+    p_account_id uuid, p_allowed_merchants uuid[]
+) RETURNS accounts LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_account accounts;
+BEGIN
+    SELECT * INTO v_account FROM accounts WHERE id = p_account_id;
+    IF NOT FOUND OR NOT (v_account.merchant_id = ANY (p_allowed_merchants)) THEN
+        RAISE EXCEPTION 'account_not_found' USING DETAIL = p_account_id::text;
+    END IF;
+    RETURN v_account;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION cagnotte_consume_lots(
+    p_merchant_id uuid, p_account_id uuid, p_amount bigint
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_left bigint := p_amount;
+    v_lot record;
+    v_take bigint;
+BEGIN
+    -- Soonest-expiring lots first; lots without an expiry last.
+    FOR v_lot IN
+        SELECT id, remaining FROM lots
+        WHERE merchant_id = p_merchant_id AND account_id = p_account_id AND remaining > 0
+        ORDER BY expires_at ASC NULLS LAST, created_at, id
+        FOR UPDATE
+    LOOP
+        v_take := least(v_left, v_lot.remaining);
+        UPDATE lots SET remaining = remaining - v_take
+        WHERE merchant_id = p_merchant_id AND id = v_lot.id;
+        v_left := v_left - v_take;
+        EXIT WHEN v_left = 0;
+    END LOOP;
+END
+$$;
+
+-- Moves p_amount (posted, or pending when p_pending) between two accounts and
+-- records the transfer. Returns the transfer as jsonb.
+CREATE OR REPLACE FUNCTION cagnotte_move(
+    p_merchant_id uuid, p_entry_id uuid, p_now timestamptz, p_allowed_merchants uuid[],
+    p_id uuid, p_debit_id uuid, p_credit_id uuid, p_amount bigint, p_kind text,
+    p_code text, p_reference text, p_expires_at timestamptz, p_reverses_id uuid,
+    p_lot_expires_at timestamptz
+) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_debit accounts;
+    v_credit accounts;
+    v_debit_shard int := 0;
+    v_credit_shard int := 0;
+    v_pending boolean := p_kind = 'pending';
+    v_debit_balance record;
+    v_credit_balance record;
+BEGIN
+    IF p_amount IS NULL OR p_amount <= 0 THEN
+        RAISE EXCEPTION 'invalid_input' USING DETAIL = 'amount must be positive';
+    END IF;
+    IF p_debit_id = p_credit_id THEN
+        RAISE EXCEPTION 'same_account';
+    END IF;
+    v_debit := cagnotte_account(p_debit_id, p_allowed_merchants);
+    v_credit := cagnotte_account(p_credit_id, p_allowed_merchants);
+    IF v_debit.asset_code <> v_credit.asset_code THEN
+        RAISE EXCEPTION 'asset_mismatch';
+    END IF;
+    IF v_debit.frozen OR v_credit.frozen THEN
+        RAISE EXCEPTION 'account_frozen';
+    END IF;
+    IF v_debit.balance_shards > 1 THEN
+        v_debit_shard := floor(random() * v_debit.balance_shards)::int;
+    END IF;
+    IF v_credit.balance_shards > 1 THEN
+        v_credit_shard := floor(random() * v_credit.balance_shards)::int;
+    END IF;
+
+    -- The limit is checked by the statement that changes the balance.
+    UPDATE account_balances SET
+        debits_pending = debits_pending + CASE WHEN v_pending THEN p_amount ELSE 0 END,
+        debits_posted = debits_posted + CASE WHEN v_pending THEN 0 ELSE p_amount END
+    WHERE merchant_id = v_debit.merchant_id AND account_id = p_debit_id
+      AND shard = v_debit_shard
+      AND (NOT debits_must_not_exceed_credits
+           OR debits_posted + debits_pending + p_amount <= credits_posted)
+    RETURNING debits_posted, credits_posted, debits_pending, credits_pending
+    INTO v_debit_balance;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'insufficient_funds' USING DETAIL = p_debit_id::text;
+    END IF;
+    UPDATE account_balances SET
+        credits_pending = credits_pending + CASE WHEN v_pending THEN p_amount ELSE 0 END,
+        credits_posted = credits_posted + CASE WHEN v_pending THEN 0 ELSE p_amount END
+    WHERE merchant_id = v_credit.merchant_id AND account_id = p_credit_id
+      AND shard = v_credit_shard
+      AND (NOT credits_must_not_exceed_debits
+           OR credits_posted + credits_pending + p_amount <= debits_posted)
+    RETURNING debits_posted, credits_posted, debits_pending, credits_pending
+    INTO v_credit_balance;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'limit_exceeded' USING DETAIL = p_credit_id::text;
+    END IF;
+
+    INSERT INTO transfers (
+        merchant_id, id, entry_id, debit_account_id, credit_account_id, debit_shard,
+        credit_shard, asset_code, amount, kind, code, reference, expires_at, pending_id,
+        reverses_id, created_at
+    ) VALUES (
+        p_merchant_id, p_id, p_entry_id, p_debit_id, p_credit_id, v_debit_shard,
+        v_credit_shard, v_debit.asset_code, p_amount, p_kind, p_code, p_reference,
+        p_expires_at, NULL, p_reverses_id, p_now
+    );
+
+    IF NOT v_pending THEN
+        IF v_debit.uses_lots THEN
+            PERFORM cagnotte_consume_lots(v_debit.merchant_id, p_debit_id, p_amount);
+        END IF;
+        IF v_credit.uses_lots THEN
+            INSERT INTO lots (merchant_id, id, account_id, transfer_id, amount, remaining,
+                              expires_at, created_at)
+            VALUES (v_credit.merchant_id, gen_random_uuid(), p_credit_id, p_id, p_amount,
+                    p_amount, p_lot_expires_at, p_now);
+        END IF;
+    END IF;
+
+    RETURN jsonb_build_object(
+        'id', p_id, 'kind', p_kind, 'code', p_code, 'debit_account_id', p_debit_id,
+        'credit_account_id', p_credit_id, 'asset_code', v_debit.asset_code,
+        'amount', p_amount, 'reference', p_reference, 'expires_at', p_expires_at,
+        'pending_id', NULL, 'reverses_id', p_reverses_id, 'created_at', p_now,
+        'debit_balance', CASE WHEN v_debit.balance_shards = 1
+                              THEN to_jsonb(v_debit_balance) END,
+        'credit_balance', CASE WHEN v_credit.balance_shards = 1
+                               THEN to_jsonb(v_credit_balance) END
+    );
+END
+$$;
+
+-- Ends a hold: posts it (in full or in part), voids it, or expires it.
+CREATE OR REPLACE FUNCTION cagnotte_resolve_hold(
+    p_merchant_id uuid, p_entry_id uuid, p_now timestamptz, p_allowed_merchants uuid[],
+    p_id uuid, p_pending_id uuid, p_kind text, p_amount bigint
+) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_hold transfers;
+    v_posted bigint := 0;
+    v_amount bigint;
+    v_debit accounts;
+    v_credit accounts;
+    v_debit_balance record;
+    v_credit_balance record;
+BEGIN
+    SELECT * INTO v_hold FROM transfers
+    WHERE merchant_id = p_merchant_id AND id = p_pending_id AND kind = 'pending';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'pending_transfer_not_found';
+    END IF;
+    v_debit := cagnotte_account(v_hold.debit_account_id, p_allowed_merchants);
+    v_credit := cagnotte_account(v_hold.credit_account_id, p_allowed_merchants);
+    IF p_kind = 'expire' THEN
+        IF p_now < v_hold.expires_at OR v_hold.expires_at IS NULL THEN
+            RAISE EXCEPTION 'invalid_input' USING DETAIL = 'the hold has not lapsed';
+        END IF;
+    ELSIF v_hold.expires_at IS NOT NULL AND p_now >= v_hold.expires_at THEN
+        RAISE EXCEPTION 'pending_transfer_expired';
+    END IF;
+    IF p_kind = 'post' THEN
+        v_posted := coalesce(p_amount, v_hold.amount);
+        IF v_posted <= 0 THEN
+            RAISE EXCEPTION 'invalid_input' USING DETAIL = 'amount must be positive';
+        END IF;
+        IF v_posted > v_hold.amount THEN
+            RAISE EXCEPTION 'pending_amount_exceeded';
+        END IF;
+    END IF;
+    v_amount := CASE WHEN p_kind = 'post' THEN v_posted ELSE v_hold.amount END;
+
+    -- The resolution is written first: the unique index on pending_id makes a
+    -- second, concurrent resolution wait here and then fail.
+    INSERT INTO transfers (
+        merchant_id, id, entry_id, debit_account_id, credit_account_id, debit_shard,
+        credit_shard, asset_code, amount, kind, code, reference, expires_at, pending_id,
+        reverses_id, created_at
+    ) VALUES (
+        p_merchant_id, p_id, p_entry_id, v_hold.debit_account_id, v_hold.credit_account_id,
+        v_hold.debit_shard, v_hold.credit_shard, v_hold.asset_code, v_amount, p_kind,
+        v_hold.code, v_hold.reference, NULL, p_pending_id, NULL, p_now
+    );
+
+    UPDATE account_balances SET
+        debits_pending = debits_pending - v_hold.amount,
+        debits_posted = debits_posted + v_posted
+    WHERE merchant_id = v_debit.merchant_id AND account_id = v_hold.debit_account_id
+      AND shard = v_hold.debit_shard
+    RETURNING debits_posted, credits_posted, debits_pending, credits_pending
+    INTO v_debit_balance;
+    UPDATE account_balances SET
+        credits_pending = credits_pending - v_hold.amount,
+        credits_posted = credits_posted + v_posted
+    WHERE merchant_id = v_credit.merchant_id AND account_id = v_hold.credit_account_id
+      AND shard = v_hold.credit_shard
+    RETURNING debits_posted, credits_posted, debits_pending, credits_pending
+    INTO v_credit_balance;
+
+    IF v_posted > 0 THEN
+        IF v_debit.uses_lots THEN
+            PERFORM cagnotte_consume_lots(v_debit.merchant_id, v_debit.id, v_posted);
+        END IF;
+        IF v_credit.uses_lots THEN
+            INSERT INTO lots (merchant_id, id, account_id, transfer_id, amount, remaining,
+                              expires_at, created_at)
+            VALUES (v_credit.merchant_id, gen_random_uuid(), v_credit.id, p_id, v_posted,
+                    v_posted, NULL, p_now);
+        END IF;
+    END IF;
+
+    RETURN jsonb_build_object(
+        'id', p_id, 'kind', p_kind, 'code', v_hold.code,
+        'debit_account_id', v_hold.debit_account_id,
+        'credit_account_id', v_hold.credit_account_id, 'asset_code', v_hold.asset_code,
+        'amount', v_amount, 'reference', v_hold.reference, 'expires_at', NULL,
+        'pending_id', p_pending_id, 'reverses_id', NULL, 'created_at', p_now,
+        'debit_balance', CASE WHEN v_debit.balance_shards = 1
+                              THEN to_jsonb(v_debit_balance) END,
+        'credit_balance', CASE WHEN v_credit.balance_shards = 1
+                               THEN to_jsonb(v_credit_balance) END
+    );
+END
+$$;
+
+-- Reverses a posted transfer in full or in part by a linked correcting transfer.
+CREATE OR REPLACE FUNCTION cagnotte_reverse(
+    p_merchant_id uuid, p_entry_id uuid, p_now timestamptz, p_allowed_merchants uuid[],
+    p_id uuid, p_reverses_id uuid, p_amount bigint, p_code text, p_reference text
+) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_original transfers;
+    v_reversed bigint;
+    v_amount bigint;
+BEGIN
+    -- The lock serialises concurrent reversals of one transfer; the row itself
+    -- is never changed.
+    SELECT * INTO v_original FROM transfers
+    WHERE merchant_id = p_merchant_id AND id = p_reverses_id AND kind IN ('regular', 'post')
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'transfer_not_found';
+    END IF;
+    SELECT coalesce(sum(amount), 0) INTO v_reversed FROM transfers
+    WHERE merchant_id = p_merchant_id AND reverses_id = p_reverses_id;
+    v_amount := coalesce(p_amount, v_original.amount - v_reversed);
+    IF v_amount <= 0 OR v_reversed + v_amount > v_original.amount THEN
+        RAISE EXCEPTION 'reversal_exceeds_transfer';
+    END IF;
+    RETURN cagnotte_move(
+        p_merchant_id, p_entry_id, p_now, p_allowed_merchants, p_id,
+        v_original.credit_account_id, v_original.debit_account_id, v_amount, 'regular',
+        coalesce(p_code, 'reversal'), coalesce(p_reference, v_original.reference), NULL,
+        p_reverses_id, NULL
+    );
+END
+$$;
+
+CREATE OR REPLACE FUNCTION cagnotte_post_entry(
+    p_merchant_id uuid, p_entry_id uuid, p_kind text, p_idempotency_key text,
+    p_request_hash text, p_memo text, p_now timestamptz, p_allowed_merchants uuid[],
+    p_operations jsonb
+) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    v_existing journal_entries;
+    v_operation jsonb;
+    v_transfer jsonb;
+    v_transfers jsonb := '[]'::jsonb;
+    v_balances jsonb := '{}'::jsonb;
+    v_result jsonb;
+BEGIN
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT * INTO v_existing FROM journal_entries
+        WHERE merchant_id = p_merchant_id AND idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            IF v_existing.request_hash IS DISTINCT FROM p_request_hash THEN
+                RAISE EXCEPTION 'idempotency_key_reused';
+            END IF;
+            RETURN v_existing.result || '{"replayed": true}'::jsonb;
+        END IF;
+    END IF;
+
+    FOR v_operation IN SELECT value FROM jsonb_array_elements(p_operations) LOOP
+        CASE v_operation->>'op'
+        WHEN 'transfer', 'hold' THEN
+            v_transfer := cagnotte_move(
+                p_merchant_id, p_entry_id, p_now, p_allowed_merchants,
+                (v_operation->>'id')::uuid, (v_operation->>'debit_account_id')::uuid,
+                (v_operation->>'credit_account_id')::uuid, (v_operation->>'amount')::bigint,
+                CASE WHEN v_operation->>'op' = 'hold' THEN 'pending' ELSE 'regular' END,
+                v_operation->>'code', v_operation->>'reference',
+                (v_operation->>'expires_at')::timestamptz, NULL,
+                (v_operation->>'lot_expires_at')::timestamptz
+            );
+        WHEN 'post', 'void', 'expire' THEN
+            v_transfer := cagnotte_resolve_hold(
+                p_merchant_id, p_entry_id, p_now, p_allowed_merchants,
+                (v_operation->>'id')::uuid, (v_operation->>'pending_id')::uuid,
+                v_operation->>'op', (v_operation->>'amount')::bigint
+            );
+        WHEN 'reverse' THEN
+            v_transfer := cagnotte_reverse(
+                p_merchant_id, p_entry_id, p_now, p_allowed_merchants,
+                (v_operation->>'id')::uuid, (v_operation->>'reverses_id')::uuid,
+                (v_operation->>'amount')::bigint, v_operation->>'code',
+                v_operation->>'reference'
+            );
+        ELSE
+            RAISE EXCEPTION 'invalid_input' USING DETAIL = 'unknown operation';
+        END CASE;
+        -- Balances after the entry, of the accounts that keep them on one row;
+        -- a later transfer of the entry overwrites an earlier one's figures.
+        IF jsonb_typeof(v_transfer->'debit_balance') = 'object' THEN
+            v_balances := v_balances || jsonb_build_object(
+                v_transfer->>'debit_account_id', v_transfer->'debit_balance');
+        END IF;
+        IF jsonb_typeof(v_transfer->'credit_balance') = 'object' THEN
+            v_balances := v_balances || jsonb_build_object(
+                v_transfer->>'credit_account_id', v_transfer->'credit_balance');
+        END IF;
+        v_transfers := v_transfers || jsonb_build_array(
+            v_transfer - 'debit_balance' - 'credit_balance');
+    END LOOP;
+
+    v_result := jsonb_build_object(
+        'entry_id', p_entry_id, 'kind', p_kind, 'created_at', p_now,
+        'transfers', v_transfers, 'balances', v_balances, 'replayed', false
+    );
+    INSERT INTO journal_entries (merchant_id, id, idempotency_key, request_hash, kind, memo,
+                                 result, created_at)
+    VALUES (p_merchant_id, p_entry_id, p_idempotency_key, p_request_hash, p_kind, p_memo,
+            v_result, p_now);
+    RETURN v_result;
+END
+$$;

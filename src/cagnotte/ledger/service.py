@@ -1,0 +1,488 @@
+"""The ledger's use cases: accounts, journal entries, balances, history, expiry.
+
+Errors raised by post_entry (in order of precedence): account_not_found,
+same_account, asset_mismatch, account_frozen, insufficient_funds,
+limit_exceeded, pending_transfer_not_found, pending_transfer_expired,
+pending_amount_exceeded, pending_transfer_already_resolved, transfer_not_found,
+reversal_exceeds_transfer, amount_overflow, transfer_exists,
+idempotency_key_reused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, literal, select, text, union_all, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from cagnotte import errors
+from cagnotte.clock import Clock
+from cagnotte.db.engine import Database
+from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
+from cagnotte.ledger.model import (
+    Account,
+    AccountSpec,
+    Balance,
+    EntryResult,
+    Expire,
+    Operation,
+    Transfer,
+    TransferRecord,
+    operation_as_json,
+)
+from cagnotte.ledger.sqlite_backend import SqliteLedgerWriter
+
+HISTORY_PAGE_SIZE_MAX = 200
+_POST_ENTRY = text(
+    "SELECT cagnotte_post_entry(:merchant_id, :entry_id, :kind, :idempotency_key,"
+    " :request_hash, :memo, :now, CAST(:allowed AS uuid[]), CAST(:operations AS jsonb))"
+)
+
+
+class _RetryEntry(Exception):
+    """A concurrent request with the same idempotency key committed first."""
+
+
+class Ledger:
+    """Accounts and journal entries over one Database."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+        self._accounts: dict[tuple[Any, ...], Account] = {}
+        self._accounts_lock = threading.Lock()
+
+    # Accounts ---------------------------------------------------------------
+
+    def open_account(
+        self, merchant_id: uuid.UUID, spec: AccountSpec, connection: Connection | None = None
+    ) -> Account:
+        """The account for (merchant, owner, purpose, asset), opened on first use."""
+        key = (merchant_id, spec.owner_type, spec.owner_id, spec.purpose, spec.asset_code)
+        cached = self._accounts.get(key)
+        if cached is not None:
+            return cached
+        if connection is None:
+            with self.database.transaction() as own_connection:
+                account = self._open_account(own_connection, merchant_id, spec)
+        else:
+            account = self._open_account(connection, merchant_id, spec)
+        with self._accounts_lock:
+            self._accounts[key] = account
+        return account
+
+    def _open_account(
+        self, connection: Connection, merchant_id: uuid.UUID, spec: AccountSpec
+    ) -> Account:
+        insert = pg_dialect.insert if self.database.is_postgresql else sqlite_dialect.insert
+        account_id = uuid.uuid4()
+        created = connection.execute(
+            insert(accounts)
+            .values(
+                merchant_id=merchant_id,
+                id=account_id,
+                asset_code=spec.asset_code,
+                owner_type=spec.owner_type,
+                owner_id=spec.owner_id,
+                purpose=spec.purpose,
+                debits_must_not_exceed_credits=spec.debits_must_not_exceed_credits,
+                credits_must_not_exceed_debits=spec.credits_must_not_exceed_debits,
+                uses_lots=spec.uses_lots,
+                balance_shards=spec.balance_shards,
+                frozen=False,
+                created_at=self.clock.now(),
+            )
+            .on_conflict_do_nothing()
+            .returning(accounts.c.id)
+        ).first()
+        if created is not None:
+            connection.execute(
+                account_balances.insert(),
+                [
+                    {
+                        "merchant_id": merchant_id,
+                        "account_id": account_id,
+                        "shard": shard,
+                        "debits_must_not_exceed_credits": spec.debits_must_not_exceed_credits,
+                        "credits_must_not_exceed_debits": spec.credits_must_not_exceed_debits,
+                    }
+                    for shard in range(spec.balance_shards)
+                ],
+            )
+        row = connection.execute(
+            select(accounts).where(
+                accounts.c.merchant_id == merchant_id,
+                accounts.c.owner_type == spec.owner_type,
+                accounts.c.owner_id == spec.owner_id,
+                accounts.c.purpose == spec.purpose,
+                accounts.c.asset_code == spec.asset_code,
+            )
+        ).one()
+        return _account(row)
+
+    def get_account(
+        self, merchant_id: uuid.UUID, account_id: uuid.UUID, connection: Connection | None = None
+    ) -> Account:
+        """An account of this merchant; another merchant's is not found."""
+        query = select(accounts).where(
+            accounts.c.merchant_id == merchant_id, accounts.c.id == account_id
+        )
+        if connection is not None:
+            row = connection.execute(query).first()
+        else:
+            with self.database.read() as own_connection:
+                row = own_connection.execute(query).first()
+        if row is None:
+            raise errors.AccountNotFound()
+        return _account(row)
+
+    def find_accounts(
+        self, merchant_id: uuid.UUID, owner_type: str, owner_id: uuid.UUID
+    ) -> list[Account]:
+        with self.database.read() as connection:
+            rows = connection.execute(
+                select(accounts)
+                .where(
+                    accounts.c.merchant_id == merchant_id,
+                    accounts.c.owner_type == owner_type,
+                    accounts.c.owner_id == owner_id,
+                )
+                .order_by(accounts.c.purpose, accounts.c.asset_code)
+            ).all()
+        return [_account(row) for row in rows]
+
+    def set_frozen(
+        self, connection: Connection, merchant_id: uuid.UUID, account_ids: Sequence[uuid.UUID],
+        frozen: bool,
+    ) -> None:
+        """Freeze accounts (no transfer may touch them) or thaw them."""
+        if not account_ids:
+            return
+        connection.execute(
+            update(accounts)
+            .where(accounts.c.merchant_id == merchant_id, accounts.c.id.in_(list(account_ids)))
+            .values(frozen=frozen)
+        )
+
+    def balance(self, account: Account, connection: Connection | None = None) -> Balance:
+        """The account's four counters, summed over its shards."""
+        query = select(
+            func.coalesce(func.sum(account_balances.c.debits_posted), 0),
+            func.coalesce(func.sum(account_balances.c.credits_posted), 0),
+            func.coalesce(func.sum(account_balances.c.debits_pending), 0),
+            func.coalesce(func.sum(account_balances.c.credits_pending), 0),
+        ).where(
+            account_balances.c.merchant_id == account.merchant_id,
+            account_balances.c.account_id == account.id,
+        )
+        if connection is not None:
+            row = connection.execute(query).one()
+        else:
+            with self.database.read() as own_connection:
+                row = own_connection.execute(query).one()
+        return Balance(*(int(value) for value in row))
+
+    # Journal entries ---------------------------------------------------------
+
+    def post_entry(
+        self,
+        merchant_id: uuid.UUID,
+        operations: Sequence[Operation],
+        *,
+        kind: str,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        memo: str | None = None,
+        also_platform: bool = False,
+        connection: Connection | None = None,
+    ) -> EntryResult:
+        """Post the operations as one journal entry: all land or none.
+
+        With an idempotency key, the same key and request hash replays the first
+        result; another hash raises idempotency_key_reused. Accounts must belong
+        to the merchant (or, with also_platform, to the platform).
+        """
+        assert operations, "a journal entry moves something"
+        from cagnotte.db.tables import PLATFORM_MERCHANT_ID
+
+        allowed = (merchant_id, PLATFORM_MERCHANT_ID) if also_platform else (merchant_id,)
+        arguments = dict(
+            merchant_id=merchant_id,
+            operations=list(operations),
+            kind=kind,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            memo=memo,
+            allowed=allowed,
+        )
+        if connection is not None:
+            return self._post_entry_in(connection, **arguments)
+        for _attempt in range(3):
+            try:
+                with self.database.transaction() as own_connection:
+                    return self._post_entry_in(own_connection, **arguments)
+            except _RetryEntry:
+                continue
+        raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
+
+    def _post_entry_in(
+        self, connection: Connection, *, merchant_id: uuid.UUID, operations: list[Operation],
+        kind: str, idempotency_key: str | None, request_hash: str | None, memo: str | None,
+        allowed: tuple[uuid.UUID, ...],
+    ) -> EntryResult:
+        entry_id = uuid.uuid4()
+        now = self.clock.now()
+        try:
+            if self.database.is_postgresql:
+                result = self._post_on_postgresql(
+                    connection, merchant_id, entry_id, now, kind, idempotency_key,
+                    request_hash, memo, allowed, operations,
+                )
+            else:
+                # A savepoint, so that a refused entry leaves the caller's transaction usable.
+                with connection.begin_nested():
+                    result = SqliteLedgerWriter(
+                        connection, merchant_id, entry_id, now, allowed
+                    ).post_entry(
+                        kind=kind, idempotency_key=idempotency_key, request_hash=request_hash,
+                        memo=memo, operations=operations,
+                    )
+        except IntegrityError as error:
+            self._explain_integrity_error(error, connection, merchant_id, operations)
+            raise
+        return EntryResult.from_json(result)
+
+    def _post_on_postgresql(
+        self, connection: Connection, merchant_id: uuid.UUID, entry_id: uuid.UUID,
+        now: datetime, kind: str, idempotency_key: str | None, request_hash: str | None,
+        memo: str | None, allowed: tuple[uuid.UUID, ...], operations: list[Operation],
+    ) -> dict[str, Any]:
+        try:
+            return connection.execute(
+                _POST_ENTRY,
+                {
+                    "merchant_id": merchant_id,
+                    "entry_id": entry_id,
+                    "kind": kind,
+                    "idempotency_key": idempotency_key,
+                    "request_hash": request_hash,
+                    "memo": memo,
+                    "now": now,
+                    "allowed": [str(merchant) for merchant in allowed],
+                    "operations": json.dumps([operation_as_json(op) for op in operations]),
+                },
+            ).scalar_one()
+        except IntegrityError:
+            raise
+        except DBAPIError as error:
+            raise _domain_error_from_postgresql(error) from None
+
+    def _explain_integrity_error(
+        self, error: IntegrityError, connection: Connection, merchant_id: uuid.UUID,
+        operations: list[Operation],
+    ) -> None:
+        """Turn a unique violation into its domain meaning, or leave it a crash."""
+        message = str(error.orig)
+        if "idempotency_key" in message:
+            raise _RetryEntry() from error
+        if "pending_id" in message:
+            raise errors.PendingTransferAlreadyResolved() from None
+        if "pk_transfers" in message or "transfers.merchant_id, transfers.id" in message:
+            raise errors.TransferExists() from None
+
+    # Reading -----------------------------------------------------------------
+
+    def history(
+        self, account: Account, *, cursor: str | None = None, limit: int = 50
+    ) -> tuple[list[TransferRecord], str | None]:
+        """The account's transfers, newest first, a page at a time."""
+        assert 1 <= limit <= HISTORY_PAGE_SIZE_MAX
+        after = _decode_cursor(cursor) if cursor else None
+        columns = [
+            transfers.c.id, transfers.c.kind, transfers.c.code, transfers.c.debit_account_id,
+            transfers.c.credit_account_id, transfers.c.asset_code, transfers.c.amount,
+            transfers.c.reference, transfers.c.expires_at, transfers.c.pending_id,
+            transfers.c.reverses_id, transfers.c.created_at,
+        ]
+
+        def side(column: Any) -> Any:
+            query = select(*columns).where(column == account.id)
+            if after is not None:
+                moment, last_id = after
+                query = query.where(
+                    (transfers.c.created_at < moment)
+                    | ((transfers.c.created_at == moment) & (transfers.c.id < last_id))
+                )
+            return query.order_by(transfers.c.created_at.desc(), transfers.c.id.desc()).limit(
+                limit + 1
+            )
+
+        both = union_all(
+            side(transfers.c.debit_account_id).subquery().select(),
+            side(transfers.c.credit_account_id).subquery().select(),
+        ).subquery()
+        query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit + 1)
+        with self.database.read() as connection:
+            rows = connection.execute(query).mappings().all()
+        records = [TransferRecord.from_mapping(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = records[-1]
+            next_cursor = _encode_cursor(last.created_at, last.id)
+        return records, next_cursor
+
+    def entry_result(self, merchant_id: uuid.UUID, entry_id: uuid.UUID) -> EntryResult:
+        with self.database.read() as connection:
+            row = connection.execute(
+                select(journal_entries.c.result).where(
+                    journal_entries.c.merchant_id == merchant_id,
+                    journal_entries.c.id == entry_id,
+                )
+            ).first()
+        if row is None:
+            raise errors.NotFound()
+        return EntryResult.from_json(row.result)
+
+    def get_transfer(self, merchant_id: uuid.UUID, transfer_id: uuid.UUID) -> TransferRecord:
+        with self.database.read() as connection:
+            row = connection.execute(
+                select(transfers).where(
+                    transfers.c.merchant_id == merchant_id, transfers.c.id == transfer_id
+                )
+            ).mappings().first()
+        if row is None:
+            raise errors.TransferNotFound()
+        return TransferRecord.from_mapping(row)
+
+    # Expiry jobs ---------------------------------------------------------------
+
+    def expire_holds(self, batch_size: int = 500) -> int:
+        """Release holds whose time has run out; returns how many."""
+        now = self.clock.now()
+        resolution = transfers.alias("resolution")
+        query = (
+            select(transfers.c.merchant_id, transfers.c.id)
+            .where(
+                transfers.c.kind == "pending",
+                transfers.c.expires_at <= now,
+                ~select(literal(1))
+                .where(
+                    resolution.c.merchant_id == transfers.c.merchant_id,
+                    resolution.c.pending_id == transfers.c.id,
+                )
+                .exists(),
+            )
+            .order_by(transfers.c.expires_at)
+            .limit(batch_size)
+        )
+        with self.database.read() as connection:
+            due = connection.execute(query).all()
+        expired = 0
+        for merchant_id, pending_id in due:
+            try:
+                self.post_entry(merchant_id, [Expire(pending_id)], kind="hold_expiry")
+                expired += 1
+            except errors.PendingTransferAlreadyResolved:
+                continue
+        return expired
+
+    def expire_lots(self, batch_size: int = 500) -> int:
+        """Move what is left of expired lots to the merchant's breakage account."""
+        now = self.clock.now()
+        query = (
+            select(lots)
+            .where(lots.c.remaining > 0, lots.c.expires_at <= now)
+            .order_by(lots.c.expires_at, lots.c.created_at, lots.c.id)
+            .limit(batch_size)
+        )
+        with self.database.read() as connection:
+            due = connection.execute(query).all()
+        for lot in due:
+            with self.database.transaction() as connection:
+                self._expire_lot(connection, lot)
+        return len(due)
+
+    def _expire_lot(self, connection: Connection, lot: Any) -> None:
+        lot_filter = (lots.c.merchant_id == lot.merchant_id) & (lots.c.id == lot.id)
+        lock = select(lots.c.remaining).where(lot_filter)
+        if self.database.is_postgresql:
+            lock = lock.with_for_update()
+        remaining = connection.execute(lock).scalar_one()
+        account = self.get_account(lot.merchant_id, lot.account_id, connection)
+        # Value reserved by a hold stays; it is consumed when the hold is posted.
+        amount = min(remaining, max(self.balance(account, connection).available, 0))
+        if amount > 0:
+            breakage = self.open_account(
+                lot.merchant_id,
+                AccountSpec(
+                    asset_code=account.asset_code,
+                    owner_type="merchant",
+                    owner_id=lot.merchant_id,
+                    purpose="breakage",
+                ),
+                connection,
+            )
+            self.post_entry(
+                lot.merchant_id,
+                [Transfer(account.id, breakage.id, amount, "lot_expired", reference=str(lot.id))],
+                kind="lot_expiry",
+                connection=connection,
+            )
+        connection.execute(update(lots).where(lot_filter).values(remaining=0))
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        merchant_id=row.merchant_id,
+        id=row.id,
+        asset_code=row.asset_code,
+        owner_type=row.owner_type,
+        owner_id=row.owner_id,
+        purpose=row.purpose,
+        debits_must_not_exceed_credits=row.debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=row.credits_must_not_exceed_debits,
+        uses_lots=row.uses_lots,
+        balance_shards=row.balance_shards,
+        frozen=row.frozen,
+        created_at=row.created_at,
+    )
+
+
+def _domain_error_from_postgresql(error: DBAPIError) -> Exception:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate == "P0001":
+        diagnostic = error.orig.diag  # type: ignore[union-attr]
+        code = diagnostic.message_primary or ""
+        domain_error = errors.error_for_code(code)
+        if domain_error is not None:
+            return domain_error(diagnostic.message_detail) if code == "invalid_input" else (
+                domain_error()
+            )
+    if sqlstate == "22003":
+        return errors.AmountOverflow()
+    return error
+
+
+def _encode_cursor(moment: datetime, transfer_id: uuid.UUID) -> str:
+    raw = f"{moment.isoformat()}|{transfer_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, transfer_id = raw.split("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, uuid.UUID(transfer_id)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise errors.InvalidCursor() from error
