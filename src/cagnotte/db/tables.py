@@ -25,7 +25,6 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-
 from sqlalchemy.dialects.postgresql import JSONB
 
 from cagnotte.db.types import UTCDateTime

@@ -6,7 +6,6 @@ Create Date: 2026-11-23 11:16:17.884968
 """
 
 from collections.abc import Sequence
-
 from datetime import UTC, datetime
 from pathlib import Path
 

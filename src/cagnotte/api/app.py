@@ -1,0 +1,39 @@
+"""The FastAPI application, built from a Services container."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cagnotte import __version__
+from cagnotte.api.problems import install_problem_handlers
+from cagnotte.api.routes import accounts, customers, me, merchants, wallets
+from cagnotte.bootstrap import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Cagnotte",
+        version=__version__,
+        summary="Stored value and rewards on a double-entry ledger.",
+        description=(
+            "Amounts are integers of minor units. Errors are RFC 9457 problem details with "
+            "a stable `code`. Every POST that moves value takes an `Idempotency-Key`."
+        ),
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+    for module in (merchants, customers, accounts, wallets, me):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["operations"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    try:
+        from cagnotte.web import install_pages
+    except ImportError:  # pragma: no cover - the pages are optional while being built
+        pass
+    else:
+        install_pages(app)
+    return app

@@ -1,0 +1,93 @@
+"""Dependencies: who is calling, and the Idempotency-Key of a request that moves value."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from cagnotte import errors
+from cagnotte.bootstrap import Services
+from cagnotte.programs.wallets import Idempotency
+from cagnotte.security.principals import CustomerPrincipal, Principal
+
+IDEMPOTENCY_KEY_LENGTH_MAX = 200
+_bearer = HTTPBearer(auto_error=False, description="An API key, or a customer session token.")
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_caller(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    merchant_header: Annotated[
+        uuid.UUID | None,
+        Header(
+            alias="Cagnotte-Merchant-Id",
+            description="With an operator key: the merchant to act for.",
+        ),
+    ] = None,
+) -> Principal:
+    """The merchant-side caller: an API key (the operator may name a merchant to act for)."""
+    if credentials is None:
+        raise errors.Unauthenticated()
+    principal = services.merchants.authenticate_key(credentials.credentials)
+    if principal is None:
+        raise errors.Unauthenticated()
+    if merchant_header is not None:
+        if not principal.is_operator:
+            raise errors.Forbidden("Only the operator may act for another merchant.")
+        services.merchants.get_merchant(principal, merchant_header)
+        return principal.acting_for(merchant_header)
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_caller)]
+
+
+def get_customer(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CustomerPrincipal:
+    if credentials is None:
+        raise errors.Unauthenticated()
+    return services.auth.customer_for_token(credentials.credentials)
+
+
+Customer = Annotated[CustomerPrincipal, Depends(get_customer)]
+
+
+async def get_idempotency(
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
+            description="Send the same key to retry safely: the first answer comes back.",
+        ),
+    ] = None,
+) -> Idempotency:
+    if idempotency_key is None:
+        return Idempotency()
+    body = await request.body()
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    digest = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + canonical
+    ).hexdigest()
+    return Idempotency(key=idempotency_key, request_hash=digest)
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]

@@ -1,0 +1,115 @@
+"""RFC 9457 problem details: the one table from domain error codes to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cagnotte.errors import DomainError
+
+log = logging.getLogger("cagnotte.api")
+
+STATUS_BY_CODE: dict[str, int] = {
+    "insufficient_funds": 422,
+    "limit_exceeded": 422,
+    "account_not_found": 404,
+    "account_frozen": 409,
+    "asset_mismatch": 422,
+    "asset_not_found": 422,
+    "asset_exists": 409,
+    "same_account": 422,
+    "amount_overflow": 422,
+    "transfer_exists": 409,
+    "transfer_not_found": 404,
+    "pending_transfer_not_found": 404,
+    "pending_transfer_already_resolved": 409,
+    "pending_transfer_expired": 409,
+    "pending_amount_exceeded": 422,
+    "reversal_exceeds_transfer": 422,
+    "idempotency_key_reused": 409,
+    "invalid_cursor": 400,
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthenticated": 401,
+    "conflict": 409,
+    "invalid_input": 422,
+    "invalid_phone": 422,
+    "sign_in_failed": 401,
+    "locked_out": 423,
+    "one_time_code_invalid": 401,
+    "customer_blocked": 409,
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; `code` is stable and meant for programs."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_response(
+    status: int, code: str, title: str, detail: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://cagnotte.dev/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update({key: value for key, value in extra.items() if value is not None})
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
+        status = STATUS_BY_CODE.get(error.code, 400)
+        detail = error.message if error.message != type(error).message else None
+        extra = {k: v for k, v in error.details.items() if k in ("locked_until",)}
+        return problem_response(status, error.code, type(error).message, detail, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(item.get("loc", ())), "msg": item.get("msg"), "type": item.get("type")}
+            for item in error.errors()
+        ]
+        return problem_response(
+            422, "validation_error", "The request is not valid.", errors=details
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
+            error.status_code, "http_error"
+        )
+        return problem_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _crash(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=error)
+        return problem_response(500, "internal_error", "Something went wrong on our side.")
+
+
+# Documented on every route, so clients (and schemathesis) know the shape of errors.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+    for status in (400, 401, 403, 404, 409, 422, 423)
+}

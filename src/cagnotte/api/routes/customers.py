@@ -1,0 +1,89 @@
+"""The customer directory of a merchant."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.routes.accounts import account_out
+from cagnotte.api.schemas import (
+    AccountOut,
+    CustomerEnrol,
+    CustomerOut,
+    CustomerStatusChange,
+    Profile,
+)
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": CustomerOut, "description": "Enrolled already: the membership."}},
+)
+def enrol_customer(
+    body: CustomerEnrol, caller: Caller, services: ServicesDep, response: Response
+) -> CustomerOut:
+    """Enrol a customer; a phone number alone is enough. Enrolled already → 200 and the same."""
+    profile = body.model_dump(exclude={"phone", "accept_terms"}, exclude_none=True)
+    if "email" in profile:
+        profile["email"] = str(profile["email"]).lower()
+    membership, created = services.customers.enrol(
+        caller, phone=body.phone, email=profile.get("email"), profile=profile,
+        accept_terms=body.accept_terms,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return CustomerOut.of(membership)
+
+
+@router.get("")
+def search_customers(
+    caller: Caller,
+    services: ServicesDep,
+    name: Annotated[str | None, Query(max_length=100)] = None,
+    phone: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    after: Annotated[uuid.UUID | None, Query(description="The last id of the previous page")] = None,
+) -> list[CustomerOut]:
+    """Search by (part of) the name and/or the phone number."""
+    return [
+        CustomerOut.of(m)
+        for m in services.customers.search(caller, name=name, phone=phone, limit=limit, after=after)
+    ]
+
+
+@router.get("/{customer_id}")
+def get_customer(customer_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CustomerOut:
+    return CustomerOut.of(services.customers.get(caller, customer_id))
+
+
+@router.patch("/{customer_id}")
+def update_customer(
+    customer_id: uuid.UUID, body: Profile, caller: Caller, services: ServicesDep
+) -> CustomerOut:
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("email"):
+        changes["email"] = str(changes["email"]).lower()
+    return CustomerOut.of(services.customers.update_profile(caller, customer_id, changes))
+
+
+@router.post("/{customer_id}/status")
+def set_customer_status(
+    customer_id: uuid.UUID, body: CustomerStatusChange, caller: Caller, services: ServicesDep
+) -> CustomerOut:
+    """Block (accounts frozen: nothing moves) or unblock a customer. Manager or owner."""
+    return CustomerOut.of(services.customers.set_status(caller, customer_id, body.status))
+
+
+@router.get("/{customer_id}/accounts")
+def list_customer_accounts(
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> list[AccountOut]:
+    services.customers.get(caller, customer_id)
+    accounts = services.ledger.find_accounts(caller.merchant_id, "membership", customer_id)
+    return [account_out(services, account) for account in accounts]

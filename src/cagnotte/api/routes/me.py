@@ -1,0 +1,72 @@
+"""The customer's own routes: sign-in by e-mail code, memberships, wallets."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from cagnotte import errors
+from cagnotte.api.deps import Customer, ServicesDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.routes.accounts import account_out, transfer_page
+from cagnotte.api.schemas import (
+    AccountOut,
+    CustomerOut,
+    MeOut,
+    SessionOut,
+    SignInCodeRequest,
+    SignInCodeVerify,
+    TransferPage,
+)
+
+router = APIRouter(prefix="/v1", tags=["customer"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/customer-sign-in/codes", status_code=status.HTTP_202_ACCEPTED)
+def request_sign_in_code(body: SignInCodeRequest, services: ServicesDep) -> dict[str, str]:
+    """Mail a one-time code. The answer is the same whether the e-mail is known or not."""
+    services.auth.send_customer_code(str(body.email))
+    return {"status": "If this e-mail belongs to a customer, a code is on its way."}
+
+
+@router.post("/customer-sign-in/sessions", status_code=status.HTTP_201_CREATED)
+def open_customer_session(body: SignInCodeVerify, services: ServicesDep) -> SessionOut:
+    session = services.auth.verify_customer_code(str(body.email), body.code)
+    return SessionOut(token=session.token, expires_at=session.expires_at)
+
+
+@router.get("/me")
+def get_me(customer: Customer, services: ServicesDep) -> MeOut:
+    memberships = services.customers.memberships_of(customer.customer_id)
+    return MeOut(
+        customer_id=customer.customer_id, memberships=[CustomerOut.of(m) for m in memberships]
+    )
+
+
+@router.get("/me/accounts")
+def list_my_accounts(customer: Customer, services: ServicesDep) -> list[AccountOut]:
+    accounts = []
+    for membership in services.customers.memberships_of(customer.customer_id):
+        accounts += services.ledger.find_accounts(
+            membership["merchant_id"], "membership", membership["id"]
+        )
+    return [account_out(services, account) for account in accounts]
+
+
+@router.get("/me/accounts/{account_id}/transfers")
+def list_my_transfers(
+    account_id: uuid.UUID,
+    customer: Customer,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TransferPage:
+    for membership in services.customers.memberships_of(customer.customer_id):
+        for account in services.ledger.find_accounts(
+            membership["merchant_id"], "membership", membership["id"]
+        ):
+            if account.id == account_id:
+                return transfer_page(services, account, cursor, limit)
+    raise errors.AccountNotFound()

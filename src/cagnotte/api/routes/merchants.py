@@ -1,0 +1,139 @@
+"""Operator and merchant administration: merchants, assets, stores, terminals, staff, keys."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+
+from fastapi import APIRouter, status
+
+from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.schemas import (
+    ApiKeyCreate,
+    ApiKeyOut,
+    AssetCreate,
+    AssetOut,
+    IssuedApiKeyOut,
+    MerchantCreate,
+    MerchantCreated,
+    MerchantOut,
+    MerchantStatusChange,
+    StaffCreate,
+    StaffOut,
+    StoreCreate,
+    StoreOut,
+    TerminalCreate,
+    TerminalCreated,
+    TerminalOut,
+)
+
+router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+
+
+@router.post("/merchants", status_code=status.HTTP_201_CREATED, tags=["operator"])
+def create_merchant(body: MerchantCreate, caller: Caller, services: ServicesDep) -> MerchantCreated:
+    """The operator creates a merchant; the answer holds the owner's first API key, once."""
+    merchant = services.merchants.create_merchant(
+        caller, name=body.name, head_office_email=body.head_office_email
+    )
+    owner_key = IssuedApiKeyOut(**asdict(merchant.pop("owner_key")))
+    return MerchantCreated(**merchant, owner_key=owner_key)
+
+
+@router.get("/merchants", tags=["operator"])
+def list_merchants(caller: Caller, services: ServicesDep) -> list[MerchantOut]:
+    return [MerchantOut(**m) for m in services.merchants.list_merchants(caller)]
+
+
+@router.get("/merchants/{merchant_id}", tags=["operator"])
+def get_merchant(merchant_id: uuid.UUID, caller: Caller, services: ServicesDep) -> MerchantOut:
+    return MerchantOut(**services.merchants.get_merchant(caller, merchant_id))
+
+
+@router.post("/merchants/{merchant_id}/status", tags=["operator"])
+def set_merchant_status(
+    merchant_id: uuid.UUID, body: MerchantStatusChange, caller: Caller, services: ServicesDep
+) -> MerchantOut:
+    """Suspend a merchant (its keys stop working) or make it active again."""
+    return MerchantOut(**services.merchants.set_merchant_status(caller, merchant_id, body.status))
+
+
+@router.post("/assets", status_code=status.HTTP_201_CREATED, tags=["assets"])
+def create_asset(body: AssetCreate, caller: Caller, services: ServicesDep) -> AssetOut:
+    """The operator adds a currency; a merchant adds its own unit (points, stamps)."""
+    return AssetOut(
+        **services.merchants.create_asset(caller, code=body.code, scale=body.scale, name=body.name)
+    )
+
+
+@router.get("/assets", tags=["assets"])
+def list_assets(caller: Caller, services: ServicesDep) -> list[AssetOut]:
+    return [AssetOut(**a) for a in services.merchants.list_assets(caller)]
+
+
+@router.post("/stores", status_code=status.HTTP_201_CREATED, tags=["stores"])
+def create_store(body: StoreCreate, caller: Caller, services: ServicesDep) -> StoreOut:
+    return StoreOut(
+        **services.merchants.create_store(
+            caller, name=body.name, address=body.address, manager_email=body.manager_email
+        )
+    )
+
+
+@router.get("/stores", tags=["stores"])
+def list_stores(caller: Caller, services: ServicesDep) -> list[StoreOut]:
+    return [StoreOut(**s) for s in services.merchants.list_stores(caller)]
+
+
+@router.get("/stores/{store_id}", tags=["stores"])
+def get_store(store_id: uuid.UUID, caller: Caller, services: ServicesDep) -> StoreOut:
+    return StoreOut(**services.merchants.get_store(caller, store_id))
+
+
+@router.post("/terminals", status_code=status.HTTP_201_CREATED, tags=["stores"])
+def create_terminal(body: TerminalCreate, caller: Caller, services: ServicesDep) -> TerminalCreated:
+    """A register, kiosk or e-store; the answer holds its API key, once."""
+    terminal = services.merchants.create_terminal(
+        caller, store_id=body.store_id, kind=body.kind, name=body.name
+    )
+    api_key = IssuedApiKeyOut(**asdict(terminal.pop("api_key")))
+    return TerminalCreated(**terminal, api_key=api_key)
+
+
+@router.get("/terminals", tags=["stores"])
+def list_terminals(caller: Caller, services: ServicesDep) -> list[TerminalOut]:
+    return [TerminalOut(**t) for t in services.merchants.list_terminals(caller)]
+
+
+@router.post("/staff", status_code=status.HTTP_201_CREATED, tags=["staff"])
+def create_staff(body: StaffCreate, caller: Caller, services: ServicesDep) -> StaffOut:
+    return StaffOut(
+        **services.merchants.create_staff(
+            caller, email=str(body.email), name=body.name, role=body.role, password=body.password
+        )
+    )
+
+
+@router.get("/staff", tags=["staff"])
+def list_staff(caller: Caller, services: ServicesDep) -> list[StaffOut]:
+    return [StaffOut(**s) for s in services.merchants.list_staff(caller)]
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, tags=["staff"])
+def create_api_key(body: ApiKeyCreate, caller: Caller, services: ServicesDep) -> IssuedApiKeyOut:
+    issued = services.merchants.create_api_key(
+        caller, name=body.name, role=body.role, store_id=body.store_id
+    )
+    return IssuedApiKeyOut(**asdict(issued))
+
+
+@router.get("/api-keys", tags=["staff"])
+def list_api_keys(caller: Caller, services: ServicesDep) -> list[ApiKeyOut]:
+    return [ApiKeyOut(**k) for k in services.merchants.list_api_keys(caller)]
+
+
+@router.post("/api-keys/{key_id}/revoke", tags=["staff"])
+def revoke_api_key(key_id: uuid.UUID, caller: Caller, services: ServicesDep) -> ApiKeyOut:
+    """Revoke a key: it stops working at once on this server, within seconds elsewhere."""
+    return ApiKeyOut(**services.merchants.revoke_api_key(caller, key_id))

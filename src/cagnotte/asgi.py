@@ -1,0 +1,40 @@
+"""Application factories for uvicorn: built from the environment's settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cagnotte.api.app import create_app
+from cagnotte.bootstrap import bootstrap
+from cagnotte.config import Settings
+from cagnotte.jobs import JobScheduler
+
+
+def _build(with_jobs: bool) -> FastAPI:
+    settings = Settings()
+    services = bootstrap(settings)
+    app = create_app(services)
+    scheduler = JobScheduler(services, settings.jobs_interval_seconds) if with_jobs else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            scheduler.stop()
+        services.close()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def application() -> FastAPI:
+    return _build(with_jobs=True)
+
+
+def application_without_jobs() -> FastAPI:
+    return _build(with_jobs=False)

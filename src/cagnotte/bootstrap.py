@@ -1,0 +1,57 @@
+"""The composition root: builds the real pieces from settings; tests pass their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cagnotte.clock import Clock, SystemClock
+from cagnotte.config import Settings
+from cagnotte.crm.service import CustomerService
+from cagnotte.db.engine import Database
+from cagnotte.ledger import Ledger
+from cagnotte.mail import Mailer, build_mailer
+from cagnotte.merchants.service import MerchantService
+from cagnotte.programs.wallets import WalletService
+from cagnotte.security.auth import AuthService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    clock: Clock
+    mailer: Mailer
+    ledger: Ledger
+    merchants: MerchantService
+    customers: CustomerService
+    wallets: WalletService
+    auth: AuthService
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    database: Database | None = None,
+) -> Services:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    mailer = mailer or build_mailer(settings)
+    database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    ledger = Ledger(database, clock)
+    customers = CustomerService(database, clock, ledger)
+    return Services(
+        settings=settings,
+        database=database,
+        clock=clock,
+        mailer=mailer,
+        ledger=ledger,
+        merchants=MerchantService(database, clock, settings.api_key_cache_seconds),
+        customers=customers,
+        wallets=WalletService(database, clock, ledger, customers),
+        auth=AuthService(database, clock, mailer, settings.mail_from),
+    )

@@ -1,0 +1,1 @@
+"""Customers: one identity across merchants, a membership per merchant."""

@@ -1,0 +1,281 @@
+"""The customer directory of a merchant: enrol, fetch, search, edit, block.
+
+Errors: not_found, invalid_phone, invalid_input, conflict.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cagnotte import errors
+from cagnotte.audit import record_audit
+from cagnotte.clock import Clock
+from cagnotte.crm.phones import normalise_phone
+from cagnotte.db.engine import Database
+from cagnotte.db.tables import accounts, customers, memberships
+from cagnotte.ledger import Ledger
+from cagnotte.security.principals import Principal
+
+SEARCH_PAGE_SIZE_MAX = 100
+PROFILE_FIELDS = (
+    "first_name", "last_name", "email", "birth_date", "address",
+    "consent_marketing_email", "consent_marketing_sms",
+)
+
+
+class CustomerService:
+    def __init__(self, database: Database, clock: Clock, ledger: Ledger, region: str = "CZ"):
+        self.database = database
+        self.clock = clock
+        self.ledger = ledger
+        self.region = region
+        # Memberships never change merchant and are never deleted: once seen, known.
+        self._known: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        self._known_lock = threading.Lock()
+
+    def enrol(
+        self, caller: Principal, *, phone: str | None, email: str | None,
+        profile: dict[str, Any], accept_terms: bool = False,
+    ) -> tuple[dict[str, Any], bool]:
+        """Enrol a customer (a phone number alone is enough); returns (membership, created).
+
+        A customer enrolled already is returned as is, with created False.
+        """
+        caller.require("cashier")
+        phone = normalise_phone(phone, self.region) if phone else None
+        email = email.strip().lower() if email else None
+        if phone is None and email is None:
+            raise errors.InvalidInput("A phone number or an e-mail is needed.")
+        now = self.clock.now()
+        for _attempt in range(3):
+            try:
+                with self.database.transaction() as connection:
+                    customer_id = self._identity(connection, phone, email)
+                    existing = self._membership_by_customer(
+                        connection, caller.merchant_id, customer_id
+                    )
+                    if existing is not None:
+                        return existing, False
+                    membership_id = uuid.uuid4()
+                    values = {key: profile.get(key) for key in PROFILE_FIELDS}
+                    values["email"] = values["email"] or email
+                    values["consent_marketing_email"] = bool(values["consent_marketing_email"])
+                    values["consent_marketing_sms"] = bool(values["consent_marketing_sms"])
+                    connection.execute(
+                        insert(memberships).values(
+                            merchant_id=caller.merchant_id, id=membership_id,
+                            customer_id=customer_id, status="active",
+                            search_name=_search_name(values), created_at=now, updated_at=now,
+                            consent_terms_at=now if accept_terms else None, **values,
+                        )
+                    )
+                    record_audit(
+                        connection, caller.merchant_id, caller.actor, "customer.enrolled",
+                        membership_id, {}, now,
+                    )
+                    return self._membership(connection, caller.merchant_id, membership_id), True
+            except IntegrityError:
+                # Someone enrolled the same phone at the same moment; look again.
+                continue
+        raise errors.Conflict("The customer is being enrolled by another request.")
+
+    def _identity(self, connection: Connection, phone: str | None, email: str | None) -> uuid.UUID:
+        """The platform-wide identity for this phone (or e-mail), created if new.
+
+        A phone number names the identity; an e-mail given with it is attached only
+        when the identity has none and no other identity uses it.
+        """
+        if phone is not None:
+            row = connection.execute(
+                select(customers.c.id, customers.c.email).where(customers.c.phone == phone)
+            ).first()
+        else:
+            row = connection.execute(
+                select(customers.c.id, customers.c.email).where(customers.c.email == email)
+            ).first()
+        if row is not None:
+            if row.email is None and email is not None and not connection.execute(
+                select(customers.c.id).where(customers.c.email == email)
+            ).first():
+                connection.execute(
+                    update(customers).where(customers.c.id == row.id).values(email=email)
+                )
+            return row.id
+        if email is not None and connection.execute(
+            select(customers.c.id).where(customers.c.email == email)
+        ).first():
+            email = None  # That e-mail names somebody else; keep it on the membership only.
+        customer_id = uuid.uuid4()
+        connection.execute(
+            insert(customers).values(
+                id=customer_id, phone=phone, email=email, created_at=self.clock.now()
+            )
+        )
+        return customer_id
+
+    def get(self, caller: Principal, membership_id: uuid.UUID) -> dict[str, Any]:
+        caller.require("cashier")
+        with self.database.read() as connection:
+            return self._membership(connection, caller.merchant_id, membership_id)
+
+    def search(
+        self, caller: Principal, *, name: str | None, phone: str | None,
+        limit: int = 50, after: uuid.UUID | None = None,
+    ) -> list[dict[str, Any]]:
+        """Search by name (part of first or last name, any case) and/or phone (digits)."""
+        caller.require("cashier")
+        assert 1 <= limit <= SEARCH_PAGE_SIZE_MAX
+        query = _membership_query().where(memberships.c.merchant_id == caller.merchant_id)
+        if name:
+            pattern = "%" + _escape_like(name.strip().lower()) + "%"
+            query = query.where(memberships.c.search_name.like(pattern, escape="\\"))
+        if phone:
+            digits = "".join(ch for ch in phone if ch.isdigit())
+            if not digits:
+                raise errors.InvalidInput("A phone search needs digits.")
+            query = query.where(customers.c.phone.like("%" + digits + "%"))
+        if after is not None:
+            query = query.where(memberships.c.id > after)
+        query = query.order_by(memberships.c.id).limit(limit)
+        with self.database.read() as connection:
+            return [_membership_view(row) for row in connection.execute(query).mappings()]
+
+    def update_profile(
+        self, caller: Principal, membership_id: uuid.UUID, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        caller.require("cashier")
+        changes = {key: value for key, value in changes.items() if key in PROFILE_FIELDS}
+        with self.database.transaction() as connection:
+            current = self._membership(connection, caller.merchant_id, membership_id)
+            merged = {**current, **changes}
+            connection.execute(
+                update(memberships)
+                .where(
+                    memberships.c.merchant_id == caller.merchant_id,
+                    memberships.c.id == membership_id,
+                )
+                .values(search_name=_search_name(merged), updated_at=self.clock.now(), **changes)
+            )
+            record_audit(
+                connection, caller.merchant_id, caller.actor, "customer.updated", membership_id,
+                {"fields": sorted(changes)}, self.clock.now(),
+            )
+            return self._membership(connection, caller.merchant_id, membership_id)
+
+    def set_status(self, caller: Principal, membership_id: uuid.UUID, status: str) -> dict:
+        """Block or unblock a membership; a blocked member's accounts are frozen."""
+        caller.require("manager")
+        assert status in ("active", "blocked")
+        with self.database.transaction() as connection:
+            self._membership(connection, caller.merchant_id, membership_id)
+            connection.execute(
+                update(memberships)
+                .where(
+                    memberships.c.merchant_id == caller.merchant_id,
+                    memberships.c.id == membership_id,
+                )
+                .values(status=status, updated_at=self.clock.now())
+            )
+            account_ids = connection.execute(
+                select(accounts.c.id).where(
+                    accounts.c.merchant_id == caller.merchant_id,
+                    accounts.c.owner_type == "membership",
+                    accounts.c.owner_id == membership_id,
+                )
+            ).scalars().all()
+            self.ledger.set_frozen(
+                connection, caller.merchant_id, account_ids, frozen=status == "blocked"
+            )
+            record_audit(
+                connection, caller.merchant_id, caller.actor, f"customer.{status}",
+                membership_id, {}, self.clock.now(),
+            )
+            return self._membership(connection, caller.merchant_id, membership_id)
+
+    def require_membership(self, merchant_id: uuid.UUID, membership_id: uuid.UUID) -> str:
+        """Check the membership is this merchant's; returns its status (cached once known)."""
+        key = (merchant_id, membership_id)
+        with self.database.read() as connection:
+            row = connection.execute(
+                select(memberships.c.status).where(
+                    memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id
+                )
+            ).first()
+        if row is None:
+            raise errors.NotFound("No such customer.")
+        with self._known_lock:
+            self._known.add(key)
+        return row.status
+
+    def is_known(self, merchant_id: uuid.UUID, membership_id: uuid.UUID) -> bool:
+        return (merchant_id, membership_id) in self._known
+
+    def memberships_of(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
+        """Every membership of one identity (for the customer's own page)."""
+        with self.database.read() as connection:
+            rows = connection.execute(
+                _membership_query()
+                .where(memberships.c.customer_id == customer_id)
+                .order_by(memberships.c.created_at)
+            ).mappings()
+            return [_membership_view(row) for row in rows]
+
+    def touch_visit(self, connection: Connection, merchant_id: uuid.UUID, membership_id: uuid.UUID):
+        connection.execute(
+            update(memberships)
+            .where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
+            .values(last_visit_at=self.clock.now())
+        )
+
+    def _membership(
+        self, connection: Connection, merchant_id: uuid.UUID, membership_id: uuid.UUID
+    ) -> dict[str, Any]:
+        row = connection.execute(
+            _membership_query().where(
+                memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id
+            )
+        ).mappings().first()
+        if row is None:
+            raise errors.NotFound("No such customer.")
+        return _membership_view(row)
+
+    def _membership_by_customer(
+        self, connection: Connection, merchant_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        row = connection.execute(
+            _membership_query().where(
+                memberships.c.merchant_id == merchant_id,
+                memberships.c.customer_id == customer_id,
+            )
+        ).mappings().first()
+        return None if row is None else _membership_view(row)
+
+
+def _membership_query():
+    return select(
+        memberships, customers.c.phone, customers.c.email.label("identity_email")
+    ).join(customers, customers.c.id == memberships.c.customer_id)
+
+
+def _membership_view(row: Any) -> dict[str, Any]:
+    view = dict(row)
+    view.pop("search_name", None)
+    view["email"] = view.get("email") or view.pop("identity_email", None)
+    view.pop("identity_email", None)
+    return view
+
+
+def _search_name(values: dict[str, Any]) -> str:
+    parts = [values.get("first_name") or "", values.get("last_name") or ""]
+    return " ".join(part.strip().lower() for part in parts if part).strip()
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+

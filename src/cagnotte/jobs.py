@@ -1,0 +1,44 @@
+"""Scheduled work: hold timeouts and lot expiry. `cagnotte jobs run` runs it once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from cagnotte.bootstrap import Services
+
+log = logging.getLogger("cagnotte.jobs")
+
+
+def run_due_jobs(services: Services) -> dict[str, int]:
+    """Run every job once; returns how much each did."""
+    return {
+        "holds_expired": services.ledger.expire_holds(),
+        "lots_expired": services.ledger.expire_lots(),
+    }
+
+
+class JobScheduler:
+    """Runs the jobs every `interval_seconds` in a background thread."""
+
+    def __init__(self, services: Services, interval_seconds: float) -> None:
+        self.services = services
+        self.interval_seconds = interval_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cagnotte-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_seconds):
+            try:
+                done = run_due_jobs(self.services)
+                if any(done.values()):
+                    log.info("jobs: %s", done)
+            except Exception:  # a failed run is retried at the next tick
+                log.exception("a scheduled job failed")

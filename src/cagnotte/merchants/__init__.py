@@ -1,0 +1,1 @@
+"""Merchants (tenants), their stores, terminals, staff and API keys."""

@@ -1,0 +1,362 @@
+"""Merchant administration: one method per use case.
+
+Errors: not_found, forbidden, conflict, invalid_input.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cagnotte import errors
+from cagnotte.audit import record_audit
+from cagnotte.clock import Clock
+from cagnotte.db.engine import Database
+from cagnotte.db.tables import (
+    PLATFORM_MERCHANT_ID,
+    api_keys,
+    assets,
+    merchants,
+    staff,
+    stores,
+    terminals,
+)
+from cagnotte.security.passwords import PASSWORD_LENGTH_MIN, hash_password
+from cagnotte.security.principals import Principal
+from cagnotte.security.secrets_ import new_token, token_hash
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """An API key as shown once, at creation; only its hash is kept."""
+
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    role: str
+    key_prefix: str
+    store_id: uuid.UUID | None
+    terminal_id: uuid.UUID | None
+    created_at: datetime
+    secret: str
+
+
+class MerchantService:
+    def __init__(self, database: Database, clock: Clock, key_cache_seconds: float = 5.0) -> None:
+        self.database = database
+        self.clock = clock
+        self._key_cache: dict[str, tuple[float, Principal | None]] = {}
+        self._key_cache_lock = threading.Lock()
+        self.key_cache_seconds = key_cache_seconds
+
+    # Operator ----------------------------------------------------------------
+
+    def ensure_operator_key(self) -> str | None:
+        """Create the operator's first key if there is none; returns it once."""
+        with self.database.transaction() as connection:
+            exists = connection.execute(
+                select(api_keys.c.id).where(
+                    api_keys.c.role == "operator", api_keys.c.revoked_at.is_(None)
+                )
+            ).first()
+            if exists is not None:
+                return None
+            issued = self._issue_key(connection, PLATFORM_MERCHANT_ID, "operator", "operator")
+        return issued.secret
+
+    def create_merchant(
+        self, caller: Principal, *, name: str, head_office_email: str | None
+    ) -> dict[str, Any]:
+        if not caller.is_operator:
+            raise errors.Forbidden("Only the operator creates merchants.")
+        merchant_id = uuid.uuid4()
+        with self.database.transaction() as connection:
+            connection.execute(
+                insert(merchants).values(
+                    id=merchant_id,
+                    name=name,
+                    status="active",
+                    head_office_email=head_office_email,
+                    created_at=self.clock.now(),
+                )
+            )
+            issued = self._issue_key(connection, merchant_id, "owner", "owner key")
+            record_audit(
+                connection, merchant_id, caller.actor, "merchant.created", merchant_id,
+                {"name": name}, self.clock.now(),
+            )
+            merchant = self._merchant(connection, merchant_id)
+        return {**merchant, "owner_key": issued}
+
+    def list_merchants(self, caller: Principal) -> list[dict[str, Any]]:
+        query = select(merchants).where(merchants.c.id != PLATFORM_MERCHANT_ID)
+        if not caller.is_operator:
+            query = query.where(merchants.c.id == caller.merchant_id)
+        with self.database.read() as connection:
+            return [dict(row) for row in connection.execute(
+                query.order_by(merchants.c.created_at, merchants.c.id)
+            ).mappings()]
+
+    def get_merchant(self, caller: Principal, merchant_id: uuid.UUID) -> dict[str, Any]:
+        if not caller.is_operator and caller.merchant_id != merchant_id:
+            raise errors.NotFound()
+        with self.database.read() as connection:
+            return self._merchant(connection, merchant_id)
+
+    def set_merchant_status(
+        self, caller: Principal, merchant_id: uuid.UUID, status: str
+    ) -> dict[str, Any]:
+        if not caller.is_operator:
+            raise errors.Forbidden("Only the operator suspends merchants.")
+        with self.database.transaction() as connection:
+            self._merchant(connection, merchant_id)
+            connection.execute(
+                update(merchants).where(merchants.c.id == merchant_id).values(status=status)
+            )
+            record_audit(
+                connection, merchant_id, caller.actor, "merchant.status", merchant_id,
+                {"status": status}, self.clock.now(),
+            )
+            merchant = self._merchant(connection, merchant_id)
+        self._forget_keys()
+        return merchant
+
+    def _merchant(self, connection: Connection, merchant_id: uuid.UUID) -> dict[str, Any]:
+        row = connection.execute(
+            select(merchants).where(
+                merchants.c.id == merchant_id, merchants.c.id != PLATFORM_MERCHANT_ID
+            )
+        ).mappings().first()
+        if row is None:
+            raise errors.NotFound()
+        return dict(row)
+
+    # Assets --------------------------------------------------------------------
+
+    def create_asset(self, caller: Principal, *, code: str, scale: int, name: str) -> dict:
+        """The operator adds a currency; a merchant (manager+) adds its own unit."""
+        caller.require("manager")
+        owner = None if caller.is_operator and caller.merchant_id == PLATFORM_MERCHANT_ID else (
+            caller.merchant_id
+        )
+        try:
+            with self.database.transaction() as connection:
+                connection.execute(
+                    insert(assets).values(
+                        code=code, scale=scale, name=name, merchant_id=owner,
+                        created_at=self.clock.now(),
+                    )
+                )
+        except IntegrityError:
+            raise errors.AssetExists() from None
+        return {"code": code, "scale": scale, "name": name, "merchant_id": owner}
+
+    def list_assets(self, caller: Principal) -> list[dict[str, Any]]:
+        query = select(assets.c.code, assets.c.scale, assets.c.name, assets.c.merchant_id)
+        if not caller.is_operator:
+            query = query.where(
+                assets.c.merchant_id.is_(None) | (assets.c.merchant_id == caller.merchant_id)
+            )
+        with self.database.read() as connection:
+            return [dict(row) for row in connection.execute(query.order_by(assets.c.code)).mappings()]
+
+    # Stores and terminals --------------------------------------------------------
+
+    def create_store(
+        self, caller: Principal, *, name: str, address: str | None, manager_email: str | None
+    ) -> dict[str, Any]:
+        caller.require("owner")
+        store_id = uuid.uuid4()
+        with self.database.transaction() as connection:
+            connection.execute(
+                insert(stores).values(
+                    merchant_id=caller.merchant_id, id=store_id, name=name, address=address,
+                    manager_email=manager_email, created_at=self.clock.now(),
+                )
+            )
+            return self._one(connection, stores, caller.merchant_id, store_id)
+
+    def list_stores(self, caller: Principal) -> list[dict[str, Any]]:
+        return self._list(stores, caller.merchant_id)
+
+    def get_store(self, caller: Principal, store_id: uuid.UUID) -> dict[str, Any]:
+        with self.database.read() as connection:
+            return self._one(connection, stores, caller.merchant_id, store_id)
+
+    def create_terminal(
+        self, caller: Principal, *, store_id: uuid.UUID, kind: str, name: str
+    ) -> dict[str, Any]:
+        """A register, kiosk or e-store, with its own key (cashier role, shown once)."""
+        caller.require("manager")
+        terminal_id = uuid.uuid4()
+        with self.database.transaction() as connection:
+            self._one(connection, stores, caller.merchant_id, store_id)
+            connection.execute(
+                insert(terminals).values(
+                    merchant_id=caller.merchant_id, id=terminal_id, store_id=store_id,
+                    kind=kind, name=name, active=True, created_at=self.clock.now(),
+                )
+            )
+            issued = self._issue_key(
+                connection, caller.merchant_id, "cashier", f"terminal {name}",
+                store_id=store_id, terminal_id=terminal_id,
+            )
+            terminal = self._one(connection, terminals, caller.merchant_id, terminal_id)
+        return {**terminal, "api_key": issued}
+
+    def list_terminals(self, caller: Principal) -> list[dict[str, Any]]:
+        return self._list(terminals, caller.merchant_id)
+
+    # Staff ---------------------------------------------------------------------
+
+    def create_staff(
+        self, caller: Principal, *, email: str, name: str, role: str, password: str | None
+    ) -> dict[str, Any]:
+        """Owners add anyone; managers add cashiers."""
+        caller.require("manager")
+        if caller.role == "manager" and role != "cashier":
+            raise errors.Forbidden("A manager may add cashiers only.")
+        if password is not None and len(password) < PASSWORD_LENGTH_MIN:
+            raise errors.InvalidInput(
+                f"A password needs at least {PASSWORD_LENGTH_MIN} characters."
+            )
+        staff_id = uuid.uuid4()
+        try:
+            with self.database.transaction() as connection:
+                connection.execute(
+                    insert(staff).values(
+                        merchant_id=caller.merchant_id, id=staff_id, email=email.lower(),
+                        name=name, role=role,
+                        password_hash=hash_password(password) if password else None,
+                        failed_sign_ins=0, active=True, created_at=self.clock.now(),
+                    )
+                )
+                record_audit(
+                    connection, caller.merchant_id, caller.actor, "staff.created", staff_id,
+                    {"email": email.lower(), "role": role}, self.clock.now(),
+                )
+                return _staff_view(self._one(connection, staff, caller.merchant_id, staff_id))
+        except IntegrityError:
+            raise errors.Conflict("A staff member with this e-mail exists already.") from None
+
+    def list_staff(self, caller: Principal) -> list[dict[str, Any]]:
+        caller.require("manager")
+        return [_staff_view(row) for row in self._list(staff, caller.merchant_id)]
+
+    # API keys ------------------------------------------------------------------
+
+    def create_api_key(
+        self, caller: Principal, *, name: str, role: str, store_id: uuid.UUID | None
+    ) -> IssuedKey:
+        caller.require("owner")
+        if role == "operator":
+            raise errors.Forbidden("Operator keys are not issued to merchants.")
+        with self.database.transaction() as connection:
+            if store_id is not None:
+                self._one(connection, stores, caller.merchant_id, store_id)
+            issued = self._issue_key(connection, caller.merchant_id, role, name, store_id=store_id)
+            record_audit(
+                connection, caller.merchant_id, caller.actor, "api_key.created", issued.id,
+                {"name": name, "role": role}, self.clock.now(),
+            )
+        return issued
+
+    def list_api_keys(self, caller: Principal) -> list[dict[str, Any]]:
+        caller.require("owner")
+        rows = self._list(api_keys, caller.merchant_id)
+        return [{k: v for k, v in row.items() if k != "key_hash"} for row in rows]
+
+    def revoke_api_key(self, caller: Principal, key_id: uuid.UUID) -> dict[str, Any]:
+        caller.require("owner")
+        with self.database.transaction() as connection:
+            key = self._one(connection, api_keys, caller.merchant_id, key_id)
+            if key["revoked_at"] is None:
+                connection.execute(
+                    update(api_keys)
+                    .where(api_keys.c.merchant_id == caller.merchant_id, api_keys.c.id == key_id)
+                    .values(revoked_at=self.clock.now())
+                )
+                record_audit(
+                    connection, caller.merchant_id, caller.actor, "api_key.revoked", key_id,
+                    {}, self.clock.now(),
+                )
+            key = self._one(connection, api_keys, caller.merchant_id, key_id)
+        self._forget_keys()
+        return {k: v for k, v in key.items() if k != "key_hash"}
+
+    def authenticate_key(self, secret: str) -> Principal | None:
+        """The principal of an API key, or None; served from memory for a few seconds."""
+        digest = token_hash(secret)
+        cached = self._key_cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        with self.database.read() as connection:
+            row = connection.execute(
+                select(api_keys, merchants.c.status)
+                .join(merchants, merchants.c.id == api_keys.c.merchant_id)
+                .where(api_keys.c.key_hash == digest)
+            ).first()
+        principal = None
+        if row is not None and row.revoked_at is None and row.status == "active":
+            principal = Principal(
+                merchant_id=row.merchant_id, role=row.role, key_id=row.id,
+                store_id=row.store_id, terminal_id=row.terminal_id,
+            )
+        with self._key_cache_lock:
+            if len(self._key_cache) > 10_000:
+                self._key_cache.clear()
+            self._key_cache[digest] = (time.monotonic() + self.key_cache_seconds, principal)
+        return principal
+
+    def _forget_keys(self) -> None:
+        with self._key_cache_lock:
+            self._key_cache.clear()
+
+    def _issue_key(
+        self, connection: Connection, merchant_id: uuid.UUID, role: str, name: str, *,
+        store_id: uuid.UUID | None = None, terminal_id: uuid.UUID | None = None,
+    ) -> IssuedKey:
+        secret = new_token("cgk")
+        key_id = uuid.uuid4()
+        now = self.clock.now()
+        connection.execute(
+            insert(api_keys).values(
+                merchant_id=merchant_id, id=key_id, name=name, role=role, store_id=store_id,
+                terminal_id=terminal_id, key_prefix=secret[:12], key_hash=token_hash(secret),
+                created_at=now,
+            )
+        )
+        return IssuedKey(
+            id=key_id, merchant_id=merchant_id, name=name, role=role, key_prefix=secret[:12],
+            store_id=store_id, terminal_id=terminal_id, created_at=now, secret=secret,
+        )
+
+    # Helpers ---------------------------------------------------------------------
+
+    def _one(self, connection: Connection, table: Any, merchant_id: uuid.UUID, row_id: uuid.UUID):
+        row = connection.execute(
+            select(table).where(table.c.merchant_id == merchant_id, table.c.id == row_id)
+        ).mappings().first()
+        if row is None:
+            raise errors.NotFound()
+        return dict(row)
+
+    def _list(self, table: Any, merchant_id: uuid.UUID) -> list[dict[str, Any]]:
+        with self.database.read() as connection:
+            rows = connection.execute(
+                select(table)
+                .where(table.c.merchant_id == merchant_id)
+                .order_by(table.c.created_at, table.c.id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+
+def _staff_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("password_hash",)}

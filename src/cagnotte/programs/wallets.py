@@ -1,0 +1,197 @@
+"""Merchant wallets: prepaid money a customer keeps with one merchant.
+
+A cashier tops a wallet up (the customer paid the merchant), a register takes a
+payment from it and can refund it, a manager can adjust it with a reason.
+
+Accounts, per merchant and asset:
+- the customer's `wallet` (owner the membership): never below zero;
+- the merchant's `wallet_funding`: the other side of every top-up, unlimited;
+- the merchant's `settlement`: where payments land, a hot account spread over
+  shards so that concurrent payments do not queue on one row;
+- the merchant's `adjustments`: the other side of manual corrections.
+
+Errors: not_found, asset_not_found, insufficient_funds, customer_blocked,
+reversal_exceeds_transfer, idempotency_key_reused, forbidden.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cagnotte import errors
+from cagnotte.audit import record_audit
+from cagnotte.clock import Clock
+from cagnotte.crm.service import CustomerService
+from cagnotte.db.engine import Database
+from cagnotte.db.tables import assets, transfers
+from cagnotte.ledger import AccountSpec, EntryResult, Ledger, Reverse, Transfer
+from cagnotte.ledger.model import Account
+from cagnotte.security.principals import Principal
+
+SETTLEMENT_SHARDS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """The caller's Idempotency-Key and the hash of its request."""
+
+    key: str | None = None
+    request_hash: str | None = None
+
+
+class WalletService:
+    def __init__(
+        self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.ledger = ledger
+        self.customers = customers
+        self._assets: dict[str, uuid.UUID | None] = {}
+        self._assets_lock = threading.Lock()
+
+    # Accounts ----------------------------------------------------------------
+
+    def wallet_account(
+        self, merchant_id: uuid.UUID, membership_id: uuid.UUID, asset_code: str
+    ) -> Account:
+        """The customer's wallet in this asset, opened (frozen if blocked) on first use."""
+        self._require_asset(merchant_id, asset_code)
+        spec = AccountSpec(
+            asset_code=asset_code, owner_type="membership", owner_id=membership_id,
+            purpose="wallet", debits_must_not_exceed_credits=True,
+        )
+        if self.customers.is_known(merchant_id, membership_id):
+            return self.ledger.open_account(merchant_id, spec)
+        status = self.customers.require_membership(merchant_id, membership_id)
+        account = self.ledger.open_account(merchant_id, spec)
+        if status == "blocked" and not account.frozen:
+            with self.database.transaction() as connection:
+                self.ledger.set_frozen(connection, merchant_id, [account.id], frozen=True)
+        return account
+
+    def merchant_account(self, merchant_id: uuid.UUID, asset_code: str, purpose: str) -> Account:
+        shards = SETTLEMENT_SHARDS if purpose in ("settlement", "wallet_funding") else 1
+        return self.ledger.open_account(
+            merchant_id,
+            AccountSpec(
+                asset_code=asset_code, owner_type="merchant", owner_id=merchant_id,
+                purpose=purpose, balance_shards=shards,
+            ),
+        )
+
+    def _require_asset(self, merchant_id: uuid.UUID, asset_code: str) -> None:
+        if asset_code not in self._assets:
+            with self.database.read() as connection:
+                row = connection.execute(
+                    select(assets.c.merchant_id).where(assets.c.code == asset_code)
+                ).first()
+            if row is None:
+                raise errors.AssetNotFound()
+            with self._assets_lock:
+                self._assets[asset_code] = row.merchant_id
+        owner = self._assets[asset_code]
+        if owner is not None and owner != merchant_id:
+            raise errors.AssetNotFound()
+
+    # Use cases -----------------------------------------------------------------
+
+    def top_up(
+        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
+        reference: str | None, idempotency: Idempotency,
+    ) -> EntryResult:
+        """Credit the wallet with money the customer paid the merchant."""
+        caller.require("cashier")
+        wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
+        funding = self.merchant_account(caller.merchant_id, asset_code, "wallet_funding")
+        return self._post(
+            caller, [Transfer(funding.id, wallet.id, amount, "wallet_top_up", reference)],
+            "wallet_top_up", idempotency,
+        )
+
+    def pay(
+        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
+        reference: str | None, idempotency: Idempotency,
+    ) -> EntryResult:
+        """Take a payment from the customer's wallet to the merchant (one round trip)."""
+        caller.require("cashier")
+        wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
+        settlement = self.merchant_account(caller.merchant_id, asset_code, "settlement")
+        return self._post(
+            caller, [Transfer(wallet.id, settlement.id, amount, "wallet_payment", reference)],
+            "wallet_payment", idempotency,
+        )
+
+    def refund(
+        self, caller: Principal, *, payment_id: uuid.UUID, amount: int | None,
+        idempotency: Idempotency,
+    ) -> EntryResult:
+        """Give (part of) a payment back to the wallet it came from."""
+        caller.require("cashier")
+        payment = self.get_payment(caller, payment_id)
+        transfer = payment.transfers[0]
+        return self._post(
+            caller, [Reverse(transfer.id, amount, code="wallet_refund")], "wallet_refund",
+            idempotency,
+        )
+
+    def adjust(
+        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
+        direction: str, reason: str, idempotency: Idempotency,
+    ) -> EntryResult:
+        """A manager's correction, with a reason, in the audit log."""
+        caller.require("manager")
+        assert direction in ("credit", "debit")
+        wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
+        adjustments = self.merchant_account(caller.merchant_id, asset_code, "adjustments")
+        debit, credit = (
+            (adjustments, wallet) if direction == "credit" else (wallet, adjustments)
+        )
+        transfer = Transfer(debit.id, credit.id, amount, f"manual_{direction}", reason[:200])
+        with self.database.transaction() as connection:
+            result = self.ledger.post_entry(
+                caller.merchant_id, [transfer], kind="manual_adjustment",
+                idempotency_key=idempotency.key, request_hash=idempotency.request_hash,
+                memo=reason, connection=connection,
+            )
+            if not result.replayed:
+                record_audit(
+                    connection, caller.merchant_id, caller.actor, "wallet.adjusted",
+                    membership_id,
+                    {"asset": asset_code, "amount": amount, "direction": direction,
+                     "reason": reason, "entry_id": str(result.entry_id)},
+                    self.clock.now(),
+                )
+        return result
+
+    def get_payment(self, caller: Principal, payment_id: uuid.UUID) -> EntryResult:
+        caller.require("cashier")
+        entry = self.ledger.entry_result(caller.merchant_id, payment_id)
+        if entry.kind != "wallet_payment":
+            raise errors.NotFound("No such payment.")
+        return entry
+
+    def refunded_amount(self, caller: Principal, payment: EntryResult) -> int:
+        with self.database.read() as connection:
+            return int(connection.execute(
+                select(func.coalesce(func.sum(transfers.c.amount), 0)).where(
+                    transfers.c.merchant_id == caller.merchant_id,
+                    transfers.c.reverses_id == payment.transfers[0].id,
+                )
+            ).scalar_one())
+
+    def _post(
+        self, caller: Principal, operations: list[Any], kind: str, idempotency: Idempotency
+    ) -> EntryResult:
+        try:
+            return self.ledger.post_entry(
+                caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
+                request_hash=idempotency.request_hash,
+            )
+        except errors.AccountFrozen:
+            raise errors.CustomerBlocked() from None

@@ -1,0 +1,221 @@
+"""Signing in: customers with a one-time code by e-mail, staff with a password.
+
+Errors: one_time_code_invalid, locked_out, sign_in_failed, unauthenticated.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from cagnotte import errors
+from cagnotte.clock import Clock
+from cagnotte.db.engine import Database
+from cagnotte.db.tables import customers, memberships, one_time_codes, sessions, staff
+from cagnotte.mail import Mailer, compose
+from cagnotte.security.passwords import verify_password
+from cagnotte.security.principals import CustomerPrincipal, Principal
+from cagnotte.security.secrets_ import new_token, random_digits, same_hash, token_hash
+
+ONE_TIME_CODE_LENGTH = 6
+ONE_TIME_CODE_LIFETIME = timedelta(minutes=10)
+ONE_TIME_CODE_ATTEMPTS_MAX = 5
+# At most this many codes per e-mail address in the window below, against mail bombing.
+ONE_TIME_CODES_PER_WINDOW_MAX = 5
+ONE_TIME_CODE_WINDOW = timedelta(hours=1)
+CUSTOMER_SESSION_LIFETIME = timedelta(hours=2)
+STAFF_SESSION_LIFETIME = timedelta(hours=10)
+STAFF_FAILED_SIGN_INS_MAX = 5
+STAFF_LOCKOUT_DURATION = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str
+    expires_at: datetime
+
+
+class AuthService:
+    def __init__(self, database: Database, clock: Clock, mailer: Mailer, mail_from: str) -> None:
+        self.database = database
+        self.clock = clock
+        self.mailer = mailer
+        self.mail_from = mail_from
+
+    # Customers -----------------------------------------------------------------
+
+    def send_customer_code(self, email: str) -> None:
+        """Mail a one-time code if this e-mail names a customer; silent either way."""
+        email = email.strip().lower()
+        now = self.clock.now()
+        with self.database.transaction() as connection:
+            known = connection.execute(
+                select(customers.c.id).where(customers.c.email == email)
+            ).first() or connection.execute(
+                select(memberships.c.customer_id).where(memberships.c.email == email)
+            ).first()
+            if known is None:
+                return
+            recent = connection.execute(
+                select(one_time_codes.c.id).where(
+                    one_time_codes.c.email == email,
+                    one_time_codes.c.created_at > now - ONE_TIME_CODE_WINDOW,
+                )
+            ).all()
+            if len(recent) >= ONE_TIME_CODES_PER_WINDOW_MAX:
+                return
+            code = random_digits(ONE_TIME_CODE_LENGTH)
+            connection.execute(
+                insert(one_time_codes).values(
+                    id=uuid.uuid4(), email=email, code_hash=token_hash(f"{email}:{code}"),
+                    attempts=0, expires_at=now + ONE_TIME_CODE_LIFETIME, created_at=now,
+                )
+            )
+        self.mailer.send(
+            compose(
+                self.mail_from, email, "Your Cagnotte sign-in code",
+                f"Your sign-in code is {code}.\n\nIt is valid for "
+                f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did not "
+                "ask for it, ignore this message.\n",
+            )
+        )
+
+    def verify_customer_code(self, email: str, code: str) -> Session:
+        """Exchange a fresh one-time code for a session token."""
+        email = email.strip().lower()
+        now = self.clock.now()
+        with self.database.transaction() as connection:
+            row = connection.execute(
+                select(one_time_codes)
+                .where(
+                    one_time_codes.c.email == email,
+                    one_time_codes.c.used_at.is_(None),
+                    one_time_codes.c.expires_at > now,
+                )
+                .order_by(one_time_codes.c.created_at.desc())
+                .limit(1)
+            ).first()
+            if row is None or row.attempts >= ONE_TIME_CODE_ATTEMPTS_MAX:
+                raise errors.OneTimeCodeInvalid()
+            if not same_hash(row.code_hash, token_hash(f"{email}:{code.strip()}")):
+                connection.execute(
+                    update(one_time_codes)
+                    .where(one_time_codes.c.id == row.id)
+                    .values(attempts=one_time_codes.c.attempts + 1)
+                )
+                failed = True
+            else:
+                failed = False
+                connection.execute(
+                    update(one_time_codes).where(one_time_codes.c.id == row.id).values(used_at=now)
+                )
+                customer_id = self._customer_for_email(connection, email)
+                session = self._open_session(
+                    connection, "customer", customer_id, None, CUSTOMER_SESSION_LIFETIME
+                )
+        if failed:
+            raise errors.OneTimeCodeInvalid()
+        return session
+
+    def _customer_for_email(self, connection: Any, email: str) -> uuid.UUID:
+        row = connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
+        if row is not None:
+            return row.id
+        row = connection.execute(
+            select(memberships.c.customer_id).where(memberships.c.email == email).limit(1)
+        ).first()
+        if row is None:
+            raise errors.OneTimeCodeInvalid()
+        # The customer proved this e-mail: it becomes their identity's address.
+        connection.execute(
+            update(customers)
+            .where(customers.c.id == row.customer_id, customers.c.email.is_(None))
+            .values(email=email)
+        )
+        return row.customer_id
+
+    def customer_for_token(self, token: str) -> CustomerPrincipal:
+        row = self._session(token, "customer")
+        return CustomerPrincipal(customer_id=row.subject_id)
+
+    # Staff ---------------------------------------------------------------------
+
+    def staff_sign_in(self, email: str, password: str) -> Session:
+        """A password sign-in; too many failures lock the account for a while."""
+        email = email.strip().lower()
+        now = self.clock.now()
+        with self.database.transaction() as connection:
+            row = connection.execute(
+                select(staff).where(staff.c.email == email, staff.c.active.is_(True))
+            ).first()
+            if row is not None and row.locked_until is not None and row.locked_until > now:
+                raise errors.LockedOut(locked_until=row.locked_until.isoformat())
+            password_hash = row.password_hash if row is not None else None
+            if verify_password(password_hash, password) and row is not None:
+                connection.execute(
+                    update(staff)
+                    .where(staff.c.merchant_id == row.merchant_id, staff.c.id == row.id)
+                    .values(failed_sign_ins=0, locked_until=None)
+                )
+                return self._open_session(
+                    connection, "staff", row.id, row.merchant_id, STAFF_SESSION_LIFETIME
+                )
+            if row is not None:
+                failures = row.failed_sign_ins + 1
+                locked_until = now + STAFF_LOCKOUT_DURATION if (
+                    failures >= STAFF_FAILED_SIGN_INS_MAX
+                ) else None
+                connection.execute(
+                    update(staff)
+                    .where(staff.c.merchant_id == row.merchant_id, staff.c.id == row.id)
+                    .values(
+                        failed_sign_ins=0 if locked_until else failures,
+                        locked_until=locked_until,
+                    )
+                )
+        raise errors.SignInFailed()
+
+    def staff_for_token(self, token: str) -> Principal:
+        row = self._session(token, "staff")
+        with self.database.read() as connection:
+            member = connection.execute(
+                select(staff.c.role, staff.c.active).where(
+                    staff.c.merchant_id == row.merchant_id, staff.c.id == row.subject_id
+                )
+            ).first()
+        if member is None or not member.active:
+            raise errors.Unauthenticated()
+        return Principal(merchant_id=row.merchant_id, role=member.role, staff_id=row.subject_id)
+
+    # Sessions ------------------------------------------------------------------
+
+    def sign_out(self, token: str) -> None:
+        with self.database.transaction() as connection:
+            connection.execute(delete(sessions).where(sessions.c.token_hash == token_hash(token)))
+
+    def _open_session(
+        self, connection: Any, kind: str, subject_id: uuid.UUID, merchant_id: uuid.UUID | None,
+        lifetime: timedelta,
+    ) -> Session:
+        token = new_token("cgs")
+        expires_at = self.clock.now() + lifetime
+        connection.execute(
+            insert(sessions).values(
+                token_hash=token_hash(token), kind=kind, subject_id=subject_id,
+                merchant_id=merchant_id, expires_at=expires_at, created_at=self.clock.now(),
+            )
+        )
+        return Session(token=token, expires_at=expires_at)
+
+    def _session(self, token: str, kind: str) -> Any:
+        with self.database.read() as connection:
+            row = connection.execute(
+                select(sessions).where(sessions.c.token_hash == token_hash(token))
+            ).first()
+        if row is None or row.kind != kind or row.expires_at <= self.clock.now():
+            raise errors.Unauthenticated()
+        return row
