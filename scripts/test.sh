@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs the whole suite on SQLite and PostgreSQL.
+#   scripts/test.sh [pytest arguments]
+# System packages (PostgreSQL's server, Chromium for the browser tests) come from
+# Debian when missing; Python packages from PyPI. A throw-away PostgreSQL cluster
+# is started on 127.0.0.1 for the run and removed afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing ${missing[*]} from Debian ..."
+  sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+
+workdir=$(mktemp -d /tmp/cagnotte-test.XXXXXX)
+chmod 755 "$workdir"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cleanup() {
+  scripts/postgres.sh stop "$workdir/pg"
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+CAGNOTTE_TEST_POSTGRES_URL=$(scripts/postgres.sh start "$workdir/pg" "$port" fast)
+export CAGNOTTE_TEST_POSTGRES_URL
+echo "PostgreSQL for the tests: $CAGNOTTE_TEST_POSTGRES_URL"
+
+python3 -m pytest "$@"
