@@ -20,5 +20,9 @@ def alembic_config(database_url: str) -> Config:
 
 
 def migrate(database_url: str) -> None:
-    """Upgrade to head; a database already there is left as it is."""
-    command.upgrade(alembic_config(database_url), "head")
+    """Upgrade to the newest schema; a database already there is left as it is.
+
+    Each product adds its tables in its own migration branch off the core one,
+    so the target is every head.
+    """
+    command.upgrade(alembic_config(database_url), "heads")
