@@ -307,10 +307,13 @@ customers = Table(
     Column("id", Uuid, primary_key=True),
     Column("phone", String(20)),
     Column("email", String(320)),
+    # A platform-wide status: a blocked customer may use no platform feature.
+    Column("status", String(16), nullable=False, server_default=text("'active'")),
     _created_at(),
     UniqueConstraint("phone"),
     UniqueConstraint("email"),
     CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="contact"),
+    CheckConstraint("status IN ('active', 'blocked')", name="status"),
 )
 
 memberships = Table(
@@ -377,3 +380,13 @@ audit_log = Table(
     PrimaryKeyConstraint("merchant_id", "id"),
 )
 Index("ix_audit_log_created", audit_log.c.merchant_id, audit_log.c.created_at)
+
+# Secrets the platform makes for itself on first use (e.g. the key of the keyed
+# hashes of bonus codes), so that a restart does not change them.
+platform_keys = Table(
+    "platform_keys",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("secret", String(200), nullable=False),
+    _created_at(),
+)

@@ -28,11 +28,19 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
+    sa.Column('status', sa.String(length=16), server_default=sa.text("'active'"), nullable=False),
     sa.Column('created_at', cagnotte.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('phone IS NOT NULL OR email IS NOT NULL', name=op.f('ck_customers_contact')),
+    sa.CheckConstraint("status IN ('active', 'blocked')", name=op.f('ck_customers_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('email', name=op.f('uq_customers_email')),
     sa.UniqueConstraint('phone', name=op.f('uq_customers_phone'))
+    )
+    op.create_table('platform_keys',
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('secret', sa.String(length=200), nullable=False),
+    sa.Column('created_at', cagnotte.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_platform_keys'))
     )
     op.create_table('merchants',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -359,5 +367,6 @@ def downgrade() -> None:
 
     op.drop_table('one_time_codes')
     op.drop_table('merchants')
+    op.drop_table('platform_keys')
     op.drop_table('customers')
     # ### end Alembic commands ###
