@@ -23,7 +23,8 @@ from cagnotte.db.migrate import migrate
 from cagnotte.ledger import Ledger
 
 POSTGRES_URL = os.environ.get("CAGNOTTE_TEST_POSTGRES_URL")
-TEMPLATE_DATABASE = "cagnotte_test_template"
+# One template per pytest process, so that parallel runs on one cluster do not collide.
+TEMPLATE_DATABASE = f"cagnotte_test_template_{os.getpid()}"
 
 
 def _admin_engine():
@@ -50,6 +51,8 @@ def postgres_template() -> Iterator[str]:
     template_url = make_url(normalise_database_url(POSTGRES_URL)).set(database=TEMPLATE_DATABASE)
     migrate(template_url.render_as_string(hide_password=False))
     yield template_url.render_as_string(hide_password=False)
+    with engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DATABASE} WITH (FORCE)"))
     engine.dispose()
 
 
