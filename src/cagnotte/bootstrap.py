@@ -11,8 +11,11 @@ from cagnotte.db.engine import Database
 from cagnotte.ledger import Ledger
 from cagnotte.mail import Mailer, build_mailer
 from cagnotte.merchants.service import MerchantService
+from cagnotte.programs.bonus_codes.service import BonusCodeService
+from cagnotte.programs.gift_cards import GiftCardService
 from cagnotte.programs.wallets import WalletService
 from cagnotte.security.auth import AuthService
+from cagnotte.security.captcha import CaptchaService
 
 
 @dataclass
@@ -26,6 +29,9 @@ class Services:
     customers: CustomerService
     wallets: WalletService
     auth: AuthService
+    gift_cards: GiftCardService
+    captchas: CaptchaService
+    bonus_codes: BonusCodeService
 
     def close(self) -> None:
         self.database.dispose()
@@ -37,6 +43,7 @@ def bootstrap(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     database: Database | None = None,
+    captchas: CaptchaService | None = None,
 ) -> Services:
     settings = settings or Settings()
     clock = clock or SystemClock()
@@ -44,14 +51,27 @@ def bootstrap(
     database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     ledger = Ledger(database, clock)
     customers = CustomerService(database, clock, ledger)
+    merchants = MerchantService(database, clock, settings.api_key_cache_seconds)
+    gift_cards = GiftCardService(
+        database, clock, ledger, customers, merchants, mailer, mail_from=settings.mail_from,
+        public_url=settings.public_url, number_key=settings.gift_card_number_key,
+    )
+    captchas = captchas or CaptchaService(database, clock)
     return Services(
         settings=settings,
         database=database,
         clock=clock,
         mailer=mailer,
         ledger=ledger,
-        merchants=MerchantService(database, clock, settings.api_key_cache_seconds),
+        merchants=merchants,
         customers=customers,
         wallets=WalletService(database, clock, ledger, customers),
         auth=AuthService(database, clock, mailer, settings.mail_from),
+        gift_cards=gift_cards,
+        captchas=captchas,
+        bonus_codes=BonusCodeService(
+            database, clock, ledger, mailer, captchas, mail_from=settings.mail_from,
+            bonus_value_max_minor=settings.bonus_value_max_minor,
+            platform_bank_account=settings.platform_bank_account,
+        ),
     )

@@ -25,3 +25,11 @@ class Settings(BaseSettings):
     database_pool_size: int = 10
     # How long an API key lookup may be served from memory.
     api_key_cache_seconds: float = 5.0
+    # The most one bonus code may be worth, per currency, in minor units
+    # (JSON in the environment, e.g. CAGNOTTE_BONUS_VALUE_MAX_MINOR='{"CZK": 500000}').
+    bonus_value_max_minor: dict[str, int] = {"CZK": 500_000, "EUR": 20_000}
+    # Where merchants send campaign funds by bank transfer (with the variable symbol).
+    platform_bank_account: str = "72887288/0300"
+    # The HMAC key gift card numbers are looked up by. Unset, one is made once and
+    # kept in the database; set it in production so the key lives apart from the hashes.
+    gift_card_number_key: str | None = None

@@ -74,9 +74,73 @@ OneTimeCodeInvalid = _error("one_time_code_invalid", "The code is wrong or has e
 CustomerBlocked = _error("customer_blocked", "The customer's membership is blocked.")
 
 
+# Bonus codes
+InvalidBankAccount = _error(
+    "invalid_bank_account", "The bank account is not a valid IBAN or Czech account number."
+)
+BonusValueTooHigh = _error("bonus_value_too_high", "The value of each bonus exceeds the cap.")
+CampaignNotFound = _error("campaign_not_found", "No such campaign.")
+CampaignNotAwaitingFunding = _error(
+    "campaign_not_awaiting_funding", "The campaign is not waiting for funds."
+)
+CampaignNotActive = _error("campaign_not_active", "The campaign is not active.")
+CodesAlreadyDownloaded = _error(
+    "codes_already_downloaded", "The codes were downloaded already; only their ends are shown."
+)
+CodeInvalid = _error("code_invalid", "This code cannot be used.")
+CodeNotValidNow = _error("code_not_valid_now", "This code is not valid at this time.")
+CaptchaInvalid = _error("captcha_invalid", "The text from the image is wrong or has expired.")
+TooManyAttempts = _error(
+    "too_many_attempts", "Too many attempts from this address; try again later."
+)
+BankPaymentNotFound = _error("bank_payment_not_found", "No such bank payment.")
+BankPaymentAlreadyAssigned = _error(
+    "bank_payment_already_assigned", "This bank payment has been assigned already."
+)
+PayoutNotFound = _error("payout_not_found", "No such payout.")
+PayoutAlreadyPaid = _error("payout_already_paid", "This payout is recorded as paid already.")
+
+
+# Gift cards
+GiftCardInvalid = _error(
+    "gift_card_invalid", "The card number or PIN is not right, or the card cannot be used here."
+)
+GiftCardInactive = _error("gift_card_inactive", "The gift card has not been activated.")
+GiftCardFrozen = _error("gift_card_frozen", "The gift card is frozen.")
+GiftCardClosed = _error("gift_card_closed", "The gift card is closed.")
+GiftCardNotReloadable = _error("gift_card_not_reloadable", "Cards of this program cannot be reloaded.")
+GiftCardHasHolds = _error(
+    "gift_card_has_holds", "The card has open authorisations; capture or void them first."
+)
+GiftCardAlreadyRegistered = _error(
+    "gift_card_already_registered", "The card is registered to another member."
+)
+LoadOutOfRange = _error("load_out_of_range", "The amount is outside the program's load range.")
+BalanceLimitExceeded = _error(
+    "balance_limit_exceeded", "The card's balance would exceed the program's maximum."
+)
+OperationAmountExceeded = _error(
+    "operation_amount_exceeded", "The amount exceeds the program's maximum per operation."
+)
+DailyLimitExceeded = _error(
+    "daily_limit_exceeded", "The card has reached the program's limit for today."
+)
+InvoiceRequired = _error("invoice_required", "This program needs the POS invoice number.")
+InvoiceReused = _error("invoice_reused", "This invoice number has been used already.")
+BatchAlreadyExported = _error(
+    "batch_already_exported", "The batch was exported already; numbers and PINs are shown once."
+)
+ProfileIncomplete = _error(
+    "profile_incomplete", "The member's profile needs a first name, a last name and an e-mail."
+)
+ProfileBonusAlreadyGiven = _error(
+    "profile_bonus_already_given", "The member has had this program's profile bonus already."
+)
+
+
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""
-    return _BY_CODE.get(code)
+    return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)
 
 
 def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
@@ -85,8 +149,3 @@ def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
         found.append(subclass)
         found.extend(_all_subclasses(subclass))
     return found
-
-
-_BY_CODE: dict[str, type[DomainError]] = {
-    subclass.code: subclass for subclass in _all_subclasses(DomainError)
-}

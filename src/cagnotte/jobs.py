@@ -1,4 +1,4 @@
-"""Scheduled work: hold timeouts and lot expiry. `cagnotte jobs run` runs it once."""
+"""Scheduled work: hold timeouts, lot expiry, campaign settlement. `cagnotte jobs run` runs it once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ def run_due_jobs(services: Services) -> dict[str, int]:
     return {
         "holds_expired": services.ledger.expire_holds(),
         "lots_expired": services.ledger.expire_lots(),
+        "gift_cards_expired": services.gift_cards.expire_cards(),
+        "bonus_campaigns_settled": services.bonus_codes.settle_due_campaigns(),
+        "bonus_code_lists_wiped": services.bonus_codes.wipe_old_plain_codes(),
     }
 
 

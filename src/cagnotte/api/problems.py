@@ -44,6 +44,36 @@ STATUS_BY_CODE: dict[str, int] = {
     "locked_out": 423,
     "one_time_code_invalid": 401,
     "customer_blocked": 409,
+    "gift_card_invalid": 422,
+    "gift_card_inactive": 409,
+    "gift_card_frozen": 409,
+    "gift_card_closed": 409,
+    "gift_card_not_reloadable": 409,
+    "gift_card_has_holds": 409,
+    "gift_card_already_registered": 409,
+    "load_out_of_range": 422,
+    "balance_limit_exceeded": 422,
+    "operation_amount_exceeded": 422,
+    "daily_limit_exceeded": 422,
+    "invoice_required": 422,
+    "invoice_reused": 409,
+    "batch_already_exported": 409,
+    "profile_incomplete": 422,
+    "profile_bonus_already_given": 409,
+    "invalid_bank_account": 422,
+    "bonus_value_too_high": 422,
+    "campaign_not_found": 404,
+    "campaign_not_awaiting_funding": 409,
+    "campaign_not_active": 409,
+    "codes_already_downloaded": 410,
+    "code_invalid": 422,
+    "code_not_valid_now": 422,
+    "captcha_invalid": 422,
+    "too_many_attempts": 429,
+    "bank_payment_not_found": 404,
+    "bank_payment_already_assigned": 409,
+    "payout_not_found": 404,
+    "payout_already_paid": 409,
 }
 
 
@@ -111,5 +141,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 # Documented on every route, so clients (and schemathesis) know the shape of errors.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for status in (400, 401, 403, 404, 409, 422, 423)
+    for status in (400, 401, 403, 404, 409, 410, 422, 423, 429)
 }

@@ -15,6 +15,7 @@ import json
 import threading
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,9 @@ from cagnotte.ledger.model import (
 from cagnotte.ledger.sqlite_backend import SqliteLedgerWriter
 
 HISTORY_PAGE_SIZE_MAX = 200
+# The widths of journal_entries.idempotency_key and .request_hash (a SHA-256 in hex).
+IDEMPOTENCY_KEY_LENGTH_MAX = 200
+REQUEST_HASH_LENGTH_MAX = 64
 _POST_ENTRY = text(
     "SELECT cagnotte_post_entry(:merchant_id, :entry_id, :kind, :idempotency_key,"
     " :request_hash, :memo, :now, CAST(:allowed AS uuid[]), CAST(:operations AS jsonb))"
@@ -70,11 +74,11 @@ class Ledger:
         cached = self._accounts.get(key)
         if cached is not None:
             return cached
-        if connection is None:
-            with self.database.transaction() as own_connection:
-                account = self._open_account(own_connection, merchant_id, spec)
-        else:
-            account = self._open_account(connection, merchant_id, spec)
+        if connection is not None:
+            # The caller's transaction may still roll back: remember nothing yet.
+            return self._open_account(connection, merchant_id, spec)
+        with self.database.transaction() as own_connection:
+            account = self._open_account(own_connection, merchant_id, spec)
         with self._accounts_lock:
             self._accounts[key] = account
         return account
@@ -211,6 +215,9 @@ class Ledger:
         to the merchant (or, with also_platform, to the platform).
         """
         assert operations, "a journal entry moves something"
+        # SQLite would store a longer value; PostgreSQL would refuse it.
+        assert idempotency_key is None or len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH_MAX
+        assert request_hash is None or len(request_hash) <= REQUEST_HASH_LENGTH_MAX
         from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 
         allowed = (merchant_id, PLATFORM_MERCHANT_ID) if also_platform else (merchant_id,)
@@ -224,11 +231,13 @@ class Ledger:
             allowed=allowed,
         )
         if connection is not None:
-            return self._post_entry_in(connection, **arguments)
+            return self._post_entry_in(connection, in_callers_transaction=True, **arguments)
         for _attempt in range(3):
             try:
                 with self.database.transaction() as own_connection:
-                    return self._post_entry_in(own_connection, **arguments)
+                    return self._post_entry_in(
+                        own_connection, in_callers_transaction=False, **arguments
+                    )
             except _RetryEntry:
                 continue
         raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
@@ -236,16 +245,20 @@ class Ledger:
     def _post_entry_in(
         self, connection: Connection, *, merchant_id: uuid.UUID, operations: list[Operation],
         kind: str, idempotency_key: str | None, request_hash: str | None, memo: str | None,
-        allowed: tuple[uuid.UUID, ...],
+        allowed: tuple[uuid.UUID, ...], in_callers_transaction: bool,
     ) -> EntryResult:
         entry_id = uuid.uuid4()
         now = self.clock.now()
         try:
             if self.database.is_postgresql:
-                result = self._post_on_postgresql(
-                    connection, merchant_id, entry_id, now, kind, idempotency_key,
-                    request_hash, memo, allowed, operations,
-                )
+                # A refused entry aborts a PostgreSQL transaction; inside the caller's
+                # transaction a savepoint keeps it usable, as on SQLite. A transaction
+                # of our own is rolled back anyway, so it goes without the round trips.
+                with connection.begin_nested() if in_callers_transaction else nullcontext():
+                    result = self._post_on_postgresql(
+                        connection, merchant_id, entry_id, now, kind, idempotency_key,
+                        request_hash, memo, allowed, operations,
+                    )
             else:
                 # A savepoint, so that a refused entry leaves the caller's transaction usable.
                 with connection.begin_nested():
@@ -290,12 +303,12 @@ class Ledger:
         operations: list[Operation],
     ) -> None:
         """Turn a unique violation into its domain meaning, or leave it a crash."""
-        message = str(error.orig)
-        if "idempotency_key" in message:
+        constraint = _violated_constraint(error)
+        if constraint == "uq_journal_entries_merchant_id_idempotency_key":
             raise _RetryEntry() from error
-        if "pending_id" in message:
+        if constraint == "uq_transfers_pending_id":
             raise errors.PendingTransferAlreadyResolved() from None
-        if "pk_transfers" in message or "transfers.merchant_id, transfers.id" in message:
+        if constraint == "pk_transfers":
             raise errors.TransferExists() from None
 
     # Reading -----------------------------------------------------------------
@@ -395,48 +408,97 @@ class Ledger:
         return expired
 
     def expire_lots(self, batch_size: int = 500) -> int:
-        """Move what is left of expired lots to the merchant's breakage account."""
+        """Move what is left of expired lots to the merchant's breakage account.
+
+        A hold on the account takes the soonest-expiring lots when it is posted,
+        so the part of the expired lots it reserves stays until the hold ends; a
+        later run takes it if the hold is voided or lapses. Frozen accounts wait.
+        Returns how many lots gave up value.
+        """
         now = self.clock.now()
+        pending = (
+            select(func.coalesce(func.sum(account_balances.c.debits_pending), 0))
+            .where(
+                account_balances.c.merchant_id == lots.c.merchant_id,
+                account_balances.c.account_id == lots.c.account_id,
+            )
+            .scalar_subquery()
+        )
         query = (
-            select(lots)
-            .where(lots.c.remaining > 0, lots.c.expires_at <= now)
-            .order_by(lots.c.expires_at, lots.c.created_at, lots.c.id)
+            select(lots.c.merchant_id, lots.c.account_id, accounts.c.asset_code)
+            .join(
+                accounts,
+                (accounts.c.merchant_id == lots.c.merchant_id)
+                & (accounts.c.id == lots.c.account_id),
+            )
+            .where(lots.c.remaining > 0, lots.c.expires_at <= now, ~accounts.c.frozen)
+            .group_by(lots.c.merchant_id, lots.c.account_id, accounts.c.asset_code)
+            # An account whose expired value is all reserved by holds is not due.
+            .having(func.sum(lots.c.remaining) > pending)
+            .order_by(func.min(lots.c.expires_at), lots.c.account_id)
             .limit(batch_size)
         )
         with self.database.read() as connection:
             due = connection.execute(query).all()
-        for lot in due:
-            with self.database.transaction() as connection:
-                self._expire_lot(connection, lot)
-        return len(due)
-
-    def _expire_lot(self, connection: Connection, lot: Any) -> None:
-        lot_filter = (lots.c.merchant_id == lot.merchant_id) & (lots.c.id == lot.id)
-        lock = select(lots.c.remaining).where(lot_filter)
-        if self.database.is_postgresql:
-            lock = lock.with_for_update()
-        remaining = connection.execute(lock).scalar_one()
-        account = self.get_account(lot.merchant_id, lot.account_id, connection)
-        # Value reserved by a hold stays; it is consumed when the hold is posted.
-        amount = min(remaining, max(self.balance(account, connection).available, 0))
-        if amount > 0:
+        expired = 0
+        for merchant_id, account_id, asset_code in due:
+            # Opened in a transaction of its own, so the account cache never holds
+            # an account whose transaction was rolled back.
             breakage = self.open_account(
-                lot.merchant_id,
+                merchant_id,
                 AccountSpec(
-                    asset_code=account.asset_code,
-                    owner_type="merchant",
-                    owner_id=lot.merchant_id,
+                    asset_code=asset_code, owner_type="merchant", owner_id=merchant_id,
                     purpose="breakage",
                 ),
-                connection,
             )
-            self.post_entry(
-                lot.merchant_id,
-                [Transfer(account.id, breakage.id, amount, "lot_expired", reference=str(lot.id))],
-                kind="lot_expiry",
-                connection=connection,
+            with self.database.transaction() as connection:
+                expired += self._expire_lots_of(
+                    connection, merchant_id, account_id, breakage, now
+                )
+        return expired
+
+    def _expire_lots_of(
+        self, connection: Connection, merchant_id: uuid.UUID, account_id: uuid.UUID,
+        breakage: Account, now: datetime,
+    ) -> int:
+        """Break the unreserved rest of one account's expired lots, in one entry."""
+        counters = select(account_balances).where(
+            account_balances.c.merchant_id == merchant_id,
+            account_balances.c.account_id == account_id,
+        )
+        expired_lots = (
+            select(lots.c.id, lots.c.remaining)
+            .where(
+                lots.c.merchant_id == merchant_id,
+                lots.c.account_id == account_id,
+                lots.c.remaining > 0,
+                lots.c.expires_at <= now,
             )
-        connection.execute(update(lots).where(lot_filter).values(remaining=0))
+            # The order in which spending consumes them: a hold reserves the first.
+            .order_by(lots.c.expires_at, lots.c.created_at, lots.c.id)
+        )
+        if self.database.is_postgresql:
+            # Balance rows before lots: the order a transfer locks them in.
+            counters = counters.with_for_update()
+            expired_lots = expired_lots.with_for_update()
+        rows = connection.execute(counters).all()
+        reserved = sum(row.debits_pending for row in rows)
+        breakable = max(
+            sum(row.credits_posted - row.debits_posted - row.debits_pending for row in rows), 0
+        )
+        operations = []
+        for lot in connection.execute(expired_lots).all():
+            held = min(lot.remaining, reserved)
+            reserved -= held
+            amount = min(lot.remaining - held, breakable)
+            breakable -= amount
+            if amount > 0:
+                operations.append(
+                    Transfer(account_id, breakage.id, amount, "lot_expired", reference=str(lot.id))
+                )
+        if operations:
+            self.post_entry(merchant_id, operations, kind="lot_expiry", connection=connection)
+        return len(operations)
 
 
 def _account(row: Any) -> Account:
@@ -454,6 +516,32 @@ def _account(row: Any) -> Account:
         frozen=row.frozen,
         created_at=row.created_at,
     )
+
+
+# SQLite names a violated unique constraint by its columns only.
+_SQLITE_UNIQUE_CONSTRAINTS = {
+    "journal_entries.merchant_id, journal_entries.idempotency_key": (
+        "uq_journal_entries_merchant_id_idempotency_key"
+    ),
+    "transfers.merchant_id, transfers.pending_id": "uq_transfers_pending_id",
+    "transfers.merchant_id, transfers.id": "pk_transfers",
+}
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    """The name of the unique constraint an insert broke.
+
+    PostgreSQL's message also quotes the failing statement, whose column list
+    names every column, so the message text cannot tell the constraints apart.
+    """
+    diagnostic = getattr(error.orig, "diag", None)
+    if diagnostic is not None:
+        return diagnostic.constraint_name
+    message = str(error.orig)
+    prefix = "UNIQUE constraint failed: "
+    if message.startswith(prefix):
+        return _SQLITE_UNIQUE_CONSTRAINTS.get(message.removeprefix(prefix))
+    return None
 
 
 def _domain_error_from_postgresql(error: DBAPIError) -> Exception:

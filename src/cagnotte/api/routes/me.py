@@ -20,6 +20,10 @@ from cagnotte.api.schemas import (
     SignInCodeVerify,
     TransferPage,
 )
+from cagnotte.bootstrap import Services
+from cagnotte.db.tables import PLATFORM_MERCHANT_ID
+from cagnotte.ledger import Account
+from cagnotte.security.principals import CustomerPrincipal
 
 router = APIRouter(prefix="/v1", tags=["customer"], responses=PROBLEM_RESPONSES)
 
@@ -47,12 +51,19 @@ def get_me(customer: Customer, services: ServicesDep) -> MeOut:
 
 @router.get("/me/accounts")
 def list_my_accounts(customer: Customer, services: ServicesDep) -> list[AccountOut]:
-    accounts = []
+    return [account_out(services, account) for account in _my_accounts(services, customer)]
+
+
+def _my_accounts(services: Services, customer: CustomerPrincipal) -> list[Account]:
+    """The customer's platform wallets, then the accounts of each membership."""
+    accounts = services.ledger.find_accounts(
+        PLATFORM_MERCHANT_ID, "customer", customer.customer_id
+    )
     for membership in services.customers.memberships_of(customer.customer_id):
         accounts += services.ledger.find_accounts(
             membership["merchant_id"], "membership", membership["id"]
         )
-    return [account_out(services, account) for account in accounts]
+    return accounts
 
 
 @router.get("/me/accounts/{account_id}/transfers")
@@ -63,10 +74,7 @@ def list_my_transfers(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TransferPage:
-    for membership in services.customers.memberships_of(customer.customer_id):
-        for account in services.ledger.find_accounts(
-            membership["merchant_id"], "membership", membership["id"]
-        ):
-            if account.id == account_id:
-                return transfer_page(services, account, cursor, limit)
+    for account in _my_accounts(services, customer):
+        if account.id == account_id:
+            return transfer_page(services, account, cursor, limit)
     raise errors.AccountNotFound()

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from cagnotte.db.engine import normalise_database_url
-from cagnotte.db.tables import metadata
+from cagnotte.db.schema import metadata
 
 config = context.config
 

@@ -1,0 +1,325 @@
+"""Bonus code campaigns: merchant, operator and customer routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.schemas import AmountMinor, AssetCode, Email, Name, Strict
+
+router = APIRouter(prefix="/v1", tags=["bonus codes"], responses=PROBLEM_RESPONSES)
+
+CODE_FILE_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+class CampaignRequest(Strict):
+    name: Name
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    asset: AssetCode = "CZK"
+    bonus_value_minor: AmountMinor = Field(description="The value of each bonus.")
+    code_count: Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime
+    rest_destination: Literal["business_account", "bank"] = "business_account"
+    bank_account: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="An IBAN, or a Czech account number with its bank code."
+    )
+    notify_email: Email | None = Field(
+        default=None, description="Where the codes are mailed; default: the head office."
+    )
+
+
+class Funding(BaseModel):
+    required_minor: int
+    funded_minor: int
+    outstanding_minor: int
+    bank_account: str = Field(description="Pay by bank transfer to this account …")
+    variable_symbol: str = Field(description="… with this variable symbol (payment reference).")
+
+
+class CampaignReport(BaseModel):
+    codes_issued: int
+    codes_redeemed: int
+    redeemed_minor: int
+    codes_expired: int
+    refunded_minor: int
+
+
+class CampaignOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    description: str
+    asset: str
+    bonus_value_minor: int
+    code_count: int
+    valid_from: datetime
+    valid_to: datetime
+    rest_destination: Literal["business_account", "bank"]
+    bank_account: str | None
+    notify_email: str | None
+    status: Literal["awaiting_funding", "active", "stopped", "settled", "cancelled"]
+    funding: Funding
+    escrow_balance_minor: int
+    report: CampaignReport
+    plain_codes_available: bool
+    created_at: datetime
+    funded_at: datetime | None
+    stopped_at: datetime | None
+    settled_at: datetime | None
+
+    @classmethod
+    def of(cls, campaign: dict) -> CampaignOut:
+        return cls(**{**campaign, "asset": campaign["asset_code"]})
+
+
+class MaskedCode(BaseModel):
+    last_characters: str
+    redeemed_at: datetime | None
+
+
+class BankPaymentCreate(Strict):
+    asset: AssetCode = "CZK"
+    amount_minor: AmountMinor
+    variable_symbol: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")] | None = None
+    received_at: AwareDatetime | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class BankPaymentAssign(Strict):
+    campaign_id: uuid.UUID | None = None
+    merchant_id: uuid.UUID | None = None
+
+
+class BankPaymentOut(BaseModel):
+    id: uuid.UUID
+    asset: str
+    amount_minor: int
+    variable_symbol: str | None
+    received_at: datetime
+    note: str | None
+    status: Literal["matched", "unmatched", "assigned"]
+    merchant_id: uuid.UUID | None
+    campaign_id: uuid.UUID | None
+    to_campaign_minor: int
+    to_business_minor: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, payment: dict) -> BankPaymentOut:
+        return cls(**{**payment, "asset": payment["asset_code"]})
+
+
+class PayoutOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    campaign_id: uuid.UUID
+    asset: str
+    amount_minor: int
+    bank_account: str
+    status: Literal["pending", "paid"]
+    created_at: datetime
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, payout: dict) -> PayoutOut:
+        return cls(**{**payout, "asset": payout["asset_code"]})
+
+
+class CaptchaOut(BaseModel):
+    id: uuid.UUID
+    image: str = Field(description="A data: URL of the PNG image to show.")
+    expires_at: datetime
+
+
+class RedemptionCreate(Strict):
+    code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    captcha_id: uuid.UUID
+    captcha_answer: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+
+
+class RedemptionOut(BaseModel):
+    campaign_name: str
+    asset: str
+    amount_minor: int
+    wallet_account_id: uuid.UUID
+    wallet_balance_minor: int
+    transfer_id: uuid.UUID
+
+
+class BonusLockOut(BaseModel):
+    locked: bool
+    locked_until: datetime | None
+
+
+# Merchant ---------------------------------------------------------------------
+
+
+@router.post("/bonus-campaigns", status_code=status.HTTP_201_CREATED)
+def request_campaign(body: CampaignRequest, caller: Caller, services: ServicesDep) -> CampaignOut:
+    """Ask for a campaign. The answer says how much to pay and how; no code exists yet."""
+    campaign = services.bonus_codes.request_campaign(
+        caller, name=body.name, description=body.description, asset_code=body.asset,
+        bonus_value_minor=body.bonus_value_minor, code_count=body.code_count,
+        valid_from=body.valid_from, valid_to=body.valid_to,
+        rest_destination=body.rest_destination, bank_account=body.bank_account,
+        notify_email=str(body.notify_email) if body.notify_email else None,
+    )
+    return CampaignOut.of(campaign)
+
+
+@router.get("/bonus-campaigns")
+def list_campaigns(caller: Caller, services: ServicesDep) -> list[CampaignOut]:
+    return [CampaignOut.of(c) for c in services.bonus_codes.list_campaigns(caller)]
+
+
+@router.get("/bonus-campaigns/{campaign_id}")
+def get_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CampaignOut:
+    """The campaign with its funding state and report."""
+    return CampaignOut.of(services.bonus_codes.get_campaign(caller, campaign_id))
+
+
+@router.post("/bonus-campaigns/{campaign_id}/funding/business-account")
+def fund_from_business_account(
+    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep
+) -> CampaignOut:
+    """Pay what is still needed from the business account; the codes are generated at once."""
+    return CampaignOut.of(
+        services.bonus_codes.fund_from_business_account(caller, campaign_id, idempotency)
+    )
+
+
+@router.post("/bonus-campaigns/{campaign_id}/stop")
+def stop_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CampaignOut:
+    """Stop early: the remaining codes are refused and the rest is refunded at settlement."""
+    return CampaignOut.of(services.bonus_codes.stop_campaign(caller, campaign_id))
+
+
+@router.get(
+    "/bonus-campaigns/{campaign_id}/codes.{file_format}",
+    response_class=Response,
+    responses={200: {"content": {v: {} for v in CODE_FILE_TYPES.values()},
+                     "description": "The plain codes, each format once."}},
+)
+def download_codes(
+    campaign_id: uuid.UUID, file_format: Literal["csv", "xlsx"], caller: Caller,
+    services: ServicesDep,
+) -> Response:
+    """The plain codes (CSV or XLSX), available once per format; then only their ends."""
+    content, media_type = services.bonus_codes.download_codes(caller, campaign_id, file_format)
+    return Response(
+        content, media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="bonus-codes.{file_format}"'},
+    )
+
+
+@router.get("/bonus-campaigns/{campaign_id}/codes")
+def list_codes(
+    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[MaskedCode]:
+    """The codes as the platform keeps them: their last characters and whether used."""
+    return [
+        MaskedCode(**c)
+        for c in services.bonus_codes.list_codes(caller, campaign_id, offset=offset, limit=limit)
+    ]
+
+
+@router.get("/bonus-payouts")
+def list_payouts(
+    caller: Caller, services: ServicesDep,
+    payout_status: Annotated[Literal["pending", "paid"] | None, Query(alias="status")] = None,
+) -> list[PayoutOut]:
+    return [PayoutOut.of(p) for p in services.bonus_codes.list_payouts(caller, payout_status)]
+
+
+# Operator ---------------------------------------------------------------------
+
+
+@router.post("/bank-payments", status_code=status.HTTP_201_CREATED, tags=["operator"])
+def record_bank_payment(
+    body: BankPaymentCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep
+) -> BankPaymentOut:
+    """Record money received on the platform's bank account; matched by variable symbol."""
+    return BankPaymentOut.of(
+        services.bonus_codes.record_bank_payment(
+            caller, asset_code=body.asset, amount_minor=body.amount_minor,
+            variable_symbol=body.variable_symbol, received_at=body.received_at, note=body.note,
+            idempotency=idempotency,
+        )
+    )
+
+
+@router.get("/bank-payments", tags=["operator"])
+def list_bank_payments(
+    caller: Caller, services: ServicesDep,
+    payment_status: Annotated[
+        Literal["matched", "unmatched", "assigned"] | None, Query(alias="status")
+    ] = None,
+) -> list[BankPaymentOut]:
+    return [
+        BankPaymentOut.of(p)
+        for p in services.bonus_codes.list_bank_payments(caller, payment_status)
+    ]
+
+
+@router.post("/bank-payments/{payment_id}/assign", tags=["operator"])
+def assign_bank_payment(
+    payment_id: uuid.UUID, body: BankPaymentAssign, caller: Caller, services: ServicesDep
+) -> BankPaymentOut:
+    """Give a parked payment to a campaign, or to a merchant's business account."""
+    return BankPaymentOut.of(
+        services.bonus_codes.assign_bank_payment(
+            caller, payment_id, campaign_id=body.campaign_id, merchant_id=body.merchant_id
+        )
+    )
+
+
+@router.post("/bonus-payouts/{payout_id}/paid", tags=["operator"])
+def mark_payout_paid(payout_id: uuid.UUID, caller: Caller, services: ServicesDep) -> PayoutOut:
+    return PayoutOut.of(services.bonus_codes.mark_payout_paid(caller, payout_id))
+
+
+# Customer ---------------------------------------------------------------------
+
+
+@router.post("/me/captchas", status_code=status.HTTP_201_CREATED, tags=["customer"])
+def new_captcha(customer: Customer, services: ServicesDep) -> CaptchaOut:
+    """A captcha for one redemption attempt; it expires after a few minutes."""
+    captcha = services.captchas.issue(customer.customer_id)
+    return CaptchaOut(id=captcha.id, image=captcha.data_url, expires_at=captcha.expires_at)
+
+
+@router.post("/me/bonus-redemptions", status_code=status.HTTP_201_CREATED, tags=["customer"])
+def redeem_bonus_code(
+    body: RedemptionCreate, customer: Customer, services: ServicesDep, request: Request
+) -> RedemptionOut:
+    """Redeem a code into the platform wallet. A wrong, used or withdrawn code gets one
+    and the same answer (code_invalid); five wrong codes lock the feature for 24 hours."""
+    redemption = services.bonus_codes.redeem(
+        customer.customer_id, code=body.code, captcha_id=body.captcha_id,
+        captcha_answer=body.captcha_answer,
+        client_address=request.client.host if request.client else "unknown",
+    )
+    return RedemptionOut(
+        campaign_name=redemption.campaign_name, asset=redemption.asset_code,
+        amount_minor=redemption.amount_minor, wallet_account_id=redemption.wallet_account_id,
+        wallet_balance_minor=redemption.wallet_balance_minor,
+        transfer_id=redemption.transfer_id,
+    )
+
+
+@router.get("/me/bonus-lock", tags=["customer"])
+def bonus_lock(customer: Customer, services: ServicesDep) -> BonusLockOut:
+    locked_until = services.bonus_codes.lock_state(customer.customer_id)
+    return BonusLockOut(locked=locked_until is not None, locked_until=locked_until)

@@ -1,0 +1,8 @@
+"""Every table of every package, for Alembic's comparisons."""
+
+from cagnotte.db.tables import metadata
+from cagnotte.programs.bonus_codes import tables as _bonus_codes  # noqa: F401
+from cagnotte.programs.gift_cards import tables as _gift_cards  # noqa: F401
+from cagnotte.security import tables as _security  # noqa: F401
+
+__all__ = ["metadata"]
