@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 CODE_LENGTH = 10
@@ -15,17 +14,19 @@ LAST_CHARACTERS_SHOWN = 3
 
 def new_codes(count: int) -> list[str]:
     """`count` distinct random codes, independent of each other."""
-    codes: set[str] = set()
-    alphabet = CODE_ALPHABET
-    # One random byte per character, rejecting bytes past the last whole multiple
-    # of the alphabet's size, so every symbol is equally likely.
+    alphabet = CODE_ALPHABET.encode()
+    # Random bytes past the last whole multiple of the alphabet's size are
+    # dropped, so every symbol is equally likely; the rest map onto the alphabet.
     limit = 256 - 256 % len(alphabet)
+    too_high = bytes(range(limit, 256))
+    to_symbol = bytes(alphabet[value % len(alphabet)] for value in range(256))
+    codes: set[str] = set()
     while len(codes) < count:
         needed = (count - len(codes)) * CODE_LENGTH
-        pool = [b for b in secrets.token_bytes(needed + needed // 4 + 16) if b < limit]
-        for start in range(0, len(pool) - CODE_LENGTH + 1, CODE_LENGTH):
-            chunk = pool[start : start + CODE_LENGTH]
-            codes.add("".join(alphabet[b % len(alphabet)] for b in chunk))
+        pool = secrets.token_bytes(needed + needed // 8 + 64)
+        symbols = pool.translate(None, too_high).translate(to_symbol).decode()
+        for start in range(0, len(symbols) - CODE_LENGTH + 1, CODE_LENGTH):
+            codes.add(symbols[start : start + CODE_LENGTH])
             if len(codes) == count:
                 break
     return list(codes)
@@ -39,8 +40,9 @@ def normalise_code(text: str) -> str | None:
     return code
 
 
-def code_hash(key: bytes, code: str) -> str:
-    return hmac.new(key, code.encode(), hashlib.sha256).hexdigest()
+def code_hash(key: bytes, code: str) -> bytes:
+    """The keyed hash a code is stored and looked up by (BLAKE2b with the platform key)."""
+    return hashlib.blake2b(code.encode(), key=key, digest_size=32).digest()
 
 
 def masked(last_characters: str) -> str:

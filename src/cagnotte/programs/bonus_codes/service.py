@@ -697,7 +697,7 @@ class BonusCodeService:
             raise
 
     def _credit_code(
-        self, connection: Connection, customer_id: uuid.UUID, digest: str, client_address: str,
+        self, connection: Connection, customer_id: uuid.UUID, digest: bytes, client_address: str,
         now: datetime,
     ) -> Redemption:
         row = connection.execute(

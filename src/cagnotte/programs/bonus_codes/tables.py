@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -68,7 +69,7 @@ Index("ix_bonus_campaigns_due", bonus_campaigns.c.status, bonus_campaigns.c.vali
 bonus_codes = Table(
     "bonus_codes",
     metadata,
-    Column("code_hash", String(64), primary_key=True),
+    Column("code_hash", LargeBinary(32), primary_key=True),
     Column("merchant_id", Uuid, nullable=False),
     Column("campaign_id", Uuid, nullable=False),
     Column("last_characters", String(4), nullable=False),

@@ -130,7 +130,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_bonus_campaigns_due', ['status', 'valid_to'], unique=False)
 
     op.create_table('bonus_codes',
-    sa.Column('code_hash', sa.String(length=64), nullable=False),
+    sa.Column('code_hash', sa.LargeBinary(length=32), nullable=False),
     sa.Column('merchant_id', sa.Uuid(), nullable=False),
     sa.Column('campaign_id', sa.Uuid(), nullable=False),
     sa.Column('last_characters', sa.String(length=4), nullable=False),
