@@ -6,7 +6,15 @@ from fastapi import FastAPI
 
 from cagnotte import __version__
 from cagnotte.api.problems import install_problem_handlers
-from cagnotte.api.routes import accounts, bonus_codes, customers, me, merchants, wallets
+from cagnotte.api.routes import (
+    accounts,
+    bonus_codes,
+    customers,
+    gift_cards,
+    me,
+    merchants,
+    wallets,
+)
 from cagnotte.bootstrap import Services
 
 
@@ -23,7 +31,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_problem_handlers(app)
-    for module in (merchants, customers, accounts, wallets, me, bonus_codes):
+    for module in (merchants, customers, accounts, wallets, me, bonus_codes, gift_cards):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

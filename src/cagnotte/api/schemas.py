@@ -42,7 +42,7 @@ class ApiKeyOut(BaseModel):
     id: uuid.UUID
     merchant_id: uuid.UUID
     name: str
-    role: Literal["operator", "owner", "manager", "cashier"]
+    role: Literal["operator", "owner", "manager", "cashier", "reseller"]
     key_prefix: str
     store_id: uuid.UUID | None
     terminal_id: uuid.UUID | None

@@ -127,7 +127,7 @@ api_keys = Table(
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("key_hash"),
     CheckConstraint(
-        "role IN ('operator', 'owner', 'manager', 'cashier')", name="role"
+        "role IN ('operator', 'owner', 'manager', 'cashier', 'reseller')", name="role"
     ),
 )
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from cagnotte import errors
 
-# A higher rank may do everything a lower one may.
-ROLE_RANK = {"cashier": 1, "manager": 2, "owner": 3, "operator": 4}
+# A higher rank may do everything a lower one may. A reseller (a gift card
+# distribution partner) ranks below a cashier: only the gift card routes that
+# name it let it in.
+ROLE_RANK = {"reseller": 0, "cashier": 1, "manager": 2, "owner": 3, "operator": 4}
 
 
 @dataclass(frozen=True, slots=True)

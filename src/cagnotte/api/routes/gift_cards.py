@@ -1,0 +1,734 @@
+"""Gift cards: programs, batches, e-cards, register operations, alerts, resellers, reports."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.schemas import AmountMinor, AssetCode, Email, IssuedApiKeyOut, Name, Strict
+from cagnotte.programs.gift_cards.reports import (
+    ACTIVITY_COLUMNS,
+    LIABILITY_COLUMNS,
+    SETTLEMENT_COLUMNS,
+    export_rows,
+)
+from cagnotte.programs.gift_cards.rules import Program
+from cagnotte.programs.gift_cards.views import CardOperation
+
+router = APIRouter(prefix="/v1", tags=["gift cards"], responses=PROBLEM_RESPONSES)
+
+REPLAY_HEADER = "Idempotent-Replayed"
+CardNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Pin = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)]
+Invoice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Count = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+ExportFormat = Literal["json", "csv", "xlsx"]
+_MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+# Bodies ------------------------------------------------------------------------------
+
+
+class ProgramControls(Strict):
+    reloadable: bool | None = None
+    load_min_minor: AmountMinor | None = None
+    load_max_minor: AmountMinor | None = None
+    balance_max_minor: AmountMinor | None = None
+    expiry_months: Annotated[int, Field(strict=True, ge=1, le=120)] | None = None
+    pin_attempts_max: Annotated[int, Field(strict=True, ge=1, le=20)] | None = None
+    pin_lockout_minutes: Annotated[int, Field(strict=True, ge=1, le=525_600)] | None = None
+    invoice_required: bool | None = None
+    loads_per_card_per_day_max: Count | None = None
+    spends_per_card_per_day_max: Count | None = None
+    load_amount_per_card_per_day_max_minor: AmountMinor | None = None
+    spend_amount_per_card_per_day_max_minor: AmountMinor | None = None
+    operation_amount_max_minor: AmountMinor | None = None
+    authorisation_minutes: Annotated[int, Field(strict=True, ge=1, le=10_080)] | None = None
+    profile_bonus_minor: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
+
+
+class ProgramCreate(ProgramControls):
+    name: Name
+    asset: AssetCode
+    load_min_minor: AmountMinor
+    load_max_minor: AmountMinor
+    balance_max_minor: AmountMinor
+    number_length: Annotated[int, Field(strict=True, ge=12, le=19)] | None = None
+    number_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]{0,12}$")] | None = None
+    number_luhn: bool | None = None
+    pin_required: bool | None = None
+    pin_length: Annotated[int, Field(strict=True, ge=4, le=8)] | None = None
+
+
+class ProgramOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    asset: str
+    status: str
+    number_length: int
+    number_prefix: str
+    number_luhn: bool
+    pin_required: bool
+    pin_length: int
+    reloadable: bool
+    load_min_minor: int
+    load_max_minor: int
+    balance_max_minor: int
+    expiry_months: int | None
+    pin_attempts_max: int
+    pin_lockout_minutes: int
+    invoice_required: bool
+    loads_per_card_per_day_max: int | None
+    spends_per_card_per_day_max: int | None
+    load_amount_per_card_per_day_max_minor: int | None
+    spend_amount_per_card_per_day_max_minor: int | None
+    operation_amount_max_minor: int | None
+    authorisation_minutes: int
+    profile_bonus_minor: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, program: Program) -> ProgramOut:
+        data = asdict(program)
+        data["asset"] = data.pop("asset_code")
+        return cls(**data)
+
+
+class BatchCreate(Strict):
+    card_count: Annotated[int, Field(strict=True, ge=1, le=5_000)]
+    note: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class BatchOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    program_id: uuid.UUID
+    card_count: int
+    note: str | None
+    exported_at: datetime | None
+    created_at: datetime
+    cards_by_state: dict[str, int]
+
+
+class BatchActivationCreate(Strict):
+    """The whole batch (nothing else given), a range of its sequence numbers, or a list."""
+
+    sequence_from: Annotated[int, Field(strict=True, ge=1)] | None = None
+    sequence_to: Annotated[int, Field(strict=True, ge=1)] | None = None
+    numbers: Annotated[list[CardNumber], Field(min_length=1, max_length=5_000)] | None = None
+    load_minor: AmountMinor | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> BatchActivationCreate:
+        if self.numbers is not None and (self.sequence_from or self.sequence_to):
+            raise ValueError("give a range or a list of numbers, not both")
+        return self
+
+
+class BatchActivationOut(BaseModel):
+    activated: list[uuid.UUID]
+    skipped: list[uuid.UUID]
+    loaded_minor: int
+
+
+class CardOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    program_id: uuid.UUID
+    kind: Literal["plastic", "virtual"]
+    state: Literal["inactive", "active", "frozen", "closed"]
+    number_last4: str
+    asset: str
+    balance_minor: int
+    available_minor: int = Field(description="The balance less open authorisations.")
+    pin_failures: int
+    locked_until: datetime | None
+    batch_id: uuid.UUID | None
+    batch_sequence: int | None
+    membership_id: uuid.UUID | None
+    registered_at: datetime | None
+    recipient_email: str | None
+    activated_at: datetime | None
+    expires_at: datetime | None
+    closed_at: datetime | None
+    closed_reason: str | None
+    replaced_by: uuid.UUID | None
+    created_at: datetime
+
+
+class OperationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    card_id: uuid.UUID
+    program_id: uuid.UUID
+    number_last4: str
+    asset: str
+    amount_minor: int
+    requested_minor: int
+    rest_due_minor: int = Field(description="For a spend that took what the card held.")
+    balance_after_minor: int
+    entry_id: uuid.UUID | None
+    related_id: uuid.UUID | None
+    invoice_number: str | None
+    hold_expires_at: datetime | None
+    store_id: uuid.UUID | None
+    terminal_id: uuid.UUID | None
+    reseller_id: uuid.UUID | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, operation: CardOperation) -> OperationOut:
+        data = asdict(operation)
+        data["asset"] = data.pop("asset_code")
+        return cls(**data, rest_due_minor=operation.rest_due_minor)
+
+
+class ECardCreate(Strict):
+    program_id: uuid.UUID
+    amount_minor: AmountMinor
+    recipient_email: Email
+    recipient_name: Name | None = None
+    sender_name: Name | None = None
+    message: Annotated[str, StringConstraints(max_length=500)] | None = None
+    invoice_number: Invoice | None = None
+
+
+class IssuedCardOut(BaseModel):
+    card: CardOut
+    number: str | None = Field(description="Shown this once (empty on a replay).")
+    pin: str | None
+    page_url: str | None
+    operation: OperationOut | None
+
+
+class ActivationCreate(Strict):
+    number: CardNumber
+    amount_minor: AmountMinor | None = None
+    invoice_number: Invoice | None = None
+
+
+class LoadCreate(Strict):
+    number: CardNumber
+    amount_minor: AmountMinor
+    invoice_number: Invoice | None = None
+
+
+class SpendCreate(Strict):
+    number: CardNumber
+    pin: Pin | None = None
+    amount_minor: AmountMinor
+    invoice_number: Invoice | None = None
+    take_what_is_there: bool = Field(
+        default=False,
+        description="Beyond the balance, take what the card holds and report the rest due.",
+    )
+
+
+class AuthorisationCreate(Strict):
+    number: CardNumber
+    pin: Pin | None = None
+    amount_minor: AmountMinor
+    invoice_number: Invoice | None = None
+
+
+class CardCredentials(Strict):
+    number: CardNumber
+    pin: Pin | None = None
+
+
+class PartialAmount(Strict):
+    amount_minor: AmountMinor | None = None
+
+
+class BalanceTransferCreate(Strict):
+    """The old card by id (back office) or by number and PIN (register); the new by number."""
+
+    from_card_id: uuid.UUID | None = None
+    from_number: CardNumber | None = None
+    from_pin: Pin | None = None
+    to_number: CardNumber
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BalanceTransferCreate:
+        if (self.from_card_id is None) == (self.from_number is None):
+            raise ValueError("give from_card_id or from_number")
+        return self
+
+
+class BalanceTransferOut(BaseModel):
+    transfer_out: OperationOut
+    transfer_in: OperationOut
+
+
+class CardAdjustmentCreate(Strict):
+    amount_minor: AmountMinor
+    direction: Literal["credit", "debit"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
+                                             max_length=500)]
+
+
+class RegistrationCreate(Strict):
+    customer_id: uuid.UUID
+    number: CardNumber
+    pin: Pin | None = None
+
+
+class ProfileBonusCreate(Strict):
+    customer_id: uuid.UUID
+    card_id: uuid.UUID
+
+
+class AlertRuleCreate(Strict):
+    kind: Literal["wrong_pins", "large_load", "large_spend", "card_velocity",
+                  "terminal_card_checks", "balance_transfer", "manual_adjustment"]
+    program_id: uuid.UUID | None = None
+    threshold_count: Count | None = None
+    threshold_minor: AmountMinor | None = None
+    window_minutes: Annotated[int, Field(strict=True, ge=1, le=10_080)] | None = None
+    notify_head_office: bool = True
+    notify_store_manager: bool = False
+
+
+class AlertRuleOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    program_id: uuid.UUID | None
+    threshold_count: int | None
+    threshold_minor: int | None
+    window_minutes: int | None
+    notify_head_office: bool
+    notify_store_manager: bool
+    active: bool
+    created_at: datetime
+
+
+class AlertRuleChange(Strict):
+    active: bool
+
+
+class AlertOut(BaseModel):
+    id: uuid.UUID
+    rule_id: uuid.UUID
+    kind: str
+    card_id: uuid.UUID | None
+    store_id: uuid.UUID | None
+    terminal_id: uuid.UUID | None
+    summary: str
+    details: dict[str, Any]
+    mailed_to: list[str]
+    created_at: datetime
+
+
+class ResellerCreate(Strict):
+    name: Name
+    email: Email | None = None
+    program_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=100)]
+
+
+class ResellerOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    email: str | None
+    api_key_id: uuid.UUID
+    program_ids: list[uuid.UUID]
+    created_at: datetime
+
+
+class ResellerCreated(ResellerOut):
+    api_key: IssuedApiKeyOut
+
+
+def _operation(response: Response, operation: CardOperation) -> OperationOut:
+    if operation.replayed:
+        response.headers[REPLAY_HEADER] = "true"
+    return OperationOut.of(operation)
+
+
+def _card(view: dict[str, Any]) -> CardOut:
+    return CardOut(**view)
+
+
+def _report(rows: list[dict[str, Any]], columns: tuple[str, ...], file_format: str,
+            name: str) -> Any:
+    if file_format == "json":
+        return rows
+    return Response(
+        export_rows(rows, columns, file_format, name), media_type=_MEDIA_TYPES[file_format],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
+    )
+
+
+# Programs and batches ----------------------------------------------------------------
+
+
+@router.post("/gift-card-programs", status_code=status.HTTP_201_CREATED)
+def create_program(body: ProgramCreate, caller: Caller, services: ServicesDep) -> ProgramOut:
+    """A manager sets up a program: card format, PIN, load range, expiry, controls."""
+    settings = body.model_dump()
+    settings["asset_code"] = settings.pop("asset")
+    return ProgramOut.of(services.gift_cards.create_program(caller, settings))
+
+
+@router.get("/gift-card-programs")
+def list_programs(caller: Caller, services: ServicesDep) -> list[ProgramOut]:
+    return [ProgramOut.of(program) for program in services.gift_cards.list_programs(caller)]
+
+
+@router.get("/gift-card-programs/{program_id}")
+def get_program(program_id: uuid.UUID, caller: Caller, services: ServicesDep) -> ProgramOut:
+    return ProgramOut.of(services.gift_cards.get_program(caller, program_id))
+
+
+@router.patch("/gift-card-programs/{program_id}")
+def update_program(
+    program_id: uuid.UUID, body: ProgramControls, caller: Caller, services: ServicesDep
+) -> ProgramOut:
+    """Change limits and controls; the card number format stays as it was."""
+    changes = body.model_dump(exclude_unset=True)
+    return ProgramOut.of(services.gift_cards.update_program(caller, program_id, changes))
+
+
+@router.post("/gift-card-programs/{program_id}/batches", status_code=status.HTTP_201_CREATED)
+def create_batch(
+    program_id: uuid.UUID, body: BatchCreate, caller: Caller, services: ServicesDep
+) -> BatchOut:
+    """N inactive plastic cards; export their numbers and PINs once for the printer."""
+    return BatchOut(**services.gift_cards.create_batch(
+        caller, program_id, body.card_count, body.note
+    ))
+
+
+@router.get("/gift-card-batches/{batch_id}")
+def get_batch(batch_id: uuid.UUID, caller: Caller, services: ServicesDep) -> BatchOut:
+    return BatchOut(**services.gift_cards.get_batch(caller, batch_id))
+
+
+@router.post("/gift-card-batches/{batch_id}/export", response_class=Response,
+             responses={200: {"content": {_MEDIA_TYPES["csv"]: {}, _MEDIA_TYPES["xlsx"]: {}}}})
+def export_batch(
+    batch_id: uuid.UUID, caller: Caller, services: ServicesDep,
+    file_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
+) -> Response:
+    """The printer's file with numbers and PINs. Once: a second export is refused."""
+    rows = services.gift_cards.export_batch(caller, batch_id)
+    return _report(rows, ("sequence", "card_id", "number", "pin"), file_format,
+                   f"gift-card-batch-{batch_id}")
+
+
+@router.post("/gift-card-batches/{batch_id}/activations", status_code=status.HTTP_201_CREATED)
+def activate_batch(
+    batch_id: uuid.UUID, body: BatchActivationCreate, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep,
+) -> BatchActivationOut:
+    """Activate the whole batch, a range or a list of its cards, each with an optional load."""
+    result = services.gift_cards.activate_batch(
+        caller, batch_id, sequence_from=body.sequence_from, sequence_to=body.sequence_to,
+        numbers=body.numbers, load_minor=body.load_minor, idempotency=idempotency,
+    )
+    return BatchActivationOut(**asdict(result))
+
+
+# Cards -------------------------------------------------------------------------------
+
+
+@router.post("/gift-cards/e-cards", status_code=status.HTTP_201_CREATED)
+def issue_ecard(
+    body: ECardCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    response: Response,
+) -> IssuedCardOut:
+    """Sell a virtual card: issued, loaded and e-mailed (number, PIN, QR code, message)."""
+    issued = services.gift_cards.issue_ecard(
+        caller, program_id=body.program_id, amount=body.amount_minor,
+        recipient_email=str(body.recipient_email), recipient_name=body.recipient_name,
+        sender_name=body.sender_name, message=body.message, invoice_number=body.invoice_number,
+        idempotency=idempotency,
+    )
+    operation = _operation(response, issued.operation) if issued.operation else None
+    return IssuedCardOut(card=_card(issued.card), number=issued.number or None, pin=issued.pin,
+                         page_url=issued.page_url, operation=operation)
+
+
+@router.get("/gift-cards")
+def list_cards(
+    caller: Caller, services: ServicesDep, program_id: uuid.UUID | None = None,
+    state: Literal["inactive", "active", "frozen", "closed"] | None = None,
+    customer_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[CardOut]:
+    cards = services.gift_cards.list_cards(
+        caller, program_id=program_id, state=state, membership_id=customer_id, limit=limit
+    )
+    return [_card(card) for card in cards]
+
+
+@router.get("/gift-cards/{card_id}")
+def get_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+    return _card(services.gift_cards.get_card(caller, card_id))
+
+
+@router.get("/gift-cards/{card_id}/operations")
+def card_operations(
+    card_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> list[OperationOut]:
+    """The card's history, newest first (a balance transfer shows on both cards)."""
+    return [OperationOut.of(op) for op in services.gift_cards.card_history(caller, card_id)]
+
+
+@router.post("/gift-cards/activations", status_code=status.HTTP_201_CREATED)
+def activate_card(
+    body: ActivationCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    response: Response,
+) -> OperationOut:
+    """Activate a card, with its first load (a register, or a reseller's key)."""
+    return _operation(response, services.gift_cards.activate(
+        caller, number=body.number, amount=body.amount_minor,
+        invoice_number=body.invoice_number, idempotency=idempotency,
+    ))
+
+
+@router.post("/gift-cards/loads", status_code=status.HTTP_201_CREATED)
+def load_card(
+    body: LoadCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    response: Response,
+) -> OperationOut:
+    """Reload a card, within the program's range, maximum balance and daily limits."""
+    return _operation(response, services.gift_cards.load(
+        caller, number=body.number, amount=body.amount_minor,
+        invoice_number=body.invoice_number, idempotency=idempotency,
+    ))
+
+
+@router.post("/gift-cards/spends", status_code=status.HTTP_201_CREATED)
+def spend_card(
+    body: SpendCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    response: Response,
+) -> OperationOut:
+    """Pay with a card (number and PIN): all of it, or what is there and the rest due."""
+    return _operation(response, services.gift_cards.spend(
+        caller, number=body.number, pin=body.pin, amount=body.amount_minor,
+        invoice_number=body.invoice_number, take_what_is_there=body.take_what_is_there,
+        idempotency=idempotency,
+    ))
+
+
+@router.post("/gift-cards/spends/{operation_id}/refunds", status_code=status.HTTP_201_CREATED)
+def refund_spend(
+    operation_id: uuid.UUID, body: PartialAmount, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep, response: Response,
+) -> OperationOut:
+    """Give (part of) a spend or capture back to its card."""
+    return _operation(response, services.gift_cards.refund(
+        caller, operation_id, body.amount_minor, idempotency
+    ))
+
+
+@router.post("/gift-cards/balance-inquiries")
+def balance_inquiry(body: CardCredentials, caller: Caller, services: ServicesDep) -> CardOut:
+    """The balance for a number and PIN (sent in the body, never in the address)."""
+    return _card(services.gift_cards.balance_inquiry(caller, number=body.number, pin=body.pin))
+
+
+@router.post("/gift-cards/authorisations", status_code=status.HTTP_201_CREATED)
+def authorise(
+    body: AuthorisationCreate, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep, response: Response,
+) -> OperationOut:
+    """Hold an amount on the card (PIN checked here); capture or void it before it lapses."""
+    return _operation(response, services.gift_cards.authorise(
+        caller, number=body.number, pin=body.pin, amount=body.amount_minor,
+        invoice_number=body.invoice_number, idempotency=idempotency,
+    ))
+
+
+@router.post("/gift-cards/authorisations/{operation_id}/capture",
+             status_code=status.HTTP_201_CREATED)
+def capture(
+    operation_id: uuid.UUID, body: PartialAmount, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep, response: Response,
+) -> OperationOut:
+    return _operation(response, services.gift_cards.capture(
+        caller, operation_id, body.amount_minor, idempotency
+    ))
+
+
+@router.post("/gift-cards/authorisations/{operation_id}/void",
+             status_code=status.HTTP_201_CREATED)
+def void(
+    operation_id: uuid.UUID, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    response: Response,
+) -> OperationOut:
+    return _operation(response, services.gift_cards.void(caller, operation_id, idempotency))
+
+
+@router.post("/gift-cards/balance-transfers", status_code=status.HTTP_201_CREATED)
+def transfer_balance(
+    body: BalanceTransferCreate, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep, response: Response,
+) -> BalanceTransferOut:
+    """Move a lost or damaged card's whole balance to a new card; the old one is closed."""
+    out, into = services.gift_cards.transfer_balance(
+        caller, to_number=body.to_number, from_card_id=body.from_card_id,
+        from_number=body.from_number, from_pin=body.from_pin, idempotency=idempotency,
+    )
+    return BalanceTransferOut(transfer_out=_operation(response, out),
+                              transfer_in=_operation(response, into))
+
+
+@router.post("/gift-cards/{card_id}/freeze")
+def freeze(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+    return _card(services.gift_cards.freeze(caller, card_id))
+
+
+@router.post("/gift-cards/{card_id}/unfreeze")
+def unfreeze(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+    return _card(services.gift_cards.unfreeze(caller, card_id))
+
+
+@router.post("/gift-cards/{card_id}/close")
+def close(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+    return _card(services.gift_cards.close(caller, card_id))
+
+
+@router.post("/gift-cards/{card_id}/unlock")
+def unlock(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+    """Lift a PIN lockout before its time."""
+    return _card(services.gift_cards.unlock(caller, card_id))
+
+
+@router.post("/gift-cards/{card_id}/adjustments", status_code=status.HTTP_201_CREATED)
+def adjust(
+    card_id: uuid.UUID, body: CardAdjustmentCreate, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep, response: Response,
+) -> OperationOut:
+    """A manager's correction, with a reason (audited, and alerted when a rule says so)."""
+    return _operation(response, services.gift_cards.adjust(
+        caller, card_id, amount=body.amount_minor, direction=body.direction,
+        reason=body.reason, idempotency=idempotency,
+    ))
+
+
+# Members -----------------------------------------------------------------------------
+
+
+@router.post("/gift-cards/registrations", status_code=status.HTTP_201_CREATED)
+def register_card(body: RegistrationCreate, caller: Caller, services: ServicesDep) -> CardOut:
+    """Register a card to a member (number and PIN); a complete profile earns the bonus."""
+    return _card(services.gift_cards.register_card(
+        caller, membership_id=body.customer_id, number=body.number, pin=body.pin
+    ))
+
+
+@router.post("/gift-cards/profile-bonuses", status_code=status.HTTP_201_CREATED)
+def give_profile_bonus(
+    body: ProfileBonusCreate, caller: Caller, services: ServicesDep, response: Response
+) -> OperationOut:
+    """The program's bonus for a member who completed the profile, once per program."""
+    return _operation(response, services.gift_cards.give_profile_bonus(
+        caller, membership_id=body.customer_id, card_id=body.card_id
+    ))
+
+
+@router.get("/me/gift-cards", tags=["customer"])
+def my_gift_cards(customer: Customer, services: ServicesDep) -> list[CardOut]:
+    """The signed-in customer's registered cards, with their balances."""
+    return [_card(card) for card in services.gift_cards.cards_of_customer(customer.customer_id)]
+
+
+# Alerts ------------------------------------------------------------------------------
+
+
+@router.post("/gift-card-alert-rules", status_code=status.HTTP_201_CREATED)
+def create_alert_rule(body: AlertRuleCreate, caller: Caller, services: ServicesDep) -> AlertRuleOut:
+    return AlertRuleOut(**services.gift_cards.alerts.create_rule(caller, body.model_dump()))
+
+
+@router.get("/gift-card-alert-rules")
+def list_alert_rules(caller: Caller, services: ServicesDep) -> list[AlertRuleOut]:
+    return [AlertRuleOut(**rule) for rule in services.gift_cards.alerts.list_rules(caller)]
+
+
+@router.patch("/gift-card-alert-rules/{rule_id}")
+def change_alert_rule(
+    rule_id: uuid.UUID, body: AlertRuleChange, caller: Caller, services: ServicesDep
+) -> AlertRuleOut:
+    return AlertRuleOut(**services.gift_cards.alerts.set_rule_active(caller, rule_id, body.active))
+
+
+@router.get("/gift-card-alerts")
+def list_alerts(
+    caller: Caller, services: ServicesDep, kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AlertOut]:
+    return [AlertOut(**alert) for alert in services.gift_cards.alerts.list_alerts(
+        caller, kind=kind, limit=limit
+    )]
+
+
+# Resellers ---------------------------------------------------------------------------
+
+
+@router.post("/gift-card-resellers", status_code=status.HTTP_201_CREATED)
+def create_reseller(body: ResellerCreate, caller: Caller, services: ServicesDep) -> ResellerCreated:
+    """A distribution partner; its key (shown once) may only activate and load its programs."""
+    reseller, key = services.gift_cards.create_reseller(
+        caller, name=body.name, email=str(body.email) if body.email else None,
+        program_ids=body.program_ids,
+    )
+    return ResellerCreated(**reseller, api_key=IssuedApiKeyOut(**asdict(key)))
+
+
+@router.get("/gift-card-resellers")
+def list_resellers(caller: Caller, services: ServicesDep) -> list[ResellerOut]:
+    return [ResellerOut(**reseller) for reseller in services.gift_cards.list_resellers(caller)]
+
+
+@router.get("/gift-card-resellers/{reseller_id}/settlement")
+def reseller_settlement(
+    reseller_id: uuid.UUID, caller: Caller, services: ServicesDep,
+    date_from: Annotated[date, Query(alias="from")], date_to: Annotated[date, Query(alias="to")],
+    file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
+) -> Any:
+    """What the reseller activated and loaded in the period (the reseller may read its own)."""
+    rows = services.gift_cards.reports.reseller_settlement(
+        caller, reseller_id=reseller_id, date_from=date_from, date_to=date_to
+    )
+    return _report(rows, SETTLEMENT_COLUMNS, file_format, f"reseller-settlement-{reseller_id}")
+
+
+# Reports -----------------------------------------------------------------------------
+
+
+@router.get("/gift-card-reports/liability")
+def liability_report(
+    caller: Caller, services: ServicesDep,
+    file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
+) -> Any:
+    """Outstanding balances per program, and cards per state."""
+    rows = services.gift_cards.reports.liability(caller)
+    return _report(rows, LIABILITY_COLUMNS, file_format, "gift-card-liability")
+
+
+@router.get("/gift-card-reports/activity")
+def activity_report(
+    caller: Caller, services: ServicesDep,
+    date_from: Annotated[date, Query(alias="from")], date_to: Annotated[date, Query(alias="to")],
+    program_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None,
+    file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
+) -> Any:
+    """Loads, spends, refunds, breakage and transfers per day, store and program."""
+    rows = services.gift_cards.reports.activity(
+        caller, date_from=date_from, date_to=date_to, program_id=program_id, store_id=store_id
+    )
+    return _report(rows, ACTIVITY_COLUMNS, file_format, "gift-card-activity")

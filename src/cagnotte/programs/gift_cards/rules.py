@@ -1,0 +1,205 @@
+"""Gift card rules as pure functions of (program, card, amounts, now).
+
+Nothing here reads the database or the clock: the service gathers the facts
+and these functions say yes, or raise the domain error that says no.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from cagnotte import errors
+from cagnotte.programs.gift_cards.numbers import (
+    NUMBER_LENGTH_MAX,
+    NUMBER_LENGTH_MIN,
+    RANDOM_DIGITS_MIN,
+    RANDOM_DIGITS_MIN_WITHOUT_PIN,
+    random_digit_count,
+)
+
+PIN_LENGTH_MIN = 4
+PIN_LENGTH_MAX = 8
+AUTHORISATION_MINUTES_MAX = 7 * 24 * 60
+# Kinds of operation that put value on a card, and that take it off.
+LOAD_KINDS = ("activation", "load")
+SPEND_KINDS = ("spend", "authorisation")
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A merchant's gift card program: its card format and its controls."""
+
+    merchant_id: uuid.UUID
+    id: uuid.UUID
+    name: str
+    asset_code: str
+    status: str
+    number_length: int
+    number_prefix: str
+    number_luhn: bool
+    pin_required: bool
+    pin_length: int
+    reloadable: bool
+    load_min_minor: int
+    load_max_minor: int
+    balance_max_minor: int
+    expiry_months: int | None
+    pin_attempts_max: int
+    pin_lockout_minutes: int
+    invoice_required: bool
+    loads_per_card_per_day_max: int | None
+    spends_per_card_per_day_max: int | None
+    load_amount_per_card_per_day_max_minor: int | None
+    spend_amount_per_card_per_day_max_minor: int | None
+    operation_amount_max_minor: int | None
+    authorisation_minutes: int
+    profile_bonus_minor: int
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Program:
+        return cls(**{field.name: row[field.name] for field in fields(cls)})
+
+    @property
+    def pin_lockout(self) -> timedelta:
+        return timedelta(minutes=self.pin_lockout_minutes)
+
+
+PROGRAM_DEFAULTS: dict[str, Any] = {
+    "number_length": 16,
+    "number_prefix": "",
+    "number_luhn": True,
+    "pin_required": True,
+    "pin_length": 4,
+    "reloadable": True,
+    "expiry_months": None,
+    "pin_attempts_max": 3,
+    "pin_lockout_minutes": 30,
+    "invoice_required": False,
+    "loads_per_card_per_day_max": None,
+    "spends_per_card_per_day_max": None,
+    "load_amount_per_card_per_day_max_minor": None,
+    "spend_amount_per_card_per_day_max_minor": None,
+    "operation_amount_max_minor": None,
+    "authorisation_minutes": 60,
+    "profile_bonus_minor": 0,
+}
+
+
+def check_program_settings(settings: dict[str, Any]) -> None:
+    """Refuse a program whose settings contradict each other (invalid_input)."""
+    length, prefix = settings["number_length"], settings["number_prefix"]
+    if not NUMBER_LENGTH_MIN <= length <= NUMBER_LENGTH_MAX:
+        raise errors.InvalidInput(
+            f"A card number has {NUMBER_LENGTH_MIN} to {NUMBER_LENGTH_MAX} digits."
+        )
+    if prefix and not prefix.isdigit():
+        raise errors.InvalidInput("The number prefix is made of digits.")
+    random_minimum = RANDOM_DIGITS_MIN if settings["pin_required"] else (
+        RANDOM_DIGITS_MIN_WITHOUT_PIN
+    )
+    if random_digit_count(length, prefix, settings["number_luhn"]) < random_minimum:
+        raise errors.InvalidInput(
+            f"The prefix leaves fewer than {random_minimum} random digits in a number."
+        )
+    if not PIN_LENGTH_MIN <= settings["pin_length"] <= PIN_LENGTH_MAX:
+        raise errors.InvalidInput(f"A PIN has {PIN_LENGTH_MIN} to {PIN_LENGTH_MAX} digits.")
+    if not 0 < settings["load_min_minor"] <= settings["load_max_minor"] <= (
+        settings["balance_max_minor"]
+    ):
+        raise errors.InvalidInput(
+            "Loads need 0 < minimum load <= maximum load <= maximum balance."
+        )
+    if not 1 <= settings["authorisation_minutes"] <= AUTHORISATION_MINUTES_MAX:
+        raise errors.InvalidInput("An authorisation lasts 1 minute to 7 days.")
+
+
+def card_expiry(program: Program, activated_at: datetime) -> datetime | None:
+    """When a card activated now expires: N calendar months later, or never."""
+    if program.expiry_months is None:
+        return None
+    month_index = activated_at.month - 1 + program.expiry_months
+    year, month = activated_at.year + month_index // 12, month_index % 12 + 1
+    day = min(activated_at.day, calendar.monthrange(year, month)[1])
+    return activated_at.replace(year=year, month=month, day=day)
+
+
+def require_usable(state: str) -> None:
+    """A card takes operations only while active."""
+    if state == "inactive":
+        raise errors.GiftCardInactive()
+    if state == "frozen":
+        raise errors.GiftCardFrozen()
+    if state == "closed":
+        raise errors.GiftCardClosed()
+    assert state == "active", state
+
+
+def check_operation_amount(program: Program, amount: int) -> None:
+    if program.operation_amount_max_minor is not None and (
+        amount > program.operation_amount_max_minor
+    ):
+        raise errors.OperationAmountExceeded()
+
+
+def check_load(program: Program, amount: int, balance: int, *, first_load: bool) -> None:
+    """A load must fit the load range and the maximum balance; a reload needs a reloadable card."""
+    if not first_load and not program.reloadable:
+        raise errors.GiftCardNotReloadable()
+    if not program.load_min_minor <= amount <= program.load_max_minor:
+        raise errors.LoadOutOfRange()
+    check_operation_amount(program, amount)
+    if balance + amount > program.balance_max_minor:
+        raise errors.BalanceLimitExceeded()
+
+
+@dataclass(frozen=True, slots=True)
+class DayActivity:
+    """What a card did today: how many loads and spends, and how much."""
+
+    loads: int = 0
+    loaded_minor: int = 0
+    spends: int = 0
+    spent_minor: int = 0
+
+
+def check_daily_load(program: Program, today: DayActivity, amount: int) -> None:
+    if program.loads_per_card_per_day_max is not None and (
+        today.loads + 1 > program.loads_per_card_per_day_max
+    ):
+        raise errors.DailyLimitExceeded("The card has had its loads for today.")
+    limit = program.load_amount_per_card_per_day_max_minor
+    if limit is not None and today.loaded_minor + amount > limit:
+        raise errors.DailyLimitExceeded("The amount loaded today would exceed the daily limit.")
+
+
+def check_daily_spend(program: Program, today: DayActivity, amount: int) -> None:
+    if program.spends_per_card_per_day_max is not None and (
+        today.spends + 1 > program.spends_per_card_per_day_max
+    ):
+        raise errors.DailyLimitExceeded("The card has had its spends for today.")
+    limit = program.spend_amount_per_card_per_day_max_minor
+    if limit is not None and today.spent_minor + amount > limit:
+        raise errors.DailyLimitExceeded("The amount spent today would exceed the daily limit.")
+
+
+def check_invoice(program: Program, invoice_number: str | None) -> None:
+    if program.invoice_required and not invoice_number:
+        raise errors.InvoiceRequired()
+
+
+def spend_amount(requested: int, available: int, *, take_what_is_there: bool) -> int:
+    """How much a spend takes: all of it, or, when asked, what the card holds."""
+    if requested <= available or not take_what_is_there:
+        return requested
+    if available <= 0:
+        raise errors.InsufficientFunds()
+    return available
+
+
+def profile_complete(membership: dict[str, Any]) -> bool:
+    return all(membership.get(key) for key in ("first_name", "last_name", "email"))

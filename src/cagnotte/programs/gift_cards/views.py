@@ -1,0 +1,86 @@
+"""What the gift card service answers: plain values, no secrets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CARD_VIEW_FIELDS = (
+    "id", "merchant_id", "program_id", "kind", "state", "number_last4", "pin_failures",
+    "locked_until", "account_id", "batch_id", "batch_sequence", "membership_id",
+    "registered_at", "profile_bonus_at", "recipient_email", "activated_at", "expires_at",
+    "closed_at", "closed_reason", "replaced_by", "created_at",
+)
+
+
+def card_view(row: Any, balance_minor: int, available_minor: int, asset_code: str) -> dict:
+    """A card as shown to staff: state, last four digits, balance; never the number or PIN."""
+    view = {name: row[name] for name in CARD_VIEW_FIELDS}
+    view.update(balance_minor=balance_minor, available_minor=available_minor, asset=asset_code)
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class CardOperation:
+    """One operation on one card, as recorded in the operation log."""
+
+    merchant_id: uuid.UUID
+    id: uuid.UUID
+    kind: str
+    card_id: uuid.UUID
+    program_id: uuid.UUID
+    number_last4: str
+    asset_code: str
+    amount_minor: int
+    requested_minor: int
+    balance_after_minor: int
+    entry_id: uuid.UUID | None
+    transfer_id: uuid.UUID | None
+    related_id: uuid.UUID | None
+    invoice_number: str | None
+    hold_expires_at: datetime | None
+    store_id: uuid.UUID | None
+    terminal_id: uuid.UUID | None
+    reseller_id: uuid.UUID | None
+    actor: str
+    created_at: datetime
+    replayed: bool = False
+
+    @property
+    def rest_due_minor(self) -> int:
+        """What a spend that took what was there left for the customer to pay otherwise."""
+        return self.requested_minor - self.amount_minor if self.kind in (
+            "spend", "authorisation"
+        ) else 0
+
+    @classmethod
+    def from_row(cls, row: Any, number_last4: str, asset_code: str, replayed: bool = False):
+        names = [name for name in cls.__dataclass_fields__ if name not in (
+            "number_last4", "asset_code", "replayed"
+        )]
+        return cls(
+            number_last4=number_last4, asset_code=asset_code, replayed=replayed,
+            **{name: row[name] for name in names},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """A new card with its number and PIN: shown this once."""
+
+    card: dict[str, Any]
+    number: str
+    pin: str | None
+    page_url: str | None = None
+    operation: CardOperation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchActivation:
+    """What a batch activation did."""
+
+    activated: list[uuid.UUID] = field(default_factory=list)
+    skipped: list[uuid.UUID] = field(default_factory=list)
+    loaded_minor: int = 0
