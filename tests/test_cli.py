@@ -1,0 +1,78 @@
+"""The `cagnotte` command: serve on the embedded default, migrate, run jobs."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from cagnotte.cli import app
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_migrates_the_sqlite_default_and_prints_the_url_and_the_operator_key_once(
+    tmp_path: Path,
+):
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CAGNOTTE_")}
+    command = [sys.executable, "-m", "cagnotte.cli", "serve", "--port", str(port)]
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            process.kill()
+            raise AssertionError(process.stdout.read())
+        return process
+
+    process = start()
+    try:
+        assert (tmp_path / "cagnotte.db").exists()
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert f"http://127.0.0.1:{port}" in output
+    key = re.search(r"Operator API key \(shown once, keep it safe\): (\S+)", output).group(1)
+
+    process = start()
+    try:
+        key_response = httpx.get(
+            f"http://127.0.0.1:{port}/v1/merchants", headers={"Authorization": f"Bearer {key}"}
+        )
+    finally:
+        process.terminate()
+        second_output = process.communicate(timeout=30)[0]
+    assert key_response.status_code == 200 and key_response.json() == []
+    assert "Operator API key" not in second_output
+
+
+def test_migrate_and_jobs_run_work_on_a_fresh_database(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("CAGNOTTE_DATABASE_URL", f"sqlite:///{tmp_path / 'jobs.db'}")
+    runner = CliRunner()
+    migrated = runner.invoke(app, ["migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    assert "Database migrated" in migrated.output
+    jobs = runner.invoke(app, ["jobs", "run"])
+    assert jobs.exit_code == 0, jobs.output
+    assert "holds_expired: 0" in jobs.output and "lots_expired: 0" in jobs.output
