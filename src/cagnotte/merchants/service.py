@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ from cagnotte.db.tables import (
     stores,
     terminals,
 )
+from cagnotte.money import Asset
 from cagnotte.security.passwords import PASSWORD_LENGTH_MIN, hash_password
 from cagnotte.security.principals import Principal
 from cagnotte.security.secrets_ import new_token, token_hash
@@ -104,6 +106,17 @@ class MerchantService:
                 query.order_by(merchants.c.created_at, merchants.c.id)
             ).mappings()]
 
+    def merchant_names(self, merchant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The public names of these merchants (for the customer's own page)."""
+        wanted = set(merchant_ids)
+        if not wanted:
+            return {}
+        with self.database.read() as connection:
+            rows = connection.execute(
+                select(merchants.c.id, merchants.c.name).where(merchants.c.id.in_(wanted))
+            ).all()
+        return {row.id: row.name for row in rows}
+
     def get_merchant(self, caller: Principal, merchant_id: uuid.UUID) -> dict[str, Any]:
         if not caller.is_operator and caller.merchant_id != merchant_id:
             raise errors.NotFound()
@@ -166,6 +179,17 @@ class MerchantService:
             )
         with self.database.read() as connection:
             return [dict(row) for row in connection.execute(query.order_by(assets.c.code)).mappings()]
+
+    def assets_by_code(self, codes: Iterable[str]) -> dict[str, Asset]:
+        """How to count and show these assets (their scale), by code."""
+        wanted = set(codes)
+        if not wanted:
+            return {}
+        with self.database.read() as connection:
+            rows = connection.execute(
+                select(assets.c.code, assets.c.scale).where(assets.c.code.in_(wanted))
+            ).all()
+        return {row.code: Asset(row.code, row.scale) for row in rows}
 
     # Stores and terminals --------------------------------------------------------
 
@@ -245,6 +269,12 @@ class MerchantService:
                 return _staff_view(self._one(connection, staff, caller.merchant_id, staff_id))
         except IntegrityError:
             raise errors.Conflict("A staff member with this e-mail exists already.") from None
+
+    def staff_member(self, caller: Principal) -> dict[str, Any]:
+        """The signed-in staff member's own record."""
+        assert caller.staff_id is not None, "only a staff session names a staff member"
+        with self.database.read() as connection:
+            return _staff_view(self._one(connection, staff, caller.merchant_id, caller.staff_id))
 
     def list_staff(self, caller: Principal) -> list[dict[str, Any]]:
         caller.require("manager")

@@ -1,0 +1,138 @@
+"""The customer page: sign in with a one-time code sent by e-mail, then the wallet."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from cagnotte import errors
+from cagnotte.security.auth import ONE_TIME_CODE_LIFETIME
+from cagnotte.web import views
+from cagnotte.web.deps import CustomerSessionDep, ServicesDep
+from cagnotte.web.forms import EMAIL_LENGTH_MAX, looks_like_email
+from cagnotte.web.rendering import render
+from cagnotte.web.sessions import (
+    CSRF_FIELD,
+    CUSTOMER_PAGES_PATH,
+    CUSTOMER_SESSION_COOKIE,
+    close_session_cookie,
+    csrf_token,
+    keep_sign_in_csrf_secret,
+    open_session_cookie,
+    require_csrf,
+    require_sign_in_csrf,
+    sign_in_csrf_secret,
+)
+
+router = APIRouter(prefix=CUSTOMER_PAGES_PATH, include_in_schema=False)
+
+CODE_LENGTH_MAX = 20
+SIGN_OUT_URL = f"{CUSTOMER_PAGES_PATH}/sign-out"
+FormText = Annotated[str, Form()]
+CsrfField = Annotated[str, Form(alias=CSRF_FIELD)]
+
+
+def _sign_in_page(
+    request: Request, *, step: str, email: str = "", error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    secret = sign_in_csrf_secret(request)
+    response = render(
+        request, "customer_sign_in.html",
+        {
+            "step": step, "email": email, "error": error, "csrf_token": csrf_token(secret),
+            "code_minutes": int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60),
+        },
+        status_code,
+    )
+    keep_sign_in_csrf_secret(request, response, secret)
+    return response
+
+
+@router.get("/sign-in")
+def sign_in_form(request: Request) -> HTMLResponse:
+    return _sign_in_page(request, step="email")
+
+
+@router.post("/sign-in")
+def send_sign_in_code(
+    request: Request, services: ServicesDep, csrf: CsrfField = "", email: FormText = ""
+) -> HTMLResponse:
+    require_sign_in_csrf(request, csrf)
+    email = email.strip()[:EMAIL_LENGTH_MAX]
+    if not looks_like_email(email):
+        return _sign_in_page(
+            request, step="email", email=email, status_code=400,
+            error="Enter your e-mail address, like name@example.com.",
+        )
+    services.auth.send_customer_code(email)
+    return _sign_in_page(request, step="code", email=email)
+
+
+@router.post("/sign-in/code", response_model=None)
+def verify_sign_in_code(
+    request: Request, services: ServicesDep, csrf: CsrfField = "", email: FormText = "",
+    code: FormText = "",
+) -> HTMLResponse | RedirectResponse:
+    require_sign_in_csrf(request, csrf)
+    email = email.strip()[:EMAIL_LENGTH_MAX]
+    code = "".join(code.split())[:CODE_LENGTH_MAX]
+    try:
+        session = services.auth.verify_customer_code(email, code)
+    except errors.OneTimeCodeInvalid as error:
+        return _sign_in_page(
+            request, step="code", email=email, error=error.message, status_code=400
+        )
+    response = RedirectResponse(CUSTOMER_PAGES_PATH, status_code=303)
+    open_session_cookie(
+        request, response, CUSTOMER_SESSION_COOKIE, CUSTOMER_PAGES_PATH, session.token,
+        session.expires_at, services.clock.now(),
+    )
+    return response
+
+
+@router.get("")
+def wallet(request: Request, session: CustomerSessionDep, services: ServicesDep) -> HTMLResponse:
+    memberships = views.customer_wallet(services, session.principal.customer_id)
+    return render(
+        request, "customer_wallet.html",
+        {"memberships": memberships, "csrf_token": session.csrf_token,
+         "sign_out_url": SIGN_OUT_URL},
+    )
+
+
+@router.get("/accounts/{account_id}")
+def account_history(
+    request: Request, account_id: uuid.UUID, session: CustomerSessionDep,
+    services: ServicesDep, cursor: str | None = None,
+) -> HTMLResponse:
+    try:
+        page = views.customer_account(
+            services, session.principal.customer_id, account_id, cursor
+        )
+    except (errors.AccountNotFound, errors.InvalidCursor):
+        return render(
+            request, "message.html",
+            {"title": "Not found", "text": "There is no such account in your wallet.",
+             "back_url": CUSTOMER_PAGES_PATH, "back_text": "Back to your wallet",
+             "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
+            404,
+        )
+    return render(
+        request, "customer_account.html",
+        {"page": page, "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
+    )
+
+
+@router.post("/sign-out")
+def sign_out(
+    session: CustomerSessionDep, services: ServicesDep, csrf: CsrfField = ""
+) -> RedirectResponse:
+    require_csrf(session.token, csrf)
+    services.auth.sign_out(session.token)
+    response = RedirectResponse(f"{CUSTOMER_PAGES_PATH}/sign-in", status_code=303)
+    close_session_cookie(response, CUSTOMER_SESSION_COOKIE, CUSTOMER_PAGES_PATH)
+    return response

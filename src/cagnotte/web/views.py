@@ -1,0 +1,268 @@
+"""What the pages show, composed from service calls into plain values.
+
+No queries here: every fact comes from a service. The page handlers call one
+function of this module and render its answer.
+
+Errors: account_not_found, invalid_cursor (from customer_account).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+
+from cagnotte import errors
+from cagnotte.bootstrap import Services
+from cagnotte.ledger import Account, Balance, TransferRecord
+from cagnotte.money import Asset
+from cagnotte.security.principals import Principal
+
+HISTORY_LINES_ON_WALLET = 5
+HISTORY_PAGE_SIZE = 20
+SEARCH_RESULTS_MAX = 20
+SEARCH_TEXT_LENGTH_MAX = 100
+MINUS_SIGN = "\u2212"
+
+# Transfer codes in the words a customer or a cashier uses.
+CODE_WORDS = {
+    "wallet_top_up": "Top-up",
+    "wallet_payment": "Payment",
+    "wallet_refund": "Refund",
+    "manual_credit": "Correction",
+    "manual_debit": "Correction",
+}
+PURPOSE_WORDS = {"wallet": "Wallet"}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    """One transfer as seen from one account."""
+
+    created_at: datetime
+    description: str
+    # Signed and formatted, e.g. "+500.00 CZK" or "−12.90 CZK".
+    amount: str
+    # credit, debit, hold (pending, not yet taken) or released (a hold let go).
+    direction: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    id: uuid.UUID
+    title: str
+    balance: str
+    on_hold: str | None
+    frozen: bool
+    history: list[HistoryLine]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipView:
+    merchant_name: str
+    blocked: bool
+    accounts: list[AccountView]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    merchant_name: str
+    account: AccountView
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    """A search result in the back-office."""
+
+    name: str
+    phone: str | None
+    email: str | None
+    blocked: bool
+    last_visit_at: datetime | None
+    balances: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    merchant_name: str
+    staff_name: str
+    staff_role: str
+    stores: list[dict[str, Any]]
+    search_name: str
+    search_phone: str
+    searched: bool
+    results: list[CustomerRow]
+    search_error: str | None
+
+
+# The customer page ----------------------------------------------------------------
+
+
+def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[MembershipView]:
+    """Every membership of this customer, its accounts, balances and latest transfers."""
+    owned = _customer_accounts(services, customer_id)
+    names = services.merchants.merchant_names(m["merchant_id"] for m, _ in owned)
+    assets = _assets(services, (a.asset_code for _, accounts in owned for a in accounts))
+    return [
+        MembershipView(
+            merchant_name=names.get(membership["merchant_id"], "—"),
+            blocked=membership["status"] == "blocked",
+            accounts=[
+                _account_view(services, account, assets[account.asset_code], None,
+                              HISTORY_LINES_ON_WALLET)
+                for account in accounts
+            ],
+        )
+        for membership, accounts in owned
+    ]
+
+
+def customer_account(
+    services: Services, customer_id: uuid.UUID, account_id: uuid.UUID, cursor: str | None
+) -> AccountPage:
+    """One page of one of this customer's accounts; another's account is not found."""
+    for membership, accounts in _customer_accounts(services, customer_id):
+        for account in accounts:
+            if account.id == account_id:
+                assets = _assets(services, [account.asset_code])
+                names = services.merchants.merchant_names([membership["merchant_id"]])
+                return AccountPage(
+                    merchant_name=names.get(membership["merchant_id"], "—"),
+                    account=_account_view(
+                        services, account, assets[account.asset_code], cursor,
+                        HISTORY_PAGE_SIZE,
+                    ),
+                    cursor=cursor,
+                )
+    raise errors.AccountNotFound()
+
+
+def _customer_accounts(
+    services: Services, customer_id: uuid.UUID
+) -> list[tuple[dict[str, Any], list[Account]]]:
+    return [
+        (membership, services.ledger.find_accounts(
+            membership["merchant_id"], "membership", membership["id"]
+        ))
+        for membership in services.customers.memberships_of(customer_id)
+    ]
+
+
+# The back-office -------------------------------------------------------------------
+
+
+def staff_dashboard(
+    services: Services, principal: Principal, *, name: str, phone: str
+) -> Dashboard:
+    """The merchant, its stores, and a customer search with balances when asked."""
+    merchant = services.merchants.get_merchant(principal, principal.merchant_id)
+    member = services.merchants.staff_member(principal)
+    name = name.strip()[:SEARCH_TEXT_LENGTH_MAX]
+    phone = phone.strip()[:SEARCH_TEXT_LENGTH_MAX]
+    searched = bool(name or phone)
+    results: list[CustomerRow] = []
+    search_error = None
+    if searched:
+        try:
+            found = services.customers.search(
+                principal, name=name or None, phone=phone or None, limit=SEARCH_RESULTS_MAX
+            )
+        except errors.InvalidInput as error:
+            search_error = error.message
+        else:
+            results = _customer_rows(services, principal, found)
+    return Dashboard(
+        merchant_name=merchant["name"], staff_name=member["name"], staff_role=member["role"],
+        stores=services.merchants.list_stores(principal), search_name=name, search_phone=phone,
+        searched=searched, results=results, search_error=search_error,
+    )
+
+
+def _customer_rows(
+    services: Services, principal: Principal, found: list[dict[str, Any]]
+) -> list[CustomerRow]:
+    accounts = {
+        membership["id"]: services.ledger.find_accounts(
+            principal.merchant_id, "membership", membership["id"]
+        )
+        for membership in found
+    }
+    assets = _assets(services, (a.asset_code for owned in accounts.values() for a in owned))
+    rows = []
+    for membership in found:
+        full_name = " ".join(
+            part for part in (membership["first_name"], membership["last_name"]) if part
+        )
+        rows.append(CustomerRow(
+            name=full_name or "(no name)",
+            phone=_display_phone(membership["phone"]),
+            email=membership["email"],
+            blocked=membership["status"] == "blocked",
+            last_visit_at=membership["last_visit_at"],
+            balances=[
+                f"{_account_title(account)}: "
+                f"{assets[account.asset_code].format(services.ledger.balance(account).credit_balance)}"
+                for account in accounts[membership["id"]]
+            ],
+        ))
+    return rows
+
+
+# Shared -----------------------------------------------------------------------------
+
+
+def _assets(services: Services, codes: Iterable[str]) -> dict[str, Asset]:
+    wanted = set(codes)
+    found = services.merchants.assets_by_code(wanted)
+    assert wanted <= found.keys(), f"accounts in unknown assets: {wanted - found.keys()}"
+    return found
+
+
+def _account_view(
+    services: Services, account: Account, asset: Asset, cursor: str | None, limit: int
+) -> AccountView:
+    balance: Balance = services.ledger.balance(account)
+    records, next_cursor = services.ledger.history(account, cursor=cursor, limit=limit)
+    return AccountView(
+        id=account.id,
+        title=_account_title(account),
+        balance=asset.format(balance.credit_balance),
+        on_hold=asset.format(balance.debits_pending) if balance.debits_pending else None,
+        frozen=account.frozen,
+        history=[history_line(account, asset, record) for record in records],
+        next_cursor=next_cursor,
+    )
+
+
+def _account_title(account: Account) -> str:
+    purpose = PURPOSE_WORDS.get(account.purpose, account.purpose.replace("_", " ").capitalize())
+    return f"{purpose} ({account.asset_code})"
+
+
+def history_line(account: Account, asset: Asset, record: TransferRecord) -> HistoryLine:
+    """A transfer in words, signed from the point of view of this account."""
+    words = CODE_WORDS.get(record.code, record.code.replace("_", " ").capitalize())
+    amount = asset.format(record.amount)
+    if record.kind in ("void", "expire"):
+        return HistoryLine(record.created_at, f"{words}: hold released", amount, "released")
+    incoming = record.credit_account_id == account.id
+    signed = ("+" if incoming else MINUS_SIGN) + amount
+    if record.kind == "pending":
+        return HistoryLine(record.created_at, f"{words} (on hold)", signed, "hold")
+    return HistoryLine(record.created_at, words, signed, "credit" if incoming else "debit")
+
+
+def _display_phone(phone: str | None) -> str | None:
+    if phone is None:
+        return None
+    try:
+        number = phonenumbers.parse(phone)
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
