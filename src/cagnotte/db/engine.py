@@ -43,6 +43,21 @@ class Database:
             with connection.begin():
                 yield connection
 
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection whose every statement is its own transaction.
+
+        For a write that is one statement (the ledger's entry function on
+        PostgreSQL) this saves the BEGIN and COMMIT round trips; on SQLite it
+        is an ordinary write transaction.
+        """
+        if not self.is_postgresql:
+            with self.transaction() as connection:
+                yield connection
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 
