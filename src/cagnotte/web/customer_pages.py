@@ -9,9 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from cagnotte import errors
+from cagnotte.bootstrap import Services
 from cagnotte.security.auth import ONE_TIME_CODE_LIFETIME
 from cagnotte.web import views
-from cagnotte.web.deps import CustomerSessionDep, ServicesDep
+from cagnotte.web.deps import CustomerSession, CustomerSessionDep, ServicesDep
 from cagnotte.web.forms import EMAIL_LENGTH_MAX, looks_like_email
 from cagnotte.web.rendering import render
 from cagnotte.web.sessions import (
@@ -125,6 +126,54 @@ def account_history(
         request, "customer_account.html",
         {"page": page, "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
     )
+
+
+BONUS_URL = f"{CUSTOMER_PAGES_PATH}/bonus"
+
+
+def _bonus_page(
+    request: Request, services: Services, session: CustomerSession, *,
+    error: str | None = None, credited: views.BonusCredited | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    form = views.bonus_form(services, session.principal.customer_id)
+    return render(
+        request, "customer_bonus.html",
+        {"form": form, "error": error, "credited": credited, "csrf_token": session.csrf_token,
+         "sign_out_url": SIGN_OUT_URL},
+        status_code,
+    )
+
+
+@router.get("/bonus")
+def bonus_form(
+    request: Request, session: CustomerSessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """The bonus code form: the code and the text of a captcha image."""
+    return _bonus_page(request, services, session)
+
+
+@router.post("/bonus")
+def redeem_bonus_code(
+    request: Request, session: CustomerSessionDep, services: ServicesDep,
+    csrf: CsrfField = "", code: FormText = "", captcha_id: FormText = "",
+    captcha_answer: FormText = "",
+) -> HTMLResponse:
+    require_csrf(session.token, csrf)
+    try:
+        challenge = uuid.UUID(captcha_id)
+    except ValueError:
+        return _bonus_page(request, services, session, status_code=400,
+                           error=errors.CaptchaInvalid.message)
+    try:
+        credited = views.redeem_bonus_code(
+            services, session.principal.customer_id, code=code[:40], captcha_id=challenge,
+            captcha_answer=captcha_answer[:20],
+            client_address=request.client.host if request.client else "unknown",
+        )
+    except errors.DomainError as error:
+        return _bonus_page(request, services, session, error=error.message, status_code=400)
+    return _bonus_page(request, services, session, credited=credited)
 
 
 @router.post("/sign-out")

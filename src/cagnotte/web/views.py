@@ -18,6 +18,7 @@ import phonenumbers
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account, Balance, TransferRecord
 from cagnotte.money import Asset
 from cagnotte.security.principals import Principal
@@ -35,7 +36,10 @@ CODE_WORDS = {
     "wallet_refund": "Refund",
     "manual_credit": "Correction",
     "manual_debit": "Correction",
+    "bonus_code": "Bonus code",
 }
+# Codes whose transfer reference is worth showing (e.g. the campaign's name).
+CODES_WITH_REFERENCE = {"bonus_code"}
 PURPOSE_WORDS = {"wallet": "Wallet"}
 
 
@@ -104,12 +108,31 @@ class Dashboard:
 # The customer page ----------------------------------------------------------------
 
 
+PLATFORM_WALLET_NAME = "Your Cagnotte account"
+
+
 def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[MembershipView]:
-    """Every membership of this customer, its accounts, balances and latest transfers."""
+    """The customer's platform account (bonus codes), then every membership, each with
+    its accounts, balances and latest transfers."""
     owned = _customer_accounts(services, customer_id)
+    platform_accounts = _platform_accounts(services, customer_id)
     names = services.merchants.merchant_names(m["merchant_id"] for m, _ in owned)
-    assets = _assets(services, (a.asset_code for _, accounts in owned for a in accounts))
-    return [
+    assets = _assets(
+        services,
+        [a.asset_code for _, accounts in owned for a in accounts]
+        + [a.asset_code for a in platform_accounts],
+    )
+    platform = [
+        MembershipView(
+            merchant_name=PLATFORM_WALLET_NAME, blocked=False,
+            accounts=[
+                _account_view(services, account, assets[account.asset_code], None,
+                              HISTORY_LINES_ON_WALLET)
+                for account in platform_accounts
+            ],
+        )
+    ] if platform_accounts else []
+    return platform + [
         MembershipView(
             merchant_name=names.get(membership["merchant_id"], "—"),
             blocked=membership["status"] == "blocked",
@@ -127,6 +150,16 @@ def customer_account(
     services: Services, customer_id: uuid.UUID, account_id: uuid.UUID, cursor: str | None
 ) -> AccountPage:
     """One page of one of this customer's accounts; another's account is not found."""
+    for account in _platform_accounts(services, customer_id):
+        if account.id == account_id:
+            assets = _assets(services, [account.asset_code])
+            return AccountPage(
+                merchant_name=PLATFORM_WALLET_NAME,
+                account=_account_view(
+                    services, account, assets[account.asset_code], cursor, HISTORY_PAGE_SIZE
+                ),
+                cursor=cursor,
+            )
     for membership, accounts in _customer_accounts(services, customer_id):
         for account in accounts:
             if account.id == account_id:
@@ -143,6 +176,10 @@ def customer_account(
     raise errors.AccountNotFound()
 
 
+def _platform_accounts(services: Services, customer_id: uuid.UUID) -> list[Account]:
+    return services.ledger.find_accounts(PLATFORM_MERCHANT_ID, "customer", customer_id)
+
+
 def _customer_accounts(
     services: Services, customer_id: uuid.UUID
 ) -> list[tuple[dict[str, Any], list[Account]]]:
@@ -152,6 +189,51 @@ def _customer_accounts(
         ))
         for membership in services.customers.memberships_of(customer_id)
     ]
+
+
+# Bonus codes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BonusForm:
+    """The code entry form: a fresh captcha, or the lock that keeps the form away."""
+
+    locked_until: datetime | None
+    captcha_id: uuid.UUID | None
+    captcha_image: str | None
+
+
+def bonus_form(services: Services, customer_id: uuid.UUID) -> BonusForm:
+    """A new captcha for the next attempt, unless the bonus feature is locked."""
+    locked_until = services.bonus_codes.lock_state(customer_id)
+    if locked_until is not None:
+        return BonusForm(locked_until=locked_until, captcha_id=None, captcha_image=None)
+    captcha = services.captchas.issue(customer_id)
+    return BonusForm(locked_until=None, captcha_id=captcha.id, captcha_image=captcha.data_url)
+
+
+@dataclass(frozen=True, slots=True)
+class BonusCredited:
+    campaign_name: str
+    amount: str
+    balance: str
+
+
+def redeem_bonus_code(
+    services: Services, customer_id: uuid.UUID, *, code: str, captcha_id: uuid.UUID,
+    captcha_answer: str, client_address: str,
+) -> BonusCredited:
+    """Redeem a code; the service's errors (code_invalid, locked_out, …) pass through."""
+    redemption = services.bonus_codes.redeem(
+        customer_id, code=code, captcha_id=captcha_id, captcha_answer=captcha_answer,
+        client_address=client_address,
+    )
+    asset = _assets(services, [redemption.asset_code])[redemption.asset_code]
+    return BonusCredited(
+        campaign_name=redemption.campaign_name,
+        amount=asset.format(redemption.amount_minor),
+        balance=asset.format(redemption.wallet_balance_minor),
+    )
 
 
 # The back-office -------------------------------------------------------------------
@@ -248,6 +330,8 @@ def _account_title(account: Account) -> str:
 def history_line(account: Account, asset: Asset, record: TransferRecord) -> HistoryLine:
     """A transfer in words, signed from the point of view of this account."""
     words = CODE_WORDS.get(record.code, record.code.replace("_", " ").capitalize())
+    if record.code in CODES_WITH_REFERENCE and record.reference:
+        words = f"{words}: {record.reference}"
     amount = asset.format(record.amount)
     if record.kind in ("void", "expire"):
         return HistoryLine(record.created_at, f"{words}: hold released", amount, "released")
