@@ -160,3 +160,16 @@ def test_a_staff_session_does_not_open_the_customer_page_nor_the_reverse(
     assert client.get("/back-office", follow_redirects=False).status_code == 303
     client.cookies.set(STAFF_SESSION_COOKIE, customer_token, path="/back-office")
     assert client.get("/back-office", follow_redirects=False).status_code == 303
+
+
+def test_the_staff_of_a_suspended_merchant_are_signed_out(client, merchant, operator_key):
+    add_staff(client, merchant, CASHIER)
+    assert sign_in_staff(client, CASHIER).url.path == "/back-office"
+    suspended = client.post(
+        f"/v1/merchants/{merchant.id}/status", json={"status": "suspended"},
+        headers={"Authorization": f"Bearer {operator_key}"},
+    )
+    assert suspended.json()["status"] == "suspended"
+    response = client.get("/back-office", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/back-office/sign-in"

@@ -15,7 +15,14 @@ from sqlalchemy import delete, insert, select, update
 from cagnotte import errors
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
-from cagnotte.db.tables import customers, memberships, one_time_codes, sessions, staff
+from cagnotte.db.tables import (
+    customers,
+    memberships,
+    merchants,
+    one_time_codes,
+    sessions,
+    staff,
+)
 from cagnotte.mail import Mailer, compose
 from cagnotte.security.passwords import verify_password
 from cagnotte.security.principals import CustomerPrincipal, Principal
@@ -183,11 +190,12 @@ class AuthService:
         row = self._session(token, "staff")
         with self.database.read() as connection:
             member = connection.execute(
-                select(staff.c.role, staff.c.active).where(
-                    staff.c.merchant_id == row.merchant_id, staff.c.id == row.subject_id
-                )
+                select(staff.c.role, staff.c.active, merchants.c.status)
+                .join(merchants, merchants.c.id == staff.c.merchant_id)
+                .where(staff.c.merchant_id == row.merchant_id, staff.c.id == row.subject_id)
             ).first()
-        if member is None or not member.active:
+        # A suspended merchant's staff are shut out like its API keys.
+        if member is None or not member.active or member.status != "active":
             raise errors.Unauthenticated()
         return Principal(merchant_id=row.merchant_id, role=member.role, staff_id=row.subject_id)
 
