@@ -66,3 +66,21 @@ def normalise_number(text: str) -> str | None:
 def number_hash(key: bytes, number: str) -> str:
     """The keyed hash a card is looked up by."""
     return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+
+
+def _page_keystream(page_token: str, length: int) -> bytes:
+    stream = hmac.new(page_token.encode(), b"gift card number", hashlib.sha256).digest()
+    assert length <= len(stream)
+    return stream[:length]
+
+
+def seal_number(page_token: str, number: str) -> str:
+    """The number hidden under a key only the e-card's page address holds."""
+    keystream = _page_keystream(page_token, len(number))
+    return bytes(a ^ b for a, b in zip(number.encode(), keystream, strict=True)).hex()
+
+
+def unseal_number(page_token: str, sealed: str) -> str:
+    raw = bytes.fromhex(sealed)
+    keystream = _page_keystream(page_token, len(raw))
+    return bytes(a ^ b for a, b in zip(raw, keystream, strict=True)).decode()

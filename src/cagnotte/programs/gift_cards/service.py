@@ -70,6 +70,8 @@ from cagnotte.programs.gift_cards.numbers import (
     new_pin,
     normalise_number,
     number_hash,
+    seal_number,
+    unseal_number,
 )
 from cagnotte.programs.gift_cards.pins import burn_pin_check, hash_pin, verify_pin
 from cagnotte.programs.gift_cards.reports import GiftCardReports
@@ -420,6 +422,7 @@ class GiftCardService:
                 account_id=account.id, batch_id=batch_id, batch_sequence=batch_sequence,
                 recipient_email=recipient_email,
                 page_token_hash=token_hash(page_token) if page_token else None,
+                number_sealed=seal_number(page_token, number) if page_token else None,
                 created_at=self.clock.now(),
             )
         )
@@ -481,15 +484,25 @@ class GiftCardService:
         )
 
     def ecard_page(self, page_token: str) -> dict[str, Any]:
-        """What the e-card's own page shows: the card and its balance (no PIN)."""
+        """What the e-card's own page shows: merchant, number, balance (never the PIN)."""
         with self.database.read() as connection:
             row = connection.execute(
                 select(gift_cards).where(gift_cards.c.page_token_hash == token_hash(page_token))
             ).mappings().first()
-        if row is None:
-            raise errors.NotFound("No such card.")
+            if row is None:
+                raise errors.NotFound("No such card.")
+            merchant_name = connection.execute(
+                select(merchants.c.name).where(merchants.c.id == row["merchant_id"])
+            ).scalar_one()
         program = self.program(row["merchant_id"], row["program_id"])
-        return self._card_view(row, program)
+        asset = self.merchants.assets_by_code([program.asset_code])[program.asset_code]
+        view = self._card_view(row, program)
+        return {
+            **view, "number": unseal_number(page_token, row["number_sealed"]),
+            "merchant_name": merchant_name, "program_name": program.name,
+            "balance_text": asset.format(view["balance_minor"]),
+            "available_text": asset.format(view["available_minor"]),
+        }
 
     def get_card(
         self, caller: Principal, card_id: uuid.UUID, *, check_role: bool = True

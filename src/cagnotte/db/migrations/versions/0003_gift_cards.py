@@ -208,6 +208,7 @@ def upgrade() -> None:
     sa.Column('profile_bonus_at', cagnotte.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('recipient_email', sa.String(length=320), nullable=True),
     sa.Column('page_token_hash', sa.String(length=64), nullable=True),
+    sa.Column('number_sealed', sa.String(length=64), nullable=True),
     sa.Column('activated_at', cagnotte.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('expires_at', cagnotte.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_at', cagnotte.db.types.UTCDateTime(timezone=True), nullable=True),
