@@ -23,6 +23,8 @@ class Principal:
     staff_id: uuid.UUID | None = None
     store_id: uuid.UUID | None = None
     terminal_id: uuid.UUID | None = None
+    # Set when a signed-in customer acts on their own behalf (registering a card).
+    customer_id: uuid.UUID | None = None
 
     @property
     def is_operator(self) -> bool:
@@ -31,6 +33,8 @@ class Principal:
     @property
     def actor(self) -> str:
         """How the audit log names this caller."""
+        if self.customer_id is not None:
+            return f"customer:{self.customer_id}"
         if self.staff_id is not None:
             return f"staff:{self.staff_id}"
         return f"key:{self.key_id}"

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from cagnotte import errors
 from cagnotte.bootstrap import Services
 from cagnotte.security.auth import ONE_TIME_CODE_LIFETIME
-from cagnotte.web import views
+from cagnotte.web import gift_card_views, views
 from cagnotte.web.deps import CustomerSession, CustomerSessionDep, ServicesDep
 from cagnotte.web.forms import EMAIL_LENGTH_MAX, looks_like_email
 from cagnotte.web.rendering import render
@@ -31,6 +31,8 @@ from cagnotte.web.sessions import (
 router = APIRouter(prefix=CUSTOMER_PAGES_PATH, include_in_schema=False)
 
 CODE_LENGTH_MAX = 20
+GIFT_CARD_NUMBER_LENGTH_MAX = 40
+PIN_LENGTH_MAX = 12
 SIGN_OUT_URL = f"{CUSTOMER_PAGES_PATH}/sign-out"
 FormText = Annotated[str, Form()]
 CsrfField = Annotated[str, Form(alias=CSRF_FIELD)]
@@ -95,14 +97,51 @@ def verify_sign_in_code(
     return response
 
 
-@router.get("")
-def wallet(request: Request, session: CustomerSessionDep, services: ServicesDep) -> HTMLResponse:
-    memberships = views.customer_wallet(services, session.principal.customer_id)
+def _wallet_page(
+    request: Request, services: Services, session: CustomerSession, *,
+    gift_card_error: str | None = None, registered_last4: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    home = views.customer_home(services, session.principal.customer_id)
     return render(
         request, "customer_wallet.html",
-        {"memberships": memberships, "csrf_token": session.csrf_token,
+        {"memberships": home.memberships, "home": home, "gift_card_error": gift_card_error,
+         "registered_last4": registered_last4, "csrf_token": session.csrf_token,
          "sign_out_url": SIGN_OUT_URL},
+        status_code,
     )
+
+
+@router.get("")
+def wallet(request: Request, session: CustomerSessionDep, services: ServicesDep) -> HTMLResponse:
+    return _wallet_page(request, services, session)
+
+
+@router.post("/gift-cards")
+def register_gift_card(
+    request: Request, session: CustomerSessionDep, services: ServicesDep,
+    csrf: CsrfField = "", merchant_id: FormText = "", number: FormText = "",
+    pin: FormText = "",
+) -> HTMLResponse:
+    """Register a gift card (number and PIN) to the customer's membership at a shop."""
+    require_csrf(session.token, csrf)
+    if not number.strip() or not pin.strip():
+        return _wallet_page(request, services, session, status_code=400,
+                            gift_card_error="Enter the card number and its PIN.")
+    try:
+        shop = uuid.UUID(merchant_id)
+    except ValueError:
+        return _wallet_page(request, services, session, status_code=400,
+                            gift_card_error="Choose the shop of the card.")
+    try:
+        last4 = gift_card_views.register_gift_card(
+            services, session.principal.customer_id, merchant_id=shop,
+            number=number[:GIFT_CARD_NUMBER_LENGTH_MAX], pin=pin.strip()[:PIN_LENGTH_MAX],
+        )
+    except errors.DomainError as error:
+        return _wallet_page(request, services, session, gift_card_error=error.message,
+                            status_code=400)
+    return _wallet_page(request, services, session, registered_last4=last4)
 
 
 @router.get("/accounts/{account_id}")

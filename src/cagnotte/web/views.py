@@ -22,6 +22,7 @@ from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account, Balance, TransferRecord
 from cagnotte.money import Asset
 from cagnotte.security.principals import Principal
+from cagnotte.web import gift_card_views
 
 HISTORY_LINES_ON_WALLET = 5
 HISTORY_PAGE_SIZE = 20
@@ -144,6 +145,23 @@ def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[Membersh
         )
         for membership, accounts in owned
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerHome:
+    """Everything on the customer page: wallets, registered gift cards, where to register."""
+
+    memberships: list[MembershipView]
+    gift_cards: list[gift_card_views.CustomerGiftCard]
+    registration_shops: list[gift_card_views.RegistrationShop]
+
+
+def customer_home(services: Services, customer_id: uuid.UUID) -> CustomerHome:
+    return CustomerHome(
+        memberships=customer_wallet(services, customer_id),
+        gift_cards=gift_card_views.customer_gift_cards(services, customer_id),
+        registration_shops=gift_card_views.registration_shops(services, customer_id),
+    )
 
 
 def customer_account(

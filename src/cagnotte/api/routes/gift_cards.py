@@ -284,6 +284,14 @@ class RegistrationCreate(Strict):
     pin: Pin | None = None
 
 
+class OwnRegistrationCreate(Strict):
+    """A customer's own card: the merchant of their membership, the number and the PIN."""
+
+    merchant_id: uuid.UUID
+    number: CardNumber
+    pin: Pin
+
+
 class ProfileBonusCreate(Strict):
     customer_id: uuid.UUID
     card_id: uuid.UUID
@@ -644,6 +652,17 @@ def give_profile_bonus(
 def my_gift_cards(customer: Customer, services: ServicesDep) -> list[CardOut]:
     """The signed-in customer's registered cards, with their balances."""
     return [_card(card) for card in services.gift_cards.cards_of_customer(customer.customer_id)]
+
+
+@router.post("/me/gift-cards", tags=["customer"], status_code=status.HTTP_201_CREATED)
+def register_my_gift_card(
+    body: OwnRegistrationCreate, customer: Customer, services: ServicesDep
+) -> CardOut:
+    """Register a card to the signed-in customer's membership (number and PIN; wrong PINs
+    count towards the card's lockout, and every miss gets the same gift_card_invalid)."""
+    return _card(services.gift_cards.register_own_card(
+        customer.customer_id, merchant_id=body.merchant_id, number=body.number, pin=body.pin
+    ))
 
 
 # Alerts ------------------------------------------------------------------------------

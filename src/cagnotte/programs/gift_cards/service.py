@@ -99,6 +99,7 @@ from cagnotte.security.secrets_ import token_hash
 
 BATCH_CARDS_MAX = 5_000
 CARD_LIST_PAGE_MAX = 500
+CARD_SEARCH_RESULTS_MAX = 20
 ISSUANCE_SHARDS = 16
 PROGRAM_CACHE_SECONDS = 5.0
 NUMBER_COLLISION_RETRIES = 5
@@ -549,6 +550,53 @@ class GiftCardService:
                       for row in rows]
         return views
 
+    def find_cards(self, caller: Principal, text: str) -> list[dict[str, Any]]:
+        """Cards by their full number, or by their last four digits (the back office)."""
+        caller.require("manager")
+        digits = text.replace(" ", "").replace("-", "").strip()
+        if len(digits) == 4 and digits.isdigit():
+            condition = gift_cards.c.number_last4 == digits
+        elif (number := normalise_number(digits)) is not None:
+            condition = gift_cards.c.number_hash == number_hash(self._number_key(), number)
+        else:
+            raise errors.InvalidInput("Enter a card's last four digits or its whole number.")
+        with self.database.read() as connection:
+            rows = connection.execute(
+                select(gift_cards)
+                .where(gift_cards.c.merchant_id == caller.merchant_id, condition)
+                .order_by(gift_cards.c.created_at.desc(), gift_cards.c.id)
+                .limit(CARD_SEARCH_RESULTS_MAX)
+            ).mappings().all()
+        return [self._card_view(row, self.program(caller.merchant_id, row["program_id"]))
+                for row in rows]
+
+    def customer_card_history(
+        self, customer_id: uuid.UUID, card_id: uuid.UUID, *, limit: int
+    ) -> list[CardOperation]:
+        """The latest operations of a card registered to one of this customer's memberships."""
+        memberships = self.customers.memberships_of(customer_id)
+        with self.database.read() as connection:
+            card = connection.execute(
+                select(gift_cards).where(
+                    gift_cards.c.id == card_id,
+                    gift_cards.c.membership_id.in_([m["id"] for m in memberships]),
+                    gift_cards.c.merchant_id.in_([m["merchant_id"] for m in memberships]),
+                )
+            ).mappings().first()
+            if card is None:
+                raise errors.NotFound("No such card.")
+            rows = connection.execute(
+                select(gift_card_operations)
+                .where(gift_card_operations.c.merchant_id == card["merchant_id"],
+                       gift_card_operations.c.card_id == card_id)
+                .order_by(gift_card_operations.c.created_at.desc(),
+                          gift_card_operations.c.id.desc())
+                .limit(min(limit, CARD_LIST_PAGE_MAX))
+            ).mappings().all()
+        program = self.program(card["merchant_id"], card["program_id"])
+        return [CardOperation.from_row(row, card["number_last4"], program.asset_code)
+                for row in rows]
+
     def card_history(self, caller: Principal, card_id: uuid.UUID) -> list[CardOperation]:
         """Every operation on the card, newest first."""
         caller.require("manager")
@@ -918,6 +966,38 @@ class GiftCardService:
         self._require_register(caller)
         self.customers.require_membership(caller.merchant_id, membership_id)
         context = self._find(caller, number, pin=pin)
+        self._attach_to_member(caller, context, membership_id)
+        return self.get_card(caller, context.row["id"], check_role=False)
+
+    def register_own_card(
+        self, customer_id: uuid.UUID, *, merchant_id: uuid.UUID, number: str, pin: str
+    ) -> dict[str, Any]:
+        """A signed-in customer registers a card to their own membership at this merchant.
+
+        The PIN is what proves the card is theirs, so a card of a program without
+        PINs (whose number alone is printed on it) cannot be registered this way:
+        it gets the same gift_card_invalid as a wrong number or PIN. Wrong PINs
+        count towards the card's lockout as at a register.
+        """
+        membership = next(
+            (m for m in self.customers.memberships_of(customer_id)
+             if m["merchant_id"] == merchant_id and m["status"] != "blocked"),
+            None,
+        )
+        if membership is None:
+            raise errors.NotFound("No such membership.")
+        # The customer acts with a register's rights for this one registration.
+        caller = Principal(merchant_id=merchant_id, role="cashier", customer_id=customer_id)
+        context = self._find(caller, number, pin=pin)
+        if not context.program.pin_required:
+            raise errors.GiftCardInvalid()
+        self._attach_to_member(caller, context, membership["id"])
+        return self.get_card(caller, context.row["id"], check_role=False)
+
+    def _attach_to_member(
+        self, caller: Principal, context: CardContext, membership_id: uuid.UUID
+    ) -> None:
+        """Register the card to the member (once), then give the profile bonus if due."""
         card_id = context.row["id"]
         with self.database.transaction() as connection:
             card = self._lock_card(connection, caller.merchant_id, card_id)
@@ -934,7 +1014,6 @@ class GiftCardService:
         if context.program.profile_bonus_minor and rules.profile_complete(membership):
             with contextlib.suppress(errors.ProfileBonusAlreadyGiven):
                 self.give_profile_bonus(caller, membership_id=membership_id, card_id=card_id)
-        return self.get_card(caller, card_id, check_role=False)
 
     def give_profile_bonus(
         self, caller: Principal, *, membership_id: uuid.UUID, card_id: uuid.UUID

@@ -1,0 +1,136 @@
+"""The back-office gift card pages: alerts, card lookup, reports and their downloads.
+
+Every page needs a staff session; what a role may see is the service's rule
+(alerts, cards and reports need a manager or owner), and a refusal is a page
+saying so, never another merchant's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from cagnotte import errors
+from cagnotte.web import gift_card_views
+from cagnotte.web.deps import ServicesDep, StaffSession, StaffSessionDep
+from cagnotte.web.rendering import render
+from cagnotte.web.sessions import STAFF_PAGES_PATH
+
+GIFT_CARD_PAGES_PATH = f"{STAFF_PAGES_PATH}/gift-cards"
+SIGN_OUT_URL = f"{STAFF_PAGES_PATH}/sign-out"
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+router = APIRouter(prefix=GIFT_CARD_PAGES_PATH, include_in_schema=False)
+
+DateFrom = Annotated[date | None, Query(alias="from")]
+DateTo = Annotated[date | None, Query(alias="to")]
+
+
+def _page(
+    request: Request, session: StaffSession, template: str, section: str,
+    context: dict[str, Any], status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request, template,
+        {**context, "section": section, "csrf_token": session.csrf_token,
+         "sign_out_url": SIGN_OUT_URL},
+        status_code,
+    )
+
+
+def _refused(request: Request, session: StaffSession, section: str, text: str,
+             status_code: int) -> HTMLResponse:
+    return _page(request, session, "gift_cards/refused.html", section,
+                 {"title": "Not available", "text": text}, status_code)
+
+
+def _forbidden(request: Request, session: StaffSession, section: str) -> HTMLResponse:
+    return _refused(
+        request, session, section,
+        f"Your role ({session.principal.role}) does not open the gift card "
+        "back-office. Ask a manager or the owner.", 403,
+    )
+
+
+@router.get("")
+def alerts(request: Request, session: StaffSessionDep, services: ServicesDep) -> HTMLResponse:
+    """The merchant's gift card alerts, newest first."""
+    try:
+        rows = gift_card_views.gift_card_alerts(services, session.principal)
+    except errors.Forbidden:
+        return _forbidden(request, session, "alerts")
+    return _page(request, session, "gift_cards/alerts.html", "alerts", {"alerts": rows})
+
+
+@router.get("/cards")
+def find_cards(
+    request: Request, session: StaffSessionDep, services: ServicesDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    """Cards by last four digits or by whole number."""
+    try:
+        lookup = gift_card_views.find_gift_cards(services, session.principal, q)
+    except errors.Forbidden:
+        return _forbidden(request, session, "cards")
+    return _page(request, session, "gift_cards/cards.html", "cards", {"lookup": lookup},
+                 400 if lookup.error else 200)
+
+
+@router.get("/cards/{card_id}")
+def card(
+    request: Request, card_id: uuid.UUID, session: StaffSessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """One card: state, balance and history (never its number or PIN)."""
+    try:
+        detail = gift_card_views.gift_card_detail(services, session.principal, card_id)
+    except errors.Forbidden:
+        return _forbidden(request, session, "cards")
+    except errors.NotFound:
+        return _refused(request, session, "cards", "There is no such card.", 404)
+    return _page(request, session, "gift_cards/card.html", "cards", {"card": detail})
+
+
+@router.get("/reports")
+def reports(
+    request: Request, session: StaffSessionDep, services: ServicesDep,
+    date_from: DateFrom = None, date_to: DateTo = None,
+) -> HTMLResponse:
+    """Liability per program, and loads, spends, breakage per day and store."""
+    date_from, date_to = gift_card_views.report_period(services, date_from, date_to)
+    try:
+        page = gift_card_views.gift_card_reports(services, session.principal, date_from,
+                                                 date_to)
+    except errors.Forbidden:
+        return _forbidden(request, session, "reports")
+    return _page(request, session, "gift_cards/reports.html", "reports", {"page": page},
+                 400 if page.error else 200)
+
+
+@router.get("/reports/{report}.{file_format}", response_model=None)
+def report_file(
+    request: Request, report: Literal["liability", "activity"],
+    file_format: Literal["csv", "xlsx"], session: StaffSessionDep, services: ServicesDep,
+    date_from: DateFrom = None, date_to: DateTo = None,
+) -> Response:
+    """A report as a CSV or XLSX download, made by the service's export."""
+    date_from, date_to = gift_card_views.report_period(services, date_from, date_to)
+    try:
+        content, filename = gift_card_views.gift_card_report_file(
+            services, session.principal, report, file_format, date_from, date_to
+        )
+    except errors.Forbidden:
+        return _forbidden(request, session, "reports")
+    except errors.InvalidInput as error:
+        return _refused(request, session, "reports", error.message, 400)
+    return Response(
+        content, media_type=MEDIA_TYPES[file_format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                 "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,326 @@
+"""Gift card pages: the back-office alerts, card lookup and reports; the customer's cards."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+from openpyxl import load_workbook
+
+from tests.gift_cards.conftest import activate, create_program, new_cards, post, spend
+from tests.web.conftest import (
+    add_staff,
+    csrf_of,
+    customer_with_wallet,
+    sign_in_customer,
+    sign_in_staff,
+)
+
+MANAGER = "marie@cafe-bleu.example"
+CASHIER = "eva@cafe-bleu.example"
+PAGES = "/back-office/gift-cards"
+
+
+def signed_in_manager(client, merchant):
+    add_staff(client, merchant, MANAGER, name="Marie Gérante", role="manager")
+    assert sign_in_staff(client, MANAGER).status_code == 200
+
+
+def alert_rule(client, merchant, **body):
+    response = client.post("/v1/gift-card-alert-rules", json=body, headers=merchant.manager)
+    assert response.status_code == 201, response.text
+
+
+def without_tags(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# The back-office ----------------------------------------------------------------------
+
+
+def test_pages_need_a_staff_session(client, merchant):
+    for path in (PAGES, f"{PAGES}/cards", f"{PAGES}/reports", f"{PAGES}/reports/liability.csv"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/back-office/sign-in"
+
+
+def test_the_dashboard_links_to_the_gift_card_pages(client, merchant):
+    signed_in_manager(client, merchant)
+    dashboard = client.get("/back-office")
+    for path in (PAGES, f"{PAGES}/cards", f"{PAGES}/reports"):
+        assert f'href="{path}"' in dashboard.text
+
+
+def test_a_manager_sees_the_alerts_newest_first_and_never_another_merchants(
+    client, merchant, other_merchant, clock
+):
+    for shop in (merchant, other_merchant):
+        alert_rule(client, shop, kind="large_load", threshold_minor=20_000)
+        alert_rule(client, shop, kind="manual_adjustment")
+    program = create_program(client, merchant)
+    rival_program = create_program(client, other_merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    (rival_card,) = new_cards(client, other_merchant, rival_program, 1)
+    assert activate(client, merchant, card, 25_000).status_code == 201
+    assert activate(client, other_merchant, rival_card, 30_000).status_code == 201
+    clock.advance(timedelta(minutes=5))
+    adjusted = client.post(f"/v1/gift-cards/{card.id}/adjustments",
+                           json={"amount_minor": 700, "direction": "credit", "reason": "till"},
+                           headers=merchant.manager)
+    assert adjusted.status_code == 201, adjusted.text
+    signed_in_manager(client, merchant)
+
+    page = client.get(PAGES)
+
+    assert page.status_code == 200
+    text = without_tags(page.text)
+    assert "Large load" in text and "250.00 CAD" in text and f"…{card.number[-4:]}" in text
+    assert "Café Bleu main · Till 1" in text
+    assert text.index("Manual adjustment") < text.index("Large load")  # newest first
+    assert "300.00 CAD" not in text
+    assert rival_card.number[-4:] not in text or rival_card.number[-4:] == card.number[-4:]
+    assert card.number not in page.text and card.pin not in page.text
+
+
+def test_a_cashier_is_refused_the_gift_card_pages(client, merchant):
+    add_staff(client, merchant, CASHIER)
+    sign_in_staff(client, CASHIER)
+    for path in (PAGES, f"{PAGES}/cards?q=1234", f"{PAGES}/reports",
+                 f"{PAGES}/reports/liability.csv"):
+        response = client.get(path)
+        assert response.status_code == 403, path
+        assert "Your role (cashier) does not open the gift card back-office" in response.text
+
+
+def test_a_card_is_found_by_its_last_digits_or_number_with_its_state_balance_and_history(
+    client, merchant, clock
+):
+    program = create_program(client, merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    activate(client, merchant, card, 10_000)
+    clock.advance(timedelta(minutes=1))
+    assert spend(client, merchant, card, 2_550).status_code == 201
+    signed_in_manager(client, merchant)
+
+    by_digits = client.get(f"{PAGES}/cards", params={"q": card.number[-4:]})
+    by_number = client.get(f"{PAGES}/cards", params={"q": card.number})
+
+    for found in (by_digits, by_number):
+        assert found.status_code == 200
+        assert f'href="{PAGES}/cards/{card.id}"' in found.text
+        assert "74.50 CAD" in found.text and "Active" in found.text
+    detail = client.get(f"{PAGES}/cards/{card.id}")
+    text = without_tags(detail.text)
+    assert "Gift card …" + card.number[-4:] in text
+    assert "74.50 CAD" in text and "Active" in text
+    assert "Activation" in text and "+100.00 CAD" in text
+    assert "Spend" in text and "\u221225.50 CAD" in text
+    assert text.index("Spend") < text.index("Activation")  # newest first
+    for page in (by_digits, by_number, detail):
+        assert card.number not in page.text.replace(f'value="{card.number}"', "")
+        assert card.pin not in without_tags(page.text)
+
+
+def test_a_lookup_that_is_neither_four_digits_nor_a_number_says_so(client, merchant):
+    signed_in_manager(client, merchant)
+    response = client.get(f"{PAGES}/cards", params={"q": "12ab"})
+    assert response.status_code == 400
+    assert "Enter a card&#39;s last four digits or its whole number." in response.text
+
+
+def test_another_merchants_card_is_never_shown(client, merchant, other_merchant):
+    rival_program = create_program(client, other_merchant)
+    (rival_card,) = new_cards(client, other_merchant, rival_program, 1)
+    activate(client, other_merchant, rival_card, 10_000)
+    signed_in_manager(client, merchant)
+
+    by_number = client.get(f"{PAGES}/cards", params={"q": rival_card.number})
+    by_digits = client.get(f"{PAGES}/cards", params={"q": rival_card.number[-4:]})
+    by_address = client.get(f"{PAGES}/cards/{rival_card.id}")
+
+    assert "No card matches." in by_number.text and "No card matches." in by_digits.text
+    assert by_address.status_code == 404 and "100.00 CAD" not in by_address.text
+
+
+def test_report_figures_match_the_api(client, merchant):
+    program = create_program(client, merchant)
+    first, second = new_cards(client, merchant, program, 2)
+    activate(client, merchant, first, 10_000)
+    activate(client, merchant, second, 4_000)
+    spent = spend(client, merchant, first, 3_000).json()
+    post(client, f"/v1/gift-cards/spends/{spent['id']}/refunds", {"amount_minor": 500},
+         merchant.register)
+    liability = client.get("/v1/gift-card-reports/liability", headers=merchant.manager).json()
+    activity = client.get("/v1/gift-card-reports/activity?from=2026-01-01&to=2026-01-31",
+                          headers=merchant.manager).json()
+    signed_in_manager(client, merchant)
+
+    page = client.get(f"{PAGES}/reports", params={"from": "2026-01-01", "to": "2026-01-31"})
+
+    assert page.status_code == 200
+    text = without_tags(page.text)
+    (program_row,) = liability
+    assert program_row["outstanding_minor"] == 11_500
+    assert f"{program['name']} 0 2 0 0 115.00 CAD" in text
+    (day,) = activity
+    assert (day["loaded_minor"], day["spent_minor"], day["refunded_minor"]) == (14_000, 3_000, 500)
+    assert (f"{day['business_date']} Café Bleu main {program['name']} {day['operations']} "
+            "140.00 CAD 30.00 CAD 5.00 CAD 0.00 CAD 0.00 CAD") in text
+
+
+def test_a_backwards_period_is_refused_with_a_message(client, merchant):
+    signed_in_manager(client, merchant)
+    page = client.get(f"{PAGES}/reports", params={"from": "2026-02-01", "to": "2026-01-01"})
+    assert page.status_code == 400 and "A period runs forward" in page.text
+
+
+def test_report_downloads_are_the_services_exports(client, merchant):
+    program = create_program(client, merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    activate(client, merchant, card, 10_000)
+    signed_in_manager(client, merchant)
+    period = {"from": "2026-01-01", "to": "2026-01-31"}
+
+    liability_csv = client.get(f"{PAGES}/reports/liability.csv")
+    activity_csv = client.get(f"{PAGES}/reports/activity.csv", params=period)
+    activity_xlsx = client.get(f"{PAGES}/reports/activity.xlsx", params=period)
+
+    assert liability_csv.status_code == 200
+    assert liability_csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="gift-card-liability.csv"' in liability_csv.headers["content-disposition"]
+    api_csv = client.get("/v1/gift-card-reports/liability?format=csv", headers=merchant.manager)
+    assert liability_csv.text == api_csv.text
+    header, row = liability_csv.text.splitlines()
+    assert header.startswith("program_id,program_name") and row.endswith(",10000")
+    api_activity = client.get("/v1/gift-card-reports/activity?from=2026-01-01&to=2026-01-31"
+                              "&format=csv", headers=merchant.manager)
+    assert activity_csv.text == api_activity.text and ",10000," in activity_csv.text
+    rows = list(load_workbook(io.BytesIO(activity_xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "business_date" and rows[1][5] == 10_000
+
+
+# The customer page ----------------------------------------------------------------------
+
+
+def registered_card(client, merchant, program, membership_id, amount):
+    (card,) = new_cards(client, merchant, program, 1)
+    activate(client, merchant, card, amount)
+    registered = post(client, "/v1/gift-cards/registrations",
+                      {"customer_id": membership_id, "number": card.number, "pin": card.pin},
+                      merchant.register)
+    assert registered.status_code == 201, registered.text
+    return card
+
+
+def test_a_customer_sees_their_registered_cards_balance_and_not_anothers(
+    client, merchant, mailer, clock
+):
+    jana = customer_with_wallet(client, merchant, email="jana@example.com",
+                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    petr = customer_with_wallet(client, merchant, email="petr@example.com",
+                                phone="+420602222222", first_name="Petr", last_name="Malý")
+    program = create_program(client, merchant)
+    mine = registered_card(client, merchant, program, jana.id, 7_500)
+    theirs = registered_card(client, merchant, program, petr.id, 9_900)
+    clock.advance(timedelta(minutes=1))
+    spend(client, merchant, mine, 1_000)
+
+    page = sign_in_customer(client, mailer, jana.email)
+
+    text = without_tags(page.text)
+    assert f"Café Bleu gift card …{mine.number[-4:]}" in text
+    assert "65.00 CAD" in text and "Active" in text
+    assert "Spend \u221210.00 CAD" in text and "Activation +75.00 CAD" in text
+    assert text.index("Spend") < text.index("Activation")  # newest first
+    assert "99.00 CAD" not in text and f"…{theirs.number[-4:]}" not in text.replace(
+        f"…{mine.number[-4:]}", "")
+    assert mine.number not in page.text and mine.pin not in text
+
+
+def test_a_customer_registers_a_card_with_its_number_and_pin(client, merchant, mailer):
+    jana = customer_with_wallet(client, merchant, email="jana@example.com",
+                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    program = create_program(client, merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    activate(client, merchant, card, 4_000)
+    wallet = sign_in_customer(client, mailer, jana.email)
+    assert "No gift card is registered to you yet." in wallet.text
+
+    done = client.post("/c/gift-cards", data={
+        "csrf_token": csrf_of(wallet.text), "merchant_id": merchant.id,
+        "number": " ".join(card.number[i:i + 4] for i in range(0, len(card.number), 4)),
+        "pin": card.pin,
+    })
+
+    assert done.status_code == 200, done.text
+    assert f"…{card.number[-4:]}" in done.text and "is now registered to you" in done.text
+    assert "40.00 CAD" in done.text
+    listed = client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register)
+    assert [c["id"] for c in listed.json()] == [card.id]
+
+
+def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer_and_wrong_pins_lock(
+    client, merchant, mailer
+):
+    jana = customer_with_wallet(client, merchant, email="jana@example.com",
+                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    program = create_program(client, merchant)  # three wrong PINs lock the card
+    (card,) = new_cards(client, merchant, program, 1)
+    activate(client, merchant, card, 4_000)
+    wallet = sign_in_customer(client, mailer, jana.email)
+    token = csrf_of(wallet.text)
+    wrong_pin = "0000" if card.pin != "0000" else "1111"
+
+    def register(number, pin):
+        return client.post("/c/gift-cards", data={
+            "csrf_token": token, "merchant_id": merchant.id, "number": number, "pin": pin})
+
+    unknown = register("4000000000000002", card.pin)
+    answers = [register(card.number, wrong_pin) for _ in range(3)]
+    locked = register(card.number, card.pin)
+
+    message = "The card number or PIN is not right, or the card cannot be used here."
+    for answer in (unknown, *answers, locked):
+        assert answer.status_code == 400 and message in answer.text
+    assert client.get(f"/v1/gift-cards?customer_id={jana.id}",
+                      headers=merchant.register).json() == []
+
+
+def test_the_registration_form_needs_its_csrf_token(client, merchant, mailer):
+    jana = customer_with_wallet(client, merchant, email="jana@example.com",
+                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    program = create_program(client, merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    sign_in_customer(client, mailer, jana.email)
+    refused = client.post("/c/gift-cards", data={
+        "csrf_token": "forged", "merchant_id": merchant.id, "number": card.number,
+        "pin": card.pin})
+    assert refused.status_code == 403
+    assert client.get(f"/v1/gift-cards?customer_id={jana.id}",
+                      headers=merchant.register).json() == []
+
+
+def test_a_customer_registers_a_card_through_the_api(client, merchant, mailer):
+    jana = customer_with_wallet(client, merchant, email="jana@example.com",
+                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    program = create_program(client, merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    activate(client, merchant, card, 4_000)
+    client.post("/v1/customer-sign-in/codes", json={"email": jana.email})
+    code = re.search(r"\b(\d{6})\b", mailer.sent[-1].get_content()).group(1)
+    token = client.post("/v1/customer-sign-in/sessions",
+                        json={"email": jana.email, "code": code}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    wrong = client.post("/v1/me/gift-cards", headers=headers, json={
+        "merchant_id": merchant.id, "number": card.number, "pin": "x"})
+    done = client.post("/v1/me/gift-cards", headers=headers, json={
+        "merchant_id": merchant.id, "number": card.number, "pin": card.pin})
+
+    assert wrong.json()["code"] == "gift_card_invalid"
+    assert done.status_code == 201, done.text
+    assert done.json()["membership_id"] == jana.id
+    mine = client.get("/v1/me/gift-cards", headers=headers).json()
+    assert [(c["id"], c["balance_minor"]) for c in mine] == [(card.id, 4_000)]
