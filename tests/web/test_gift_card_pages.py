@@ -230,7 +230,7 @@ def test_a_customer_sees_their_registered_cards_balance_and_not_anothers(
     page = sign_in_customer(client, mailer, jana.email)
 
     text = without_tags(page.text)
-    assert f"Café Bleu gift card …{mine.number[-4:]}" in text
+    assert f"Gift card …{mine.number[-4:]} Café Bleu gift card · Active" in text
     assert "65.00 CAD" in text and "Active" in text
     assert "Spend \u221210.00 CAD" in text and "Activation +75.00 CAD" in text
     assert text.index("Spend") < text.index("Activation")  # newest first
