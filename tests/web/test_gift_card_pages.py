@@ -46,11 +46,17 @@ def test_pages_need_a_staff_session(client, merchant):
         assert response.headers["location"] == "/back-office/sign-in"
 
 
-def test_the_dashboard_links_to_the_gift_card_pages(client, merchant):
+def test_the_dashboard_links_a_manager_but_not_a_cashier_to_the_gift_card_pages(
+    client, merchant
+):
     signed_in_manager(client, merchant)
     dashboard = client.get("/back-office")
+    add_staff(client, merchant, CASHIER)
+    sign_in_staff(client, CASHIER)
+    cashiers_dashboard = client.get("/back-office")
     for path in (PAGES, f"{PAGES}/cards", f"{PAGES}/reports"):
         assert f'href="{path}"' in dashboard.text
+        assert f'href="{path}"' not in cashiers_dashboard.text
 
 
 def test_a_manager_sees_the_alerts_newest_first_and_never_another_merchants(

@@ -39,8 +39,8 @@ def _page(
 ) -> HTMLResponse:
     return render(
         request, template,
-        {**context, "section": section, "csrf_token": session.csrf_token,
-         "sign_out_url": SIGN_OUT_URL},
+        {**context, "section": section, "staff_role": session.principal.role,
+         "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
         status_code,
     )
 
