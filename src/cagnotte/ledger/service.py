@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, select, text, union_all, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from cagnotte import errors
 from cagnotte.clock import Clock
@@ -49,6 +51,12 @@ _POST_ENTRY = text(
     "SELECT cagnotte_post_entry(:merchant_id, :entry_id, :kind, :idempotency_key,"
     " :request_hash, :memo, :now, CAST(:allowed AS uuid[]), CAST(:operations AS jsonb))"
 )
+
+
+# How often an entry in a transaction of its own is tried (a lost race, a deadlock),
+# and the longest pause before trying again after a deadlock.
+ENTRY_ATTEMPTS_MAX = 5
+DEADLOCK_RETRY_PAUSE_MAX = timedelta(milliseconds=50)
 
 
 class _RetryEntry(Exception):
@@ -232,7 +240,7 @@ class Ledger:
         )
         if connection is not None:
             return self._post_entry_in(connection, in_callers_transaction=True, **arguments)
-        for _attempt in range(3):
+        for attempt in range(ENTRY_ATTEMPTS_MAX):
             try:
                 with self.database.transaction() as own_connection:
                     return self._post_entry_in(
@@ -240,6 +248,16 @@ class Ledger:
                     )
             except _RetryEntry:
                 continue
+            except OperationalError as error:
+                # Entries of several transfers may still lock rows in crossing
+                # orders; PostgreSQL breaks the cycle by failing one, which was
+                # rolled back whole and may simply run again.
+                if _is_deadlock(error) and attempt + 1 < ENTRY_ATTEMPTS_MAX:
+                    # A random pause, so that the entries of the cycle do not
+                    # meet again in the same order.
+                    time.sleep(random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds()))
+                    continue
+                raise
         raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
 
     def _post_entry_in(
@@ -462,9 +480,14 @@ class Ledger:
         breakage: Account, now: datetime,
     ) -> int:
         """Break the unreserved rest of one account's expired lots, in one entry."""
-        counters = select(account_balances).where(
-            account_balances.c.merchant_id == merchant_id,
-            account_balances.c.account_id == account_id,
+        # The breakage account's rows too, in the order transfers lock rows in.
+        counters = (
+            select(account_balances)
+            .where(
+                account_balances.c.merchant_id == merchant_id,
+                account_balances.c.account_id.in_((account_id, breakage.id)),
+            )
+            .order_by(account_balances.c.account_id, account_balances.c.shard)
         )
         expired_lots = (
             select(lots.c.id, lots.c.remaining)
@@ -481,7 +504,7 @@ class Ledger:
             # Balance rows before lots: the order a transfer locks them in.
             counters = counters.with_for_update()
             expired_lots = expired_lots.with_for_update()
-        rows = connection.execute(counters).all()
+        rows = [row for row in connection.execute(counters) if row.account_id == account_id]
         reserved = sum(row.debits_pending for row in rows)
         breakable = max(
             sum(row.credits_posted - row.debits_posted - row.debits_pending for row in rows), 0
@@ -542,6 +565,10 @@ def _violated_constraint(error: IntegrityError) -> str | None:
     if message.startswith(prefix):
         return _SQLITE_UNIQUE_CONSTRAINTS.get(message.removeprefix(prefix))
     return None
+
+
+def _is_deadlock(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == "40P01"
 
 
 def _domain_error_from_postgresql(error: DBAPIError) -> Exception:

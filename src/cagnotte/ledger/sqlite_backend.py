@@ -1,9 +1,10 @@
 """The ledger's write path carried out from Python, for SQLite.
 
-It follows cagnotte/db/migrations/versions/0001_postgres_ledger.sql step by step; SQLite has one writer
-at a time (the transaction began with BEGIN IMMEDIATE), so no row locks are
-needed, but the balance limits are still checked by the UPDATE that changes
-them. The same ledger tests run against both implementations.
+It follows cagnotte/db/migrations/versions/0001_postgres_ledger.sql step by
+step; SQLite has one writer at a time (the transaction began with BEGIN
+IMMEDIATE), so no row locks are needed, but the balance limits are still
+checked by the UPDATE that changes them. The same ledger tests run against
+both implementations.
 """
 
 from __future__ import annotations
@@ -13,7 +14,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, not_, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from cagnotte import errors
 from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
@@ -138,16 +150,19 @@ class SqliteLedgerWriter:
             account_balances.c.account_id == account.id,
             account_balances.c.shard == shard,
         )
-        current = self.connection.execute(
-            select(*(account_balances.c[name] for name in _COUNTERS)).where(row_filter)
-        ).one()
-        for name, delta in changes.items():
-            # SQLite would turn an overflowing integer into a float: refuse it first.
-            if getattr(current, name) + delta > AMOUNT_MINOR_MAX:
-                raise errors.AmountOverflow()
+        # SQLite would turn an overflowing integer into a float, so the statement
+        # refuses it; PostgreSQL raises numeric_value_out_of_range instead.
+        no_overflow = and_(
+            true(),
+            *(
+                account_balances.c[name] <= AMOUNT_MINOR_MAX - delta
+                for name, delta in changes.items()
+                if delta > 0
+            ),
+        )
         statement = (
             update(account_balances)
-            .where(row_filter)
+            .where(row_filter, no_overflow)
             .values({name: account_balances.c[name] + delta for name, delta in changes.items()})
             .returning(*(account_balances.c[name] for name in _COUNTERS))
         )
@@ -155,7 +170,13 @@ class SqliteLedgerWriter:
             statement = statement.where(limit)
         row = self.connection.execute(statement).first()
         if row is None:
-            return None
+            # The limit comes first: a debit beyond the balance is insufficient
+            # funds even when it would also overflow a counter.
+            if limit is not None and self.connection.execute(
+                select(literal(1)).where(row_filter, limit)
+            ).first() is None:
+                return None
+            raise errors.AmountOverflow()
         balance = dict(zip(_COUNTERS, row, strict=True))
         if account.balance_shards == 1:
             self.balances[str(account.id)] = balance
@@ -187,15 +208,16 @@ class SqliteLedgerWriter:
         pending = kind == "pending"
         side = "pending" if pending else "posted"
         c = account_balances.c
+        # Written as a subtraction, which cannot overflow on a limited account.
         debit_limit = or_(
             not_(c.debits_must_not_exceed_credits),
-            c.debits_posted + c.debits_pending + amount <= c.credits_posted,
+            c.credits_posted - c.debits_posted - c.debits_pending >= amount,
         )
         if self._change(debit, debit_shard, {f"debits_{side}": amount}, debit_limit) is None:
             raise errors.InsufficientFunds(account_id=str(debit_id))
         credit_limit = or_(
             not_(c.credits_must_not_exceed_debits),
-            c.credits_posted + c.credits_pending + amount <= c.debits_posted,
+            c.debits_posted - c.credits_posted - c.credits_pending >= amount,
         )
         if self._change(credit, credit_shard, {f"credits_{side}": amount}, credit_limit) is None:
             raise errors.LimitExceeded(account_id=str(credit_id))

@@ -43,6 +43,23 @@ BEGIN
 END
 $$;
 
+-- Locks two balance rows in one fixed order (account, then shard). Transfers
+-- between the same accounts in opposite directions would otherwise each hold
+-- one row and wait for the other: a deadlock.
+CREATE OR REPLACE FUNCTION cagnotte_lock_balances(
+    p_first_merchant_id uuid, p_first_account_id uuid, p_first_shard int,
+    p_second_merchant_id uuid, p_second_account_id uuid, p_second_shard int
+) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM account_balances
+    WHERE (merchant_id, account_id, shard) IN (
+        (p_first_merchant_id, p_first_account_id, p_first_shard),
+        (p_second_merchant_id, p_second_account_id, p_second_shard))
+    ORDER BY account_id, shard
+    FOR UPDATE;
+END
+$$;
+
 -- Moves p_amount (posted, or pending when p_pending) between two accounts and
 -- records the transfer. Returns the transfer as jsonb.
 CREATE OR REPLACE FUNCTION cagnotte_move(
@@ -81,14 +98,19 @@ BEGIN
         v_credit_shard := floor(random() * v_credit.balance_shards)::int;
     END IF;
 
-    -- The limit is checked by the statement that changes the balance.
+    PERFORM cagnotte_lock_balances(
+        v_debit.merchant_id, p_debit_id, v_debit_shard,
+        v_credit.merchant_id, p_credit_id, v_credit_shard);
+    -- The limit is checked by the statement that changes the balance. It is
+    -- written as a subtraction, which cannot overflow on a limited account, so a
+    -- debit beyond the balance is insufficient_funds even near the counters' end.
     UPDATE account_balances SET
         debits_pending = debits_pending + CASE WHEN v_pending THEN p_amount ELSE 0 END,
         debits_posted = debits_posted + CASE WHEN v_pending THEN 0 ELSE p_amount END
     WHERE merchant_id = v_debit.merchant_id AND account_id = p_debit_id
       AND shard = v_debit_shard
       AND (NOT debits_must_not_exceed_credits
-           OR debits_posted + debits_pending + p_amount <= credits_posted)
+           OR credits_posted - debits_posted - debits_pending >= p_amount)
     RETURNING debits_posted, credits_posted, debits_pending, credits_pending
     INTO v_debit_balance;
     IF NOT FOUND THEN
@@ -100,7 +122,7 @@ BEGIN
     WHERE merchant_id = v_credit.merchant_id AND account_id = p_credit_id
       AND shard = v_credit_shard
       AND (NOT credits_must_not_exceed_debits
-           OR credits_posted + credits_pending + p_amount <= debits_posted)
+           OR debits_posted - credits_posted - credits_pending >= p_amount)
     RETURNING debits_posted, credits_posted, debits_pending, credits_pending
     INTO v_credit_balance;
     IF NOT FOUND THEN
@@ -193,6 +215,9 @@ BEGIN
         v_hold.code, v_hold.reference, NULL, p_pending_id, NULL, p_now
     );
 
+    PERFORM cagnotte_lock_balances(
+        v_debit.merchant_id, v_hold.debit_account_id, v_hold.debit_shard,
+        v_credit.merchant_id, v_hold.credit_account_id, v_hold.credit_shard);
     UPDATE account_balances SET
         debits_pending = debits_pending - v_hold.amount,
         debits_posted = debits_posted + v_posted
@@ -279,8 +304,13 @@ DECLARE
     v_transfers jsonb := '[]'::jsonb;
     v_balances jsonb := '{}'::jsonb;
     v_result jsonb;
+    v_account_ids uuid[];
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
+        -- Requests with one key queue here until the first one ends, so a retry
+        -- racing it replays its result instead of colliding with its transfer ids.
+        PERFORM pg_advisory_xact_lock(
+            hashtextextended(p_merchant_id::text || '/' || p_idempotency_key, 0));
         SELECT * INTO v_existing FROM journal_entries
         WHERE merchant_id = p_merchant_id AND idempotency_key = p_idempotency_key;
         IF FOUND THEN
@@ -290,6 +320,32 @@ BEGIN
             RETURN v_existing.result || '{"replayed": true}'::jsonb;
         END IF;
     END IF;
+
+    -- The rows of every one-row account the entry touches are locked first, in
+    -- one order, so that entries whose transfers cross each other queue instead
+    -- of deadlocking. (Sharded rows are chosen per transfer and locked there.)
+    SELECT array_agg(account_id) INTO v_account_ids FROM (
+        SELECT (operation->>'debit_account_id')::uuid AS account_id
+        FROM jsonb_array_elements(p_operations) AS operation
+        UNION
+        SELECT (operation->>'credit_account_id')::uuid
+        FROM jsonb_array_elements(p_operations) AS operation
+        UNION
+        SELECT unnest(ARRAY[earlier.debit_account_id, earlier.credit_account_id])
+        FROM jsonb_array_elements(p_operations) AS operation
+        JOIN transfers AS earlier
+          ON earlier.merchant_id = p_merchant_id
+         AND earlier.id = coalesce(operation->>'pending_id',
+                                   operation->>'reverses_id')::uuid
+    ) AS touched;
+    PERFORM 1 FROM account_balances AS balance
+    WHERE balance.merchant_id = ANY (p_allowed_merchants)
+      AND balance.account_id = ANY (v_account_ids)
+      AND EXISTS (SELECT 1 FROM accounts
+                  WHERE accounts.merchant_id = balance.merchant_id
+                    AND accounts.id = balance.account_id AND accounts.balance_shards = 1)
+    ORDER BY balance.account_id, balance.shard
+    FOR UPDATE OF balance;
 
     FOR v_operation IN SELECT value FROM jsonb_array_elements(p_operations) LOOP
         CASE v_operation->>'op'
