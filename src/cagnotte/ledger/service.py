@@ -242,7 +242,9 @@ class Ledger:
             return self._post_entry_in(connection, in_callers_transaction=True, **arguments)
         for attempt in range(ENTRY_ATTEMPTS_MAX):
             try:
-                with self.database.transaction() as own_connection:
+                # On PostgreSQL the entry is one statement, its own transaction:
+                # one round trip, without BEGIN and COMMIT.
+                with self.database.single_statement() as own_connection:
                     return self._post_entry_in(
                         own_connection, in_callers_transaction=False, **arguments
                     )
