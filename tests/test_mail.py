@@ -54,3 +54,22 @@ def test_without_an_smtp_host_mail_is_written_to_the_outbox(tmp_path: Path):
     mailer.send(compose("a@example.com", "b@example.com", "Hello", "Body text"))
     files = list((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 1 and b"Body text" in files[0].read_bytes()
+
+
+def test_smtp_mail_is_sent_even_from_a_thread_with_a_running_event_loop():
+    import asyncio
+
+    sink = Sink()
+    port = _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailer = build_mailer(Settings(smtp_host="127.0.0.1", smtp_port=port))
+
+    async def inside_a_loop() -> None:
+        mailer.send(compose("shop@example.com", "jana@example.com", "Hello", "Body"))
+
+    try:
+        asyncio.run(inside_a_loop())
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 1

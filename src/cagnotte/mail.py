@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -54,17 +55,25 @@ class SmtpMailer:
         self.settings = settings
 
     def send(self, message: EmailMessage) -> None:
-        # Services run in worker threads, where no event loop is running.
-        asyncio.run(
-            aiosmtplib.send(
-                message,
-                hostname=self.settings.smtp_host,
-                port=self.settings.smtp_port,
-                username=self.settings.smtp_username,
-                password=self.settings.smtp_password,
-                start_tls=self.settings.smtp_starttls,
-                timeout=30,
-            )
+        # Services are synchronous and usually run in worker threads without an
+        # event loop; where a loop is running already, send from a thread of its own.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self._send(message))
+            return
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            executor.submit(asyncio.run, self._send(message)).result()
+
+    async def _send(self, message: EmailMessage) -> None:
+        await aiosmtplib.send(
+            message,
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            username=self.settings.smtp_username,
+            password=self.settings.smtp_password,
+            start_tls=self.settings.smtp_starttls,
+            timeout=30,
         )
 
 
