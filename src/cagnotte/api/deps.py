@@ -15,7 +15,9 @@ from cagnotte.bootstrap import Services
 from cagnotte.programs.wallets import Idempotency
 from cagnotte.security.principals import CustomerPrincipal, Principal
 
-IDEMPOTENCY_KEY_LENGTH_MAX = 200
+# The ledger keeps 200 characters; packages derive their keys from the client's (a prefix,
+# or a card id per card of a batch activation), so the client's part is kept shorter.
+IDEMPOTENCY_KEY_LENGTH_MAX = 150
 _bearer = HTTPBearer(auto_error=False, description="An API key, or a customer session token.")
 
 

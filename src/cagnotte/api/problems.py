@@ -127,9 +127,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
-            error.status_code, "http_error"
-        )
+        code = {
+            400: "malformed_body", 401: "unauthenticated", 404: "not_found",
+            405: "method_not_allowed",
+        }.get(error.status_code, "http_error")
         return problem_response(error.status_code, code, str(error.detail))
 
     @app.exception_handler(Exception)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from cagnotte.ledger import Balance, EntryResult, TransferRecord
 from cagnotte.money import AMOUNT_MINOR_MAX
@@ -19,7 +19,17 @@ Email = Annotated[EmailStr, StringConstraints(max_length=320)]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused, and so is a NUL character in text."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _refuse_nul_characters(self) -> Strict:
+        # PostgreSQL cannot store U+0000 in text; refuse it here rather than fail there.
+        for name, value in self:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name} contains a NUL character")
+        return self
 
 
 # Merchants -------------------------------------------------------------------
@@ -65,7 +75,7 @@ class MerchantStatusChange(Strict):
 class AssetCreate(Strict):
     code: AssetCode
     scale: Annotated[int, Field(strict=True, ge=0, le=8)]
-    name: Name
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
 class AssetOut(BaseModel):
@@ -145,6 +155,17 @@ class Profile(Strict):
     address: Annotated[str, StringConstraints(max_length=500)] | None = None
     consent_marketing_email: bool | None = None
     consent_marketing_sms: bool | None = None
+
+
+def _without_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+class ProfileChange(Profile):
+    """A PATCH: only the fields sent change; null clears a text field, not a consent."""
+
+    consent_marketing_email: bool = Field(default=None, json_schema_extra=_without_default)
+    consent_marketing_sms: bool = Field(default=None, json_schema_extra=_without_default)
 
 
 class CustomerEnrol(Profile):

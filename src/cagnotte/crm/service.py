@@ -257,16 +257,15 @@ class CustomerService:
 
 
 def _membership_query():
-    return select(
-        memberships, customers.c.phone, customers.c.email.label("identity_email")
-    ).join(customers, customers.c.id == memberships.c.customer_id)
+    return select(memberships, customers.c.phone).join(
+        customers, customers.c.id == memberships.c.customer_id
+    )
 
 
 def _membership_view(row: Any) -> dict[str, Any]:
+    # The e-mail is the membership's own: the identity's may come from another merchant.
     view = dict(row)
     view.pop("search_name", None)
-    view["email"] = view.get("email") or view.pop("identity_email", None)
-    view.pop("identity_email", None)
     return view
 
 

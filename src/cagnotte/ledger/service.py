@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, select, text, union_all, update
@@ -600,6 +600,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         parsed = datetime.fromisoformat(moment)
         if parsed.tzinfo is None:
             raise ValueError("naive")
-        return parsed, uuid.UUID(transfer_id)
-    except (ValueError, UnicodeDecodeError) as error:
+        # In UTC here, so that a moment beyond the calendar's ends is refused, not stored.
+        return parsed.astimezone(UTC), uuid.UUID(transfer_id)
+    except (ValueError, UnicodeDecodeError, OverflowError) as error:
         raise errors.InvalidCursor() from error

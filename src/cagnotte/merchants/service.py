@@ -34,6 +34,8 @@ from cagnotte.security.passwords import PASSWORD_LENGTH_MIN, hash_password
 from cagnotte.security.principals import Principal
 from cagnotte.security.secrets_ import new_token, token_hash
 
+API_KEY_NAME_MAX = 200
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedKey:
@@ -229,7 +231,7 @@ class MerchantService:
                 )
             )
             issued = self._issue_key(
-                connection, caller.merchant_id, "cashier", f"terminal {name}",
+                connection, caller.merchant_id, "cashier", f"terminal {name}"[:API_KEY_NAME_MAX],
                 store_id=store_id, terminal_id=terminal_id,
             )
             terminal = self._one(connection, terminals, caller.merchant_id, terminal_id)

@@ -15,8 +15,11 @@ from cagnotte.api.schemas import (
     CustomerEnrol,
     CustomerOut,
     CustomerStatusChange,
-    Profile,
+    ProfileChange,
 )
+
+# PostgreSQL cannot compare text with U+0000 in it.
+NO_NUL_CHARACTER = r"^[^\x00]*$"
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
 
@@ -45,7 +48,7 @@ def enrol_customer(
 def search_customers(
     caller: Caller,
     services: ServicesDep,
-    name: Annotated[str | None, Query(max_length=100)] = None,
+    name: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_CHARACTER)] = None,
     phone: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     after: Annotated[uuid.UUID | None, Query(description="The last id of the previous page")] = None,
@@ -64,7 +67,7 @@ def get_customer(customer_id: uuid.UUID, caller: Caller, services: ServicesDep) 
 
 @router.patch("/{customer_id}")
 def update_customer(
-    customer_id: uuid.UUID, body: Profile, caller: Caller, services: ServicesDep
+    customer_id: uuid.UUID, body: ProfileChange, caller: Caller, services: ServicesDep
 ) -> CustomerOut:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("email"):

@@ -57,6 +57,39 @@ class ProgramControls(Strict):
     profile_bonus_minor: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
 
 
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class ProgramChange(ProgramControls):
+    """A PATCH: the controls sent change. A limit is lifted with null; a setting that
+    always has a value (a flag, the load range, the PIN rules) takes no null."""
+
+    reloadable: bool = Field(default=None, json_schema_extra=_without_default)
+    load_min_minor: AmountMinor = Field(default=None, json_schema_extra=_without_default)
+    load_max_minor: AmountMinor = Field(default=None, json_schema_extra=_without_default)
+    balance_max_minor: AmountMinor = Field(default=None, json_schema_extra=_without_default)
+    pin_attempts_max: Annotated[int, Field(strict=True, ge=1, le=20)] = Field(
+        default=None, json_schema_extra=_without_default
+    )
+    pin_lockout_minutes: Annotated[int, Field(strict=True, ge=1, le=525_600)] = Field(
+        default=None, json_schema_extra=_without_default
+    )
+    invoice_required: bool = Field(default=None, json_schema_extra=_without_default)
+    authorisation_minutes: Annotated[int, Field(strict=True, ge=1, le=10_080)] = Field(
+        default=None, json_schema_extra=_without_default
+    )
+    profile_bonus_minor: Annotated[int, Field(strict=True, ge=0, le=10**12)] = Field(
+        default=None, json_schema_extra=_without_default
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ProgramChange:
+        if not self.model_fields_set:
+            raise ValueError("name at least one control to change")
+        return self
+
+
 class ProgramCreate(ProgramControls):
     name: Name
     asset: AssetCode
@@ -401,7 +434,7 @@ def get_program(program_id: uuid.UUID, caller: Caller, services: ServicesDep) ->
 
 @router.patch("/gift-card-programs/{program_id}")
 def update_program(
-    program_id: uuid.UUID, body: ProgramControls, caller: Caller, services: ServicesDep
+    program_id: uuid.UUID, body: ProgramChange, caller: Caller, services: ServicesDep
 ) -> ProgramOut:
     """Change limits and controls; the card number format stays as it was."""
     changes = body.model_dump(exclude_unset=True)
