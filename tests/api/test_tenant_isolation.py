@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -842,11 +841,6 @@ def test_the_same_idempotency_key_at_two_merchants_makes_two_payments(
     assert payments[0] != payments[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a membership keeps no phone of its own: the identity's phone, given to another "
-    "merchant, shows to a merchant that enrolled by e-mail (needs a memberships.phone column)",
-)
 def test_enrolling_by_e_mail_does_not_show_the_phone_another_merchant_was_given(
     client, merchant, other_merchant
 ):

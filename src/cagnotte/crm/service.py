@@ -69,7 +69,7 @@ class CustomerService:
                     connection.execute(
                         insert(memberships).values(
                             merchant_id=caller.merchant_id, id=membership_id,
-                            customer_id=customer_id, status="active",
+                            customer_id=customer_id, phone=phone, status="active",
                             search_name=_search_name(values), created_at=now, updated_at=now,
                             consent_terms_at=now if accept_terms else None, **values,
                         )
@@ -138,7 +138,7 @@ class CustomerService:
             digits = "".join(ch for ch in phone if ch.isdigit())
             if not digits:
                 raise errors.InvalidInput("A phone search needs digits.")
-            query = query.where(customers.c.phone.like("%" + digits + "%"))
+            query = query.where(memberships.c.phone.like("%" + digits + "%"))
         if after is not None:
             query = query.where(memberships.c.id > after)
         query = query.order_by(memberships.c.id).limit(limit)
@@ -257,13 +257,12 @@ class CustomerService:
 
 
 def _membership_query():
-    return select(memberships, customers.c.phone).join(
-        customers, customers.c.id == memberships.c.customer_id
-    )
+    return select(memberships)
 
 
 def _membership_view(row: Any) -> dict[str, Any]:
-    # The e-mail is the membership's own: the identity's may come from another merchant.
+    # Phone and e-mail are the membership's own: the identity's may come from
+    # another merchant.
     view = dict(row)
     view.pop("search_name", None)
     return view

@@ -322,6 +322,8 @@ memberships = Table(
     _merchant_id(),
     Column("id", Uuid, nullable=False),
     Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
+    # The phone this merchant was given (the identity's may come from another merchant).
+    Column("phone", String(20)),
     Column("status", String(16), nullable=False),
     Column("first_name", String(100)),
     Column("last_name", String(100)),

@@ -148,6 +148,7 @@ def upgrade() -> None:
     sa.Column('merchant_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('customer_id', sa.Uuid(), nullable=False),
+    sa.Column('phone', sa.String(length=20), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('first_name', sa.String(length=100), nullable=True),
     sa.Column('last_name', sa.String(length=100), nullable=True),
