@@ -8,17 +8,18 @@ saying so, never another merchant's data.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cagnotte import errors
 from cagnotte.web import gift_card_views
 from cagnotte.web.deps import ServicesDep, StaffSession, StaffSessionDep
 from cagnotte.web.rendering import render
-from cagnotte.web.sessions import STAFF_PAGES_PATH
+from cagnotte.web.sessions import CSRF_FIELD, STAFF_PAGES_PATH, require_csrf
 
 GIFT_CARD_PAGES_PATH = f"{STAFF_PAGES_PATH}/gift-cards"
 SIGN_OUT_URL = f"{STAFF_PAGES_PATH}/sign-out"
@@ -31,6 +32,8 @@ router = APIRouter(prefix=GIFT_CARD_PAGES_PATH, include_in_schema=False)
 
 DateFrom = Annotated[date | None, Query(alias="from")]
 DateTo = Annotated[date | None, Query(alias="to")]
+FormText = Annotated[str, Form(max_length=1000)]
+CsrfField = Annotated[str, Form(alias=CSRF_FIELD)]
 
 
 def _page(
@@ -83,18 +86,109 @@ def find_cards(
                  400 if lookup.error else 200)
 
 
-@router.get("/cards/{card_id}")
-def card(
-    request: Request, card_id: uuid.UUID, session: StaffSessionDep, services: ServicesDep
+def _card_page(
+    request: Request, session: StaffSession, services: ServicesDep, card_id: uuid.UUID, *,
+    done: str = "", error: str | None = None, form: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
-    """One card: state, balance and history (never its number or PIN)."""
     try:
         detail = gift_card_views.gift_card_detail(services, session.principal, card_id)
     except errors.Forbidden:
         return _forbidden(request, session, "cards")
     except errors.NotFound:
         return _refused(request, session, "cards", "There is no such card.", 404)
-    return _page(request, session, "gift_cards/card.html", "cards", {"card": detail})
+    return _page(request, session, "gift_cards/card.html", "cards", {
+        "card": detail, "done": gift_card_views.DONE_MESSAGES.get(done), "error": error,
+        "form": form or {}, "form_key": uuid.uuid4().hex,
+        "card_url": f"{GIFT_CARD_PAGES_PATH}/cards/{card_id}",
+    }, status_code)
+
+
+@router.get("/cards/{card_id}")
+def card(
+    request: Request, card_id: uuid.UUID, session: StaffSessionDep, services: ServicesDep,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    """One card: state, balance and history (never its number or PIN), and its operations."""
+    return _card_page(request, session, services, card_id, done=done)
+
+
+def _operate(
+    request: Request, session: StaffSession, services: ServicesDep, card_id: uuid.UUID,
+    csrf: str, operation: Callable[[], str], form: dict[str, str] | None = None,
+) -> HTMLResponse | RedirectResponse:
+    """Check the form's token, run one service operation, and go back to the card page:
+    with a message saying it is done, or the page again with the service's refusal."""
+    require_csrf(session.token, csrf)
+    try:
+        done = operation()
+    except errors.Forbidden:
+        return _forbidden(request, session, "cards")
+    except errors.NotFound:
+        return _refused(request, session, "cards", "There is no such card.", 404)
+    except errors.DomainError as error:
+        return _card_page(request, session, services, card_id, error=error.message,
+                          form=form, status_code=400)
+    return RedirectResponse(f"{GIFT_CARD_PAGES_PATH}/cards/{card_id}?done={done}",
+                            status_code=303)
+
+
+@router.post("/cards/{card_id}/close", response_model=None)
+def close(
+    request: Request, card_id: uuid.UUID, session: StaffSessionDep, services: ServicesDep,
+    csrf: CsrfField = "", confirm: FormText = "",
+) -> HTMLResponse | RedirectResponse:
+    """Close the card for good, once the box saying so is ticked."""
+    def operation() -> str:
+        if confirm != "yes":
+            raise errors.InvalidInput("Tick the box to confirm that the card closes for good.")
+        return gift_card_views.change_gift_card_state(services, session.principal, card_id,
+                                                      "close")
+
+    return _operate(request, session, services, card_id, csrf, operation)
+
+
+@router.post("/cards/{card_id}/adjustments", response_model=None)
+def adjust(
+    request: Request, card_id: uuid.UUID, session: StaffSessionDep, services: ServicesDep,
+    csrf: CsrfField = "", direction: FormText = "", amount: FormText = "",
+    reason: FormText = "", form_key: FormText = "",
+) -> HTMLResponse | RedirectResponse:
+    """A manual correction of the balance, with a reason."""
+    return _operate(
+        request, session, services, card_id, csrf,
+        lambda: gift_card_views.adjust_gift_card(
+            services, session.principal, card_id, direction=direction, amount=amount,
+            reason=reason, form_key=form_key,
+        ),
+        form={"direction": direction, "amount": amount, "reason": reason},
+    )
+
+
+@router.post("/cards/{card_id}/balance-transfer", response_model=None)
+def transfer_balance(
+    request: Request, card_id: uuid.UUID, session: StaffSessionDep, services: ServicesDep,
+    csrf: CsrfField = "", to_number: FormText = "", form_key: FormText = "",
+) -> HTMLResponse | RedirectResponse:
+    """Move the whole balance to a new card, named by its number; this card closes."""
+    return _operate(
+        request, session, services, card_id, csrf,
+        lambda: gift_card_views.transfer_gift_card_balance(
+            services, session.principal, card_id, to_number=to_number, form_key=form_key,
+        ),
+    )
+
+
+@router.post("/cards/{card_id}/{action}", response_model=None)
+def change_state(
+    request: Request, card_id: uuid.UUID, action: Literal["freeze", "unfreeze", "unlock"],
+    session: StaffSessionDep, services: ServicesDep, csrf: CsrfField = "",
+) -> HTMLResponse | RedirectResponse:
+    """Freeze, unfreeze, or lift a PIN lock; the service asks for a manager or owner.
+    (Declared after the other operations, whose paths it would otherwise take.)"""
+    return _operate(request, session, services, card_id, csrf, lambda: (
+        gift_card_views.change_gift_card_state(services, session.principal, card_id, action)
+    ))
 
 
 @router.get("/reports")

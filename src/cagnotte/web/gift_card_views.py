@@ -11,6 +11,8 @@ neither four digits nor a number, a report period backwards or too long).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from cagnotte.bootstrap import Services
 from cagnotte.money import Asset
 from cagnotte.programs.gift_cards.reports import ACTIVITY_COLUMNS, LIABILITY_COLUMNS, export_rows
 from cagnotte.programs.gift_cards.views import CardOperation
+from cagnotte.programs.wallets import Idempotency
 from cagnotte.security.principals import Principal
 
 ALERTS_ON_PAGE = 100
@@ -197,6 +200,9 @@ class CardDetail:
     closed_reason: str | None
     created_at: datetime
     history: list[OperationLine]
+    # The raw state (inactive, active, frozen, closed) and currency, for the operation forms.
+    state_code: str = "active"
+    asset_code: str = ""
 
 
 def find_gift_cards(services: Services, principal: Principal, query: str) -> CardLookup:
@@ -253,7 +259,102 @@ def gift_card_detail(services: Services, principal: Principal, card_id: uuid.UUI
                 stores, terminals, operation.store_id, operation.terminal_id))
             for operation in operations
         ],
+        state_code=card["state"], asset_code=card["asset"],
     )
+
+
+# Card operations (back-office forms) -----------------------------------------------------
+
+# What the card page says after an operation, by the `done` word of its address.
+DONE_MESSAGES = {
+    "frozen": "The card is frozen: no operation goes through until it is unfrozen.",
+    "unfrozen": "The card is active again.",
+    "closed": "The card is closed for good.",
+    "unlocked": "The PIN lock is lifted.",
+    "adjusted": "The balance is corrected.",
+    "transferred": "The balance moved to the new card; this card is now closed.",
+}
+ADJUST_DIRECTIONS = ("credit", "debit")
+REASON_LENGTH_MIN = 3
+REASON_LENGTH_MAX = 200
+# Digits, then maybe a decimal part: no sign, exponent, NaN or infinity reaches Asset.parse.
+AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
+
+
+def _form_idempotency(action: str, card_id: uuid.UUID, form_key: str,
+                      *values: object) -> Idempotency:
+    """One key per rendered form, so a form sent twice moves the money once."""
+    form_key = form_key.strip()[:64]
+    if not form_key:
+        return Idempotency()
+    digest = hashlib.sha256(
+        "\n".join(str(value) for value in (action, card_id, *values)).encode()
+    ).hexdigest()
+    return Idempotency(key=f"back-office:{action}:{card_id}:{form_key}", request_hash=digest)
+
+
+def change_gift_card_state(
+    services: Services, principal: Principal, card_id: uuid.UUID, action: str
+) -> str:
+    """Freeze, unfreeze, close or unlock a card; the `done` word to show."""
+    gift_cards = services.gift_cards
+    operations = {"freeze": (gift_cards.freeze, "frozen"),
+                  "unfreeze": (gift_cards.unfreeze, "unfrozen"),
+                  "close": (gift_cards.close, "closed"),
+                  "unlock": (gift_cards.unlock, "unlocked")}
+    operate, done = operations[action]
+    operate(principal, card_id)
+    return done
+
+
+def adjust_gift_card(
+    services: Services, principal: Principal, card_id: uuid.UUID, *, direction: str,
+    amount: str, reason: str, form_key: str = "",
+) -> str:
+    """A manual correction, the amount typed in the card's currency (e.g. 12.50)."""
+    card = services.gift_cards.get_card(principal, card_id)
+    asset = _assets(services, [card["asset"]])[card["asset"]]
+    if direction not in ADJUST_DIRECTIONS:
+        raise errors.InvalidInput("Choose whether to add to or take from the balance.")
+    amount = amount.strip().replace(",", ".")
+    try:
+        if not AMOUNT_TEXT.fullmatch(amount):
+            raise ValueError(amount)
+        amount_minor = asset.parse(amount)
+    except ValueError:
+        raise errors.InvalidInput(
+            f"Enter an amount in {asset.code}, like 12.50 (at most {asset.scale} decimals)."
+        ) from None
+    if amount_minor <= 0:
+        raise errors.InvalidInput("Enter an amount above zero.")
+    reason = " ".join(reason.split())
+    if not REASON_LENGTH_MIN <= len(reason) <= REASON_LENGTH_MAX:
+        raise errors.InvalidInput(
+            f"Give a reason for the correction ({REASON_LENGTH_MIN} to "
+            f"{REASON_LENGTH_MAX} characters)."
+        )
+    services.gift_cards.adjust(
+        principal, card_id, amount=amount_minor, direction=direction, reason=reason,
+        idempotency=_form_idempotency("adjust", card_id, form_key, direction, amount_minor,
+                                      reason),
+    )
+    return "adjusted"
+
+
+def transfer_gift_card_balance(
+    services: Services, principal: Principal, card_id: uuid.UUID, *, to_number: str,
+    form_key: str = "",
+) -> str:
+    """Move the card's whole balance to a new card, named by its number; this one closes."""
+    services.gift_cards.get_card(principal, card_id)  # another merchant's card: not found
+    to_number = "".join(to_number.split())
+    if not to_number or len(to_number) > 40:
+        raise errors.InvalidInput("Enter the new card's number.")
+    services.gift_cards.transfer_balance(
+        principal, to_number=to_number, from_card_id=card_id,
+        idempotency=_form_idempotency("transfer", card_id, form_key, to_number),
+    )
+    return "transferred"
 
 
 # Reports --------------------------------------------------------------------------------
