@@ -8,7 +8,14 @@ from datetime import timedelta
 
 from openpyxl import load_workbook
 
-from tests.gift_cards.conftest import activate, create_program, new_cards, post, spend
+from tests.gift_cards.conftest import (
+    activate,
+    balance,
+    create_program,
+    new_cards,
+    post,
+    spend,
+)
 from tests.web.conftest import (
     add_staff,
     csrf_of,
@@ -205,6 +212,214 @@ def test_report_downloads_are_the_services_exports(client, merchant):
     assert activity_csv.text == api_activity.text and ",10000," in activity_csv.text
     rows = list(load_workbook(io.BytesIO(activity_xlsx.content)).active.iter_rows(values_only=True))
     assert rows[0][0] == "business_date" and rows[1][5] == 10_000
+
+
+# Operations on a card (back-office forms) -------------------------------------------------
+
+
+def active_card(client, merchant, amount=10_000):
+    program = create_program(client, merchant)
+    (card,) = new_cards(client, merchant, program, 1)
+    assert activate(client, merchant, card, amount).status_code == 201
+    return card
+
+
+def card_state(client, merchant, card) -> str:
+    response = client.get(f"/v1/gift-cards/{card.id}", headers=merchant.manager)
+    assert response.status_code == 200, response.text
+    return response.json()["state"]
+
+
+def operate(client, card, action, token=None, **fields):
+    """Send one of the card page's forms, with the page's CSRF token unless one is given."""
+    if token is None:
+        token = csrf_of(client.get(f"{PAGES}/cards/{card.id}").text)
+    return client.post(f"{PAGES}/cards/{card.id}/{action}",
+                       data={"csrf_token": token, **fields}, follow_redirects=False)
+
+
+def test_a_manager_freezes_and_unfreezes_a_card_and_a_frozen_card_takes_no_spend(
+    client, merchant
+):
+    card = active_card(client, merchant)
+    signed_in_manager(client, merchant)
+
+    frozen = operate(client, card, "freeze")
+
+    assert frozen.status_code == 303
+    assert frozen.headers["location"] == f"{PAGES}/cards/{card.id}?done=frozen"
+    page = client.get(frozen.headers["location"])
+    assert 'id="card-state">Frozen<' in page.text and "The card is frozen" in page.text
+    assert 'action="' + f"{PAGES}/cards/{card.id}/unfreeze" + '"' in page.text
+    assert card_state(client, merchant, card) == "frozen"
+    refused = spend(client, merchant, card, 1_000)
+    assert refused.status_code == 409 and refused.json()["code"] == "gift_card_frozen"
+    assert balance(client, merchant, card) == 10_000
+
+    unfrozen = operate(client, card, "unfreeze")
+
+    assert unfrozen.status_code == 303
+    page = client.get(unfrozen.headers["location"])
+    assert 'id="card-state">Active<' in page.text and "The card is active again." in page.text
+    assert card_state(client, merchant, card) == "active"
+    assert spend(client, merchant, card, 1_000).status_code == 201
+    assert balance(client, merchant, card) == 9_000
+
+
+def test_freezing_a_frozen_card_says_why_on_the_card_page(client, merchant):
+    card = active_card(client, merchant)
+    signed_in_manager(client, merchant)
+    token = csrf_of(client.get(f"{PAGES}/cards/{card.id}").text)
+    assert operate(client, card, "freeze", token).status_code == 303
+
+    again = operate(client, card, "freeze", token)
+
+    assert again.status_code == 400
+    assert "The gift card is frozen." in again.text and "Gift card …" in again.text
+
+
+def test_an_adjustment_moves_the_balance_by_exactly_the_amount_and_needs_a_reason(
+    client, merchant
+):
+    card = active_card(client, merchant)
+    signed_in_manager(client, merchant)
+
+    no_reason = operate(client, card, "adjustments", direction="credit", amount="12.34",
+                        reason=" ")
+    too_precise = operate(client, card, "adjustments", direction="credit", amount="12.345",
+                          reason="Till count")
+    not_an_amount = operate(client, card, "adjustments", direction="credit", amount="NaN",
+                            reason="Till count")
+    assert no_reason.status_code == 400 and "Give a reason for the correction" in no_reason.text
+    for refused in (too_precise, not_an_amount):
+        assert refused.status_code == 400 and "Enter an amount in CAD" in refused.text
+    assert balance(client, merchant, card) == 10_000
+
+    credited = operate(client, card, "adjustments", direction="credit", amount="12.34",
+                       reason="Till count was short")
+    assert credited.status_code == 303
+    assert credited.headers["location"].endswith("?done=adjusted")
+    assert balance(client, merchant, card) == 11_234
+    debited = operate(client, card, "adjustments", direction="debit", amount="2,34",
+                      reason="Typo in the credit")
+    assert debited.status_code == 303
+    assert balance(client, merchant, card) == 11_000
+    text = without_tags(client.get(debited.headers["location"]).text)
+    assert "The balance is corrected." in text and "110.00 CAD" in text
+    assert text.count("Correction") == 2
+
+
+def test_an_adjustment_form_sent_twice_moves_the_money_once(client, merchant):
+    card = active_card(client, merchant)
+    signed_in_manager(client, merchant)
+    page = client.get(f"{PAGES}/cards/{card.id}").text
+    form_key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+    fields = {"direction": "credit", "amount": "5", "reason": "Goodwill", "form_key": form_key}
+
+    first = operate(client, card, "adjustments", csrf_of(page), **fields)
+    second = operate(client, card, "adjustments", csrf_of(page), **fields)
+
+    assert first.status_code == second.status_code == 303
+    assert balance(client, merchant, card) == 10_500
+
+
+def test_closing_needs_the_box_ticked(client, merchant):
+    card = active_card(client, merchant)
+    signed_in_manager(client, merchant)
+
+    unticked = operate(client, card, "close")
+    assert unticked.status_code == 400 and "Tick the box" in unticked.text
+    assert card_state(client, merchant, card) == "active"
+
+    closed = operate(client, card, "close", confirm="yes")
+
+    assert closed.status_code == 303
+    page = client.get(closed.headers["location"])
+    assert 'id="card-state">Closed<' in page.text and "The card is closed for good." in page.text
+    assert 'id="operations-title"' not in page.text
+    assert card_state(client, merchant, card) == "closed"
+
+
+def test_a_manager_lifts_a_pin_lock(client, merchant):
+    card = active_card(client, merchant)
+    wrong_pin = "0000" if card.pin != "0000" else "1111"
+    for _ in range(3):
+        spend(client, merchant, card, 100, pin=wrong_pin)
+    assert spend(client, merchant, card, 100).status_code == 422  # locked
+    signed_in_manager(client, merchant)
+    assert "PIN locked until" in client.get(f"{PAGES}/cards/{card.id}").text
+
+    unlocked = operate(client, card, "unlock")
+
+    assert unlocked.status_code == 303
+    page = client.get(unlocked.headers["location"])
+    assert "The PIN lock is lifted." in page.text and "PIN locked until" not in page.text
+    assert spend(client, merchant, card, 100).status_code == 201
+
+
+def test_a_balance_moves_to_a_new_card_by_its_number(client, merchant):
+    program = create_program(client, merchant)
+    old, new = new_cards(client, merchant, program, 2)
+    activate(client, merchant, old, 6_000)
+    signed_in_manager(client, merchant)
+
+    unknown = operate(client, old, "balance-transfer", to_number="4000000000000002")
+    assert unknown.status_code == 400 and balance(client, merchant, old) == 6_000
+
+    moved = operate(client, old, "balance-transfer", to_number=new.number)
+
+    assert moved.status_code == 303, moved.text
+    assert card_state(client, merchant, old) == "closed"
+    assert balance(client, merchant, new) == 6_000 and card_state(client, merchant, new) == "active"
+    page = client.get(moved.headers["location"])
+    assert "Balance transferred out" in page.text and new.number not in page.text
+
+
+def test_a_cashier_may_not_operate_a_card(client, merchant):
+    card = active_card(client, merchant)
+    add_staff(client, merchant, CASHIER)
+    sign_in_staff(client, CASHIER)
+    token = csrf_of(client.get("/back-office").text)
+
+    for action, fields in (("freeze", {}), ("close", {"confirm": "yes"}),
+                           ("adjustments", {"direction": "credit", "amount": "10",
+                                            "reason": "Because"})):
+        refused = operate(client, card, action, token, **fields)
+        assert refused.status_code == 403, action
+        assert "Your role (cashier) does not open the gift card back-office" in refused.text
+    assert card_state(client, merchant, card) == "active"
+    assert balance(client, merchant, card) == 10_000
+
+
+def test_an_operation_without_the_csrf_token_is_refused(client, merchant):
+    card = active_card(client, merchant)
+    signed_in_manager(client, merchant)
+
+    missing = client.post(f"{PAGES}/cards/{card.id}/freeze", follow_redirects=False)
+    forged = operate(client, card, "adjustments", "forged", direction="credit", amount="10",
+                     reason="Because")
+
+    for refused in (missing, forged):
+        assert refused.status_code == 403 and "This form has expired" in refused.text
+    assert card_state(client, merchant, card) == "active"
+    assert balance(client, merchant, card) == 10_000
+
+
+def test_another_merchants_card_cannot_be_operated(client, merchant, other_merchant):
+    rival = active_card(client, other_merchant)
+    signed_in_manager(client, merchant)
+    token = csrf_of(client.get(f"{PAGES}/cards").text)
+    shown = client.get(f"{PAGES}/cards/{rival.id}")
+
+    for action, fields in (("freeze", {}), ("unlock", {}), ("close", {"confirm": "yes"}),
+                           ("adjustments", {"direction": "debit", "amount": "10",
+                                            "reason": "Because"}),
+                           ("balance-transfer", {"to_number": rival.number})):
+        refused = operate(client, rival, action, token, **fields)
+        assert refused.status_code == shown.status_code == 404, action
+        assert without_tags(refused.text) == without_tags(shown.text)
+    assert card_state(client, other_merchant, rival) == "active"
+    assert balance(client, other_merchant, rival) == 10_000
 
 
 # The customer page ----------------------------------------------------------------------
