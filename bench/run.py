@@ -1,0 +1,953 @@
+#!/usr/bin/env python3
+"""Wallet payments through the HTTP API against pgbench's TPC-B-like load, same cluster.
+
+    python3 bench/run.py [--rounds 3] [--duration 15] [--clients 8] [--workers 2]
+                         [--customers 1000]
+
+It starts a throw-away PostgreSQL cluster with durable settings
+(scripts/postgres.sh, no `fast`), initialises pgbench on one database of it and
+serves Cagnotte (`cagnotte serve --workers N --no-jobs`) on another. Through the
+API it creates a merchant, a register and --customers customers with a large
+wallet balance, then warms up. Then, per round, back to back:
+
+1. pgbench -c CLIENTS -j 2 -T DURATION (the default TPC-B-like script) -> tps;
+2. wrk -t2 -c CLIENTS -d DURATION --latency with bench/payments.lua: POST
+   /v1/payments from a random customer to the one merchant, a unique
+   Idempotency-Key a request -> transfers/s, p50, p99;
+3. checks in SQL that the round moved exactly what wrk saw (or the run stops).
+
+It prints a table per round and the median ratio API/pgbench, and writes all
+figures (also CPU use per process group and what the backends waited on) to
+bench/results/<timestamp>.json. --workers takes a list (1,2,3) to compare worker
+counts; the service is restarted for each, on the same database. Afterwards it
+runs the decomposition: the ledger alone from Python threads (bench/ledger_only.py)
+and cagnotte_post_entry alone from pgbench (no Python at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import glob
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
+LUA = BENCH / "payments.lua"
+PAYMENT_MINOR = 100  # 1.00 CZK a payment
+TOP_UP_MINOR = 1_000_000_000  # 10 000 000.00 CZK a customer: never runs out
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+ASSET = "CZK"
+# A round during which other processes used more CPU than this (cores) is flagged.
+DISTURBED_CORES = 0.25
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not candidates:
+        sys.exit(f"PostgreSQL's {name} is not installed (apt-get install postgresql)")
+    return candidates[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# CPU accounting ---------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[int, int, int] | None:
+    """(ppid, own ticks, ticks of reaped children) of a process, or None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is state (field 3); utime is field 14, cutime 16.
+    ppid = int(fields[1])
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return ppid, utime + stime, cutime + cstime
+
+
+def _all_processes() -> dict[int, tuple[int, int, int]]:
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _proc_stat(int(entry))
+            if stat is not None:
+                table[int(entry)] = stat
+    return table
+
+
+def tree_ticks(root: int, table: dict[int, tuple[int, int, int]]) -> int:
+    """CPU ticks of a process tree: the live processes, plus the children they reaped."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            _, own, reaped = table[pid]
+            total += own + reaped
+            todo.extend(children.get(pid, []))
+    return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])
+    return total - idle, total
+
+
+def _postgres_kind(pid: int) -> str:
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "gone"
+    if not title.startswith("postgres: "):
+        return "other"
+    words = title.removeprefix("postgres: ").split()
+    if words[0] in ("autovacuum", "walwriter", "checkpointer", "background", "logical"):
+        return words[0] if words[0] != "background" else "bgwriter"
+    if len(words) >= 2 and words[0] == "postgres":
+        return f"backend {words[1]}"  # a client backend: user database host state
+    return words[0]
+
+
+def postgres_by_kind(postmaster: int, table: dict[int, tuple[int, int, int]]
+                     ) -> dict[int, tuple[str, int]]:
+    """The postmaster's children: pid -> (kind, own ticks)."""
+    return {
+        pid: (_postgres_kind(pid), own)
+        for pid, (ppid, own, _) in table.items() if ppid == postmaster
+    }
+
+
+class CpuMeter:
+    """CPU seconds used by PostgreSQL, the service, the load generator and the rest."""
+
+    def __init__(self, postmaster: int, service: int | None) -> None:
+        self.postmaster = postmaster
+        self.service = service
+
+    def snapshot(self) -> dict[str, Any]:
+        table = _all_processes()
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy, total = machine_ticks()
+        return {
+            "time": time.monotonic(),
+            "postgres": tree_ticks(self.postmaster, table) / CLK_TCK,
+            "postgres_children": postgres_by_kind(self.postmaster, table),
+            "service": tree_ticks(self.service, table) / CLK_TCK if self.service else 0.0,
+            # The load generator (pgbench, wrk) is a child of this process: its time
+            # shows in RUSAGE_CHILDREN once it has been reaped.
+            "client": kids.ru_utime + kids.ru_stime,
+            "bench_script": me.ru_utime + me.ru_stime,
+            "busy": busy / CLK_TCK,
+            "total": total / CLK_TCK,
+        }
+
+    @staticmethod
+    def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """Average cores used over the interval, per group ('other': anything else)."""
+        wall = after["time"] - before["time"]
+        cores = os.cpu_count() or 1
+        used = {
+            key: (after[key] - before[key]) / wall
+            for key in ("postgres", "service", "client", "bench_script")
+        }
+        busy = (after["busy"] - before["busy"]) / (after["total"] - before["total"]) * cores
+        used["machine_busy"] = busy
+        used["other"] = max(0.0, busy - sum(used[k] for k in ("postgres", "service", "client",
+                                                             "bench_script")))
+        used["idle"] = max(0.0, cores - busy)
+        # PostgreSQL by process kind; 'exited' is what processes that ended in the
+        # interval used (pgbench's backends, autovacuum workers), and the postmaster.
+        kinds: Counter[str] = Counter()
+        for pid, (kind, ticks) in after["postgres_children"].items():
+            earlier = before["postgres_children"].get(pid)
+            kinds[kind] += ticks - (earlier[1] if earlier and earlier[0] == kind else 0)
+        split = {kind: ticks / CLK_TCK / wall for kind, ticks in kinds.items() if ticks}
+        split["exited"] = max(0.0, used["postgres"] - sum(split.values()))
+        result: dict[str, Any] = {key: round(value, 3) for key, value in used.items()}
+        result["postgres_split"] = {
+            key: round(value, 3) for key, value in sorted(split.items()) if value >= 0.005
+        }
+        return result
+
+
+def prioritise(pid: int, nice: int) -> None:
+    """Give a process, and the rest of its session, the nice value `nice`.
+
+    With the kernel's autogroups (sched_autogroup_enabled), CPU is first shared
+    between sessions and a process's own nice value only counts inside its
+    session; PostgreSQL (pg_ctl starts it in a session of its own) and the
+    service (likewise) need their session's nice set too.
+    """
+    if not nice:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        Path(f"/proc/{pid}/autogroup").write_text(str(nice))
+    except OSError:
+        pass
+
+
+def wait_until_quiet(threshold: float, limit: float) -> float:
+    """Wait (up to `limit` s) until the machine is at most `threshold` cores busy."""
+    started = time.monotonic()
+    while True:
+        busy0, total0 = machine_ticks()
+        time.sleep(1.0)
+        busy1, total1 = machine_ticks()
+        busy = (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1)
+        waited = time.monotonic() - started
+        if busy <= threshold or waited >= limit:
+            if busy > threshold:
+                log(f"  the machine is still busy ({busy:.2f} cores used by others); going on")
+            return round(busy, 3)
+        if int(waited) % 15 == 0:
+            log(f"  waiting for a quiet machine ({busy:.2f} cores busy elsewhere)")
+
+
+# What the backends wait on -------------------------------------------------------
+
+
+class WaitSampler:
+    """Samples pg_stat_activity of one database every `period` s, in a thread."""
+
+    def __init__(self, url: str, database: str, period: float = 0.05) -> None:
+        self.url = url
+        self.database = database
+        self.period = period
+        self.samples = 0
+        self.counts: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> WaitSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join()
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            while not self._stop.wait(self.period):
+                rows = connection.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                    " WHERE datname = %s AND backend_type = 'client backend'"
+                    " AND pid <> pg_backend_pid()",
+                    (self.database,),
+                ).fetchall()
+                self.samples += 1
+                for state, wait_type, wait_event in rows:
+                    if state == "active":
+                        label = f"{wait_type}:{wait_event}" if wait_type else "active:CPU"
+                    elif state == "idle":
+                        label = "idle (waiting for the client)"
+                    else:
+                        label = f"{state} ({wait_type}:{wait_event})"
+                    self.counts[label] += 1
+
+    def summary(self) -> dict[str, Any]:
+        """Average number of backends in each state (over the samples)."""
+        samples = max(1, self.samples)
+        return {
+            "samples": self.samples,
+            "backends": {
+                label: round(count / samples, 3) for label, count in self.counts.most_common()
+            },
+        }
+
+
+# The cluster ----------------------------------------------------------------------
+
+
+class Cluster:
+    def __init__(self, directory: Path, port: int) -> None:
+        self.directory = directory
+        self.port = port
+
+    def start(self) -> None:
+        subprocess.run(
+            [str(POSTGRES_SH), "start", str(self.directory), str(self.port)],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        subprocess.run([str(POSTGRES_SH), "stop", str(self.directory)], check=False)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def postmaster_pid(self) -> int:
+        return int((self.directory / "postmaster.pid").read_text().split()[0])
+
+    def sql(self, database: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            cursor = connection.execute(statement, params or None)
+            return cursor.fetchall() if cursor.description else []
+
+    def settings(self) -> dict[str, str]:
+        names = ("server_version", "fsync", "synchronous_commit", "full_page_writes",
+                 "wal_sync_method", "shared_buffers", "max_connections", "commit_delay")
+        rows = self.sql("postgres", "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                        list(names))
+        return dict(rows)
+
+
+# The service ------------------------------------------------------------------------
+
+
+_PREPARE = """
+from cagnotte.bootstrap import bootstrap
+from cagnotte.config import Settings
+from cagnotte.db.migrate import migrate
+settings = Settings()
+migrate(settings.database_url)
+services = bootstrap(settings)
+print(services.merchants.ensure_operator_key() or "")
+services.close()
+"""
+
+
+class Service:
+    """`cagnotte serve` in its own session; stopped by its pid (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, database_url: str, port: int, workers: int, workdir: Path,
+                 app: str | None = None, app_path: str | None = None) -> None:
+        self.database_url = database_url
+        self.port = port
+        self.workers = workers
+        self.workdir = workdir
+        self.app = app
+        self.app_path = app_path
+        self.process: subprocess.Popen[str] | None = None
+        self.operator_key: str | None = None
+        self.output: list[str] = []
+
+    def start(self) -> None:
+        env = dict(os.environ, CAGNOTTE_DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
+        if self.app is None:
+            executable = shutil.which("cagnotte")
+            command = [executable] if executable else [
+                sys.executable, "-c", "from cagnotte.cli import app; app()"
+            ]
+            command += ["serve", "--host", "127.0.0.1", "--port", str(self.port),
+                        "--workers", str(self.workers), "--no-jobs"]
+        else:
+            # Another application factory (a change under test) under the same uvicorn
+            # settings as `cagnotte serve`; the schema and the operator key first.
+            if self.app_path:
+                env["PYTHONPATH"] = os.pathsep.join(
+                    filter(None, [self.app_path, env.get("PYTHONPATH")]))
+            prepare = subprocess.run(
+                [sys.executable, "-c", _PREPARE], env=env, cwd=self.workdir, check=True,
+                capture_output=True, text=True,
+            )
+            self.operator_key = prepare.stdout.strip() or None
+            command = [
+                sys.executable, "-m", "uvicorn", self.app, "--factory", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(self.workers),
+                "--log-level", "warning", "--no-access-log", "--lifespan", "on",
+            ]
+        stderr = open(self.workdir / f"service-{self.workers}w.log", "a")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=stderr,
+            text=True, start_new_session=True,
+        )
+        threading.Thread(target=self._read_output, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"cagnotte serve exited ({self.process.returncode}); see {stderr.name}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    time.sleep(0.5)  # every worker is up and the key line is read
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        sys.exit("cagnotte serve did not answer /healthz within 60 s")
+
+    def _read_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip())
+            match = re.search(r"Operator API key.*?:\s*(\S+)", line)
+            if match:
+                self.operator_key = match.group(1)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the session we started
+            self.process.wait()
+
+
+class Api:
+    """A small keep-alive JSON client, one connection per thread."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._local = threading.local()
+
+    def post(self, path: str, body: dict[str, Any], key: str,
+             idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        for attempt in range(3):
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                self._local.connection = connection
+            try:
+                connection.request("POST", path, json.dumps(body), headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+                continue
+            if response.status not in (200, 201):
+                raise RuntimeError(f"POST {path} -> {response.status}: {data[:300]!r}")
+            return json.loads(data)
+        raise AssertionError("unreachable")
+
+
+def set_up_merchant(api: Api, operator_key: str, customers: int, threads: int = 8
+                    ) -> dict[str, Any]:
+    merchant = api.post("/v1/merchants", {"name": "Bench Café"}, operator_key)
+    owner_key = merchant["owner_key"]["secret"]
+    store = api.post("/v1/stores", {"name": "Bench main street"}, owner_key)
+    register = api.post(
+        "/v1/terminals", {"store_id": store["id"], "kind": "register", "name": "Till 1"},
+        owner_key,
+    )
+    register_key = register["api_key"]["secret"]
+
+    def enrol_and_top_up(number: int) -> str:
+        customer = api.post("/v1/customers", {"phone": f"+4206010{number:05d}"}, register_key)
+        api.post(
+            "/v1/wallet/top-ups",
+            {"customer_id": customer["id"], "asset": ASSET, "amount_minor": TOP_UP_MINOR},
+            register_key, idempotency_key=f"bench-top-up-{number}",
+        )
+        return customer["id"]
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        customer_ids = list(pool.map(enrol_and_top_up, range(customers)))
+    return {
+        "merchant_id": merchant["id"], "owner_key": owner_key, "store_id": store["id"],
+        "register_key": register_key, "customer_ids": customer_ids,
+    }
+
+
+# The checks -----------------------------------------------------------------------------
+
+
+def ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
+                 ) -> dict[str, int]:
+    rows = cluster.sql(
+        database,
+        """
+        SELECT
+          (SELECT count(*) FROM journal_entries
+             WHERE merchant_id = %(m)s AND idempotency_key LIKE %(prefix)s),
+          (SELECT count(*) FROM transfers
+             WHERE merchant_id = %(m)s AND code = 'wallet_payment'),
+          (SELECT coalesce(sum(b.credits_posted - b.debits_posted), 0)
+             FROM account_balances b JOIN accounts a
+               ON a.merchant_id = b.merchant_id AND a.id = b.account_id
+             WHERE a.merchant_id = %(m)s AND a.purpose = 'wallet'),
+          (SELECT coalesce(sum(b.credits_posted - b.debits_posted), 0)
+             FROM account_balances b JOIN accounts a
+               ON a.merchant_id = b.merchant_id AND a.id = b.account_id
+             WHERE a.merchant_id = %(m)s AND a.purpose = 'settlement'),
+          (SELECT count(*) FROM account_balances b JOIN accounts a
+               ON a.merchant_id = b.merchant_id AND a.id = b.account_id
+             WHERE a.merchant_id = %(m)s AND a.purpose = 'wallet'
+               AND b.credits_posted - b.debits_posted - b.debits_pending < 0),
+          (SELECT count(*) FROM (
+             SELECT a.asset_code FROM account_balances b JOIN accounts a
+               ON a.merchant_id = b.merchant_id AND a.id = b.account_id
+             GROUP BY a.asset_code
+             HAVING sum(b.debits_posted) <> sum(b.credits_posted)
+                 OR sum(b.debits_pending) <> sum(b.credits_pending)) unbalanced)
+        """.replace("%(m)s", "%s::uuid").replace("%(prefix)s", "%s"),
+        merchant_id, prefix + "-%", merchant_id, merchant_id, merchant_id, merchant_id,
+    )
+    keyed, payments, wallets, settlement, negative, unbalanced = (int(v) for v in rows[0])
+    return {"keyed_entries": keyed, "payments": payments, "wallets_minor": wallets,
+            "settlement_minor": settlement, "negative_wallets": negative,
+            "unbalanced_assets": unbalanced}
+
+
+def settled_ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
+                         ) -> dict[str, int]:
+    """The state once the requests wrk left in flight have ended (it stops mid-request)."""
+    state = ledger_state(cluster, database, merchant_id, prefix)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        busy = cluster.sql(
+            database,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+            " AND state <> 'idle' AND pid <> pg_backend_pid()", database,
+        )[0][0]
+        again = ledger_state(cluster, database, merchant_id, prefix)
+        if again == state and busy == 0:
+            return state
+        state = again
+    raise SystemExit("the ledger did not settle within 30 s after the load")
+
+
+def verify_round(before: dict[str, int], after: dict[str, int], wrk: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """Did the round move exactly what wrk saw? Raises (stops the run) if not."""
+    errors = wrk["errors"]
+    succeeded = wrk["requests"] - errors["status"]
+    in_flight = wrk["generated"] - wrk["requests"]  # sent, no answer when wrk stopped
+    committed = after["payments"] - before["payments"]
+    keyed = after["keyed_entries"] - before["keyed_entries"]
+    problems = []
+    if any(errors.values()):
+        problems.append(f"wrk errors: {errors}")
+    if keyed != committed:
+        problems.append(f"{committed} payments in the ledger, {keyed} with this round's keys")
+    if not succeeded <= committed <= succeeded + in_flight:
+        problems.append(
+            f"{committed} payments in the ledger, wrk saw {succeeded} succeed"
+            f" (+ at most {in_flight} in flight when it stopped)"
+        )
+    if before["wallets_minor"] - after["wallets_minor"] != committed * PAYMENT_MINOR:
+        problems.append("the wallets did not drop by the payments' sum")
+    if after["settlement_minor"] - before["settlement_minor"] != committed * PAYMENT_MINOR:
+        problems.append("the settlement account did not grow by the payments' sum")
+    if after["negative_wallets"]:
+        problems.append(f"{after['negative_wallets']} wallets below zero")
+    if after["unbalanced_assets"]:
+        problems.append("debits and credits differ")
+    result = {
+        "ok": not problems, "succeeded": succeeded, "committed": committed,
+        "in_flight_at_stop": in_flight, "wallets_dropped_minor": before["wallets_minor"]
+        - after["wallets_minor"], "problems": problems,
+    }
+    if problems:
+        raise SystemExit(f"the run is broken, no figures: {json.dumps(result)}")
+    return result
+
+
+# The loads -------------------------------------------------------------------------------
+
+
+def run_pgbench(cluster: Cluster, args: argparse.Namespace, meter: CpuMeter) -> dict[str, Any]:
+    command = [
+        pg_bin("pgbench"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
+        "-c", str(args.clients), "-j", str(args.threads), "-T", str(args.duration),
+        "pgbench",
+    ]
+    with WaitSampler(cluster.url(), "pgbench") as sampler:
+        before = meter.snapshot()
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        after = meter.snapshot()
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)[1])
+    latency = float(re.search(r"latency average = ([\d.]+) ms", output)[1])
+    processed = int(re.search(r"actually processed: (\d+)", output)[1])
+    failed = re.search(r"number of failed transactions: (\d+)", output)
+    return {
+        "tps": round(tps, 1), "latency_avg_ms": latency, "transactions": processed,
+        "failed": int(failed[1]) if failed else 0, "cpu_cores": CpuMeter.delta(before, after),
+        "waits": sampler.summary(), "command": " ".join(command[4:]),
+    }
+
+
+def run_wrk(url: str, args: argparse.Namespace, customers_file: Path, register_key: str,
+            prefix: str, duration: float, meter: CpuMeter | None = None,
+            sampler: WaitSampler | None = None) -> dict[str, Any]:
+    command = [
+        "wrk", f"-t{args.threads}", f"-c{args.clients}", f"-d{duration}s", "--latency",
+        "--timeout", "10s", "-s", str(LUA), url, "--", str(customers_file), register_key,
+        prefix, str(PAYMENT_MINOR),
+    ]
+    before = meter.snapshot() if meter else None
+    if sampler:
+        sampler.__enter__()
+    try:
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    finally:
+        if sampler:
+            sampler.__exit__()
+    after = meter.snapshot() if meter else None
+    line = next(x for x in output.splitlines() if x.startswith("BENCH_JSON "))
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = figures["duration_us"] / 1e6
+    latency = figures["latency_us"]
+    result = {
+        "transfers_per_s": round((figures["requests"] - figures["errors"]["status"]) / seconds, 1),
+        "requests_per_s": round(figures["requests"] / seconds, 1),
+        "p50_ms": latency["p50"] / 1000, "p75_ms": latency["p75"] / 1000,
+        "p90_ms": latency["p90"] / 1000, "p99_ms": latency["p99"] / 1000,
+        "p999_ms": latency["p999"] / 1000, "max_ms": latency["max"] / 1000,
+        "mean_ms": round(latency["mean"] / 1000, 3), "wrk": figures,
+    }
+    if meter:
+        result["cpu_cores"] = CpuMeter.delta(before, after)
+    if sampler:
+        result["waits"] = sampler.summary()
+    return result
+
+
+def source_state() -> dict[str, Any]:
+    """Which code was measured: the commit, and whether src/ had changes beyond it."""
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *arguments], capture_output=True,
+                              text=True).stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "src").splitlines()
+    return {"commit": git("rev-parse", "HEAD"), "src_changes": changed,
+            "src_diff_sha1": hashlib.sha1(git("diff", "HEAD", "--", "src").encode()).hexdigest()
+            if changed else None}
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def print_round_table(workers: int, rounds: list[dict[str, Any]]) -> None:
+    print()
+    print(f"workers={workers}")
+    header = (f"{'round':>5} {'pgbench tps':>12} {'API tr/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+              f" {'ratio':>6}   CPU cores  pgbench: pg/client/others"
+              f" | API: pg/service/wrk/others")
+    print(header)
+    print("-" * len(header))
+    for number, item in enumerate(rounds, 1):
+        pgb, api = item["pgbench"], item["api"]
+        pc, ac = pgb["cpu_cores"], api["cpu_cores"]
+        flag = "  *" if item["disturbed"] else ""
+        print(
+            f"{number:>5} {pgb['tps']:>12.1f} {api['transfers_per_s']:>9.1f}"
+            f" {api['p50_ms']:>7.2f} {api['p99_ms']:>7.2f} {item['ratio']:>6.3f}"
+            f"   {pc['postgres']:.2f}/{pc['client']:.2f}/{pc['other']:.2f}"
+            f" | {ac['postgres']:.2f}/{ac['service']:.2f}/{ac['client']:.2f}/{ac['other']:.2f}"
+            f"{flag}"
+        )
+    if any(item["disturbed"] for item in rounds):
+        print(f"* other processes on this machine used more than {DISTURBED_CORES} cores"
+              " during the round: its figures are not clean")
+
+
+def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict[str, Any],
+                         customers_file: Path, workdir: Path, meter: CpuMeter
+                         ) -> dict[str, Any]:
+    """Where the time goes: the SQL function alone (pgbench), the ledger from Python."""
+    result: dict[str, Any] = {}
+    merchant_id = setup["merchant_id"]
+    # 1. cagnotte_post_entry from pgbench: the database's own ceiling for a payment.
+    wallets = cluster.sql(
+        "cagnotte",
+        "SELECT a.id FROM accounts a WHERE a.merchant_id = %s::uuid AND a.purpose = 'wallet'"
+        " ORDER BY a.id", merchant_id,
+    )
+    settlement = cluster.sql(
+        "cagnotte",
+        "SELECT id FROM accounts WHERE merchant_id = %s::uuid AND purpose = 'settlement'",
+        merchant_id,
+    )[0][0]
+    with psycopg.connect(cluster.url("cagnotte"), autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS bench_wallet_accounts")
+        connection.execute("CREATE TABLE bench_wallet_accounts (n int PRIMARY KEY, id uuid)")
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO bench_wallet_accounts VALUES (%s, %s)",
+                               [(n, row[0]) for n, row in enumerate(wallets, 1)])
+    script = workdir / "post_entry.sql"
+    script.write_text(
+        f"\\set n random(1, {len(wallets)})\n"
+        "SELECT cagnotte_post_entry(CAST(:merchant AS uuid), gen_random_uuid(),"
+        " 'wallet_payment', 'pgbench-' || gen_random_uuid()::text, 'h', NULL, now(),"
+        " ARRAY[CAST(:merchant AS uuid)],"
+        " jsonb_build_array(jsonb_build_object('op', 'transfer', 'id', gen_random_uuid(),"
+        " 'debit_account_id', (SELECT id FROM bench_wallet_accounts WHERE n = :n),"
+        " 'credit_account_id', CAST(:settlement AS uuid), 'amount', 100,"
+        " 'code', 'bench_sql_only', 'reference', NULL)));\n"
+    )
+    command = [
+        pg_bin("pgbench"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
+        "-n", "-M", "prepared", "-c", str(args.clients), "-j", str(args.threads),
+        "-T", str(args.duration), "-D", f"merchant={merchant_id}",
+        "-D", f"settlement={settlement}", "-f", str(script), "cagnotte",
+    ]
+    with WaitSampler(cluster.url(), "cagnotte") as sampler:
+        before = meter.snapshot()
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        after = meter.snapshot()
+    tps = float(re.search(r"tps = ([\d.]+) \(without", output)[1])
+    latency = float(re.search(r"latency average = ([\d.]+) ms", output)[1])
+    result["sql_function_from_pgbench"] = {
+        "transfers_per_s": round(tps, 1), "latency_avg_ms": latency,
+        "cpu_cores": CpuMeter.delta(before, after), "waits": sampler.summary(),
+    }
+    log(f"  cagnotte_post_entry from pgbench ({args.clients} clients): {tps:.0f} transfers/s,"
+        f" {latency:.2f} ms")
+    # 2. The ledger from Python threads, and the same call with psycopg alone.
+    for mode in ("ledger", "psycopg", "psycopg-autocommit"):
+        for threads in args.ledger_threads:
+            wait_until_quiet(args.quiet_cores, args.quiet_wait)
+            command = [
+                sys.executable, str(BENCH / "ledger_only.py"), "--url", cluster.url("cagnotte"),
+                "--merchant-id", merchant_id, "--customers-file", str(customers_file),
+                "--threads", str(threads), "--duration", str(min(args.duration, 10)),
+                "--mode", mode, "--json",
+            ]
+            before = meter.snapshot()
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            after = meter.snapshot()
+            figures = json.loads(output.strip().splitlines()[-1])
+            figures["cpu_cores"] = CpuMeter.delta(before, after)
+            result[f"{mode}_threads_{threads}"] = figures
+            log(f"  {mode:18} {threads} threads: {figures['transfers_per_s']:.0f} transfers/s,"
+                f" p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
+                f" (python {figures['cpu_cores']['client']:.2f} cores,"
+                f" postgres {figures['cpu_cores']['postgres']:.2f})")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per load")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2, help="pgbench -j, wrk -t")
+    parser.add_argument("--workers", default="2",
+                        help="uvicorn workers; a list (1,2,3) compares them")
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--scale", type=int, default=1, help="pgbench -i -s")
+    parser.add_argument(
+        "--warmup", type=int, default=60,
+        help="at most this many seconds of wrk before the rounds; it stops earlier once"
+        " 5 x customers x workers payments are made, so that every worker has most"
+        " likely cached every customer's membership and wallet account",
+    )
+    parser.add_argument("--quiet-cores", type=float, default=0.3,
+                        help="before each load, wait until others use at most this many cores")
+    parser.add_argument("--quiet-wait", type=float, default=120,
+                        help="... but no longer than this many seconds")
+    parser.add_argument("--no-decompose", action="store_true",
+                        help="skip the SQL-only and ledger-only measurements")
+    parser.add_argument("--ledger-threads", default="1,4,8")
+    parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
+    parser.add_argument("--app", help="serve this application factory (module:function) with"
+                        " uvicorn instead of `cagnotte serve`, to measure a change")
+    parser.add_argument("--app-path", help="a directory to put on PYTHONPATH for --app")
+    parser.add_argument(
+        "--priority", type=int, default=0,
+        help="nice value for this script and all it starts (PostgreSQL, the service, pgbench,"
+        " wrk), also for their sessions' autogroups; -10 keeps a shared machine's other work"
+        " from skewing the figures (root only)",
+    )
+    args = parser.parse_args()
+    worker_counts = [int(n) for n in args.workers.split(",")]
+    args.ledger_threads = [int(n) for n in args.ledger_threads.split(",")]
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install -y wrk)")
+    if args.priority:
+        # Inherited by every process started from here on: the cluster, the service,
+        # pgbench and wrk all run at the same priority, so the comparison stays fair.
+        prioritise(os.getpid(), args.priority)
+
+    workdir = Path(tempfile.mkdtemp(prefix="cagnotte-bench-"))
+    workdir.chmod(0o755)  # the cluster belongs to `postgres` when we are root
+    cluster = Cluster(workdir / "pg", free_port())
+    service: Service | None = None
+    started = dt.datetime.now(dt.UTC)
+    report: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "config": {k: v for k, v in vars(args).items()} | {
+            "workers": worker_counts, "payment_minor": PAYMENT_MINOR,
+        },
+        "machine": {
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "kernel": platform.release(),
+            "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+            .splitlines()[0] if shutil.which("wrk") else None,
+        },
+        "source": source_state(),
+        "by_workers": {},
+    }
+    try:
+        log(f"cluster in {cluster.directory} on port {cluster.port} (durable settings)")
+        cluster.start()
+        prioritise(cluster.postmaster_pid, args.priority)
+        report["postgres_settings"] = cluster.settings()
+        for database in ("pgbench", "cagnotte"):
+            cluster.sql("postgres", f"CREATE DATABASE {database}")
+        log(f"pgbench -i -s {args.scale} (database pgbench)")
+        subprocess.run(
+            [pg_bin("pgbench"), "-i", "-q", "-s", str(args.scale), "-h", "127.0.0.1",
+             "-p", str(cluster.port), "-U", "postgres", "pgbench"],
+            check=True, capture_output=True,
+        )
+        setup: dict[str, Any] | None = None
+        customers_file = workdir / "customers.txt"
+        operator_key = None
+        for workers in worker_counts:
+            api_port = free_port()
+            service = Service(cluster.url("cagnotte"), api_port, workers, workdir,
+                              args.app, args.app_path)
+            log(f"{args.app or 'cagnotte serve'} --workers {workers} on port {api_port}"
+                " (database cagnotte)")
+            service.start()
+            assert service.process is not None
+            prioritise(service.process.pid, args.priority)
+            operator_key = operator_key or service.operator_key
+            api_url = f"http://127.0.0.1:{api_port}"
+            if setup is None:
+                if operator_key is None:
+                    sys.exit(f"no operator key in the service's output: {service.output}")
+                log(f"setting up a merchant, a register, {args.customers} customers with"
+                    f" {TOP_UP_MINOR // 100} CZK each (through the API)")
+                setup = set_up_merchant(Api(api_port), operator_key, args.customers)
+                customers_file.write_text("\n".join(setup["customer_ids"]) + "\n")
+            meter = CpuMeter(cluster.postmaster_pid, service.process.pid)
+            warm_target = 5 * args.customers * workers
+            log(f"warm-up: wrk until {warm_target} payments (at most {args.warmup} s)")
+            warm_done, warm_started, chunk = 0, time.monotonic(), 0
+            while warm_done < warm_target and time.monotonic() - warm_started < args.warmup:
+                chunk += 1
+                warm = run_wrk(api_url, args, customers_file, setup["register_key"],
+                               f"warm{workers}-{chunk}", 5)
+                warm_done += warm["wrk"]["requests"]
+            log(f"  {warm_done} payments in {time.monotonic() - warm_started:.0f} s")
+            rounds = []
+            for number in range(1, args.rounds + 1):
+                log(f"round {number}/{args.rounds}, workers={workers}")
+                quiet_pg = wait_until_quiet(args.quiet_cores, args.quiet_wait)
+                pgbench = run_pgbench(cluster, args, meter)
+                log(f"  pgbench: {pgbench['tps']:.1f} tps")
+                quiet_api = wait_until_quiet(args.quiet_cores, args.quiet_wait)
+                prefix = f"w{workers}r{number}-{int(time.time())}"
+                before = ledger_state(cluster, "cagnotte", setup["merchant_id"], prefix)
+                api = run_wrk(api_url, args, customers_file, setup["register_key"], prefix,
+                              args.duration, meter, WaitSampler(cluster.url(), "cagnotte"))
+                after = settled_ledger_state(cluster, "cagnotte", setup["merchant_id"], prefix)
+                api["verification"] = verify_round(before, after, api["wrk"])
+                ratio = round(api["transfers_per_s"] / pgbench["tps"], 3)
+                log(f"  API: {api['transfers_per_s']:.1f} transfers/s, p50 {api['p50_ms']:.2f}"
+                    f" ms, p99 {api['p99_ms']:.2f} ms, ratio {ratio:.3f}; checked:"
+                    f" {api['verification']['committed']} payments in the ledger")
+                rounds.append({
+                    "pgbench": pgbench, "api": api, "ratio": ratio,
+                    "disturbed": max(pgbench["cpu_cores"]["other"],
+                                     api["cpu_cores"]["other"]) > DISTURBED_CORES,
+                    "others_busy_cores_before": {"pgbench": quiet_pg, "api": quiet_api},
+                })
+            service.stop()
+            service = None
+            summary = {
+                "median_ratio": median([r["ratio"] for r in rounds]),
+                "median_pgbench_tps": median([r["pgbench"]["tps"] for r in rounds]),
+                "median_api_transfers_per_s": median([r["api"]["transfers_per_s"]
+                                                      for r in rounds]),
+                "median_p50_ms": median([r["api"]["p50_ms"] for r in rounds]),
+                "median_p99_ms": median([r["api"]["p99_ms"] for r in rounds]),
+            }
+            summary["disturbed_rounds"] = sum(r["disturbed"] for r in rounds)
+            summary["target_met"] = summary["median_ratio"] >= 0.5 and (
+                summary["median_p99_ms"] < 25
+            )
+            report["by_workers"][str(workers)] = {"rounds": rounds, "summary": summary}
+            print_round_table(workers, rounds)
+            print(f"median ratio API/pgbench: {summary['median_ratio']:.3f}"
+                  f"  (median p99 {summary['median_p99_ms']:.2f} ms;"
+                  f" target ratio >= 0.5 and p99 < 25 ms:"
+                  f" {'met' if summary['target_met'] else 'NOT met'})")
+            if summary["disturbed_rounds"]:
+                print(f"{summary['disturbed_rounds']} of {len(rounds)} rounds ran beside other"
+                      " work on this machine (see 'others'): run again on a quiet machine")
+            print()
+        best = max(report["by_workers"].items(), key=lambda kv: kv[1]["summary"]["median_ratio"])
+        report["best_workers"] = int(best[0])
+        if len(worker_counts) > 1:
+            print("workers  median ratio  API tr/s  p99 ms")
+            for workers, item in report["by_workers"].items():
+                s = item["summary"]
+                print(f"{workers:>7}  {s['median_ratio']:>12.3f}  "
+                      f"{s['median_api_transfers_per_s']:>8.1f}  {s['median_p99_ms']:>6.2f}")
+            print(f"best: {best[0]} workers")
+        if not args.no_decompose and setup is not None:
+            log("decomposition (no HTTP): the SQL function alone, then the ledger from Python")
+            meter = CpuMeter(cluster.postmaster_pid, None)
+            report["decomposition"] = ledger_decomposition(
+                cluster, args, setup, customers_file, workdir, meter
+            )
+    except (SystemExit, KeyboardInterrupt, Exception) as error:
+        # A broken run reports no figures: the file keeps what happened, marked broken.
+        report["broken"] = str(error) or type(error).__name__
+        raise
+    finally:
+        if service is not None:
+            service.stop()
+        cluster.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        suffix = "-BROKEN" if "broken" in report else ""
+        path = RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}{suffix}.json"
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        log(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
