@@ -251,6 +251,7 @@ def test_a_manager_freezes_and_unfreezes_a_card_and_a_frozen_card_takes_no_spend
     page = client.get(frozen.headers["location"])
     assert 'id="card-state">Frozen<' in page.text and "The card is frozen" in page.text
     assert 'action="' + f"{PAGES}/cards/{card.id}/unfreeze" + '"' in page.text
+    assert "Unfreeze the card to correct its balance" in page.text
     assert card_state(client, merchant, card) == "frozen"
     refused = spend(client, merchant, card, 1_000)
     assert refused.status_code == 409 and refused.json()["code"] == "gift_card_frozen"
