@@ -58,6 +58,7 @@ def test_without_an_smtp_host_mail_is_written_to_the_outbox(tmp_path: Path):
 
 def test_smtp_mail_is_sent_even_from_a_thread_with_a_running_event_loop():
     import asyncio
+    import threading
 
     sink = Sink()
     port = _free_port()
@@ -68,8 +69,12 @@ def test_smtp_mail_is_sent_even_from_a_thread_with_a_running_event_loop():
     async def inside_a_loop() -> None:
         mailer.send(compose("shop@example.com", "jana@example.com", "Hello", "Body"))
 
+    # A thread of its own, since the test runner's thread may have a loop running already
+    # (Playwright's, after the browser tests).
+    worker = threading.Thread(target=asyncio.run, args=(inside_a_loop(),))
     try:
-        asyncio.run(inside_a_loop())
+        worker.start()
+        worker.join(timeout=30)
     finally:
         controller.stop()
     assert len(sink.messages) == 1
