@@ -324,28 +324,32 @@ BEGIN
     -- The rows of every one-row account the entry touches are locked first, in
     -- one order, so that entries whose transfers cross each other queue instead
     -- of deadlocking. (Sharded rows are chosen per transfer and locked there.)
-    SELECT array_agg(account_id) INTO v_account_ids FROM (
-        SELECT (operation->>'debit_account_id')::uuid AS account_id
-        FROM jsonb_array_elements(p_operations) AS operation
-        UNION
-        SELECT (operation->>'credit_account_id')::uuid
-        FROM jsonb_array_elements(p_operations) AS operation
-        UNION
-        SELECT unnest(ARRAY[earlier.debit_account_id, earlier.credit_account_id])
-        FROM jsonb_array_elements(p_operations) AS operation
-        JOIN transfers AS earlier
-          ON earlier.merchant_id = p_merchant_id
-         AND earlier.id = coalesce(operation->>'pending_id',
-                                   operation->>'reverses_id')::uuid
-    ) AS touched;
-    PERFORM 1 FROM account_balances AS balance
-    WHERE balance.merchant_id = ANY (p_allowed_merchants)
-      AND balance.account_id = ANY (v_account_ids)
-      AND EXISTS (SELECT 1 FROM accounts
-                  WHERE accounts.merchant_id = balance.merchant_id
-                    AND accounts.id = balance.account_id AND accounts.balance_shards = 1)
-    ORDER BY balance.account_id, balance.shard
-    FOR UPDATE OF balance;
+    -- Each step finds its rows by index (accounts by id, balances by key), so the
+    -- cost does not grow with the number of accounts on the platform.
+    SELECT array_agg(accounts.id ORDER BY accounts.id) INTO v_account_ids
+    FROM accounts
+    WHERE accounts.id = ANY (ARRAY(
+            SELECT (operation->>'debit_account_id')::uuid
+            FROM jsonb_array_elements(p_operations) AS operation
+            UNION
+            SELECT (operation->>'credit_account_id')::uuid
+            FROM jsonb_array_elements(p_operations) AS operation
+            UNION
+            SELECT unnest(ARRAY[earlier.debit_account_id, earlier.credit_account_id])
+            FROM jsonb_array_elements(p_operations) AS operation
+            JOIN transfers AS earlier
+              ON earlier.merchant_id = p_merchant_id
+             AND earlier.id = coalesce(operation->>'pending_id',
+                                       operation->>'reverses_id')::uuid))
+      AND accounts.merchant_id = ANY (p_allowed_merchants)
+      AND accounts.balance_shards = 1;
+    IF v_account_ids IS NOT NULL THEN
+        PERFORM 1 FROM account_balances AS balance
+        WHERE balance.merchant_id = ANY (p_allowed_merchants)
+          AND balance.account_id = ANY (v_account_ids)
+        ORDER BY balance.account_id, balance.shard
+        FOR UPDATE OF balance;
+    END IF;
 
     FOR v_operation IN SELECT value FROM jsonb_array_elements(p_operations) LOOP
         CASE v_operation->>'op'
