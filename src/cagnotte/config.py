@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     jobs_interval_seconds: int = 30
     database_pool_size: int = 10
     # How long an API key lookup may be served from memory.
-    api_key_cache_seconds: float = 5.0
+    api_key_cache_seconds: int = 5
     # The most one bonus code may be worth, per currency, in minor units
     # (JSON in the environment, e.g. CAGNOTTE_BONUS_VALUE_MAX_MINOR='{"CZK": 500000}').
     bonus_value_max_minor: dict[str, int] = {"CZK": 500_000, "EUR": 20_000}

@@ -108,7 +108,9 @@ GiftCardInvalid = _error(
 GiftCardInactive = _error("gift_card_inactive", "The gift card has not been activated.")
 GiftCardFrozen = _error("gift_card_frozen", "The gift card is frozen.")
 GiftCardClosed = _error("gift_card_closed", "The gift card is closed.")
-GiftCardNotReloadable = _error("gift_card_not_reloadable", "Cards of this program cannot be reloaded.")
+GiftCardNotReloadable = _error(
+    "gift_card_not_reloadable", "Cards of this program cannot be reloaded."
+)
 GiftCardHasHolds = _error(
     "gift_card_has_holds", "The card has open authorisations; capture or void them first."
 )

@@ -1,4 +1,6 @@
-"""Scheduled work: hold timeouts, lot expiry, campaign settlement. `cagnotte jobs run` runs it once."""
+"""Scheduled work: hold timeouts, lot expiry, campaign settlement, card expiry.
+
+`cagnotte jobs run` runs it once; `cagnotte serve` runs it on a schedule."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def run_due_jobs(services: Services) -> dict[str, int]:
 class JobScheduler:
     """Runs the jobs every `interval_seconds` in a background thread."""
 
-    def __init__(self, services: Services, interval_seconds: float) -> None:
+    def __init__(self, services: Services, interval_seconds: int) -> None:
         self.services = services
         self.interval_seconds = interval_seconds
         self._stop = threading.Event()

@@ -147,9 +147,12 @@ class ApiKeyCreate(Strict):
 # Customers -------------------------------------------------------------------
 
 
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+
+
 class Profile(Strict):
-    first_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
     email: Email | None = None
     birth_date: date | None = None
     address: Annotated[str, StringConstraints(max_length=500)] | None = None

@@ -39,9 +39,11 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction; on SQLite it does not wait for the write lock."""
-        with self.engine.connect().execution_options(sqlite_read_only=True) as connection:
-            with connection.begin():
-                yield connection
+        with (
+            self.engine.connect().execution_options(sqlite_read_only=True) as connection,
+            connection.begin(),
+        ):
+            yield connection
 
     @contextmanager
     def single_statement(self) -> Iterator[Connection]:

@@ -15,7 +15,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", normalise_database_url(database_url).replace("%", "%%"))
+    url = normalise_database_url(database_url)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

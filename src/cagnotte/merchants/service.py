@@ -53,7 +53,7 @@ class IssuedKey:
 
 
 class MerchantService:
-    def __init__(self, database: Database, clock: Clock, key_cache_seconds: float = 5.0) -> None:
+    def __init__(self, database: Database, clock: Clock, key_cache_seconds: int = 5) -> None:
         self.database = database
         self.clock = clock
         self._key_cache: dict[str, tuple[float, Principal | None]] = {}
@@ -180,7 +180,8 @@ class MerchantService:
                 assets.c.merchant_id.is_(None) | (assets.c.merchant_id == caller.merchant_id)
             )
         with self.database.read() as connection:
-            return [dict(row) for row in connection.execute(query.order_by(assets.c.code)).mappings()]
+            rows = connection.execute(query.order_by(assets.c.code)).mappings()
+            return [dict(row) for row in rows]
 
     def assets_by_code(self, codes: Iterable[str]) -> dict[str, Asset]:
         """How to count and show these assets (their scale), by code."""

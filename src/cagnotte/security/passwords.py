@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -18,10 +20,8 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """True when the password matches; a missing hash still costs one argon2 check."""
     if password_hash is None:
         # Spend the same time as a real check, so timing does not tell who exists.
-        try:
+        with contextlib.suppress(VerificationError, InvalidHashError):
             _hasher.verify(_DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            pass
         return False
     try:
         return _hasher.verify(password_hash, password)

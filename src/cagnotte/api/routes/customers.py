@@ -51,7 +51,9 @@ def search_customers(
     name: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_CHARACTER)] = None,
     phone: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    after: Annotated[uuid.UUID | None, Query(description="The last id of the previous page")] = None,
+    after: Annotated[
+        uuid.UUID | None, Query(description="The last id of the previous page")
+    ] = None,
 ) -> list[CustomerOut]:
     """Search by (part of) the name and/or the phone number."""
     return [

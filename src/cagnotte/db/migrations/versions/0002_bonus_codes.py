@@ -8,10 +8,9 @@ Create Date: 2026-11-23 11:26:17.240499
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
-import cagnotte.db.types
 from alembic import op
 
+import cagnotte.db.types
 
 revision: str = '0002'
 down_revision: str | None = '0001'
