@@ -43,19 +43,26 @@ BEGIN
 END
 $$;
 
--- Locks two balance rows in one fixed order (account, then shard). Transfers
--- between the same accounts in opposite directions would otherwise each hold
--- one row and wait for the other: a deadlock.
+-- Locks two balance rows in one fixed order: rows of one-row accounts before
+-- shard rows, then by account and shard. Transfers between the same accounts in
+-- opposite directions would otherwise each hold one row and wait for the other:
+-- a deadlock. One-row accounts come first because an entry of several
+-- operations locks all of its one-row accounts up front (cagnotte_post_entry)
+-- and takes shard rows only as it goes.
 CREATE OR REPLACE FUNCTION cagnotte_lock_balances(
     p_first_merchant_id uuid, p_first_account_id uuid, p_first_shard int,
-    p_second_merchant_id uuid, p_second_account_id uuid, p_second_shard int
+    p_first_sharded boolean,
+    p_second_merchant_id uuid, p_second_account_id uuid, p_second_shard int,
+    p_second_sharded boolean
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM account_balances
     WHERE (merchant_id, account_id, shard) IN (
         (p_first_merchant_id, p_first_account_id, p_first_shard),
         (p_second_merchant_id, p_second_account_id, p_second_shard))
-    ORDER BY account_id, shard
+    ORDER BY CASE WHEN account_id = p_first_account_id THEN p_first_sharded
+                  ELSE p_second_sharded END,
+             account_id, shard
     FOR UPDATE;
 END
 $$;
@@ -99,8 +106,8 @@ BEGIN
     END IF;
 
     PERFORM cagnotte_lock_balances(
-        v_debit.merchant_id, p_debit_id, v_debit_shard,
-        v_credit.merchant_id, p_credit_id, v_credit_shard);
+        v_debit.merchant_id, p_debit_id, v_debit_shard, v_debit.balance_shards > 1,
+        v_credit.merchant_id, p_credit_id, v_credit_shard, v_credit.balance_shards > 1);
     -- The limit is checked by the statement that changes the balance. It is
     -- written as a subtraction, which cannot overflow on a limited account, so a
     -- debit beyond the balance is insufficient_funds even near the counters' end.
@@ -217,7 +224,9 @@ BEGIN
 
     PERFORM cagnotte_lock_balances(
         v_debit.merchant_id, v_hold.debit_account_id, v_hold.debit_shard,
-        v_credit.merchant_id, v_hold.credit_account_id, v_hold.credit_shard);
+        v_debit.balance_shards > 1,
+        v_credit.merchant_id, v_hold.credit_account_id, v_hold.credit_shard,
+        v_credit.balance_shards > 1);
     UPDATE account_balances SET
         debits_pending = debits_pending - v_hold.amount,
         debits_posted = debits_posted + v_posted
@@ -321,34 +330,41 @@ BEGIN
         END IF;
     END IF;
 
-    -- The rows of every one-row account the entry touches are locked first, in
-    -- one order, so that entries whose transfers cross each other queue instead
-    -- of deadlocking. (Sharded rows are chosen per transfer and locked there.)
-    -- Each step finds its rows by index (accounts by id, balances by key), so the
-    -- cost does not grow with the number of accounts on the platform.
-    SELECT array_agg(accounts.id ORDER BY accounts.id) INTO v_account_ids
-    FROM accounts
-    WHERE accounts.id = ANY (ARRAY(
-            SELECT (operation->>'debit_account_id')::uuid
+    -- An entry of several operations locks the rows of every one-row account
+    -- it touches first, in one order, so that entries whose transfers cross each
+    -- other queue instead of deadlocking. (Shard rows are chosen per transfer and
+    -- locked there, after every one-row account: see cagnotte_lock_balances.)
+    -- An entry of one operation needs none of this: its transfer locks its two
+    -- rows in that order itself. Every lookup here is by index (scalar
+    -- subqueries), so the cost does not grow with the platform's accounts.
+    IF jsonb_array_length(p_operations) > 1 THEN
+        SELECT array_agg(touched.account_id ORDER BY touched.account_id)
+        INTO v_account_ids
+        FROM (
+            SELECT DISTINCT unnest(ARRAY[
+                (operation->>'debit_account_id')::uuid,
+                (operation->>'credit_account_id')::uuid,
+                (SELECT earlier.debit_account_id FROM transfers AS earlier
+                 WHERE earlier.merchant_id = p_merchant_id
+                   AND earlier.id = coalesce(operation->>'pending_id',
+                                             operation->>'reverses_id')::uuid),
+                (SELECT earlier.credit_account_id FROM transfers AS earlier
+                 WHERE earlier.merchant_id = p_merchant_id
+                   AND earlier.id = coalesce(operation->>'pending_id',
+                                             operation->>'reverses_id')::uuid)
+            ]) AS account_id
             FROM jsonb_array_elements(p_operations) AS operation
-            UNION
-            SELECT (operation->>'credit_account_id')::uuid
-            FROM jsonb_array_elements(p_operations) AS operation
-            UNION
-            SELECT unnest(ARRAY[earlier.debit_account_id, earlier.credit_account_id])
-            FROM jsonb_array_elements(p_operations) AS operation
-            JOIN transfers AS earlier
-              ON earlier.merchant_id = p_merchant_id
-             AND earlier.id = coalesce(operation->>'pending_id',
-                                       operation->>'reverses_id')::uuid))
-      AND accounts.merchant_id = ANY (p_allowed_merchants)
-      AND accounts.balance_shards = 1;
-    IF v_account_ids IS NOT NULL THEN
-        PERFORM 1 FROM account_balances AS balance
-        WHERE balance.merchant_id = ANY (p_allowed_merchants)
-          AND balance.account_id = ANY (v_account_ids)
-        ORDER BY balance.account_id, balance.shard
-        FOR UPDATE OF balance;
+        ) AS touched
+        WHERE (SELECT account.balance_shards FROM accounts AS account
+               WHERE account.id = touched.account_id
+                 AND account.merchant_id = ANY (p_allowed_merchants)) = 1;
+        IF v_account_ids IS NOT NULL THEN
+            PERFORM 1 FROM account_balances AS balance
+            WHERE balance.merchant_id = ANY (p_allowed_merchants)
+              AND balance.account_id = ANY (v_account_ids)
+            ORDER BY balance.account_id, balance.shard
+            FOR UPDATE OF balance;
+        END IF;
     END IF;
 
     FOR v_operation IN SELECT value FROM jsonb_array_elements(p_operations) LOOP
