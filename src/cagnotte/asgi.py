@@ -19,13 +19,16 @@ def _build(with_jobs: bool) -> FastAPI:
     app = create_app(services)
     scheduler = JobScheduler(services, settings.jobs_interval_seconds) if with_jobs else None
 
+    application_lifespan = app.router.lifespan_context
+
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if scheduler is not None:
-            scheduler.start()
-        yield
-        if scheduler is not None:
-            scheduler.stop()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with application_lifespan(app):
+            if scheduler is not None:
+                scheduler.start()
+            yield
+            if scheduler is not None:
+                scheduler.stop()
         services.close()
 
     app.router.lifespan_context = lifespan

@@ -35,7 +35,7 @@ def server_url(postgres_url, services) -> Iterator[str]:
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        create_app(services), log_level="warning", lifespan="off", access_log=False
+        create_app(services), log_level="warning", lifespan="on", access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from cagnotte import __version__
@@ -19,7 +22,17 @@ from cagnotte.bootstrap import Services
 
 
 def create_app(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The event loop's own database connections, for the hot path (payments).
+        await services.database.open_async_pool()
+        try:
+            yield
+        finally:
+            await services.database.close_async_pool()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Cagnotte",
         version=__version__,
         summary="Stored value and rewards on a double-entry ledger.",
@@ -31,7 +44,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_problem_handlers(app)
-    for module in (merchants, customers, accounts, wallets, me, bonus_codes, gift_cards):
+    # Routes are matched in order: the register's hot path (payments) first.
+    for module in (wallets, merchants, customers, accounts, me, bonus_codes, gift_cards):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

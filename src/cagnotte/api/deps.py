@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -32,18 +33,27 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+MerchantHeader = Annotated[
+    uuid.UUID | None,
+    Header(
+        alias="Cagnotte-Merchant-Id",
+        description="With an operator key: the merchant to act for.",
+    ),
+]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 async def get_caller(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    merchant_header: Annotated[
-        uuid.UUID | None,
-        Header(
-            alias="Cagnotte-Merchant-Id",
-            description="With an operator key: the merchant to act for.",
-        ),
-    ] = None,
+    services: ServicesDep, credentials: Credentials, merchant_header: MerchantHeader = None
 ) -> Principal:
     """The merchant-side caller: an API key (the operator may name a merchant to act for)."""
+    return _caller(services, credentials, merchant_header)
+
+
+def _caller(
+    services: Services, credentials: HTTPAuthorizationCredentials | None,
+    merchant_header: uuid.UUID | None,
+) -> Principal:
     if credentials is None:
         raise errors.Unauthenticated()
     principal = services.merchants.authenticate_key(credentials.credentials)
@@ -72,17 +82,23 @@ async def get_customer(
 Customer = Annotated[CustomerPrincipal, Depends(get_customer)]
 
 
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
+        description="Send the same key to retry safely: the first answer comes back.",
+    ),
+]
+
+
 async def get_idempotency(
-    request: Request,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
-            description="Send the same key to retry safely: the first answer comes back.",
-        ),
-    ] = None,
+    request: Request, idempotency_key: IdempotencyKeyHeader = None
 ) -> Idempotency:
+    return await _idempotency(request, idempotency_key)
+
+
+async def _idempotency(request: Request, idempotency_key: str | None) -> Idempotency:
     if idempotency_key is None:
         return Idempotency()
     body = await request.body()
@@ -97,3 +113,33 @@ async def get_idempotency(
 
 
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+
+
+@dataclass(frozen=True, slots=True)
+class ValueMove:
+    """A request that moves value: who asks, its Idempotency-Key, the services."""
+
+    caller: Principal
+    idempotency: Idempotency
+    services: Services
+
+
+async def get_value_move(
+    request: Request, credentials: Credentials, merchant_header: MerchantHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> ValueMove:
+    """Caller, IdempotencyDep and ServicesDep in one dependency, for the hottest routes.
+
+    FastAPI's solving of each dependency costs more CPU than the dependency
+    itself (measured: a fifth of a payment's CPU in the service for four); the
+    OpenAPI description (security scheme, headers) stays the same.
+    """
+    services: Services = request.app.state.services
+    return ValueMove(
+        caller=_caller(services, credentials, merchant_header),
+        idempotency=await _idempotency(request, idempotency_key),
+        services=services,
+    )
+
+
+ValueMoveDep = Annotated[ValueMove, Depends(get_value_move)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -176,7 +176,11 @@ Operation = Transfer | Hold | PostHold | VoidHold | Expire | Reverse
 def operation_as_json(operation: Operation) -> dict[str, Any]:
     """The operation as the PostgreSQL function reads it."""
     data: dict[str, Any] = {"op": operation.op}
-    for key, value in asdict(operation).items():
+    # Field by field rather than dataclasses.asdict, which deep-copies every value:
+    # measured at 8 % of a payment's CPU in the service.
+    for attribute in fields(operation):
+        key = attribute.name
+        value = getattr(operation, key)
         if value is None:
             continue
         if isinstance(value, uuid.UUID):

@@ -10,7 +10,9 @@ idempotency_key_reused.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import json
 import random
 import threading
@@ -21,6 +23,8 @@ from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
+import psycopg
 from sqlalchemy import Connection, func, literal, select, text, union_all, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -51,6 +55,12 @@ _POST_ENTRY = text(
     "SELECT cagnotte_post_entry(:merchant_id, :entry_id, :kind, :idempotency_key,"
     " :request_hash, :memo, :now, CAST(:allowed AS uuid[]), CAST(:operations AS jsonb))"
 )
+# The same call for psycopg itself (post_entry_async).
+_POST_ENTRY_PSYCOPG = (
+    "SELECT cagnotte_post_entry(%(merchant_id)s, %(entry_id)s, %(kind)s,"
+    " %(idempotency_key)s, %(request_hash)s, %(memo)s, %(now)s, %(allowed)s::uuid[],"
+    " %(operations)s::jsonb)"
+)
 
 
 # How often an entry in a transaction of its own is tried (a lost race, a deadlock),
@@ -78,8 +88,7 @@ class Ledger:
         self, merchant_id: uuid.UUID, spec: AccountSpec, connection: Connection | None = None
     ) -> Account:
         """The account for (merchant, owner, purpose, asset), opened on first use."""
-        key = (merchant_id, spec.owner_type, spec.owner_id, spec.purpose, spec.asset_code)
-        cached = self._accounts.get(key)
+        cached = self.cached_account(merchant_id, spec)
         if cached is not None:
             return cached
         if connection is not None:
@@ -88,8 +97,12 @@ class Ledger:
         with self.database.transaction() as own_connection:
             account = self._open_account(own_connection, merchant_id, spec)
         with self._accounts_lock:
-            self._accounts[key] = account
+            self._accounts[_account_key(merchant_id, spec)] = account
         return account
+
+    def cached_account(self, merchant_id: uuid.UUID, spec: AccountSpec) -> Account | None:
+        """The account open_account would return, if it is known without a query."""
+        return self._accounts.get(_account_key(merchant_id, spec))
 
     def _open_account(
         self, connection: Connection, merchant_id: uuid.UUID, spec: AccountSpec
@@ -222,21 +235,9 @@ class Ledger:
         result; another hash raises idempotency_key_reused. Accounts must belong
         to the merchant (or, with also_platform, to the platform).
         """
-        assert operations, "a journal entry moves something"
-        # SQLite would store a longer value; PostgreSQL would refuse it.
-        assert idempotency_key is None or len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH_MAX
-        assert request_hash is None or len(request_hash) <= REQUEST_HASH_LENGTH_MAX
-        from cagnotte.db.tables import PLATFORM_MERCHANT_ID
-
-        allowed = (merchant_id, PLATFORM_MERCHANT_ID) if also_platform else (merchant_id,)
-        arguments = dict(
-            merchant_id=merchant_id,
-            operations=list(operations),
-            kind=kind,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            memo=memo,
-            allowed=allowed,
+        arguments = _entry_arguments(
+            merchant_id, operations, kind=kind, idempotency_key=idempotency_key,
+            request_hash=request_hash, memo=memo, also_platform=also_platform,
         )
         if connection is not None:
             return self._post_entry_in(connection, in_callers_transaction=True, **arguments)
@@ -262,6 +263,61 @@ class Ledger:
                 raise
         raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
 
+    async def post_entry_async(
+        self,
+        merchant_id: uuid.UUID,
+        operations: Sequence[Operation],
+        *,
+        kind: str,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        memo: str | None = None,
+        also_platform: bool = False,
+    ) -> EntryResult:
+        """post_entry in a transaction of its own, awaited from the event loop.
+
+        On PostgreSQL, once the loop's connections are open, the entry is one
+        awaited statement: no worker thread, no SQLAlchemy. Otherwise (SQLite,
+        which has one writer at a time anyway, or no open pool) post_entry runs
+        in a worker thread. Same rules, errors and retries either way.
+        """
+        if not self.database.has_async_pool():
+            return await anyio.to_thread.run_sync(functools.partial(
+                self.post_entry, merchant_id, operations, kind=kind,
+                idempotency_key=idempotency_key, request_hash=request_hash, memo=memo,
+                also_platform=also_platform,
+            ))
+        arguments = _entry_arguments(
+            merchant_id, operations, kind=kind, idempotency_key=idempotency_key,
+            request_hash=request_hash, memo=memo, also_platform=also_platform,
+        )
+        for attempt in range(ENTRY_ATTEMPTS_MAX):
+            parameters = self._postgresql_parameters(**arguments)
+            try:
+                async with self.database.async_single_statement() as connection:
+                    cursor = await connection.execute(
+                        _POST_ENTRY_PSYCOPG, parameters, prepare=True
+                    )
+                    row = await cursor.fetchone()
+            except psycopg.errors.UniqueViolation as error:
+                if error.diag.constraint_name == _IDEMPOTENCY_CONSTRAINT:
+                    continue  # the race's winner committed: the next try replays it
+                raise _unique_violation_error(error.diag.constraint_name) or error from None
+            except psycopg.errors.DeadlockDetected:
+                # As in post_entry: the victim was rolled back whole; try again
+                # after a random pause.
+                if attempt + 1 < ENTRY_ATTEMPTS_MAX:
+                    await asyncio.sleep(
+                        random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds())
+                    )
+                    continue
+                raise
+            except psycopg.Error as error:
+                raise _domain_error_from_psycopg(error) or error from None
+            assert row is not None
+            return EntryResult.from_json(row[0])
+        raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
+
     def _post_entry_in(
         self, connection: Connection, *, merchant_id: uuid.UUID, operations: list[Operation],
         kind: str, idempotency_key: str | None, request_hash: str | None, memo: str | None,
@@ -275,10 +331,11 @@ class Ledger:
                 # transaction a savepoint keeps it usable, as on SQLite. A transaction
                 # of our own is rolled back anyway, so it goes without the round trips.
                 with connection.begin_nested() if in_callers_transaction else nullcontext():
-                    result = self._post_on_postgresql(
-                        connection, merchant_id, entry_id, now, kind, idempotency_key,
-                        request_hash, memo, allowed, operations,
-                    )
+                    result = self._post_on_postgresql(connection, self._postgresql_parameters(
+                        merchant_id=merchant_id, operations=operations, kind=kind,
+                        idempotency_key=idempotency_key, request_hash=request_hash,
+                        memo=memo, allowed=allowed, entry_id=entry_id, now=now,
+                    ))
             else:
                 # A savepoint, so that a refused entry leaves the caller's transaction usable.
                 with connection.begin_nested():
@@ -293,30 +350,38 @@ class Ledger:
             raise
         return EntryResult.from_json(result)
 
+    def _postgresql_parameters(
+        self, *, merchant_id: uuid.UUID, operations: list[Operation], kind: str,
+        idempotency_key: str | None, request_hash: str | None, memo: str | None,
+        allowed: tuple[uuid.UUID, ...], entry_id: uuid.UUID | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The arguments of cagnotte_post_entry (a new entry id and moment unless given)."""
+        return {
+            "merchant_id": merchant_id,
+            "entry_id": entry_id or uuid.uuid4(),
+            "kind": kind,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "memo": memo,
+            "now": now or self.clock.now(),
+            "allowed": [str(merchant) for merchant in allowed],
+            "operations": json.dumps([operation_as_json(op) for op in operations]),
+        }
+
     def _post_on_postgresql(
-        self, connection: Connection, merchant_id: uuid.UUID, entry_id: uuid.UUID,
-        now: datetime, kind: str, idempotency_key: str | None, request_hash: str | None,
-        memo: str | None, allowed: tuple[uuid.UUID, ...], operations: list[Operation],
+        self, connection: Connection, parameters: dict[str, Any]
     ) -> dict[str, Any]:
         try:
-            return connection.execute(
-                _POST_ENTRY,
-                {
-                    "merchant_id": merchant_id,
-                    "entry_id": entry_id,
-                    "kind": kind,
-                    "idempotency_key": idempotency_key,
-                    "request_hash": request_hash,
-                    "memo": memo,
-                    "now": now,
-                    "allowed": [str(merchant) for merchant in allowed],
-                    "operations": json.dumps([operation_as_json(op) for op in operations]),
-                },
-            ).scalar_one()
+            return connection.execute(_POST_ENTRY, parameters).scalar_one()
         except IntegrityError:
             raise
         except DBAPIError as error:
-            raise _domain_error_from_postgresql(error) from None
+            domain_error = (
+                _domain_error_from_psycopg(error.orig)
+                if isinstance(error.orig, psycopg.Error) else None
+            )
+            raise domain_error or error from None
 
     def _explain_integrity_error(
         self, error: IntegrityError, connection: Connection, merchant_id: uuid.UUID,
@@ -324,12 +389,11 @@ class Ledger:
     ) -> None:
         """Turn a unique violation into its domain meaning, or leave it a crash."""
         constraint = _violated_constraint(error)
-        if constraint == "uq_journal_entries_merchant_id_idempotency_key":
+        if constraint == _IDEMPOTENCY_CONSTRAINT:
             raise _RetryEntry() from error
-        if constraint == "uq_transfers_pending_id":
-            raise errors.PendingTransferAlreadyResolved() from None
-        if constraint == "pk_transfers":
-            raise errors.TransferExists() from None
+        domain_error = _unique_violation_error(constraint)
+        if domain_error is not None:
+            raise domain_error from None
 
     # Reading -----------------------------------------------------------------
 
@@ -526,6 +590,10 @@ class Ledger:
         return len(operations)
 
 
+def _account_key(merchant_id: uuid.UUID, spec: AccountSpec) -> tuple[Any, ...]:
+    return (merchant_id, spec.owner_type, spec.owner_id, spec.purpose, spec.asset_code)
+
+
 def _account(row: Any) -> Account:
     return Account(
         merchant_id=row.merchant_id,
@@ -573,19 +641,54 @@ def _is_deadlock(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) == "40P01"
 
 
-def _domain_error_from_postgresql(error: DBAPIError) -> Exception:
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    if sqlstate == "P0001":
-        diagnostic = error.orig.diag  # type: ignore[union-attr]
-        code = diagnostic.message_primary or ""
+def _entry_arguments(
+    merchant_id: uuid.UUID, operations: Sequence[Operation], *, kind: str,
+    idempotency_key: str | None, request_hash: str | None, memo: str | None,
+    also_platform: bool,
+) -> dict[str, Any]:
+    """post_entry's arguments, checked, with the merchants whose accounts it may touch."""
+    assert operations, "a journal entry moves something"
+    # SQLite would store a longer value; PostgreSQL would refuse it.
+    assert idempotency_key is None or len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH_MAX
+    assert request_hash is None or len(request_hash) <= REQUEST_HASH_LENGTH_MAX
+    from cagnotte.db.tables import PLATFORM_MERCHANT_ID
+
+    allowed = (merchant_id, PLATFORM_MERCHANT_ID) if also_platform else (merchant_id,)
+    return dict(
+        merchant_id=merchant_id,
+        operations=list(operations),
+        kind=kind,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        memo=memo,
+        allowed=allowed,
+    )
+
+
+_IDEMPOTENCY_CONSTRAINT = "uq_journal_entries_merchant_id_idempotency_key"
+
+
+def _unique_violation_error(constraint: str | None) -> Exception | None:
+    """What a broken unique constraint means to the caller (None: a bug, let it crash)."""
+    if constraint == "uq_transfers_pending_id":
+        return errors.PendingTransferAlreadyResolved()
+    if constraint == "pk_transfers":
+        return errors.TransferExists()
+    return None
+
+
+def _domain_error_from_psycopg(error: psycopg.Error) -> Exception | None:
+    """The domain error cagnotte_post_entry raised (its code is the message), if any."""
+    if error.sqlstate == "P0001":
+        code = error.diag.message_primary or ""
         domain_error = errors.error_for_code(code)
         if domain_error is not None:
-            return domain_error(diagnostic.message_detail) if code == "invalid_input" else (
+            return domain_error(error.diag.message_detail) if code == "invalid_input" else (
                 domain_error()
             )
-    if sqlstate == "22003":
+    if error.sqlstate == "22003":
         return errors.AmountOverflow()
-    return error
+    return None
 
 
 def _encode_cursor(moment: datetime, transfer_id: uuid.UUID) -> str:

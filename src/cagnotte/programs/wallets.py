@@ -16,11 +16,13 @@ reversal_exceeds_transfer, idempotency_key_reused, forbidden.
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, select
 
 from cagnotte import errors
@@ -62,10 +64,7 @@ class WalletService:
     ) -> Account:
         """The customer's wallet in this asset, opened (frozen if blocked) on first use."""
         self._require_asset(merchant_id, asset_code)
-        spec = AccountSpec(
-            asset_code=asset_code, owner_type="membership", owner_id=membership_id,
-            purpose="wallet", debits_must_not_exceed_credits=True,
-        )
+        spec = _wallet_spec(membership_id, asset_code)
         if self.customers.is_known(merchant_id, membership_id):
             return self.ledger.open_account(merchant_id, spec)
         status = self.customers.require_membership(merchant_id, membership_id)
@@ -76,14 +75,25 @@ class WalletService:
         return account
 
     def merchant_account(self, merchant_id: uuid.UUID, asset_code: str, purpose: str) -> Account:
-        shards = SETTLEMENT_SHARDS if purpose in ("settlement", "wallet_funding") else 1
-        return self.ledger.open_account(
-            merchant_id,
-            AccountSpec(
-                asset_code=asset_code, owner_type="merchant", owner_id=merchant_id,
-                purpose=purpose, balance_shards=shards,
-            ),
+        spec = _merchant_spec(merchant_id, asset_code, purpose)
+        return self.ledger.open_account(merchant_id, spec)
+
+    def _known_accounts(
+        self, merchant_id: uuid.UUID, membership_id: uuid.UUID, asset_code: str, purpose: str
+    ) -> tuple[Account, Account] | None:
+        """The wallet and the merchant's account, if both are known without a query."""
+        if asset_code not in self._assets or not self.customers.is_known(
+            merchant_id, membership_id
+        ):
+            return None
+        owner = self._assets[asset_code]
+        if owner is not None and owner != merchant_id:
+            raise errors.AssetNotFound()
+        wallet = self.ledger.cached_account(merchant_id, _wallet_spec(membership_id, asset_code))
+        other = self.ledger.cached_account(
+            merchant_id, _merchant_spec(merchant_id, asset_code, purpose)
         )
+        return None if wallet is None or other is None else (wallet, other)
 
     def _require_asset(self, merchant_id: uuid.UUID, asset_code: str) -> None:
         if asset_code not in self._assets:
@@ -123,6 +133,29 @@ class WalletService:
         wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
         settlement = self.merchant_account(caller.merchant_id, asset_code, "settlement")
         return self._post(
+            caller, [Transfer(wallet.id, settlement.id, amount, "wallet_payment", reference)],
+            "wallet_payment", idempotency,
+        )
+
+    async def pay_async(
+        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
+        reference: str | None, idempotency: Idempotency,
+    ) -> EntryResult:
+        """pay, awaited on the event loop: the register's hot path.
+
+        With the wallet and the settlement account known, the payment is one
+        awaited statement (Ledger.post_entry_async). A first payment, which may
+        have to open accounts, runs as pay in a worker thread.
+        """
+        caller.require("cashier")
+        accounts = self._known_accounts(caller.merchant_id, membership_id, asset_code, "settlement")
+        if accounts is None:
+            return await anyio.to_thread.run_sync(functools.partial(
+                self.pay, caller, membership_id=membership_id, asset_code=asset_code,
+                amount=amount, reference=reference, idempotency=idempotency,
+            ))
+        wallet, settlement = accounts
+        return await self._post_async(
             caller, [Transfer(wallet.id, settlement.id, amount, "wallet_payment", reference)],
             "wallet_payment", idempotency,
         )
@@ -195,3 +228,29 @@ class WalletService:
             )
         except errors.AccountFrozen:
             raise errors.CustomerBlocked() from None
+
+    async def _post_async(
+        self, caller: Principal, operations: list[Any], kind: str, idempotency: Idempotency
+    ) -> EntryResult:
+        try:
+            return await self.ledger.post_entry_async(
+                caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
+                request_hash=idempotency.request_hash,
+            )
+        except errors.AccountFrozen:
+            raise errors.CustomerBlocked() from None
+
+
+def _wallet_spec(membership_id: uuid.UUID, asset_code: str) -> AccountSpec:
+    return AccountSpec(
+        asset_code=asset_code, owner_type="membership", owner_id=membership_id,
+        purpose="wallet", debits_must_not_exceed_credits=True,
+    )
+
+
+def _merchant_spec(merchant_id: uuid.UUID, asset_code: str, purpose: str) -> AccountSpec:
+    shards = SETTLEMENT_SHARDS if purpose in ("settlement", "wallet_funding") else 1
+    return AccountSpec(
+        asset_code=asset_code, owner_type="merchant", owner_id=merchant_id, purpose=purpose,
+        balance_shards=shards,
+    )

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from cagnotte.api.deps import Caller, IdempotencyDep, ServicesDep
+from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas import (
     AdjustmentCreate,
@@ -42,14 +42,12 @@ def _created(answer: WalletEntryOut, entry: EntryResult) -> Response:
 @router.post(
     "/wallet/top-ups", status_code=status.HTTP_201_CREATED, response_model=WalletEntryOut
 )
-async def top_up_wallet(
-    body: WalletMovement, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
-) -> Response:
+async def top_up_wallet(body: WalletMovement, move: ValueMoveDep) -> Response:
     """Credit a customer's wallet with money paid to the merchant."""
     entry = await run_in_threadpool(
-        services.wallets.top_up, caller, membership_id=body.customer_id,
+        move.services.wallets.top_up, move.caller, membership_id=body.customer_id,
         asset_code=body.asset, amount=body.amount_minor, reference=body.reference,
-        idempotency=idempotency,
+        idempotency=move.idempotency,
     )
     return _created(
         WalletEntryOut.of(entry, body.customer_id, entry.transfers[0].credit_account_id), entry
@@ -57,13 +55,11 @@ async def top_up_wallet(
 
 
 @router.post("/payments", status_code=status.HTTP_201_CREATED, response_model=PaymentOut)
-async def create_payment(
-    body: WalletMovement, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
-) -> Response:
+async def create_payment(body: WalletMovement, move: ValueMoveDep) -> Response:
     """Pay from the customer's wallet to the merchant: all of it, or refused."""
-    entry = await run_in_threadpool(
-        services.wallets.pay, caller, membership_id=body.customer_id, asset_code=body.asset,
-        amount=body.amount_minor, reference=body.reference, idempotency=idempotency,
+    entry = await move.services.wallets.pay_async(
+        move.caller, membership_id=body.customer_id, asset_code=body.asset,
+        amount=body.amount_minor, reference=body.reference, idempotency=move.idempotency,
     )
     return _created(
         PaymentOut.of(entry, body.customer_id, entry.transfers[0].debit_account_id), entry
@@ -84,27 +80,24 @@ def get_payment(payment_id: uuid.UUID, caller: Caller, services: ServicesDep) ->
     "/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED,
     response_model=WalletEntryOut,
 )
-def refund_payment(
-    payment_id: uuid.UUID, body: RefundCreate, caller: Caller, services: ServicesDep,
-    idempotency: IdempotencyDep,
-) -> Response:
+def refund_payment(payment_id: uuid.UUID, body: RefundCreate, move: ValueMoveDep) -> Response:
     """Give back (part of) a payment; refunds add up to at most the payment."""
-    entry = services.wallets.refund(
-        caller, payment_id=payment_id, amount=body.amount_minor, idempotency=idempotency
+    entry = move.services.wallets.refund(
+        move.caller, payment_id=payment_id, amount=body.amount_minor,
+        idempotency=move.idempotency,
     )
     wallet_id = entry.transfers[0].credit_account_id
-    wallet = services.ledger.get_account(caller.merchant_id, wallet_id)
+    wallet = move.services.ledger.get_account(move.caller.merchant_id, wallet_id)
     return _created(WalletEntryOut.of(entry, wallet.owner_id, wallet_id), entry)
 
 
 @router.post("/adjustments", status_code=status.HTTP_201_CREATED, response_model=WalletEntryOut)
-def adjust_wallet(
-    body: AdjustmentCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
-) -> Response:
+def adjust_wallet(body: AdjustmentCreate, move: ValueMoveDep) -> Response:
     """A manager credits or debits a wallet by hand, with a reason (audited)."""
-    entry = services.wallets.adjust(
-        caller, membership_id=body.customer_id, asset_code=body.asset, amount=body.amount_minor,
-        direction=body.direction, reason=body.reason, idempotency=idempotency,
+    entry = move.services.wallets.adjust(
+        move.caller, membership_id=body.customer_id, asset_code=body.asset,
+        amount=body.amount_minor, direction=body.direction, reason=body.reason,
+        idempotency=move.idempotency,
     )
     transfer = entry.transfers[0]
     wallet_id = transfer.credit_account_id if body.direction == "credit" else (
