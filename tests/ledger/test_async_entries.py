@@ -18,7 +18,7 @@ from cagnotte import errors
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import journal_entries
 from cagnotte.ledger import EntryResult, Transfer
-from tests.ledger.test_ledger import Books, books, footprint, merchant_id  # noqa: F401
+from tests.ledger.test_ledger import Books, footprint
 
 T = TypeVar("T")
 

@@ -7,10 +7,12 @@ checks balances and rows, so a lost update or a doubled entry cannot hide.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -262,6 +264,44 @@ def test_two_hundred_concurrent_payments_into_a_sharded_account_sum_exactly(conc
         ledger.balance(wallet).credit_balance == 1000 - amount
         for wallet, amount in zip(wallets, amounts, strict=True)
     )
+
+
+def test_a_payment_into_a_hot_account_takes_a_free_shard_rather_than_wait(concurrent_ledger):
+    """Open transactions holding shards of a four-shard account do not hold up the
+    next payment while a shard is free; once all four are held, the next one waits."""
+    ledger = concurrent_ledger
+    issuance = open_account(ledger, "issuance")
+    hot = open_account(ledger, "merchant_settlement", balance_shards=4)
+    wallets = [open_wallet(ledger) for _ in range(5)]
+    post(ledger, *(Transfer(issuance.id, wallet.id, 1000, "load") for wallet in wallets))
+    warm_pool(ledger.database, 6)
+
+    with ExitStack() as open_transactions, ThreadPoolExecutor(max_workers=1) as pool:
+        shards = []
+        for wallet in wallets[:4]:
+            connection = open_transactions.enter_context(ledger.database.transaction())
+            # Waiting for a shard that an earlier transaction holds would fail here.
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            result = ledger.post_entry(
+                MERCHANT_ID, [Transfer(wallet.id, hot.id, 10, "pay")], kind="test",
+                connection=connection,
+            )
+            shards.append(credit_shard(connection, result))
+        fifth = pool.submit(post, ledger, Transfer(wallets[4].id, hot.id, 10, "pay"))
+        time.sleep(0.5)
+        fifth_waited = not fifth.done()
+        open_transactions.close()
+        fifth.result(timeout=10)
+
+    assert sorted(shards) == [0, 1, 2, 3]
+    assert fifth_waited
+    assert ledger.balance(hot).credit_balance == 50
+
+
+def credit_shard(connection, result) -> int:
+    return connection.execute(
+        select(transfers.c.credit_shard).where(transfers.c.id == result.transfers[0].id)
+    ).scalar_one()
 
 
 def test_payments_and_refunds_between_two_accounts_at_once_all_land(concurrent_ledger):

@@ -67,6 +67,32 @@ BEGIN
 END
 $$;
 
+-- Locks and returns a shard row of a sharded (hot) account: a free one,
+-- starting from this backend's own, so that concurrent entries crediting the
+-- same merchant account do not wait for each other's commit. Only when every
+-- shard is taken does it queue, on its own shard.
+CREATE OR REPLACE FUNCTION cagnotte_take_shard(
+    p_merchant_id uuid, p_account_id uuid, p_shards int
+) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    v_own int := pg_backend_pid() % p_shards;
+    v_shard int;
+BEGIN
+    SELECT shard INTO v_shard FROM account_balances
+    WHERE merchant_id = p_merchant_id AND account_id = p_account_id
+    ORDER BY (shard - v_own + p_shards) % p_shards
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        PERFORM 1 FROM account_balances
+        WHERE merchant_id = p_merchant_id AND account_id = p_account_id AND shard = v_own
+        FOR UPDATE;
+        v_shard := v_own;
+    END IF;
+    RETURN v_shard;
+END
+$$;
+
 -- Moves p_amount (posted, or pending when p_pending) between two accounts and
 -- records the transfer. Returns the transfer as jsonb.
 CREATE OR REPLACE FUNCTION cagnotte_move(
@@ -98,16 +124,31 @@ BEGIN
     IF v_debit.frozen OR v_credit.frozen THEN
         RAISE EXCEPTION 'account_frozen';
     END IF;
-    IF v_debit.balance_shards > 1 THEN
-        v_debit_shard := floor(random() * v_debit.balance_shards)::int;
-    END IF;
-    IF v_credit.balance_shards > 1 THEN
-        v_credit_shard := floor(random() * v_credit.balance_shards)::int;
-    END IF;
 
-    PERFORM cagnotte_lock_balances(
-        v_debit.merchant_id, p_debit_id, v_debit_shard, v_debit.balance_shards > 1,
-        v_credit.merchant_id, p_credit_id, v_credit_shard, v_credit.balance_shards > 1);
+    -- Rows are locked in the order of cagnotte_lock_balances: those of one-row
+    -- accounts first (by account), then a shard row of each sharded account.
+    PERFORM 1 FROM account_balances
+    WHERE (merchant_id, account_id, shard) IN (
+        (v_debit.merchant_id,
+         CASE WHEN v_debit.balance_shards = 1 THEN p_debit_id END, 0),
+        (v_credit.merchant_id,
+         CASE WHEN v_credit.balance_shards = 1 THEN p_credit_id END, 0))
+    ORDER BY account_id
+    FOR UPDATE;
+    IF v_debit.balance_shards > 1 AND v_credit.balance_shards > 1
+       AND p_credit_id < p_debit_id THEN
+        v_credit_shard := cagnotte_take_shard(
+            v_credit.merchant_id, p_credit_id, v_credit.balance_shards);
+    END IF;
+    IF v_debit.balance_shards > 1 THEN
+        v_debit_shard := cagnotte_take_shard(
+            v_debit.merchant_id, p_debit_id, v_debit.balance_shards);
+    END IF;
+    IF v_credit.balance_shards > 1 AND NOT (v_debit.balance_shards > 1
+                                            AND p_credit_id < p_debit_id) THEN
+        v_credit_shard := cagnotte_take_shard(
+            v_credit.merchant_id, p_credit_id, v_credit.balance_shards);
+    END IF;
     -- The limit is checked by the statement that changes the balance. It is
     -- written as a subtraction, which cannot overflow on a limited account, so a
     -- debit beyond the balance is insufficient_funds even near the counters' end.
