@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
@@ -24,7 +25,11 @@ T = TypeVar("T")
 
 
 def on_event_loop(database: Database, work: Callable[[], Awaitable[T]]) -> T:
-    """Run `work` on a new event loop that has opened its connections, as the API's does."""
+    """Run `work` on a new event loop that has opened its connections, as the API's does.
+
+    The loop runs in a thread of its own: the browser tests' Playwright keeps a
+    loop running in the main thread for the whole session.
+    """
 
     async def main() -> T:
         await database.open_async_pool()
@@ -34,7 +39,8 @@ def on_event_loop(database: Database, work: Callable[[], Awaitable[T]]) -> T:
         finally:
             await database.close_async_pool()
 
-    return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, main()).result()
 
 
 def pay(books: Books, wallet, amount: int, key: str | None = None, request_hash: str = "h"):

@@ -203,6 +203,8 @@ class SqliteLedgerWriter:
             raise errors.AssetMismatch()
         if debit.frozen or credit.frozen:
             raise errors.AccountFrozen()
+        # SQLite has one writer at a time, so no shard is ever busy: any will do.
+        # (PostgreSQL takes a free one: cagnotte_take_shard.)
         debit_shard = random.randrange(debit.balance_shards)
         credit_shard = random.randrange(credit.balance_shards)
         pending = kind == "pending"
