@@ -1075,7 +1075,10 @@ def test_history_of_an_exact_page_ends_without_a_cursor(books, clock):
     [
         "not a cursor",
         "%%%",
-        base64.urlsafe_b64encode(b"2026-01-05T09:00:00|" + str(uuid.uuid4()).encode()).decode(),
+        # A naive moment (no offset) with a well-formed transfer id.
+        base64.urlsafe_b64encode(
+            b"2026-01-05T09:00:00|36082f7a-91f8-46a3-b65f-f81a23231592"
+        ).decode(),
         base64.urlsafe_b64encode(b"2026-01-05T09:00:00+00:00|not-a-uuid").decode(),
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
     ],
