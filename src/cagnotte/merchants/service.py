@@ -20,6 +20,7 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import (
     PLATFORM_MERCHANT_ID,
     api_keys,
@@ -374,12 +375,7 @@ class MerchantService:
     # Helpers ---------------------------------------------------------------------
 
     def _one(self, connection: Connection, table: Any, merchant_id: uuid.UUID, row_id: uuid.UUID):
-        row = connection.execute(
-            select(table).where(table.c.merchant_id == merchant_id, table.c.id == row_id)
-        ).mappings().first()
-        if row is None:
-            raise errors.NotFound()
-        return dict(row)
+        return dict(merchant_row(connection, table, merchant_id, row_id))
 
     def _list(self, table: Any, merchant_id: uuid.UUID) -> list[dict[str, Any]]:
         with self.database.read() as connection:

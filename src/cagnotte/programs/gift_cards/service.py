@@ -45,6 +45,7 @@ from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
+from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import journal_entries, merchants, transfers
 from cagnotte.ledger import (
     AccountSpec,
@@ -103,6 +104,7 @@ CARD_SEARCH_RESULTS_MAX = 20
 ISSUANCE_SHARDS = 16
 PROGRAM_CACHE_SECONDS = 5.0
 NUMBER_COLLISION_RETRIES = 5
+NO_SUCH_CARD = "No such card."
 ECARD_MESSAGE_LENGTH_MAX = 500
 PAGE_TOKEN_BYTES = 24
 
@@ -226,14 +228,10 @@ class GiftCardService:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         with self.database.read() as connection:
-            row = connection.execute(
-                select(gift_card_programs).where(
-                    gift_card_programs.c.merchant_id == merchant_id,
-                    gift_card_programs.c.id == program_id,
-                )
-            ).mappings().first()
-        if row is None:
-            raise errors.NotFound("No such program.")
+            row = merchant_row(
+                connection, gift_card_programs, merchant_id, program_id,
+                missing="No such program.",
+            )
         program = Program.from_row(row)
         with self._lock:
             self._programs[key] = (time.monotonic() + PROGRAM_CACHE_SECONDS, program)
@@ -284,14 +282,10 @@ class GiftCardService:
     def get_batch(self, caller: Principal, batch_id: uuid.UUID) -> dict[str, Any]:
         caller.require("manager")
         with self.database.read() as connection:
-            row = connection.execute(
-                select(gift_card_batches).where(
-                    gift_card_batches.c.merchant_id == caller.merchant_id,
-                    gift_card_batches.c.id == batch_id,
-                )
-            ).mappings().first()
-            if row is None:
-                raise errors.NotFound("No such batch.")
+            row = merchant_row(
+                connection, gift_card_batches, caller.merchant_id, batch_id,
+                missing="No such batch.",
+            )
             states = dict(connection.execute(
                 select(gift_cards.c.state, func.count())
                 .where(gift_cards.c.merchant_id == caller.merchant_id,
@@ -304,14 +298,10 @@ class GiftCardService:
         """The printer's file: numbers and PINs, once; afterwards only last digits remain."""
         caller.require("manager")
         with self.database.transaction() as connection:
-            batch = connection.execute(
-                select(gift_card_batches).where(
-                    gift_card_batches.c.merchant_id == caller.merchant_id,
-                    gift_card_batches.c.id == batch_id,
-                )
-            ).mappings().first()
-            if batch is None:
-                raise errors.NotFound("No such batch.")
+            merchant_row(  # the batch exists and is this merchant's
+                connection, gift_card_batches, caller.merchant_id, batch_id,
+                missing="No such batch.",
+            )
             claimed = connection.execute(
                 update(gift_card_batches)
                 .where(gift_card_batches.c.merchant_id == caller.merchant_id,
@@ -491,7 +481,7 @@ class GiftCardService:
                 select(gift_cards).where(gift_cards.c.page_token_hash == token_hash(page_token))
             ).mappings().first()
             if row is None:
-                raise errors.NotFound("No such card.")
+                raise errors.NotFound(NO_SUCH_CARD)
             merchant_name = connection.execute(
                 select(merchants.c.name).where(merchants.c.id == row["merchant_id"])
             ).scalar_one()
@@ -584,7 +574,7 @@ class GiftCardService:
                 )
             ).mappings().first()
             if card is None:
-                raise errors.NotFound("No such card.")
+                raise errors.NotFound(NO_SUCH_CARD)
             rows = connection.execute(
                 select(gift_card_operations)
                 .where(gift_card_operations.c.merchant_id == card["merchant_id"],
@@ -1091,14 +1081,10 @@ class GiftCardService:
         else:
             caller.require("manager")
         with self.database.read() as connection:
-            row = connection.execute(
-                select(gift_card_resellers).where(
-                    gift_card_resellers.c.merchant_id == caller.merchant_id,
-                    gift_card_resellers.c.id == reseller_id,
-                )
-            ).mappings().first()
-            if row is None:
-                raise errors.NotFound("No such reseller.")
+            row = merchant_row(
+                connection, gift_card_resellers, caller.merchant_id, reseller_id,
+                missing="No such reseller.",
+            )
             program_ids = connection.execute(
                 select(gift_card_reseller_programs.c.program_id).where(
                     gift_card_reseller_programs.c.merchant_id == caller.merchant_id,
@@ -1505,23 +1491,12 @@ class GiftCardService:
     # Rows and accounts ------------------------------------------------------------------
 
     def _card_row(self, connection: Connection, merchant_id: uuid.UUID, card_id: uuid.UUID):
-        row = connection.execute(
-            select(gift_cards).where(gift_cards.c.merchant_id == merchant_id,
-                                     gift_cards.c.id == card_id)
-        ).mappings().first()
-        if row is None:
-            raise errors.NotFound("No such card.")
-        return row
+        return merchant_row(connection, gift_cards, merchant_id, card_id, missing=NO_SUCH_CARD)
 
     def _lock_card(self, connection: Connection, merchant_id: uuid.UUID, card_id: uuid.UUID):
-        query = select(gift_cards).where(gift_cards.c.merchant_id == merchant_id,
-                                         gift_cards.c.id == card_id)
-        if self.database.is_postgresql:
-            query = query.with_for_update()
-        row = connection.execute(query).mappings().first()
-        if row is None:
-            raise errors.NotFound("No such card.")
-        return row
+        return merchant_row(
+            connection, gift_cards, merchant_id, card_id, missing=NO_SUCH_CARD, for_update=True
+        )
 
     def _update_card(self, connection: Connection, card: Any, changes: dict[str, Any]) -> None:
         if changes:
