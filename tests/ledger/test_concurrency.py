@@ -97,6 +97,14 @@ def open_wallet(ledger: Ledger) -> Account:
     return open_account(ledger, "wallet", debits_must_not_exceed_credits=True)
 
 
+def wallet_of_a_hundred_and_a_shop(ledger: Ledger) -> tuple[Account, Account]:
+    """A wallet loaded with 100 from an issuance account, and a shop to pay."""
+    issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
+    wallet = open_wallet(ledger)
+    post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
+    return wallet, shop
+
+
 def post(ledger: Ledger, *operations, **options):
     return ledger.post_entry(MERCHANT_ID, list(operations), kind="test", **options)
 
@@ -110,9 +118,7 @@ def test_fifty_concurrent_debits_of_ten_from_a_wallet_of_a_hundred_let_exactly_t
     concurrent_ledger,
 ):
     ledger = concurrent_ledger
-    issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
-    wallet = open_wallet(ledger)
-    post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
+    wallet, shop = wallet_of_a_hundred_and_a_shop(ledger)
 
     outcomes = run_together(
         ledger, 50, lambda _: post(ledger, Transfer(wallet.id, shop.id, 10, "payment"))
@@ -156,9 +162,7 @@ def test_one_request_posted_twenty_times_at_once_makes_one_entry(concurrent_ledg
 
 def test_concurrent_resolutions_of_one_hold_let_exactly_one_through(concurrent_ledger, clock):
     ledger = concurrent_ledger
-    issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
-    wallet = open_wallet(ledger)
-    post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
+    wallet, shop = wallet_of_a_hundred_and_a_shop(ledger)
     hold = Hold(wallet.id, shop.id, 60, "auth", clock.now() + timedelta(hours=1))
     post(ledger, hold)
 
@@ -180,9 +184,7 @@ def test_concurrent_resolutions_of_one_hold_let_exactly_one_through(concurrent_l
 
 def test_concurrent_posts_of_one_hold_in_full_move_its_amount_once(concurrent_ledger, clock):
     ledger = concurrent_ledger
-    issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
-    wallet = open_wallet(ledger)
-    post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
+    wallet, shop = wallet_of_a_hundred_and_a_shop(ledger)
     hold = Hold(wallet.id, shop.id, 60, "auth", clock.now() + timedelta(hours=1))
     post(ledger, hold)
 
@@ -195,9 +197,7 @@ def test_concurrent_posts_of_one_hold_in_full_move_its_amount_once(concurrent_le
 
 def test_concurrent_reversals_never_exceed_the_original(concurrent_ledger):
     ledger = concurrent_ledger
-    issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
-    wallet = open_wallet(ledger)
-    post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
+    wallet, shop = wallet_of_a_hundred_and_a_shop(ledger)
     payment = Transfer(wallet.id, shop.id, 100, "payment")
     post(ledger, payment)
 
@@ -217,9 +217,7 @@ def test_concurrent_full_and_partial_reversals_add_up_to_at_most_the_original(
     concurrent_ledger,
 ):
     ledger = concurrent_ledger
-    issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
-    wallet = open_wallet(ledger)
-    post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
+    wallet, shop = wallet_of_a_hundred_and_a_shop(ledger)
     payment = Transfer(wallet.id, shop.id, 100, "payment")
     post(ledger, payment)
 

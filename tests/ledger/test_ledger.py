@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -92,6 +92,16 @@ class Books:
         transfer = Transfer(self.issuance.id, wallet.id, amount, "load", **transfer_fields)
         self.post(transfer)
         return transfer
+
+    def wallet_with_hold(
+        self, funds: int, amount: int, *, expires_at: datetime
+    ) -> tuple[Account, Hold]:
+        """A fresh wallet funded with `funds` and an open hold of `amount` to settlement."""
+        wallet = self.wallet()
+        self.fund(wallet, funds)
+        hold = Hold(wallet.id, self.settlement.id, amount, "auth", expires_at)
+        self.post(hold)
+        return wallet, hold
 
     def post(self, *operations, **options):
         return self.ledger.post_entry(
@@ -364,10 +374,7 @@ def test_a_hold_counts_against_the_balance_limit(books, clock, database):
 
 
 def test_posting_a_hold_in_full_moves_its_amount(books, clock):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(hours=1))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(hours=1))
 
     result = books.post(PostHold(hold.id))
 
@@ -379,10 +386,7 @@ def test_posting_a_hold_in_full_moves_its_amount(books, clock):
 
 
 def test_posting_a_hold_in_part_moves_that_part_and_releases_the_rest(books, clock):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(hours=1))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(hours=1))
 
     result = books.post(PostHold(hold.id, 12))
 
@@ -393,10 +397,7 @@ def test_posting_a_hold_in_part_moves_that_part_and_releases_the_rest(books, clo
 
 
 def test_posting_more_than_the_hold_is_refused(books, clock, database):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(hours=1))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(hours=1))
     before = footprint(database)
 
     with pytest.raises(errors.PendingAmountExceeded):
@@ -406,10 +407,7 @@ def test_posting_more_than_the_hold_is_refused(books, clock, database):
 
 
 def test_voiding_a_hold_releases_it_and_moves_nothing(books, clock):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(hours=1))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(hours=1))
 
     result = books.post(VoidHold(hold.id))
 
@@ -419,10 +417,7 @@ def test_voiding_a_hold_releases_it_and_moves_nothing(books, clock):
 
 
 def test_posting_a_hold_at_or_after_its_expiry_is_refused(books, clock, database):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(minutes=5))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(minutes=5))
     clock.advance(timedelta(minutes=5))
     before = footprint(database)
 
@@ -436,10 +431,7 @@ def test_posting_a_hold_at_or_after_its_expiry_is_refused(books, clock, database
 
 
 def test_expiring_a_hold_before_its_time_is_refused(books, clock, database):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(minutes=5))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(minutes=5))
     before = footprint(database)
 
     with pytest.raises(errors.InvalidInput):
@@ -471,10 +463,7 @@ def test_the_expiry_job_releases_lapsed_holds_and_a_second_run_changes_nothing(
 
 
 def test_the_expiry_job_skips_holds_already_resolved(books, clock):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(minutes=5))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(minutes=5))
     books.post(PostHold(hold.id, 10))
     clock.advance(timedelta(minutes=10))
 
@@ -492,10 +481,7 @@ def test_the_expiry_job_skips_holds_already_resolved(books, clock):
     ],
 )
 def test_a_hold_cannot_be_resolved_twice(books, clock, database, first, second):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(minutes=5))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(minutes=5))
     books.post(first(hold.id))
     before = footprint(database)
 
@@ -506,10 +492,7 @@ def test_a_hold_cannot_be_resolved_twice(books, clock, database, first, second):
 
 
 def test_an_expired_hold_cannot_be_posted_after_the_job_released_it(books, clock):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(minutes=5))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(minutes=5))
     clock.advance(timedelta(minutes=5))
     books.ledger.expire_holds()
 
@@ -780,10 +763,7 @@ def test_a_reversal_beyond_the_original_is_refused_and_writes_nothing(books, dat
 
 
 def test_a_pending_transfer_cannot_be_reversed(books, clock, database):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(hours=1))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(hours=1))
     before = footprint(database)
 
     with pytest.raises(errors.TransferNotFound):
@@ -793,10 +773,7 @@ def test_a_pending_transfer_cannot_be_reversed(books, clock, database):
 
 
 def test_a_posted_hold_can_be_reversed_up_to_the_posted_amount(books, clock):
-    wallet = books.wallet()
-    books.fund(wallet, 100)
-    hold = Hold(wallet.id, books.settlement.id, 30, "auth", clock.now() + timedelta(hours=1))
-    books.post(hold)
+    wallet, hold = books.wallet_with_hold(100, 30, expires_at=clock.now() + timedelta(hours=1))
     posting = PostHold(hold.id, 20)
     books.post(posting)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import functools
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +88,7 @@ class WalletService:
             merchant_id, membership_id
         ):
             return None
-        owner = self._assets[asset_code]
-        if owner is not None and owner != merchant_id:
-            raise errors.AssetNotFound()
+        self._require_asset(merchant_id, asset_code)  # known: no query
         wallet = self.ledger.cached_account(merchant_id, _wallet_spec(membership_id, asset_code))
         other = self.ledger.cached_account(
             merchant_id, _merchant_spec(merchant_id, asset_code, purpose)
@@ -221,24 +221,29 @@ class WalletService:
     def _post(
         self, caller: Principal, operations: list[Any], kind: str, idempotency: Idempotency
     ) -> EntryResult:
-        try:
+        with _frozen_wallet_means_blocked_customer():
             return self.ledger.post_entry(
                 caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
                 request_hash=idempotency.request_hash,
             )
-        except errors.AccountFrozen:
-            raise errors.CustomerBlocked() from None
 
     async def _post_async(
         self, caller: Principal, operations: list[Any], kind: str, idempotency: Idempotency
     ) -> EntryResult:
-        try:
+        with _frozen_wallet_means_blocked_customer():
             return await self.ledger.post_entry_async(
                 caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
                 request_hash=idempotency.request_hash,
             )
-        except errors.AccountFrozen:
-            raise errors.CustomerBlocked() from None
+
+
+@contextmanager
+def _frozen_wallet_means_blocked_customer() -> Iterator[None]:
+    # Blocking a customer freezes their wallets; the register is told why.
+    try:
+        yield
+    except errors.AccountFrozen:
+        raise errors.CustomerBlocked() from None
 
 
 def _wallet_spec(membership_id: uuid.UUID, asset_code: str) -> AccountSpec:

@@ -107,6 +107,7 @@ DECLARE
     v_debit_shard int := 0;
     v_credit_shard int := 0;
     v_pending boolean := p_kind = 'pending';
+    v_credit_first boolean;
     v_debit_balance record;
     v_credit_balance record;
 BEGIN
@@ -135,8 +136,9 @@ BEGIN
          CASE WHEN v_credit.balance_shards = 1 THEN p_credit_id END, 0))
     ORDER BY account_id
     FOR UPDATE;
-    IF v_debit.balance_shards > 1 AND v_credit.balance_shards > 1
-       AND p_credit_id < p_debit_id THEN
+    -- Two sharded sides take theirs in account order too.
+    v_credit_first := v_credit.balance_shards > 1 AND p_credit_id < p_debit_id;
+    IF v_credit_first THEN
         v_credit_shard := cagnotte_take_shard(
             v_credit.merchant_id, p_credit_id, v_credit.balance_shards);
     END IF;
@@ -144,8 +146,7 @@ BEGIN
         v_debit_shard := cagnotte_take_shard(
             v_debit.merchant_id, p_debit_id, v_debit.balance_shards);
     END IF;
-    IF v_credit.balance_shards > 1 AND NOT (v_debit.balance_shards > 1
-                                            AND p_credit_id < p_debit_id) THEN
+    IF v_credit.balance_shards > 1 AND NOT v_credit_first THEN
         v_credit_shard := cagnotte_take_shard(
             v_credit.merchant_id, p_credit_id, v_credit.balance_shards);
     END IF;
