@@ -12,6 +12,11 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   missing+=(postgresql)
 fi
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# A stock Debian or Ubuntu Python refuses pip outside a virtual environment
+# (PEP 668), and makes venvs only with its python3-venv package.
+if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  missing+=(python3-venv)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} from Debian ..."
   sudo=""
@@ -20,11 +25,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# Everything Python goes into the project's own virtual environment.
+[ -x .venv/bin/python ] || python3 -m venv .venv
+python=.venv/bin/python
+"$python" -m pip install -q --disable-pip-version-check -e '.[test]'
 
 workdir=$(mktemp -d /tmp/cagnotte-test.XXXXXX)
 chmod 755 "$workdir"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
   scripts/postgres.sh stop "$workdir/pg"
   rm -rf "$workdir"
@@ -38,4 +46,4 @@ echo "PostgreSQL for the tests: $CAGNOTTE_TEST_POSTGRES_URL"
 # suite takes about 7 minutes instead of 12 on a machine of two cores. `-n 0`
 # among the arguments runs it in one. pytest-benchmark, where some machine has it,
 # would turn xdist's presence into a warning, which the suite makes an error.
-python3 -m pytest -n "${CAGNOTTE_TEST_PROCESSES:-2}" -p no:benchmark "$@"
+"$python" -m pytest -n "${CAGNOTTE_TEST_PROCESSES:-2}" -p no:benchmark "$@"
