@@ -39,8 +39,8 @@ from cagnotte.bootstrap import bootstrap
 from cagnotte.config import Settings
 from cagnotte.db.migrate import migrate
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
+from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.programs.gift_cards import pins
-from cagnotte.programs.wallets import Idempotency
 from cagnotte.security import passwords
 from cagnotte.security.principals import Principal
 

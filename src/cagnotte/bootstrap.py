@@ -8,6 +8,7 @@ from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
+from cagnotte.db.unit_of_work import UnitsOfWork
 from cagnotte.ledger import Ledger
 from cagnotte.mail import Mailer, build_mailer
 from cagnotte.merchants.service import MerchantService
@@ -25,6 +26,7 @@ class Services:
     clock: Clock
     mailer: Mailer
     ledger: Ledger
+    units: UnitsOfWork
     merchants: MerchantService
     customers: CustomerService
     wallets: WalletService
@@ -50,11 +52,12 @@ def bootstrap(
     mailer = mailer or build_mailer(settings)
     database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     ledger = Ledger(database, clock)
+    units = UnitsOfWork(database, clock)
     customers = CustomerService(database, clock, ledger)
     merchants = MerchantService(database, clock, settings.api_key_cache_seconds)
     gift_cards = GiftCardService(
         database, clock, ledger, customers, merchants, mailer, mail_from=settings.mail_from,
-        public_url=settings.public_url, number_key=settings.gift_card_number_key,
+        public_url=settings.public_url, number_key=settings.gift_card_number_key, units=units,
     )
     captchas = captchas or CaptchaService(database, clock)
     return Services(
@@ -63,9 +66,10 @@ def bootstrap(
         clock=clock,
         mailer=mailer,
         ledger=ledger,
+        units=units,
         merchants=merchants,
         customers=customers,
-        wallets=WalletService(database, clock, ledger, customers),
+        wallets=WalletService(database, clock, ledger, customers, units),
         auth=AuthService(database, clock, mailer, settings.mail_from),
         gift_cards=gift_cards,
         captchas=captchas,

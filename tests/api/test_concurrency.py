@@ -18,11 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import func, select
 
 from cagnotte.api.app import create_app
-from cagnotte.db.tables import journal_entries
 from tests.api.conftest import enrol, top_up
+from tests.queries import entries_of_key
 
 SERVER_START_TIMEOUT_SECONDS = 10
 
@@ -116,9 +115,5 @@ def test_one_idempotency_key_sent_twenty_times_at_once_posts_one_payment(
     assert responses[0].json()["wallet_balance_minor"] == 750
     assert wallet_balance(client, merchant, customer["id"]) == 750
     with services.database.read() as connection:
-        entries = connection.execute(
-            select(func.count()).select_from(journal_entries).where(
-                journal_entries.c.idempotency_key == "till-1-receipt-42"
-            )
-        ).scalar_one()
+        entries = connection.execute(entries_of_key("till-1-receipt-42")).scalar_one()
     assert entries == 1

@@ -257,3 +257,23 @@ def test_a_card_expires_n_months_after_activation_and_its_rest_breaks(
         headers=merchant.manager,
     ).json()
     assert sum(row["breakage_minor"] for row in report) == 5_000
+
+
+def test_a_retried_activation_without_a_load_replays_its_first_answer(client, merchant, program):
+    # An activation without a load writes no journal entry: its answer is kept
+    # all the same, so the retry gets it instead of "the card is active already".
+    (card,) = new_cards(client, merchant, program, 1)
+    body = {"number": card.number}
+    first = post(client, "/v1/gift-cards/activations", body, merchant.register, "activate-1")
+    again = post(client, "/v1/gift-cards/activations", body, merchant.register, "activate-1")
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    other = post(client, "/v1/gift-cards/activations", {"number": card.number, "amount_minor": 1},
+                 merchant.register, "activate-1")
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
+    operations = client.get(f"/v1/gift-cards/{card.id}/operations", headers=merchant.manager)
+    assert [operation["kind"] for operation in operations.json()] == ["activation"]
+    assert balance(client, merchant, card) == 0

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 from cagnotte import errors
 from cagnotte.clock import ManualClock
 from cagnotte.db.engine import Database
-from cagnotte.db.tables import account_balances, journal_entries, lots, merchants, transfers
+from cagnotte.db.tables import account_balances, lots, merchants, transfers
 from cagnotte.ledger import (
     Account,
     AccountSpec,
@@ -33,6 +33,7 @@ from cagnotte.ledger import (
     Transfer,
     VoidHold,
 )
+from tests.queries import entries_of_key
 
 MERCHANT_ID = uuid.UUID("00000000-0000-0000-0000-0000000000c0")
 
@@ -150,10 +151,7 @@ def test_one_request_posted_twenty_times_at_once_makes_one_entry(concurrent_ledg
     assert kinds_of(outcomes) == {"ok": 20}
     assert len({result.entry_id for result in outcomes}) == 1
     assert sorted(result.replayed for result in outcomes) == [False] + [True] * 19
-    assert count_rows(
-        ledger,
-        select(func.count()).where(journal_entries.c.idempotency_key == "load-1"),
-    ) == 1
+    assert count_rows(ledger, entries_of_key("load-1")) == 1
     assert count_rows(
         ledger, select(func.count()).where(transfers.c.credit_account_id == wallet.id)
     ) == 1

@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
-from cagnotte.programs.wallets import Idempotency
+from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.security.principals import CustomerPrincipal, Principal
 
 # The ledger keeps 200 characters; packages derive their keys from the client's (a prefix,

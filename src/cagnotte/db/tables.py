@@ -220,6 +220,25 @@ journal_entries = Table(
     UniqueConstraint("merchant_id", "idempotency_key"),
 )
 
+# One row per Idempotency-Key of a merchant: the request's hash and what it
+# answered. A command claims its key by inserting this row in the transaction that
+# does the work, so a concurrent retry waits on the key and then replays the
+# answer; a request that wrote no journal entry (an activation without a load, a
+# quote) replays like one that did. A ledger entry posted with its own key (the
+# register's one-statement payment) stores no answer: its entry's result is it.
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    _merchant_id(),
+    Column("key", String(200), nullable=False),
+    Column("operation", String(60), nullable=False),
+    Column("request_hash", String(64)),
+    Column("entry_id", Uuid),
+    Column("answer", JSON().with_variant(JSONB(), "postgresql")),
+    _created_at(),
+    PrimaryKeyConstraint("merchant_id", "key"),
+)
+
 transfers = Table(
     "transfers",
     metadata,

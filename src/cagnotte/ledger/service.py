@@ -34,6 +34,7 @@ from cagnotte import errors
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
+from cagnotte.db.unit_of_work import StoredAnswer, UnitOfWork, constraint_name
 from cagnotte.ledger.model import (
     Account,
     AccountSpec,
@@ -48,7 +49,7 @@ from cagnotte.ledger.model import (
 from cagnotte.ledger.sqlite_backend import SqliteLedgerWriter
 
 HISTORY_PAGE_SIZE_MAX = 200
-# The widths of journal_entries.idempotency_key and .request_hash (a SHA-256 in hex).
+# The widths of idempotency_records.key and .request_hash (a SHA-256 in hex).
 IDEMPOTENCY_KEY_LENGTH_MAX = 200
 REQUEST_HASH_LENGTH_MAX = 64
 _POST_ENTRY = text(
@@ -67,10 +68,6 @@ _POST_ENTRY_PSYCOPG = (
 # and the longest pause before trying again after a deadlock.
 ENTRY_ATTEMPTS_MAX = 5
 DEADLOCK_RETRY_PAUSE_MAX = timedelta(milliseconds=50)
-
-
-class _RetryEntry(Exception):
-    """A concurrent request with the same idempotency key committed first."""
 
 
 class Ledger:
@@ -228,40 +225,55 @@ class Ledger:
         memo: str | None = None,
         also_platform: bool = False,
         connection: Connection | None = None,
+        unit: UnitOfWork | None = None,
     ) -> EntryResult:
         """Post the operations as one journal entry: all land or none.
 
         With an idempotency key, the same key and request hash replays the first
-        result; another hash raises idempotency_key_reused. Accounts must belong
-        to the merchant (or, with also_platform, to the platform).
+        result; another hash raises idempotency_key_reused. (A use case that runs
+        in a unit of work claims its key there and passes none here.) Accounts
+        must belong to the merchant (or, with also_platform, to the platform).
+        In a unit of work the entry is the unit's one entry, with the id the unit
+        chose; with a bare connection it joins the caller's transaction; with
+        neither it is a transaction of its own.
         """
         arguments = _entry_arguments(
             merchant_id, operations, kind=kind, idempotency_key=idempotency_key,
             request_hash=request_hash, memo=memo, also_platform=also_platform,
         )
+        if unit is not None:
+            assert connection is None and not unit.entry_posted, "one entry per unit of work"
+            assert unit.merchant_id == merchant_id
+            result = self._post_entry_in(
+                unit.connection, in_callers_transaction=True, entry_id=unit.entry_id,
+                **arguments,
+            )
+            unit.entry_posted = True
+            return result
         if connection is not None:
-            return self._post_entry_in(connection, in_callers_transaction=True, **arguments)
-        for attempt in range(ENTRY_ATTEMPTS_MAX):
+            return self._post_entry_in(
+                connection, in_callers_transaction=True, entry_id=None, **arguments
+            )
+        attempt = 1
+        while True:
             try:
                 # On PostgreSQL the entry is one statement, its own transaction:
                 # one round trip, without BEGIN and COMMIT.
                 with self.database.single_statement() as own_connection:
                     return self._post_entry_in(
-                        own_connection, in_callers_transaction=False, **arguments
+                        own_connection, in_callers_transaction=False, entry_id=None,
+                        **arguments,
                     )
-            except _RetryEntry:
-                continue
             except OperationalError as error:
                 # Entries of several transfers may still lock rows in crossing
                 # orders; PostgreSQL breaks the cycle by failing one, which was
                 # rolled back whole and may simply run again.
-                if _is_deadlock(error) and attempt + 1 < ENTRY_ATTEMPTS_MAX:
-                    # A random pause, so that the entries of the cycle do not
-                    # meet again in the same order.
-                    time.sleep(random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds()))
-                    continue
-                raise
-        raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
+                if not _is_deadlock(error) or attempt == ENTRY_ATTEMPTS_MAX:
+                    raise
+                # A random pause, so that the entries of the cycle do not meet
+                # again in the same order.
+                time.sleep(random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds()))
+                attempt += 1
 
     async def post_entry_async(
         self,
@@ -291,7 +303,8 @@ class Ledger:
             merchant_id, operations, kind=kind, idempotency_key=idempotency_key,
             request_hash=request_hash, memo=memo, also_platform=also_platform,
         )
-        for attempt in range(ENTRY_ATTEMPTS_MAX):
+        attempt = 1
+        while True:
             parameters = self._postgresql_parameters(**arguments)
             try:
                 async with self.database.async_single_statement() as connection:
@@ -300,30 +313,27 @@ class Ledger:
                     )
                     row = await cursor.fetchone()
             except psycopg.errors.UniqueViolation as error:
-                if error.diag.constraint_name == _IDEMPOTENCY_CONSTRAINT:
-                    continue  # the race's winner committed: the next try replays it
                 raise _unique_violation_error(error.diag.constraint_name) or error from None
             except psycopg.errors.DeadlockDetected:
                 # As in post_entry: the victim was rolled back whole; try again
                 # after a random pause.
-                if attempt + 1 < ENTRY_ATTEMPTS_MAX:
-                    await asyncio.sleep(
-                        random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds())
-                    )
-                    continue
-                raise
+                if attempt == ENTRY_ATTEMPTS_MAX:
+                    raise
+                await asyncio.sleep(random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds()))
+                attempt += 1
+                continue
             except psycopg.Error as error:
                 raise _domain_error_from_psycopg(error) or error from None
             assert row is not None
             return EntryResult.from_json(row[0])
-        raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
 
     def _post_entry_in(
         self, connection: Connection, *, merchant_id: uuid.UUID, operations: list[Operation],
         kind: str, idempotency_key: str | None, request_hash: str | None, memo: str | None,
         allowed: tuple[uuid.UUID, ...], in_callers_transaction: bool,
+        entry_id: uuid.UUID | None,
     ) -> EntryResult:
-        entry_id = uuid.uuid4()
+        entry_id = entry_id or uuid.uuid4()
         now = self.clock.now()
         try:
             if self.database.is_postgresql:
@@ -346,7 +356,11 @@ class Ledger:
                         memo=memo, operations=operations,
                     )
         except IntegrityError as error:
-            self._explain_integrity_error(error, connection, merchant_id, operations)
+            # Only PostgreSQL gets here (the SQLite writer checks before it writes),
+            # and its error names the constraint.
+            domain_error = _unique_violation_error(constraint_name(error))
+            if domain_error is not None:
+                raise domain_error from None
             raise
         return EntryResult.from_json(result)
 
@@ -382,18 +396,6 @@ class Ledger:
                 if isinstance(error.orig, psycopg.Error) else None
             )
             raise domain_error or error from None
-
-    def _explain_integrity_error(
-        self, error: IntegrityError, connection: Connection, merchant_id: uuid.UUID,
-        operations: list[Operation],
-    ) -> None:
-        """Turn a unique violation into its domain meaning, or leave it a crash."""
-        constraint = _violated_constraint(error)
-        if constraint == _IDEMPOTENCY_CONSTRAINT:
-            raise _RetryEntry() from error
-        domain_error = _unique_violation_error(constraint)
-        if domain_error is not None:
-            raise domain_error from None
 
     # Reading -----------------------------------------------------------------
 
@@ -447,6 +449,19 @@ class Ledger:
         if row is None:
             raise errors.NotFound()
         return EntryResult.from_json(row.result)
+
+    def replayed_entry(self, unit: UnitOfWork, stored: StoredAnswer) -> EntryResult:
+        """The answer of a unit of work whose answer is its journal entry's result."""
+        if stored.answer is not None:
+            return EntryResult.from_json({**stored.answer, "replayed": True})
+        assert stored.entry_id is not None
+        result = unit.connection.execute(
+            select(journal_entries.c.result).where(
+                journal_entries.c.merchant_id == unit.merchant_id,
+                journal_entries.c.id == stored.entry_id,
+            )
+        ).scalar_one()
+        return EntryResult.from_json({**result, "replayed": True})
 
     def get_transfer(self, merchant_id: uuid.UUID, transfer_id: uuid.UUID) -> TransferRecord:
         with self.database.read() as connection:
@@ -611,32 +626,6 @@ def _account(row: Any) -> Account:
     )
 
 
-# SQLite names a violated unique constraint by its columns only.
-_SQLITE_UNIQUE_CONSTRAINTS = {
-    "journal_entries.merchant_id, journal_entries.idempotency_key": (
-        "uq_journal_entries_merchant_id_idempotency_key"
-    ),
-    "transfers.merchant_id, transfers.pending_id": "uq_transfers_pending_id",
-    "transfers.merchant_id, transfers.id": "pk_transfers",
-}
-
-
-def _violated_constraint(error: IntegrityError) -> str | None:
-    """The name of the unique constraint an insert broke.
-
-    PostgreSQL's message also quotes the failing statement, whose column list
-    names every column, so the message text cannot tell the constraints apart.
-    """
-    diagnostic = getattr(error.orig, "diag", None)
-    if diagnostic is not None:
-        return diagnostic.constraint_name
-    message = str(error.orig)
-    prefix = "UNIQUE constraint failed: "
-    if message.startswith(prefix):
-        return _SQLITE_UNIQUE_CONSTRAINTS.get(message.removeprefix(prefix))
-    return None
-
-
 def _is_deadlock(error: DBAPIError) -> bool:
     return getattr(error.orig, "sqlstate", None) == "40P01"
 
@@ -663,9 +652,6 @@ def _entry_arguments(
         memo=memo,
         allowed=allowed,
     )
-
-
-_IDEMPOTENCY_CONSTRAINT = "uq_journal_entries_merchant_id_idempotency_key"
 
 
 def _unique_violation_error(constraint: str | None) -> Exception | None:

@@ -28,7 +28,14 @@ from sqlalchemy import (
 )
 
 from cagnotte import errors
-from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
+from cagnotte.db.tables import (
+    account_balances,
+    accounts,
+    idempotency_records,
+    journal_entries,
+    lots,
+    transfers,
+)
 from cagnotte.ledger.model import (
     Expire,
     Hold,
@@ -71,16 +78,34 @@ class SqliteLedgerWriter:
         operations: list[Operation],
     ) -> dict[str, Any]:
         if idempotency_key is not None:
+            # One writer at a time (BEGIN IMMEDIATE): no concurrent claim of the key.
             existing = self.connection.execute(
-                select(journal_entries.c.request_hash, journal_entries.c.result).where(
-                    journal_entries.c.merchant_id == self.merchant_id,
-                    journal_entries.c.idempotency_key == idempotency_key,
+                select(
+                    idempotency_records.c.request_hash, idempotency_records.c.entry_id,
+                    idempotency_records.c.answer,
+                ).where(
+                    idempotency_records.c.merchant_id == self.merchant_id,
+                    idempotency_records.c.key == idempotency_key,
                 )
             ).first()
             if existing is not None:
                 if existing.request_hash != request_hash:
                     raise errors.IdempotencyKeyReused()
-                return {**existing.result, "replayed": True}
+                answer = existing.answer
+                if answer is None:
+                    answer = self.connection.execute(
+                        select(journal_entries.c.result).where(
+                            journal_entries.c.merchant_id == self.merchant_id,
+                            journal_entries.c.id == existing.entry_id,
+                        )
+                    ).scalar_one()
+                return {**answer, "replayed": True}
+            self.connection.execute(
+                insert(idempotency_records).values(
+                    merchant_id=self.merchant_id, key=idempotency_key, operation=kind,
+                    request_hash=request_hash, entry_id=self.entry_id, created_at=self.now,
+                )
+            )
 
         posted = [self._apply(operation) for operation in operations]
         result = {
@@ -95,8 +120,9 @@ class SqliteLedgerWriter:
             insert(journal_entries).values(
                 merchant_id=self.merchant_id,
                 id=self.entry_id,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
+                # The key and the hash live in idempotency_records.
+                idempotency_key=None,
+                request_hash=None,
                 kind=kind,
                 memo=memo,
                 result=result,
@@ -136,8 +162,13 @@ class SqliteLedgerWriter:
         raise AssertionError(f"unknown operation {operation!r}")
 
     def _account(self, account_id: uuid.UUID) -> Any:
-        row = self.connection.execute(select(accounts).where(accounts.c.id == account_id)).first()
-        if row is None or row.merchant_id not in self.allowed_merchants:
+        # By (merchant_id, id), as on PostgreSQL: never by id alone.
+        row = self.connection.execute(
+            select(accounts).where(
+                accounts.c.merchant_id.in_(self.allowed_merchants), accounts.c.id == account_id
+            )
+        ).first()
+        if row is None:
             raise errors.AccountNotFound(account_id=str(account_id))
         return row
 
@@ -344,6 +375,13 @@ class SqliteLedgerWriter:
         )
 
     def _insert_transfer(self, record: dict[str, Any], debit_shard: int, credit_shard: int) -> None:
+        # Checked before the insert, so that no database error has to be read for it.
+        if self.connection.execute(
+            select(literal(1)).where(
+                transfers.c.merchant_id == self.merchant_id, transfers.c.id == record["id"]
+            )
+        ).first() is not None:
+            raise errors.TransferExists()
         self.connection.execute(
             insert(transfers).values(
                 merchant_id=self.merchant_id,

@@ -21,7 +21,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -33,6 +32,7 @@ from cagnotte.clock import Clock
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import assets, transfers
+from cagnotte.db.unit_of_work import Idempotency, UnitOfWork, UnitsOfWork
 from cagnotte.ledger import AccountSpec, EntryResult, Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.security.principals import Principal
@@ -40,19 +40,13 @@ from cagnotte.security.principals import Principal
 SETTLEMENT_SHARDS = 16
 
 
-@dataclass(frozen=True, slots=True)
-class Idempotency:
-    """The caller's Idempotency-Key and the hash of its request."""
-
-    key: str | None = None
-    request_hash: str | None = None
-
-
 class WalletService:
     def __init__(
-        self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService
+        self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
+        units: UnitsOfWork | None = None,
     ) -> None:
         self.database = database
+        self.units = units or UnitsOfWork(database, clock)
         self.clock = clock
         self.ledger = ledger
         self.customers = customers
@@ -186,21 +180,25 @@ class WalletService:
             (adjustments, wallet) if direction == "credit" else (wallet, adjustments)
         )
         transfer = Transfer(debit.id, credit.id, amount, f"manual_{direction}", reason[:200])
-        with self.database.transaction() as connection:
+
+        def work(unit: UnitOfWork) -> EntryResult:
             result = self.ledger.post_entry(
-                caller.merchant_id, [transfer], kind="manual_adjustment",
-                idempotency_key=idempotency.key, request_hash=idempotency.request_hash,
-                memo=reason, connection=connection,
+                caller.merchant_id, [transfer], kind="manual_adjustment", memo=reason,
+                unit=unit,
             )
-            if not result.replayed:
-                record_audit(
-                    connection, caller.merchant_id, caller.actor, "wallet.adjusted",
-                    membership_id,
-                    {"asset": asset_code, "amount": amount, "direction": direction,
-                     "reason": reason, "entry_id": str(result.entry_id)},
-                    self.clock.now(),
-                )
-        return result
+            record_audit(
+                unit.connection, caller.merchant_id, caller.actor, "wallet.adjusted",
+                membership_id,
+                {"asset": asset_code, "amount": amount, "direction": direction,
+                 "reason": reason, "entry_id": str(result.entry_id)},
+                unit.now,
+            )
+            return result
+
+        return self.units.run(
+            caller.merchant_id, "manual_adjustment", work, idempotency=idempotency,
+            replay=self.ledger.replayed_entry,
+        )
 
     def get_payment(self, caller: Principal, payment_id: uuid.UUID) -> EntryResult:
         caller.require("cashier")

@@ -21,10 +21,10 @@ from typing import Any
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.money import Asset
 from cagnotte.programs.gift_cards.reports import ACTIVITY_COLUMNS, LIABILITY_COLUMNS, export_rows
 from cagnotte.programs.gift_cards.views import CardOperation
-from cagnotte.programs.wallets import Idempotency
 from cagnotte.security.principals import Principal
 
 ALERTS_ON_PAGE = 100

@@ -37,6 +37,7 @@ from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID, assets, customers, merchants
+from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.ledger import AccountSpec, Ledger, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.mail import Mailer, compose
@@ -56,7 +57,6 @@ from cagnotte.programs.bonus_codes.tables import (
     bonus_lockouts,
     bonus_payouts,
 )
-from cagnotte.programs.wallets import Idempotency
 from cagnotte.security.captcha import CaptchaService
 from cagnotte.security.platform_keys import platform_key
 from cagnotte.security.principals import Principal

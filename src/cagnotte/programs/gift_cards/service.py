@@ -46,7 +46,14 @@ from cagnotte.clock import Clock
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.rows import merchant_row
-from cagnotte.db.tables import journal_entries, merchants, transfers
+from cagnotte.db.tables import merchants, transfers
+from cagnotte.db.unit_of_work import (
+    Idempotency,
+    StoredAnswer,
+    UnitOfWork,
+    UnitsOfWork,
+    constraint_name,
+)
 from cagnotte.ledger import (
     AccountSpec,
     Balance,
@@ -59,7 +66,6 @@ from cagnotte.ledger import (
     Transfer,
     VoidHold,
 )
-from cagnotte.ledger import service as ledger_service
 from cagnotte.ledger.model import Account
 from cagnotte.mail import Mailer
 from cagnotte.merchants.service import IssuedKey, MerchantService
@@ -93,7 +99,7 @@ from cagnotte.programs.gift_cards.views import (
     IssuedCard,
     card_view,
 )
-from cagnotte.programs.wallets import SETTLEMENT_SHARDS, Idempotency
+from cagnotte.programs.wallets import SETTLEMENT_SHARDS
 from cagnotte.security.platform_keys import platform_key
 from cagnotte.security.principals import Principal
 from cagnotte.security.secrets_ import token_hash
@@ -105,6 +111,7 @@ ISSUANCE_SHARDS = 16
 PROGRAM_CACHE_SECONDS = 5.0
 NUMBER_COLLISION_RETRIES = 5
 NO_SUCH_CARD = "No such card."
+INVOICE_CONSTRAINT = "uq_gift_card_operations_merchant_id_invoice_number"
 ECARD_MESSAGE_LENGTH_MAX = 500
 PAGE_TOKEN_BYTES = 24
 
@@ -134,9 +141,10 @@ class GiftCardService:
     def __init__(
         self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
         merchants: MerchantService, mailer: Mailer, *, mail_from: str, public_url: str,
-        number_key: str | None = None,
+        number_key: str | None = None, units: UnitsOfWork | None = None,
     ) -> None:
         self.database = database
+        self.units = units or UnitsOfWork(database, clock)
         self.clock = clock
         self.ledger = ledger
         self.customers = customers
@@ -833,70 +841,68 @@ class GiftCardService:
         target = self._find(caller, to_number, pin=None, pin_needed=False)
         if target.row["id"] == from_card_id:
             raise errors.InvalidInput("The new card must be another card.")
-        for _attempt in range(3):
-            try:
-                operations = self._transfer_balance_once(
-                    caller, from_card_id, target.row["id"], idempotency
-                )
-                break
-            except ledger_service._RetryEntry:
-                replay = self._replay(caller.merchant_id, idempotency)
-                if replay:
-                    return replay[0], replay[1]
-        else:  # pragma: no cover - three concurrent retries of one key
-            raise errors.Conflict("A request with this Idempotency-Key is in progress.")
+        to_card_id = target.row["id"]
+        operations = self.units.run(
+            caller.merchant_id, "gift_card_balance_transfer",
+            lambda unit: self._transfer_balance_in(unit, caller, from_card_id, to_card_id),
+            idempotency=idempotency,
+            encode=lambda pair: {"operations": [operation.as_json() for operation in pair]},
+            replay=lambda unit, stored: tuple(self._replayed_operations(unit, stored)),
+        )
+        if operations[0].replayed:
+            return operations
         for operation in operations:
             self.alerts.after_operation(operation)
         return operations
 
-    def _transfer_balance_once(
-        self, caller: Principal, from_card_id: uuid.UUID, to_card_id: uuid.UUID,
-        idempotency: Idempotency,
+    def _transfer_balance_in(
+        self, unit: UnitOfWork, caller: Principal, from_card_id: uuid.UUID,
+        to_card_id: uuid.UUID,
     ) -> tuple[CardOperation, CardOperation]:
-        with self.database.transaction() as connection:
-            # Both rows locked in one order, so two transfers never wait on each other.
-            locked = {card_id: self._lock_card(connection, caller.merchant_id, card_id)
-                      for card_id in sorted((from_card_id, to_card_id))}
-            old, new = locked[from_card_id], locked[to_card_id]
-            program = self.program(caller.merchant_id, old["program_id"])
-            new_program = self.program(caller.merchant_id, new["program_id"])
-            if old["state"] == "closed":
-                raise errors.GiftCardClosed()
-            if new["state"] in ("frozen", "closed"):
-                rules.require_usable(new["state"])
-            if new_program.asset_code != program.asset_code:
-                raise errors.InvalidInput("Both cards must hold the same currency.")
-            balance = self.ledger.balance(self._card_account(old), connection)
-            if balance.debits_pending:
-                raise errors.GiftCardHasHolds()
-            amount = balance.credit_balance
-            operations: list[Operation] = []
-            if amount > 0:
-                operations.append(Transfer(old["account_id"], new["account_id"], amount,
-                                           "gift_card_balance_transfer"))
-            result = self._post(caller, operations, "gift_card_balance_transfer", idempotency,
-                                connection)
-            now = self.clock.now()
-            new_changes: dict[str, Any] = {}
-            if new["state"] == "inactive":
-                new_changes = {"state": "active", "activated_at": now,
-                               "expires_at": old["expires_at"]}
-            if old["membership_id"] and not new["membership_id"]:
-                new_changes.update(membership_id=old["membership_id"], registered_at=now)
-            self._update_card(connection, new, new_changes)
-            self._close(connection, old, "transferred", replaced_by=new["id"])
-            entry_id = result.entry_id if result else None
-            transfer_id = result.transfers[0].id if result else None
-            out = self._record(connection, caller, old, program, "transfer_out", amount, amount,
-                               0, entry_id, transfer_id, related_id=new["id"])
-            into = self._record(
-                connection, caller, new, new_program, "transfer_in", amount, amount,
-                self._balance_after(result, new, connection), entry_id, transfer_id,
-                related_id=old["id"],
-            )
-            record_audit(connection, caller.merchant_id, caller.actor,
-                         "gift_card.balance_transferred", old["id"],
-                         {"to_card_id": str(new["id"]), "amount": amount}, now)
+        connection = unit.connection
+        # Both rows locked in one order, so two transfers never wait on each other.
+        locked = {card["id"]: card for card in unit.lock_many(
+            gift_cards, (from_card_id, to_card_id)
+        )}
+        old, new = locked[from_card_id], locked[to_card_id]
+        program = self.program(caller.merchant_id, old["program_id"])
+        new_program = self.program(caller.merchant_id, new["program_id"])
+        if old["state"] == "closed":
+            raise errors.GiftCardClosed()
+        if new["state"] in ("frozen", "closed"):
+            rules.require_usable(new["state"])
+        if new_program.asset_code != program.asset_code:
+            raise errors.InvalidInput("Both cards must hold the same currency.")
+        balance = self.ledger.balance(self._card_account(old), connection)
+        if balance.debits_pending:
+            raise errors.GiftCardHasHolds()
+        amount = balance.credit_balance
+        operations: list[Operation] = []
+        if amount > 0:
+            operations.append(Transfer(old["account_id"], new["account_id"], amount,
+                                       "gift_card_balance_transfer"))
+        result = self._post(unit, caller, operations, "gift_card_balance_transfer")
+        now = self.clock.now()
+        new_changes: dict[str, Any] = {}
+        if new["state"] == "inactive":
+            new_changes = {"state": "active", "activated_at": now,
+                           "expires_at": old["expires_at"]}
+        if old["membership_id"] and not new["membership_id"]:
+            new_changes.update(membership_id=old["membership_id"], registered_at=now)
+        self._update_card(connection, new, new_changes)
+        self._close(connection, old, "transferred", replaced_by=new["id"])
+        entry_id = result.entry_id if result else None
+        transfer_id = result.transfers[0].id if result else None
+        out = self._record(connection, caller, old, program, "transfer_out", amount, amount,
+                           0, entry_id, transfer_id, related_id=new["id"])
+        into = self._record(
+            connection, caller, new, new_program, "transfer_in", amount, amount,
+            self._balance_after(result, new, connection), entry_id, transfer_id,
+            related_id=old["id"],
+        )
+        record_audit(connection, caller.merchant_id, caller.actor,
+                     "gift_card.balance_transferred", old["id"],
+                     {"to_card_id": str(new["id"]), "amount": amount}, now)
         return out, into
 
     # State changes --------------------------------------------------------------------
@@ -1161,29 +1167,38 @@ class GiftCardService:
     def _expire_card(self, merchant_id: uuid.UUID, card_id: uuid.UUID) -> CardOperation | None:
         system = Principal(merchant_id=merchant_id, role="operator")
         self._prepare_accounts(self._program_of_card(system, card_id))
-        with self.database.transaction() as connection:
-            card = self._lock_card(connection, merchant_id, card_id)
-            if card["state"] not in ("active", "frozen"):
-                return None
-            program = self.program(merchant_id, card["program_id"])
-            # Open authorisations are released first, so that all the value breaks.
-            voids: list[Operation] = [VoidHold(hold_id) for hold_id in
-                                      self._open_holds(connection, merchant_id,
-                                                       card["account_id"])]
-            if card["state"] == "frozen":
-                self.ledger.set_frozen(connection, merchant_id, [card["account_id"]], False)
-            balance = self.ledger.balance(self._card_account(card), connection)
-            amount = balance.credit_balance
-            moves = voids + ([Transfer(card["account_id"],
-                                       self._merchant_account(program, "breakage").id, amount,
-                                       "gift_card_expired")] if amount > 0 else [])
-            result = self._post(system, moves, "gift_card_expiry", Idempotency(), connection)
-            self._close(connection, card, "expired")
-            return self._record(
-                connection, system, card, program, "expiry", amount, amount, 0,
-                result.entry_id if result else None,
-                result.transfers[-1].id if result and amount > 0 else None, actor="job:expiry",
-            )
+        return self.units.run(
+            merchant_id, "gift_card_expiry", lambda unit: self._expire_card_in(unit, card_id)
+        )
+
+    def _expire_card_in(self, unit: UnitOfWork, card_id: uuid.UUID) -> CardOperation | None:
+        connection, merchant_id = unit.connection, unit.merchant_id
+        system = Principal(merchant_id=merchant_id, role="operator")
+        card = unit.lock(gift_cards, card_id, missing=NO_SUCH_CARD)
+        if card["state"] not in ("active", "frozen"):
+            return None
+        program = self.program(merchant_id, card["program_id"])
+        # Open authorisations are released first, so that all the value breaks.
+        voids: list[Operation] = [
+            VoidHold(hold_id)
+            for hold_id in self._open_holds(connection, merchant_id, card["account_id"])
+        ]
+        if card["state"] == "frozen":
+            self.ledger.set_frozen(connection, merchant_id, [card["account_id"]], False)
+        balance = self.ledger.balance(self._card_account(card), connection)
+        amount = balance.credit_balance
+        breakage = self._merchant_account(program, "breakage")
+        moves = voids + (
+            [Transfer(card["account_id"], breakage.id, amount, "gift_card_expired")]
+            if amount > 0 else []
+        )
+        result = self._post(unit, system, moves, "gift_card_expiry")
+        self._close(connection, card, "expired")
+        return self._record(
+            connection, system, card, program, "expiry", amount, amount, 0,
+            result.entry_id if result else None,
+            result.transfers[-1].id if result and amount > 0 else None, actor="job:expiry",
+        )
 
     def _open_holds(
         self, connection: Connection, merchant_id: uuid.UUID, account_id: uuid.UUID
@@ -1208,69 +1223,78 @@ class GiftCardService:
         plan_for: Callable[[Connection, Any, Program, Balance], _Plan],
         invoice_number: str | None, idempotency: Idempotency,
     ) -> CardOperation:
-        """Lock the card, plan, post the entry, log the operation; all in one transaction."""
+        """Lock the card, plan, post the entry, log the operation: one unit of work."""
         self._prepare_accounts(program)
-        for _attempt in range(3):
-            try:
-                operation = self._operate_once(
-                    caller, card_id, kind, plan_for, invoice_number, idempotency
-                )
-                break
-            except ledger_service._RetryEntry:
-                # A concurrent request with this key committed first: answer as it did.
-                replay = self._replay(caller.merchant_id, idempotency)
-                if replay:
-                    return replay[0]
-            except IntegrityError as error:
-                if "invoice_number" in str(error.orig):
-                    raise errors.InvoiceReused() from None
-                raise
-        else:  # pragma: no cover - three concurrent retries of one key
-            raise errors.Conflict("A request with this Idempotency-Key is in progress.")
+        try:
+            operation = self.units.run(
+                caller.merchant_id, f"gift_card_{kind}",
+                lambda unit: self._operate_in(
+                    unit, caller, card_id, kind, plan_for, invoice_number
+                ),
+                idempotency=idempotency, encode=CardOperation.as_json,
+                replay=lambda unit, stored: self._replayed_operations(unit, stored)[0],
+            )
+        except IntegrityError as error:
+            # Two operations on two cards with one new invoice number at once
+            # (PostgreSQL; on SQLite the look-up before the insert sees it).
+            if constraint_name(error) == INVOICE_CONSTRAINT:
+                raise errors.InvoiceReused() from None
+            raise
         if not operation.replayed:
             self.alerts.after_operation(operation)
         return operation
 
-    def _operate_once(
-        self, caller: Principal, card_id: uuid.UUID, kind: str,
+    def _operate_in(
+        self, unit: UnitOfWork, caller: Principal, card_id: uuid.UUID, kind: str,
         plan_for: Callable[[Connection, Any, Program, Balance], _Plan],
-        invoice_number: str | None, idempotency: Idempotency,
+        invoice_number: str | None,
     ) -> CardOperation:
-        with self.database.transaction() as connection:
-            card = self._lock_card(connection, caller.merchant_id, card_id)
-            program = self.program(caller.merchant_id, card["program_id"])
-            balance = self.ledger.balance(self._card_account(card), connection)
-            plan = plan_for(connection, card, program, balance)
-            if kind in ("activation", "load", "spend", "authorisation"):
-                self._check_invoice(connection, caller, program, invoice_number)
-            result = self._post(caller, plan.ledger_operations, f"gift_card_{kind}",
-                                idempotency, connection)
-            if result is not None and result.replayed:
-                return self._operations_of_entry(connection, caller, result.entry_id)[0]
-            amount = plan.amount
-            if result is not None and kind in ("refund", "capture"):
-                amount = result.transfers[0].amount
-            self._update_card(connection, card, plan.card_changes)
-            transfer_id = result.transfers[0].id if result is not None else None
-            return self._record(
-                connection, caller, card, program, kind, amount,
-                plan.requested if plan.requested is not None else amount,
-                self._balance_after(result, card, connection),
-                result.entry_id if result is not None else None, transfer_id,
-                related_id=plan.related_id, invoice_number=invoice_number or None,
-                hold_expires_at=plan.hold_expires_at,
-            )
+        connection = unit.connection
+        card = unit.lock(gift_cards, card_id, missing=NO_SUCH_CARD)
+        program = self.program(caller.merchant_id, card["program_id"])
+        balance = self.ledger.balance(self._card_account(card), connection)
+        plan = plan_for(connection, card, program, balance)
+        if kind in ("activation", "load", "spend", "authorisation"):
+            self._check_invoice(connection, caller, program, invoice_number)
+        result = self._post(unit, caller, plan.ledger_operations, f"gift_card_{kind}")
+        amount = plan.amount
+        if result is not None and kind in ("refund", "capture"):
+            amount = result.transfers[0].amount
+        self._update_card(connection, card, plan.card_changes)
+        transfer_id = result.transfers[0].id if result is not None else None
+        return self._record(
+            connection, caller, card, program, kind, amount,
+            plan.requested if plan.requested is not None else amount,
+            self._balance_after(result, card, connection),
+            result.entry_id if result is not None else None, transfer_id,
+            related_id=plan.related_id, invoice_number=invoice_number or None,
+            hold_expires_at=plan.hold_expires_at,
+        )
+
+    def _replay(
+        self, merchant_id: uuid.UUID, idempotency: Idempotency
+    ) -> list[CardOperation] | None:
+        """The operations a first request with this Idempotency-Key answered, if any."""
+        return self.units.replay_if_stored(merchant_id, idempotency, self._replayed_operations)
+
+    def _replayed_operations(
+        self, unit: UnitOfWork, stored: StoredAnswer
+    ) -> list[CardOperation]:
+        """The operations the first request with this Idempotency-Key answered."""
+        if stored.answer is not None:
+            answers = stored.answer.get("operations", [stored.answer])
+            return [CardOperation.from_json(answer, replayed=True) for answer in answers]
+        # A key recorded before its answer was kept (journal entries kept the keys).
+        caller = Principal(merchant_id=unit.merchant_id, role="operator")
+        assert stored.entry_id is not None
+        return self._operations_of_entry(unit.connection, caller, stored.entry_id)
 
     def _post(
-        self, caller: Principal, operations: list[Operation], kind: str,
-        idempotency: Idempotency, connection: Connection,
+        self, unit: UnitOfWork, caller: Principal, operations: list[Operation], kind: str,
     ) -> EntryResult | None:
         if not operations:
             return None
-        return self.ledger.post_entry(
-            caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
-            request_hash=idempotency.request_hash, connection=connection,
-        )
+        return self.ledger.post_entry(caller.merchant_id, operations, kind=kind, unit=unit)
 
     def _balance_after(
         self, result: EntryResult | None, card: Any, connection: Connection
@@ -1311,26 +1335,6 @@ class GiftCardService:
             )
         ).first():
             raise errors.InvoiceReused()
-
-    def _replay(
-        self, merchant_id: uuid.UUID, idempotency: Idempotency
-    ) -> list[CardOperation] | None:
-        """The operations a first request with this Idempotency-Key made, if any."""
-        if idempotency.key is None:
-            return None
-        with self.database.read() as connection:
-            entry = connection.execute(
-                select(journal_entries.c.id, journal_entries.c.request_hash).where(
-                    journal_entries.c.merchant_id == merchant_id,
-                    journal_entries.c.idempotency_key == idempotency.key,
-                )
-            ).first()
-            if entry is None:
-                return None
-            if entry.request_hash != idempotency.request_hash:
-                raise errors.IdempotencyKeyReused()
-            caller = Principal(merchant_id=merchant_id, role="operator")
-            return self._operations_of_entry(connection, caller, entry.id) or None
 
     def _operations_of_entry(
         self, connection: Connection, caller: Principal, entry_id: uuid.UUID

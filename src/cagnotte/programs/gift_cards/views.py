@@ -55,6 +55,22 @@ class CardOperation:
             "spend", "authorisation"
         ) else 0
 
+    def as_json(self) -> dict[str, Any]:
+        """The operation as JSON (what an Idempotency-Key's record keeps)."""
+        return {
+            name: _json_value(getattr(self, name))
+            for name in self.__dataclass_fields__ if name != "replayed"
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, replayed: bool = False) -> CardOperation:
+        values: dict[str, Any] = dict(data)
+        for name in _UUID_FIELDS:
+            values[name] = uuid.UUID(values[name]) if values[name] is not None else None
+        for name in ("hold_expires_at", "created_at"):
+            values[name] = datetime.fromisoformat(values[name]) if values[name] else None
+        return cls(**values, replayed=replayed)
+
     @classmethod
     def from_row(cls, row: Any, number_last4: str, asset_code: str, replayed: bool = False):
         names = [name for name in cls.__dataclass_fields__ if name not in (
@@ -64,6 +80,20 @@ class CardOperation:
             number_last4=number_last4, asset_code=asset_code, replayed=replayed,
             **{name: row[name] for name in names},
         )
+
+
+_UUID_FIELDS = (
+    "merchant_id", "id", "card_id", "program_id", "entry_id", "transfer_id", "related_id",
+    "store_id", "terminal_id", "reseller_id",
+)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 @dataclass(frozen=True, slots=True)
