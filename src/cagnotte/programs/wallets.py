@@ -21,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
 
 import anyio.to_thread
 from sqlalchemy import func, select
@@ -35,6 +35,7 @@ from cagnotte.db.tables import assets, transfers
 from cagnotte.db.unit_of_work import Idempotency, UnitOfWork, UnitsOfWork
 from cagnotte.ledger import AccountSpec, EntryResult, Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account
+from cagnotte.programs.tenders import Plan, commit_plan_alone, commit_plan_alone_async
 from cagnotte.security.principals import Principal
 
 SETTLEMENT_SHARDS = 16
@@ -113,10 +114,9 @@ class WalletService:
         caller.require("cashier")
         wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
         funding = self.merchant_account(caller.merchant_id, asset_code, "wallet_funding")
-        return self._post(
-            caller, [Transfer(funding.id, wallet.id, amount, "wallet_top_up", reference)],
-            "wallet_top_up", idempotency,
-        )
+        plan = Plan("wallet", (Transfer(funding.id, wallet.id, amount, "wallet_top_up",
+                                        reference),), amount=amount)
+        return self._commit(caller, plan, "wallet_top_up", idempotency)
 
     def pay(
         self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
@@ -124,12 +124,34 @@ class WalletService:
     ) -> EntryResult:
         """Take a payment from the customer's wallet to the merchant (one round trip)."""
         caller.require("cashier")
-        wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
-        settlement = self.merchant_account(caller.merchant_id, asset_code, "settlement")
-        return self._post(
-            caller, [Transfer(wallet.id, settlement.id, amount, "wallet_payment", reference)],
-            "wallet_payment", idempotency,
+        accounts = self.payment_accounts(caller.merchant_id, membership_id, asset_code)
+        plan = self.plan_payment(accounts, amount, reference)
+        return self._commit(caller, plan, "wallet_payment", idempotency)
+
+    def payment_accounts(
+        self, merchant_id: uuid.UUID, membership_id: uuid.UUID, asset_code: str
+    ) -> WalletAccounts:
+        """The accounts a payment from this wallet moves between, opened if need be.
+
+        Opened before a unit of work begins (an account is opened in a
+        transaction of its own, which must not wait for the unit's write lock).
+        """
+        return WalletAccounts(
+            wallet=self.wallet_account(merchant_id, membership_id, asset_code),
+            settlement=self.merchant_account(merchant_id, asset_code, "settlement"),
         )
+
+    @staticmethod
+    def plan_payment(accounts: WalletAccounts, amount: int, reference: str | None) -> Plan:
+        """The wallet as a tender: pay `amount` of a check or a sale from it.
+
+        Nothing is checked here that the ledger does not check when the entry
+        posts (the balance, a frozen wallet): the plan is only the transfer.
+        """
+        transfer = Transfer(
+            accounts.wallet.id, accounts.settlement.id, amount, "wallet_payment", reference
+        )
+        return Plan("wallet", (transfer,), amount=amount)
 
     async def pay_async(
         self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
@@ -149,10 +171,12 @@ class WalletService:
                 amount=amount, reference=reference, idempotency=idempotency,
             ))
         wallet, settlement = accounts
-        return await self._post_async(
-            caller, [Transfer(wallet.id, settlement.id, amount, "wallet_payment", reference)],
-            "wallet_payment", idempotency,
-        )
+        plan = self.plan_payment(WalletAccounts(wallet, settlement), amount, reference)
+        with _frozen_wallet_means_blocked_customer():
+            return await commit_plan_alone_async(
+                self.ledger, caller.merchant_id, plan, kind="wallet_payment",
+                idempotency=idempotency,
+            )
 
     def refund(
         self, caller: Principal, *, payment_id: uuid.UUID, amount: int | None,
@@ -162,10 +186,8 @@ class WalletService:
         caller.require("cashier")
         payment = self.get_payment(caller, payment_id)
         transfer = payment.transfers[0]
-        return self._post(
-            caller, [Reverse(transfer.id, amount, code="wallet_refund")], "wallet_refund",
-            idempotency,
-        )
+        plan = Plan("wallet", (Reverse(transfer.id, amount, code="wallet_refund"),))
+        return self._commit(caller, plan, "wallet_refund", idempotency)
 
     def adjust(
         self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
@@ -216,23 +238,21 @@ class WalletService:
                 )
             ).scalar_one())
 
-    def _post(
-        self, caller: Principal, operations: list[Any], kind: str, idempotency: Idempotency
+    def _commit(
+        self, caller: Principal, plan: Plan, kind: str, idempotency: Idempotency
     ) -> EntryResult:
         with _frozen_wallet_means_blocked_customer():
-            return self.ledger.post_entry(
-                caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
-                request_hash=idempotency.request_hash,
+            return commit_plan_alone(
+                self.ledger, caller.merchant_id, plan, kind=kind, idempotency=idempotency
             )
 
-    async def _post_async(
-        self, caller: Principal, operations: list[Any], kind: str, idempotency: Idempotency
-    ) -> EntryResult:
-        with _frozen_wallet_means_blocked_customer():
-            return await self.ledger.post_entry_async(
-                caller.merchant_id, operations, kind=kind, idempotency_key=idempotency.key,
-                request_hash=idempotency.request_hash,
-            )
+
+@dataclass(frozen=True, slots=True)
+class WalletAccounts:
+    """A customer's wallet and the merchant's account a payment from it lands on."""
+
+    wallet: Account
+    settlement: Account
 
 
 @contextmanager
