@@ -106,8 +106,9 @@ staff = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     _created_at(),
     PrimaryKeyConstraint("merchant_id", "id"),
-    # Staff sign in with their e-mail alone, so it names one person platform-wide.
-    UniqueConstraint("email"),
+    # Staff sign in with their e-mail alone, so it names one person platform-wide:
+    # that is held by platform_lookups ('staff_email'); here it is unique per merchant.
+    UniqueConstraint("merchant_id", "email"),
     CheckConstraint("role IN ('owner', 'manager', 'cashier')", name="role"),
 )
 
@@ -125,7 +126,8 @@ api_keys = Table(
     _created_at(),
     Column("revoked_at", UTCDateTime),
     PrimaryKeyConstraint("merchant_id", "id"),
-    UniqueConstraint("key_hash"),
+    # A key is found by its hash alone through platform_lookups ('api_key').
+    UniqueConstraint("merchant_id", "key_hash"),
     CheckConstraint(
         "role IN ('operator', 'owner', 'manager', 'cashier', 'reseller')", name="role"
     ),
@@ -404,6 +406,23 @@ Index("ix_audit_log_created", audit_log.c.merchant_id, audit_log.c.created_at)
 
 # Secrets the platform makes for itself on first use (e.g. the key of the keyed
 # hashes of bonus codes), so that a restart does not change them.
+# What must be unique across the platform and found without knowing the merchant
+# (a staff member's e-mail at sign-in, an API key's hash, a bonus code's hash …)
+# is claimed here, in the transaction that creates the merchant's row, and points
+# to that row. Every merchant-owned table keeps unique constraints that include
+# merchant_id, so the tables can be distributed by merchant (this one is small and
+# can be a reference table).
+platform_lookups = Table(
+    "platform_lookups",
+    metadata,
+    Column("kind", String(24), nullable=False),
+    Column("value", String(200), nullable=False),
+    Column("merchant_id", Uuid, nullable=False),
+    Column("row_id", Uuid, nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("kind", "value"),
+)
+
 platform_keys = Table(
     "platform_keys",
     metadata,

@@ -19,7 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
+from cagnotte.db import lookups
 from cagnotte.db.engine import Database
+from cagnotte.db.lookups import LookupKind
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import (
     PLATFORM_MERCHANT_ID,
@@ -256,23 +258,28 @@ class MerchantService:
                 f"A password needs at least {PASSWORD_LENGTH_MIN} characters."
             )
         staff_id = uuid.uuid4()
-        try:
-            with self.database.transaction() as connection:
-                connection.execute(
-                    insert(staff).values(
-                        merchant_id=caller.merchant_id, id=staff_id, email=email.lower(),
-                        name=name, role=role,
-                        password_hash=hash_password(password) if password else None,
-                        failed_sign_ins=0, active=True, created_at=self.clock.now(),
-                    )
+        now = self.clock.now()
+        with self.database.transaction() as connection:
+            # The e-mail names one person platform-wide: claimed first, so that two
+            # parallel requests cannot both get it.
+            if not lookups.claim(
+                connection, LookupKind.STAFF_EMAIL, email.lower(), caller.merchant_id, staff_id,
+                now,
+            ):
+                raise errors.Conflict("A staff member with this e-mail exists already.")
+            connection.execute(
+                insert(staff).values(
+                    merchant_id=caller.merchant_id, id=staff_id, email=email.lower(),
+                    name=name, role=role,
+                    password_hash=hash_password(password) if password else None,
+                    failed_sign_ins=0, active=True, created_at=now,
                 )
-                record_audit(
-                    connection, caller.merchant_id, caller.actor, "staff.created", staff_id,
-                    {"email": email.lower(), "role": role}, self.clock.now(),
-                )
-                return _staff_view(self._one(connection, staff, caller.merchant_id, staff_id))
-        except IntegrityError:
-            raise errors.Conflict("A staff member with this e-mail exists already.") from None
+            )
+            record_audit(
+                connection, caller.merchant_id, caller.actor, "staff.created", staff_id,
+                {"email": email.lower(), "role": role}, now,
+            )
+            return _staff_view(self._one(connection, staff, caller.merchant_id, staff_id))
 
     def staff_member(self, caller: Principal) -> dict[str, Any]:
         """The signed-in staff member's own record."""
@@ -332,10 +339,11 @@ class MerchantService:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         with self.database.read() as connection:
-            row = connection.execute(
+            found = lookups.find(connection, LookupKind.API_KEY, digest)
+            row = None if found is None else connection.execute(
                 select(api_keys, merchants.c.status)
                 .join(merchants, merchants.c.id == api_keys.c.merchant_id)
-                .where(api_keys.c.key_hash == digest)
+                .where(api_keys.c.merchant_id == found[0], api_keys.c.id == found[1])
             ).first()
         principal = None
         if row is not None and row.revoked_at is None and row.status == "active":
@@ -360,6 +368,11 @@ class MerchantService:
         secret = new_token("cgk")
         key_id = uuid.uuid4()
         now = self.clock.now()
+        # 256 random bits: a hash already taken means a broken random source.
+        claimed = lookups.claim(
+            connection, LookupKind.API_KEY, token_hash(secret), merchant_id, key_id, now
+        )
+        assert claimed, "an API key's hash is taken already"
         connection.execute(
             insert(api_keys).values(
                 merchant_id=merchant_id, id=key_id, name=name, role=role, store_id=store_id,

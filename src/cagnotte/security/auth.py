@@ -14,7 +14,9 @@ from sqlalchemy import delete, insert, select, update
 
 from cagnotte import errors
 from cagnotte.clock import Clock
+from cagnotte.db import lookups
 from cagnotte.db.engine import Database
+from cagnotte.db.lookups import LookupKind
 from cagnotte.db.tables import (
     customers,
     memberships,
@@ -156,8 +158,12 @@ class AuthService:
         email = email.strip().lower()
         now = self.clock.now()
         with self.database.transaction() as connection:
-            row = connection.execute(
-                select(staff).where(staff.c.email == email, staff.c.active.is_(True))
+            found = lookups.find(connection, LookupKind.STAFF_EMAIL, email)
+            row = None if found is None else connection.execute(
+                select(staff).where(
+                    staff.c.merchant_id == found[0], staff.c.id == found[1],
+                    staff.c.active.is_(True),
+                )
             ).first()
             if row is not None and row.locked_until is not None and row.locked_until > now:
                 raise errors.LockedOut(locked_until=row.locked_until.isoformat())
