@@ -121,3 +121,18 @@ def test_a_journal_entry_cannot_be_changed_or_removed(books: Books, posted: Tran
         ):
             connection.execute(statement)
 
+
+
+def test_the_migrated_schema_is_the_schema_the_code_declares(database: Database):
+    # Every table, column, index and constraint of the SQLAlchemy metadata is in
+    # the migrated database, and nothing more: no change slips in without a
+    # migration.
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cagnotte.db.schema import metadata
+
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, metadata)
+    assert differences == []
