@@ -14,6 +14,7 @@ from cagnotte.mail import Mailer, build_mailer
 from cagnotte.merchants.service import MerchantService
 from cagnotte.programs.bonus_codes.service import BonusCodeService
 from cagnotte.programs.gift_cards import GiftCardService
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms
 from cagnotte.programs.wallets import WalletService
 from cagnotte.security.auth import AuthService
 from cagnotte.security.captcha import CaptchaService
@@ -34,6 +35,7 @@ class Services:
     gift_cards: GiftCardService
     captchas: CaptchaService
     bonus_codes: BonusCodeService
+    loyalty: LoyaltyPrograms
 
     def close(self) -> None:
         self.database.dispose()
@@ -60,6 +62,7 @@ def bootstrap(
         public_url=settings.public_url, number_key=settings.gift_card_number_key, units=units,
     )
     captchas = captchas or CaptchaService(database, clock)
+    loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
     return Services(
         settings=settings,
         database=database,
@@ -78,4 +81,5 @@ def bootstrap(
             bonus_value_max_minor=settings.bonus_value_max_minor,
             platform_bank_account=settings.platform_bank_account,
         ),
+        loyalty=loyalty,
     )

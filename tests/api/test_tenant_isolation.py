@@ -155,12 +155,13 @@ def build_world(
     world.own = {"bob_id": bob["id"], "bob_merchant_id": b.id}
     add_gift_cards(world)
     add_bonus_campaign(world, operator_key)
+    add_loyalty_program(world)
     # Strings that must never show in anything B (or Bob) reads (not the short PINs,
     # which may turn up by chance inside any id).
     world.secrets = [
         value for name, value in world.ids.items() if not name.endswith(("_pin", "format"))
     ] + ["Alice", ALICE_EMAIL, "anna@cafe-bleu.example", "ALPHA_POINTS", "spare till key",
-         "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall"]
+         "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall", "Alpha points"]
     return world
 
 
@@ -231,6 +232,14 @@ def add_bonus_campaign(world: World, operator_key: str) -> None:
         "campaign_id": campaign.json()["id"], "bank_payment_id": paid.json()["id"],
         "file_format": "csv", "payout_id": str(uuid.uuid4()),
     })
+
+
+def add_loyalty_program(world: World) -> None:
+    """A's points program."""
+    program = world.client.post("/v1/loyalty-programs", headers=world.a.manager, json={
+        "kind": "points", "name": "Alpha points", "currency": "CZK"})
+    assert program.status_code == 201, program.text
+    world.ids["loyalty_program_id"] = program.json()["id"]
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -413,6 +422,7 @@ def _asset_belongs_to_b(world: World, created: dict[str, Any]) -> None:
 
 
 CUSTOMER = "{customer_id}"
+LOYALTY_PROGRAM = {"program_id": "loyalty_program_id"}
 ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     # Merchants and assets
     ("POST", "/v1/merchants"): OperatorOnly(body={"name": "Sneaky Inc"}),
@@ -584,6 +594,20 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         "?from=2026-01-01&to=2026-12-31&program_id={program_id}&format=csv",
     )),
     # Bonus code campaigns
+    # Loyalty programs
+    ("POST", "/v1/loyalty-programs"): Create(
+        body={"kind": "points", "name": "Beta points", "currency": "CZK"}
+    ),
+    ("GET", "/v1/loyalty-programs"): Listing(),
+    ("GET", "/v1/loyalty-programs/{program_id}"): Reach(rename=LOYALTY_PROGRAM),
+    ("PATCH", "/v1/loyalty-programs/{program_id}"): Reach(
+        body={"name": "Mallory points"}, rename=LOYALTY_PROGRAM
+    ),
+    ("POST", "/v1/loyalty-programs/{program_id}/suspension"): Reach(rename=LOYALTY_PROGRAM),
+    ("POST", "/v1/loyalty-programs/{program_id}/resumption"): Reach(rename=LOYALTY_PROGRAM),
+    ("POST", "/v1/loyalty-programs/{program_id}/deletion"): Reach(
+        body={"open_balances": "expired"}, rename=LOYALTY_PROGRAM
+    ),
     ("POST", "/v1/bonus-campaigns"): Create(body={
         "name": "Beta bonus", "asset": "CZK", "bonus_value_minor": 10_000, "code_count": 2,
         "valid_from": "2026-01-01T00:00:00+00:00", "valid_to": "2030-01-01T00:00:00+00:00",

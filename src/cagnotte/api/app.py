@@ -14,6 +14,7 @@ from cagnotte.api.routes import (
     bonus_codes,
     customers,
     gift_cards,
+    loyalty,
     me,
     merchants,
     wallets,
@@ -45,7 +46,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
     # Routes are matched in order: the register's hot path (payments) first.
-    for module in (wallets, merchants, customers, accounts, me, bonus_codes, gift_cards):
+    for module in (wallets, merchants, customers, accounts, me, bonus_codes, gift_cards,
+                   loyalty):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

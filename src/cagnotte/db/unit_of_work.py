@@ -56,6 +56,7 @@ LOCK_ORDER: tuple[str, ...] = (
     "gift_card_batches",
     "gift_cards",
     "gift_card_operations",
+    "loyalty_programs",
 )
 
 

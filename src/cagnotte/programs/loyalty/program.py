@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from cagnotte import errors
 
@@ -134,6 +135,27 @@ class StampCard:
 
 
 @dataclass(frozen=True, slots=True)
+class BaseEarning:
+    """A program's base rate: units earned per minor unit of the eligible amount.
+
+    1 point per 10.00 CZK is 1/1000; a kitty of 5 % is 500/10 000 (its units are
+    minor units of the currency). Rounded down, on the check's eligible amount
+    as a whole (not line by line), so a check of ten 9.99 CZK coffees earns 9
+    points, as the customer expects from its total.
+    """
+
+    numerator: int
+    denominator: int
+
+    def __post_init__(self) -> None:
+        if self.numerator < 0 or self.denominator <= 0:
+            raise errors.InvalidInput("An earning rate is a non-negative fraction.")
+
+    def earned_on(self, amount_minor: int) -> int:
+        return max(amount_minor, 0) * self.numerator // self.denominator
+
+
+@dataclass(frozen=True, slots=True)
 class LoyaltyProgram:
     """A merchant's loyalty program, its options and its ledger asset."""
 
@@ -147,6 +169,7 @@ class LoyaltyProgram:
     scope: Scope = field(default_factory=Scope)
     valid_from: datetime | None = None
     valid_to: datetime | None = None
+    earning: BaseEarning | None = None
     spending: SpendingRules | None = None
     stamp_card: StampCard | None = None
     earn_on_loyalty_payment: bool = False
@@ -157,8 +180,8 @@ class LoyaltyProgram:
         if self.kind == ProgramKind.STAMPS:
             if self.stamp_card is None:
                 raise errors.InvalidInput("A stamps program needs its card.")
-        elif self.spending is None:
-            raise errors.InvalidInput("A points or kitty program needs its spending rules.")
+        elif self.spending is None or self.earning is None:
+            raise errors.InvalidInput("A points or kitty program needs its earning and spending.")
         if self.valid_from and self.valid_to and self.valid_from >= self.valid_to:
             raise errors.InvalidInput("A program's validity ends after it starts.")
         if not 0 <= self.pending_days <= 365:
@@ -215,3 +238,106 @@ def spendable(
                  rules.spend_min_units)
     fewest += -fewest % rules.spend_block_units
     return SpendQuote(min(fewest, units), value, limited_by)
+
+
+# Defaults of the three pre-set types (Up2pay): the merchant adjusts each option.
+DEFAULT_SETTINGS: dict[ProgramKind, dict[str, object]] = {
+    # 1 point per 10.00 spent; 1 point is worth 0.10 (so 1 % back).
+    ProgramKind.POINTS: {
+        "earning": {"numerator": 1, "denominator": 1_000},
+        "spending": {"value_numerator": 10, "value_denominator": 1},
+    },
+    # 5 % of each purchase into the kitty, spent one for one.
+    ProgramKind.KITTY: {
+        "earning": {"numerator": 500, "denominator": BASIS_POINTS_WHOLE},
+        "spending": {"value_numerator": 1, "value_denominator": 1},
+    },
+    # Ten eligible items bought: the cheapest eligible item free.
+    ProgramKind.STAMPS: {"stamp_card": {"size": 10, "reward": "free_item"}},
+}
+
+
+def program_from_settings(
+    *, merchant_id: uuid.UUID, id: uuid.UUID, kind: ProgramKind, name: str,
+    status: ProgramStatus, currency: str, asset_code: str, settings: dict[str, Any],
+) -> LoyaltyProgram:
+    """A program from its stored (or requested) settings; invalid_input when they clash."""
+    known = {"scope", "valid_from", "valid_to", "earning", "spending", "stamp_card",
+             "earn_on_loyalty_payment", "spend_earned_in_same_check", "pending_days"}
+    unknown = set(settings) - known
+    if unknown:
+        raise errors.InvalidInput(f"Unknown program settings: {', '.join(sorted(unknown))}.")
+    try:
+        scope = settings.get("scope") or {}
+        spending = settings.get("spending")
+        return LoyaltyProgram(
+            merchant_id=merchant_id, id=id, kind=kind, name=name, status=status,
+            currency=currency, asset_code=asset_code,
+            scope=_scope(scope),
+            valid_from=_moment(settings.get("valid_from")),
+            valid_to=_moment(settings.get("valid_to")),
+            earning=BaseEarning(**settings["earning"]) if settings.get("earning") else None,
+            spending=SpendingRules(
+                **{**spending, "scope": SpendScope(spending.get("scope", "public")),
+                   "chosen": _scope(spending.get("chosen") or {})}
+            ) if spending else None,
+            stamp_card=StampCard(**{**settings["stamp_card"], "reward": StampReward(
+                settings["stamp_card"].get("reward", "free_item"))})
+            if settings.get("stamp_card") else None,
+            earn_on_loyalty_payment=bool(settings.get("earn_on_loyalty_payment", False)),
+            spend_earned_in_same_check=bool(settings.get("spend_earned_in_same_check", False)),
+            pending_days=int(settings.get("pending_days", 0)),
+        )
+    except (TypeError, ValueError, KeyError) as error:
+        raise errors.InvalidInput(f"The program's settings are not valid: {error}") from None
+
+
+def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
+    """The program's options as stored (JSON), the inverse of program_from_settings."""
+    settings: dict[str, Any] = {
+        "scope": _scope_json(program.scope),
+        "valid_from": program.valid_from.isoformat() if program.valid_from else None,
+        "valid_to": program.valid_to.isoformat() if program.valid_to else None,
+        "earn_on_loyalty_payment": program.earn_on_loyalty_payment,
+        "spend_earned_in_same_check": program.spend_earned_in_same_check,
+        "pending_days": program.pending_days,
+    }
+    if program.earning is not None:
+        settings["earning"] = {"numerator": program.earning.numerator,
+                               "denominator": program.earning.denominator}
+    if program.spending is not None:
+        spending = program.spending
+        settings["spending"] = {
+            "value_numerator": spending.value_numerator,
+            "value_denominator": spending.value_denominator,
+            "share_max_basis_points": spending.share_max_basis_points,
+            "spend_min_units": spending.spend_min_units,
+            "spend_block_units": spending.spend_block_units,
+            "scope": spending.scope.value, "chosen": _scope_json(spending.chosen),
+        }
+    if program.stamp_card is not None:
+        card = program.stamp_card
+        settings["stamp_card"] = {"size": card.size, "counts_visits": card.counts_visits,
+                                  "reward": card.reward.value, "reward_value": card.reward_value}
+    return settings
+
+
+def _scope(data: dict[str, Any]) -> Scope:
+    return Scope(
+        product_ids=frozenset(uuid.UUID(str(value)) for value in data.get("product_ids", ())),
+        category_ids=frozenset(uuid.UUID(str(value)) for value in data.get("category_ids", ())),
+    )
+
+
+def _scope_json(scope: Scope) -> dict[str, list[str]]:
+    return {"product_ids": sorted(str(value) for value in scope.product_ids),
+            "category_ids": sorted(str(value) for value in scope.category_ids)}
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError("a moment needs its time zone")
+    return moment

@@ -1,0 +1,107 @@
+"""Request and answer models of the loyalty routes.
+
+(Beside `cagnotte.api.schemas` while that module becomes a package; it moves there.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from cagnotte.api.schemas import Strict
+from cagnotte.programs.loyalty.program import LoyaltyProgram, settings_of
+
+PositiveFraction = Field(ge=1, le=10**12)
+
+
+class ScopeIn(Strict):
+    """Products and categories; both empty: the whole catalogue."""
+
+    product_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
+    category_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
+
+
+class EarningIn(Strict):
+    """Units earned per minor unit spent: 1 point per 10.00 CZK is 1/1000 (rounded down)."""
+
+    numerator: int = Field(ge=0, le=10**12)
+    denominator: int = PositiveFraction
+
+
+class SpendingIn(Strict):
+    """How a balance pays: one unit is worth value_numerator/value_denominator minor units."""
+
+    value_numerator: int = PositiveFraction
+    value_denominator: int = PositiveFraction
+    share_max_basis_points: int = Field(10_000, ge=1, le=10_000)
+    spend_min_units: int = Field(1, ge=1, le=10**12)
+    spend_block_units: int = Field(1, ge=1, le=10**12)
+    scope: Literal["public", "all", "chosen", "members_only"] = "public"
+    chosen: ScopeIn = Field(default_factory=ScopeIn)
+
+
+class StampCardIn(Strict):
+    size: int = Field(ge=2, le=100)
+    counts_visits: bool = False
+    reward: Literal["free_item", "fixed_discount", "percent_discount"] = "free_item"
+    reward_value: int = Field(0, ge=0, le=10**12)
+
+
+class ProgramSettingsIn(Strict):
+    """A program's options; what is left out keeps its default (or, on a change, its value)."""
+
+    scope: ScopeIn | None = None
+    valid_from: AwareDatetime | None = None
+    valid_to: AwareDatetime | None = None
+    earning: EarningIn | None = None
+    spending: SpendingIn | None = None
+    stamp_card: StampCardIn | None = None
+    earn_on_loyalty_payment: bool | None = None
+    spend_earned_in_same_check: bool | None = None
+    pending_days: int | None = Field(None, ge=0, le=365)
+
+    def settings(self) -> dict[str, Any]:
+        return self.model_dump(
+            mode="json", exclude_unset=True, exclude={"kind", "name", "currency"}
+        )
+
+
+class LoyaltyProgramCreate(ProgramSettingsIn):
+    kind: Literal["points", "stamps", "kitty"]
+    name: str = Field(min_length=1, max_length=200)
+    currency: str = Field(min_length=1, max_length=24, examples=["CZK"])
+
+
+class LoyaltyProgramChange(ProgramSettingsIn):
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class LoyaltyProgramDeletion(Strict):
+    """Kept: members' balances stay spendable until they expire; expired: to breakage now."""
+
+    open_balances: Literal["kept", "expired"]
+
+
+class LoyaltyProgramOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    kind: str
+    name: str
+    status: str
+    currency: str
+    asset: str
+    valid_from: datetime | None
+    valid_to: datetime | None
+    settings: dict[str, Any]
+
+    @classmethod
+    def of(cls, program: LoyaltyProgram) -> LoyaltyProgramOut:
+        return cls(
+            id=program.id, merchant_id=program.merchant_id, kind=program.kind.value,
+            name=program.name, status=program.status.value, currency=program.currency,
+            asset=program.asset_code, valid_from=program.valid_from,
+            valid_to=program.valid_to, settings=settings_of(program),
+        )

@@ -1,0 +1,76 @@
+"""Loyalty programs: set up from a pre-set type (points, stamps, kitty), adjust, suspend, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.loyalty_schemas import (
+    LoyaltyProgramChange,
+    LoyaltyProgramCreate,
+    LoyaltyProgramDeletion,
+    LoyaltyProgramOut,
+)
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.programs.loyalty.program import ProgramKind
+
+router = APIRouter(prefix="/v1", tags=["loyalty"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/loyalty-programs", status_code=status.HTTP_201_CREATED)
+def create_loyalty_program(
+    body: LoyaltyProgramCreate, caller: Caller, services: ServicesDep
+) -> LoyaltyProgramOut:
+    """A manager creates a program of one of the three types; omitted options keep defaults."""
+    return LoyaltyProgramOut.of(services.loyalty.create(
+        caller, kind=ProgramKind(body.kind), name=body.name, currency=body.currency,
+        settings=body.settings(),
+    ))
+
+
+@router.get("/loyalty-programs")
+def list_loyalty_programs(caller: Caller, services: ServicesDep) -> list[LoyaltyProgramOut]:
+    return [LoyaltyProgramOut.of(program) for program in services.loyalty.list(caller)]
+
+
+@router.get("/loyalty-programs/{program_id}")
+def get_loyalty_program(
+    program_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> LoyaltyProgramOut:
+    return LoyaltyProgramOut.of(services.loyalty.get(caller, program_id))
+
+
+@router.patch("/loyalty-programs/{program_id}")
+def change_loyalty_program(
+    program_id: uuid.UUID, body: LoyaltyProgramChange, caller: Caller, services: ServicesDep
+) -> LoyaltyProgramOut:
+    return LoyaltyProgramOut.of(services.loyalty.update(
+        caller, program_id, name=body.name, settings=body.settings(),
+    ))
+
+
+@router.post("/loyalty-programs/{program_id}/suspension")
+def suspend_loyalty_program(
+    program_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> LoyaltyProgramOut:
+    """While suspended a program neither earns nor spends; balances stay."""
+    return LoyaltyProgramOut.of(services.loyalty.suspend(caller, program_id))
+
+
+@router.post("/loyalty-programs/{program_id}/resumption")
+def resume_loyalty_program(
+    program_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> LoyaltyProgramOut:
+    return LoyaltyProgramOut.of(services.loyalty.resume(caller, program_id))
+
+
+@router.post("/loyalty-programs/{program_id}/deletion")
+def delete_loyalty_program(
+    program_id: uuid.UUID, body: LoyaltyProgramDeletion, caller: Caller, services: ServicesDep
+) -> LoyaltyProgramOut:
+    """Delete a program (its history stays); members' balances kept or expired now."""
+    return LoyaltyProgramOut.of(services.loyalty.delete(
+        caller, program_id, open_balances=body.open_balances,
+    ))

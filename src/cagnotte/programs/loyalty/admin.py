@@ -1,0 +1,274 @@
+"""Setting up loyalty programs: create from a pre-set type, adjust, suspend, resume, delete.
+
+A points or stamps program gets a ledger asset of its own (scale 0); a kitty
+counts in its currency. Per program and asset, the ledger keeps:
+- the program's `loyalty_issuance` account: the other side of every unit
+  earned or spent (unlimited, spread over shards: every check touches it);
+- each member's `loyalty` account (owner the membership, never below zero,
+  keeping lots so that temporary points expire soonest first);
+- the merchant's `breakage` account: what expired or was given up.
+
+Errors: not_found, forbidden, invalid_input, asset_not_found, conflict.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from cagnotte import errors
+from cagnotte.audit import record_audit
+from cagnotte.clock import Clock
+from cagnotte.db.engine import Database
+from cagnotte.db.rows import merchant_row
+from cagnotte.db.tables import account_balances, accounts, assets
+from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork
+from cagnotte.ledger import AccountSpec, Ledger, Transfer
+from cagnotte.ledger.model import Account
+from cagnotte.merchants.service import MerchantService
+from cagnotte.programs.loyalty.program import (
+    DEFAULT_SETTINGS,
+    LoyaltyProgram,
+    ProgramKind,
+    ProgramStatus,
+    program_from_settings,
+    settings_of,
+)
+from cagnotte.programs.loyalty.tables import loyalty_programs
+from cagnotte.security.principals import Principal
+
+ISSUANCE_SHARDS = 16
+# Balances given up when a program is deleted with its balances expired: this
+# many members' transfers per journal entry.
+EXPIRY_TRANSFERS_PER_ENTRY = 100
+NO_SUCH_PROGRAM = "No such loyalty program."
+
+
+class LoyaltyPrograms:
+    """The merchant's loyalty programs and their ledger accounts."""
+
+    def __init__(
+        self, database: Database, clock: Clock, ledger: Ledger, units: UnitsOfWork,
+        merchants: MerchantService,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.ledger = ledger
+        self.units = units
+        self.merchants = merchants
+
+    # Use cases -------------------------------------------------------------------
+
+    def create(
+        self, caller: Principal, *, kind: ProgramKind, name: str, currency: str,
+        settings: dict[str, Any],
+    ) -> LoyaltyProgram:
+        """A program of one of the three pre-set types, with the merchant's options."""
+        caller.require("manager")
+        if currency not in self.merchants.assets_by_code([currency]):
+            raise errors.AssetNotFound()
+        program_id = uuid.uuid4()
+        asset_code = currency if kind == ProgramKind.KITTY else (
+            f"{'PTS' if kind == ProgramKind.POINTS else 'STP'}-{program_id.hex[:16]}"
+        )
+        program = program_from_settings(
+            merchant_id=caller.merchant_id, id=program_id, kind=kind, name=name,
+            status=ProgramStatus.ACTIVE, currency=currency, asset_code=asset_code,
+            settings={**DEFAULT_SETTINGS[kind], **settings},
+        )
+
+        def work(unit: UnitOfWork) -> LoyaltyProgram:
+            if asset_code != currency:
+                unit.connection.execute(insert(assets).values(
+                    code=asset_code, scale=0, name=name[:100], merchant_id=caller.merchant_id,
+                    created_at=unit.now,
+                ))
+            unit.connection.execute(insert(loyalty_programs).values(
+                merchant_id=caller.merchant_id, id=program_id, kind=kind.value, name=name,
+                status=ProgramStatus.ACTIVE.value, currency=currency, asset_code=asset_code,
+                settings=settings_of(program), created_at=unit.now, updated_at=unit.now,
+            ))
+            record_audit(unit.connection, caller.merchant_id, caller.actor,
+                         "loyalty_program.created", program_id,
+                         {"kind": kind.value, "name": name}, unit.now)
+            return program
+
+        created = self.units.run(caller.merchant_id, "loyalty_program_create", work)
+        self.issuance_account(created)  # opened now, in a transaction of its own
+        return created
+
+    def update(
+        self, caller: Principal, program_id: uuid.UUID, *, name: str | None,
+        settings: dict[str, Any],
+    ) -> LoyaltyProgram:
+        """Change a program's options (its type, currency and asset stay)."""
+        caller.require("manager")
+
+        def work(unit: UnitOfWork) -> LoyaltyProgram:
+            row = unit.lock(loyalty_programs, program_id, missing=NO_SUCH_PROGRAM)
+            if row["status"] == ProgramStatus.DELETED:
+                raise errors.NotFound(NO_SUCH_PROGRAM)
+            program = _program(row, name=name, settings={**row["settings"], **settings})
+            unit.connection.execute(
+                update(loyalty_programs)
+                .where(loyalty_programs.c.merchant_id == caller.merchant_id,
+                       loyalty_programs.c.id == program_id)
+                .values(name=program.name, settings=settings_of(program), updated_at=unit.now)
+            )
+            record_audit(unit.connection, caller.merchant_id, caller.actor,
+                         "loyalty_program.updated", program_id,
+                         {"fields": sorted(settings) + (["name"] if name else [])}, unit.now)
+            return program
+
+        return self.units.run(caller.merchant_id, "loyalty_program_update", work)
+
+    def suspend(self, caller: Principal, program_id: uuid.UUID) -> LoyaltyProgram:
+        """Stop earning and spending; balances stay."""
+        return self._set_status(caller, program_id, ProgramStatus.SUSPENDED,
+                                allowed_from=(ProgramStatus.ACTIVE,))
+
+    def resume(self, caller: Principal, program_id: uuid.UUID) -> LoyaltyProgram:
+        return self._set_status(caller, program_id, ProgramStatus.ACTIVE,
+                                allowed_from=(ProgramStatus.SUSPENDED,))
+
+    def delete(
+        self, caller: Principal, program_id: uuid.UUID, *, open_balances: str
+    ) -> LoyaltyProgram:
+        """Delete a program, its history kept; its members' balances kept or expired now.
+
+        Kept: they stay spendable (and expire as their lots say) — through the
+        customer page and a later program's conversion; expired: each member's
+        balance goes to the merchant's breakage account, by ledger transfers.
+        """
+        caller.require("manager")
+        if open_balances not in ("kept", "expired"):
+            raise errors.InvalidInput("Open balances are 'kept' or 'expired'.")
+        program = self._set_status(
+            caller, program_id, ProgramStatus.DELETED,
+            allowed_from=(ProgramStatus.ACTIVE, ProgramStatus.SUSPENDED),
+            open_balances=open_balances,
+        )
+        if open_balances == "expired":
+            self._expire_balances(program)
+        return program
+
+    def get(self, caller: Principal, program_id: uuid.UUID) -> LoyaltyProgram:
+        caller.require("cashier")
+        with self.database.read() as connection:
+            row = merchant_row(connection, loyalty_programs, caller.merchant_id, program_id,
+                               missing=NO_SUCH_PROGRAM)
+        return _program(row)
+
+    def list(self, caller: Principal, *, include_deleted: bool = False) -> list[LoyaltyProgram]:
+        caller.require("cashier")
+        query = select(loyalty_programs).where(
+            loyalty_programs.c.merchant_id == caller.merchant_id
+        )
+        if not include_deleted:
+            query = query.where(loyalty_programs.c.status != ProgramStatus.DELETED.value)
+        with self.database.read() as connection:
+            rows = connection.execute(
+                query.order_by(loyalty_programs.c.created_at, loyalty_programs.c.id)
+            ).mappings().all()
+        return [_program(row) for row in rows]
+
+    # Accounts -----------------------------------------------------------------------
+
+    def issuance_account(self, program: LoyaltyProgram) -> Account:
+        """The program's side of every unit earned or spent."""
+        return self.ledger.open_account(program.merchant_id, AccountSpec(
+            asset_code=program.asset_code, owner_type="program", owner_id=program.id,
+            purpose="loyalty_issuance", balance_shards=ISSUANCE_SHARDS,
+        ))
+
+    def member_account(self, program: LoyaltyProgram, membership_id: uuid.UUID) -> Account:
+        """A member's balance in the program (opened on first use)."""
+        return self.ledger.open_account(program.merchant_id, member_account_spec(
+            program, membership_id
+        ))
+
+    # Steps ----------------------------------------------------------------------------
+
+    def _set_status(
+        self, caller: Principal, program_id: uuid.UUID, status: ProgramStatus, *,
+        allowed_from: Sequence[ProgramStatus], open_balances: str | None = None,
+    ) -> LoyaltyProgram:
+        caller.require("manager")
+
+        def work(unit: UnitOfWork) -> LoyaltyProgram:
+            row = unit.lock(loyalty_programs, program_id, missing=NO_SUCH_PROGRAM)
+            if row["status"] == ProgramStatus.DELETED:
+                raise errors.NotFound(NO_SUCH_PROGRAM)
+            if row["status"] not in allowed_from:
+                raise errors.Conflict(f"The program is {row['status']}.")
+            changes: dict[str, Any] = {"status": status.value, "updated_at": unit.now}
+            if status == ProgramStatus.DELETED:
+                changes.update(deleted_at=unit.now, open_balances=open_balances)
+            unit.connection.execute(
+                update(loyalty_programs)
+                .where(loyalty_programs.c.merchant_id == caller.merchant_id,
+                       loyalty_programs.c.id == program_id)
+                .values(**changes)
+            )
+            record_audit(unit.connection, caller.merchant_id, caller.actor,
+                         f"loyalty_program.{status.value}", program_id,
+                         {"open_balances": open_balances} if open_balances else {}, unit.now)
+            return _program({**row, "status": status.value})
+
+        return self.units.run(caller.merchant_id, f"loyalty_program_{status.value}", work)
+
+    def _expire_balances(self, program: LoyaltyProgram) -> None:
+        """Every member's balance to breakage, a batch of members per journal entry."""
+        breakage = self.ledger.open_account(program.merchant_id, AccountSpec(
+            asset_code=program.asset_code, owner_type="merchant", owner_id=program.merchant_id,
+            purpose="breakage",
+        ))
+        purpose = member_account_spec(program, program.merchant_id).purpose
+        while True:
+            with self.database.read() as connection:
+                rows = connection.execute(
+                    select(account_balances.c.account_id,
+                           account_balances.c.credits_posted - account_balances.c.debits_posted
+                           - account_balances.c.debits_pending)
+                    .join(accounts, (accounts.c.merchant_id == account_balances.c.merchant_id)
+                          & (accounts.c.id == account_balances.c.account_id))
+                    .where(accounts.c.merchant_id == program.merchant_id,
+                           accounts.c.purpose == purpose,
+                           accounts.c.asset_code == program.asset_code,
+                           accounts.c.owner_type == "membership",
+                           accounts.c.frozen.is_(False),
+                           account_balances.c.credits_posted - account_balances.c.debits_posted
+                           - account_balances.c.debits_pending > 0)
+                    .order_by(account_balances.c.account_id)
+                    .limit(EXPIRY_TRANSFERS_PER_ENTRY)
+                ).all()
+            if not rows:
+                return
+            self.ledger.post_entry(program.merchant_id, [
+                Transfer(account_id, breakage.id, int(amount), "loyalty_program_deleted",
+                         reference=str(program.id))
+                for account_id, amount in rows
+            ], kind="loyalty_program_expiry")
+
+
+def member_account_spec(program: LoyaltyProgram, membership_id: uuid.UUID) -> AccountSpec:
+    # A kitty in the currency shares the asset of the wallets: the purpose and the
+    # program in the purpose's owner keep them apart.
+    return AccountSpec(
+        asset_code=program.asset_code, owner_type="membership", owner_id=membership_id,
+        purpose="loyalty" if program.kind != ProgramKind.KITTY else f"kitty:{program.id.hex[:20]}",
+        debits_must_not_exceed_credits=True, uses_lots=True,
+    )
+
+
+def _program(row: Any, *, name: str | None = None,
+             settings: dict[str, Any] | None = None) -> LoyaltyProgram:
+    return program_from_settings(
+        merchant_id=row["merchant_id"], id=row["id"], kind=ProgramKind(row["kind"]),
+        name=name or row["name"], status=ProgramStatus(row["status"]),
+        currency=row["currency"], asset_code=row["asset_code"],
+        settings=settings if settings is not None else row["settings"],
+    )

@@ -1,0 +1,10 @@
+"""Loyalty tests run through the API, on SQLite and PostgreSQL."""
+
+from tests.api.conftest import (  # noqa: F401  (fixtures shared with the API tests)
+    client,
+    mailer,
+    merchant,
+    operator_key,
+    other_merchant,
+    services,
+)
