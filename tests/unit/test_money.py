@@ -50,7 +50,7 @@ def exact_rounding(value: Fraction, rounding: Rounding) -> int:
     }[rounding]()
 
 
-# Rounding and divide -----------------------------------------------------------------------
+# Rounding and divide -------------------------------------------------------------------------
 
 
 def test_every_rounding_mode_means_what_the_decimal_mode_of_the_same_name_means():
@@ -143,7 +143,7 @@ def test_divide_agrees_with_exact_rational_rounding(numerator, denominator, roun
         assert abs(result - exact) <= Fraction(1, 2)
 
 
-# Percentages and conversions ----------------------------------------------------------------
+# Percentages and conversions -----------------------------------------------------------------
 
 
 def test_two_and_a_half_percent_cashback_is_rounded_by_the_mode_asked_for():
@@ -308,7 +308,7 @@ def test_caps_of_the_wrong_length_negative_or_not_int_are_a_programmer_error(cap
         allocate(1, [1, 1, 1], caps=caps)
 
 
-# Allocation properties -------------------------------------------------------------------------
+# Allocation properties -----------------------------------------------------------------------
 
 amounts = st.integers(-BIG, BIG)
 weight_lists = st.lists(st.integers(0, BIG), min_size=1, max_size=12).filter(lambda w: sum(w) > 0)
