@@ -6,7 +6,7 @@ seal_number / unseal_number are left out: they are about to be replaced.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cagnotte.programs.gift_cards.numbers import (
@@ -21,6 +21,10 @@ from cagnotte.programs.gift_cards.numbers import (
     number_hash,
     random_digit_count,
 )
+
+# Pure functions, so examples are cheap: fewer than the default 100 keeps the unit
+# tier fast, and no deadline, so that a loaded machine does not fail a test.
+PROPERTY = settings(max_examples=60, deadline=None)
 
 # Luhn ----------------------------------------------------------------------------------------
 
@@ -45,6 +49,7 @@ def test_a_wrong_check_digit_a_single_digit_or_a_non_digit_is_not_valid(number):
     assert not luhn_valid(number)
 
 
+@PROPERTY
 @given(st.text("0123456789", min_size=1, max_size=18), st.data())
 def test_the_check_digit_catches_every_single_wrong_digit(body, data):
     number = body + luhn_check_digit(body)
@@ -67,6 +72,7 @@ def test_the_check_digit_catches_swapped_neighbours_except_09_and_90():
 # New numbers and PINs ------------------------------------------------------------------------
 
 
+@PROPERTY
 @given(
     length=st.integers(NUMBER_LENGTH_MIN, NUMBER_LENGTH_MAX),
     prefix=st.text("0123456789", max_size=3),

@@ -16,13 +16,17 @@ from decimal import (
 from fractions import Fraction
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cagnotte.money import AMOUNT_MINOR_MAX, Rounding, allocate, divide, percentage, scale
 
 BIG = 2**63 - 1
 assert BIG == AMOUNT_MINOR_MAX
+
+# Pure functions, so examples are cheap: fewer than the default 100 keeps the unit
+# tier fast, and no deadline, so that a loaded machine does not fail a test.
+PROPERTY = settings(max_examples=60, deadline=None)
 
 DECIMAL_MODE = {
     Rounding.DOWN: ROUND_DOWN,
@@ -128,6 +132,7 @@ def test_a_rounding_mode_must_be_named():
         divide(1, 2, "half_up")  # type: ignore[arg-type]
 
 
+@PROPERTY
 @given(
     numerator=st.integers(-(BIG**2), BIG**2),
     denominator=st.integers(-BIG, BIG).filter(bool),
@@ -333,6 +338,7 @@ def capped_shares(total: int, weights: list[int], caps: list[int]) -> list[Fract
         active -= over
 
 
+@PROPERTY
 @given(total=amounts, weights=weight_lists)
 def test_parts_add_up_to_the_total_and_each_is_within_one_of_its_exact_share(total, weights):
     parts = allocate(total, weights)
@@ -346,6 +352,7 @@ def test_parts_add_up_to_the_total_and_each_is_within_one_of_its_exact_share(tot
             assert part == 0
 
 
+@PROPERTY
 @given(total=st.integers(0, BIG), weights=weight_lists)
 def test_the_left_over_units_go_to_the_largest_remainders_lower_index_first(total, weights):
     parts = allocate(total, weights)
@@ -363,6 +370,7 @@ def test_the_left_over_units_go_to_the_largest_remainders_lower_index_first(tota
             assert (remainders[up], -up) > (remainders[down], -down)
 
 
+@PROPERTY
 @given(data=st.data(), weights=weight_lists)
 def test_capped_parts_add_up_never_pass_their_cap_and_stay_within_one_of_the_share(
     data, weights
@@ -382,6 +390,7 @@ def test_capped_parts_add_up_never_pass_their_cap_and_stay_within_one_of_the_sha
     assert allocate(-total, weights, caps=caps) == [-part for part in parts]
 
 
+@PROPERTY
 @given(data=st.data(), weights=weight_lists)
 def test_capped_allocation_refuses_a_total_beyond_the_room_of_the_caps(data, weights):
     caps = data.draw(st.lists(st.integers(0, 10**6), min_size=len(weights), max_size=len(weights)))
@@ -392,6 +401,7 @@ def test_capped_allocation_refuses_a_total_beyond_the_room_of_the_caps(data, wei
         allocate(total, weights, caps=caps)
 
 
+@PROPERTY
 @given(total=amounts, weights=weight_lists)
 def test_allocation_is_deterministic_and_generous_caps_change_nothing(total, weights):
     first = allocate(total, weights)
