@@ -145,6 +145,11 @@ def error_for_code(code: str) -> type[DomainError] | None:
     return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)
 
 
+def domain_error_classes() -> list[type[DomainError]]:
+    """Every DomainError subclass defined so far (in the modules imported)."""
+    return _all_subclasses(DomainError)
+
+
 def _all_subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
     found = []
     for subclass in cls.__subclasses__():

@@ -20,6 +20,7 @@ from cagnotte.api.routes import (
     wallets,
 )
 from cagnotte.bootstrap import Services
+from cagnotte.web import install_pages
 
 
 def create_app(services: Services) -> FastAPI:
@@ -54,10 +55,5 @@ def create_app(services: Services) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    try:
-        from cagnotte.web import install_pages
-    except ImportError:  # pragma: no cover - the pages are optional while being built
-        pass
-    else:
-        install_pages(app)
+    install_pages(app)
     return app

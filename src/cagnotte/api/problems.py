@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cagnotte.errors import DomainError
+from cagnotte.errors import DomainError, domain_error_classes
 
 log = logging.getLogger("cagnotte.api")
 
@@ -107,10 +107,22 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def codes_without_status() -> set[str]:
+    """The codes of the domain errors defined so far that STATUS_BY_CODE leaves out."""
+    return {error.code for error in domain_error_classes()} - set(STATUS_BY_CODE)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    # A code without a status is a programmer error: the app is not built, rather
+    # than answering a guess (it used to be 400) for a refusal nobody mapped.
+    missing = codes_without_status()
+    assert not missing, f"add these domain error codes to STATUS_BY_CODE: {sorted(missing)}"
+
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, error: DomainError) -> JSONResponse:
-        status = STATUS_BY_CODE.get(error.code, 400)
+        # Checked when the app was built; an error defined after that is a crash (500).
+        assert error.code in STATUS_BY_CODE, f"no HTTP status for {error.code!r}"
+        status = STATUS_BY_CODE[error.code]
         detail = error.message if error.message != type(error).message else None
         extra = {k: v for k, v in error.details.items() if k in ("locked_until",)}
         return problem_response(status, error.code, type(error).message, detail, **extra)

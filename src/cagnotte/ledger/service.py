@@ -1,11 +1,22 @@
 """The ledger's use cases: accounts, journal entries, balances, history, expiry.
 
-Errors raised by post_entry (in order of precedence): account_not_found,
-same_account, asset_mismatch, account_frozen, insufficient_funds,
-limit_exceeded, pending_transfer_not_found, pending_transfer_expired,
-pending_amount_exceeded, pending_transfer_already_resolved, transfer_not_found,
-reversal_exceeds_transfer, amount_overflow, transfer_exists,
-idempotency_key_reused.
+Errors raised by post_entry, in order of precedence (the same on both databases:
+tests/ledger/test_error_precedence.py). The entry's idempotency key comes first:
+idempotency_key_reused (the same key and request replay the first result,
+whatever the operations would do now). Then the operations, in the order given:
+the first that fails decides. Within one operation:
+
+- transfer, hold: same_account, account_not_found, asset_mismatch,
+  account_frozen; then the debit side: insufficient_funds, then amount_overflow;
+  then the credit side: limit_exceeded, then amount_overflow; last
+  transfer_exists.
+- post, void, expire (a hold): pending_transfer_not_found, account_not_found,
+  pending_transfer_expired (or invalid_input: expiring a hold before its time),
+  pending_amount_exceeded, transfer_exists, pending_transfer_already_resolved,
+  amount_overflow.
+- reverse: transfer_not_found, reversal_exceeds_transfer, then those of a
+  transfer from the credited account back to the debited one, from
+  account_not_found on.
 """
 
 from __future__ import annotations

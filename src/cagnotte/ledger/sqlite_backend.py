@@ -300,6 +300,15 @@ class SqliteLedgerWriter:
             posted = hold.amount if amount is None else amount
             if posted > hold.amount:
                 raise errors.PendingAmountExceeded()
+        # PostgreSQL writes the resolution first and its primary key is checked
+        # before the unique index on pending_id: a reused id wins over a second
+        # resolution there, so it does here too.
+        if self.connection.execute(
+            select(transfers.c.id).where(
+                transfers.c.merchant_id == self.merchant_id, transfers.c.id == transfer_id
+            )
+        ).first() is not None:
+            raise errors.TransferExists()
         already = self.connection.execute(
             select(transfers.c.id).where(
                 transfers.c.merchant_id == self.merchant_id, transfers.c.pending_id == pending_id
