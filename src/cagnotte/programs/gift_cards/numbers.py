@@ -33,8 +33,13 @@ def luhn_check_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether `text` is made of the digits 0-9 only (str.isdigit admits ², ١ …)."""
+    return text.isascii() and text.isdigit()
+
+
 def luhn_valid(number: str) -> bool:
-    return number.isdigit() and len(number) >= 2 and (
+    return ascii_digits(number) and len(number) >= 2 and (
         luhn_check_digit(number[:-1]) == number[-1]
     )
 
@@ -58,7 +63,7 @@ def new_pin(length: int) -> str:
 def normalise_number(text: str) -> str | None:
     """The digits of a number as typed or scanned (spaces and dashes dropped), or None."""
     digits = text.replace(" ", "").replace("-", "").strip()
-    if not digits.isdigit() or not NUMBER_LENGTH_MIN <= len(digits) <= NUMBER_LENGTH_MAX:
+    if not ascii_digits(digits) or not NUMBER_LENGTH_MIN <= len(digits) <= NUMBER_LENGTH_MAX:
         return None
     return digits
 

@@ -18,6 +18,7 @@ from cagnotte.programs.gift_cards.numbers import (
     NUMBER_LENGTH_MIN,
     RANDOM_DIGITS_MIN,
     RANDOM_DIGITS_MIN_WITHOUT_PIN,
+    ascii_digits,
     random_digit_count,
 )
 
@@ -97,7 +98,7 @@ def check_program_settings(settings: dict[str, Any]) -> None:
         raise errors.InvalidInput(
             f"A card number has {NUMBER_LENGTH_MIN} to {NUMBER_LENGTH_MAX} digits."
         )
-    if prefix and not prefix.isdigit():
+    if prefix and not ascii_digits(prefix):
         raise errors.InvalidInput("The number prefix is made of digits.")
     random_minimum = RANDOM_DIGITS_MIN if settings["pin_required"] else (
         RANDOM_DIGITS_MIN_WITHOUT_PIN
