@@ -406,6 +406,19 @@ Index("ix_audit_log_created", audit_log.c.merchant_id, audit_log.c.created_at)
 
 # Secrets the platform makes for itself on first use (e.g. the key of the keyed
 # hashes of bonus codes), so that a restart does not change them.
+# A POS invoice number serves once per merchant, across checks and gift card
+# operations (one mechanism): claimed here in the unit of work that uses it.
+invoice_numbers = Table(
+    "invoice_numbers",
+    metadata,
+    _merchant_id(),
+    Column("number", String(64), nullable=False),
+    Column("used_by", String(24), nullable=False),
+    Column("used_by_id", Uuid, nullable=False),
+    _created_at(),
+    PrimaryKeyConstraint("merchant_id", "number"),
+)
+
 # What must be unique across the platform and found without knowing the merchant
 # (a staff member's e-mail at sign-in, an API key's hash, a bonus code's hash …)
 # is claimed here, in the transaction that creates the merchant's row, and points

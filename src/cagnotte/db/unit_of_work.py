@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from cagnotte import errors
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
-from cagnotte.db.tables import idempotency_records
+from cagnotte.db.tables import idempotency_records, invoice_numbers
 
 T = TypeVar("T")
 
@@ -139,6 +139,24 @@ class UnitOfWork:
             f"{table.name} locked after {LOCK_ORDER[self._lock_rank]}: against LOCK_ORDER"
         )
         self._lock_rank = rank
+
+    def claim_invoice_number(self, number: str, used_by: str, used_by_id: uuid.UUID) -> None:
+        """Use a POS invoice number once per merchant; invoice_reused if it served already.
+
+        The claim is the check: an INSERT that does nothing when the number is
+        taken, so two registers sending one number at once cannot both have it
+        (on PostgreSQL the second waits for the first to commit or roll back).
+        """
+        insert = pg_dialect.insert if self.is_postgresql else sqlite_dialect.insert
+        claimed = self.connection.execute(
+            insert(invoice_numbers)
+            .values(merchant_id=self.merchant_id, number=number, used_by=used_by,
+                    used_by_id=used_by_id, created_at=self.now)
+            .on_conflict_do_nothing()
+            .returning(invoice_numbers.c.number)
+        ).first()
+        if claimed is None:
+            raise errors.InvoiceReused()
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the transaction has committed (not on a replay)."""

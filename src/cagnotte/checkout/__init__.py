@@ -1,0 +1,1 @@
+"""The register check: quote, commit, refund, built on the programs' contributors."""

@@ -1,0 +1,139 @@
+"""Recorded checks: the check, its lines, what each contributor did, and its refunds.
+
+Value is not here: what a check earned, spent and paid is in its journal entry
+(`entry_id`); `check_effects` names each transfer of it with the contributor,
+rule and line it came from, so that a refund can reverse it in proportion.
+Checks of customers who are not members are recorded too (for statistics).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from cagnotte.db.tables import metadata
+from cagnotte.db.types import UTCDateTime
+
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _merchant_id() -> Column:
+    return Column(
+        "merchant_id", Uuid, ForeignKey("merchants.id", ondelete="RESTRICT"), nullable=False
+    )
+
+
+checks = Table(
+    "checks",
+    metadata,
+    _merchant_id(),
+    Column("id", Uuid, nullable=False),
+    Column("store_id", Uuid, nullable=False),
+    Column("terminal_id", Uuid),
+    Column("channel", String(24), nullable=False),
+    Column("invoice_number", String(64)),
+    # NULL: a customer who is not a member (anonymous).
+    Column("membership_id", Uuid),
+    Column("currency", String(24), ForeignKey("assets.code"), nullable=False),
+    # What the lines cost before discounts, the discounts, what points and kitty
+    # paid, what wallets and gift cards paid, and what was left to pay otherwise.
+    Column("gross_minor", BigInteger, nullable=False),
+    Column("discount_minor", BigInteger, nullable=False),
+    Column("loyalty_paid_minor", BigInteger, nullable=False),
+    Column("tender_paid_minor", BigInteger, nullable=False),
+    Column("due_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    # When the check was made (an offline register's replay keeps its own time).
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("entry_id", Uuid),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "id"),
+    CheckConstraint(
+        "status IN ('committed', 'partly_refunded', 'refunded')", name="status"
+    ),
+    CheckConstraint(
+        "gross_minor >= 0 AND discount_minor >= 0 AND loyalty_paid_minor >= 0"
+        " AND tender_paid_minor >= 0 AND due_minor >= 0 AND refunded_minor >= 0",
+        name="non_negative",
+    ),
+)
+Index("ix_checks_occurred", checks.c.merchant_id, checks.c.occurred_at, checks.c.id)
+Index(
+    "ix_checks_membership", checks.c.merchant_id, checks.c.membership_id, checks.c.occurred_at
+)
+
+check_lines = Table(
+    "check_lines",
+    metadata,
+    _merchant_id(),
+    Column("check_id", Uuid, nullable=False),
+    Column("line_index", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    # NULL: a SKU the catalogue does not know (uncatalogued).
+    Column("product_id", Uuid),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    Column("gross_minor", BigInteger, nullable=False),
+    Column("discount_minor", BigInteger, nullable=False),
+    Column("loyalty_paid_minor", BigInteger, nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("refunded_quantity", Integer, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "check_id", "line_index"),
+    ForeignKeyConstraint(["merchant_id", "check_id"], ["checks.merchant_id", "checks.id"]),
+    CheckConstraint("quantity > 0 AND refunded_quantity BETWEEN 0 AND quantity", name="quantity"),
+)
+
+check_effects = Table(
+    "check_effects",
+    metadata,
+    _merchant_id(),
+    Column("check_id", Uuid, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    # Who did it: 'loyalty', 'wallet', 'gift_card' (later coupons …).
+    Column("contributor", String(24), nullable=False),
+    # earn, spend, stamps, reward, payment.
+    Column("kind", String(16), nullable=False),
+    Column("program_id", Uuid),
+    Column("rule_id", String(80)),
+    Column("asset_code", String(24), nullable=False),
+    # Units of the asset moved, and their value in minor units of the check's currency.
+    Column("units", BigInteger, nullable=False),
+    Column("value_minor", BigInteger, nullable=False),
+    Column("transfer_id", Uuid),
+    # The lines it was earned on or paid for, with each line's share (JSON list).
+    Column("lines", _JSON, nullable=False),
+    Column("reason", String(300), nullable=False),
+    PrimaryKeyConstraint("merchant_id", "check_id", "ordinal"),
+    ForeignKeyConstraint(["merchant_id", "check_id"], ["checks.merchant_id", "checks.id"]),
+)
+
+check_refunds = Table(
+    "check_refunds",
+    metadata,
+    _merchant_id(),
+    Column("id", Uuid, nullable=False),
+    Column("check_id", Uuid, nullable=False),
+    # The quantities given back, per line index (JSON object).
+    Column("lines", _JSON, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("entry_id", Uuid),
+    Column("actor", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "id"),
+    ForeignKeyConstraint(["merchant_id", "check_id"], ["checks.merchant_id", "checks.id"]),
+)
+Index("ix_check_refunds_check", check_refunds.c.merchant_id, check_refunds.c.check_id)
