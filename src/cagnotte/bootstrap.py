@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
 from cagnotte.crm.service import CustomerService
@@ -36,6 +37,7 @@ class Services:
     captchas: CaptchaService
     bonus_codes: BonusCodeService
     loyalty: LoyaltyPrograms
+    checkout: Checkout
 
     def close(self) -> None:
         self.database.dispose()
@@ -63,6 +65,7 @@ def bootstrap(
     )
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
+    wallets = WalletService(database, clock, ledger, customers, units)
     return Services(
         settings=settings,
         database=database,
@@ -72,7 +75,7 @@ def bootstrap(
         units=units,
         merchants=merchants,
         customers=customers,
-        wallets=WalletService(database, clock, ledger, customers, units),
+        wallets=wallets,
         auth=AuthService(database, clock, mailer, settings.mail_from),
         gift_cards=gift_cards,
         captchas=captchas,
@@ -82,4 +85,5 @@ def bootstrap(
             platform_bank_account=settings.platform_bank_account,
         ),
         loyalty=loyalty,
+        checkout=Checkout(database, clock, ledger, units, customers, loyalty, wallets),
     )

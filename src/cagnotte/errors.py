@@ -140,6 +140,12 @@ ProfileBonusAlreadyGiven = _error(
 )
 
 
+# Checks
+RefundExceedsCheck = _error(
+    "refund_exceeds_check", "The refund gives back more than is left of the check."
+)
+
+
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""
     return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)

@@ -161,7 +161,8 @@ def build_world(
     world.secrets = [
         value for name, value in world.ids.items() if not name.endswith(("_pin", "format"))
     ] + ["Alice", ALICE_EMAIL, "anna@cafe-bleu.example", "ALPHA_POINTS", "spare till key",
-         "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall", "Alpha points"]
+         "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall", "Alpha points",
+         "ALPHA-LATTE"]
     return world
 
 
@@ -235,11 +236,16 @@ def add_bonus_campaign(world: World, operator_key: str) -> None:
 
 
 def add_loyalty_program(world: World) -> None:
-    """A's points program."""
+    """A's points program, and a check of Alice's that earned points."""
     program = world.client.post("/v1/loyalty-programs", headers=world.a.manager, json={
         "kind": "points", "name": "Alpha points", "currency": "CZK"})
     assert program.status_code == 201, program.text
-    world.ids["loyalty_program_id"] = program.json()["id"]
+    check = world.client.post("/v1/checks", headers={**world.a.register,
+                                                     "Idempotency-Key": "check-1"}, json={
+        "currency": "CZK", "customer_id": world.ids["customer_id"],
+        "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}]})
+    assert check.status_code == 201, check.text
+    world.ids.update(loyalty_program_id=program.json()["id"], check_id=check.json()["id"])
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -423,6 +429,10 @@ def _asset_belongs_to_b(world: World, created: dict[str, Any]) -> None:
 
 CUSTOMER = "{customer_id}"
 LOYALTY_PROGRAM = {"program_id": "loyalty_program_id"}
+CHECK_OF_ALICE = {
+    "store_id": "{store_id}", "currency": "CZK", "customer_id": CUSTOMER,
+    "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}],
+}
 ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     # Merchants and assets
     ("POST", "/v1/merchants"): OperatorOnly(body={"name": "Sneaky Inc"}),
@@ -608,6 +618,11 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("POST", "/v1/loyalty-programs/{program_id}/deletion"): Reach(
         body={"open_balances": "expired"}, rename=LOYALTY_PROGRAM
     ),
+    # Checks: B names A's store and A's customer, even with A's Idempotency-Key.
+    ("POST", "/v1/checks/quotes"): Reach(body=CHECK_OF_ALICE),
+    ("POST", "/v1/checks"): Reach(body=CHECK_OF_ALICE, idempotency_key="check-1"),
+    ("GET", "/v1/checks/{check_id}"): Reach(),
+    ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
     ("POST", "/v1/bonus-campaigns"): Create(body={
         "name": "Beta bonus", "asset": "CZK", "bonus_value_minor": 10_000, "code_count": 2,
         "valid_from": "2026-01-01T00:00:00+00:00", "valid_to": "2030-01-01T00:00:00+00:00",
@@ -687,8 +702,9 @@ def test_a_customer_sees_only_their_own_memberships_and_accounts(
         [world.ids["customer_id"], alice_at_b["id"]]
     )
     accounts = client.get("/v1/me/accounts", headers=bearer(world.alice_session)).json()
+    # Her wallet and her points at A (12 for the check of 120.00), her wallet at B.
     assert {(a["owner_id"], a["balance"]["balance_minor"]) for a in accounts} == {
-        (world.ids["customer_id"], 700), (alice_at_b["id"], 50)
+        (world.ids["customer_id"], 700), (world.ids["customer_id"], 12), (alice_at_b["id"], 50)
     }
     assert world.bob_account_id not in {a["id"] for a in accounts}
     cards = client.get("/v1/me/gift-cards", headers=bearer(world.alice_session)).json()

@@ -74,6 +74,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "bank_payment_already_assigned": 409,
     "payout_not_found": 404,
     "payout_already_paid": 409,
+    "refund_exceeds_check": 422,
 }
 
 

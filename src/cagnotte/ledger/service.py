@@ -476,11 +476,17 @@ class Ledger:
 
     def get_transfer(self, merchant_id: uuid.UUID, transfer_id: uuid.UUID) -> TransferRecord:
         with self.database.read() as connection:
-            row = connection.execute(
-                select(transfers).where(
-                    transfers.c.merchant_id == merchant_id, transfers.c.id == transfer_id
-                )
-            ).mappings().first()
+            return self.transfer_in(connection, merchant_id, transfer_id)
+
+    def transfer_in(
+        self, connection: Connection, merchant_id: uuid.UUID, transfer_id: uuid.UUID
+    ) -> TransferRecord:
+        """A transfer of the merchant, read in the caller's transaction."""
+        row = connection.execute(
+            select(transfers).where(
+                transfers.c.merchant_id == merchant_id, transfers.c.id == transfer_id
+            )
+        ).mappings().first()
         if row is None:
             raise errors.TransferNotFound()
         return TransferRecord.from_mapping(row)

@@ -157,8 +157,12 @@ class LoyaltyPrograms:
 
     def get(self, caller: Principal, program_id: uuid.UUID) -> LoyaltyProgram:
         caller.require("cashier")
+        return self.program(caller.merchant_id, program_id)
+
+    def program(self, merchant_id: uuid.UUID, program_id: uuid.UUID) -> LoyaltyProgram:
+        """The merchant's program (deleted ones too: their history stays readable)."""
         with self.database.read() as connection:
-            row = merchant_row(connection, loyalty_programs, caller.merchant_id, program_id,
+            row = merchant_row(connection, loyalty_programs, merchant_id, program_id,
                                missing=NO_SUCH_PROGRAM)
         return _program(row)
 

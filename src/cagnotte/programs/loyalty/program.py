@@ -230,6 +230,8 @@ def spendable(
     if units < rules.spend_min_units:
         return SpendQuote(0, 0, "minimum_spend")
     value = rules.value_of(units)
+    if value == 0:
+        return SpendQuote(0, 0, "minimum_spend")
     # Where a unit is worth a fraction of a minor unit, the value is rounded down;
     # the units taken are the fewest (in whole blocks) worth that value, so no
     # unit is taken for a fraction the customer is not given. They are never more

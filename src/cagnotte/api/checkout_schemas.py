@@ -1,0 +1,191 @@
+"""Request and answer models of the check routes.
+
+(Beside `cagnotte.api.schemas` while that module becomes a package; it moves there.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from cagnotte.api.schemas import Strict
+from cagnotte.checkout.model import (
+    CHECK_LINES_MAX,
+    LINE_QUANTITY_MAX,
+    CheckRequest,
+    LineRequest,
+    LoyaltyUse,
+    Quote,
+    WalletUse,
+)
+from cagnotte.checkout.service import CheckRefund, CommittedCheck
+from cagnotte.security.principals import Principal
+
+AMOUNT = Field(ge=0, le=10**15)
+
+
+class CheckLineIn(Strict):
+    sku: str = Field(min_length=1, max_length=64, examples=["ESPRESSO"])
+    quantity: int = Field(ge=1, le=LINE_QUANTITY_MAX)
+    unit_price_minor: int = AMOUNT
+    discount_minor: int = Field(0, ge=0, le=10**15, description="The register's own discount.")
+
+
+class LoyaltyUseIn(Strict):
+    program_id: uuid.UUID
+    units: int | None = Field(None, ge=1, le=10**15, description="Omitted: as much as allowed.")
+
+
+class WalletUseIn(Strict):
+    amount_minor: int | None = Field(None, ge=1, le=10**15,
+                                     description="Omitted: what is left, up to the balance.")
+
+
+class CheckIn(Strict):
+    """A check as the register sends it (the customer is optional: anonymous)."""
+
+    store_id: uuid.UUID | None = Field(None, description="Defaults to the register key's store.")
+    channel: Literal["register", "kiosk", "e_store", "customer_app", "third_party_api"] = (
+        "register"
+    )
+    currency: str = Field(min_length=1, max_length=24, examples=["CZK"])
+    customer_id: uuid.UUID | None = None
+    invoice_number: str | None = Field(None, min_length=1, max_length=64)
+    lines: list[CheckLineIn] = Field(min_length=1, max_length=CHECK_LINES_MAX)
+    use_loyalty: list[LoyaltyUseIn] = Field(default_factory=list, max_length=20)
+    use_wallet: WalletUseIn | None = None
+    occurred_at: AwareDatetime | None = Field(
+        None, description="An offline register's replay: when the check was made."
+    )
+
+    def request(self, caller: Principal) -> CheckRequest:
+        store_id = self.store_id or caller.store_id
+        if store_id is None:
+            from cagnotte import errors
+
+            raise errors.InvalidInput("Name the store (this key belongs to none).")
+        return CheckRequest(
+            store_id=store_id, terminal_id=caller.terminal_id, channel=self.channel,
+            currency=self.currency, membership_id=self.customer_id,
+            invoice_number=self.invoice_number,
+            lines=tuple(LineRequest(line.sku, line.quantity, line.unit_price_minor,
+                                    line.discount_minor) for line in self.lines),
+            loyalty_uses=tuple(LoyaltyUse(use.program_id, use.units)
+                               for use in self.use_loyalty),
+            wallet=WalletUse(self.use_wallet.amount_minor) if self.use_wallet else None,
+            occurred_at=self.occurred_at,
+        )
+
+
+class LineOut(BaseModel):
+    index: int
+    sku: str
+    product_id: uuid.UUID | None
+    quantity: int
+    unit_price_minor: int
+    gross_minor: int
+    discount_minor: int
+    loyalty_paid_minor: int
+    net_minor: int
+
+
+class EffectOut(BaseModel):
+    contributor: str
+    kind: str
+    program_id: uuid.UUID | None
+    rule_id: str | None
+    asset: str
+    units: int
+    value_minor: int
+    lines: list[list[int]] = Field(description="[line index, share of the units] pairs.")
+    reason: str
+    expires_at: datetime | None
+
+
+class SpendableOut(BaseModel):
+    program_id: uuid.UUID
+    balance_units: int
+    units: int
+    value_minor: int
+    limited_by: str | None
+
+
+class QuoteOut(BaseModel):
+    occurred_at: datetime
+    lines: list[LineOut]
+    effects: list[EffectOut]
+    spendable: list[SpendableOut]
+    gross_minor: int
+    discount_minor: int
+    loyalty_paid_minor: int
+    tender_paid_minor: int
+    due_minor: int
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteOut:
+        return cls(
+            occurred_at=quote.occurred_at,
+            lines=[LineOut(index=line.index, sku=line.sku, product_id=line.product_id,
+                           quantity=line.quantity, unit_price_minor=line.unit_price_minor,
+                           gross_minor=line.gross_minor, discount_minor=line.discount_minor,
+                           loyalty_paid_minor=line.loyalty_paid_minor,
+                           net_minor=line.net_minor) for line in quote.lines],
+            effects=[EffectOut(contributor=e.contributor, kind=e.kind, program_id=e.program_id,
+                               rule_id=e.rule_id, asset=e.asset_code, units=e.units,
+                               value_minor=e.value_minor,
+                               lines=[[s.line_index, s.amount] for s in e.lines],
+                               reason=e.reason, expires_at=e.expires_at)
+                     for e in quote.effects],
+            spendable=[SpendableOut(program_id=s.program_id, balance_units=s.balance_units,
+                                    units=s.units, value_minor=s.value_minor,
+                                    limited_by=s.limited_by) for s in quote.spendable],
+            gross_minor=quote.gross_minor, discount_minor=quote.discount_minor,
+            loyalty_paid_minor=quote.loyalty_paid_minor,
+            tender_paid_minor=quote.tender_paid_minor, due_minor=quote.due_minor,
+        )
+
+
+class CheckOut(QuoteOut):
+    id: uuid.UUID
+    entry_id: uuid.UUID | None
+
+    @classmethod
+    def of_check(cls, check: CommittedCheck) -> CheckOut:
+        return cls(id=check.id, entry_id=check.entry_id,
+                   **QuoteOut.of(check.quote).model_dump())
+
+
+class RefundLineIn(Strict):
+    index: int = Field(ge=0, le=CHECK_LINES_MAX)
+    quantity: int = Field(ge=1, le=LINE_QUANTITY_MAX)
+
+
+class CheckRefundIn(Strict):
+    """Lines and quantities to give back; omitted: whatever is left of the whole check."""
+
+    lines: list[RefundLineIn] | None = Field(None, min_length=1, max_length=CHECK_LINES_MAX)
+
+
+class CheckRefundOut(BaseModel):
+    id: uuid.UUID
+    check_id: uuid.UUID
+    lines: dict[str, int]
+    money_back_minor: int
+    to_wallet_minor: int
+    kept_off_refund_minor: int = Field(
+        description="The value of earned points already spent: paid back that much less."
+    )
+    other_means_minor: int = Field(description="What the register gives back itself.")
+    entry_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, refund: CheckRefund) -> CheckRefundOut:
+        return cls(id=refund.id, check_id=refund.check_id,
+                   lines={str(index): quantity for index, quantity in refund.lines.items()},
+                   money_back_minor=refund.money_back_minor,
+                   to_wallet_minor=refund.to_wallet_minor,
+                   kept_off_refund_minor=refund.kept_off_refund_minor,
+                   other_means_minor=refund.other_means_minor, entry_id=refund.entry_id)

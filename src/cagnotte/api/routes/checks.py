@@ -1,0 +1,72 @@
+"""The register check: quote, commit, read back, refund."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from cagnotte import errors
+from cagnotte.api.checkout_schemas import CheckIn, CheckOut, CheckRefundIn, CheckRefundOut, QuoteOut
+from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1", tags=["checks"], responses=PROBLEM_RESPONSES)
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+@router.post("/checks/quotes")
+def quote_check(body: CheckIn, caller: Caller, services: ServicesDep) -> QuoteOut:
+    """What the check would do: discounts, points to earn, what points may pay, the rest due.
+
+    Nothing is written; commit the same check to make it so.
+    """
+    return QuoteOut.of(services.checkout.quote(caller, body.request(caller)))
+
+
+@router.post("/checks", status_code=status.HTTP_201_CREATED, response_model=CheckOut)
+def commit_check(body: CheckIn, move: ValueMoveDep, response: Response) -> CheckOut:
+    """Commit the check: priced again on the server, everything it does in one journal entry."""
+    check = move.services.checkout.commit(
+        move.caller, body.request(move.caller), move.idempotency
+    )
+    if check.replayed:
+        response.headers[REPLAY_HEADER] = "true"
+    return CheckOut.of_check(check)
+
+
+@router.get("/checks/{check_id}")
+def get_check(check_id: uuid.UUID, caller: Caller, services: ServicesDep) -> dict[str, Any]:
+    """A recorded check with its lines and what each program and instrument did."""
+    return services.checkout.get_check(caller, check_id)
+
+
+@router.post(
+    "/checks/{check_id}/refunds", status_code=status.HTTP_201_CREATED,
+    response_model=CheckRefundOut,
+)
+def refund_check(
+    check_id: uuid.UUID, body: CheckRefundIn, move: ValueMoveDep, response: Response
+) -> CheckRefundOut:
+    """Give back the whole check or some of its lines; each effect reversed in proportion.
+
+    Points earned are taken back (rounded up), points and kitty spent and wallet
+    payments given back (rounded down). Points earned that the customer has
+    spent already are not taken below zero: their value is kept off the money
+    returned (`kept_off_refund_minor`).
+    """
+    lines = None
+    if body.lines is not None:
+        lines = {}
+        for line in body.lines:
+            if line.index in lines:
+                raise errors.InvalidInput("Name each line once.")
+            lines[line.index] = line.quantity
+    refund = move.services.checkout.refund(
+        move.caller, check_id, lines=lines, idempotency=move.idempotency
+    )
+    if refund.replayed:
+        response.headers[REPLAY_HEADER] = "true"
+    return CheckRefundOut.of(refund)

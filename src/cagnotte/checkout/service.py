@@ -1,0 +1,544 @@
+"""The register check: quote, commit, refund.
+
+A quote prices the check and says what it would do, writing nothing. A commit
+prices it again on the server (a client never tells the price of a reward or
+the points to earn) and posts everything it does — points and kitty spent and
+earned, stamps, the wallet's payment — as **one journal entry** in one unit of
+work, with the check, its lines and its effects; a retry with the same
+Idempotency-Key answers the first commit. A refund, of the whole check or of
+some lines, reverses each effect in proportion (several partial refunds add up
+to at most the check).
+
+Refund policy when the customer has already spent points the refund takes
+back: the ledger never lets a balance go below zero, so what is there is taken
+back, and the value of the rest (at the program's point value) is **kept off
+the money returned** (`kept_off_refund_minor` in the answer; the register pays
+back that much less). So a customer never keeps points for a refunded purchase,
+and nothing is lost track of.
+
+Errors: not_found, forbidden, invalid_input, insufficient_funds,
+customer_blocked, invoice_required, invoice_reused, idempotency_key_reused,
+refund_exceeds_check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from cagnotte import errors
+from cagnotte.checkout import earning, refunds
+from cagnotte.checkout.model import (
+    CheckRequest,
+    Effect,
+    LineShare,
+    PricedLine,
+    Quote,
+)
+from cagnotte.checkout.pricing import (
+    ResolvedLine,
+    Standing,
+    priced_lines,
+    spend_loyalty,
+    wallet_payment,
+)
+from cagnotte.checkout.tables import check_effects, check_lines, check_refunds, checks
+from cagnotte.clock import Clock
+from cagnotte.crm.service import CustomerService
+from cagnotte.db.engine import Database
+from cagnotte.db.rows import merchant_row
+from cagnotte.db.tables import stores
+from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, UnitsOfWork
+from cagnotte.ledger import Ledger, Reverse, Transfer
+from cagnotte.ledger.model import Account, Operation
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms
+from cagnotte.programs.loyalty.program import LoyaltyProgram
+from cagnotte.programs.tenders import Plan, RowInsert, commit_plans
+from cagnotte.programs.wallets import WalletAccounts, WalletService
+from cagnotte.security.principals import Principal
+
+CHANNELS = ("register", "kiosk", "e_store", "customer_app", "third_party_api")
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedCheck:
+    """A committed check: its id, its entry, and what it did."""
+
+    id: uuid.UUID
+    entry_id: uuid.UUID | None
+    quote: Quote
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRefund:
+    """What a refund gave back: money (to the wallet, the rest otherwise) and units."""
+
+    id: uuid.UUID
+    check_id: uuid.UUID
+    lines: dict[int, int]
+    money_back_minor: int
+    to_wallet_minor: int
+    # The value of earned points the customer had already spent: paid back that much less.
+    kept_off_refund_minor: int
+    entry_id: uuid.UUID | None
+    replayed: bool = False
+
+    @property
+    def other_means_minor(self) -> int:
+        """What the register gives back itself (cash, the bank card)."""
+        return self.money_back_minor - self.to_wallet_minor - self.kept_off_refund_minor
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": str(self.id), "check_id": str(self.check_id),
+                "lines": {str(index): quantity for index, quantity in self.lines.items()},
+                "money_back_minor": self.money_back_minor,
+                "to_wallet_minor": self.to_wallet_minor,
+                "kept_off_refund_minor": self.kept_off_refund_minor,
+                "entry_id": str(self.entry_id) if self.entry_id else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckRefund:
+        return cls(
+            id=uuid.UUID(data["id"]), check_id=uuid.UUID(data["check_id"]),
+            lines={int(index): quantity for index, quantity in data["lines"].items()},
+            money_back_minor=data["money_back_minor"], to_wallet_minor=data["to_wallet_minor"],
+            kept_off_refund_minor=data["kept_off_refund_minor"],
+            entry_id=uuid.UUID(data["entry_id"]) if data["entry_id"] else None, replayed=True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a check needs ready before its unit of work: accounts and programs."""
+
+    lines: list[ResolvedLine]
+    standings: list[Standing]
+    member_accounts: dict[uuid.UUID, Account]
+    issuance_accounts: dict[uuid.UUID, Account]
+    wallet: WalletAccounts | None
+    moment: datetime
+
+
+class Checkout:
+    """Quote, commit and refund register checks."""
+
+    def __init__(
+        self, database: Database, clock: Clock, ledger: Ledger, units: UnitsOfWork,
+        customers: CustomerService, loyalty: LoyaltyPrograms, wallets: WalletService,
+        catalogue: Any | None = None,
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.ledger = ledger
+        self.units = units
+        self.customers = customers
+        self.loyalty = loyalty
+        self.wallets = wallets
+        self.catalogue = catalogue
+
+    # Use cases -------------------------------------------------------------------
+
+    def quote(self, caller: Principal, request: CheckRequest) -> Quote:
+        """What the check would do; nothing is written."""
+        caller.require("cashier")
+        prepared = self._prepare(caller, request)
+        return self._price(prepared, request, self._wallet_balance(prepared))
+
+    def commit(
+        self, caller: Principal, request: CheckRequest, idempotency: Idempotency
+    ) -> CommittedCheck:
+        """Price the check again and post all it does as one journal entry."""
+        caller.require("cashier")
+        replay = self.units.replay_if_stored(caller.merchant_id, idempotency, _replayed_check)
+        if replay is not None:
+            return replay
+        prepared = self._prepare(caller, request)
+        check_id = uuid.uuid4()
+
+        def work(unit: UnitOfWork) -> CommittedCheck:
+            if request.invoice_number:
+                unit.claim_invoice_number(request.invoice_number, "check", check_id)
+            quote = self._price(prepared, request, self._wallet_balance(prepared, unit))
+            plans = [self._loyalty_plan(prepared, request, quote),
+                     *self._wallet_plans(prepared, quote)]
+            plans.append(self._check_rows(unit, caller, request, check_id, quote))
+            result = commit_plans(self.ledger, unit, plans, kind="check")
+            return CommittedCheck(check_id, result.entry_id if result else None, quote)
+
+        return self.units.run(
+            caller.merchant_id, "check_commit", work, idempotency=idempotency,
+            encode=_check_json, replay=_replayed_check,
+        )
+
+    def refund(
+        self, caller: Principal, check_id: uuid.UUID, *, lines: dict[int, int] | None,
+        idempotency: Idempotency,
+    ) -> CheckRefund:
+        """Give back the whole check, or these quantities of its lines; reversals in one entry."""
+        caller.require("cashier")
+        return self.units.run(
+            caller.merchant_id, "check_refund",
+            lambda unit: self._refund_in(unit, caller, check_id, lines),
+            idempotency=idempotency, encode=CheckRefund.as_json,
+            replay=lambda _unit, stored: CheckRefund.from_json(stored.answer or {}),
+        )
+
+    def get_check(self, caller: Principal, check_id: uuid.UUID) -> dict[str, Any]:
+        """A recorded check with its lines and effects."""
+        caller.require("cashier")
+        with self.database.read() as connection:
+            row = connection.execute(select(checks).where(
+                checks.c.merchant_id == caller.merchant_id, checks.c.id == check_id
+            )).mappings().first()
+            if row is None:
+                raise errors.NotFound("No such check.")
+            line_rows = connection.execute(select(check_lines).where(
+                check_lines.c.merchant_id == caller.merchant_id,
+                check_lines.c.check_id == check_id,
+            ).order_by(check_lines.c.line_index)).mappings().all()
+            effect_rows = connection.execute(select(check_effects).where(
+                check_effects.c.merchant_id == caller.merchant_id,
+                check_effects.c.check_id == check_id,
+            ).order_by(check_effects.c.ordinal)).mappings().all()
+        return {**dict(row), "lines": [dict(line) for line in line_rows],
+                "effects": [dict(effect) for effect in effect_rows]}
+
+    # Refunds ----------------------------------------------------------------------------
+
+    def _refund_in(
+        self, unit: UnitOfWork, caller: Principal, check_id: uuid.UUID,
+        requested: dict[int, int] | None,
+    ) -> CheckRefund:
+        connection = unit.connection
+        check = unit.lock(checks, check_id, missing="No such check.")
+        line_rows = connection.execute(select(check_lines).where(
+            check_lines.c.merchant_id == unit.merchant_id, check_lines.c.check_id == check_id,
+        ).order_by(check_lines.c.line_index)).mappings().all()
+        effect_rows = connection.execute(select(check_effects).where(
+            check_effects.c.merchant_id == unit.merchant_id,
+            check_effects.c.check_id == check_id,
+        ).order_by(check_effects.c.ordinal)).mappings().all()
+        states = [refunds.LineState(row["line_index"], row["quantity"], row["refunded_quantity"],
+                                    row["net_minor"], row["loyalty_paid_minor"])
+                  for row in line_rows]
+        before = {state.index: state.refunded_quantity for state in states}
+        after = refunds.refunded_quantities(states, requested)
+        money = refunds.money_back(states, after) - refunds.money_back(states, before)
+        operations: list[Operation] = []
+        available: dict[uuid.UUID, int] = {}
+        kept_off = 0
+        to_wallet = 0
+        for row in effect_rows:
+            effect = refunds.EffectState(row["ordinal"], row["kind"], row["units"],
+                                         tuple(tuple(pair) for pair in row["lines"]))
+            due = (refunds.reversed_units(effect, states, after)
+                   - refunds.reversed_units(effect, states, before))
+            if due <= 0 or row["transfer_id"] is None:
+                continue
+            if row["kind"] in ("earn", "stamps"):
+                taken, shortfall = self._take_back(unit, row, due, available)
+                if taken:
+                    operations.append(Reverse(row["transfer_id"], taken,
+                                              code=f"check_refund_{row['kind']}"))
+                kept_off += self._value_of(caller, row, shortfall)
+            else:
+                operations.append(Reverse(row["transfer_id"], due,
+                                          code=f"check_refund_{row['kind']}"))
+                if row["kind"] == "payment":
+                    to_wallet += due
+        refund_id = uuid.uuid4()
+        result = self.ledger.post_entry(
+            unit.merchant_id, operations, kind="check_refund", unit=unit
+        ) if operations else None
+        refunded_now = {index: after[index] - before[index] for index in after
+                        if after[index] != before[index]}
+        self._record_refund(unit, caller, check, refund_id, refunded_now, after, money,
+                            result.entry_id if result else None, line_total=len(states),
+                            quantities={row["line_index"]: row["quantity"] for row in line_rows})
+        return CheckRefund(
+            id=refund_id, check_id=check_id, lines=refunded_now, money_back_minor=money,
+            to_wallet_minor=to_wallet, kept_off_refund_minor=min(kept_off, money - to_wallet),
+            entry_id=result.entry_id if result else None,
+        )
+
+    def _take_back(
+        self, unit: UnitOfWork, row: Any, due: int, available: dict[uuid.UUID, int]
+    ) -> tuple[int, int]:
+        """Take back what the member still has of `due`; the rest is the shortfall."""
+        original = self.ledger.transfer_in(unit.connection, unit.merchant_id, row["transfer_id"])
+        account_id = original.credit_account_id
+        if account_id not in available:
+            account = self.ledger.get_account(unit.merchant_id, account_id, unit.connection)
+            available[account_id] = self.ledger.balance(account, unit.connection).available
+        taken = min(due, available[account_id])
+        available[account_id] -= taken
+        return taken, due - taken
+
+    def _value_of(self, caller: Principal, row: Any, units: int) -> int:
+        """What `units` of the effect's program are worth in the check's currency."""
+        if units == 0 or row["program_id"] is None:
+            return 0
+        program = self.loyalty.program(caller.merchant_id, row["program_id"])
+        return program.spending.value_of(units) if program.spending is not None else 0
+
+    @staticmethod
+    def _record_refund(
+        unit: UnitOfWork, caller: Principal, check: Any, refund_id: uuid.UUID,
+        refunded_now: dict[int, int], after: dict[int, int], money: int,
+        entry_id: uuid.UUID | None, *, line_total: int, quantities: dict[int, int],
+    ) -> None:
+        connection = unit.connection
+        connection.execute(insert(check_refunds).values(
+            merchant_id=unit.merchant_id, id=refund_id, check_id=check["id"],
+            lines={str(index): quantity for index, quantity in refunded_now.items()},
+            amount_minor=money, entry_id=entry_id, actor=caller.actor, created_at=unit.now,
+        ))
+        for index in refunded_now:
+            connection.execute(update(check_lines).where(
+                check_lines.c.merchant_id == unit.merchant_id,
+                check_lines.c.check_id == check["id"], check_lines.c.line_index == index,
+            ).values(refunded_quantity=after[index]))
+        whole = all(after[index] == quantities[index] for index in quantities)
+        del line_total
+        connection.execute(update(checks).where(
+            checks.c.merchant_id == unit.merchant_id, checks.c.id == check["id"],
+        ).values(refunded_minor=checks.c.refunded_minor + money,
+                 status="refunded" if whole else "partly_refunded"))
+
+    # Preparation (outside the unit of work) ----------------------------------------
+
+    def _prepare(self, caller: Principal, request: CheckRequest) -> _Prepared:
+        if request.channel not in CHANNELS:
+            raise errors.InvalidInput(f"A check's channel is one of {', '.join(CHANNELS)}.")
+        moment = request.occurred_at or self.clock.now()
+        self._require_store(caller, request.store_id)
+        lines = self._resolve(caller.merchant_id, request)
+        standings: list[Standing] = []
+        member_accounts: dict[uuid.UUID, Account] = {}
+        issuance_accounts: dict[uuid.UUID, Account] = {}
+        wallet = None
+        if request.membership_id is not None:
+            if self.customers.require_membership(caller.merchant_id, request.membership_id) == (
+                "blocked"
+            ):
+                raise errors.CustomerBlocked()
+            for program in self._running_programs(caller, request.currency, moment):
+                account = self.loyalty.member_account(program, request.membership_id)
+                member_accounts[program.id] = account
+                issuance_accounts[program.id] = self.loyalty.issuance_account(program)
+                standings.append(
+                    Standing(program, self.ledger.balance(account).available)
+                )
+            if request.wallet is not None:
+                wallet = self.wallets.payment_accounts(
+                    caller.merchant_id, request.membership_id, request.currency
+                )
+        return _Prepared(lines, standings, member_accounts, issuance_accounts, wallet, moment)
+
+    def _require_store(self, caller: Principal, store_id: uuid.UUID) -> None:
+        """The store is the merchant's (and the register key's own, if it has one)."""
+        if caller.store_id is not None and caller.store_id != store_id:
+            raise errors.Forbidden("A register records checks of its own store.")
+        with self.database.read() as connection:
+            merchant_row(connection, stores, caller.merchant_id, store_id,
+                         missing="No such store.")
+
+    def _resolve(self, merchant_id: uuid.UUID, request: CheckRequest) -> list[ResolvedLine]:
+        known: dict[str, Any] = {}
+        if self.catalogue is not None:
+            known = self.catalogue.resolve_lines(merchant_id, [line.sku for line in request.lines])
+        resolved = []
+        for index, line in enumerate(request.lines):
+            product = known.get(line.sku)
+            resolved.append(ResolvedLine(
+                index=index, request=line,
+                product_id=getattr(product, "product_id", None),
+                category_ids=frozenset(getattr(product, "category_ids", ()) or ()),
+                members_only=bool(getattr(product, "members_only", False)),
+            ))
+        return resolved
+
+    def _running_programs(
+        self, caller: Principal, currency: str, moment: datetime
+    ) -> list[LoyaltyProgram]:
+        return [program for program in self.loyalty.list(caller)
+                if program.currency == currency and program.running_at(moment)]
+
+    def _wallet_balance(self, prepared: _Prepared, unit: UnitOfWork | None = None) -> int:
+        if prepared.wallet is None:
+            return 0
+        connection = unit.connection if unit is not None else None
+        return self.ledger.balance(prepared.wallet.wallet, connection).available
+
+    # Pricing (pure, given the prepared facts) ----------------------------------------
+
+    def _price(self, prepared: _Prepared, request: CheckRequest, wallet_balance: int) -> Quote:
+        priced = priced_lines(prepared.lines)
+        priced, spendables, spends = spend_loyalty(
+            prepared.lines, priced, prepared.standings, request.loyalty_uses
+        )
+        earns = earning.earned(prepared.lines, priced, prepared.standings)
+        payments = []
+        if request.wallet is not None:
+            payment = wallet_payment(priced, wallet_balance, request.wallet.amount_minor,
+                                     request.currency)
+            if payment is not None:
+                payments.append(payment)
+        return Quote(lines=tuple(priced), effects=(*spends, *earns, *payments),
+                     spendable=tuple(spendables), near_misses=(),
+                     occurred_at=prepared.moment)
+
+    # Plans ------------------------------------------------------------------------------
+
+    def _loyalty_plan(self, prepared: _Prepared, request: CheckRequest, quote: Quote) -> Plan:
+        operations: list[Operation] = []
+        for effect in quote.effects:
+            if effect.contributor != "loyalty":
+                continue
+            assert effect.program_id is not None
+            member = prepared.member_accounts[effect.program_id]
+            issuance = prepared.issuance_accounts[effect.program_id]
+            reference = request.invoice_number
+            if effect.kind == "spend":
+                operations.append(Transfer(member.id, issuance.id, effect.units,
+                                           "loyalty_spent", reference, id=effect.transfer_id))
+            else:
+                operations.append(Transfer(issuance.id, member.id, effect.units,
+                                           f"loyalty_{effect.kind}", reference,
+                                           lot_expires_at=effect.expires_at,
+                                           id=effect.transfer_id))
+        return Plan("loyalty", tuple(operations))
+
+    def _wallet_plans(self, prepared: _Prepared, quote: Quote) -> list[Plan]:
+        plans = []
+        for effect in quote.effects:
+            if effect.contributor == "wallet":
+                assert prepared.wallet is not None
+                plan = self.wallets.plan_payment(prepared.wallet, effect.units, None)
+                transfer = plan.operations[0]
+                assert isinstance(transfer, Transfer)
+                plans.append(Plan("wallet", (Transfer(
+                    transfer.debit_account_id, transfer.credit_account_id, transfer.amount,
+                    transfer.code, transfer.reference, id=effect.transfer_id,
+                ),), amount=effect.units))
+        return plans
+
+    def _check_rows(
+        self, unit: UnitOfWork, caller: Principal, request: CheckRequest, check_id: uuid.UUID,
+        quote: Quote,
+    ) -> Plan:
+        moves_value = any(effect.units for effect in quote.effects)
+        rows = [RowInsert(checks, {
+            "id": check_id, "store_id": request.store_id, "terminal_id": request.terminal_id,
+            "channel": request.channel, "invoice_number": request.invoice_number,
+            "membership_id": request.membership_id, "currency": request.currency,
+            "gross_minor": quote.gross_minor, "discount_minor": quote.discount_minor,
+            "loyalty_paid_minor": quote.loyalty_paid_minor,
+            "tender_paid_minor": quote.tender_paid_minor, "due_minor": quote.due_minor,
+            "refunded_minor": 0, "status": "committed", "occurred_at": quote.occurred_at,
+            "entry_id": unit.entry_id if moves_value else None, "created_at": unit.now,
+        })]
+        rows += [RowInsert(check_lines, {
+            "check_id": check_id, "line_index": line.index, "sku": line.sku,
+            "product_id": line.product_id, "quantity": line.quantity,
+            "unit_price_minor": line.unit_price_minor, "gross_minor": line.gross_minor,
+            "discount_minor": line.discount_minor,
+            "loyalty_paid_minor": line.loyalty_paid_minor, "net_minor": line.net_minor,
+            "refunded_quantity": 0,
+        }) for line in quote.lines]
+        rows += [RowInsert(check_effects, {
+            "check_id": check_id, "ordinal": ordinal, "contributor": effect.contributor,
+            "kind": effect.kind, "program_id": effect.program_id, "rule_id": effect.rule_id,
+            "asset_code": effect.asset_code, "units": effect.units,
+            "value_minor": effect.value_minor, "transfer_id": effect.transfer_id,
+            "lines": [[share.line_index, share.amount] for share in effect.lines],
+            "reason": effect.reason[:300],
+        }) for ordinal, effect in enumerate(quote.effects)]
+        del caller
+        return Plan("check", row_changes=tuple(rows))
+
+
+# Answers as JSON (what an Idempotency-Key's record keeps) ---------------------------------
+
+
+def _check_json(check: CommittedCheck) -> dict[str, Any]:
+    return {"id": str(check.id), "entry_id": str(check.entry_id) if check.entry_id else None,
+            "quote": quote_json(check.quote)}
+
+
+def _replayed_check(_unit: UnitOfWork, stored: StoredAnswer) -> CommittedCheck:
+    assert stored.answer is not None
+    answer = stored.answer
+    return CommittedCheck(
+        id=uuid.UUID(answer["id"]),
+        entry_id=uuid.UUID(answer["entry_id"]) if answer["entry_id"] else None,
+        quote=quote_from_json(answer["quote"]), replayed=True,
+    )
+
+
+def quote_json(quote: Quote) -> dict[str, Any]:
+    return {
+        "occurred_at": quote.occurred_at.isoformat(),
+        "lines": [{
+            "index": line.index, "sku": line.sku,
+            "product_id": str(line.product_id) if line.product_id else None,
+            "quantity": line.quantity, "unit_price_minor": line.unit_price_minor,
+            "gross_minor": line.gross_minor, "discount_minor": line.discount_minor,
+            "loyalty_paid_minor": line.loyalty_paid_minor,
+        } for line in quote.lines],
+        "effects": [{
+            "contributor": effect.contributor, "kind": effect.kind,
+            "asset_code": effect.asset_code, "units": effect.units,
+            "value_minor": effect.value_minor, "reason": effect.reason,
+            "program_id": str(effect.program_id) if effect.program_id else None,
+            "rule_id": effect.rule_id, "transfer_id": str(effect.transfer_id),
+            "lines": [[share.line_index, share.amount] for share in effect.lines],
+            "expires_at": effect.expires_at.isoformat() if effect.expires_at else None,
+        } for effect in quote.effects],
+        "spendable": [{
+            "program_id": str(item.program_id), "balance_units": item.balance_units,
+            "units": item.units, "value_minor": item.value_minor, "limited_by": item.limited_by,
+        } for item in quote.spendable],
+        "near_misses": [{"program_id": str(miss.program_id) if miss.program_id else None,
+                         "rule_id": miss.rule_id, "message": miss.message}
+                        for miss in quote.near_misses],
+    }
+
+
+def quote_from_json(data: dict[str, Any]) -> Quote:
+    from cagnotte.checkout.model import NearMiss, Spendable
+
+    def maybe_uuid(value: str | None) -> uuid.UUID | None:
+        return uuid.UUID(value) if value else None
+
+    return Quote(
+        occurred_at=datetime.fromisoformat(data["occurred_at"]),
+        lines=tuple(PricedLine(
+            index=line["index"], sku=line["sku"], product_id=maybe_uuid(line["product_id"]),
+            quantity=line["quantity"], unit_price_minor=line["unit_price_minor"],
+            gross_minor=line["gross_minor"], discount_minor=line["discount_minor"],
+            loyalty_paid_minor=line["loyalty_paid_minor"],
+        ) for line in data["lines"]),
+        effects=tuple(Effect(
+            contributor=effect["contributor"], kind=effect["kind"],
+            asset_code=effect["asset_code"], units=effect["units"],
+            value_minor=effect["value_minor"], reason=effect["reason"],
+            program_id=maybe_uuid(effect["program_id"]), rule_id=effect["rule_id"],
+            transfer_id=uuid.UUID(effect["transfer_id"]),
+            lines=tuple(LineShare(index, amount) for index, amount in effect["lines"]),
+            expires_at=datetime.fromisoformat(effect["expires_at"])
+            if effect["expires_at"] else None,
+        ) for effect in data["effects"]),
+        spendable=tuple(Spendable(
+            program_id=uuid.UUID(item["program_id"]), balance_units=item["balance_units"],
+            units=item["units"], value_minor=item["value_minor"], limited_by=item["limited_by"],
+        ) for item in data["spendable"]),
+        near_misses=tuple(NearMiss(maybe_uuid(miss["program_id"]), miss["rule_id"],
+                                   miss["message"]) for miss in data["near_misses"]),
+    )
+

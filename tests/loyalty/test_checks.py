@@ -1,0 +1,241 @@
+"""The register check through the API: quote, commit (one entry), refunds in proportion.
+
+Worked examples with the numbers written out. The café's points program earns
+1 point per 10.00 CZK (rounded down on the check's eligible amount) and a point
+is worth 0.10 CZK; its kitty gives 5 %.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from cagnotte.db.tables import journal_entries
+from tests.api.conftest import enrol, top_up
+
+ESPRESSO = {"sku": "ESPRESSO", "quantity": 2, "unit_price_minor": 4_500}  # 2 × 45.00
+CAKE = {"sku": "CAKE", "quantity": 1, "unit_price_minor": 11_990}  # 119.90
+
+
+@pytest.fixture
+def points(client, merchant) -> dict:
+    response = client.post("/v1/loyalty-programs", headers=merchant.manager, json={
+        "kind": "points", "name": "Café points", "currency": "CZK"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def member(client, merchant) -> dict:
+    return enrol(client, merchant, "+420601555000", first_name="Eloise")
+
+
+def check(client, merchant, key: str | None = None, **body):
+    body = {"currency": "CZK", "lines": [ESPRESSO, CAKE], **body}
+    headers = dict(merchant.register)
+    if key:
+        headers["Idempotency-Key"] = key
+    path = "/v1/checks" if key is not None else "/v1/checks/quotes"
+    return client.post(path, json=body, headers=headers)
+
+
+def commit(client, merchant, key: str, **body):
+    return check(client, merchant, key=key, **body)
+
+
+def points_of(client, merchant, services, program: dict, member: dict) -> int:
+    prog = services.loyalty.get(_caller(services, merchant), uuid.UUID(program["id"]))
+    account = services.loyalty.member_account(prog, uuid.UUID(member["id"]))
+    return services.ledger.balance(account).credit_balance
+
+
+def _caller(services, merchant):
+    return services.merchants.authenticate_key(merchant.manager["Authorization"].split()[1])
+
+
+def earned(answer: dict) -> int:
+    return sum(e["units"] for e in answer["effects"] if e["kind"] == "earn")
+
+
+def test_a_quote_says_what_the_check_would_earn_and_writes_nothing(
+    client, merchant, points, member, services
+):
+    response = check(client, merchant, customer_id=member["id"])
+    assert response.status_code == 200, response.text
+    quote = response.json()
+    # 90.00 + 119.90 = 209.90 CZK → 20 points (rounded down).
+    assert quote["gross_minor"] == 20_990 and quote["due_minor"] == 20_990
+    assert earned(quote) == 20
+    (earn,) = [e for e in quote["effects"] if e["kind"] == "earn"]
+    assert earn["program_id"] == points["id"]
+    assert sum(share for _line, share in earn["lines"]) == 20
+    assert points_of(client, merchant, services, points, member) == 0
+    with services.database.read() as connection:
+        assert connection.execute(select(func.count()).select_from(journal_entries)).scalar_one(
+        ) == 0
+
+
+def test_a_committed_check_earns_once_and_its_retry_replays(
+    client, merchant, points, member, services
+):
+    first = commit(client, merchant, "check-1", customer_id=member["id"])
+    assert first.status_code == 201, first.text
+    again = commit(client, merchant, "check-1", customer_id=member["id"])
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert points_of(client, merchant, services, points, member) == 20
+    recorded = client.get(f"/v1/checks/{first.json()['id']}", headers=merchant.register).json()
+    assert recorded["membership_id"] == member["id"]
+    assert [line["sku"] for line in recorded["lines"]] == ["ESPRESSO", "CAKE"]
+    assert recorded["status"] == "committed"
+
+
+def test_points_pay_part_of_a_check_and_earn_nothing_on_what_they_paid(
+    client, merchant, points, member, services
+):
+    commit(client, merchant, "earn", customer_id=member["id"])  # 20 points
+    commit(client, merchant, "earn-2", customer_id=member["id"])  # 40 points
+    quote = check(client, merchant, customer_id=member["id"]).json()
+    (spendable,) = quote["spendable"]
+    assert spendable == {"program_id": points["id"], "balance_units": 40, "units": 40,
+                         "value_minor": 400, "limited_by": "balance"}
+    paid = commit(client, merchant, "spend", customer_id=member["id"],
+                  use_loyalty=[{"program_id": points["id"], "units": 30}])
+    assert paid.status_code == 201, paid.text
+    answer = paid.json()
+    # 30 points are worth 3.00 CZK, spread over the lines by what each costs.
+    assert answer["loyalty_paid_minor"] == 300
+    assert [line["loyalty_paid_minor"] for line in answer["lines"]] == [129, 171]
+    assert answer["due_minor"] == 20_990 - 300
+    # 206.90 CZK left to pay earns 20 points.
+    assert earned(answer) == 20
+    assert points_of(client, merchant, services, points, member) == 40 - 30 + 20
+
+
+def test_more_points_than_the_member_has_are_refused_and_nothing_lands(
+    client, merchant, points, member, services
+):
+    commit(client, merchant, "earn", customer_id=member["id"])
+    refused = commit(client, merchant, "greedy", customer_id=member["id"],
+                     use_loyalty=[{"program_id": points["id"], "units": 21}])
+    assert refused.status_code == 422 and refused.json()["code"] == "insufficient_funds"
+    assert points_of(client, merchant, services, points, member) == 20
+
+
+def test_an_anonymous_check_is_recorded_and_earns_nothing(client, merchant, points, services):
+    response = commit(client, merchant, "anonymous")
+    assert response.status_code == 201, response.text
+    assert response.json()["effects"] == []
+    assert response.json()["entry_id"] is None
+    recorded = client.get(f"/v1/checks/{response.json()['id']}", headers=merchant.manager)
+    assert recorded.json()["membership_id"] is None
+
+
+def test_the_wallet_pays_what_is_left_in_the_same_entry(client, merchant, points, member,
+                                                         services):
+    assert top_up(client, merchant, member["id"], 5_000).status_code == 201
+    paid = commit(client, merchant, "wallet", customer_id=member["id"], use_wallet={})
+    assert paid.status_code == 201, paid.text
+    answer = paid.json()
+    assert answer["tender_paid_minor"] == 5_000 and answer["due_minor"] == 20_990 - 5_000
+    with services.database.read() as connection:
+        assert connection.execute(select(func.count()).select_from(journal_entries).where(
+            journal_entries.c.kind == "check")).scalar_one() == 1
+    entry = services.ledger.entry_result(uuid.UUID(merchant.id), uuid.UUID(answer["entry_id"]))
+    assert sorted(t.code for t in entry.transfers) == ["loyalty_earn", "wallet_payment"]
+
+
+def test_an_invoice_number_serves_one_check(client, merchant, points):
+    first = commit(client, merchant, "inv-1", invoice_number="F-2026-1")
+    assert first.status_code == 201, first.text
+    second = commit(client, merchant, "inv-2", invoice_number="F-2026-1")
+    assert second.status_code == 409 and second.json()["code"] == "invoice_reused"
+
+
+def test_a_refund_of_one_line_takes_back_its_points_and_gives_back_what_points_paid(
+    client, merchant, points, member, services
+):
+    commit(client, merchant, "earn-1", customer_id=member["id"])
+    commit(client, merchant, "earn-2", customer_id=member["id"])  # 40 points
+    paid = commit(client, merchant, "spend", customer_id=member["id"],
+                  use_loyalty=[{"program_id": points["id"], "units": 30}]).json()
+    assert points_of(client, merchant, services, points, member) == 30
+    # The cake: it earned 11 of the 20 points (by largest remainder) and points paid 1.71.
+    (earn,) = [e for e in paid["effects"] if e["kind"] == "earn"]
+    cake_points = dict((line, share) for line, share in earn["lines"])[1]
+    refund = client.post(f"/v1/checks/{paid['id']}/refunds",
+                         json={"lines": [{"index": 1, "quantity": 1}]},
+                         headers={**merchant.register, "Idempotency-Key": "refund-cake"})
+    assert refund.status_code == 201, refund.text
+    body = refund.json()
+    assert body["money_back_minor"] == 11_990 - 171
+    assert body["kept_off_refund_minor"] == 0
+    # 30 - cake's earned points + the 17 points (1.71 CZK) that paid for the cake.
+    assert points_of(client, merchant, services, points, member) == 30 - cake_points + 17
+    recorded = client.get(f"/v1/checks/{paid['id']}", headers=merchant.manager).json()
+    assert recorded["status"] == "partly_refunded"
+    assert recorded["refunded_minor"] == 11_990 - 171
+
+
+def test_partial_refunds_add_up_to_the_whole_and_no_further(
+    client, merchant, points, member, services
+):
+    answer = commit(client, merchant, "earn", customer_id=member["id"],
+                    lines=[{"sku": "BEANS", "quantity": 3, "unit_price_minor": 3_333}]).json()
+    assert earned(answer) == 9  # 99.99 CZK
+    for key in ("r1", "r2", "r3"):
+        refund = client.post(f"/v1/checks/{answer['id']}/refunds",
+                             json={"lines": [{"index": 0, "quantity": 1}]},
+                             headers={**merchant.register, "Idempotency-Key": key})
+        assert refund.status_code == 201, refund.text
+    assert points_of(client, merchant, services, points, member) == 0
+    beyond = client.post(f"/v1/checks/{answer['id']}/refunds",
+                         json={"lines": [{"index": 0, "quantity": 1}]},
+                         headers={**merchant.register, "Idempotency-Key": "r4"})
+    assert beyond.status_code == 422 and beyond.json()["code"] == "refund_exceeds_check"
+    recorded = client.get(f"/v1/checks/{answer['id']}", headers=merchant.manager).json()
+    assert recorded["status"] == "refunded" and recorded["refunded_minor"] == 9_999
+
+
+def test_a_refund_after_the_points_were_spent_keeps_their_value_off_the_money_returned(
+    client, merchant, points, member, services
+):
+    earning = commit(client, merchant, "earn", customer_id=member["id"]).json()  # 20 points
+    commit(client, merchant, "spend-all", customer_id=member["id"],
+           lines=[{"sku": "TEA", "quantity": 1, "unit_price_minor": 200}],
+           use_loyalty=[{"program_id": points["id"], "units": 20}])
+    assert points_of(client, merchant, services, points, member) == 0
+    refund = client.post(f"/v1/checks/{earning['id']}/refunds", json={},
+                         headers={**merchant.register, "Idempotency-Key": "refund-all"})
+    assert refund.status_code == 201, refund.text
+    body = refund.json()
+    # The 20 points are gone: their value, 2.00 CZK, is kept off the 209.90 returned.
+    assert body["money_back_minor"] == 20_990
+    assert body["kept_off_refund_minor"] == 200
+    assert body["other_means_minor"] == 20_790
+    assert points_of(client, merchant, services, points, member) == 0
+
+
+def test_a_refund_gives_back_to_the_wallet_what_it_paid(client, merchant, points, member,
+                                                         services):
+    top_up(client, merchant, member["id"], 30_000)
+    paid = commit(client, merchant, "wallet", customer_id=member["id"], use_wallet={}).json()
+    refund = client.post(f"/v1/checks/{paid['id']}/refunds", json={},
+                         headers={**merchant.register, "Idempotency-Key": "refund"})
+    assert refund.status_code == 201, refund.text
+    assert refund.json()["to_wallet_minor"] == 20_990
+    balance = client.get(f"/v1/customers/{member['id']}/accounts", headers=merchant.register)
+    (wallet,) = [a for a in balance.json() if a["purpose"] == "wallet"]
+    assert wallet["balance"]["balance_minor"] == 30_000
+
+
+def test_a_suspended_program_neither_earns_nor_spends(client, merchant, points, member):
+    commit(client, merchant, "earn", customer_id=member["id"])
+    client.post(f"/v1/loyalty-programs/{points['id']}/suspension", headers=merchant.manager)
+    quote = check(client, merchant, customer_id=member["id"]).json()
+    assert quote["effects"] == [] and quote["spendable"] == []
+    refused = check(client, merchant, customer_id=member["id"],
+                    use_loyalty=[{"program_id": points["id"]}])
+    assert refused.status_code == 422 and refused.json()["code"] == "invalid_input"
