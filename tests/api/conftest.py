@@ -124,3 +124,6 @@ def top_up(client: TestClient, merchant: MerchantSetup, customer_id: str, amount
         json={"customer_id": customer_id, "asset": asset, "amount_minor": amount},
         headers=headers,
     )
+
+
+from tests.api.concurrency import server_url  # noqa: E402, F401  (a fixture)

@@ -6,5 +6,6 @@ from tests.api.conftest import (  # noqa: F401  (fixtures shared with the API te
     merchant,
     operator_key,
     other_merchant,
+    server_url,
     services,
 )

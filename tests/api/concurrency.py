@@ -1,0 +1,54 @@
+"""A real HTTP server for concurrency tests, and a way to send many requests at once."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+
+from cagnotte.api.app import create_app
+
+SERVER_START_TIMEOUT_SECONDS = 10
+
+
+@pytest.fixture
+def server_url(postgres_url, services) -> Iterator[str]:
+    """The app over the test's PostgreSQL database, served by uvicorn in a thread."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(services), log_level="warning", lifespan="on", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=SERVER_START_TIMEOUT_SECONDS)
+    listener.close()
+
+
+def all_at_once(count: int, request: Callable[[httpx.Client], httpx.Response]):
+    """Send `count` requests from as many threads, released together by a barrier."""
+    barrier = threading.Barrier(count)
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    with httpx.Client(limits=limits, timeout=60) as client:
+
+        def send(_index: int) -> httpx.Response:
+            barrier.wait()
+            return request(client)
+
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            return list(pool.map(send, range(count)))
