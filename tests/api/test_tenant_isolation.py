@@ -416,6 +416,31 @@ class CustomerOwn:
         assert_reveals_nothing(world, response)
 
 
+@dataclass(frozen=True)
+class OfflineBatchAimedAtA:
+    """B replays a batch naming A's customer, with A's check's key: refused, nothing of A."""
+
+    def run(self, world: World, method: str, path: str) -> None:
+        for caller in ("owner", "manager", "register"):
+            aimed, unknown = (self._send(world, method, path, caller, ids)
+                              for ids in (world.aimed_ids(), world.random_ids()))
+            assert aimed["status"] == "refused", aimed
+            # A register names its own store only (forbidden); others learn "not found".
+            assert aimed["code"] == ("forbidden" if caller == "register" else "not_found")
+            assert (unknown["status"], unknown["code"]) == (aimed["status"], aimed["code"])
+
+    @staticmethod
+    def _send(world: World, method: str, path: str, caller: str, ids: dict[str, str]) -> dict:
+        body = {"checks": [{**fill(CHECK_OF_ALICE, ids), "idempotency_key": "check-1",
+                            "occurred_at": world.services.clock.now().isoformat()}]}
+        response = world.client.request(method, path, json=body,
+                                        headers=getattr(world.b, caller))
+        assert response.status_code == 200, response.text
+        assert_reveals_nothing(world, response)
+        (outcome,) = response.json()
+        return outcome
+
+
 def _enrolling_alice_at_b_shows_nothing_a_knows(world: World, created: dict[str, Any]) -> None:
     assert created["id"] != world.ids["customer_id"]
     assert created["phone"] == ALICE_PHONE  # B gave the phone itself.
@@ -621,6 +646,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     # Checks: B names A's store and A's customer, even with A's Idempotency-Key.
     ("POST", "/v1/checks/quotes"): Reach(body=CHECK_OF_ALICE),
     ("POST", "/v1/checks"): Reach(body=CHECK_OF_ALICE, idempotency_key="check-1"),
+    ("POST", "/v1/checks/offline-batches"): OfflineBatchAimedAtA(),
     ("GET", "/v1/checks/{check_id}"): Reach(),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
     ("POST", "/v1/bonus-campaigns"): Create(body={

@@ -158,6 +158,28 @@ class CheckOut(QuoteOut):
                    **QuoteOut.of(check.quote).model_dump())
 
 
+OFFLINE_BATCH_CHECKS_MAX = 500
+
+
+class OfflineCheckIn(CheckIn):
+    """One check of an offline batch: its own Idempotency-Key and the moment it was made."""
+
+    idempotency_key: str = Field(min_length=1, max_length=150)
+    occurred_at: AwareDatetime
+
+
+class OfflineBatchIn(Strict):
+    checks: list[OfflineCheckIn] = Field(min_length=1, max_length=OFFLINE_BATCH_CHECKS_MAX)
+
+
+class BatchOutcomeOut(BaseModel):
+    idempotency_key: str
+    status: Literal["committed", "replayed", "refused"]
+    check: CheckOut | None
+    code: str | None = Field(description="Why it was refused (a problem code).")
+    message: str | None
+
+
 class RefundLineIn(Strict):
     index: int = Field(ge=0, le=CHECK_LINES_MAX)
     quantity: int = Field(ge=1, le=LINE_QUANTITY_MAX)

@@ -24,6 +24,7 @@ refund_exceeds_check.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,17 @@ class CommittedCheck:
     entry_id: uuid.UUID | None
     quote: Quote
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What became of one check of an offline batch."""
+
+    idempotency_key: str
+    status: str  # committed, replayed or refused
+    check: CommittedCheck | None
+    code: str | None
+    message: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +186,30 @@ class Checkout:
             caller.merchant_id, "check_commit", work, idempotency=idempotency,
             encode=_check_json, replay=_replayed_check,
         )
+
+    def replay_offline(
+        self, caller: Principal, items: Sequence[tuple[CheckRequest, Idempotency]]
+    ) -> list[BatchOutcome]:
+        """An offline register's batch: each check committed on its own, idempotently.
+
+        Each keeps its own moment (programs and their rules are those running
+        then) and its own Idempotency-Key, so sending the batch again commits
+        nothing twice. One check refused does not stop the others.
+        """
+        caller.require("cashier")
+        outcomes = []
+        for request, idempotency in items:
+            assert idempotency.key is not None, "each check of a batch has its key"
+            try:
+                check = self.commit(caller, request, idempotency)
+            except errors.DomainError as error:
+                outcomes.append(BatchOutcome(idempotency.key, "refused", None, error.code,
+                                             error.message))
+                continue
+            outcomes.append(BatchOutcome(
+                idempotency.key, "replayed" if check.replayed else "committed", check, None, None
+            ))
+        return outcomes
 
     def refund(
         self, caller: Principal, check_id: uuid.UUID, *, lines: dict[int, int] | None,

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
 from fastapi import APIRouter, Response, status
 
 from cagnotte import errors
-from cagnotte.api.checkout_schemas import CheckIn, CheckOut, CheckRefundIn, CheckRefundOut, QuoteOut
+from cagnotte.api.checkout_schemas import (
+    BatchOutcomeOut,
+    CheckIn,
+    CheckOut,
+    CheckRefundIn,
+    CheckRefundOut,
+    OfflineBatchIn,
+    QuoteOut,
+)
 from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.db.unit_of_work import Idempotency
 
 router = APIRouter(prefix="/v1", tags=["checks"], responses=PROBLEM_RESPONSES)
 
@@ -35,6 +46,34 @@ def commit_check(body: CheckIn, move: ValueMoveDep, response: Response) -> Check
     if check.replayed:
         response.headers[REPLAY_HEADER] = "true"
     return CheckOut.of_check(check)
+
+
+@router.post("/checks/offline-batches")
+def replay_offline_checks(
+    body: OfflineBatchIn, caller: Caller, services: ServicesDep
+) -> list[BatchOutcomeOut]:
+    """An offline register sends the checks it made: each committed once, at its own time.
+
+    Every check carries its own Idempotency-Key, so the batch may be sent again
+    (after a lost answer) without committing anything twice; the answer says
+    per check whether it was committed now, had been already (replayed), or was
+    refused and why.
+    """
+    items = []
+    for check in body.checks:
+        payload = check.model_dump(mode="json", exclude={"idempotency_key"})
+        digest = hashlib.sha256(
+            b"POST /v1/checks\n" + json.dumps(payload, sort_keys=True).encode()
+        ).hexdigest()
+        items.append((check.request(caller), Idempotency(check.idempotency_key, digest)))
+    return [
+        BatchOutcomeOut(
+            idempotency_key=outcome.idempotency_key, status=outcome.status,
+            check=CheckOut.of_check(outcome.check) if outcome.check else None,
+            code=outcome.code, message=outcome.message,
+        )
+        for outcome in services.checkout.replay_offline(caller, items)
+    ]
 
 
 @router.get("/checks/{check_id}")
