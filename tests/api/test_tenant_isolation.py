@@ -647,6 +647,10 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("POST", "/v1/checks/quotes"): Reach(body=CHECK_OF_ALICE),
     ("POST", "/v1/checks"): Reach(body=CHECK_OF_ALICE, idempotency_key="check-1"),
     ("POST", "/v1/checks/offline-batches"): OfflineBatchAimedAtA(),
+    ("GET", "/v1/checks"): Listing(queries=(
+        "", "?customer_id={customer_id}", "?store_id={store_id}", "?member=true",
+        "?program_id={loyalty_program_id}",
+    )),
     ("GET", "/v1/checks/{check_id}"): Reach(),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
     ("POST", "/v1/bonus-campaigns"): Create(body={

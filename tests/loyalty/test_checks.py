@@ -239,3 +239,32 @@ def test_a_suspended_program_neither_earns_nor_spends(client, merchant, points, 
     refused = check(client, merchant, customer_id=member["id"],
                     use_loyalty=[{"program_id": points["id"]}])
     assert refused.status_code == 422 and refused.json()["code"] == "invalid_input"
+
+
+def test_checks_are_listed_newest_first_with_filters_and_a_cursor(
+    client, merchant, points, member, clock
+):
+    from datetime import timedelta
+
+    ids = []
+    for index in range(5):
+        clock.advance(timedelta(minutes=1))
+        body = {"customer_id": member["id"]} if index % 2 == 0 else {}
+        ids.append(commit(client, merchant, f"list-{index}", **body).json()["id"])
+    first = client.get("/v1/checks?limit=2", headers=merchant.manager).json()
+    assert [c["id"] for c in first["items"]] == [ids[4], ids[3]]
+    second = client.get(f"/v1/checks?limit=2&cursor={first['next_cursor']}",
+                        headers=merchant.manager).json()
+    assert [c["id"] for c in second["items"]] == [ids[2], ids[1]]
+    members = client.get("/v1/checks?member=true", headers=merchant.manager).json()
+    assert [c["id"] for c in members["items"]] == [ids[4], ids[2], ids[0]]
+    others = client.get("/v1/checks?member=false", headers=merchant.manager).json()
+    assert [c["id"] for c in others["items"]] == [ids[3], ids[1]]
+    of_program = client.get(f"/v1/checks?program_id={points['id']}",
+                            headers=merchant.manager).json()
+    assert [c["id"] for c in of_program["items"]] == [ids[4], ids[2], ids[0]]
+    of_customer = client.get(f"/v1/checks?customer_id={member['id']}&store_id={merchant.store_id}",
+                             headers=merchant.register).json()
+    assert len(of_customer["items"]) == 3 and of_customer["next_cursor"] is None
+    bad = client.get("/v1/checks?cursor=not-a-cursor", headers=merchant.manager)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"

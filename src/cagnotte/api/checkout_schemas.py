@@ -211,3 +211,30 @@ class CheckRefundOut(BaseModel):
                    to_wallet_minor=refund.to_wallet_minor,
                    kept_off_refund_minor=refund.kept_off_refund_minor,
                    other_means_minor=refund.other_means_minor, entry_id=refund.entry_id)
+
+
+class CheckSummaryOut(BaseModel):
+    """A recorded check without its lines."""
+
+    id: uuid.UUID
+    store_id: uuid.UUID
+    terminal_id: uuid.UUID | None
+    channel: str
+    invoice_number: str | None
+    membership_id: uuid.UUID | None
+    currency: str
+    gross_minor: int
+    discount_minor: int
+    loyalty_paid_minor: int
+    tender_paid_minor: int
+    due_minor: int
+    refunded_minor: int
+    status: str
+    occurred_at: datetime
+    entry_id: uuid.UUID | None
+    created_at: datetime
+
+
+class CheckPage(BaseModel):
+    items: list[CheckSummaryOut]
+    next_cursor: str | None

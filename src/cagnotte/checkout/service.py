@@ -56,6 +56,7 @@ from cagnotte.db.tables import stores
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, UnitsOfWork
 from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
+from cagnotte.ledger.service import decode_cursor, encode_cursor
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
 from cagnotte.programs.loyalty.program import LoyaltyProgram
 from cagnotte.programs.tenders import Plan, RowInsert, commit_plans
@@ -73,6 +74,23 @@ class CommittedCheck:
     entry_id: uuid.UUID | None
     quote: Quote
     replayed: bool = False
+
+
+CHECK_PAGE_SIZE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFilters:
+    """Which recorded checks to list (None: any)."""
+
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None
+    store_id: uuid.UUID | None = None
+    terminal_id: uuid.UUID | None = None
+    channel: str | None = None
+    program_id: uuid.UUID | None = None
+    membership_id: uuid.UUID | None = None
+    member: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +261,45 @@ class Checkout:
             ).order_by(check_effects.c.ordinal)).mappings().all()
         return {**dict(row), "lines": [dict(line) for line in line_rows],
                 "effects": [dict(effect) for effect in effect_rows]}
+
+    def list_checks(
+        self, caller: Principal, filters: CheckFilters, *, limit: int, cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Recorded checks, newest first, a page at a time (member or not, any filter)."""
+        caller.require("cashier")
+        assert 1 <= limit <= CHECK_PAGE_SIZE_MAX
+        query = select(checks).where(checks.c.merchant_id == caller.merchant_id)
+        for column, value in (
+            (checks.c.store_id, filters.store_id), (checks.c.terminal_id, filters.terminal_id),
+            (checks.c.channel, filters.channel), (checks.c.membership_id, filters.membership_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if filters.occurred_from is not None:
+            query = query.where(checks.c.occurred_at >= filters.occurred_from)
+        if filters.occurred_to is not None:
+            query = query.where(checks.c.occurred_at < filters.occurred_to)
+        if filters.member is not None:
+            query = query.where(checks.c.membership_id.isnot(None) if filters.member
+                                else checks.c.membership_id.is_(None))
+        if filters.program_id is not None:
+            query = query.where(select(check_effects.c.ordinal).where(
+                check_effects.c.merchant_id == checks.c.merchant_id,
+                check_effects.c.check_id == checks.c.id,
+                check_effects.c.program_id == filters.program_id,
+            ).exists())
+        if cursor is not None:
+            moment, last_id = decode_cursor(cursor)
+            query = query.where((checks.c.occurred_at < moment) | (
+                (checks.c.occurred_at == moment) & (checks.c.id < last_id)))
+        query = query.order_by(checks.c.occurred_at.desc(), checks.c.id.desc()).limit(limit + 1)
+        with self.database.read() as connection:
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1]["occurred_at"], rows[-1]["id"])
+        return rows, next_cursor
 
     # Refunds ----------------------------------------------------------------------------
 

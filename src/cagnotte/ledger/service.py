@@ -415,7 +415,7 @@ class Ledger:
     ) -> tuple[list[TransferRecord], str | None]:
         """The account's transfers, newest first, a page at a time."""
         assert 1 <= limit <= HISTORY_PAGE_SIZE_MAX
-        after = _decode_cursor(cursor) if cursor else None
+        after = decode_cursor(cursor) if cursor else None
         columns = [
             transfers.c.id, transfers.c.kind, transfers.c.code, transfers.c.debit_account_id,
             transfers.c.credit_account_id, transfers.c.asset_code, transfers.c.amount,
@@ -446,7 +446,7 @@ class Ledger:
         next_cursor = None
         if len(rows) > limit:
             last = records[-1]
-            next_cursor = _encode_cursor(last.created_at, last.id)
+            next_cursor = encode_cursor(last.created_at, last.id)
         return records, next_cursor
 
     def entry_result(self, merchant_id: uuid.UUID, entry_id: uuid.UUID) -> EntryResult:
@@ -694,12 +694,13 @@ def _domain_error_from_psycopg(error: psycopg.Error) -> Exception | None:
     return None
 
 
-def _encode_cursor(moment: datetime, transfer_id: uuid.UUID) -> str:
+def encode_cursor(moment: datetime, transfer_id: uuid.UUID) -> str:
+    """An opaque cursor for keyset pagination by (moment, id)."""
     raw = f"{moment.isoformat()}|{transfer_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, transfer_id = raw.split("|")

@@ -5,22 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
+from pydantic import AwareDatetime
 
 from cagnotte import errors
 from cagnotte.api.checkout_schemas import (
     BatchOutcomeOut,
     CheckIn,
     CheckOut,
+    CheckPage,
     CheckRefundIn,
     CheckRefundOut,
+    CheckSummaryOut,
     OfflineBatchIn,
     QuoteOut,
 )
 from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.checkout.service import CHECK_PAGE_SIZE_MAX, CheckFilters
 from cagnotte.db.unit_of_work import Idempotency
 
 router = APIRouter(prefix="/v1", tags=["checks"], responses=PROBLEM_RESPONSES)
@@ -74,6 +78,27 @@ def replay_offline_checks(
         )
         for outcome in services.checkout.replay_offline(caller, items)
     ]
+
+
+@router.get("/checks")
+def list_checks(
+    caller: Caller, services: ServicesDep,
+    occurred_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    occurred_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    store_id: uuid.UUID | None = None, terminal_id: uuid.UUID | None = None,
+    channel: Annotated[str | None, Query(max_length=24)] = None,
+    program_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
+    member: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=CHECK_PAGE_SIZE_MAX)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CheckPage:
+    """Recorded checks (members' and others'), newest first, with filters; `cursor` pages on."""
+    rows, next_cursor = services.checkout.list_checks(caller, CheckFilters(
+        occurred_from=occurred_from, occurred_to=occurred_to, store_id=store_id,
+        terminal_id=terminal_id, channel=channel, program_id=program_id,
+        membership_id=customer_id, member=member,
+    ), limit=limit, cursor=cursor)
+    return CheckPage(items=[CheckSummaryOut(**row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/checks/{check_id}")
