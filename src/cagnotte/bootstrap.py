@@ -85,5 +85,8 @@ def bootstrap(
             platform_bank_account=settings.platform_bank_account,
         ),
         loyalty=loyalty,
-        checkout=Checkout(database, clock, ledger, units, customers, loyalty, wallets),
+        checkout=Checkout(
+            database, clock, ledger, units, customers, loyalty, wallets,
+            refund_cashier_max_minor=settings.check_refund_cashier_max_minor,
+        ),
     )

@@ -33,3 +33,6 @@ class Settings(BaseSettings):
     # The HMAC key gift card numbers are looked up by. Unset, one is made once and
     # kept in the database; set it in production so the key lives apart from the hashes.
     gift_card_number_key: str | None = None
+    # A check refund giving back more than this (minor units of the check's
+    # currency) needs a manager; a cashier or register key may refund up to it.
+    check_refund_cashier_max_minor: int = 50_000

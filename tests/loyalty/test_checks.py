@@ -268,3 +268,15 @@ def test_checks_are_listed_newest_first_with_filters_and_a_cursor(
     assert len(of_customer["items"]) == 3 and of_customer["next_cursor"] is None
     bad = client.get("/v1/checks?cursor=not-a-cursor", headers=merchant.manager)
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+
+
+def test_a_large_refund_needs_a_manager(client, merchant, points):
+    big = commit(client, merchant, "big",
+                 lines=[{"sku": "TV", "quantity": 1, "unit_price_minor": 50_001}]).json()
+    by_cashier = client.post(f"/v1/checks/{big['id']}/refunds", json={},
+                             headers={**merchant.register, "Idempotency-Key": "r-1"})
+    assert by_cashier.status_code == 403 and by_cashier.json()["code"] == "forbidden"
+    by_manager = client.post(f"/v1/checks/{big['id']}/refunds", json={},
+                             headers={**merchant.manager, "Idempotency-Key": "r-2"})
+    assert by_manager.status_code == 201, by_manager.text
+    assert by_manager.json()["money_back_minor"] == 50_001

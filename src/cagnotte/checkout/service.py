@@ -7,7 +7,8 @@ earned, stamps, the wallet's payment — as **one journal entry** in one unit of
 work, with the check, its lines and its effects; a retry with the same
 Idempotency-Key answers the first commit. A refund, of the whole check or of
 some lines, reverses each effect in proportion (several partial refunds add up
-to at most the check).
+to at most the check). A refund giving back more than the platform's
+`check_refund_cashier_max_minor` needs a manager.
 
 Refund policy when the customer has already spent points the refund takes
 back: the ledger never lets a balance go below zero, so what is there is taken
@@ -160,7 +161,7 @@ class Checkout:
     def __init__(
         self, database: Database, clock: Clock, ledger: Ledger, units: UnitsOfWork,
         customers: CustomerService, loyalty: LoyaltyPrograms, wallets: WalletService,
-        catalogue: Any | None = None,
+        catalogue: Any | None = None, refund_cashier_max_minor: int = 50_000,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -170,6 +171,7 @@ class Checkout:
         self.loyalty = loyalty
         self.wallets = wallets
         self.catalogue = catalogue
+        self.refund_cashier_max_minor = refund_cashier_max_minor
 
     # Use cases -------------------------------------------------------------------
 
@@ -348,6 +350,8 @@ class Checkout:
         result = self.ledger.post_entry(
             unit.merchant_id, operations, kind="check_refund", unit=unit
         ) if operations else None
+        if money > self.refund_cashier_max_minor:
+            caller.require("manager")
         refunded_now = {index: after[index] - before[index] for index in after
                         if after[index] != before[index]}
         self._record_refund(unit, caller, check, refund_id, refunded_now, after, money,
