@@ -141,6 +141,9 @@ ProfileBonusAlreadyGiven = _error(
 
 
 # Checks
+MemberTokenInvalid = _error(
+    "member_token_invalid", "The member code is not valid (it may have expired): show a new one."
+)
 RefundExceedsCheck = _error(
     "refund_exceeds_check", "The refund gives back more than is left of the check."
 )

@@ -417,6 +417,20 @@ class CustomerOwn:
 
 
 @dataclass(frozen=True)
+class CustomerOwnAtA:
+    """Bob asks for a member code at A, where he is no member: not found; keys get 401."""
+
+    def run(self, world: World, method: str, path: str) -> None:
+        url = f"{path}?merchant_id={world.a.id}"
+        for caller in ("owner", "manager", "register"):
+            assert_problem(world.client.request(method, url, headers=getattr(world.b, caller)),
+                           401, "unauthenticated")
+        response = world.client.request(method, url, headers=bearer(world.bob_session))
+        assert_problem(response, 404, "not_found")
+        assert_reveals_nothing(world, response)
+
+
+@dataclass(frozen=True)
 class OfflineBatchAimedAtA:
     """B replays a batch naming A's customer, with A's check's key: refused, nothing of A."""
 
@@ -652,6 +666,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         "?program_id={loyalty_program_id}",
     )),
     ("GET", "/v1/checks/{check_id}"): Reach(),
+    ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
     ("POST", "/v1/bonus-campaigns"): Create(body={
         "name": "Beta bonus", "asset": "CZK", "bonus_value_minor": 10_000, "code_count": 2,

@@ -8,6 +8,7 @@ is worth 0.10 CZK; its kitty gives 5 %.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -244,8 +245,6 @@ def test_a_suspended_program_neither_earns_nor_spends(client, merchant, points, 
 def test_checks_are_listed_newest_first_with_filters_and_a_cursor(
     client, merchant, points, member, clock
 ):
-    from datetime import timedelta
-
     ids = []
     for index in range(5):
         clock.advance(timedelta(minutes=1))
@@ -280,3 +279,31 @@ def test_a_large_refund_needs_a_manager(client, merchant, points):
                              headers={**merchant.manager, "Idempotency-Key": "r-2"})
     assert by_manager.status_code == 201, by_manager.text
     assert by_manager.json()["money_back_minor"] == 50_001
+
+
+def test_the_register_names_the_member_by_phone_or_by_the_customer_pages_code(
+    client, merchant, points, member, mailer, clock
+):
+    by_phone = check(client, merchant, customer_phone="601 555 000")
+    assert by_phone.status_code == 200, by_phone.text
+    assert earned(by_phone.json()) == 20
+    unknown = check(client, merchant, customer_phone="+420 777 000 111")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    both = check(client, merchant, customer_phone="601 555 000", customer_id=member["id"])
+    assert both.status_code == 422 and both.json()["code"] == "invalid_input"
+
+    client.patch(f"/v1/customers/{member['id']}", json={"email": "eloise@example.com"},
+                 headers=merchant.register)
+    from tests.api.test_tenant_isolation import sign_in_customer
+
+    session = sign_in_customer(client, mailer, "eloise@example.com")
+    issued = client.post(f"/v1/me/member-tokens?merchant_id={merchant.id}",
+                         headers={"Authorization": f"Bearer {session}"})
+    assert issued.status_code == 201, issued.text
+    token = issued.json()["token"]
+    by_code = commit(client, merchant, "qr-1", member_token=token)
+    assert by_code.status_code == 201, by_code.text
+    assert earned(by_code.json()) == 20
+    clock.advance(timedelta(minutes=3))
+    stale = check(client, merchant, member_token=token)
+    assert stale.status_code == 422 and stale.json()["code"] == "member_token_invalid"

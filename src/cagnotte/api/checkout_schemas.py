@@ -53,6 +53,10 @@ class CheckIn(Strict):
     )
     currency: str = Field(min_length=1, max_length=24, examples=["CZK"])
     customer_id: uuid.UUID | None = None
+    customer_phone: str | None = Field(None, min_length=3, max_length=32,
+                                       description="Or name the member by phone.")
+    member_token: str | None = Field(None, min_length=8, max_length=200,
+                                     description="Or by the QR code of the customer page.")
     invoice_number: str | None = Field(None, min_length=1, max_length=64)
     lines: list[CheckLineIn] = Field(min_length=1, max_length=CHECK_LINES_MAX)
     use_loyalty: list[LoyaltyUseIn] = Field(default_factory=list, max_length=20)
@@ -69,7 +73,8 @@ class CheckIn(Strict):
             raise errors.InvalidInput("Name the store (this key belongs to none).")
         return CheckRequest(
             store_id=store_id, terminal_id=caller.terminal_id, channel=self.channel,
-            currency=self.currency, membership_id=self.customer_id,
+            currency=self.currency, membership_id=self.customer_id, phone=self.customer_phone,
+            member_token=self.member_token,
             invoice_number=self.invoice_number,
             lines=tuple(LineRequest(line.sku, line.quantity, line.unit_price_minor,
                                     line.discount_minor) for line in self.lines),

@@ -75,6 +75,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payout_not_found": 404,
     "payout_already_paid": 409,
     "refund_exceeds_check": 422,
+    "member_token_invalid": 422,
 }
 
 

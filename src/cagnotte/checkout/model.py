@@ -63,6 +63,10 @@ class CheckRequest:
     currency: str
     lines: tuple[LineRequest, ...]
     membership_id: uuid.UUID | None = None
+    # Other ways the register may name the member: a phone number (any format)
+    # or the token of the member's QR code; at most one way.
+    phone: str | None = None
+    member_token: str | None = None
     invoice_number: str | None = None
     loyalty_uses: tuple[LoyaltyUse, ...] = ()
     wallet: WalletUse | None = None
@@ -75,7 +79,10 @@ class CheckRequest:
         programs = [use.program_id for use in self.loyalty_uses]
         if len(set(programs)) != len(programs):
             raise errors.InvalidInput("A program is named once among what the customer uses.")
-        if (self.loyalty_uses or self.wallet) and self.membership_id is None:
+        named = [self.membership_id, self.phone, self.member_token]
+        if sum(way is not None for way in named) > 1:
+            raise errors.InvalidInput("Name the customer one way: id, phone or member code.")
+        if (self.loyalty_uses or self.wallet) and all(way is None for way in named):
             raise errors.InvalidInput("Only an identified member pays with points or a wallet.")
 
 

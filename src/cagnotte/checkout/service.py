@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -178,6 +178,7 @@ class Checkout:
     def quote(self, caller: Principal, request: CheckRequest) -> Quote:
         """What the check would do; nothing is written."""
         caller.require("cashier")
+        request = self._identified(caller, request)
         prepared = self._prepare(caller, request)
         return self._price(prepared, request, self._wallet_balance(prepared))
 
@@ -189,6 +190,7 @@ class Checkout:
         replay = self.units.replay_if_stored(caller.merchant_id, idempotency, _replayed_check)
         if replay is not None:
             return replay
+        request = self._identified(caller, request)
         prepared = self._prepare(caller, request)
         check_id = uuid.uuid4()
 
@@ -436,6 +438,18 @@ class Checkout:
                     caller.merchant_id, request.membership_id, request.currency
                 )
         return _Prepared(lines, standings, member_accounts, issuance_accounts, wallet, moment)
+
+    def _identified(self, caller: Principal, request: CheckRequest) -> CheckRequest:
+        """The request with its member named by id, however the register named them."""
+        if request.phone is not None:
+            membership_id = self.customers.membership_by_phone(caller.merchant_id, request.phone)
+        elif request.member_token is not None:
+            membership_id = self.customers.membership_by_token(
+                caller.merchant_id, request.member_token
+            )
+        else:
+            return request
+        return replace(request, membership_id=membership_id, phone=None, member_token=None)
 
     def _require_store(self, caller: Principal, store_id: uuid.UUID) -> None:
         """The store is the merchant's (and the register key's own, if it has one)."""

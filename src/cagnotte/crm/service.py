@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -19,6 +20,8 @@ from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import accounts, customers, memberships
 from cagnotte.ledger import Ledger
+from cagnotte.security.member_tokens import issue_member_token, read_member_token
+from cagnotte.security.platform_keys import platform_key
 from cagnotte.security.principals import Principal
 
 SEARCH_PAGE_SIZE_MAX = 100
@@ -224,6 +227,37 @@ class CustomerService:
                 .order_by(memberships.c.created_at)
             ).mappings()
             return [_membership_view(row) for row in rows]
+
+    def membership_by_phone(self, merchant_id: uuid.UUID, phone: str) -> uuid.UUID:
+        """The merchant's member with this phone (any format); not_found otherwise."""
+        normalised = normalise_phone(phone, self.region)
+        with self.database.read() as connection:
+            found = connection.execute(
+                select(memberships.c.id).where(
+                    memberships.c.merchant_id == merchant_id, memberships.c.phone == normalised
+                )
+            ).scalar()
+        if found is None:
+            raise errors.NotFound("No such customer.")
+        return found
+
+    def member_token(
+        self, customer_id: uuid.UUID, merchant_id: uuid.UUID
+    ) -> tuple[str, datetime]:
+        """A short-lived token naming the customer's membership here (the customer page's QR)."""
+        membership = next((m for m in self.memberships_of(customer_id)
+                           if m["merchant_id"] == merchant_id and m["status"] == "active"), None)
+        if membership is None:
+            raise errors.NotFound("No such membership.")
+        return issue_member_token(self._member_token_key(), merchant_id, membership["id"],
+                                  self.clock.now())
+
+    def membership_by_token(self, merchant_id: uuid.UUID, token: str) -> uuid.UUID:
+        """The member a scanned token names (member_token_invalid when it cannot be used)."""
+        return read_member_token(self._member_token_key(), merchant_id, token, self.clock.now())
+
+    def _member_token_key(self) -> bytes:
+        return platform_key(self.database, self.clock, "member_tokens")
 
     def touch_visit(self, connection: Connection, merchant_id: uuid.UUID, membership_id: uuid.UUID):
         connection.execute(

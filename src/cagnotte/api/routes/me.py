@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
 
 from cagnotte import errors
 from cagnotte.api.deps import Customer, ServicesDep
@@ -78,3 +80,17 @@ def list_my_transfers(
         if account.id == account_id:
             return transfer_page(services, account, cursor, limit)
     raise errors.AccountNotFound()
+
+
+class MemberTokenOut(BaseModel):
+    token: str = Field(description="Show it as a QR code to the register; it ends soon.")
+    expires_at: datetime
+
+
+@router.post("/me/member-tokens", status_code=status.HTTP_201_CREATED)
+def issue_member_token(
+    merchant_id: uuid.UUID, customer: Customer, services: ServicesDep
+) -> MemberTokenOut:
+    """A short-lived code naming the customer's membership at this merchant."""
+    token, expires_at = services.customers.member_token(customer.customer_id, merchant_id)
+    return MemberTokenOut(token=token, expires_at=expires_at)
