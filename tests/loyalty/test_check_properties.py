@@ -91,7 +91,8 @@ def run_machine(services, client, merchant) -> None:
             self._refund(check_id, {index: quantity})
 
         def _refund(self, check_id, lines_wanted) -> None:
-            refund = services.checkout.refund(register, check_id, lines=lines_wanted,
+            # A manager: some refunds are above what a register may give back alone.
+            refund = services.checkout.refund(manager, check_id, lines=lines_wanted,
                                               idempotency=Idempotency(str(uuid.uuid4()), "h"))
             self.kept_off_minor += refund.kept_off_refund_minor
 

@@ -3,8 +3,7 @@
 Each program's base rate earns on the check's eligible amount: the lines in the
 program's scope, after discounts and — unless the program says otherwise —
 without what points or the kitty paid of them, rounded down once for the check
-as a whole. Stamps: one per eligible item (or one per visit), and a full card
-gives its reward on the check that fills it.
+as a whole. (Stamps are counted by `checkout.stamps`.)
 """
 
 from __future__ import annotations
@@ -42,16 +41,7 @@ def _earned_in(
     if not positions:
         return None
     if program.kind == ProgramKind.STAMPS:
-        assert program.stamp_card is not None
-        if program.stamp_card.counts_visits:
-            return Effect(contributor="loyalty", kind="stamps", asset_code=program.asset_code,
-                          units=1, value_minor=0, program_id=program.id,
-                          reason=f"1 stamp of {program.name} for the visit")
-        items = [priced[position].quantity for position in positions]
-        shares = tuple(LineShare(priced[p].index, q) for p, q in zip(positions, items, strict=True))
-        return Effect(contributor="loyalty", kind="stamps", asset_code=program.asset_code,
-                      units=sum(items), value_minor=0, program_id=program.id, lines=shares,
-                      reason=f"{sum(items)} stamps of {program.name}, one per item")
+        return None  # stamps are counted by checkout.stamps
     assert program.earning is not None
     bases = [max(_earning_base(priced[position], program), 0) for position in positions]
     units = program.earning.earned_on(sum(bases))

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from cagnotte import errors
-from cagnotte.checkout import earning, refunds
+from cagnotte.checkout import earning, refunds, stamps
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -330,24 +330,32 @@ class Checkout:
         available: dict[uuid.UUID, int] = {}
         kept_off = 0
         to_wallet = 0
-        for row in effect_rows:
+        # What is given back first (spent points, a handed-in stamp card, wallet
+        # payments), so that what is then taken back may count on it.
+        giving_first = sorted(effect_rows, key=lambda row: row["kind"] in ("earn", "stamps"))
+        for row in giving_first:
             effect = refunds.EffectState(row["ordinal"], row["kind"], row["units"],
                                          tuple(tuple(pair) for pair in row["lines"]))
             due = (refunds.reversed_units(effect, states, after)
                    - refunds.reversed_units(effect, states, before))
             if due <= 0 or row["transfer_id"] is None:
                 continue
+            original = self.ledger.transfer_in(connection, unit.merchant_id, row["transfer_id"])
             if row["kind"] in ("earn", "stamps"):
-                taken, shortfall = self._take_back(unit, row, due, available)
+                taken, shortfall = self._take_back(unit, original.credit_account_id, due,
+                                                   available)
                 if taken:
                     operations.append(Reverse(row["transfer_id"], taken,
                                               code=f"check_refund_{row['kind']}"))
                 kept_off += self._value_of(caller, row, shortfall)
-            else:
-                operations.append(Reverse(row["transfer_id"], due,
-                                          code=f"check_refund_{row['kind']}"))
-                if row["kind"] == "payment":
-                    to_wallet += due
+                continue
+            operations.append(Reverse(row["transfer_id"], due,
+                                      code=f"check_refund_{row['kind']}"))
+            # The reversal credits the account the effect debited.
+            given_to = original.debit_account_id
+            available[given_to] = self._available(unit, given_to, available) + due
+            if row["kind"] == "payment":
+                to_wallet += due
         refund_id = uuid.uuid4()
         result = self.ledger.post_entry(
             unit.merchant_id, operations, kind="check_refund", unit=unit
@@ -366,17 +374,21 @@ class Checkout:
         )
 
     def _take_back(
-        self, unit: UnitOfWork, row: Any, due: int, available: dict[uuid.UUID, int]
+        self, unit: UnitOfWork, account_id: uuid.UUID, due: int, available: dict[uuid.UUID, int]
     ) -> tuple[int, int]:
         """Take back what the member still has of `due`; the rest is the shortfall."""
-        original = self.ledger.transfer_in(unit.connection, unit.merchant_id, row["transfer_id"])
-        account_id = original.credit_account_id
+        taken = min(due, self._available(unit, account_id, available))
+        available[account_id] -= taken
+        return taken, due - taken
+
+    def _available(
+        self, unit: UnitOfWork, account_id: uuid.UUID, available: dict[uuid.UUID, int]
+    ) -> int:
+        """An account's available balance, with what this refund moved so far."""
         if account_id not in available:
             account = self.ledger.get_account(unit.merchant_id, account_id, unit.connection)
             available[account_id] = self.ledger.balance(account, unit.connection).available
-        taken = min(due, available[account_id])
-        available[account_id] -= taken
-        return taken, due - taken
+        return available[account_id]
 
     def _value_of(self, caller: Principal, row: Any, units: int) -> int:
         """What `units` of the effect's program are worth in the check's currency."""
@@ -490,6 +502,7 @@ class Checkout:
 
     def _price(self, prepared: _Prepared, request: CheckRequest, wallet_balance: int) -> Quote:
         priced = priced_lines(prepared.lines)
+        priced, stamp_effects = stamps.stamp_cards(prepared.lines, priced, prepared.standings)
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )
@@ -500,7 +513,7 @@ class Checkout:
                                      request.currency)
             if payment is not None:
                 payments.append(payment)
-        return Quote(lines=tuple(priced), effects=(*spends, *earns, *payments),
+        return Quote(lines=tuple(priced), effects=(*stamp_effects, *spends, *earns, *payments),
                      spendable=tuple(spendables), near_misses=(),
                      occurred_at=prepared.moment)
 
@@ -515,9 +528,11 @@ class Checkout:
             member = prepared.member_accounts[effect.program_id]
             issuance = prepared.issuance_accounts[effect.program_id]
             reference = request.invoice_number
-            if effect.kind == "spend":
+            if effect.kind in ("spend", "reward"):
+                # Points or kitty paid, or a full stamp card handed in.
                 operations.append(Transfer(member.id, issuance.id, effect.units,
-                                           "loyalty_spent", reference, id=effect.transfer_id))
+                                           f"loyalty_{effect.kind}", reference,
+                                           id=effect.transfer_id))
             else:
                 operations.append(Transfer(issuance.id, member.id, effect.units,
                                            f"loyalty_{effect.kind}", reference,

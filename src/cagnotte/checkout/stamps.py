@@ -1,0 +1,100 @@
+"""Stamp cards at the register: stamps earned, and the reward of a card the check fills (pure).
+
+A stamps program counts one stamp per eligible item (or one per visit). When
+the stamps on the member's card and those of this check reach the card's size,
+the check that fills the card gets the reward at once, and the card's stamps
+are taken off (a full card is `size` stamps; the rest carries over):
+- a free item: the cheapest eligible line's unit, free (its price after the
+  register's own discount, per unit, rounded down);
+- a fixed discount off the eligible lines;
+- a percentage off the eligible lines (rounded down).
+A discount is spread over the eligible lines by largest remainder and never
+takes a line below zero. A reward never exceeds what the eligible lines cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from cagnotte.checkout.model import Effect, LineShare, PricedLine
+from cagnotte.checkout.pricing import ResolvedLine, Standing
+from cagnotte.money import Rounding, allocate, percentage
+from cagnotte.programs.loyalty.program import ProgramKind, StampReward
+
+
+def stamp_cards(
+    lines: Sequence[ResolvedLine], priced: list[PricedLine], standings: Sequence[Standing],
+) -> tuple[list[PricedLine], list[Effect]]:
+    """Stamps each stamps program gives this check, and the rewards of cards it fills."""
+    effects: list[Effect] = []
+    for standing in standings:
+        program = standing.program
+        if program.kind != ProgramKind.STAMPS:
+            continue
+        assert program.stamp_card is not None
+        positions = [position for position, line in enumerate(lines)
+                     if program.scope.covers(line.product_id, line.category_ids)]
+        if not positions:
+            continue
+        card = program.stamp_card
+        if card.counts_visits:
+            earned, shares = 1, ()
+        else:
+            earned = sum(priced[position].quantity for position in positions)
+            shares = tuple(LineShare(priced[p].index, priced[p].quantity) for p in positions)
+        effects.append(Effect(
+            contributor="loyalty", kind="stamps", asset_code=program.asset_code, units=earned,
+            value_minor=0, program_id=program.id, lines=shares,
+            reason=f"{earned} stamps on the {program.name} card",
+        ))
+        if standing.balance_units + earned >= card.size:
+            priced, reward = _reward(priced, positions, standing)
+            if reward is not None:
+                effects.append(reward)
+    return priced, effects
+
+
+def _reward(
+    priced: list[PricedLine], positions: list[int], standing: Standing
+) -> tuple[list[PricedLine], Effect | None]:
+    program = standing.program
+    card = program.stamp_card
+    assert card is not None
+    room = [priced[position].net_minor for position in positions]
+    if sum(room) == 0:
+        return priced, None
+    if card.reward == StampReward.FREE_ITEM:
+        cheapest = min(positions, key=lambda p: (_unit_net(priced[p]), priced[p].index))
+        value = _unit_net(priced[cheapest])
+        weights = [value if position == cheapest else 0 for position in positions]
+        what = f"one {priced[cheapest].sku} free"
+    elif card.reward == StampReward.FIXED_DISCOUNT:
+        value, weights, what = min(card.reward_value, sum(room)), room, "a discount"
+    else:
+        value = percentage(sum(room), card.reward_value, Rounding.DOWN)
+        percent = f"{card.reward_value // 100}.{card.reward_value % 100:02d}".rstrip("0")
+        weights, what = room, f"{percent.rstrip('.')} % off"
+    if value <= 0 or sum(weights) == 0:
+        return priced, None
+    parts = allocate(value, weights, caps=room)
+    # The effect's lines share its units (the card's stamps) by the value each got,
+    # so that refunding a line gives back its share of the card.
+    unit_parts = allocate(card.size, parts)
+    priced = list(priced)
+    shares = []
+    for position, part, units in zip(positions, parts, unit_parts, strict=True):
+        if part:
+            line = priced[position]
+            priced[position] = replace(line, discount_minor=line.discount_minor + part)
+        if units:
+            shares.append(LineShare(priced[position].index, units))
+    return priced, Effect(
+        contributor="loyalty", kind="reward", asset_code=program.asset_code, units=card.size,
+        value_minor=value, program_id=program.id, lines=tuple(shares),
+        reason=f"a full {program.name} card ({card.size} stamps): {what}",
+    )
+
+
+def _unit_net(line: PricedLine) -> int:
+    return line.net_minor // line.quantity
