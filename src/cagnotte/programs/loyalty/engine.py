@@ -62,6 +62,7 @@ from cagnotte.programs.loyalty.results import (
 from cagnotte.programs.loyalty.rounding import allocate
 from cagnotte.programs.loyalty.rules import (
     AmountBasis,
+    Caps,
     EarningPolicy,
     GoodsLimit,
     MinimumBasket,
@@ -72,6 +73,7 @@ from cagnotte.programs.loyalty.rules import (
 )
 
 NO_USAGE = RuleUsage()
+NO_CAPS = Caps()
 NO_GOODS = GoodsUsage()
 # What a near miss may ask of the customer at the check.
 ACTIONABLE = frozenset({Missing.MINIMUM_BASKET, Missing.TIME_WINDOW, Missing.PROFILE})
@@ -137,7 +139,9 @@ def _line_basis(line, policy: EarningPolicy) -> tuple[int, int]:
 class _Assessment:
     """One candidate rule on this check: its lines, what it misses, what became of it."""
 
-    __slots__ = ("ordinal", "rule", "positions", "missing", "status", "earning", "goods_cuts")
+    __slots__ = (
+        "ordinal", "rule", "positions", "missing", "status", "earning", "goods_cuts", "amounts",
+    )
 
     def __init__(self, ordinal: int, rule: Rule, positions: tuple[int, ...]) -> None:
         self.ordinal = ordinal
@@ -147,6 +151,8 @@ class _Assessment:
         self.status = _Status.NOT_APPLICABLE
         self.earning: list[EarningLine] | None = None
         self.goods_cuts: tuple[AppliedCap, ...] = ()
+        # A base rule's earning amounts by position, for its multipliers.
+        self.amounts: dict[int, int] | None = None
 
 
 def evaluate(
@@ -291,7 +297,9 @@ def _base(rule: Rule, by_id: dict, context: _Context):
     rate = base_rate(base.rule, lines, context.customer)
     if rate is None:
         return None
-    return base.rule, rate, {line.position: line.amount_minor for line in lines}
+    if base.amounts is None:
+        base.amounts = {line.position: line.amount_minor for line in lines}
+    return base.rule, rate, base.amounts
 
 
 def _earning(assessment: _Assessment, context: _Context) -> list[EarningLine]:
@@ -385,6 +393,8 @@ def _capped(rule: Rule, amount: int, context: _Context) -> tuple[int, list[Appli
     cuts: list[AppliedCap] = []
     if amount <= 0:
         return 0, cuts
+    if caps == NO_CAPS:
+        return amount, cuts
     usage = context.customer.rule_usage.get(rule.id, NO_USAGE) if caps.per_customer else NO_USAGE
     steps = (
         (CapKind.PER_CHECK_AMOUNT, caps.per_check_amount_max, 0, caps.per_check_amount_max),
@@ -433,7 +443,10 @@ def _shares(earned: Earned, amount: int, check: CheckFacts) -> tuple[LineShare, 
     if not earned.weights:
         return ()
     weights = [weight for _, weight in earned.weights]
-    parts = weights if earned.exact and amount == earned.amount else allocate(amount, weights)
+    if (earned.exact and amount == earned.amount) or len(weights) == 1:
+        parts = weights if len(weights) > 1 else [amount]
+    else:
+        parts = allocate(amount, weights)
     return tuple(
         LineShare(check.lines[position].index, part)
         for (position, _), part in zip(earned.weights, parts, strict=True)
@@ -448,26 +461,45 @@ def _near_misses(
     index: RuleIndex, assessments: list[_Assessment], by_id: dict, awards: list[Award],
     context: _Context, options: EvaluationOptions,
 ) -> tuple[NearMiss, ...]:
+    """The first near misses in rule order, at most `near_misses_max`.
+
+    A rule's near miss needs its benefit computed, so the rules that may be
+    one are put in order first and computed one by one until there are enough:
+    a check in a merchant of many hours-of-the-day offers would otherwise
+    compute them all to keep five.
+    """
     if not context.customer.member:
         found = _join_near_misses(index, context, options)
-    else:
-        found = []
-        for assessment in assessments:
-            if assessment.status is _Status.NOT_APPLICABLE:
-                near_miss = _near_miss(assessment, by_id, context, options)
-                if near_miss is not None:
-                    found.append((assessment.ordinal, near_miss))
-        found.extend(_tier_near_misses(assessments, context))
-        found.extend(_stamp_near_misses(index, awards, context, options))
-    found.sort(key=lambda pair: (pair[0], pair[1].missing.value))
-    return tuple(near_miss for _, near_miss in found[: options.near_misses_max])
+        found.sort(key=lambda pair: pair[0])
+        return tuple(near_miss for _, near_miss in found[: options.near_misses_max])
+    prospects = [
+        ((assessment.ordinal, assessment.missing[0].value), assessment)
+        for assessment in assessments
+        if assessment.status is _Status.NOT_APPLICABLE and len(assessment.missing) == 1
+        and assessment.missing[0] in ACTIONABLE
+    ]
+    progress = _tier_near_misses(assessments, context)
+    progress.extend(_stamp_near_misses(index, awards, context, options))
+    prospects.extend(((ordinal, near_miss.missing.value), near_miss)
+                     for ordinal, near_miss in progress)
+    prospects.sort(key=lambda pair: pair[0])
+    found = []
+    for _, prospect in prospects:
+        if len(found) == options.near_misses_max:
+            break
+        near_miss = (
+            _near_miss(prospect, by_id, context, options)
+            if isinstance(prospect, _Assessment) else prospect
+        )
+        if near_miss is not None:
+            found.append(near_miss)
+    return tuple(found)
 
 
 def _near_miss(
     assessment: _Assessment, by_id: dict, context: _Context, options: EvaluationOptions
 ) -> NearMiss | None:
-    if len(assessment.missing) != 1 or assessment.missing[0] not in ACTIONABLE:
-        return None
+    """The near miss of a rule missing one actionable condition, if it would give something."""
     missing = assessment.missing[0]
     rule = assessment.rule
     currency = context.check.currency

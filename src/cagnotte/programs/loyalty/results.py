@@ -14,15 +14,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cagnotte.programs.loyalty.conditions import Missing
 from cagnotte.programs.loyalty.facts import BudgetId, ProductId, ProgramId, RuleId
 from cagnotte.programs.loyalty.rules import ProgramKind
 
 
-@dataclass(frozen=True, slots=True)
-class LineShare:
-    """The part of an award earned on one line (the shares of an award add up to it)."""
+class LineShare(NamedTuple):
+    """The part of an award earned on one line (the shares of an award add up to it).
+
+    A named tuple, immutable like the dataclasses here but cheaper to make: an
+    award has one per line it was earned on.
+    """
 
     line_index: int
     amount: int
