@@ -307,3 +307,11 @@ def test_the_register_names_the_member_by_phone_or_by_the_customer_pages_code(
     clock.advance(timedelta(minutes=3))
     stale = check(client, merchant, member_token=token)
     assert stale.status_code == 422 and stale.json()["code"] == "member_token_invalid"
+
+
+def test_an_anonymous_quote_says_what_joining_would_earn(client, merchant, points):
+    quote = check(client, merchant).json()
+    assert quote["effects"] == []
+    (miss,) = quote["near_misses"]
+    assert miss["program_id"] == points["id"]
+    assert "20" in miss["message"], miss

@@ -118,11 +118,20 @@ class SpendableOut(BaseModel):
     limited_by: str | None
 
 
+class NearMissOut(BaseModel):
+    """A rule that nearly applied, and what is missing (\"add 120.00 CZK to …\")."""
+
+    program_id: uuid.UUID | None
+    rule_id: str
+    message: str
+
+
 class QuoteOut(BaseModel):
     occurred_at: datetime
     lines: list[LineOut]
     effects: list[EffectOut]
     spendable: list[SpendableOut]
+    near_misses: list[NearMissOut]
     gross_minor: int
     discount_minor: int
     loyalty_paid_minor: int
@@ -147,6 +156,8 @@ class QuoteOut(BaseModel):
             spendable=[SpendableOut(program_id=s.program_id, balance_units=s.balance_units,
                                     units=s.units, value_minor=s.value_minor,
                                     limited_by=s.limited_by) for s in quote.spendable],
+            near_misses=[NearMissOut(program_id=m.program_id, rule_id=m.rule_id,
+                                     message=m.message) for m in quote.near_misses],
             gross_minor=quote.gross_minor, discount_minor=quote.discount_minor,
             loyalty_paid_minor=quote.loyalty_paid_minor,
             tender_paid_minor=quote.tender_paid_minor, due_minor=quote.due_minor,

@@ -1,59 +1,105 @@
-"""What a check earns in each running program (the contributor of the loyalty programs).
+"""What a check earns in each running points or kitty program: the rules engine's contributor.
 
-Each program's base rate earns on the check's eligible amount: the lines in the
-program's scope, after discounts and — unless the program says otherwise —
-without what points or the kitty paid of them, rounded down once for the check
-as a whole. (Stamps are counted by `checkout.stamps`.)
+Each program's base rate is an earning rule of the engine (`programs/loyalty`,
+a pure function of the rules, the check and the customer): it earns on the
+lines in the program's scope, after discounts and — unless the program says
+otherwise — without what points or the kitty paid of them, rounded down once
+for the check as a whole and spread over the lines by largest remainder. The
+engine's near misses ("add 120 CZK to …", "join to earn 12 points") are
+passed on to the quote. (Stamps are counted by `checkout.stamps`.)
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from cagnotte.checkout.model import Effect, LineShare, PricedLine
+from cagnotte.checkout.model import Effect, LineShare, NearMiss, PricedLine
 from cagnotte.checkout.pricing import ResolvedLine, Standing
-from cagnotte.money import allocate
+from cagnotte.money import Asset
+from cagnotte.programs.loyalty import (
+    Channel,
+    CheckFacts,
+    CustomerFacts,
+    LineFacts,
+    compile_rules,
+    evaluate,
+)
 from cagnotte.programs.loyalty.program import LoyaltyProgram, ProgramKind
+from cagnotte.programs.loyalty.rules import (
+    Condition,
+    EarningPolicy,
+    FixedRate,
+    ProductScope,
+    Rate,
+    Rule,
+)
+
+# Base rates come after a merchant's promotions in the engine's order.
+BASE_RATE_PRIORITY = -1_000_000
+
+
+def base_rule(program: LoyaltyProgram) -> Rule:
+    """A program's base rate as an earning rule of the engine."""
+    assert program.earning is not None
+    return Rule(
+        id=f"base:{program.id}", program_id=str(program.id), kind=program.kind,
+        benefit=FixedRate(Rate(program.earning.numerator, program.earning.denominator)),
+        condition=Condition(scope=ProductScope(
+            product_ids=frozenset(str(value) for value in program.scope.product_ids),
+            category_ids=frozenset(str(value) for value in program.scope.category_ids),
+        )),
+        name=f"{program.name}: base rate", priority=BASE_RATE_PRIORITY,
+        active_from=program.valid_from, active_to=program.valid_to,
+        policy=EarningPolicy(earn_on_loyalty_paid=program.earn_on_loyalty_payment),
+    )
 
 
 def earned(
     lines: Sequence[ResolvedLine], priced: Sequence[PricedLine], standings: Sequence[Standing],
-) -> list[Effect]:
-    """One earn effect per program that earns anything on this check."""
+    *, store_id: uuid.UUID, terminal_id: uuid.UUID | None, channel: str, currency: Asset,
+    moment: datetime, member: bool, time_zone: str = "UTC",
+) -> tuple[list[Effect], list[NearMiss]]:
+    """The earn effects of every program that earns on this check, and its near misses."""
+    programs = {str(standing.program.id): standing.program for standing in standings
+                if standing.program.kind != ProgramKind.STAMPS}
+    if not programs:
+        return [], []
+    index = compile_rules([base_rule(program) for program in programs.values()])
+    check = CheckFacts(
+        lines=tuple(_line_facts(line, line_priced) for line, line_priced in
+                    zip(lines, priced, strict=True)),
+        store_id=str(store_id), terminal_id=str(terminal_id) if terminal_id else None,
+        channel=Channel(channel), currency=currency, moment=moment, time_zone=time_zone,
+    )
+    evaluation = evaluate(index, check, CustomerFacts(member=member))
     effects = []
-    for standing in standings:
-        effect = _earned_in(lines, priced, standing.program)
-        if effect is not None:
-            effects.append(effect)
-    return effects
+    for award in evaluation.awards:
+        program = programs[award.program_id]
+        effects.append(Effect(
+            contributor="loyalty", kind="earn", asset_code=program.asset_code,
+            units=award.amount, value_minor=0, program_id=program.id, rule_id=award.rule_id,
+            lines=tuple(LineShare(share.line_index, share.amount) for share in award.shares),
+            reason=award.reason[:300],
+            expires_at=moment + timedelta(days=award.expires_after_days)
+            if award.expires_after_days else None,
+        ))
+    near_misses = [
+        NearMiss(uuid.UUID(miss.program_id) if miss.program_id in programs else None,
+                 miss.rule_id, miss.message)
+        for miss in evaluation.near_misses
+    ]
+    return effects, near_misses
 
 
-def _earning_base(line: PricedLine, program: LoyaltyProgram) -> int:
-    paid_with_loyalty = 0 if program.earn_on_loyalty_payment else line.loyalty_paid_minor
-    return line.net_minor - paid_with_loyalty
-
-
-def _earned_in(
-    lines: Sequence[ResolvedLine], priced: Sequence[PricedLine], program: LoyaltyProgram,
-) -> Effect | None:
-    positions = [position for position, line in enumerate(lines)
-                 if program.scope.covers(line.product_id, line.category_ids)]
-    if not positions:
-        return None
-    if program.kind == ProgramKind.STAMPS:
-        return None  # stamps are counted by checkout.stamps
-    assert program.earning is not None
-    bases = [max(_earning_base(priced[position], program), 0) for position in positions]
-    units = program.earning.earned_on(sum(bases))
-    if units <= 0:
-        return None
-    parts = allocate(units, bases)
-    shares = tuple(LineShare(priced[p].index, part)
-                   for p, part in zip(positions, parts, strict=True) if part)
-    noun = "points" if program.kind == ProgramKind.POINTS else "minor units into the kitty"
-    return Effect(
-        contributor="loyalty", kind="earn", asset_code=program.asset_code, units=units,
-        value_minor=0, program_id=program.id, rule_id=f"base:{program.id}", lines=shares,
-        reason=(f"{units} {noun} of {program.name} at {program.earning.numerator}/"
-                f"{program.earning.denominator} per minor unit on {sum(bases)}"),
+def _line_facts(line: ResolvedLine, priced: PricedLine) -> LineFacts:
+    return LineFacts(
+        index=line.index, sku=line.request.sku,
+        product_id=str(line.product_id) if line.product_id else None,
+        category_ids=frozenset(str(value) for value in line.category_ids)
+        if line.product_id else frozenset(),
+        quantity=priced.quantity, unit_price_minor=priced.unit_price_minor,
+        amount_minor=priced.net_minor, members_only=line.members_only,
+        paid_with_loyalty_minor=priced.loyalty_paid_minor,
     )

@@ -58,6 +58,7 @@ from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, Unit
 from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
 from cagnotte.ledger.service import decode_cursor, encode_cursor
+from cagnotte.money import Asset
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
 from cagnotte.programs.loyalty.program import LoyaltyProgram
 from cagnotte.programs.tenders import Plan, RowInsert, commit_plans
@@ -153,6 +154,10 @@ class _Prepared:
     issuance_accounts: dict[uuid.UUID, Account]
     wallet: WalletAccounts | None
     moment: datetime
+    currency: Asset
+    # The programs running for this check (an anonymous customer has no standings,
+    # but the quote still says what joining would earn).
+    programs: list[LoyaltyProgram]
 
 
 class Checkout:
@@ -433,12 +438,13 @@ class Checkout:
         member_accounts: dict[uuid.UUID, Account] = {}
         issuance_accounts: dict[uuid.UUID, Account] = {}
         wallet = None
+        running = self._running_programs(caller, request.currency, moment)
         if request.membership_id is not None:
             if self.customers.require_membership(caller.merchant_id, request.membership_id) == (
                 "blocked"
             ):
                 raise errors.CustomerBlocked()
-            for program in self._running_programs(caller, request.currency, moment):
+            for program in running:
                 account = self.loyalty.member_account(program, request.membership_id)
                 member_accounts[program.id] = account
                 issuance_accounts[program.id] = self.loyalty.issuance_account(program)
@@ -449,7 +455,11 @@ class Checkout:
                 wallet = self.wallets.payment_accounts(
                     caller.merchant_id, request.membership_id, request.currency
                 )
-        return _Prepared(lines, standings, member_accounts, issuance_accounts, wallet, moment)
+        currency = self.loyalty.merchants.assets_by_code([request.currency]).get(request.currency)
+        if currency is None:
+            raise errors.AssetNotFound()
+        return _Prepared(lines, standings, member_accounts, issuance_accounts, wallet, moment,
+                         currency, running)
 
     def _identified(self, caller: Principal, request: CheckRequest) -> CheckRequest:
         """The request with its member named by id, however the register named them."""
@@ -506,7 +516,15 @@ class Checkout:
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )
-        earns = earning.earned(prepared.lines, priced, prepared.standings)
+        earning_standings = prepared.standings or [
+            Standing(program, 0) for program in prepared.programs
+        ]
+        earns, near_misses = earning.earned(
+            prepared.lines, priced, earning_standings, store_id=request.store_id,
+            terminal_id=request.terminal_id, channel=request.channel,
+            currency=prepared.currency, moment=prepared.moment,
+            member=request.membership_id is not None,
+        )
         payments = []
         if request.wallet is not None:
             payment = wallet_payment(priced, wallet_balance, request.wallet.amount_minor,
@@ -514,7 +532,7 @@ class Checkout:
             if payment is not None:
                 payments.append(payment)
         return Quote(lines=tuple(priced), effects=(*stamp_effects, *spends, *earns, *payments),
-                     spendable=tuple(spendables), near_misses=(),
+                     spendable=tuple(spendables), near_misses=tuple(near_misses),
                      occurred_at=prepared.moment)
 
     # Plans ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ The engine is pure: `compile_rules` turns a merchant's rules into a `RuleIndex`
 customer)` answers an `Evaluation`. No database, no clock, no settings here.
 """
 
+from cagnotte.money import Rounding, allocate, divide
 from cagnotte.programs.loyalty.conditions import Missing, targets
 from cagnotte.programs.loyalty.engine import (
     DEFAULT_OPTIONS,
@@ -36,7 +37,6 @@ from cagnotte.programs.loyalty.results import (
     StampCard,
     StoppedRule,
 )
-from cagnotte.programs.loyalty.rounding import Rounding, allocate, divide
 from cagnotte.programs.loyalty.rules import (
     AmountBasis,
     Benefit,

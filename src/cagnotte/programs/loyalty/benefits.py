@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple
 
-from cagnotte.money import Asset
+from cagnotte.money import Asset, Rounding, divide
 from cagnotte.programs.loyalty import wording
 from cagnotte.programs.loyalty.facts import CustomerFacts
-from cagnotte.programs.loyalty.rounding import Rounding, divide
 from cagnotte.programs.loyalty.rules import (
     FixedBonus,
     FixedRate,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cagnotte.money import allocate
 from cagnotte.programs.loyalty import wording
 from cagnotte.programs.loyalty.benefits import Earned, EarningLine, base_rate, earn
 from cagnotte.programs.loyalty.conditions import (
@@ -59,7 +60,6 @@ from cagnotte.programs.loyalty.results import (
     StampCard,
     StoppedRule,
 )
-from cagnotte.programs.loyalty.rounding import allocate
 from cagnotte.programs.loyalty.rules import (
     AmountBasis,
     Caps,

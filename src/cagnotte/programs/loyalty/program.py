@@ -31,15 +31,10 @@ from enum import StrEnum
 from typing import Any
 
 from cagnotte import errors
+from cagnotte.programs.loyalty.rules import ProgramKind
 
 BASIS_POINTS_WHOLE = 10_000
 STAMP_CARD_SIZE_MAX = 100
-
-
-class ProgramKind(StrEnum):
-    POINTS = "points"
-    STAMPS = "stamps"
-    KITTY = "kitty"
 
 
 class ProgramStatus(StrEnum):

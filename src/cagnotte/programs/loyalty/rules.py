@@ -27,6 +27,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from cagnotte.money import Rounding
 from cagnotte.programs.loyalty.facts import (
     BudgetId,
     CategoryId,
@@ -38,7 +39,6 @@ from cagnotte.programs.loyalty.facts import (
     StoreId,
     TierId,
 )
-from cagnotte.programs.loyalty.rounding import Rounding
 
 BASIS_POINTS_PER_WHOLE = 10_000
 
