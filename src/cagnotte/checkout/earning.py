@@ -23,50 +23,26 @@ from cagnotte.programs.loyalty import (
     CheckFacts,
     CustomerFacts,
     LineFacts,
-    compile_rules,
+    RuleIndex,
     evaluate,
 )
-from cagnotte.programs.loyalty.program import LoyaltyProgram, ProgramKind
-from cagnotte.programs.loyalty.rules import (
-    Condition,
-    EarningPolicy,
-    FixedRate,
-    ProductScope,
-    Rate,
-    Rule,
-)
-
-# Base rates come after a merchant's promotions in the engine's order.
-BASE_RATE_PRIORITY = -1_000_000
-
-
-def base_rule(program: LoyaltyProgram) -> Rule:
-    """A program's base rate as an earning rule of the engine."""
-    assert program.earning is not None
-    return Rule(
-        id=f"base:{program.id}", program_id=str(program.id), kind=program.kind,
-        benefit=FixedRate(Rate(program.earning.numerator, program.earning.denominator)),
-        condition=Condition(scope=ProductScope(
-            product_ids=frozenset(str(value) for value in program.scope.product_ids),
-            category_ids=frozenset(str(value) for value in program.scope.category_ids),
-        )),
-        name=f"{program.name}: base rate", priority=BASE_RATE_PRIORITY,
-        active_from=program.valid_from, active_to=program.valid_to,
-        policy=EarningPolicy(earn_on_loyalty_paid=program.earn_on_loyalty_payment),
-    )
+from cagnotte.programs.loyalty.program import ProgramKind
 
 
 def earned(
     lines: Sequence[ResolvedLine], priced: Sequence[PricedLine], standings: Sequence[Standing],
-    *, store_id: uuid.UUID, terminal_id: uuid.UUID | None, channel: str, currency: Asset,
-    moment: datetime, member: bool, time_zone: str = "UTC",
+    *, index: RuleIndex, store_id: uuid.UUID, terminal_id: uuid.UUID | None, channel: str,
+    currency: Asset, moment: datetime, member: bool, time_zone: str = "UTC",
 ) -> tuple[list[Effect], list[NearMiss]]:
-    """The earn effects of every program that earns on this check, and its near misses."""
+    """The earn effects of every running program that earns on this check, and near misses.
+
+    `index` holds the merchant's rules (every program's base rate and
+    promotions); only the awards of the programs running for this check count.
+    """
     programs = {str(standing.program.id): standing.program for standing in standings
                 if standing.program.kind != ProgramKind.STAMPS}
     if not programs:
         return [], []
-    index = compile_rules([base_rule(program) for program in programs.values()])
     check = CheckFacts(
         lines=tuple(_line_facts(line, line_priced) for line, line_priced in
                     zip(lines, priced, strict=True)),
@@ -76,7 +52,9 @@ def earned(
     evaluation = evaluate(index, check, CustomerFacts(member=member))
     effects = []
     for award in evaluation.awards:
-        program = programs[award.program_id]
+        program = programs.get(award.program_id)
+        if program is None:
+            continue  # a suspended program, or one not valid at this moment
         effects.append(Effect(
             contributor="loyalty", kind="earn", asset_code=program.asset_code,
             units=award.amount, value_minor=0, program_id=program.id, rule_id=award.rule_id,
@@ -88,7 +66,7 @@ def earned(
     near_misses = [
         NearMiss(uuid.UUID(miss.program_id) if miss.program_id in programs else None,
                  miss.rule_id, miss.message)
-        for miss in evaluation.near_misses
+        for miss in evaluation.near_misses if miss.program_id in programs
     ]
     return effects, near_misses
 

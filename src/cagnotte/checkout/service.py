@@ -60,6 +60,7 @@ from cagnotte.ledger.model import Account, Operation
 from cagnotte.ledger.service import decode_cursor, encode_cursor
 from cagnotte.money import Asset
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
+from cagnotte.programs.loyalty.index import RuleIndex
 from cagnotte.programs.loyalty.program import LoyaltyProgram
 from cagnotte.programs.tenders import Plan, RowInsert, commit_plans
 from cagnotte.programs.wallets import WalletAccounts, WalletService
@@ -158,6 +159,7 @@ class _Prepared:
     # The programs running for this check (an anonymous customer has no standings,
     # but the quote still says what joining would earn).
     programs: list[LoyaltyProgram]
+    rules: RuleIndex
 
 
 class Checkout:
@@ -459,7 +461,7 @@ class Checkout:
         if currency is None:
             raise errors.AssetNotFound()
         return _Prepared(lines, standings, member_accounts, issuance_accounts, wallet, moment,
-                         currency, running)
+                         currency, running, self.loyalty.rule_index(caller.merchant_id))
 
     def _identified(self, caller: Principal, request: CheckRequest) -> CheckRequest:
         """The request with its member named by id, however the register named them."""
@@ -520,7 +522,8 @@ class Checkout:
             Standing(program, 0) for program in prepared.programs
         ]
         earns, near_misses = earning.earned(
-            prepared.lines, priced, earning_standings, store_id=request.store_id,
+            prepared.lines, priced, earning_standings, index=prepared.rules,
+            store_id=request.store_id,
             terminal_id=request.terminal_id, channel=request.channel,
             currency=prepared.currency, moment=prepared.moment,
             member=request.membership_id is not None,

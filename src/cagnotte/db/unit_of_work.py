@@ -57,6 +57,7 @@ LOCK_ORDER: tuple[str, ...] = (
     "gift_cards",
     "gift_card_operations",
     "loyalty_programs",
+    "loyalty_rules",
     "checks",
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, status
+from pydantic import BaseModel
 
 from cagnotte.api.deps import Caller, ServicesDep
 from cagnotte.api.loyalty_schemas import (
@@ -14,6 +15,8 @@ from cagnotte.api.loyalty_schemas import (
     LoyaltyProgramOut,
 )
 from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.programs.loyalty.admin import StoredRule
+from cagnotte.programs.loyalty.definitions import RuleDefinition
 from cagnotte.programs.loyalty.program import ProgramKind
 
 router = APIRouter(prefix="/v1", tags=["loyalty"], responses=PROBLEM_RESPONSES)
@@ -74,3 +77,38 @@ def delete_loyalty_program(
     return LoyaltyProgramOut.of(services.loyalty.delete(
         caller, program_id, open_balances=body.open_balances,
     ))
+
+
+class LoyaltyRuleOut(BaseModel):
+    id: uuid.UUID
+    program_id: uuid.UUID
+    definition: RuleDefinition
+
+    @classmethod
+    def of(cls, rule: StoredRule) -> LoyaltyRuleOut:
+        return cls(id=rule.id, program_id=rule.program_id, definition=rule.definition)
+
+
+@router.post("/loyalty-programs/{program_id}/rules", status_code=status.HTTP_201_CREATED)
+def create_loyalty_rule(
+    program_id: uuid.UUID, body: RuleDefinition, caller: Caller, services: ServicesDep
+) -> LoyaltyRuleOut:
+    """A promotion: where, when, on what and for whom it earns, and how much (double
+    points on coffee on Saturday mornings, 50 points for a first purchase, …)."""
+    return LoyaltyRuleOut.of(services.loyalty.create_rule(caller, program_id, body))
+
+
+@router.get("/loyalty-programs/{program_id}/rules")
+def list_loyalty_rules(
+    program_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> list[LoyaltyRuleOut]:
+    return [LoyaltyRuleOut.of(rule) for rule in services.loyalty.list_rules(caller, program_id)]
+
+
+@router.put("/loyalty-programs/{program_id}/rules/{rule_id}")
+def replace_loyalty_rule(
+    program_id: uuid.UUID, rule_id: uuid.UUID, body: RuleDefinition, caller: Caller,
+    services: ServicesDep,
+) -> LoyaltyRuleOut:
+    """Change a promotion, or switch it off (`active: false`)."""
+    return LoyaltyRuleOut.of(services.loyalty.replace_rule(caller, program_id, rule_id, body))

@@ -13,8 +13,10 @@ Errors: not_found, forbidden, invalid_input, asset_not_found, conflict.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -29,6 +31,8 @@ from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork
 from cagnotte.ledger import AccountSpec, Ledger, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.merchants.service import MerchantService
+from cagnotte.programs.loyalty.definitions import RuleDefinition, base_rule, engine_rule
+from cagnotte.programs.loyalty.index import RuleIndex, compile_rules
 from cagnotte.programs.loyalty.program import (
     DEFAULT_SETTINGS,
     LoyaltyProgram,
@@ -37,7 +41,11 @@ from cagnotte.programs.loyalty.program import (
     program_from_settings,
     settings_of,
 )
-from cagnotte.programs.loyalty.tables import loyalty_programs
+from cagnotte.programs.loyalty.tables import (
+    loyalty_programs,
+    loyalty_rule_versions,
+    loyalty_rules,
+)
 from cagnotte.security.principals import Principal
 
 ISSUANCE_SHARDS = 16
@@ -45,6 +53,15 @@ ISSUANCE_SHARDS = 16
 # many members' transfers per journal entry.
 EXPIRY_TRANSFERS_PER_ENTRY = 100
 NO_SUCH_PROGRAM = "No such loyalty program."
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRule:
+    """A promotion as stored: its id, its program, its definition."""
+
+    id: uuid.UUID
+    program_id: uuid.UUID
+    definition: RuleDefinition
 
 
 class LoyaltyPrograms:
@@ -59,6 +76,8 @@ class LoyaltyPrograms:
         self.ledger = ledger
         self.units = units
         self.merchants = merchants
+        self._indexes: dict[uuid.UUID, RuleIndex] = {}
+        self._indexes_lock = threading.Lock()
 
     # Use cases -------------------------------------------------------------------
 
@@ -91,6 +110,7 @@ class LoyaltyPrograms:
                 status=ProgramStatus.ACTIVE.value, currency=currency, asset_code=asset_code,
                 settings=settings_of(program), created_at=unit.now, updated_at=unit.now,
             ))
+            self._bump_rules_version(unit)
             record_audit(unit.connection, caller.merchant_id, caller.actor,
                          "loyalty_program.created", program_id,
                          {"kind": kind.value, "name": name}, unit.now)
@@ -118,6 +138,7 @@ class LoyaltyPrograms:
                        loyalty_programs.c.id == program_id)
                 .values(name=program.name, settings=settings_of(program), updated_at=unit.now)
             )
+            self._bump_rules_version(unit)
             record_audit(unit.connection, caller.merchant_id, caller.actor,
                          "loyalty_program.updated", program_id,
                          {"fields": sorted(settings) + (["name"] if name else [])}, unit.now)
@@ -179,6 +200,132 @@ class LoyaltyPrograms:
             ).mappings().all()
         return [_program(row) for row in rows]
 
+    # Earning rules (promotions) ---------------------------------------------------------
+
+    def create_rule(
+        self, caller: Principal, program_id: uuid.UUID, definition: RuleDefinition
+    ) -> StoredRule:
+        """A promotion of a points or kitty program; the checks use it from now on."""
+        caller.require("manager")
+        rule_id = uuid.uuid4()
+
+        def work(unit: UnitOfWork) -> StoredRule:
+            program = _program(unit.lock(loyalty_programs, program_id, missing=NO_SUCH_PROGRAM))
+            self._check_rule(unit, program, rule_id, definition)
+            unit.connection.execute(insert(loyalty_rules).values(
+                merchant_id=unit.merchant_id, id=rule_id, program_id=program_id,
+                name=definition.name, priority=definition.priority,
+                exclusive=definition.exclusive, active=definition.active,
+                definition=definition.model_dump(mode="json"), created_at=unit.now,
+                updated_at=unit.now,
+            ))
+            self._bump_rules_version(unit)
+            record_audit(unit.connection, unit.merchant_id, caller.actor, "loyalty_rule.created",
+                         rule_id, {"program_id": str(program_id), "name": definition.name},
+                         unit.now)
+            return StoredRule(rule_id, program_id, definition)
+
+        return self.units.run(caller.merchant_id, "loyalty_rule_create", work)
+
+    def replace_rule(
+        self, caller: Principal, program_id: uuid.UUID, rule_id: uuid.UUID,
+        definition: RuleDefinition,
+    ) -> StoredRule:
+        """Change a promotion (or switch it off with `active: false`); history keeps the old."""
+        caller.require("manager")
+
+        def work(unit: UnitOfWork) -> StoredRule:
+            program = _program(unit.lock(loyalty_programs, program_id, missing=NO_SUCH_PROGRAM))
+            row = unit.lock(loyalty_rules, rule_id, missing="No such rule.")
+            if row["program_id"] != program_id:
+                raise errors.NotFound("No such rule.")
+            self._check_rule(unit, program, rule_id, definition)
+            unit.connection.execute(update(loyalty_rules).where(
+                loyalty_rules.c.merchant_id == unit.merchant_id, loyalty_rules.c.id == rule_id,
+            ).values(name=definition.name, priority=definition.priority,
+                     exclusive=definition.exclusive, active=definition.active,
+                     definition=definition.model_dump(mode="json"), updated_at=unit.now))
+            self._bump_rules_version(unit)
+            record_audit(unit.connection, unit.merchant_id, caller.actor, "loyalty_rule.changed",
+                         rule_id, {"before": row["definition"]}, unit.now)
+            return StoredRule(rule_id, program_id, definition)
+
+        return self.units.run(caller.merchant_id, "loyalty_rule_replace", work)
+
+    def list_rules(self, caller: Principal, program_id: uuid.UUID) -> list[StoredRule]:
+        caller.require("cashier")
+        self.get(caller, program_id)
+        with self.database.read() as connection:
+            rows = connection.execute(select(loyalty_rules).where(
+                loyalty_rules.c.merchant_id == caller.merchant_id,
+                loyalty_rules.c.program_id == program_id,
+            ).order_by(loyalty_rules.c.priority.desc(), loyalty_rules.c.id)).mappings().all()
+        return [StoredRule(row["id"], row["program_id"],
+                           RuleDefinition.model_validate(row["definition"])) for row in rows]
+
+    def rule_index(self, merchant_id: uuid.UUID) -> RuleIndex:
+        """The merchant's earning rules compiled for checks, cached until a rule changes.
+
+        Holds every program's base rate and every active promotion; a check
+        keeps the awards of the programs running for it. One small read (the
+        version) per check; the compile happens once per change per process.
+        """
+        with self.database.read() as connection:
+            version = connection.execute(select(loyalty_rule_versions.c.version).where(
+                loyalty_rule_versions.c.merchant_id == merchant_id)).scalar() or 0
+            cached = self._indexes.get(merchant_id)
+            if cached is not None and cached.version == version:
+                return cached
+            programs = {row["id"]: _program(row) for row in connection.execute(
+                select(loyalty_programs).where(
+                    loyalty_programs.c.merchant_id == merchant_id,
+                    loyalty_programs.c.status != ProgramStatus.DELETED.value,
+                )).mappings()}
+            rows = connection.execute(select(loyalty_rules).where(
+                loyalty_rules.c.merchant_id == merchant_id, loyalty_rules.c.active.is_(True),
+            )).mappings().all()
+        rules = [base_rule(program) for program in programs.values()
+                 if program.earning is not None]
+        rules += [engine_rule(row["id"], programs[row["program_id"]],
+                              RuleDefinition.model_validate(row["definition"]))
+                  for row in rows if row["program_id"] in programs]
+        index = compile_rules(rules, version=version)
+        with self._indexes_lock:
+            self._indexes[merchant_id] = index
+        return index
+
+    def _check_rule(
+        self, unit: UnitOfWork, program: LoyaltyProgram, rule_id: uuid.UUID,
+        definition: RuleDefinition,
+    ) -> None:
+        if program.status == ProgramStatus.DELETED:
+            raise errors.NotFound(NO_SUCH_PROGRAM)
+        if program.kind == ProgramKind.STAMPS:
+            raise errors.InvalidInput("A stamps program earns by its card; it takes no rules.")
+        benefit = definition.benefit
+        if program.kind == ProgramKind.POINTS and benefit.kind == "kitty_percentage":
+            raise errors.InvalidInput("A points program earns points, not a kitty percentage.")
+        base = getattr(benefit, "base_rule_id", None)
+        if base not in (None, "base"):
+            row = unit.connection.execute(
+                select(loyalty_rules.c.program_id, loyalty_rules.c.definition).where(
+                    loyalty_rules.c.merchant_id == unit.merchant_id, loyalty_rules.c.id == base,
+                )
+            ).first()
+            if row is None or row.program_id != program.id or base == rule_id or (
+                row.definition["benefit"]["kind"] in ("multiplier", "fixed_bonus")
+            ):
+                raise errors.InvalidInput("A multiplier multiplies a rate rule of its program.")
+
+    def _bump_rules_version(self, unit: UnitOfWork) -> None:
+        """Say that the merchant's rules changed (in the unit that changes them)."""
+        updated = unit.connection.execute(update(loyalty_rule_versions).where(
+            loyalty_rule_versions.c.merchant_id == unit.merchant_id,
+        ).values(version=loyalty_rule_versions.c.version + 1)).rowcount
+        if updated == 0:
+            unit.connection.execute(insert(loyalty_rule_versions).values(
+                merchant_id=unit.merchant_id, version=1))
+
     # Accounts -----------------------------------------------------------------------
 
     def issuance_account(self, program: LoyaltyProgram) -> Account:
@@ -217,6 +364,7 @@ class LoyaltyPrograms:
                        loyalty_programs.c.id == program_id)
                 .values(**changes)
             )
+            self._bump_rules_version(unit)
             record_audit(unit.connection, caller.merchant_id, caller.actor,
                          f"loyalty_program.{status.value}", program_id,
                          {"open_balances": open_balances} if open_balances else {}, unit.now)
