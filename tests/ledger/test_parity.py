@@ -111,13 +111,7 @@ def test_both_ledgers_give_the_same_outcome_to_every_step(open_twins) -> None:
 # Known divergences, reported: the machine below does not generate them. -----------------
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="PostgreSQL inserts the resolution before checking that the hold is still open:"
-    " its primary key answers first (transfer_exists), against the documented precedence"
-    " that SQLite follows (pending_transfer_already_resolved)",
-)
-def test_a_resolution_sent_again_with_its_transfer_id_is_already_resolved_on_both(
+def test_a_resolution_sent_again_with_its_transfer_id_is_that_transfer_on_both(
     open_twins,
 ) -> None:
     with open_twins() as twins:
@@ -127,21 +121,18 @@ def test_a_resolution_sent_again_with_its_transfer_id_is_already_resolved_on_bot
         void = VoidHold(hold.id)
         for operation in (Transfer(issuance.id, wallet.id, 100, "load"), hold, void):
             assert_same_outcome(*twins.post([operation]))
-        # A client retrying its void without an idempotency key.
+        # A client retrying its void without an idempotency key: its transfer id is
+        # there already (TigerBeetle's `exists`), on both databases.
         sqlite, postgresql = twins.post([void])
-        assert sqlite.code == "pending_transfer_already_resolved"
+        assert sqlite.code == "transfer_exists"
         assert postgresql.code == sqlite.code
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="cagnotte_reverse adds what was reversed to the amount asked (bigint): near"
-    " 2**63 - 1 it overflows (amount_overflow) where SQLite, in Python, answers"
-    " reversal_exceeds_transfer, as the documented precedence says",
-)
 def test_a_reversal_near_the_counters_end_after_a_partial_one_exceeds_the_transfer_on_both(
     open_twins,
 ) -> None:
+    # Found by this test (PostgreSQL answered amount_overflow); fixed in version 3 of
+    # the ledger functions (migration 0009).
     with open_twins() as twins:
         issuance, wallet = twins.open("plain", purpose="issuance"), twins.open("wallet")
         load = Transfer(issuance.id, wallet.id, 100, "load")
@@ -150,15 +141,6 @@ def test_a_reversal_near_the_counters_end_after_a_partial_one_exceeds_the_transf
         sqlite, postgresql = twins.post([Reverse(load.id, AMOUNT_MINOR_MAX)])
         assert sqlite.code == "reversal_exceeds_transfer"
         assert postgresql.code == sqlite.code
-
-
-def reversal_overflows_on_postgresql(operation: Operation, reversed_minor: int) -> bool:
-    """Whether this is the second divergence above (reversed_minor: reversed so far)."""
-    return (
-        isinstance(operation, Reverse)
-        and operation.amount is not None
-        and reversed_minor + operation.amount > AMOUNT_MINOR_MAX
-    )
 
 
 # Two databases, one clock ---------------------------------------------------------------
@@ -520,15 +502,7 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
         ) -> tuple[Outcome, Outcome] | None:
             """Post on both: the same outcome, and a refused entry changes neither.
 
-            None when the operations meet a known divergence (then they are not sent).
             """
-            if any(
-                reversal_overflows_on_postgresql(
-                    operation, self.reversed_minor[operation.reverses_id]
-                )
-                for operation in operations if isinstance(operation, Reverse)
-            ):
-                return None
             sqlite, postgresql = self.twins.post(operations, **options)
             assert_same_outcome(sqlite, postgresql)
             if sqlite.code is not None:
