@@ -501,7 +501,7 @@ class Checkout:
     def _running_programs(
         self, caller: Principal, currency: str, moment: datetime
     ) -> list[LoyaltyProgram]:
-        return [program for program in self.loyalty.list(caller)
+        return [program for program in self.loyalty.programs_for_checks(caller.merchant_id)
                 if program.currency == currency and program.running_at(moment)]
 
     def _wallet_balance(self, prepared: _Prepared, unit: UnitOfWork | None = None) -> int:

@@ -73,10 +73,30 @@ def commit_plans(
             unit.merchant_id, operations, kind=kind, memo=memo, also_platform=also_platform,
             unit=unit,
         )
-    for plan in plans:
-        for change in plan.row_changes:
-            _apply(unit, change)
+    _apply_all(unit, [change for plan in plans for change in plan.row_changes])
     return result
+
+
+def _apply_all(unit: UnitOfWork, changes: Sequence[RowChange]) -> None:
+    """Apply row changes in their order; consecutive inserts into one table go as one batch."""
+    batch: list[RowInsert] = []
+    for change in changes:
+        if batch and not (isinstance(change, RowInsert) and change.table is batch[0].table):
+            _insert_batch(unit, batch)
+            batch = []
+        if isinstance(change, RowInsert):
+            batch.append(change)
+        else:
+            _apply(unit, change)
+    if batch:
+        _insert_batch(unit, batch)
+
+
+def _insert_batch(unit: UnitOfWork, batch: Sequence[RowInsert]) -> None:
+    unit.connection.execute(
+        insert(batch[0].table),
+        [{"merchant_id": unit.merchant_id, **change.values} for change in batch],
+    )
 
 
 def commit_plan_alone(

@@ -77,6 +77,7 @@ class LoyaltyPrograms:
         self.units = units
         self.merchants = merchants
         self._indexes: dict[uuid.UUID, RuleIndex] = {}
+        self._programs: dict[uuid.UUID, tuple[Any, list[LoyaltyProgram]]] = {}
         self._indexes_lock = threading.Lock()
 
     # Use cases -------------------------------------------------------------------
@@ -292,7 +293,22 @@ class LoyaltyPrograms:
         index = compile_rules(rules, version=version)
         with self._indexes_lock:
             self._indexes[merchant_id] = index
+            self._programs[merchant_id] = (version, list(programs.values()))
         return index
+
+    def programs_for_checks(self, merchant_id: uuid.UUID) -> list[LoyaltyProgram]:
+        """The merchant's programs (not deleted), as of the rules index just read.
+
+        Programs change rarely and each change bumps the rules version, so the
+        list read with the index serves every check until the next change.
+        """
+        index = self.rule_index(merchant_id)
+        cached = self._programs.get(merchant_id)
+        if cached is None or cached[0] != index.version:
+            self._indexes.pop(merchant_id, None)
+            self.rule_index(merchant_id)
+            cached = self._programs[merchant_id]
+        return sorted(cached[1], key=lambda program: str(program.id))
 
     def _check_rule(
         self, unit: UnitOfWork, program: LoyaltyProgram, rule_id: uuid.UUID,
