@@ -19,6 +19,7 @@ from cagnotte.programs.bonus_codes.rows import BankPayment, Payout
 
 router = APIRouter(prefix="/v1", tags=["bonus codes"], responses=PROBLEM_RESPONSES)
 
+
 class CampaignRequest(Strict):
     name: Name
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
