@@ -12,22 +12,28 @@ campaign — what a funding request waits for.
 from __future__ import annotations
 
 import argparse
+import functools
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cagnotte.bootstrap import bootstrap
+from cagnotte.bootstrap import Services, bootstrap
 from cagnotte.config import Settings
 from cagnotte.db.migrate import migrate
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
+from cagnotte.db.unit_of_work import UnitOfWork
+from cagnotte.programs.bonus_codes import repository
+from cagnotte.programs.bonus_codes.funding import plan_activation
 from cagnotte.programs.bonus_codes.tables import bonus_codes
+from cagnotte.programs.tenders import commit_plans
 from cagnotte.security.principals import Principal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,13 +50,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def activate(
+    services: Services, unit: UnitOfWork, *, campaign_id: uuid.UUID, key: bytes
+) -> tuple[float, list[str]]:
+    """What funding does once the money is in: the campaign active, its codes drawn and
+    stored (the clock starts after the campaign's lock)."""
+    campaign = repository.lock_campaign(unit, campaign_id)
+    started = time.perf_counter()
+    commit_plans(services.ledger, unit, [plan_activation(campaign, unit.now)],
+                 kind="campaign_funding")
+    return started, services.bonus_codes.funding.issue_codes(unit, campaign, key)
+
+
 def run(database_url: str, codes: int, rounds: int) -> list[float]:
     migrate(database_url)
     services = bootstrap(Settings(database_url=database_url), mailer=DiscardingMailer())
     operator = Principal(merchant_id=PLATFORM_MERCHANT_ID, role="operator")
     merchant = services.merchants.create_merchant(operator, name="Bench", head_office_email=None)
     owner = operator.acting_for(merchant["id"])
-    services.bonus_codes.code_key()
+    key = services.bonus_codes.code_key()
     timings = []
     for _round in range(rounds):
         now = services.clock.now()
@@ -60,16 +78,17 @@ def run(database_url: str, codes: int, rounds: int) -> list[float]:
             valid_to=now + timedelta(days=30), rest_destination="business_account",
             bank_account=None, notify_email=None,
         )
-        with services.database.transaction() as connection:
-            row = services.bonus_codes._campaign(connection, merchant["id"], campaign["id"])
-            started = time.perf_counter()
-            plain = services.bonus_codes._activate(connection, row)
+        campaign_id = campaign.campaign.id
+        started, plain = services.units.run(
+            merchant["id"], "bench_activation",
+            functools.partial(activate, services, campaign_id=campaign_id, key=key),
+        )
         elapsed = time.perf_counter() - started
         assert len(plain) == codes
         with services.database.read() as connection:
             stored = connection.execute(
                 select(func.count()).select_from(bonus_codes).where(
-                    bonus_codes.c.campaign_id == campaign["id"]
+                    bonus_codes.c.campaign_id == campaign_id
                 )
             ).scalar()
         assert stored == codes, stored

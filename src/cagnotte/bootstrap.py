@@ -82,7 +82,7 @@ def bootstrap(
         bonus_codes=BonusCodeService(
             database, clock, ledger, mailer, captchas, mail_from=settings.mail_from,
             bonus_value_max_minor=settings.bonus_value_max_minor,
-            platform_bank_account=settings.platform_bank_account,
+            platform_bank_account=settings.platform_bank_account, units=units,
         ),
         loyalty=loyalty,
         checkout=Checkout(

@@ -58,3 +58,34 @@ def test_parallel_redemptions_of_one_code_credit_exactly_once(
         for customer_id in customer_ids
     ]
     assert sorted(balances) == [0] * 7 + [20_000]
+
+
+def test_parallel_wrong_codes_lock_the_customer_without_an_error(
+    postgres_url, client, mailer, merchant, funded_campaign, services
+):
+    headers = sign_in_customer(client, mailer, merchant, "guesser@example.com", "+420605555555")
+    customer_id = services.auth.customer_for_token(
+        headers["Authorization"].removeprefix("Bearer ")
+    ).customer_id
+
+    def attempt(index: int, barrier: threading.Barrier | None = None) -> str:
+        captcha_id = services.captchas.issue(customer_id).id
+        if barrier is not None:
+            barrier.wait()
+        try:
+            services.bonus_codes.redeem(
+                customer_id, code="WRONGCODE2", captcha_id=captcha_id,
+                captcha_answer=CAPTCHA_ANSWER, client_address=f"10.0.1.{index}",
+            )
+            return "credited"
+        except errors.DomainError as error:
+            return error.code
+
+    assert [attempt(index) for index in range(4)] == ["code_invalid"] * 4
+    # The fifth and later wrong codes arrive together: each may be the one that
+    # locks, and the lock is written once whoever comes second.
+    barrier = threading.Barrier(8)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda index: attempt(index, barrier), range(4, 12)))
+    assert "code_invalid" in outcomes and set(outcomes) <= {"code_invalid", "locked_out"}
+    assert services.bonus_codes.lock_state(customer_id) is not None

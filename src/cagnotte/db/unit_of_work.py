@@ -164,6 +164,22 @@ class UnitOfWork:
         """Run `callback` once the transaction has committed (not on a replay)."""
         self._after_commit.append(callback)
 
+    def acting_for(self, merchant_id: uuid.UUID) -> UnitOfWork:
+        """This unit's transaction on a merchant's behalf (an operator's use case).
+
+        The operator's Idempotency-Key stays among the operator's own, while the
+        rows locked and the entry posted through the returned unit are the
+        merchant's. Both share the transaction, its moment, the entry id, the
+        lock order reached so far and the work run after the commit. Post the
+        entry through one of them only: the key's record names no entry then,
+        so such a use case stores its answer (`encode`).
+        """
+        other = UnitOfWork(self.connection, merchant_id, self.now)
+        other.entry_id = self.entry_id
+        other._after_commit = self._after_commit
+        other._lock_rank = self._lock_rank
+        return other
+
 
 class UnitsOfWork:
     """Opens units of work on one database (the composition root makes one)."""

@@ -35,11 +35,13 @@ class RowInsert:
 
 @dataclass(frozen=True, slots=True)
 class RowUpdate:
-    """New values for one row of the merchant, by id."""
+    """New values for one row of the merchant, by id (or by another unique column, `key`)."""
 
     table: Table
-    row_id: uuid.UUID
+    row_id: uuid.UUID | bytes
     values: Mapping[str, Any]
+    # A table keyed otherwise (a bonus code by its hash) names its key column.
+    key: str = "id"
 
 
 RowChange = RowInsert | RowUpdate
@@ -138,7 +140,7 @@ def _apply(unit: UnitOfWork, change: RowChange) -> None:
     table = change.table
     updated = unit.connection.execute(
         update(table)
-        .where(table.c.merchant_id == unit.merchant_id, table.c.id == change.row_id)
+        .where(table.c.merchant_id == unit.merchant_id, table.c[change.key] == change.row_id)
         .values(**change.values)
     ).rowcount
     assert updated == 1, f"{table.name} {change.row_id}: the plan's row is gone"

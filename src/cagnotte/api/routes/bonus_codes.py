@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -12,13 +13,11 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas import AmountMinor, AssetCode, Email, Name, Strict
+from cagnotte.programs.bonus_codes.campaigns import CampaignView
+from cagnotte.programs.bonus_codes.delivery import FILE_TYPES
+from cagnotte.programs.bonus_codes.rows import BankPayment, Payout
 
 router = APIRouter(prefix="/v1", tags=["bonus codes"], responses=PROBLEM_RESPONSES)
-
-CODE_FILE_TYPES = {
-    "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 class CampaignRequest(Strict):
@@ -78,8 +77,14 @@ class CampaignOut(BaseModel):
     settled_at: datetime | None
 
     @classmethod
-    def of(cls, campaign: dict) -> CampaignOut:
-        return cls(**{**campaign, "asset": campaign["asset_code"]})
+    def of(cls, view: CampaignView) -> CampaignOut:
+        return cls(
+            **asdict(view.campaign), asset=view.campaign.asset_code,
+            funding=Funding(**asdict(view.funding)),
+            escrow_balance_minor=view.escrow_balance_minor,
+            report=CampaignReport(**asdict(view.report)),
+            plain_codes_available=view.plain_codes_available,
+        )
 
 
 class MaskedCode(BaseModel):
@@ -115,8 +120,8 @@ class BankPaymentOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, payment: dict) -> BankPaymentOut:
-        return cls(**{**payment, "asset": payment["asset_code"]})
+    def of(cls, payment: BankPayment) -> BankPaymentOut:
+        return cls(**asdict(payment), asset=payment.asset_code)
 
 
 class PayoutOut(BaseModel):
@@ -131,8 +136,8 @@ class PayoutOut(BaseModel):
     paid_at: datetime | None
 
     @classmethod
-    def of(cls, payout: dict) -> PayoutOut:
-        return cls(**{**payout, "asset": payout["asset_code"]})
+    def of(cls, payout: Payout) -> PayoutOut:
+        return cls(**asdict(payout), asset=payout.asset_code)
 
 
 class CaptchaOut(BaseModel):
@@ -207,7 +212,7 @@ def stop_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep)
 @router.get(
     "/bonus-campaigns/{campaign_id}/codes.{file_format}",
     response_class=Response,
-    responses={200: {"content": {v: {} for v in CODE_FILE_TYPES.values()},
+    responses={200: {"content": {v: {} for v in FILE_TYPES.values()},
                      "description": "The plain codes, each format once."}},
 )
 def download_codes(
@@ -230,8 +235,10 @@ def list_codes(
 ) -> list[MaskedCode]:
     """The codes as the platform keeps them: their last characters and whether used."""
     return [
-        MaskedCode(**c)
-        for c in services.bonus_codes.list_codes(caller, campaign_id, offset=offset, limit=limit)
+        MaskedCode(**asdict(code))
+        for code in services.bonus_codes.list_codes(
+            caller, campaign_id, offset=offset, limit=limit
+        )
     ]
 
 
@@ -275,19 +282,24 @@ def list_bank_payments(
 
 @router.post("/bank-payments/{payment_id}/assign", tags=["operator"])
 def assign_bank_payment(
-    payment_id: uuid.UUID, body: BankPaymentAssign, caller: Caller, services: ServicesDep
+    payment_id: uuid.UUID, body: BankPaymentAssign, caller: Caller, services: ServicesDep,
+    idempotency: IdempotencyDep,
 ) -> BankPaymentOut:
     """Give a parked payment to a campaign, or to a merchant's business account."""
     return BankPaymentOut.of(
         services.bonus_codes.assign_bank_payment(
-            caller, payment_id, campaign_id=body.campaign_id, merchant_id=body.merchant_id
+            caller, payment_id, campaign_id=body.campaign_id, merchant_id=body.merchant_id,
+            idempotency=idempotency,
         )
     )
 
 
 @router.post("/bonus-payouts/{payout_id}/paid", tags=["operator"])
-def mark_payout_paid(payout_id: uuid.UUID, caller: Caller, services: ServicesDep) -> PayoutOut:
-    return PayoutOut.of(services.bonus_codes.mark_payout_paid(caller, payout_id))
+def mark_payout_paid(
+    payout_id: uuid.UUID, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep
+) -> PayoutOut:
+    """The operator records that a campaign's rest was paid to the merchant's bank."""
+    return PayoutOut.of(services.bonus_codes.mark_payout_paid(caller, payout_id, idempotency))
 
 
 # Customer ---------------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""Delivery: the plain codes reach the merchant by mail and by one download per format.
+
+The platform keeps only the codes' keyed hashes for good; their plain text
+lives in `bonus_code_exports` until both files are fetched (or for
+PLAIN_CODES_KEPT, see settlement). Afterwards the merchant sees the codes'
+last characters only.
+
+Errors: forbidden, campaign_not_found, codes_already_downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Sequence
+
+from cagnotte import errors
+from cagnotte.db.unit_of_work import UnitOfWork
+from cagnotte.mail import Mailer, compose
+from cagnotte.programs.bonus_codes import repository
+from cagnotte.programs.bonus_codes.context import BonusContext
+from cagnotte.programs.bonus_codes.rows import Campaign, MaskedCode
+from cagnotte.security.principals import Principal
+
+FILE_TYPES = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_COLUMNS = ["code", "value_minor", "currency", "valid_from", "valid_to", "campaign"]
+
+
+def codes_csv(campaign: Campaign, plain: Sequence[str]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_COLUMNS)
+    for code in plain:
+        writer.writerow([
+            code, campaign.bonus_value_minor, campaign.asset_code,
+            campaign.valid_from.isoformat(), campaign.valid_to.isoformat(), campaign.name,
+        ])
+    return buffer.getvalue().encode()
+
+
+def codes_xlsx(campaign: Campaign, plain: Sequence[str]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Bonus codes")
+    sheet.append(_COLUMNS)
+    # A spreadsheet's dates have no time zone; the moments are UTC.
+    valid_from = campaign.valid_from.replace(tzinfo=None)
+    valid_to = campaign.valid_to.replace(tzinfo=None)
+    for code in plain:
+        sheet.append([code, campaign.bonus_value_minor, campaign.asset_code, valid_from,
+                      valid_to, campaign.name])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def codes_file(campaign: Campaign, plain: Sequence[str], file_format: str) -> bytes:
+    assert file_format in FILE_TYPES
+    return codes_csv(campaign, plain) if file_format == "csv" else codes_xlsx(campaign, plain)
+
+
+class Delivery:
+    def __init__(self, context: BonusContext, mailer: Mailer) -> None:
+        self.context = context
+        self.mailer = mailer
+
+    def mail_codes(self, campaign: Campaign, plain: Sequence[str]) -> None:
+        """Mail a funded campaign's codes to its notify address (after the commit)."""
+        if not campaign.notify_email:
+            return
+        body = (
+            f"Your bonus campaign “{campaign.name}” is funded and its {len(plain)} codes "
+            f"are attached (CSV and XLSX).\n\nEach code is worth "
+            f"{campaign.bonus_value_minor} minor units of {campaign.asset_code} and is "
+            f"valid from {campaign.valid_from:%Y-%m-%d %H:%M} to "
+            f"{campaign.valid_to:%Y-%m-%d %H:%M} UTC.\n"
+            "Keep this message safe: the platform keeps only the codes' fingerprints.\n"
+        )
+        self.mailer.send(compose(
+            self.context.settings.mail_from, campaign.notify_email,
+            f"Bonus codes: {campaign.name}", body,
+            attachments=[
+                (f"bonus-codes.{file_format}", media_type, codes_file(campaign, plain, file_format))
+                for file_format, media_type in FILE_TYPES.items()
+            ],
+        ))
+
+    def download_codes(
+        self, caller: Principal, campaign_id: uuid.UUID, file_format: str
+    ) -> tuple[bytes, str]:
+        """The plain codes as CSV or XLSX, each format once; afterwards only the ends show."""
+        caller.require("manager")
+        assert file_format in FILE_TYPES
+        campaign, plain = self.context.units.run(
+            caller.merchant_id, "bonus_codes_download",
+            lambda unit: self._take_codes(unit, campaign_id, file_format),
+        )
+        # The file is written after the commit: the unit holds no lock meanwhile.
+        return codes_file(campaign, plain, file_format), FILE_TYPES[file_format]
+
+    @staticmethod
+    def _take_codes(
+        unit: UnitOfWork, campaign_id: uuid.UUID, file_format: str
+    ) -> tuple[Campaign, list[str]]:
+        campaign = repository.campaign(unit.connection, unit.merchant_id, campaign_id)
+        if campaign is None:
+            raise errors.CampaignNotFound()
+        plain = repository.take_plain_codes(unit.connection, campaign, file_format, unit.now)
+        if plain is None:
+            raise errors.CodesAlreadyDownloaded()
+        repository.wipe_downloaded_plain_codes(unit.connection, campaign, unit.now)
+        return campaign, plain
+
+    def list_codes(
+        self, caller: Principal, campaign_id: uuid.UUID, *, offset: int, limit: int
+    ) -> list[MaskedCode]:
+        """The codes as the merchant sees them after the download: last characters, state."""
+        caller.require("manager")
+        with self.context.database.read() as connection:
+            campaign = repository.campaign(connection, caller.merchant_id, campaign_id)
+            if campaign is None:
+                raise errors.CampaignNotFound()
+            return repository.masked_codes(connection, campaign, offset=offset, limit=limit)
