@@ -162,7 +162,7 @@ def build_world(
         value for name, value in world.ids.items() if not name.endswith(("_pin", "format"))
     ] + ["Alice", ALICE_EMAIL, "anna@cafe-bleu.example", "ALPHA_POINTS", "spare till key",
          "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall", "Alpha points",
-         "ALPHA-LATTE"]
+         "ALPHA-LATTE", "Alpha welcome"]
     return world
 
 
@@ -245,7 +245,12 @@ def add_loyalty_program(world: World) -> None:
         "currency": "CZK", "customer_id": world.ids["customer_id"],
         "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}]})
     assert check.status_code == 201, check.text
-    world.ids.update(loyalty_program_id=program.json()["id"], check_id=check.json()["id"])
+    rule = world.client.post(f"/v1/loyalty-programs/{program.json()['id']}/rules",
+                             headers=world.a.manager, json={
+        "name": "Alpha welcome", "benefit": {"kind": "fixed_bonus", "units": 5}})
+    assert rule.status_code == 201, rule.text
+    world.ids.update(loyalty_program_id=program.json()["id"], check_id=check.json()["id"],
+                     loyalty_rule_id=rule.json()["id"])
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -468,6 +473,7 @@ def _asset_belongs_to_b(world: World, created: dict[str, Any]) -> None:
 
 CUSTOMER = "{customer_id}"
 LOYALTY_PROGRAM = {"program_id": "loyalty_program_id"}
+LOYALTY_RULE = {"name": "Mallory's rule", "benefit": {"kind": "fixed_bonus", "units": 500}}
 CHECK_OF_ALICE = {
     "store_id": "{store_id}", "currency": "CZK", "customer_id": CUSTOMER,
     "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}],
@@ -654,6 +660,14 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ),
     ("POST", "/v1/loyalty-programs/{program_id}/suspension"): Reach(rename=LOYALTY_PROGRAM),
     ("POST", "/v1/loyalty-programs/{program_id}/resumption"): Reach(rename=LOYALTY_PROGRAM),
+    ("POST", "/v1/loyalty-programs/{program_id}/rules"): Reach(
+        body=LOYALTY_RULE, rename=LOYALTY_PROGRAM, callers=("owner", "manager")
+    ),
+    ("GET", "/v1/loyalty-programs/{program_id}/rules"): Reach(rename=LOYALTY_PROGRAM),
+    ("PUT", "/v1/loyalty-programs/{program_id}/rules/{rule_id}"): Reach(
+        body=LOYALTY_RULE, rename={**LOYALTY_PROGRAM, "rule_id": "loyalty_rule_id"},
+        callers=("owner", "manager"),
+    ),
     ("POST", "/v1/loyalty-programs/{program_id}/deletion"): Reach(
         body={"open_balances": "expired"}, rename=LOYALTY_PROGRAM
     ),
