@@ -26,6 +26,8 @@ class LookupKind(StrEnum):
 
     STAFF_EMAIL = "staff_email"
     API_KEY = "api_key"
+    # A bonus campaign's variable symbol, which a bank payment quotes alone.
+    VARIABLE_SYMBOL = "variable_symbol"
 
 
 def claim(

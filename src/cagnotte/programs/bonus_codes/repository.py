@@ -22,6 +22,8 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from cagnotte import errors
+from cagnotte.db import lookups
+from cagnotte.db.lookups import LookupKind
 from cagnotte.db.tables import assets, customers, merchants
 from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.programs.bonus_codes.rows import (
@@ -93,14 +95,18 @@ def customer_status(connection: Connection, customer_id: uuid.UUID) -> str | Non
 
 
 def insert_campaign(connection: Connection, values: dict[str, Any]) -> bool:
-    """Store a new campaign; False if its variable symbol is taken (draw another)."""
-    created = connection.execute(
-        dialect_insert(connection)(bonus_campaigns)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[bonus_campaigns.c.variable_symbol])
-        .returning(bonus_campaigns.c.id)
-    ).first()
-    return created is not None
+    """Store a new campaign; False if its variable symbol is taken (draw another).
+
+    The symbol is unique platform-wide (a bank payment quotes it alone), so it is
+    claimed in platform_lookups first; the campaign keeps it unique per merchant.
+    """
+    if not lookups.claim(
+        connection, LookupKind.VARIABLE_SYMBOL, values["variable_symbol"],
+        values["merchant_id"], values["id"], values["created_at"],
+    ):
+        return False
+    connection.execute(insert(bonus_campaigns).values(**values))
+    return True
 
 
 def campaign(
@@ -127,9 +133,14 @@ def campaign_by_symbol(
     connection: Connection, variable_symbol: str, asset_code: str
 ) -> Campaign | None:
     """The campaign a bank payment's reference names (banks drop leading zeros)."""
+    found = lookups.find(
+        connection, LookupKind.VARIABLE_SYMBOL, variable_symbol.strip().lstrip("0")
+    )
+    if found is None:
+        return None
     row = connection.execute(
         select(bonus_campaigns).where(
-            bonus_campaigns.c.variable_symbol == variable_symbol.strip().lstrip("0"),
+            bonus_campaigns.c.merchant_id == found[0], bonus_campaigns.c.id == found[1],
             bonus_campaigns.c.asset_code == asset_code,
         )
     ).mappings().first()

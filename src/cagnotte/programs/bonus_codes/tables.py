@@ -49,7 +49,8 @@ bonus_campaigns = Table(
     Column("settled_at", UTCDateTime),
     PrimaryKeyConstraint("merchant_id", "id"),
     ForeignKeyConstraint(["merchant_id"], ["merchants.id"]),
-    UniqueConstraint("variable_symbol"),
+    # Unique platform-wide through platform_lookups ('variable_symbol').
+    UniqueConstraint("merchant_id", "variable_symbol"),
     CheckConstraint("bonus_value_minor > 0 AND code_count > 0", name="positive"),
     CheckConstraint("valid_from < valid_to", name="validity"),
     CheckConstraint(
