@@ -26,6 +26,8 @@ Errors: those listed by each use case's module.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cagnotte.clock import Clock
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
@@ -52,88 +54,119 @@ from cagnotte.programs.gift_cards.tender import GiftCardTender
 from cagnotte.programs.gift_cards.transfers import BalanceTransfers
 
 
+@dataclass(frozen=True, slots=True)
+class _UseCases:
+    """The package's use cases, each built once with what it needs."""
+
+    programs: ProgramCatalogue
+    batches: Batches
+    ecards: ECards
+    queries: CardQueries
+    loading: CardLoading
+    spending: Spending
+    transfers: BalanceTransfers
+    states: CardStates
+    registration: Registration
+    resellers: Resellers
+    expiry: CardExpiry
+
+
+def _compose(
+    database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
+    merchants: MerchantService, mailer: Mailer, units: UnitsOfWork, alerts: GiftCardAlerts,
+    accounts: CardAccounts, *, mail_from: str, public_url: str, number_key: str | None,
+) -> _UseCases:
+    numbers = NumberKey(database, clock, number_key)
+    resellers = Resellers(database, clock, merchants)
+    programs = ProgramCatalogue(database, clock, merchants, resellers)
+    finder = CardFinder(database, clock, alerts, programs, resellers, numbers)
+    queries = CardQueries(database, accounts, programs, customers, numbers)
+    operations = CardOperations(units, ledger, accounts, programs, resellers, alerts)
+    loading = CardLoading(finder, operations, resellers, queries)
+    issuer = CardIssuer(clock, accounts, numbers)
+    return _UseCases(
+        programs=programs,
+        batches=Batches(database, clock, programs, issuer, loading),
+        ecards=ECards(
+            database, merchants, mailer, mail_from=mail_from, public_url=public_url,
+            issuer=issuer, loading=loading, programs=programs, resellers=resellers,
+            operations=operations, queries=queries,
+        ),
+        queries=queries,
+        loading=loading,
+        spending=Spending(finder, operations, accounts, resellers, queries),
+        transfers=BalanceTransfers(
+            units, ledger, accounts, programs, finder, resellers, operations, alerts
+        ),
+        states=CardStates(units, ledger, queries),
+        registration=Registration(units, customers, finder, operations, queries),
+        resellers=resellers,
+        expiry=CardExpiry(database, clock, units, ledger, accounts, programs, operations, alerts),
+    )
+
+
 class GiftCardService:
     def __init__(
         self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
         merchants: MerchantService, mailer: Mailer, *, mail_from: str, public_url: str,
         number_key: str | None = None, units: UnitsOfWork | None = None,
     ) -> None:
-        units = units or UnitsOfWork(database, clock)
         self.alerts = GiftCardAlerts(database, clock, mailer, mail_from)
         self.reports = GiftCardReports(database)
         accounts = CardAccounts(ledger)
-        numbers = NumberKey(database, clock, number_key)
-        resellers = Resellers(database, clock, merchants)
-        programs = ProgramCatalogue(database, clock, merchants, resellers)
-        finder = CardFinder(database, clock, self.alerts, programs, resellers, numbers)
-        queries = CardQueries(database, accounts, programs, customers, numbers)
-        operations = CardOperations(units, ledger, accounts, programs, resellers, self.alerts)
-        loading = CardLoading(finder, operations, resellers, queries)
-        issuer = CardIssuer(clock, accounts, numbers)
-        batches = Batches(database, clock, programs, issuer, loading)
-        ecards = ECards(
-            database, merchants, mailer, mail_from=mail_from, public_url=public_url,
-            issuer=issuer, loading=loading, programs=programs, resellers=resellers,
-            operations=operations, queries=queries,
-        )
-        spending = Spending(finder, operations, accounts, resellers, queries)
-        transfers = BalanceTransfers(
-            units, ledger, accounts, programs, finder, resellers, operations, self.alerts
-        )
-        states = CardStates(units, ledger, queries)
-        registration = Registration(units, customers, finder, operations, queries)
-        expiry = CardExpiry(
-            database, clock, units, ledger, accounts, programs, operations, self.alerts
+        use = _compose(
+            database, clock, ledger, customers, merchants, mailer,
+            units or UnitsOfWork(database, clock), self.alerts, accounts,
+            mail_from=mail_from, public_url=public_url, number_key=number_key,
         )
         # Gift cards as a tender, for a check paid with a card and something else.
         self.tender = GiftCardTender(accounts)
-        self.payment_card = spending.payment_card
-
+        self.payment_card = use.spending.payment_card
         # Programs
-        self.create_program = programs.create_program
-        self.update_program = programs.update_program
-        self.list_programs = programs.list_programs
-        self.get_program = programs.get_program
-        self.program = programs.program
+        self.create_program = use.programs.create_program
+        self.update_program = use.programs.update_program
+        self.list_programs = use.programs.list_programs
+        self.get_program = use.programs.get_program
+        self.program = use.programs.program
         # Batches of plastic cards
-        self.create_batch = batches.create_batch
-        self.get_batch = batches.get_batch
-        self.export_batch = batches.export_batch
-        self.activate_batch = batches.activate_batch
+        self.create_batch = use.batches.create_batch
+        self.get_batch = use.batches.get_batch
+        self.export_batch = use.batches.export_batch
+        self.activate_batch = use.batches.activate_batch
         # E-cards
-        self.issue_ecard = ecards.issue_ecard
-        self.ecard_page = ecards.ecard_page
+        self.issue_ecard = use.ecards.issue_ecard
+        self.ecard_page = use.ecards.ecard_page
         # Reading cards
-        self.get_card = queries.get_card
-        self.list_cards = queries.list_cards
-        self.cards_of_customer = queries.cards_of_customer
-        self.find_cards = queries.find_cards
-        self.card_history = queries.card_history
-        self.customer_card_history = queries.customer_card_history
+        self.get_card = use.queries.get_card
+        self.list_cards = use.queries.list_cards
+        self.cards_of_customer = use.queries.cards_of_customer
+        self.find_cards = use.queries.find_cards
+        self.card_history = use.queries.card_history
+        self.customer_card_history = use.queries.customer_card_history
         # Operations at the register, the e-store and the back office
-        self.activate = loading.activate
-        self.load = loading.load
-        self.adjust = loading.adjust
-        self.spend = spending.spend
-        self.balance_inquiry = spending.balance_inquiry
-        self.authorise = spending.authorise
-        self.capture = spending.capture
-        self.void = spending.void
-        self.refund = spending.refund
-        self.transfer_balance = transfers.transfer_balance
+        self.activate = use.loading.activate
+        self.load = use.loading.load
+        self.adjust = use.loading.adjust
+        self.spend = use.spending.spend
+        self.balance_inquiry = use.spending.balance_inquiry
+        self.authorise = use.spending.authorise
+        self.capture = use.spending.capture
+        self.void = use.spending.void
+        self.refund = use.spending.refund
+        self.transfer_balance = use.transfers.transfer_balance
         # State changes
-        self.freeze = states.freeze
-        self.unfreeze = states.unfreeze
-        self.close = states.close
-        self.unlock = states.unlock
+        self.freeze = use.states.freeze
+        self.unfreeze = use.states.unfreeze
+        self.close = use.states.close
+        self.unlock = use.states.unlock
         # Members
-        self.register_card = registration.register_card
-        self.register_own_card = registration.register_own_card
-        self.give_profile_bonus = registration.give_profile_bonus
+        self.register_card = use.registration.register_card
+        self.register_own_card = use.registration.register_own_card
+        self.give_profile_bonus = use.registration.give_profile_bonus
         # Resellers
-        self.create_reseller = resellers.create_reseller
-        self.get_reseller = resellers.get_reseller
-        self.list_resellers = resellers.list_resellers
-        self.reseller_of = resellers.reseller_of
+        self.create_reseller = use.resellers.create_reseller
+        self.get_reseller = use.resellers.get_reseller
+        self.list_resellers = use.resellers.list_resellers
+        self.reseller_of = use.resellers.reseller_of
         # The expiry job
-        self.expire_cards = expiry.expire_cards
+        self.expire_cards = use.expiry.expire_cards

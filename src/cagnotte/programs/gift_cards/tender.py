@@ -8,9 +8,10 @@ partly with a gift card and partly from a wallet does the same with
 with `tenders.commit_plans`: one journal entry, the card's row changes and its
 operation log row applied beside it, all of it or nothing.
 
-What is checked before the unit of work, by the caller: the card's number and
-PIN (`CardFinder.find`, slow and counted, so never inside a write
-transaction), and the accounts (opened in transactions of their own).
+What the caller does before the unit of work: find the card by its number and
+check its PIN (slow and counted, so never inside a write transaction), open
+the accounts (each in a transaction of its own) and name the actor —
+`GiftCardService.payment_card` does all three.
 """
 
 from __future__ import annotations
