@@ -89,8 +89,8 @@ def set_up(database_url: str, cards: int) -> tuple[str, list[tuple[str, str]]]:
         "load_max_minor": 10**9, "balance_max_minor": 10**10, "pin_attempts_max": 5,
     })
     batch = services.gift_cards.create_batch(owner, program.id, cards, None)
-    exported = services.gift_cards.export_batch(owner, batch["id"])
-    services.gift_cards.activate_batch(owner, batch["id"], load_minor=10**8,
+    exported = services.gift_cards.export_batch(owner, batch.id)
+    services.gift_cards.activate_batch(owner, batch.id, load_minor=10**8,
                                        idempotency=Idempotency())
     services.close()
     return register["api_key"].secret, [(row["number"], row["pin"]) for row in exported]

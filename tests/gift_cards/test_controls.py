@@ -244,3 +244,17 @@ def make_merchant_with_contacts(client, operator_key):
     return MerchantSetup(id=response.json()["id"], owner_key=response.json()["owner_key"][
         "secret"], store_id=store["id"], register_id=register["id"],
         register_key=register["api_key"]["secret"], manager_key=manager["secret"])
+
+
+def test_a_balance_transfer_from_another_merchants_card_is_not_found(
+    client, merchant, other_merchant, program, card
+):
+    rival_program = create_program(client, other_merchant)
+    (rival_card,) = new_cards(client, other_merchant, rival_program, 1)
+    assert activate(client, other_merchant, rival_card, 5_000).status_code == 201
+    response = post(client, "/v1/gift-cards/balance-transfers",
+                    {"from_card_id": rival_card.id, "to_number": card.number}, merchant.manager)
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"
+    assert balance(client, other_merchant, rival_card) == 5_000
+    assert balance(client, merchant, card) == 10_000

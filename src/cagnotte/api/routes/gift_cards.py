@@ -4,391 +4,62 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
-from cagnotte.api.schemas import AmountMinor, AssetCode, Email, IssuedApiKeyOut, Name, Strict
+from cagnotte.api.schemas import IssuedApiKeyOut
+from cagnotte.api.schemas.gift_cards import (
+    ActivationCreate,
+    AlertOut,
+    AlertRuleChange,
+    AlertRuleCreate,
+    AlertRuleOut,
+    AuthorisationCreate,
+    BalanceTransferCreate,
+    BalanceTransferOut,
+    BatchActivationCreate,
+    BatchActivationOut,
+    BatchCreate,
+    BatchOut,
+    CardAdjustmentCreate,
+    CardCredentials,
+    CardOut,
+    ECardCreate,
+    IssuedCardOut,
+    LoadCreate,
+    OperationOut,
+    OwnRegistrationCreate,
+    PartialAmount,
+    ProfileBonusCreate,
+    ProgramChange,
+    ProgramCreate,
+    ProgramOut,
+    RegistrationCreate,
+    ResellerCreate,
+    ResellerCreated,
+    ResellerOut,
+    SpendCreate,
+)
 from cagnotte.programs.gift_cards.reports import (
     ACTIVITY_COLUMNS,
     LIABILITY_COLUMNS,
     SETTLEMENT_COLUMNS,
     export_rows,
 )
-from cagnotte.programs.gift_cards.rules import Program
 from cagnotte.programs.gift_cards.views import CardOperation
 
 router = APIRouter(prefix="/v1", tags=["gift cards"], responses=PROBLEM_RESPONSES)
 
 REPLAY_HEADER = "Idempotent-Replayed"
-CardNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-Pin = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)]
-Invoice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Count = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 ExportFormat = Literal["json", "csv", "xlsx"]
 _MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-
-
-# Bodies ------------------------------------------------------------------------------
-
-
-class ProgramControls(Strict):
-    reloadable: bool | None = None
-    load_min_minor: AmountMinor | None = None
-    load_max_minor: AmountMinor | None = None
-    balance_max_minor: AmountMinor | None = None
-    expiry_months: Annotated[int, Field(strict=True, ge=1, le=120)] | None = None
-    pin_attempts_max: Annotated[int, Field(strict=True, ge=1, le=20)] | None = None
-    pin_lockout_minutes: Annotated[int, Field(strict=True, ge=1, le=525_600)] | None = None
-    invoice_required: bool | None = None
-    loads_per_card_per_day_max: Count | None = None
-    spends_per_card_per_day_max: Count | None = None
-    load_amount_per_card_per_day_max_minor: AmountMinor | None = None
-    spend_amount_per_card_per_day_max_minor: AmountMinor | None = None
-    operation_amount_max_minor: AmountMinor | None = None
-    authorisation_minutes: Annotated[int, Field(strict=True, ge=1, le=10_080)] | None = None
-    profile_bonus_minor: Annotated[int, Field(strict=True, ge=0, le=10**12)] | None = None
-
-
-def _without_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-class ProgramChange(ProgramControls):
-    """A PATCH: the controls sent change. A limit is lifted with null; a setting that
-    always has a value (a flag, the load range, the PIN rules) takes no null."""
-
-    reloadable: bool = Field(default=None, json_schema_extra=_without_default)
-    load_min_minor: AmountMinor = Field(default=None, json_schema_extra=_without_default)
-    load_max_minor: AmountMinor = Field(default=None, json_schema_extra=_without_default)
-    balance_max_minor: AmountMinor = Field(default=None, json_schema_extra=_without_default)
-    pin_attempts_max: Annotated[int, Field(strict=True, ge=1, le=20)] = Field(
-        default=None, json_schema_extra=_without_default
-    )
-    pin_lockout_minutes: Annotated[int, Field(strict=True, ge=1, le=525_600)] = Field(
-        default=None, json_schema_extra=_without_default
-    )
-    invoice_required: bool = Field(default=None, json_schema_extra=_without_default)
-    authorisation_minutes: Annotated[int, Field(strict=True, ge=1, le=10_080)] = Field(
-        default=None, json_schema_extra=_without_default
-    )
-    profile_bonus_minor: Annotated[int, Field(strict=True, ge=0, le=10**12)] = Field(
-        default=None, json_schema_extra=_without_default
-    )
-
-    @model_validator(mode="after")
-    def _something_to_change(self) -> ProgramChange:
-        if not self.model_fields_set:
-            raise ValueError("name at least one control to change")
-        return self
-
-
-class ProgramCreate(ProgramControls):
-    name: Name
-    asset: AssetCode
-    load_min_minor: AmountMinor
-    load_max_minor: AmountMinor
-    balance_max_minor: AmountMinor
-    number_length: Annotated[int, Field(strict=True, ge=12, le=19)] | None = None
-    number_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]{0,12}$")] | None = None
-    number_luhn: bool | None = None
-    pin_required: bool | None = None
-    pin_length: Annotated[int, Field(strict=True, ge=4, le=8)] | None = None
-
-
-class ProgramOut(BaseModel):
-    id: uuid.UUID
-    merchant_id: uuid.UUID
-    name: str
-    asset: str
-    status: str
-    number_length: int
-    number_prefix: str
-    number_luhn: bool
-    pin_required: bool
-    pin_length: int
-    reloadable: bool
-    load_min_minor: int
-    load_max_minor: int
-    balance_max_minor: int
-    expiry_months: int | None
-    pin_attempts_max: int
-    pin_lockout_minutes: int
-    invoice_required: bool
-    loads_per_card_per_day_max: int | None
-    spends_per_card_per_day_max: int | None
-    load_amount_per_card_per_day_max_minor: int | None
-    spend_amount_per_card_per_day_max_minor: int | None
-    operation_amount_max_minor: int | None
-    authorisation_minutes: int
-    profile_bonus_minor: int
-    created_at: datetime
-
-    @classmethod
-    def of(cls, program: Program) -> ProgramOut:
-        data = asdict(program)
-        data["asset"] = data.pop("asset_code")
-        return cls(**data)
-
-
-class BatchCreate(Strict):
-    card_count: Annotated[int, Field(strict=True, ge=1, le=5_000)]
-    note: Annotated[str, StringConstraints(max_length=200)] | None = None
-
-
-class BatchOut(BaseModel):
-    id: uuid.UUID
-    merchant_id: uuid.UUID
-    program_id: uuid.UUID
-    card_count: int
-    note: str | None
-    exported_at: datetime | None
-    created_at: datetime
-    cards_by_state: dict[str, int]
-
-
-class BatchActivationCreate(Strict):
-    """The whole batch (nothing else given), a range of its sequence numbers, or a list."""
-
-    sequence_from: Annotated[int, Field(strict=True, ge=1)] | None = None
-    sequence_to: Annotated[int, Field(strict=True, ge=1)] | None = None
-    numbers: Annotated[list[CardNumber], Field(min_length=1, max_length=5_000)] | None = None
-    load_minor: AmountMinor | None = None
-
-    @model_validator(mode="after")
-    def _one_selection(self) -> BatchActivationCreate:
-        if self.numbers is not None and (self.sequence_from or self.sequence_to):
-            raise ValueError("give a range or a list of numbers, not both")
-        return self
-
-
-class BatchActivationOut(BaseModel):
-    activated: list[uuid.UUID]
-    skipped: list[uuid.UUID]
-    loaded_minor: int
-
-
-class CardOut(BaseModel):
-    id: uuid.UUID
-    merchant_id: uuid.UUID
-    program_id: uuid.UUID
-    kind: Literal["plastic", "virtual"]
-    state: Literal["inactive", "active", "frozen", "closed"]
-    number_last4: str
-    asset: str
-    balance_minor: int
-    available_minor: int = Field(description="The balance less open authorisations.")
-    pin_failures: int
-    locked_until: datetime | None
-    batch_id: uuid.UUID | None
-    batch_sequence: int | None
-    membership_id: uuid.UUID | None
-    registered_at: datetime | None
-    recipient_email: str | None
-    activated_at: datetime | None
-    expires_at: datetime | None
-    closed_at: datetime | None
-    closed_reason: str | None
-    replaced_by: uuid.UUID | None
-    created_at: datetime
-
-
-class OperationOut(BaseModel):
-    id: uuid.UUID
-    kind: str
-    card_id: uuid.UUID
-    program_id: uuid.UUID
-    number_last4: str
-    asset: str
-    amount_minor: int
-    requested_minor: int
-    rest_due_minor: int = Field(description="For a spend that took what the card held.")
-    balance_after_minor: int
-    entry_id: uuid.UUID | None
-    related_id: uuid.UUID | None
-    invoice_number: str | None
-    hold_expires_at: datetime | None
-    store_id: uuid.UUID | None
-    terminal_id: uuid.UUID | None
-    reseller_id: uuid.UUID | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, operation: CardOperation) -> OperationOut:
-        data = asdict(operation)
-        data["asset"] = data.pop("asset_code")
-        return cls(**data, rest_due_minor=operation.rest_due_minor)
-
-
-class ECardCreate(Strict):
-    program_id: uuid.UUID
-    amount_minor: AmountMinor
-    recipient_email: Email
-    recipient_name: Name | None = None
-    sender_name: Name | None = None
-    message: Annotated[str, StringConstraints(max_length=500)] | None = None
-    invoice_number: Invoice | None = None
-
-
-class IssuedCardOut(BaseModel):
-    card: CardOut
-    number: str | None = Field(description="Shown this once (empty on a replay).")
-    pin: str | None
-    page_url: str | None
-    operation: OperationOut | None
-
-
-class ActivationCreate(Strict):
-    number: CardNumber
-    amount_minor: AmountMinor | None = None
-    invoice_number: Invoice | None = None
-
-
-class LoadCreate(Strict):
-    number: CardNumber
-    amount_minor: AmountMinor
-    invoice_number: Invoice | None = None
-
-
-class SpendCreate(Strict):
-    number: CardNumber
-    pin: Pin | None = None
-    amount_minor: AmountMinor
-    invoice_number: Invoice | None = None
-    take_what_is_there: bool = Field(
-        default=False,
-        description="Beyond the balance, take what the card holds and report the rest due.",
-    )
-
-
-class AuthorisationCreate(Strict):
-    number: CardNumber
-    pin: Pin | None = None
-    amount_minor: AmountMinor
-    invoice_number: Invoice | None = None
-
-
-class CardCredentials(Strict):
-    number: CardNumber
-    pin: Pin | None = None
-
-
-class PartialAmount(Strict):
-    amount_minor: AmountMinor | None = None
-
-
-class BalanceTransferCreate(Strict):
-    """The old card by id (back office) or by number and PIN (register); the new by number."""
-
-    from_card_id: uuid.UUID | None = None
-    from_number: CardNumber | None = None
-    from_pin: Pin | None = None
-    to_number: CardNumber
-
-    @model_validator(mode="after")
-    def _one_source(self) -> BalanceTransferCreate:
-        if (self.from_card_id is None) == (self.from_number is None):
-            raise ValueError("give from_card_id or from_number")
-        return self
-
-
-class BalanceTransferOut(BaseModel):
-    transfer_out: OperationOut
-    transfer_in: OperationOut
-
-
-class CardAdjustmentCreate(Strict):
-    amount_minor: AmountMinor
-    direction: Literal["credit", "debit"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
-                                             max_length=500)]
-
-
-class RegistrationCreate(Strict):
-    customer_id: uuid.UUID
-    number: CardNumber
-    pin: Pin | None = None
-
-
-class OwnRegistrationCreate(Strict):
-    """A customer's own card: the merchant of their membership, the number and the PIN."""
-
-    merchant_id: uuid.UUID
-    number: CardNumber
-    pin: Pin
-
-
-class ProfileBonusCreate(Strict):
-    customer_id: uuid.UUID
-    card_id: uuid.UUID
-
-
-class AlertRuleCreate(Strict):
-    kind: Literal["wrong_pins", "large_load", "large_spend", "card_velocity",
-                  "terminal_card_checks", "balance_transfer", "manual_adjustment"]
-    program_id: uuid.UUID | None = None
-    threshold_count: Count | None = None
-    threshold_minor: AmountMinor | None = None
-    window_minutes: Annotated[int, Field(strict=True, ge=1, le=10_080)] | None = None
-    notify_head_office: bool = True
-    notify_store_manager: bool = False
-
-
-class AlertRuleOut(BaseModel):
-    id: uuid.UUID
-    kind: str
-    program_id: uuid.UUID | None
-    threshold_count: int | None
-    threshold_minor: int | None
-    window_minutes: int | None
-    notify_head_office: bool
-    notify_store_manager: bool
-    active: bool
-    created_at: datetime
-
-
-class AlertRuleChange(Strict):
-    active: bool
-
-
-class AlertOut(BaseModel):
-    id: uuid.UUID
-    rule_id: uuid.UUID
-    kind: str
-    card_id: uuid.UUID | None
-    store_id: uuid.UUID | None
-    terminal_id: uuid.UUID | None
-    summary: str
-    details: dict[str, Any]
-    mailed_to: list[str]
-    created_at: datetime
-
-
-class ResellerCreate(Strict):
-    name: Name
-    email: Email | None = None
-    program_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=100)]
-
-
-class ResellerOut(BaseModel):
-    id: uuid.UUID
-    merchant_id: uuid.UUID
-    name: str
-    email: str | None
-    api_key_id: uuid.UUID
-    program_ids: list[uuid.UUID]
-    created_at: datetime
-
-
-class ResellerCreated(ResellerOut):
-    api_key: IssuedApiKeyOut
 
 
 def _operation(response: Response, operation: CardOperation) -> OperationOut:
@@ -446,14 +117,14 @@ def create_batch(
     program_id: uuid.UUID, body: BatchCreate, caller: Caller, services: ServicesDep
 ) -> BatchOut:
     """N inactive plastic cards; export their numbers and PINs once for the printer."""
-    return BatchOut(**services.gift_cards.create_batch(
+    return BatchOut.of(services.gift_cards.create_batch(
         caller, program_id, body.card_count, body.note
     ))
 
 
 @router.get("/gift-card-batches/{batch_id}")
 def get_batch(batch_id: uuid.UUID, caller: Caller, services: ServicesDep) -> BatchOut:
-    return BatchOut(**services.gift_cards.get_batch(caller, batch_id))
+    return BatchOut.of(services.gift_cards.get_batch(caller, batch_id))
 
 
 @router.post("/gift-card-batches/{batch_id}/export", response_class=Response,
@@ -738,12 +409,12 @@ def create_reseller(body: ResellerCreate, caller: Caller, services: ServicesDep)
         caller, name=body.name, email=str(body.email) if body.email else None,
         program_ids=body.program_ids,
     )
-    return ResellerCreated(**reseller, api_key=IssuedApiKeyOut(**asdict(key)))
+    return ResellerCreated.of(reseller, api_key=IssuedApiKeyOut(**asdict(key)))
 
 
 @router.get("/gift-card-resellers")
 def list_resellers(caller: Caller, services: ServicesDep) -> list[ResellerOut]:
-    return [ResellerOut(**reseller) for reseller in services.gift_cards.list_resellers(caller)]
+    return [ResellerOut.of(reseller) for reseller in services.gift_cards.list_resellers(caller)]
 
 
 @router.get("/gift-card-resellers/{reseller_id}/settlement")

@@ -34,6 +34,7 @@ from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import merchants, stores
 from cagnotte.mail import Mailer, compose
+from cagnotte.programs.gift_cards.rows import CardRow
 from cagnotte.programs.gift_cards.tables import (
     gift_card_alert_rules,
     gift_card_alerts,
@@ -220,9 +221,11 @@ class GiftCardAlerts:
         return (f"Card …{last4} had {count} operations within {rule['window_minutes']} "
                 "minutes.")
 
-    def after_wrong_pin(self, caller: Principal, card: Any, failures: int, locked: bool) -> None:
+    def after_wrong_pin(
+        self, caller: Principal, card: CardRow, failures: int, locked: bool
+    ) -> None:
         for rule in self._active_rules(caller.merchant_id, ("wrong_pins",)):
-            if rule["program_id"] not in (None, card["program_id"]):
+            if rule["program_id"] not in (None, card.program_id):
                 continue
             if failures != rule["threshold_count"] and not (
                 locked and failures < rule["threshold_count"]
@@ -231,8 +234,8 @@ class GiftCardAlerts:
             state = " The card is locked." if locked else ""
             self._raise(
                 caller.merchant_id, rule,
-                f"{failures} wrong PINs in a row on card …{card['number_last4']}.{state}",
-                card_id=card["id"], store_id=caller.store_id, terminal_id=caller.terminal_id,
+                f"{failures} wrong PINs in a row on card …{card.number_last4}.{state}",
+                card_id=card.id, store_id=caller.store_id, terminal_id=caller.terminal_id,
                 details={"wrong_pins": failures, "locked": locked},
             )
 

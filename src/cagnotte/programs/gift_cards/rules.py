@@ -1,15 +1,14 @@
 """Gift card rules as pure functions of (program, card, amounts, now).
 
-Nothing here reads the database or the clock: the service gathers the facts
+Nothing here reads the database or the clock: the use case gathers the facts
 and these functions say yes, or raise the domain error that says no.
 """
 
 from __future__ import annotations
 
 import calendar
-import uuid
-from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cagnotte import errors
@@ -21,74 +20,16 @@ from cagnotte.programs.gift_cards.numbers import (
     ascii_digits,
     random_digit_count,
 )
+from cagnotte.programs.gift_cards.program import (
+    AUTHORISATION_MINUTES_MAX,
+    PIN_LENGTH_MAX,
+    PIN_LENGTH_MIN,
+    Program,
+)
 
-PIN_LENGTH_MIN = 4
-PIN_LENGTH_MAX = 8
-AUTHORISATION_MINUTES_MAX = 7 * 24 * 60
 # Kinds of operation that put value on a card, and that take it off.
 LOAD_KINDS = ("activation", "load")
 SPEND_KINDS = ("spend", "authorisation")
-
-
-@dataclass(frozen=True, slots=True)
-class Program:
-    """A merchant's gift card program: its card format and its controls."""
-
-    merchant_id: uuid.UUID
-    id: uuid.UUID
-    name: str
-    asset_code: str
-    status: str
-    number_length: int
-    number_prefix: str
-    number_luhn: bool
-    pin_required: bool
-    pin_length: int
-    reloadable: bool
-    load_min_minor: int
-    load_max_minor: int
-    balance_max_minor: int
-    expiry_months: int | None
-    pin_attempts_max: int
-    pin_lockout_minutes: int
-    invoice_required: bool
-    loads_per_card_per_day_max: int | None
-    spends_per_card_per_day_max: int | None
-    load_amount_per_card_per_day_max_minor: int | None
-    spend_amount_per_card_per_day_max_minor: int | None
-    operation_amount_max_minor: int | None
-    authorisation_minutes: int
-    profile_bonus_minor: int
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> Program:
-        return cls(**{field.name: row[field.name] for field in fields(cls)})
-
-    @property
-    def pin_lockout(self) -> timedelta:
-        return timedelta(minutes=self.pin_lockout_minutes)
-
-
-PROGRAM_DEFAULTS: dict[str, Any] = {
-    "number_length": 16,
-    "number_prefix": "",
-    "number_luhn": True,
-    "pin_required": True,
-    "pin_length": 4,
-    "reloadable": True,
-    "expiry_months": None,
-    "pin_attempts_max": 3,
-    "pin_lockout_minutes": 30,
-    "invoice_required": False,
-    "loads_per_card_per_day_max": None,
-    "spends_per_card_per_day_max": None,
-    "load_amount_per_card_per_day_max_minor": None,
-    "spend_amount_per_card_per_day_max_minor": None,
-    "operation_amount_max_minor": None,
-    "authorisation_minutes": 60,
-    "profile_bonus_minor": 0,
-}
 
 
 def check_program_settings(settings: dict[str, Any]) -> None:

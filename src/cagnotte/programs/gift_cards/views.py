@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cagnotte.programs.gift_cards.rows import CardRow, OperationRow
+
 CARD_VIEW_FIELDS = (
     "id", "merchant_id", "program_id", "kind", "state", "number_last4", "pin_failures",
     "locked_until", "account_id", "batch_id", "batch_sequence", "membership_id",
@@ -15,9 +17,11 @@ CARD_VIEW_FIELDS = (
 )
 
 
-def card_view(row: Any, balance_minor: int, available_minor: int, asset_code: str) -> dict:
+def card_view(
+    card: CardRow, balance_minor: int, available_minor: int, asset_code: str
+) -> dict[str, Any]:
     """A card as shown to staff: state, last four digits, balance; never the number or PIN."""
-    view = {name: row[name] for name in CARD_VIEW_FIELDS}
+    view = {name: getattr(card, name) for name in CARD_VIEW_FIELDS}
     view.update(balance_minor=balance_minor, available_minor=available_minor, asset=asset_code)
     return view
 
@@ -72,16 +76,20 @@ class CardOperation:
         return cls(**values, replayed=replayed)
 
     @classmethod
-    def from_row(cls, row: Any, number_last4: str, asset_code: str, replayed: bool = False):
-        names = [name for name in cls.__dataclass_fields__ if name not in (
-            "number_last4", "asset_code", "replayed"
-        )]
+    def of(
+        cls, row: OperationRow, number_last4: str, asset_code: str, *, replayed: bool = False
+    ) -> CardOperation:
+        """The logged operation, named by its card's last four digits and its asset."""
         return cls(
             number_last4=number_last4, asset_code=asset_code, replayed=replayed,
-            **{name: row[name] for name in names},
+            **{name: getattr(row, name) for name in _ROW_FIELDS},
         )
 
 
+_ROW_FIELDS = tuple(
+    name for name in CardOperation.__dataclass_fields__
+    if name not in ("number_last4", "asset_code", "replayed")
+)
 _UUID_FIELDS = (
     "merchant_id", "id", "card_id", "program_id", "entry_id", "transfer_id", "related_id",
     "store_id", "terminal_id", "reseller_id",

@@ -1,0 +1,108 @@
+"""Request and response bodies of the API, one module per domain. Amounts are integers of
+minor units, strictly.
+
+The names that other modules import from `cagnotte.api.schemas` are re-exported here;
+the gift card bodies live in `cagnotte.api.schemas.gift_cards`.
+"""
+
+from cagnotte.api.schemas.base import (
+    AmountMinor,
+    AssetCode,
+    Email,
+    Name,
+    ShortText,
+    Strict,
+    without_default,
+)
+from cagnotte.api.schemas.customers import (
+    CustomerEnrol,
+    CustomerOut,
+    CustomerStatusChange,
+    PersonName,
+    Profile,
+    ProfileChange,
+)
+from cagnotte.api.schemas.ledger import (
+    AccountOut,
+    BalanceOut,
+    EntryOut,
+    TransferOut,
+    TransferPage,
+)
+from cagnotte.api.schemas.merchants import (
+    ApiKeyCreate,
+    ApiKeyOut,
+    AssetCreate,
+    AssetOut,
+    IssuedApiKeyOut,
+    MerchantCreate,
+    MerchantCreated,
+    MerchantOut,
+    MerchantStatusChange,
+    StaffCreate,
+    StaffOut,
+    StoreCreate,
+    StoreOut,
+    TerminalCreate,
+    TerminalCreated,
+    TerminalOut,
+)
+from cagnotte.api.schemas.sign_in import (
+    MeOut,
+    SessionOut,
+    SignInCodeRequest,
+    SignInCodeVerify,
+)
+from cagnotte.api.schemas.wallets import (
+    AdjustmentCreate,
+    PaymentOut,
+    RefundCreate,
+    WalletEntryOut,
+    WalletMovement,
+)
+
+__all__ = [
+    "AccountOut",
+    "AdjustmentCreate",
+    "AmountMinor",
+    "ApiKeyCreate",
+    "ApiKeyOut",
+    "AssetCode",
+    "AssetCreate",
+    "AssetOut",
+    "BalanceOut",
+    "CustomerEnrol",
+    "CustomerOut",
+    "CustomerStatusChange",
+    "Email",
+    "EntryOut",
+    "IssuedApiKeyOut",
+    "MeOut",
+    "MerchantCreate",
+    "MerchantCreated",
+    "MerchantOut",
+    "MerchantStatusChange",
+    "Name",
+    "PaymentOut",
+    "PersonName",
+    "Profile",
+    "ProfileChange",
+    "RefundCreate",
+    "SessionOut",
+    "ShortText",
+    "SignInCodeRequest",
+    "SignInCodeVerify",
+    "StaffCreate",
+    "StaffOut",
+    "StoreCreate",
+    "StoreOut",
+    "Strict",
+    "TerminalCreate",
+    "TerminalCreated",
+    "TerminalOut",
+    "TransferOut",
+    "TransferPage",
+    "WalletEntryOut",
+    "WalletMovement",
+    "without_default",
+]

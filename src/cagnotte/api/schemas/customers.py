@@ -1,0 +1,64 @@
+"""Customers: enrolment, profiles, status."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from cagnotte.api.schemas.base import Email, Strict, without_default
+
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+
+
+class Profile(Strict):
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    email: Email | None = None
+    birth_date: date | None = None
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    consent_marketing_email: bool | None = None
+    consent_marketing_sms: bool | None = None
+
+
+class ProfileChange(Profile):
+    """A PATCH: only the fields sent change; null clears a text field, not a consent."""
+
+    consent_marketing_email: bool = Field(default=None, json_schema_extra=without_default)
+    consent_marketing_sms: bool = Field(default=None, json_schema_extra=without_default)
+
+
+class CustomerEnrol(Profile):
+    phone: Annotated[str, StringConstraints(min_length=3, max_length=32)] | None = Field(
+        default=None, description="Any common notation; stored in E.164."
+    )
+    accept_terms: bool = False
+
+
+class CustomerOut(BaseModel):
+    id: uuid.UUID = Field(description="The membership id: this customer, at this merchant.")
+    merchant_id: uuid.UUID
+    status: Literal["active", "blocked"]
+    phone: str | None
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    birth_date: date | None
+    address: str | None
+    consent_marketing_email: bool
+    consent_marketing_sms: bool
+    consent_terms_at: datetime | None
+    last_visit_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, membership: dict) -> CustomerOut:
+        return cls(**{key: membership.get(key) for key in cls.model_fields if key != "id"},
+                   id=membership["id"])
+
+
+class CustomerStatusChange(Strict):
+    status: Literal["active", "blocked"]

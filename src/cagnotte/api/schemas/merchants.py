@@ -1,0 +1,120 @@
+"""Merchants, their assets, stores, terminals, staff and API keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from cagnotte.api.schemas.base import AssetCode, Email, Name, Strict
+
+
+class MerchantCreate(Strict):
+    name: Name
+    head_office_email: Email | None = None
+
+
+class MerchantOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    status: Literal["active", "suspended"]
+    head_office_email: str | None
+    created_at: datetime
+
+
+class ApiKeyOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    role: Literal["operator", "owner", "manager", "cashier", "reseller"]
+    key_prefix: str
+    store_id: uuid.UUID | None
+    terminal_id: uuid.UUID | None
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class IssuedApiKeyOut(ApiKeyOut):
+    secret: str = Field(description="The key itself. Shown this once; only a hash is kept.")
+
+
+class MerchantCreated(MerchantOut):
+    owner_key: IssuedApiKeyOut
+
+
+class MerchantStatusChange(Strict):
+    status: Literal["active", "suspended"]
+
+
+class AssetCreate(Strict):
+    code: AssetCode
+    scale: Annotated[int, Field(strict=True, ge=0, le=8)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class AssetOut(BaseModel):
+    code: str
+    scale: int
+    name: str
+    merchant_id: uuid.UUID | None
+
+
+class StoreCreate(Strict):
+    name: Name
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    manager_email: Email | None = None
+
+
+class StoreOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    name: str
+    address: str | None
+    manager_email: str | None
+    created_at: datetime
+
+
+class TerminalCreate(Strict):
+    store_id: uuid.UUID
+    kind: Literal["register", "kiosk", "e_store"]
+    name: Name
+
+
+class TerminalOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    store_id: uuid.UUID
+    kind: Literal["register", "kiosk", "e_store"]
+    name: str
+    active: bool
+    created_at: datetime
+
+
+class TerminalCreated(TerminalOut):
+    api_key: IssuedApiKeyOut
+
+
+class StaffCreate(Strict):
+    email: Email
+    name: Name
+    role: Literal["owner", "manager", "cashier"]
+    password: Annotated[str, StringConstraints(min_length=10, max_length=200)] | None = None
+
+
+class StaffOut(BaseModel):
+    id: uuid.UUID
+    merchant_id: uuid.UUID
+    email: str
+    name: str
+    role: Literal["owner", "manager", "cashier"]
+    active: bool
+    locked_until: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreate(Strict):
+    name: Name
+    role: Literal["owner", "manager", "cashier"]
+    store_id: uuid.UUID | None = None

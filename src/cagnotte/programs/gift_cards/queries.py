@@ -1,0 +1,131 @@
+"""What staff and customers read about cards: views with balances, and histories.
+
+A card is shown by its last four digits, its state and its balance; never its
+number or PIN (views.card_view).
+
+Errors: forbidden (a role below manager lists or looks cards up; below cashier
+lists a member's cards), not_found, invalid_input (a look-up that is neither
+four digits nor a number).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cagnotte import errors
+from cagnotte.crm.service import CustomerService
+from cagnotte.db.engine import Database
+from cagnotte.programs.gift_cards import repository
+from cagnotte.programs.gift_cards.accounts import CardAccounts
+from cagnotte.programs.gift_cards.finding import NumberKey
+from cagnotte.programs.gift_cards.numbers import normalise_number
+from cagnotte.programs.gift_cards.program import Program
+from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
+from cagnotte.programs.gift_cards.rows import CardRow, OperationRow
+from cagnotte.programs.gift_cards.views import CardOperation, card_view
+from cagnotte.security.principals import Principal
+
+CARD_LIST_PAGE_MAX = 500
+CARD_SEARCH_RESULTS_MAX = 20
+
+
+class CardQueries:
+    def __init__(
+        self, database: Database, accounts: CardAccounts, programs: ProgramCatalogue,
+        customers: CustomerService, numbers: NumberKey,
+    ) -> None:
+        self.database = database
+        self.accounts = accounts
+        self.programs = programs
+        self.customers = customers
+        self.numbers = numbers
+
+    def get_card(
+        self, caller: Principal, card_id: uuid.UUID, *, check_role: bool = True
+    ) -> dict[str, Any]:
+        if check_role:
+            caller.require("manager")
+        with self.database.read() as connection:
+            card = repository.card(connection, caller.merchant_id, card_id)
+        return self.view(card)
+
+    def list_cards(
+        self, caller: Principal, *, program_id: uuid.UUID | None = None,
+        state: str | None = None, membership_id: uuid.UUID | None = None, limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        caller.require("manager" if membership_id is None else "cashier")
+        with self.database.read() as connection:
+            cards = repository.cards(
+                connection, caller.merchant_id, program_id=program_id, state=state,
+                membership_id=membership_id, limit=min(limit, CARD_LIST_PAGE_MAX),
+            )
+        return [self.view(card) for card in cards]
+
+    def cards_of_customer(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The cards registered to any membership of this identity (the customer page)."""
+        views = []
+        for membership in self.customers.memberships_of(customer_id):
+            with self.database.read() as connection:
+                cards = repository.registered_cards(
+                    connection, membership["merchant_id"], membership["id"]
+                )
+            views += [self.view(card) for card in cards]
+        return views
+
+    def find_cards(self, caller: Principal, text: str) -> list[dict[str, Any]]:
+        """Cards by their full number, or by their last four digits (the back office)."""
+        caller.require("manager")
+        digits = text.replace(" ", "").replace("-", "").strip()
+        last4 = len(digits) == 4 and digits.isdigit()
+        number = None if last4 else normalise_number(digits)
+        if not last4 and number is None:
+            raise errors.InvalidInput("Enter a card's last four digits or its whole number.")
+        with self.database.read() as connection:
+            if number is None:
+                cards = repository.cards_by_last4(
+                    connection, caller.merchant_id, digits, CARD_SEARCH_RESULTS_MAX
+                )
+            else:
+                found = repository.card_by_number_hash(
+                    connection, caller.merchant_id, self.numbers.hash(number)
+                )
+                cards = [found] if found is not None else []
+        return [self.view(card) for card in cards]
+
+    def card_history(self, caller: Principal, card_id: uuid.UUID) -> list[CardOperation]:
+        """Every operation on the card, newest first."""
+        caller.require("manager")
+        with self.database.read() as connection:
+            card = repository.card(connection, caller.merchant_id, card_id)
+            rows = repository.card_operations(connection, card)
+        return self._operations(card, rows)
+
+    def customer_card_history(
+        self, customer_id: uuid.UUID, card_id: uuid.UUID, *, limit: int
+    ) -> list[CardOperation]:
+        """The latest operations of a card registered to one of this customer's memberships."""
+        memberships = self.customers.memberships_of(customer_id)
+        with self.database.read() as connection:
+            card = repository.card_of_memberships(connection, card_id, memberships)
+            if card is None:
+                raise errors.NotFound(repository.NO_SUCH_CARD)
+            rows = repository.card_operations(
+                connection, card, limit=min(limit, CARD_LIST_PAGE_MAX)
+            )
+        return self._operations(card, rows)
+
+    def program_of_card(self, caller: Principal, card_id: uuid.UUID) -> Program:
+        with self.database.read() as connection:
+            card = repository.card(connection, caller.merchant_id, card_id)
+        return self.programs.program(caller.merchant_id, card.program_id)
+
+    def view(self, card: CardRow) -> dict[str, Any]:
+        """The card as shown to staff, with its balance and what is available of it."""
+        program = self.programs.program(card.merchant_id, card.program_id)
+        balance = self.accounts.balance(card)
+        return card_view(card, balance.credit_balance, balance.available, program.asset_code)
+
+    def _operations(self, card: CardRow, rows: list[OperationRow]) -> list[CardOperation]:
+        program = self.programs.program(card.merchant_id, card.program_id)
+        return [CardOperation.of(row, card.number_last4, program.asset_code) for row in rows]
