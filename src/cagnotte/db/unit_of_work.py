@@ -143,11 +143,19 @@ class UnitOfWork:
         self._lock_rank = rank
 
     def claim_invoice_number(self, number: str, used_by: str, used_by_id: uuid.UUID) -> None:
-        """Use a POS invoice number once per merchant; invoice_reused if it served already.
+        """Use a POS invoice number once per merchant; invoice_reused if it served already."""
+        if not self.try_claim_invoice_number(number, used_by, used_by_id):
+            raise errors.InvoiceReused()
 
-        The claim is the check: an INSERT that does nothing when the number is
-        taken, so two registers sending one number at once cannot both have it
-        (on PostgreSQL the second waits for the first to commit or roll back).
+    def try_claim_invoice_number(
+        self, number: str, used_by: str, used_by_id: uuid.UUID
+    ) -> bool:
+        """Claim a POS invoice number for this unit's work; False if it served already.
+
+        One record for checks and gift card operations alike. The claim is the
+        check: an INSERT that does nothing when the number is taken, so two
+        registers sending one number at once cannot both have it (on PostgreSQL
+        the second waits for the first to commit or roll back).
         """
         insert = pg_dialect.insert if self.is_postgresql else sqlite_dialect.insert
         claimed = self.connection.execute(
@@ -157,8 +165,7 @@ class UnitOfWork:
             .on_conflict_do_nothing()
             .returning(invoice_numbers.c.number)
         ).first()
-        if claimed is None:
-            raise errors.InvoiceReused()
+        return claimed is not None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run `callback` once the transaction has committed (not on a replay)."""

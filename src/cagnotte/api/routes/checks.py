@@ -11,7 +11,9 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from cagnotte import errors
-from cagnotte.api.checkout_schemas import (
+from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.schemas.checks import (
     BatchOutcomeOut,
     CheckIn,
     CheckOut,
@@ -22,8 +24,6 @@ from cagnotte.api.checkout_schemas import (
     OfflineBatchIn,
     QuoteOut,
 )
-from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.checkout.service import CHECK_PAGE_SIZE_MAX, CheckFilters
 from cagnotte.db.unit_of_work import Idempotency
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.loyalty_schemas import (
+from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.schemas.loyalty import (
     LoyaltyProgramChange,
     LoyaltyProgramCreate,
     LoyaltyProgramDeletion,
     LoyaltyProgramOut,
 )
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.programs.loyalty.admin import StoredRule
 from cagnotte.programs.loyalty.definitions import RuleDefinition
 from cagnotte.programs.loyalty.program import ProgramKind

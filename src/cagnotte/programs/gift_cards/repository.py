@@ -256,15 +256,6 @@ def day_activity(connection: Connection, card: CardRow, day: date) -> DayActivit
     )
 
 
-def invoice_used(connection: Connection, merchant_id: uuid.UUID, invoice_number: str) -> bool:
-    return connection.execute(
-        select(literal(1)).where(
-            gift_card_operations.c.merchant_id == merchant_id,
-            gift_card_operations.c.invoice_number == invoice_number,
-        )
-    ).first() is not None
-
-
 def refunded_minor(connection: Connection, spend: OperationRow) -> int:
     """What refunds of this spend or capture have given back so far."""
     return int(connection.execute(

@@ -45,12 +45,15 @@ def card_facts(
 
 
 def invoice(unit: UnitOfWork, number: str | None) -> Invoice:
-    """The invoice number an operation names, and whether the merchant has used it.
+    """The invoice number an operation names, claimed for it; `used` if it served already.
 
-    Two operations with one new number at once both find it free; the unique
-    constraint then refuses the second (PostgreSQL; SQLite has one writer).
+    One record of a merchant's invoice numbers for gift card operations and
+    checks alike (`invoice_numbers`), claimed in the unit of work: two
+    operations with one new number at once cannot both have it.
     """
-    used = bool(number) and repository.invoice_used(unit.connection, unit.merchant_id, number)
+    used = bool(number) and not unit.try_claim_invoice_number(
+        number, "gift_card_operation", unit.entry_id
+    )
     return Invoice(number=number, used=used)
 
 

@@ -1,6 +1,4 @@
 """Request and answer models of the check routes.
-
-(Beside `cagnotte.api.schemas` while that module becomes a package; it moves there.)
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cagnotte.api.schemas import Strict
+from cagnotte.api.schemas.base import Strict
 from cagnotte.checkout.model import (
     CHECK_LINES_MAX,
     LINE_QUANTITY_MAX,

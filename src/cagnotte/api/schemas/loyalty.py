@@ -1,6 +1,4 @@
 """Request and answer models of the loyalty routes.
-
-(Beside `cagnotte.api.schemas` while that module becomes a package; it moves there.)
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cagnotte.api.schemas import Strict
+from cagnotte.api.schemas.base import Strict
 from cagnotte.programs.loyalty.program import LoyaltyProgram, settings_of
 
 PositiveFraction = Field(ge=1, le=10**12)
