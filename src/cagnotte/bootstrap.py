@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cagnotte.catalogue.service import CatalogueService
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
 from cagnotte.crm.service import CustomerService
@@ -34,6 +35,7 @@ class Services:
     gift_cards: GiftCardService
     captchas: CaptchaService
     bonus_codes: BonusCodeService
+    catalogue: CatalogueService
 
     def close(self) -> None:
         self.database.dispose()
@@ -78,4 +80,5 @@ def bootstrap(
             bonus_value_max_minor=settings.bonus_value_max_minor,
             platform_bank_account=settings.platform_bank_account,
         ),
+        catalogue=CatalogueService(database, units),
     )

@@ -56,6 +56,10 @@ LOCK_ORDER: tuple[str, ...] = (
     "gift_card_batches",
     "gift_cards",
     "gift_card_operations",
+    # The catalogue: a change of the category tree locks all of a merchant's
+    # categories before any product (catalogue/service.py).
+    "product_categories",
+    "products",
 )
 
 
