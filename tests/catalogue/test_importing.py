@@ -210,6 +210,11 @@ def test_a_file_of_more_rows_than_an_import_may_hold_is_refused(monkeypatch):
     assert errors_of(csv_file(rows, MINIMAL)) == [(5, None)]
     assert errors_of(xlsx_file(rows, MINIMAL), "xlsx") == [(5, None)]
     assert len(rows_of(csv_file(rows[:3], MINIMAL))) == 3
+    # Blank lines are no rows, and do not cut the file short either.
+    spaced = b"sku,name,unit_price,currency\n" + b"\n" * 10 + b"".join(
+        f"S-{i},P,1,CZK\n\n".encode() for i in range(4))
+    assert errors_of(spaced) == [(18, None)]
+    assert len(rows_of(spaced[:spaced.index(b"S-3")])) == 3
 
 
 def test_at_most_the_reported_number_of_errors_is_shown():

@@ -220,3 +220,15 @@ def test_an_unknown_category_filters_every_product_out(client, merchant):
     page = client.get("/v1/catalogue/products", params={"category_id": str(uuid.uuid4())},
                       headers=merchant.owner)
     assert page.status_code == 200 and page.json() == {"items": [], "next_cursor": None}
+
+
+def test_the_longest_values_the_api_accepts_fit_the_database(client, merchant):
+    """Each limit is within its column (PostgreSQL refuses longer), case folding included."""
+    # "ΐ" case-folds to three characters, "ß" to two.
+    category = create_category(client, merchant, "ΐ" * 100)
+    product = create_product(client, merchant, "S" * 64, name="ß" * 200,
+                             unit_price_minor=UNIT_PRICE_MINOR_MAX, category_id=category["id"])
+    assert len(product["sku"]) == 64 and len(product["name"]) == 200
+    found = client.get("/v1/catalogue/products", params={"q": "ss" * 50},
+                       headers=merchant.owner).json()
+    assert skus(found) == ["S" * 64]

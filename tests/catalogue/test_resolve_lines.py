@@ -47,7 +47,9 @@ def test_an_uncatalogued_sku_is_left_out_and_a_deactivated_one_is_told_so(
     old = create_product(client, merchant, "OLD")
     client.patch(f"/v1/catalogue/products/{old['id']}", json={"active": False},
                  headers=merchant.manager)
-    facts = services.catalogue.resolve_lines(uuid.UUID(merchant.id), ["OLD", "NEVER-SEEN", ""])
+    facts = services.catalogue.resolve_lines(
+        uuid.UUID(merchant.id), ["OLD", "NEVER-SEEN", "", "O\u0000LD", "x" * 1_000]
+    )
     assert set(facts) == {"OLD"}
     assert facts["OLD"].product.active is False
 

@@ -35,7 +35,7 @@ import math
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -128,18 +128,19 @@ def _csv_records(content: bytes) -> tuple[list[Record], str] | RowError:
     header = text.split("\n", 1)[0]
     delimiter = ";" if ";" in header and "," not in header else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[Record] = []
-    line = 1
-    try:
+    lines = [1]
+
+    def numbered() -> Iterator[Record]:
         for cells in reader:
-            records.append((line, cells))
+            yield lines[-1], cells
             # The next record starts on the line after this one's last (a quoted
             # cell may span lines).
-            line = reader.line_num + 1
-            if len(records) > IMPORT_ROWS_MAX + 1:
-                break
+            lines.append(reader.line_num + 1)
+
+    try:
+        records = _enough(numbered())
     except csv.Error as error:
-        return RowError(line, None, f"The file is not valid CSV here: {error}.")
+        return RowError(lines[-1], None, f"The file is not valid CSV here: {error}.")
     return records, "," if delimiter == ";" else "."
 
 
@@ -174,14 +175,23 @@ def _sheet_records(content: bytes) -> list[Record]:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         try:
             rows = workbook.worksheets[0].iter_rows(min_row=1, values_only=True)
-            records: list[Record] = []
-            for line, cells in enumerate(rows, start=1):
-                records.append((line, cells))
-                if len(records) > IMPORT_ROWS_MAX + 1:
-                    break
-            return records
+            return _enough(enumerate(rows, start=1))
         finally:
             workbook.close()
+
+
+def _enough(records: Iterable[Record]) -> list[Record]:
+    """The records that are not blank, up to one more than a header and the most rows.
+
+    Reading stops there: one row more than may be imported is enough to refuse the file.
+    """
+    kept: list[Record] = []
+    for line, cells in records:
+        if not _blank(cells):
+            kept.append((line, cells))
+            if len(kept) > 1 + IMPORT_ROWS_MAX:
+                break
+    return kept
 
 
 # Records into rows ------------------------------------------------------------------
@@ -190,7 +200,6 @@ def _sheet_records(content: bytes) -> list[Record]:
 def _rows_of(
     records: list[Record], decimal_mark: str, currency_scales: Mapping[str, int]
 ) -> ParsedFile:
-    records = [(line, cells) for line, cells in records if not _blank(cells)]
     if not records:
         return ParsedFile((), (RowError(None, None, "The file is empty: it has no header."),))
     (header_line, header), data = records[0], records[1:]

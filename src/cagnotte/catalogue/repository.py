@@ -57,7 +57,10 @@ def lock_categories(unit: UnitOfWork) -> list[Category]:
 
     A category made while the first ones were being locked is locked in a second
     round: when this returns, nobody else can change any category of the merchant
-    (they lock them all first too) or add one below them.
+    (they lock them all first too) or add one below them. Products may still be
+    written into them meanwhile: the lock leaves the keys that products reference
+    to the check of their foreign key (so a product change, which locks its row
+    before that check, never waits for a tree change that waits for the product).
     """
     locked: dict[uuid.UUID, Any] = {}
     while True:
@@ -69,7 +72,7 @@ def lock_categories(unit: UnitOfWork) -> list[Category]:
         missing = set(ids) - locked.keys()
         if not missing:
             return [Category.from_row(row) for row in locked.values()]
-        for row in unit.lock_many(product_categories, missing):
+        for row in unit.lock_many(product_categories, missing, keys_stay=True):
             locked[row["id"]] = row
 
 

@@ -146,6 +146,8 @@ class CatalogueService:
             raise errors.InvalidInput(
                 f"A search has at most {PRODUCT_SEARCH_LENGTH_MAX} characters."
             )
+        if text is not None and "\x00" in text:
+            raise errors.InvalidInput("A search cannot hold a NUL character.")
         wanted = replace(wanted, text=text or None)
         after_sku = _decode_cursor(cursor) if cursor else None
         with self.database.read() as connection:
@@ -165,6 +167,8 @@ class CatalogueService:
         answer. A deactivated product is, with active False: the check decides.
         """
         cleaned = {sku: fields.clean(sku) for sku in skus}
+        # What cannot be a SKU is in no catalogue (and a NUL would not reach PostgreSQL).
+        cleaned = {sku: clean for sku, clean in cleaned.items() if not fields.sku_problem(clean)}
         with self.database.read() as connection:
             found = repository.products_by_sku(connection, merchant_id, set(cleaned.values()))
             chains = repository.category_chains(

@@ -57,7 +57,7 @@ class CategoryTree:
         chain = [category_id]
         parent_id = self._by_id[category_id].parent_id
         while parent_id is not None:
-            assert len(chain) <= CATEGORY_DEPTH_MAX, f"a cycle through {category_id}"
+            assert len(chain) <= len(self._by_id), f"a cycle through {category_id}"
             chain.append(parent_id)
             parent_id = self._by_id[parent_id].parent_id
         return tuple(chain)
@@ -84,8 +84,8 @@ class CategoryTree:
 
     # Checks ------------------------------------------------------------------
 
-    def check_new(self, parent_id: uuid.UUID | None, name: str, *, count: int = 1) -> None:
-        """Whether `count` new categories may go below `parent_id` under this name."""
+    def check_new(self, parent_id: uuid.UUID | None, name: str) -> None:
+        """Whether a new category may go below `parent_id` (None: the top) under this name."""
         if parent_id is not None:
             self.get(parent_id)
         if self.depth(parent_id) + 1 > CATEGORY_DEPTH_MAX:
@@ -93,7 +93,7 @@ class CategoryTree:
                 f"A category is at most {CATEGORY_DEPTH_MAX} levels below the top."
             )
         self._check_name_free(parent_id, name, None)
-        if len(self) + count > CATEGORIES_PER_MERCHANT_MAX:
+        if len(self) + 1 > CATEGORIES_PER_MERCHANT_MAX:
             raise errors.CategoriesTooMany(
                 f"A catalogue has at most {CATEGORIES_PER_MERCHANT_MAX} categories."
             )
