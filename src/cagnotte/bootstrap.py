@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cagnotte.catalogue.service import CatalogueService
 from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
@@ -38,6 +39,7 @@ class Services:
     bonus_codes: BonusCodeService
     loyalty: LoyaltyPrograms
     checkout: Checkout
+    catalogue: CatalogueService
 
     def close(self) -> None:
         self.database.dispose()
@@ -66,6 +68,7 @@ def bootstrap(
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
     wallets = WalletService(database, clock, ledger, customers, units)
+    catalogue = CatalogueService(database, units)
     return Services(
         settings=settings,
         database=database,
@@ -87,6 +90,8 @@ def bootstrap(
         loyalty=loyalty,
         checkout=Checkout(
             database, clock, ledger, units, customers, loyalty, wallets,
+            catalogue=catalogue,
             refund_cashier_max_minor=settings.check_refund_cashier_max_minor,
         ),
+        catalogue=catalogue,
     )

@@ -149,6 +149,24 @@ RefundExceedsCheck = _error(
 )
 
 
+# Catalogue
+ProductSkuExists = _error("product_sku_exists", "A product with this SKU exists already.")
+CategoryNameTaken = _error(
+    "category_name_taken", "A category of this name exists already at this place of the tree."
+)
+CategoryCycle = _error("category_cycle", "A category cannot move below itself.")
+CategoryTooDeep = _error("category_too_deep", "The category tree would be deeper than it may be.")
+CategoriesTooMany = _error(
+    "categories_too_many", "The catalogue would have more categories than it may."
+)
+ImportInvalid = _error(
+    "import_invalid", "Some rows of the file cannot be imported, so nothing was imported."
+)
+ImportTooLarge = _error("import_too_large", "The file is larger than an import may be.")
+ImportFormatUnsupported = _error(
+    "import_format_unsupported", "An import is a CSV (text/csv) or an XLSX file."
+)
+
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""
     return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)

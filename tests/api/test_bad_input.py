@@ -3,7 +3,8 @@
 Each test sets up one merchant with a customer whose wallet holds money and a
 payment, then sends a family of bad requests. For every one the answer is an
 RFC 9457 problem (application/problem+json) with the expected status and code,
-and the rows of transfers, journal entries and memberships are as before.
+and the rows of transfers, journal entries, memberships and the catalogue are as
+before.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cagnotte.bootstrap import Services
+from cagnotte.catalogue.tables import product_categories, products
 from cagnotte.db.tables import journal_entries, memberships, transfers
 from cagnotte.money import AMOUNT_MINOR_MAX
 from tests.api.conftest import MerchantSetup, bearer, enrol, top_up
@@ -60,7 +62,7 @@ def written_rows(services: Services) -> dict[str, int]:
     with services.database.read() as connection:
         return {
             table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in (transfers, journal_entries, memberships)
+            for table in (transfers, journal_entries, memberships, products, product_categories)
         }
 
 
@@ -561,3 +563,68 @@ def test_bad_sign_in_requests_are_refused(client, services, subtests):
         ("a code for nobody", {"method": "POST", "url": "/v1/customer-sign-in/sessions",
                                "json": {"email": "nobody@example.com", "code": "123456"}}),
     ], expected=(401, "one_time_code_invalid"))
+
+
+# The catalogue ---------------------------------------------------------------------
+
+
+def test_bad_catalogue_bodies_and_identifiers_are_refused(client, services, merchant, subtests):
+    shelf = client.post("/v1/catalogue/categories", json={"name": "Shelf"},
+                        headers=merchant.manager).json()
+    product = client.post("/v1/catalogue/products", headers=merchant.manager, json={
+        "sku": "ESP-1", "name": "Espresso", "unit_price_minor": 250, "currency": "CZK"}).json()
+    good = {"sku": "NEW-1", "name": "New", "unit_price_minor": 100, "currency": "CZK"}
+    huge = "x" * 100_000
+    cases = [
+        ("POST", "/v1/catalogue/products", {**good, "price": 1}),
+        ("POST", "/v1/catalogue/products", {**good, "merchant_id": str(uuid.uuid4())}),
+        ("POST", "/v1/catalogue/products", {k: v for k, v in good.items() if k != "currency"}),
+        ("POST", "/v1/catalogue/products", {**good, "sku": None}),
+        ("POST", "/v1/catalogue/products", {**good, "sku": "   "}),
+        ("POST", "/v1/catalogue/products", {**good, "sku": "S" * 65}),
+        ("POST", "/v1/catalogue/products", {**good, "sku": "S\u0000"}),
+        ("POST", "/v1/catalogue/products", {**good, "name": huge}),
+        ("POST", "/v1/catalogue/products", {**good, "unit_price_minor": "100"}),
+        ("POST", "/v1/catalogue/products", {**good, "unit_price_minor": 2**63}),
+        ("POST", "/v1/catalogue/products", {**good, "currency": "C" * 25}),
+        ("POST", "/v1/catalogue/products", {**good, "members_only": "true"}),
+        ("POST", "/v1/catalogue/products", {**good, "tax_free": 1}),
+        ("POST", "/v1/catalogue/products", {**good, "category_id": "shelf"}),
+        ("PATCH", f"/v1/catalogue/products/{product['id']}", {"sku": "ESP-2"}),
+        ("PATCH", f"/v1/catalogue/products/{product['id']}", {"active": None}),
+        ("PATCH", f"/v1/catalogue/products/{product['id']}", {"name": "N\u0000"}),
+        ("POST", "/v1/catalogue/categories", {"name": "Hot/Cold"}),
+        ("POST", "/v1/catalogue/categories", {"name": "C" * 101}),
+        ("POST", "/v1/catalogue/categories", {"name": "Shelf", "parent_id": 7}),
+        ("POST", "/v1/catalogue/categories", {"name": "\u0000"}),
+        ("PATCH", f"/v1/catalogue/categories/{shelf['id']}", {}),
+        ("PATCH", f"/v1/catalogue/categories/{shelf['id']}", {"name": None}),
+        ("PATCH", f"/v1/catalogue/categories/{shelf['id']}", {"parent": None}),
+    ]
+    requests = [(f"{method} {path} {str(body)[:80]}", {
+        "method": method, "url": path, "json": body, "headers": merchant.manager})
+        for method, path, body in cases]
+    for bad in ("not-a-uuid", "1234", "%00", "%27--"):
+        for method, template in (("GET", "/v1/catalogue/products/{}"),
+                                 ("PATCH", "/v1/catalogue/products/{}"),
+                                 ("PATCH", "/v1/catalogue/categories/{}")):
+            requests.append((f"{method} {template.format(bad)}", {
+                "method": method, "url": template.format(bad), "json": {"name": "X"},
+                "headers": merchant.manager}))
+    requests.append(("a list with a huge search", {
+        "method": "GET", "url": "/v1/catalogue/products", "params": {"q": "q" * 101},
+        "headers": merchant.register}))
+    refuse_all(client, services, subtests, requests)
+    refuse_all(client, services, subtests, [
+        ("a product for no category", {
+            "method": "POST", "url": "/v1/catalogue/products", "headers": merchant.manager,
+            "json": {**good, "category_id": str(uuid.uuid4())}}),
+        ("a change of no product", {
+            "method": "PATCH", "url": f"/v1/catalogue/products/{uuid.uuid4()}",
+            "headers": merchant.manager, "json": {"active": False}}),
+    ], expected=(404, "not_found"))
+    refuse_all(client, services, subtests, [
+        ("an import sent as JSON", {
+            "method": "POST", "url": "/v1/catalogue/imports", "json": {"file": "sku,name"},
+            "headers": merchant.manager}),
+    ], expected=(415, "import_format_unsupported"))

@@ -58,7 +58,8 @@ class Targets:
             if name in self.ids and _is_uuid(value):
                 case.path_parameters[name] = self.ids[name]
         if isinstance(case.body, dict):
-            for name in ("customer_id", "store_id", "program_id", "card_id"):
+            for name in ("customer_id", "store_id", "program_id", "card_id", "category_id",
+                         "parent_id"):
                 if _is_uuid(case.body.get(name)):
                     case.body[name] = self.ids[name]
             # A batch hashes a PIN per card: thousands of cards take seconds by design.
@@ -95,8 +96,8 @@ def fuzzing_schema(services):
 @pytest.fixture
 def targets(client, merchant, services) -> Targets:
     """A customer with a well-filled wallet and a payment, a store, a key to revoke,
-    a gift card program with an active card and a spend, an alert rule, a reseller and
-    a bonus campaign waiting for its funds."""
+    a gift card program with an active card and a spend, an alert rule, a reseller,
+    a bonus campaign waiting for its funds, and a catalogue category with a product."""
     customer = enrol(client, merchant, email="fuzz@example.com")
     assert top_up(client, merchant, customer["id"], 10**12).status_code == 201
     payment = client.post(
@@ -128,6 +129,11 @@ def targets(client, merchant, services) -> Targets:
         "name": "Fuzz bonus", "bonus_value_minor": 1_000, "code_count": 3,
         "valid_from": now.isoformat(), "valid_to": (now + timedelta(days=30)).isoformat(),
     }).json()
+    category = client.post("/v1/catalogue/categories", json={"name": "Fuzz shelf"},
+                           headers=merchant.manager).json()
+    product = client.post("/v1/catalogue/products", headers=merchant.manager, json={
+        "sku": "FUZZ-1", "name": "Fuzz", "unit_price_minor": 100, "currency": "CZK",
+        "category_id": category["id"]}).json()
     return Targets(
         merchant_id=merchant.id,
         ids={
@@ -144,6 +150,9 @@ def targets(client, merchant, services) -> Targets:
             "rule_id": rule["id"],
             "reseller_id": reseller["id"],
             "campaign_id": campaign["id"],
+            "category_id": category["id"],
+            "parent_id": category["id"],
+            "product_id": product["id"],
         },
     )
 

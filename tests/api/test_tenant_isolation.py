@@ -2,7 +2,8 @@
 
 Merchant A has a customer with a wallet, a payment, a store, a terminal, staff,
 API keys and an asset of its own, gift cards (a program, batches, a card with a
-spend and a hold, an alert rule, a reseller) and a funded bonus campaign.
+spend and a hold, an alert rule, a reseller), a funded bonus campaign and a
+catalogue (categories, a members-only product).
 Merchant B, with every key it has, tries each route of the OpenAPI on A's
 objects: it gets the same answer as for an object that does not exist (404, or
 the one gift_card_invalid of the register), so it learns nothing; its lists hold
@@ -47,6 +48,7 @@ ALICE_PHONE = "+420601123456"
 ALICE_EMAIL = "alice@example.com"
 BOB_PHONE = "+420602222333"
 BOB_EMAIL = "bob@example.com"
+ALPHA_SKU = "ALPHA-ESPRESSO"
 
 # Routes anyone may call: health, and the customer sign-in (which reveals nothing).
 PUBLIC_OPERATIONS = {
@@ -156,13 +158,14 @@ def build_world(
     add_gift_cards(world)
     add_bonus_campaign(world, operator_key)
     add_loyalty_program(world)
+    add_catalogue(world)
     # Strings that must never show in anything B (or Bob) reads (not the short PINs,
     # which may turn up by chance inside any id).
     world.secrets = [
         value for name, value in world.ids.items() if not name.endswith(("_pin", "format"))
     ] + ["Alice", ALICE_EMAIL, "anna@cafe-bleu.example", "ALPHA_POINTS", "spare till key",
          "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall", "Alpha points",
-         "ALPHA-LATTE", "Alpha welcome"]
+         "ALPHA-LATTE", "Alpha welcome", "Alpha drinks", "Alpha hot drinks", "Alpha espresso"]
     return world
 
 
@@ -251,6 +254,24 @@ def add_loyalty_program(world: World) -> None:
     assert rule.status_code == 201, rule.text
     world.ids.update(loyalty_program_id=program.json()["id"], check_id=check.json()["id"],
                      loyalty_rule_id=rule.json()["id"])
+def add_catalogue(world: World) -> None:
+    """A's categories Alpha drinks / Alpha hot drinks, and a members-only product in them.
+
+    The product's SKU is not among the secrets: B uses it for a product of its own.
+    """
+    client, a = world.client, world.a
+    drinks = client.post("/v1/catalogue/categories", json={"name": "Alpha drinks"},
+                         headers=a.manager)
+    assert drinks.status_code == 201, drinks.text
+    hot = client.post("/v1/catalogue/categories", headers=a.manager,
+                      json={"name": "Alpha hot drinks", "parent_id": drinks.json()["id"]})
+    assert hot.status_code == 201, hot.text
+    product = client.post("/v1/catalogue/products", headers=a.manager, json={
+        "sku": ALPHA_SKU, "name": "Alpha espresso", "unit_price_minor": 250, "currency": "CZK",
+        "category_id": hot.json()["id"], "members_only": True,
+    })
+    assert product.status_code == 201, product.text
+    world.ids.update({"category_id": hot.json()["id"], "product_id": product.json()["id"]})
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -458,6 +479,29 @@ class OfflineBatchAimedAtA:
         assert_reveals_nothing(world, response)
         (outcome,) = response.json()
         return outcome
+class Import:
+    """B imports a file naming A's SKU and A's category path: all of it lands at B.
+
+    The path is written in capitals: the import finds categories in any case, so
+    it would find A's if it looked there, and B's answers that show it later are
+    not taken for a leak of A's names.
+    """
+
+    content: str
+    expect: dict[str, int]
+
+    def run(self, world: World, method: str, path: str) -> None:
+        def send(caller: str):
+            return world.client.request(
+                method, path, content=self.content.encode(),
+                headers={**getattr(world.b, caller), "Content-Type": "text/csv"},
+            )
+
+        assert_problem(send("register"), 403, "forbidden")
+        response = send("manager")
+        assert response.status_code == 200, response.text
+        assert response.json() == self.expect
+        assert_reveals_nothing(world, response)
 
 
 def _enrolling_alice_at_b_shows_nothing_a_knows(world: World, created: dict[str, Any]) -> None:
@@ -705,6 +749,27 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         body={"merchant_id": "{bob_merchant_id}"}, rename={"payment_id": "bank_payment_id"}
     ),
     ("POST", "/v1/bonus-payouts/{payout_id}/paid"): OperatorOnly(),
+    # The catalogue
+    ("POST", "/v1/catalogue/products"): Reach(body={
+        "sku": ALPHA_SKU, "name": "Beta espresso", "unit_price_minor": 100, "currency": "CZK",
+        "category_id": "{category_id}",
+    }),
+    ("GET", "/v1/catalogue/products"): Listing(queries=(
+        "", "?category_id={category_id}", "?q=alpha", f"?q={ALPHA_SKU}", "?active=true",
+    )),
+    ("GET", "/v1/catalogue/products/{product_id}"): Reach(),
+    ("PATCH", "/v1/catalogue/products/{product_id}"): Reach(body={"active": False}),
+    ("POST", "/v1/catalogue/categories"): Reach(
+        body={"name": "Sneaky shelf", "parent_id": "{category_id}"}
+    ),
+    ("GET", "/v1/catalogue/categories"): Listing(),
+    ("GET", "/v1/catalogue/categories/tree"): Listing(),
+    ("PATCH", "/v1/catalogue/categories/{category_id}"): Reach(body={"name": "Sneaky shelf"}),
+    ("POST", "/v1/catalogue/imports"): Import(
+        content=f"sku,name,category,unit_price,currency\n"
+                f"{ALPHA_SKU},Beta espresso,ALPHA DRINKS/ALPHA HOT DRINKS,9.99,CZK\n",
+        expect={"created": 1, "updated": 0, "unchanged": 0, "categories_created": 2},
+    ),
 }
 
 

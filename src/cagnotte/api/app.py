@@ -12,6 +12,7 @@ from cagnotte.api.problems import install_problem_handlers
 from cagnotte.api.routes import (
     accounts,
     bonus_codes,
+    catalogue,
     checks,
     customers,
     gift_cards,
@@ -49,7 +50,7 @@ def create_app(services: Services) -> FastAPI:
     install_problem_handlers(app)
     # Routes are matched in order: the register's hot path (payments) first.
     for module in (wallets, merchants, customers, accounts, me, bonus_codes, gift_cards,
-                   loyalty, checks):
+                   loyalty, checks, catalogue):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

@@ -76,7 +76,20 @@ STATUS_BY_CODE: dict[str, int] = {
     "payout_already_paid": 409,
     "refund_exceeds_check": 422,
     "member_token_invalid": 422,
+    "product_sku_exists": 409,
+    "category_name_taken": 409,
+    "category_cycle": 409,
+    "category_too_deep": 422,
+    "categories_too_many": 422,
+    "import_invalid": 422,
+    "import_too_large": 413,
+    "import_format_unsupported": 415,
 }
+
+
+# Details of a domain error that its problem shows: when a lockout ends, and what is
+# wrong with each row of a refused import (and how many errors there were).
+_SHOWN_DETAILS = ("locked_until", "errors", "error_count")
 
 
 class Problem(BaseModel):
@@ -88,6 +101,7 @@ class Problem(BaseModel):
     code: str
     detail: str | None = None
     errors: list[dict[str, Any]] | None = None
+    error_count: int | None = None
 
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -126,7 +140,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert error.code in STATUS_BY_CODE, f"no HTTP status for {error.code!r}"
         status = STATUS_BY_CODE[error.code]
         detail = error.message if error.message != type(error).message else None
-        extra = {k: v for k, v in error.details.items() if k in ("locked_until",)}
+        extra = {k: v for k, v in error.details.items() if k in _SHOWN_DETAILS}
         return problem_response(status, error.code, type(error).message, detail, **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -33,6 +33,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from cagnotte import errors
+from cagnotte.catalogue.rows import ProductFacts
+from cagnotte.catalogue.service import CatalogueService
 from cagnotte.checkout import earning, refunds, stamps
 from cagnotte.checkout.model import (
     CheckRequest,
@@ -168,7 +170,7 @@ class Checkout:
     def __init__(
         self, database: Database, clock: Clock, ledger: Ledger, units: UnitsOfWork,
         customers: CustomerService, loyalty: LoyaltyPrograms, wallets: WalletService,
-        catalogue: Any | None = None, refund_cashier_max_minor: int = 50_000,
+        catalogue: CatalogueService | None = None, refund_cashier_max_minor: int = 50_000,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -484,17 +486,21 @@ class Checkout:
                          missing="No such store.")
 
     def _resolve(self, merchant_id: uuid.UUID, request: CheckRequest) -> list[ResolvedLine]:
-        known: dict[str, Any] = {}
+        """Each line with what the catalogue knows of its SKU (a deactivated product's line
+        is treated as uncatalogued: it earns by the check-wide rules only)."""
+        known: dict[str, ProductFacts] = {}
         if self.catalogue is not None:
             known = self.catalogue.resolve_lines(merchant_id, [line.sku for line in request.lines])
         resolved = []
         for index, line in enumerate(request.lines):
-            product = known.get(line.sku)
+            facts = known.get(line.sku)
+            if facts is None or not facts.product.active:
+                resolved.append(ResolvedLine(index=index, request=line))
+                continue
             resolved.append(ResolvedLine(
-                index=index, request=line,
-                product_id=getattr(product, "product_id", None),
-                category_ids=frozenset(getattr(product, "category_ids", ()) or ()),
-                members_only=bool(getattr(product, "members_only", False)),
+                index=index, request=line, product_id=facts.product.id,
+                category_ids=frozenset(facts.category_ids),
+                members_only=facts.product.members_only,
             ))
         return resolved
 

@@ -1,5 +1,6 @@
 """Every table of every package, for Alembic's comparisons."""
 
+from cagnotte.catalogue import tables as _catalogue  # noqa: F401
 from cagnotte.checkout import tables as _checkout  # noqa: F401
 from cagnotte.db.tables import metadata
 from cagnotte.programs.bonus_codes import tables as _bonus_codes  # noqa: F401

@@ -59,6 +59,10 @@ LOCK_ORDER: tuple[str, ...] = (
     "loyalty_programs",
     "loyalty_rules",
     "checks",
+    # The catalogue: a change of the category tree locks all of a merchant's
+    # categories before any product (catalogue/service.py).
+    "product_categories",
+    "products",
 )
 
 
@@ -121,8 +125,15 @@ class UnitOfWork:
             raise errors.NotFound(missing)
         return rows[0]
 
-    def lock_many(self, table: Table, row_ids: Iterable[uuid.UUID]) -> list[RowMapping]:
-        """The merchant's rows of `table` among these ids, locked in id order."""
+    def lock_many(
+        self, table: Table, row_ids: Iterable[uuid.UUID], *, keys_stay: bool = False
+    ) -> list[RowMapping]:
+        """The merchant's rows of `table` among these ids, locked in id order.
+
+        With keys_stay the lock (FOR NO KEY UPDATE) still keeps every other writer
+        of the rows waiting, but not the rows that reference them: a foreign key's
+        check (FOR KEY SHARE) passes. For rows whose keys the work does not change.
+        """
         self._check_lock_order(table)
         query = (
             select(table)
@@ -131,7 +142,7 @@ class UnitOfWork:
         )
         # SQLite has one writer at a time: its write transaction is the lock.
         if self.is_postgresql:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=keys_stay)
         return list(self.connection.execute(query).mappings().all())
 
     def _check_lock_order(self, table: Table) -> None:

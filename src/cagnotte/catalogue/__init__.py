@@ -1,0 +1,1 @@
+"""A merchant's catalogue: products (SKU, price, flags) and a tree of categories."""
