@@ -497,14 +497,24 @@ def set_up_merchant(api: Api, operator_key: str, customers: int, threads: int = 
 # The checks -----------------------------------------------------------------------------
 
 
+KEYED_ENTRIES = """(SELECT count(*) FROM idempotency_records r JOIN journal_entries e
+               ON e.merchant_id = r.merchant_id AND e.id = r.entry_id
+             WHERE r.merchant_id = %(m)s AND r.key LIKE %(prefix)s)"""
+KEYED_ENTRIES_BEFORE_0004 = """(SELECT count(*) FROM journal_entries
+             WHERE merchant_id = %(m)s AND idempotency_key LIKE %(prefix)s)"""
+
+
 def ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
                  ) -> dict[str, int]:
+    # Idempotency-Keys live in idempotency_records (since migration 0004); the database
+    # of an older commit (a "before" run) kept them on its journal entries.
+    records = cluster.sql(database, "SELECT to_regclass('idempotency_records') IS NOT NULL")
+    keyed = KEYED_ENTRIES if records[0][0] else KEYED_ENTRIES_BEFORE_0004
     rows = cluster.sql(
         database,
-        """
+        ("""
         SELECT
-          (SELECT count(*) FROM journal_entries
-             WHERE merchant_id = %(m)s AND idempotency_key LIKE %(prefix)s),
+          """ + keyed + """,
           (SELECT count(*) FROM transfers
              WHERE merchant_id = %(m)s AND code = 'wallet_payment'),
           (SELECT coalesce(sum(b.credits_posted - b.debits_posted), 0)
@@ -525,7 +535,7 @@ def ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
              GROUP BY a.asset_code
              HAVING sum(b.debits_posted) <> sum(b.credits_posted)
                  OR sum(b.debits_pending) <> sum(b.credits_pending)) unbalanced)
-        """.replace("%(m)s", "%s::uuid").replace("%(prefix)s", "%s"),
+        """).replace("%(m)s", "%s::uuid").replace("%(prefix)s", "%s"),
         merchant_id, prefix + "-%", merchant_id, merchant_id, merchant_id, merchant_id,
     )
     keyed, payments, wallets, settlement, negative, unbalanced = (int(v) for v in rows[0])

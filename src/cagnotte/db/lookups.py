@@ -28,6 +28,8 @@ class LookupKind(StrEnum):
     API_KEY = "api_key"
     # A bonus campaign's variable symbol, which a bank payment quotes alone.
     VARIABLE_SYMBOL = "variable_symbol"
+    # The hash of an e-card page's token: the link alone names the card.
+    ECARD_PAGE = "ecard_page"
 
 
 def claim(

@@ -20,7 +20,9 @@ from sqlalchemy import Connection
 
 from cagnotte import errors
 from cagnotte.clock import Clock
+from cagnotte.db import lookups
 from cagnotte.db.engine import Database
+from cagnotte.db.lookups import LookupKind
 from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.mail import Mailer
 from cagnotte.merchants.service import MerchantService
@@ -68,6 +70,11 @@ class CardIssuer:
         account = self.accounts.open_card_account(program, card_id, connection)
         number, digest = self._free_number(connection, program)
         pin = new_pin(program.pin_length) if program.pin_required else None
+        if page_token:
+            # 192 random bits: a hash already taken means a broken random source.
+            claimed = lookups.claim(connection, LookupKind.ECARD_PAGE, token_hash(page_token),
+                                    program.merchant_id, card_id, self.clock.now())
+            assert claimed, "an e-card page token is taken already"
         repository.insert_card(connection, dict(
             merchant_id=program.merchant_id, id=card_id, program_id=program.id, kind=kind,
             state="inactive", number_hash=digest, number_last4=number[-4:],

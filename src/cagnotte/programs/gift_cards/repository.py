@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, literal, select, update
 
+from cagnotte.db import lookups
+from cagnotte.db.lookups import LookupKind
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import transfers
 from cagnotte.db.unit_of_work import UnitOfWork
@@ -66,10 +68,10 @@ def card_by_number_hash(
 
 def card_by_page_token_hash(connection: Connection, digest: str) -> CardRow | None:
     """An e-card by the hash of its page's token (of whichever merchant issued it)."""
-    row = connection.execute(
-        select(gift_cards).where(gift_cards.c.page_token_hash == digest)
-    ).mappings().first()
-    return CardRow.from_mapping(row) if row is not None else None
+    found = lookups.find(connection, LookupKind.ECARD_PAGE, digest)
+    if found is None:
+        return None
+    return card(connection, found[0], found[1])
 
 
 def number_hash_taken(connection: Connection, merchant_id: uuid.UUID, digest: str) -> bool:

@@ -141,7 +141,8 @@ gift_cards = Table(
     _created_at(),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "number_hash"),
-    UniqueConstraint("page_token_hash"),
+    # Unique platform-wide through platform_lookups ('ecard_page').
+    UniqueConstraint("merchant_id", "page_token_hash"),
     ForeignKeyConstraint(
         ["merchant_id", "program_id"],
         ["gift_card_programs.merchant_id", "gift_card_programs.id"],
