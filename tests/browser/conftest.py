@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from cagnotte.api.app import create_app
 from cagnotte.bootstrap import Services
-from tests.web.conftest import (  # noqa: F401  (fixtures, made visible to these tests)
+from tests.e2e.web.conftest import (  # noqa: F401  (fixtures, made visible to these tests)
     client,
     customer,
     mailer,

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.bonus_codes.conftest import CAPTCHA_ANSWER, codes_from_mail
-from tests.web.conftest import code_from
+from tests.e2e.bonus_codes.conftest import CAPTCHA_ANSWER, codes_from_mail
+from tests.e2e.web.conftest import code_from
 
 pytestmark = pytest.mark.browser
 # Set to a folder to keep screenshots of the pages for a person to look at.

@@ -9,8 +9,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from tests.api.conftest import make_merchant
-from tests.gift_cards.conftest import PROGRAM, post
+from tests.e2e.api.conftest import make_merchant
+from tests.e2e.gift_cards.conftest import PROGRAM, post
 
 pytestmark = pytest.mark.browser
 

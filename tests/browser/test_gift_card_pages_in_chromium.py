@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.gift_cards.conftest import activate, create_program, new_cards, spend
-from tests.web.conftest import STAFF_PASSWORD, add_staff
+from tests.e2e.gift_cards.conftest import activate, create_program, new_cards, spend
+from tests.e2e.web.conftest import STAFF_PASSWORD, add_staff
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.web.conftest import add_staff, code_from, customer_with_wallet
+from tests.e2e.web.conftest import add_staff, code_from, customer_with_wallet
 
 pytestmark = pytest.mark.browser
 

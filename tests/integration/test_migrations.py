@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import journal_entries, transfers
 from cagnotte.ledger import Ledger, Transfer
-from tests.ledger.test_ledger import Books
+from tests.integration.ledger.test_ledger import Books
 
 VERSIONS = Path(__file__).parents[2] / "src" / "cagnotte" / "db" / "migrations" / "versions"
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from cagnotte import errors
 from cagnotte.db.tables import platform_lookups, staff
 from cagnotte.security.principals import Principal
-from tests.api.conftest import make_merchant
+from tests.e2e.api.conftest import make_merchant
 
 
 def _owners(client, operator_key, count: int) -> list[Principal]:

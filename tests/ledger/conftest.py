@@ -1,3 +1,0 @@
-"""The ledger tests' fixtures (defined beside the rules they were written for)."""
-
-from tests.ledger.test_ledger import books, merchant_id  # noqa: F401
