@@ -57,8 +57,9 @@ def activate(
     stored (the clock starts after the campaign's lock)."""
     campaign = repository.lock_campaign(unit, campaign_id)
     started = time.perf_counter()
-    commit_plans(services.ledger, unit, [plan_activation(campaign, unit.now)],
-                 kind="campaign_funding")
+    commit_plans(
+        services.ledger, unit, [plan_activation(campaign, unit.now)], kind="campaign_funding"
+    )
     return started, services.bonus_codes.funding.issue_codes(unit, campaign, key)
 
 
@@ -73,23 +74,31 @@ def run(database_url: str, codes: int, rounds: int) -> list[float]:
     for _round in range(rounds):
         now = services.clock.now()
         campaign = services.bonus_codes.request_campaign(
-            owner, name="Bench campaign", description="", asset_code="CZK",
-            bonus_value_minor=100, code_count=codes, valid_from=now,
-            valid_to=now + timedelta(days=30), rest_destination="business_account",
-            bank_account=None, notify_email=None,
+            owner,
+            name="Bench campaign",
+            description="",
+            asset_code="CZK",
+            bonus_value_minor=100,
+            code_count=codes,
+            valid_from=now,
+            valid_to=now + timedelta(days=30),
+            rest_destination="business_account",
+            bank_account=None,
+            notify_email=None,
         )
         campaign_id = campaign.campaign.id
         started, plain = services.units.run(
-            merchant["id"], "bench_activation",
+            merchant["id"],
+            "bench_activation",
             functools.partial(activate, services, campaign_id=campaign_id, key=key),
         )
         elapsed = time.perf_counter() - started
         assert len(plain) == codes
         with services.database.read() as connection:
             stored = connection.execute(
-                select(func.count()).select_from(bonus_codes).where(
-                    bonus_codes.c.campaign_id == campaign_id
-                )
+                select(func.count())
+                .select_from(bonus_codes)
+                .where(bonus_codes.c.campaign_id == campaign_id)
             ).scalar()
         assert stored == codes, stored
         timings.append(elapsed)
@@ -112,7 +121,9 @@ def main() -> int:
         data = workdir / "pg"
         url = subprocess.run(
             [str(ROOT / "scripts/postgres.sh"), "start", str(data), str(free_port())],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         try:
             timings = run(url, arguments.codes, arguments.rounds)

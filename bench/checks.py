@@ -77,11 +77,25 @@ def main() -> None:
         prioritise(cluster.postmaster_pid, args.priority)
         for database in ("pgbench", "cagnotte"):
             cluster.sql("postgres", f"CREATE DATABASE {database}")
-        subprocess.run([pg_bin("pgbench"), "-i", "-q", "-s", "1", "-h", "127.0.0.1", "-p",
-                        str(cluster.port), "-U", "postgres", "pgbench"], check=True,
-                       capture_output=True)
-        service = Service(cluster.url("cagnotte"),
-                          free_port(), args.workers, workdir)
+        subprocess.run(
+            [
+                pg_bin("pgbench"),
+                "-i",
+                "-q",
+                "-s",
+                "1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(cluster.port),
+                "-U",
+                "postgres",
+                "pgbench",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        service = Service(cluster.url("cagnotte"), free_port(), args.workers, workdir)
         service.start()
         prioritise(service.process.pid, args.priority)
         api = Api(service.port)
@@ -98,11 +112,14 @@ def main() -> None:
                 pgbench = run_pgbench(cluster, args, meter)
                 checks = run_checks(service.port, args, customers_file, shop, number)
                 ratio = round(checks["checks_per_s"] / pgbench["tps"], 3)
-                log(f"  round {number + 1}: pgbench {pgbench['tps']} tps, checks "
-                    f"{checks['checks_per_s']}/s (p99 {checks['p99_ms']} ms), ratio {ratio}")
+                log(
+                    f"  round {number + 1}: pgbench {pgbench['tps']} tps, checks "
+                    f"{checks['checks_per_s']}/s (p99 {checks['p99_ms']} ms), ratio {ratio}"
+                )
                 rounds.append({"pgbench": pgbench, "checks": checks, "ratio": ratio})
             report["by_rules"][count] = {
-                "quote": latency, "rounds": rounds,
+                "quote": latency,
+                "rounds": rounds,
                 "median_ratio": statistics.median(r["ratio"] for r in rounds),
             }
         print_report(report)
@@ -120,24 +137,41 @@ def set_up(api: Api, operator_key: str, customers: int) -> dict[str, Any]:
     merchant = api.post("/v1/merchants", {"name": "Bench Café"}, operator_key)
     owner = merchant["owner_key"]["secret"]
     store = api.post("/v1/stores", {"name": "Main street"}, owner)
-    register = api.post("/v1/terminals", {"store_id": store["id"], "kind": "register",
-                                          "name": "Till 1"}, owner)
+    register = api.post(
+        "/v1/terminals", {"store_id": store["id"], "kind": "register", "name": "Till 1"}, owner
+    )
     manager = api.post("/v1/api-keys", {"name": "office", "role": "manager"}, owner)["secret"]
-    program = api.post("/v1/loyalty-programs", {"kind": "points", "name": "Points",
-                                                "currency": "CZK"}, manager)
+    program = api.post(
+        "/v1/loyalty-programs", {"kind": "points", "name": "Points", "currency": "CZK"}, manager
+    )
     register_key = register["api_key"]["secret"]
-    customer_ids = [api.post("/v1/customers", {"phone": f"+4206020{n:05d}"}, register_key)["id"]
-                    for n in range(customers)]
+    customer_ids = [
+        api.post("/v1/customers", {"phone": f"+4206020{n:05d}"}, register_key)["id"]
+        for n in range(customers)
+    ]
     products = {}
     try:
         for sku in SKUS:
-            products[sku] = api.post("/v1/catalogue/products", {
-                "sku": sku, "name": sku, "unit_price_minor": 1_000, "currency": "CZK",
-            }, manager)["id"]
+            products[sku] = api.post(
+                "/v1/catalogue/products",
+                {
+                    "sku": sku,
+                    "name": sku,
+                    "unit_price_minor": 1_000,
+                    "currency": "CZK",
+                },
+                manager,
+            )["id"]
     except RuntimeError as error:  # no catalogue: rules on products would never apply
         log(f"no catalogue ({error}); product rules stay unmatched")
-    return {"merchant_id": merchant["id"], "store_id": store["id"], "program_id": program["id"],
-            "register_key": register_key, "customer_ids": customer_ids, "products": products}
+    return {
+        "merchant_id": merchant["id"],
+        "store_id": store["id"],
+        "program_id": program["id"],
+        "register_key": register_key,
+        "customer_ids": customer_ids,
+        "products": products,
+    }
 
 
 def write_rules(cluster: Cluster, shop: dict[str, Any], count: int) -> None:
@@ -147,34 +181,53 @@ def write_rules(cluster: Cluster, shop: dict[str, Any], count: int) -> None:
     rows = []
     for number in range(count):
         draw = generator.random()
-        definition: dict[str, Any] = {"name": f"rule {number}", "priority": 0,
-                                      "benefit": {"kind": "fixed_bonus",
-                                                  "units": generator.randint(1, 20)}}
+        definition: dict[str, Any] = {
+            "name": f"rule {number}",
+            "priority": 0,
+            "benefit": {"kind": "fixed_bonus", "units": generator.randint(1, 20)},
+        }
         if draw < 0.8 and shop["products"]:
-            definition["scope"] = {"product_ids": [generator.choice(list(shop["products"]
-                                                                        .values()))]}
+            definition["scope"] = {
+                "product_ids": [generator.choice(list(shop["products"].values()))]
+            }
         elif draw < 0.9:
             definition["store_ids"] = [generator.choice(other_stores + [shop["store_id"]])]
         elif draw < 0.97:
             hour = generator.randint(0, 23)
-            definition["windows"] = [{"start": f"{hour:02d}:00",
-                                      "end": f"{(hour + 1) % 24:02d}:00"}]
+            definition["windows"] = [
+                {"start": f"{hour:02d}:00", "end": f"{(hour + 1) % 24:02d}:00"}
+            ]
         if number % 5 == 0:
             definition["benefit"] = {"kind": "fixed_rate", "numerator": 1, "denominator": 2_000}
-        rows.append((shop["merchant_id"], str(uuid.uuid4()), shop["program_id"],
-                     definition["name"], 0, False, True, json.dumps(definition)))
+        rows.append(
+            (
+                shop["merchant_id"],
+                str(uuid.uuid4()),
+                shop["program_id"],
+                definition["name"],
+                0,
+                False,
+                True,
+                json.dumps(definition),
+            )
+        )
     with psycopg.connect(cluster.url("cagnotte"), autocommit=False) as connection:
-        connection.execute("DELETE FROM loyalty_rules WHERE merchant_id = %s",
-                           (shop["merchant_id"],))
+        connection.execute(
+            "DELETE FROM loyalty_rules WHERE merchant_id = %s", (shop["merchant_id"],)
+        )
         with connection.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO loyalty_rules (merchant_id, id, program_id, name, priority,"
                 " exclusive, active, definition, created_at, updated_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now(), now())", rows)
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now(), now())",
+                rows,
+            )
         connection.execute(
             "INSERT INTO loyalty_rule_versions (merchant_id, version) VALUES (%s, 1)"
             " ON CONFLICT (merchant_id) DO UPDATE"
-            " SET version = loyalty_rule_versions.version + 1", (shop["merchant_id"],))
+            " SET version = loyalty_rule_versions.version + 1",
+            (shop["merchant_id"],),
+        )
         connection.commit()
 
 
@@ -183,44 +236,75 @@ def quote_latency(api: Api, shop: dict[str, Any], quotes: int) -> dict[str, Any]
     timings = []
     for number in range(quotes + 20):
         first = generator.randint(0, 40)
-        body = {"currency": "CZK", "customer_id": generator.choice(shop["customer_ids"]),
-                "lines": [{"sku": SKUS[first + i], "quantity": generator.randint(1, 3),
-                           "unit_price_minor": generator.randint(500, 20_000)}
-                          for i in range(10)]}
+        body = {
+            "currency": "CZK",
+            "customer_id": generator.choice(shop["customer_ids"]),
+            "lines": [
+                {
+                    "sku": SKUS[first + i],
+                    "quantity": generator.randint(1, 3),
+                    "unit_price_minor": generator.randint(500, 20_000),
+                }
+                for i in range(10)
+            ],
+        }
         started = time.perf_counter()
         api.post("/v1/checks/quotes", body, shop["register_key"])
         if number >= 20:  # the first ones compile the rules in each worker
             timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
-    return {"p50_ms": round(timings[len(timings) // 2], 2),
-            "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2), "quotes": quotes}
+    return {
+        "p50_ms": round(timings[len(timings) // 2], 2),
+        "p99_ms": round(timings[int(len(timings) * 0.99) - 1], 2),
+        "quotes": quotes,
+    }
 
 
-def run_checks(port: int, args: argparse.Namespace, customers_file: Path, shop: dict[str, Any],
-               number: int) -> dict[str, Any]:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.clients}", f"-d{args.duration}s",
-               "--latency", "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}",
-               "--", str(customers_file), shop["register_key"], f"bench-{number}-{time.time_ns()}"]
+def run_checks(
+    port: int, args: argparse.Namespace, customers_file: Path, shop: dict[str, Any], number: int
+) -> dict[str, Any]:
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.clients}",
+        f"-d{args.duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(customers_file),
+        shop["register_key"],
+        f"bench-{number}-{time.time_ns()}",
+    ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     line = next(x for x in output.splitlines() if x.startswith("BENCH_JSON "))
     figures = json.loads(line.removeprefix("BENCH_JSON "))
     seconds = figures["duration_us"] / 1e6
     good = figures["requests"] - figures["errors"]["status"]
-    return {"checks_per_s": round(good / 2 / seconds, 1),
-            "requests_per_s": round(figures["requests"] / seconds, 1),
-            "errors": figures["errors"], "p50_ms": figures["latency_us"]["p50"] / 1000,
-            "p99_ms": figures["latency_us"]["p99"] / 1000}
+    return {
+        "checks_per_s": round(good / 2 / seconds, 1),
+        "requests_per_s": round(figures["requests"] / seconds, 1),
+        "errors": figures["errors"],
+        "p50_ms": figures["latency_us"]["p50"] / 1000,
+        "p99_ms": figures["latency_us"]["p99"] / 1000,
+    }
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print("\n| rules | quote p50 ms | quote p99 ms | checks/s (rounds) | pgbench tps"
-          " | median ratio |")
+    print(
+        "\n| rules | quote p50 ms | quote p99 ms | checks/s (rounds) | pgbench tps | median ratio |"
+    )
     print("|---|---|---|---|---|---|")
     for count, figures in report["by_rules"].items():
         checks = " / ".join(str(r["checks"]["checks_per_s"]) for r in figures["rounds"])
         tps = " / ".join(str(r["pgbench"]["tps"]) for r in figures["rounds"])
-        print(f"| {count} | {figures['quote']['p50_ms']} | {figures['quote']['p99_ms']} | "
-              f"{checks} | {tps} | {figures['median_ratio']} |")
+        print(
+            f"| {count} | {figures['quote']['p50_ms']} | {figures['quote']['p99_ms']} | "
+            f"{checks} | {tps} | {figures['median_ratio']} |"
+        )
 
 
 if __name__ == "__main__":

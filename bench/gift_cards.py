@@ -80,24 +80,31 @@ def set_up(database_url: str, cards: int) -> tuple[str, list[tuple[str, str]]]:
     operator = Principal(merchant_id=PLATFORM_MERCHANT_ID, role="operator")
     merchant = services.merchants.create_merchant(operator, name="Bench", head_office_email=None)
     owner = operator.acting_for(merchant["id"])
-    store = services.merchants.create_store(owner, name="Main", address=None,
-                                            manager_email=None)
-    register = services.merchants.create_terminal(owner, store_id=store["id"],
-                                                  kind="register", name="Till")
-    program = services.gift_cards.create_program(owner, {
-        "name": "Bench card", "asset_code": "CAD", "load_min_minor": 100,
-        "load_max_minor": 10**9, "balance_max_minor": 10**10, "pin_attempts_max": 5,
-    })
+    store = services.merchants.create_store(owner, name="Main", address=None, manager_email=None)
+    register = services.merchants.create_terminal(
+        owner, store_id=store["id"], kind="register", name="Till"
+    )
+    program = services.gift_cards.create_program(
+        owner,
+        {
+            "name": "Bench card",
+            "asset_code": "CAD",
+            "load_min_minor": 100,
+            "load_max_minor": 10**9,
+            "balance_max_minor": 10**10,
+            "pin_attempts_max": 5,
+        },
+    )
     batch = services.gift_cards.create_batch(owner, program.id, cards, None)
     exported = services.gift_cards.export_batch(owner, batch.id)
-    services.gift_cards.activate_batch(owner, batch.id, load_minor=10**8,
-                                       idempotency=Idempotency())
+    services.gift_cards.activate_batch(owner, batch.id, load_minor=10**8, idempotency=Idempotency())
     services.close()
     return register["api_key"].secret, [(row["number"], row["pin"]) for row in exported]
 
 
-def spend_load(base_url: str, key: str, cards: list[tuple[str, str]], seconds: float,
-               clients: int) -> tuple[list[float], int]:
+def spend_load(
+    base_url: str, key: str, cards: list[tuple[str, str]], seconds: float, clients: int
+) -> tuple[list[float], int]:
     latencies: list[float] = []
     failures = 0
     lock = threading.Lock()
@@ -106,14 +113,20 @@ def spend_load(base_url: str, key: str, cards: list[tuple[str, str]], seconds: f
     def client_loop() -> None:
         nonlocal failures
         mine, errors = [], 0
-        with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"},
-                          timeout=30) as client:
+        with httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as client:
             while time.monotonic() < deadline:
                 number, pin = random.choice(cards)
                 started = time.perf_counter()
-                response = client.post("/v1/gift-cards/spends", json={
-                    "number": number, "pin": pin, "amount_minor": 100,
-                })
+                response = client.post(
+                    "/v1/gift-cards/spends",
+                    json={
+                        "number": number,
+                        "pin": pin,
+                        "amount_minor": 100,
+                    },
+                )
                 mine.append(time.perf_counter() - started)
                 errors += response.status_code != 201
         with lock:
@@ -130,13 +143,30 @@ def spend_load(base_url: str, key: str, cards: list[tuple[str, str]], seconds: f
 
 def serve(database_url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    environment = {**os.environ, "CAGNOTTE_DATABASE_URL": database_url,
-                   "CAGNOTTE_DATABASE_POOL_SIZE": "20"}
+    environment = {
+        **os.environ,
+        "CAGNOTTE_DATABASE_URL": database_url,
+        "CAGNOTTE_DATABASE_POOL_SIZE": "20",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "cagnotte.asgi:application_without_jobs",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
-        env=environment, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "cagnotte.asgi:application_without_jobs",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=environment,
+        cwd=ROOT,
     )
     base_url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -153,10 +183,13 @@ def pgbench_tps(database_url: str, seconds: int, clients: int) -> float | None:
     if shutil.which("pgbench") is None or not database_url.startswith("postgresql"):
         return None
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
-    subprocess.run(["pgbench", "-i", "-q", "-s", "1", url], check=True,
-                   capture_output=True)
-    result = subprocess.run(["pgbench", "-S", "-c", str(clients), "-j", "2", "-T",
-                             str(seconds), url], check=True, capture_output=True, text=True)
+    subprocess.run(["pgbench", "-i", "-q", "-s", "1", url], check=True, capture_output=True)
+    result = subprocess.run(
+        ["pgbench", "-S", "-c", str(clients), "-j", "2", "-T", str(seconds), url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     for line in result.stdout.splitlines():
         if line.startswith("tps"):
             return float(line.split("=")[1].split()[0])
@@ -176,18 +209,19 @@ def main() -> None:
     key, cards = set_up(arguments.database_url, arguments.cards)
     process, base_url = serve(arguments.database_url, arguments.workers)
     try:
-        latencies, failures = spend_load(base_url, key, cards, arguments.seconds,
-                                         arguments.clients)
+        latencies, failures = spend_load(base_url, key, cards, arguments.seconds, arguments.clients)
     finally:
         process.terminate()
         process.wait(timeout=30)
     latencies.sort()
     count = len(latencies)
     p = lambda q: latencies[min(count - 1, int(q * count))] * 1000  # noqa: E731
-    print(f"gift card spends: {count / arguments.seconds:.0f}/s over {arguments.seconds:.0f} s "
-          f"({arguments.clients} clients, {arguments.workers} workers, {arguments.cards} cards); "
-          f"p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, mean "
-          f"{statistics.fmean(latencies) * 1000:.1f} ms; failures {failures}")
+    print(
+        f"gift card spends: {count / arguments.seconds:.0f}/s over {arguments.seconds:.0f} s "
+        f"({arguments.clients} clients, {arguments.workers} workers, {arguments.cards} cards); "
+        f"p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, mean "
+        f"{statistics.fmean(latencies) * 1000:.1f} ms; failures {failures}"
+    )
     tps = pgbench_tps(arguments.database_url, int(arguments.seconds), arguments.clients)
     if tps is not None:
         print(f"pgbench -S (select-only) on the same server: {tps:.0f} tps")

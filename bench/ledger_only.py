@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 SQL = (
-    "SELECT cagnotte_post_entry(%s, %s, %s, %s, %s, %s, %s, CAST(%s AS uuid[]),"
-    " CAST(%s AS jsonb))"
+    "SELECT cagnotte_post_entry(%s, %s, %s, %s, %s, %s, %s, CAST(%s AS uuid[]), CAST(%s AS jsonb))"
 )
 
 
@@ -52,8 +51,9 @@ def main() -> None:
     parser.add_argument("--customers-file", required=True)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--duration", type=float, default=10)
-    parser.add_argument("--mode", choices=("ledger", "psycopg", "psycopg-autocommit"),
-                        default="ledger")
+    parser.add_argument(
+        "--mode", choices=("ledger", "psycopg", "psycopg-autocommit"), default="ledger"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line at the end")
     args = parser.parse_args()
 
@@ -62,11 +62,8 @@ def main() -> None:
     from cagnotte.ledger import Transfer
 
     merchant_id = uuid.UUID(args.merchant_id)
-    membership_ids = [
-        uuid.UUID(line) for line in Path(args.customers_file).read_text().split()
-    ]
-    services = bootstrap(Settings(database_url=args.url,
-                                  database_pool_size=max(10, args.threads)))
+    membership_ids = [uuid.UUID(line) for line in Path(args.customers_file).read_text().split()]
+    services = bootstrap(Settings(database_url=args.url, database_pool_size=max(10, args.threads)))
     wallets = [
         services.wallets.wallet_account(merchant_id, membership_id, "CZK").id
         for membership_id in membership_ids
@@ -91,7 +88,9 @@ def main() -> None:
             services.ledger.post_entry(
                 merchant_id,
                 [Transfer(rng.choice(wallets), settlement, 100, "bench_ledger_only", key)],
-                kind="wallet_payment", idempotency_key=key, request_hash=request_hash(key),
+                kind="wallet_payment",
+                idempotency_key=key,
+                request_hash=request_hash(key),
             )
             mine.append(time.perf_counter() - started)
 
@@ -106,17 +105,34 @@ def main() -> None:
             while not stop.is_set():
                 count += 1
                 key = f"psycopg-{run}-{number}-{count}"
-                operations = json.dumps([{
-                    "op": "transfer", "id": str(uuid.uuid4()),
-                    "debit_account_id": str(rng.choice(wallets)),
-                    "credit_account_id": str(settlement), "amount": 100,
-                    "code": "bench_ledger_only", "reference": key,
-                }])
+                operations = json.dumps(
+                    [
+                        {
+                            "op": "transfer",
+                            "id": str(uuid.uuid4()),
+                            "debit_account_id": str(rng.choice(wallets)),
+                            "credit_account_id": str(settlement),
+                            "amount": 100,
+                            "code": "bench_ledger_only",
+                            "reference": key,
+                        }
+                    ]
+                )
                 started = time.perf_counter()
-                connection.execute(SQL, (
-                    merchant_id, uuid.uuid4(), "wallet_payment", key, request_hash(key), None,
-                    services.clock.now(), [str(merchant_id)], operations,
-                )).fetchone()
+                connection.execute(
+                    SQL,
+                    (
+                        merchant_id,
+                        uuid.uuid4(),
+                        "wallet_payment",
+                        key,
+                        request_hash(key),
+                        None,
+                        services.clock.now(),
+                        [str(merchant_id)],
+                        operations,
+                    ),
+                ).fetchone()
                 if not autocommit:
                     connection.commit()
                 mine.append(time.perf_counter() - started)
@@ -144,7 +160,9 @@ def main() -> None:
         raise errors[0]
     every = sorted(value for mine in latencies for value in mine)
     result: dict[str, Any] = {
-        "mode": args.mode, "threads": args.threads, "transfers": len(every),
+        "mode": args.mode,
+        "threads": args.threads,
+        "transfers": len(every),
         "transfers_per_s": round(len(every) / elapsed, 1),
         "p50_ms": round(percentile(every, 50) * 1000, 3),
         "p99_ms": round(percentile(every, 99) * 1000, 3),
@@ -153,8 +171,10 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{args.mode}, {args.threads} threads: {result['transfers_per_s']:.0f} transfers/s,"
-              f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms")
+        print(
+            f"{args.mode}, {args.threads} threads: {result['transfers_per_s']:.0f} transfers/s,"
+            f" p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms"
+        )
 
 
 if __name__ == "__main__":

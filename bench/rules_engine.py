@@ -136,8 +136,9 @@ def targeted_rule(number: int, world: World) -> Rule:
     stores = segments = frozenset()
     windows: tuple[TimeWindow, ...] = ()
     if rng.random() < 0.72:
-        scope = ProductScope(product_ids=frozenset(
-            world.offered_product() for _ in range(rng.randrange(1, 4))))
+        scope = ProductScope(
+            product_ids=frozenset(world.offered_product() for _ in range(rng.randrange(1, 4)))
+        )
         if rng.random() < 0.2:
             segments = frozenset(rng.sample(SEGMENTS, 1))
     else:
@@ -184,10 +185,20 @@ def _rule(rule_id, rng, scope, windows, stores, segments, channels) -> Rule:
     requirements = (MinimumBasket(rng.choice((30000, 50000))),) if rng.random() < 0.1 else ()
     caps = Caps(per_day_amount_max=rng.choice((100, 500))) if rng.random() < 0.2 else Caps()
     return Rule(
-        id=rule_id, program_id=program, kind=kind, benefit=benefit,
-        condition=Condition(scope=scope, windows=windows, store_ids=stores, channels=channels,
-                            segment_ids=segments, requirements=requirements),
-        priority=rng.randrange(0, 5), caps=caps,
+        id=rule_id,
+        program_id=program,
+        kind=kind,
+        benefit=benefit,
+        condition=Condition(
+            scope=scope,
+            windows=windows,
+            store_ids=stores,
+            channels=channels,
+            segment_ids=segments,
+            requirements=requirements,
+        ),
+        priority=rng.randrange(0, 5),
+        caps=caps,
     )
 
 
@@ -205,14 +216,24 @@ def flat_rules(count: int, checks: list[CheckFacts], world: World) -> list[Rule]
     """Ten rules that concern the checks, and the rest on products never bought in them."""
     bought = {line.product_id for check in checks for line in check.lines}
     matching = [BASE] + [
-        Rule(f"m{n}", "points", ProgramKind.POINTS, Multiplier("base", 2),
-             Condition(scope=ProductScope(category_ids=frozenset({root}))))
+        Rule(
+            f"m{n}",
+            "points",
+            ProgramKind.POINTS,
+            Multiplier("base", 2),
+            Condition(scope=ProductScope(category_ids=frozenset({root}))),
+        )
         for n, root in enumerate(ROOTS[:9])
     ]
     never = [product for product in world.products if product not in bought]
     others = [
-        Rule(f"o{n:05d}", "points", ProgramKind.POINTS, FixedBonus(10),
-             Condition(scope=ProductScope(product_ids=frozenset({never[n % len(never)]}))))
+        Rule(
+            f"o{n:05d}",
+            "points",
+            ProgramKind.POINTS,
+            FixedBonus(10),
+            Condition(scope=ProductScope(product_ids=frozenset({never[n % len(never)]}))),
+        )
         for n in range(count - len(matching))
     ]
     return matching + others
@@ -228,24 +249,38 @@ def make_checks(world: World, count: int) -> list[CheckFacts]:
             product = world.popular_product()
             quantity = rng.randrange(1, 4)
             unit_price = rng.randrange(2000, 30000)
-            lines.append(LineFacts(
-                index=index, sku=product, product_id=product,
-                category_ids=world.categories(product), quantity=quantity,
-                unit_price_minor=unit_price, amount_minor=unit_price * quantity,
-            ))
-        checks.append(CheckFacts(
-            lines=tuple(lines), store_id=rng.choice(STORES), terminal_id="till-1",
-            channel=Channel.REGISTER, currency=CZK,
-            moment=start + timedelta(minutes=rng.randrange(0, 7 * 24 * 60)),
-            time_zone="Europe/Prague",
-        ))
+            lines.append(
+                LineFacts(
+                    index=index,
+                    sku=product,
+                    product_id=product,
+                    category_ids=world.categories(product),
+                    quantity=quantity,
+                    unit_price_minor=unit_price,
+                    amount_minor=unit_price * quantity,
+                )
+            )
+        checks.append(
+            CheckFacts(
+                lines=tuple(lines),
+                store_id=rng.choice(STORES),
+                terminal_id="till-1",
+                channel=Channel.REGISTER,
+                currency=CZK,
+                moment=start + timedelta(minutes=rng.randrange(0, 7 * 24 * 60)),
+                time_zone="Europe/Prague",
+            )
+        )
     return checks
 
 
 def make_customer(rng: random.Random, rules: list[Rule]) -> CustomerFacts:
     return CustomerFacts(
-        member=True, segment_ids=frozenset(rng.sample(SEGMENTS, 3)), profile_complete=True,
-        visit_number=7, rule_usage={rule.id: RuleUsage(day_amount=40) for rule in rules[:50]},
+        member=True,
+        segment_ids=frozenset(rng.sample(SEGMENTS, 3)),
+        profile_complete=True,
+        visit_number=7,
+        rule_usage={rule.id: RuleUsage(day_amount=40) for rule in rules[:50]},
     )
 
 
@@ -254,8 +289,13 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def measure(rules: list[Rule], checks: list[CheckFacts], customer: CustomerFacts,
-            evaluations: int, scan: bool) -> dict:
+def measure(
+    rules: list[Rule],
+    checks: list[CheckFacts],
+    customer: CustomerFacts,
+    evaluations: int,
+    scan: bool,
+) -> dict:
     compile_times = []
     for _ in range(5):
         started = time.perf_counter()
@@ -319,27 +359,37 @@ def main() -> None:
         results.append(("flat", measure(rules, checks, customer, args.evaluations, False)))
 
     calibration = min(timeit.repeat("sum(range(10))", number=100_000, repeat=5)) * 10_000
-    print(f"earning engine, 10-line checks, {args.evaluations} evaluations per row, "
-          f"seed {args.seed}, Python {sys.version.split()[0]}; "
-          f"sum(range(10)) takes {calibration:.0f} ns here (to compare machines)")
-    header = (f"{'set':<10}{'rules':>7}{'compile ms':>12}{'p50 µs':>9}{'p99 µs':>9}"
-              f"{'cpu p50':>9}{'cpu p99':>9}{'candidates':>12}{'cpu/cand':>10}{'awards':>8}"
-              f"{'scan p50 µs':>13}")
+    print(
+        f"earning engine, 10-line checks, {args.evaluations} evaluations per row, "
+        f"seed {args.seed}, Python {sys.version.split()[0]}; "
+        f"sum(range(10)) takes {calibration:.0f} ns here (to compare machines)"
+    )
+    header = (
+        f"{'set':<10}{'rules':>7}{'compile ms':>12}{'p50 µs':>9}{'p99 µs':>9}"
+        f"{'cpu p50':>9}{'cpu p99':>9}{'candidates':>12}{'cpu/cand':>10}{'awards':>8}"
+        f"{'scan p50 µs':>13}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in results:
         scan = f"{row['scan_p50_us']:>13.0f}" if "scan_p50_us" in row else f"{'':>13}"
-        print(f"{name:<10}{row['rules']:>7}{row['compile_ms']:>12.2f}{row['p50_us']:>9.0f}"
-              f"{row['p99_us']:>9.0f}{row['cpu_p50_us']:>9.0f}{row['cpu_p99_us']:>9.0f}"
-              f"{row['candidates']:>12.1f}{row['cpu_p50_us'] / max(row['candidates'], 1):>10.1f}"
-              f"{row['awards']:>8.1f}{scan}")
-    print("(p50/p99: wall clock; cpu: this thread's CPU time, which other processes on the"
-          " machine do not inflate)")
+        print(
+            f"{name:<10}{row['rules']:>7}{row['compile_ms']:>12.2f}{row['p50_us']:>9.0f}"
+            f"{row['p99_us']:>9.0f}{row['cpu_p50_us']:>9.0f}{row['cpu_p99_us']:>9.0f}"
+            f"{row['candidates']:>12.1f}{row['cpu_p50_us'] / max(row['candidates'], 1):>10.1f}"
+            f"{row['awards']:>8.1f}{scan}"
+        )
+    print(
+        "(p50/p99: wall clock; cpu: this thread's CPU time, which other processes on the"
+        " machine do not inflate)"
+    )
     for name in ("realistic", "flat"):
         rows = [row for set_name, row in results if set_name == name]
-        print(f"{name}: p50 at {rows[-1]['rules']} rules / p50 at {rows[0]['rules']} rules = "
-              f"{rows[-1]['p50_us'] / rows[0]['p50_us']:.2f} "
-              f"(cpu {rows[-1]['cpu_p50_us'] / rows[0]['cpu_p50_us']:.2f})")
+        print(
+            f"{name}: p50 at {rows[-1]['rules']} rules / p50 at {rows[0]['rules']} rules = "
+            f"{rows[-1]['p50_us'] / rows[0]['p50_us']:.2f} "
+            f"(cpu {rows[-1]['cpu_p50_us'] / rows[0]['cpu_p50_us']:.2f})"
+        )
     if args.json:
         print(json.dumps([{"set": name, **row} for name, row in results]))
 

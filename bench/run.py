@@ -149,12 +149,14 @@ def _postgres_kind(pid: int) -> str:
     return words[0]
 
 
-def postgres_by_kind(postmaster: int, table: dict[int, tuple[int, int, int]]
-                     ) -> dict[int, tuple[str, int]]:
+def postgres_by_kind(
+    postmaster: int, table: dict[int, tuple[int, int, int]]
+) -> dict[int, tuple[str, int]]:
     """The postmaster's children: pid -> (kind, own ticks)."""
     return {
         pid: (_postgres_kind(pid), own)
-        for pid, (ppid, own, _) in table.items() if ppid == postmaster
+        for pid, (ppid, own, _) in table.items()
+        if ppid == postmaster
     }
 
 
@@ -194,8 +196,9 @@ class CpuMeter:
         }
         busy = (after["busy"] - before["busy"]) / (after["total"] - before["total"]) * cores
         used["machine_busy"] = busy
-        used["other"] = max(0.0, busy - sum(used[k] for k in ("postgres", "service", "client",
-                                                             "bench_script")))
+        used["other"] = max(
+            0.0, busy - sum(used[k] for k in ("postgres", "service", "client", "bench_script"))
+        )
         used["idle"] = max(0.0, cores - busy)
         # PostgreSQL by process kind; 'exited' is what processes that ended in the
         # interval used (pgbench's backends, autovacuum workers), and the postmaster.
@@ -312,7 +315,8 @@ class Cluster:
     def start(self) -> None:
         subprocess.run(
             [str(POSTGRES_SH), "start", str(self.directory), str(self.port)],
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     def stop(self) -> None:
@@ -331,10 +335,19 @@ class Cluster:
             return cursor.fetchall() if cursor.description else []
 
     def settings(self) -> dict[str, str]:
-        names = ("server_version", "fsync", "synchronous_commit", "full_page_writes",
-                 "wal_sync_method", "shared_buffers", "max_connections", "commit_delay")
-        rows = self.sql("postgres", "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
-                        list(names))
+        names = (
+            "server_version",
+            "fsync",
+            "synchronous_commit",
+            "full_page_writes",
+            "wal_sync_method",
+            "shared_buffers",
+            "max_connections",
+            "commit_delay",
+        )
+        rows = self.sql(
+            "postgres", "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", list(names)
+        )
         return dict(rows)
 
 
@@ -356,8 +369,15 @@ services.close()
 class Service:
     """`cagnotte serve` in its own session; stopped by its pid (SIGTERM, then SIGKILL)."""
 
-    def __init__(self, database_url: str, port: int, workers: int, workdir: Path,
-                 app: str | None = None, app_path: str | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        port: int,
+        workers: int,
+        workdir: Path,
+        app: str | None = None,
+        app_path: str | None = None,
+    ) -> None:
         self.database_url = database_url
         self.port = port
         self.workers = workers
@@ -372,31 +392,64 @@ class Service:
         env = dict(os.environ, CAGNOTTE_DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
         if self.app is None:
             executable = shutil.which("cagnotte")
-            command = [executable] if executable else [
-                sys.executable, "-c", "from cagnotte.cli import app; app()"
+            command = (
+                [executable]
+                if executable
+                else [sys.executable, "-c", "from cagnotte.cli import app; app()"]
+            )
+            command += [
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--no-jobs",
             ]
-            command += ["serve", "--host", "127.0.0.1", "--port", str(self.port),
-                        "--workers", str(self.workers), "--no-jobs"]
         else:
             # Another application factory (a change under test) under the same uvicorn
             # settings as `cagnotte serve`; the schema and the operator key first.
             if self.app_path:
                 env["PYTHONPATH"] = os.pathsep.join(
-                    filter(None, [self.app_path, env.get("PYTHONPATH")]))
+                    filter(None, [self.app_path, env.get("PYTHONPATH")])
+                )
             prepare = subprocess.run(
-                [sys.executable, "-c", _PREPARE], env=env, cwd=self.workdir, check=True,
-                capture_output=True, text=True,
+                [sys.executable, "-c", _PREPARE],
+                env=env,
+                cwd=self.workdir,
+                check=True,
+                capture_output=True,
+                text=True,
             )
             self.operator_key = prepare.stdout.strip() or None
             command = [
-                sys.executable, "-m", "uvicorn", self.app, "--factory", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(self.workers),
-                "--log-level", "warning", "--no-access-log", "--lifespan", "on",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.app,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--lifespan",
+                "on",
             ]
         stderr = open(self.workdir / f"service-{self.workers}w.log", "a")  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, cwd=self.workdir, env=env, stdout=subprocess.PIPE, stderr=stderr,
-            text=True, start_new_session=True,
+            command,
+            cwd=self.workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
         )
         threading.Thread(target=self._read_output, daemon=True).start()
         deadline = time.monotonic() + 60
@@ -440,8 +493,9 @@ class Api:
         self.port = port
         self._local = threading.local()
 
-    def post(self, path: str, body: dict[str, Any], key: str,
-             idempotency_key: str | None = None) -> dict[str, Any]:
+    def post(
+        self, path: str, body: dict[str, Any], key: str, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
@@ -466,13 +520,15 @@ class Api:
         raise AssertionError("unreachable")
 
 
-def set_up_merchant(api: Api, operator_key: str, customers: int, threads: int = 8
-                    ) -> dict[str, Any]:
+def set_up_merchant(
+    api: Api, operator_key: str, customers: int, threads: int = 8
+) -> dict[str, Any]:
     merchant = api.post("/v1/merchants", {"name": "Bench Café"}, operator_key)
     owner_key = merchant["owner_key"]["secret"]
     store = api.post("/v1/stores", {"name": "Bench main street"}, owner_key)
     register = api.post(
-        "/v1/terminals", {"store_id": store["id"], "kind": "register", "name": "Till 1"},
+        "/v1/terminals",
+        {"store_id": store["id"], "kind": "register", "name": "Till 1"},
         owner_key,
     )
     register_key = register["api_key"]["secret"]
@@ -482,15 +538,19 @@ def set_up_merchant(api: Api, operator_key: str, customers: int, threads: int = 
         api.post(
             "/v1/wallet/top-ups",
             {"customer_id": customer["id"], "asset": ASSET, "amount_minor": TOP_UP_MINOR},
-            register_key, idempotency_key=f"bench-top-up-{number}",
+            register_key,
+            idempotency_key=f"bench-top-up-{number}",
         )
         return customer["id"]
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         customer_ids = list(pool.map(enrol_and_top_up, range(customers)))
     return {
-        "merchant_id": merchant["id"], "owner_key": owner_key, "store_id": store["id"],
-        "register_key": register_key, "customer_ids": customer_ids,
+        "merchant_id": merchant["id"],
+        "owner_key": owner_key,
+        "store_id": store["id"],
+        "register_key": register_key,
+        "customer_ids": customer_ids,
     }
 
 
@@ -504,17 +564,19 @@ KEYED_ENTRIES_BEFORE_0004 = """(SELECT count(*) FROM journal_entries
              WHERE merchant_id = %(m)s AND idempotency_key LIKE %(prefix)s)"""
 
 
-def ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
-                 ) -> dict[str, int]:
+def ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str) -> dict[str, int]:
     # Idempotency-Keys live in idempotency_records (since migration 0004); the database
     # of an older commit (a "before" run) kept them on its journal entries.
     records = cluster.sql(database, "SELECT to_regclass('idempotency_records') IS NOT NULL")
     keyed = KEYED_ENTRIES if records[0][0] else KEYED_ENTRIES_BEFORE_0004
     rows = cluster.sql(
         database,
-        ("""
+        (
+            """
         SELECT
-          """ + keyed + """,
+          """
+            + keyed
+            + """,
           (SELECT count(*) FROM transfers
              WHERE merchant_id = %(m)s AND code = 'wallet_payment'),
           (SELECT coalesce(sum(b.credits_posted - b.debits_posted), 0)
@@ -535,17 +597,31 @@ def ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
              GROUP BY a.asset_code
              HAVING sum(b.debits_posted) <> sum(b.credits_posted)
                  OR sum(b.debits_pending) <> sum(b.credits_pending)) unbalanced)
-        """).replace("%(m)s", "%s::uuid").replace("%(prefix)s", "%s"),
-        merchant_id, prefix + "-%", merchant_id, merchant_id, merchant_id, merchant_id,
+        """
+        )
+        .replace("%(m)s", "%s::uuid")
+        .replace("%(prefix)s", "%s"),
+        merchant_id,
+        prefix + "-%",
+        merchant_id,
+        merchant_id,
+        merchant_id,
+        merchant_id,
     )
     keyed, payments, wallets, settlement, negative, unbalanced = (int(v) for v in rows[0])
-    return {"keyed_entries": keyed, "payments": payments, "wallets_minor": wallets,
-            "settlement_minor": settlement, "negative_wallets": negative,
-            "unbalanced_assets": unbalanced}
+    return {
+        "keyed_entries": keyed,
+        "payments": payments,
+        "wallets_minor": wallets,
+        "settlement_minor": settlement,
+        "negative_wallets": negative,
+        "unbalanced_assets": unbalanced,
+    }
 
 
-def settled_ledger_state(cluster: Cluster, database: str, merchant_id: str, prefix: str
-                         ) -> dict[str, int]:
+def settled_ledger_state(
+    cluster: Cluster, database: str, merchant_id: str, prefix: str
+) -> dict[str, int]:
     """The state once the requests wrk left in flight have ended (it stops mid-request)."""
     state = ledger_state(cluster, database, merchant_id, prefix)
     deadline = time.monotonic() + 30
@@ -554,7 +630,8 @@ def settled_ledger_state(cluster: Cluster, database: str, merchant_id: str, pref
         busy = cluster.sql(
             database,
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-            " AND state <> 'idle' AND pid <> pg_backend_pid()", database,
+            " AND state <> 'idle' AND pid <> pg_backend_pid()",
+            database,
         )[0][0]
         again = ledger_state(cluster, database, merchant_id, prefix)
         if again == state and busy == 0:
@@ -563,8 +640,9 @@ def settled_ledger_state(cluster: Cluster, database: str, merchant_id: str, pref
     raise SystemExit("the ledger did not settle within 30 s after the load")
 
 
-def verify_round(before: dict[str, int], after: dict[str, int], wrk: dict[str, Any]
-                 ) -> dict[str, Any]:
+def verify_round(
+    before: dict[str, int], after: dict[str, int], wrk: dict[str, Any]
+) -> dict[str, Any]:
     """Did the round move exactly what wrk saw? Raises (stops the run) if not."""
     errors = wrk["errors"]
     succeeded = wrk["requests"] - errors["status"]
@@ -590,9 +668,12 @@ def verify_round(before: dict[str, int], after: dict[str, int], wrk: dict[str, A
     if after["unbalanced_assets"]:
         problems.append("debits and credits differ")
     result = {
-        "ok": not problems, "succeeded": succeeded, "committed": committed,
-        "in_flight_at_stop": in_flight, "wallets_dropped_minor": before["wallets_minor"]
-        - after["wallets_minor"], "problems": problems,
+        "ok": not problems,
+        "succeeded": succeeded,
+        "committed": committed,
+        "in_flight_at_stop": in_flight,
+        "wallets_dropped_minor": before["wallets_minor"] - after["wallets_minor"],
+        "problems": problems,
     }
     if problems:
         raise SystemExit(f"the run is broken, no figures: {json.dumps(result)}")
@@ -604,8 +685,19 @@ def verify_round(before: dict[str, int], after: dict[str, int], wrk: dict[str, A
 
 def run_pgbench(cluster: Cluster, args: argparse.Namespace, meter: CpuMeter) -> dict[str, Any]:
     command = [
-        pg_bin("pgbench"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
-        "-c", str(args.clients), "-j", str(args.threads), "-T", str(args.duration),
+        pg_bin("pgbench"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(cluster.port),
+        "-U",
+        "postgres",
+        "-c",
+        str(args.clients),
+        "-j",
+        str(args.threads),
+        "-T",
+        str(args.duration),
         "pgbench",
     ]
     with WaitSampler(cluster.url(), "pgbench") as sampler:
@@ -617,19 +709,42 @@ def run_pgbench(cluster: Cluster, args: argparse.Namespace, meter: CpuMeter) -> 
     processed = int(re.search(r"actually processed: (\d+)", output)[1])
     failed = re.search(r"number of failed transactions: (\d+)", output)
     return {
-        "tps": round(tps, 1), "latency_avg_ms": latency, "transactions": processed,
-        "failed": int(failed[1]) if failed else 0, "cpu_cores": CpuMeter.delta(before, after),
-        "waits": sampler.summary(), "command": " ".join(command[4:]),
+        "tps": round(tps, 1),
+        "latency_avg_ms": latency,
+        "transactions": processed,
+        "failed": int(failed[1]) if failed else 0,
+        "cpu_cores": CpuMeter.delta(before, after),
+        "waits": sampler.summary(),
+        "command": " ".join(command[4:]),
     }
 
 
-def run_wrk(url: str, args: argparse.Namespace, customers_file: Path, register_key: str,
-            prefix: str, duration: float, meter: CpuMeter | None = None,
-            sampler: WaitSampler | None = None) -> dict[str, Any]:
+def run_wrk(
+    url: str,
+    args: argparse.Namespace,
+    customers_file: Path,
+    register_key: str,
+    prefix: str,
+    duration: float,
+    meter: CpuMeter | None = None,
+    sampler: WaitSampler | None = None,
+) -> dict[str, Any]:
     command = [
-        "wrk", f"-t{args.threads}", f"-c{args.clients}", f"-d{duration}s", "--latency",
-        "--timeout", "10s", "-s", str(LUA), url, "--", str(customers_file), register_key,
-        prefix, str(PAYMENT_MINOR),
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.clients}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(customers_file),
+        register_key,
+        prefix,
+        str(PAYMENT_MINOR),
     ]
     before = meter.snapshot() if meter else None
     if sampler:
@@ -647,10 +762,14 @@ def run_wrk(url: str, args: argparse.Namespace, customers_file: Path, register_k
     result = {
         "transfers_per_s": round((figures["requests"] - figures["errors"]["status"]) / seconds, 1),
         "requests_per_s": round(figures["requests"] / seconds, 1),
-        "p50_ms": latency["p50"] / 1000, "p75_ms": latency["p75"] / 1000,
-        "p90_ms": latency["p90"] / 1000, "p99_ms": latency["p99"] / 1000,
-        "p999_ms": latency["p999"] / 1000, "max_ms": latency["max"] / 1000,
-        "mean_ms": round(latency["mean"] / 1000, 3), "wrk": figures,
+        "p50_ms": latency["p50"] / 1000,
+        "p75_ms": latency["p75"] / 1000,
+        "p90_ms": latency["p90"] / 1000,
+        "p99_ms": latency["p99"] / 1000,
+        "p999_ms": latency["p999"] / 1000,
+        "max_ms": latency["max"] / 1000,
+        "mean_ms": round(latency["mean"] / 1000, 3),
+        "wrk": figures,
     }
     if meter:
         result["cpu_cores"] = CpuMeter.delta(before, after)
@@ -661,14 +780,20 @@ def run_wrk(url: str, args: argparse.Namespace, customers_file: Path, register_k
 
 def source_state() -> dict[str, Any]:
     """Which code was measured: the commit, and whether src/ had changes beyond it."""
+
     def git(*arguments: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *arguments], capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *arguments], capture_output=True, text=True
+        ).stdout.strip()
 
     changed = git("status", "--porcelain", "--", "src").splitlines()
-    return {"commit": git("rev-parse", "HEAD"), "src_changes": changed,
-            "src_diff_sha1": hashlib.sha1(git("diff", "HEAD", "--", "src").encode()).hexdigest()
-            if changed else None}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_changes": changed,
+        "src_diff_sha1": hashlib.sha1(git("diff", "HEAD", "--", "src").encode()).hexdigest()
+        if changed
+        else None,
+    }
 
 
 def median(values: list[float]) -> float:
@@ -678,9 +803,11 @@ def median(values: list[float]) -> float:
 def print_round_table(workers: int, rounds: list[dict[str, Any]]) -> None:
     print()
     print(f"workers={workers}")
-    header = (f"{'round':>5} {'pgbench tps':>12} {'API tr/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
-              f" {'ratio':>6}   CPU cores  pgbench: pg/client/others"
-              f" | API: pg/service/wrk/others")
+    header = (
+        f"{'round':>5} {'pgbench tps':>12} {'API tr/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'ratio':>6}   CPU cores  pgbench: pg/client/others"
+        f" | API: pg/service/wrk/others"
+    )
     print(header)
     print("-" * len(header))
     for number, item in enumerate(rounds, 1):
@@ -695,13 +822,20 @@ def print_round_table(workers: int, rounds: list[dict[str, Any]]) -> None:
             f"{flag}"
         )
     if any(item["disturbed"] for item in rounds):
-        print(f"* other processes on this machine used more than {DISTURBED_CORES} cores"
-              " during the round: its figures are not clean")
+        print(
+            f"* other processes on this machine used more than {DISTURBED_CORES} cores"
+            " during the round: its figures are not clean"
+        )
 
 
-def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict[str, Any],
-                         customers_file: Path, workdir: Path, meter: CpuMeter
-                         ) -> dict[str, Any]:
+def ledger_decomposition(
+    cluster: Cluster,
+    args: argparse.Namespace,
+    setup: dict[str, Any],
+    customers_file: Path,
+    workdir: Path,
+    meter: CpuMeter,
+) -> dict[str, Any]:
     """Where the time goes: the SQL function alone (pgbench), the ledger from Python."""
     result: dict[str, Any] = {}
     merchant_id = setup["merchant_id"]
@@ -709,7 +843,8 @@ def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict
     wallets = cluster.sql(
         "cagnotte",
         "SELECT a.id FROM accounts a WHERE a.merchant_id = %s::uuid AND a.purpose = 'wallet'"
-        " ORDER BY a.id", merchant_id,
+        " ORDER BY a.id",
+        merchant_id,
     )
     settlement = cluster.sql(
         "cagnotte",
@@ -720,8 +855,10 @@ def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict
         connection.execute("DROP TABLE IF EXISTS bench_wallet_accounts")
         connection.execute("CREATE TABLE bench_wallet_accounts (n int PRIMARY KEY, id uuid)")
         with connection.cursor() as cursor:
-            cursor.executemany("INSERT INTO bench_wallet_accounts VALUES (%s, %s)",
-                               [(n, row[0]) for n, row in enumerate(wallets, 1)])
+            cursor.executemany(
+                "INSERT INTO bench_wallet_accounts VALUES (%s, %s)",
+                [(n, row[0]) for n, row in enumerate(wallets, 1)],
+            )
     script = workdir / "post_entry.sql"
     script.write_text(
         f"\\set n random(1, {len(wallets)})\n"
@@ -734,10 +871,29 @@ def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict
         " 'code', 'bench_sql_only', 'reference', NULL)));\n"
     )
     command = [
-        pg_bin("pgbench"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
-        "-n", "-M", "prepared", "-c", str(args.clients), "-j", str(args.threads),
-        "-T", str(args.duration), "-D", f"merchant={merchant_id}",
-        "-D", f"settlement={settlement}", "-f", str(script), "cagnotte",
+        pg_bin("pgbench"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(cluster.port),
+        "-U",
+        "postgres",
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(args.clients),
+        "-j",
+        str(args.threads),
+        "-T",
+        str(args.duration),
+        "-D",
+        f"merchant={merchant_id}",
+        "-D",
+        f"settlement={settlement}",
+        "-f",
+        str(script),
+        "cagnotte",
     ]
     with WaitSampler(cluster.url(), "cagnotte") as sampler:
         before = meter.snapshot()
@@ -746,20 +902,35 @@ def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict
     tps = float(re.search(r"tps = ([\d.]+) \(without", output)[1])
     latency = float(re.search(r"latency average = ([\d.]+) ms", output)[1])
     result["sql_function_from_pgbench"] = {
-        "transfers_per_s": round(tps, 1), "latency_avg_ms": latency,
-        "cpu_cores": CpuMeter.delta(before, after), "waits": sampler.summary(),
+        "transfers_per_s": round(tps, 1),
+        "latency_avg_ms": latency,
+        "cpu_cores": CpuMeter.delta(before, after),
+        "waits": sampler.summary(),
     }
-    log(f"  cagnotte_post_entry from pgbench ({args.clients} clients): {tps:.0f} transfers/s,"
-        f" {latency:.2f} ms")
+    log(
+        f"  cagnotte_post_entry from pgbench ({args.clients} clients): {tps:.0f} transfers/s,"
+        f" {latency:.2f} ms"
+    )
     # 2. The ledger from Python threads, and the same call with psycopg alone.
     for mode in ("ledger", "psycopg", "psycopg-autocommit"):
         for threads in args.ledger_threads:
             wait_until_quiet(args.quiet_cores, args.quiet_wait)
             command = [
-                sys.executable, str(BENCH / "ledger_only.py"), "--url", cluster.url("cagnotte"),
-                "--merchant-id", merchant_id, "--customers-file", str(customers_file),
-                "--threads", str(threads), "--duration", str(min(args.duration, 10)),
-                "--mode", mode, "--json",
+                sys.executable,
+                str(BENCH / "ledger_only.py"),
+                "--url",
+                cluster.url("cagnotte"),
+                "--merchant-id",
+                merchant_id,
+                "--customers-file",
+                str(customers_file),
+                "--threads",
+                str(threads),
+                "--duration",
+                str(min(args.duration, 10)),
+                "--mode",
+                mode,
+                "--json",
             ]
             before = meter.snapshot()
             output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -767,10 +938,12 @@ def ledger_decomposition(cluster: Cluster, args: argparse.Namespace, setup: dict
             figures = json.loads(output.strip().splitlines()[-1])
             figures["cpu_cores"] = CpuMeter.delta(before, after)
             result[f"{mode}_threads_{threads}"] = figures
-            log(f"  {mode:18} {threads} threads: {figures['transfers_per_s']:.0f} transfers/s,"
+            log(
+                f"  {mode:18} {threads} threads: {figures['transfers_per_s']:.0f} transfers/s,"
                 f" p50 {figures['p50_ms']:.2f} ms, p99 {figures['p99_ms']:.2f} ms"
                 f" (python {figures['cpu_cores']['client']:.2f} cores,"
-                f" postgres {figures['cpu_cores']['postgres']:.2f})")
+                f" postgres {figures['cpu_cores']['postgres']:.2f})"
+            )
     return result
 
 
@@ -780,29 +953,43 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per load")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="pgbench -j, wrk -t")
-    parser.add_argument("--workers", default="2",
-                        help="uvicorn workers; a list (1,2,3) compares them")
+    parser.add_argument(
+        "--workers", default="2", help="uvicorn workers; a list (1,2,3) compares them"
+    )
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--scale", type=int, default=1, help="pgbench -i -s")
     parser.add_argument(
-        "--warmup", type=int, default=60,
+        "--warmup",
+        type=int,
+        default=60,
         help="at most this many seconds of wrk before the rounds; it stops earlier once"
         " 5 x customers x workers payments are made, so that every worker has most"
         " likely cached every customer's membership and wallet account",
     )
-    parser.add_argument("--quiet-cores", type=float, default=0.3,
-                        help="before each load, wait until others use at most this many cores")
-    parser.add_argument("--quiet-wait", type=float, default=120,
-                        help="... but no longer than this many seconds")
-    parser.add_argument("--no-decompose", action="store_true",
-                        help="skip the SQL-only and ledger-only measurements")
+    parser.add_argument(
+        "--quiet-cores",
+        type=float,
+        default=0.3,
+        help="before each load, wait until others use at most this many cores",
+    )
+    parser.add_argument(
+        "--quiet-wait", type=float, default=120, help="... but no longer than this many seconds"
+    )
+    parser.add_argument(
+        "--no-decompose", action="store_true", help="skip the SQL-only and ledger-only measurements"
+    )
     parser.add_argument("--ledger-threads", default="1,4,8")
     parser.add_argument("--keep", action="store_true", help="keep the cluster directory")
-    parser.add_argument("--app", help="serve this application factory (module:function) with"
-                        " uvicorn instead of `cagnotte serve`, to measure a change")
+    parser.add_argument(
+        "--app",
+        help="serve this application factory (module:function) with"
+        " uvicorn instead of `cagnotte serve`, to measure a change",
+    )
     parser.add_argument("--app-path", help="a directory to put on PYTHONPATH for --app")
     parser.add_argument(
-        "--priority", type=int, default=0,
+        "--priority",
+        type=int,
+        default=0,
         help="nice value for this script and all it starts (PostgreSQL, the service, pgbench,"
         " wrk), also for their sessions' autogroups; -10 keeps a shared machine's other work"
         " from skewing the figures (root only)",
@@ -824,14 +1011,20 @@ def main() -> None:
     started = dt.datetime.now(dt.UTC)
     report: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),
-        "config": {k: v for k, v in vars(args).items()} | {
-            "workers": worker_counts, "payment_minor": PAYMENT_MINOR,
+        "config": {k: v for k, v in vars(args).items()}
+        | {
+            "workers": worker_counts,
+            "payment_minor": PAYMENT_MINOR,
         },
         "machine": {
-            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
             "kernel": platform.release(),
-            "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
-            .splitlines()[0] if shutil.which("wrk") else None,
+            "wrk": subprocess.run(
+                ["wrk", "-v"], capture_output=True, text=True
+            ).stdout.splitlines()[0]
+            if shutil.which("wrk")
+            else None,
         },
         "source": source_state(),
         "by_workers": {},
@@ -845,19 +1038,35 @@ def main() -> None:
             cluster.sql("postgres", f"CREATE DATABASE {database}")
         log(f"pgbench -i -s {args.scale} (database pgbench)")
         subprocess.run(
-            [pg_bin("pgbench"), "-i", "-q", "-s", str(args.scale), "-h", "127.0.0.1",
-             "-p", str(cluster.port), "-U", "postgres", "pgbench"],
-            check=True, capture_output=True,
+            [
+                pg_bin("pgbench"),
+                "-i",
+                "-q",
+                "-s",
+                str(args.scale),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(cluster.port),
+                "-U",
+                "postgres",
+                "pgbench",
+            ],
+            check=True,
+            capture_output=True,
         )
         setup: dict[str, Any] | None = None
         customers_file = workdir / "customers.txt"
         operator_key = None
         for workers in worker_counts:
             api_port = free_port()
-            service = Service(cluster.url("cagnotte"), api_port, workers, workdir,
-                              args.app, args.app_path)
-            log(f"{args.app or 'cagnotte serve'} --workers {workers} on port {api_port}"
-                " (database cagnotte)")
+            service = Service(
+                cluster.url("cagnotte"), api_port, workers, workdir, args.app, args.app_path
+            )
+            log(
+                f"{args.app or 'cagnotte serve'} --workers {workers} on port {api_port}"
+                " (database cagnotte)"
+            )
             service_source = source_state()  # others may commit while a long run goes on
             service.start()
             assert service.process is not None
@@ -867,8 +1076,10 @@ def main() -> None:
             if setup is None:
                 if operator_key is None:
                     sys.exit(f"no operator key in the service's output: {service.output}")
-                log(f"setting up a merchant, a register, {args.customers} customers with"
-                    f" {TOP_UP_MINOR // 100} CZK each (through the API)")
+                log(
+                    f"setting up a merchant, a register, {args.customers} customers with"
+                    f" {TOP_UP_MINOR // 100} CZK each (through the API)"
+                )
                 setup = set_up_merchant(Api(api_port), operator_key, args.customers)
                 customers_file.write_text("\n".join(setup["customer_ids"]) + "\n")
                 # Statistics for the new rows now rather than whenever autovacuum comes
@@ -881,8 +1092,14 @@ def main() -> None:
             warm_done, warm_started, chunk = 0, time.monotonic(), 0
             while warm_done < warm_target and time.monotonic() - warm_started < args.warmup:
                 chunk += 1
-                warm = run_wrk(api_url, args, customers_file, setup["register_key"],
-                               f"warm{workers}-{chunk}", 5)
+                warm = run_wrk(
+                    api_url,
+                    args,
+                    customers_file,
+                    setup["register_key"],
+                    f"warm{workers}-{chunk}",
+                    5,
+                )
                 warm_done += warm["wrk"]["requests"]
             log(f"  {warm_done} payments in {time.monotonic() - warm_started:.0f} s")
             rounds = []
@@ -894,27 +1111,40 @@ def main() -> None:
                 quiet_api = wait_until_quiet(args.quiet_cores, args.quiet_wait)
                 prefix = f"w{workers}r{number}-{int(time.time())}"
                 before = ledger_state(cluster, "cagnotte", setup["merchant_id"], prefix)
-                api = run_wrk(api_url, args, customers_file, setup["register_key"], prefix,
-                              args.duration, meter, WaitSampler(cluster.url(), "cagnotte"))
+                api = run_wrk(
+                    api_url,
+                    args,
+                    customers_file,
+                    setup["register_key"],
+                    prefix,
+                    args.duration,
+                    meter,
+                    WaitSampler(cluster.url(), "cagnotte"),
+                )
                 after = settled_ledger_state(cluster, "cagnotte", setup["merchant_id"], prefix)
                 api["verification"] = verify_round(before, after, api["wrk"])
                 ratio = round(api["transfers_per_s"] / pgbench["tps"], 3)
-                log(f"  API: {api['transfers_per_s']:.1f} transfers/s, p50 {api['p50_ms']:.2f}"
+                log(
+                    f"  API: {api['transfers_per_s']:.1f} transfers/s, p50 {api['p50_ms']:.2f}"
                     f" ms, p99 {api['p99_ms']:.2f} ms, ratio {ratio:.3f}; checked:"
-                    f" {api['verification']['committed']} payments in the ledger")
-                rounds.append({
-                    "pgbench": pgbench, "api": api, "ratio": ratio,
-                    "disturbed": max(pgbench["cpu_cores"]["other"],
-                                     api["cpu_cores"]["other"]) > DISTURBED_CORES,
-                    "others_busy_cores_before": {"pgbench": quiet_pg, "api": quiet_api},
-                })
+                    f" {api['verification']['committed']} payments in the ledger"
+                )
+                rounds.append(
+                    {
+                        "pgbench": pgbench,
+                        "api": api,
+                        "ratio": ratio,
+                        "disturbed": max(pgbench["cpu_cores"]["other"], api["cpu_cores"]["other"])
+                        > DISTURBED_CORES,
+                        "others_busy_cores_before": {"pgbench": quiet_pg, "api": quiet_api},
+                    }
+                )
             service.stop()
             service = None
             summary = {
                 "median_ratio": median([r["ratio"] for r in rounds]),
                 "median_pgbench_tps": median([r["pgbench"]["tps"] for r in rounds]),
-                "median_api_transfers_per_s": median([r["api"]["transfers_per_s"]
-                                                      for r in rounds]),
+                "median_api_transfers_per_s": median([r["api"]["transfers_per_s"] for r in rounds]),
                 "median_p50_ms": median([r["api"]["p50_ms"] for r in rounds]),
                 "median_p99_ms": median([r["api"]["p99_ms"] for r in rounds]),
             }
@@ -923,28 +1153,38 @@ def main() -> None:
                 summary["median_p99_ms"] < 25
             )
             report["by_workers"][str(workers)] = {
-                "rounds": rounds, "summary": summary, "source_at_start": service_source,
+                "rounds": rounds,
+                "summary": summary,
+                "source_at_start": service_source,
             }
             print_round_table(workers, rounds)
-            print(f"median ratio API/pgbench: {summary['median_ratio']:.3f}"
-                  f"  (median p99 {summary['median_p99_ms']:.2f} ms;"
-                  f" target ratio >= 0.5 and p99 < 25 ms:"
-                  f" {'met' if summary['target_met'] else 'NOT met'})")
+            print(
+                f"median ratio API/pgbench: {summary['median_ratio']:.3f}"
+                f"  (median p99 {summary['median_p99_ms']:.2f} ms;"
+                f" target ratio >= 0.5 and p99 < 25 ms:"
+                f" {'met' if summary['target_met'] else 'NOT met'})"
+            )
             if summary["disturbed_rounds"]:
-                print(f"{summary['disturbed_rounds']} of {len(rounds)} rounds ran beside other"
-                      " work on this machine (see 'others'): run again on a quiet machine")
+                print(
+                    f"{summary['disturbed_rounds']} of {len(rounds)} rounds ran beside other"
+                    " work on this machine (see 'others'): run again on a quiet machine"
+                )
             print()
         # The worker count decides the API's throughput, not pgbench's: the best is the
         # one with the most transfers/s (the ratio also moves with pgbench's noise).
-        best = max(report["by_workers"].items(),
-                   key=lambda kv: kv[1]["summary"]["median_api_transfers_per_s"])
+        best = max(
+            report["by_workers"].items(),
+            key=lambda kv: kv[1]["summary"]["median_api_transfers_per_s"],
+        )
         report["best_workers"] = int(best[0])
         if len(worker_counts) > 1:
             print("workers  median ratio  API tr/s  p99 ms")
             for workers, item in report["by_workers"].items():
                 s = item["summary"]
-                print(f"{workers:>7}  {s['median_ratio']:>12.3f}  "
-                      f"{s['median_api_transfers_per_s']:>8.1f}  {s['median_p99_ms']:>6.2f}")
+                print(
+                    f"{workers:>7}  {s['median_ratio']:>12.3f}  "
+                    f"{s['median_api_transfers_per_s']:>8.1f}  {s['median_p99_ms']:>6.2f}"
+                )
             print(f"best: {best[0]} workers (the most transfers/s)")
         if not args.no_decompose and setup is not None:
             log("decomposition (no HTTP): the SQL function alone, then the ledger from Python")

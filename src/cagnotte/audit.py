@@ -22,8 +22,13 @@ def record_audit(
 ) -> None:
     connection.execute(
         insert(audit_log).values(
-            merchant_id=merchant_id, id=uuid.uuid4(), actor=actor, action=action,
-            subject_id=subject_id, details=details, created_at=now,
+            merchant_id=merchant_id,
+            id=uuid.uuid4(),
+            actor=actor,
+            action=action,
+            subject_id=subject_id,
+            details=details,
+            created_at=now,
         )
     )
 

@@ -62,8 +62,16 @@ def bootstrap(
     customers = CustomerService(database, clock, ledger)
     merchants = MerchantService(database, clock, settings.api_key_cache_seconds)
     gift_cards = GiftCardService(
-        database, clock, ledger, customers, merchants, mailer, mail_from=settings.mail_from,
-        public_url=settings.public_url, number_key=settings.gift_card_number_key, units=units,
+        database,
+        clock,
+        ledger,
+        customers,
+        merchants,
+        mailer,
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
+        number_key=settings.gift_card_number_key,
+        units=units,
     )
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
@@ -83,13 +91,25 @@ def bootstrap(
         gift_cards=gift_cards,
         captchas=captchas,
         bonus_codes=BonusCodeService(
-            database, clock, ledger, mailer, captchas, mail_from=settings.mail_from,
+            database,
+            clock,
+            ledger,
+            mailer,
+            captchas,
+            mail_from=settings.mail_from,
             bonus_value_max_minor=settings.bonus_value_max_minor,
-            platform_bank_account=settings.platform_bank_account, units=units,
+            platform_bank_account=settings.platform_bank_account,
+            units=units,
         ),
         loyalty=loyalty,
         checkout=Checkout(
-            database, clock, ledger, units, customers, loyalty, wallets,
+            database,
+            clock,
+            ledger,
+            units,
+            customers,
+            loyalty,
+            wallets,
             catalogue=catalogue,
             refund_cashier_max_minor=settings.check_refund_cashier_max_minor,
         ),

@@ -167,6 +167,7 @@ ImportFormatUnsupported = _error(
     "import_format_unsupported", "An import is a CSV (text/csv) or an XLSX file."
 )
 
+
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""
     return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)

@@ -22,7 +22,10 @@ class Mailer(Protocol):
 
 
 def compose(
-    sender: str, to: str, subject: str, body: str,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
     attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> EmailMessage:
     """A plain-text message; attachments are (filename, mime type, content)."""

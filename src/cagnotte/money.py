@@ -127,9 +127,7 @@ def scale(amount: int, numerator: int, denominator: int, rounding: Rounding) -> 
     return divide(amount * numerator, denominator, rounding)
 
 
-def allocate(
-    total: int, weights: Sequence[int], *, caps: Sequence[int] | None = None
-) -> list[int]:
+def allocate(total: int, weights: Sequence[int], *, caps: Sequence[int] | None = None) -> list[int]:
     """Split `total` in proportion to `weights`; the parts add up to `total` exactly.
 
     Each line first gets the whole part of its exact share; the units left over

@@ -24,16 +24,24 @@ def campaign_codes(client, merchant, operator_key, services, mailer):
     owner = merchant.owner
     campaign = client.post(
         "/v1/bonus-campaigns",
-        json={"name": "Spring bonus", "asset": "CZK", "bonus_value_minor": 25_000,
-              "code_count": 3, "valid_from": (now - timedelta(hours=1)).isoformat(),
-              "valid_to": (now + timedelta(days=30)).isoformat(),
-              "notify_email": "office@cafe-bleu.example.com"},
+        json={
+            "name": "Spring bonus",
+            "asset": "CZK",
+            "bonus_value_minor": 25_000,
+            "code_count": 3,
+            "valid_from": (now - timedelta(hours=1)).isoformat(),
+            "valid_to": (now + timedelta(days=30)).isoformat(),
+            "notify_email": "office@cafe-bleu.example.com",
+        },
         headers=owner,
     ).json()
     paid = client.post(
         "/v1/bank-payments",
-        json={"asset": "CZK", "amount_minor": 75_000,
-              "variable_symbol": campaign["funding"]["variable_symbol"]},
+        json={
+            "asset": "CZK",
+            "amount_minor": 75_000,
+            "variable_symbol": campaign["funding"]["variable_symbol"],
+        },
         headers={"Authorization": f"Bearer {operator_key}"},
     )
     assert paid.status_code == 201, paid.text

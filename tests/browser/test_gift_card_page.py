@@ -20,13 +20,23 @@ def test_the_ecard_page_shows_the_balance_and_a_qr_code_of_the_number(
 ):
     shop = make_merchant(client, operator_key, "Café Bleu")
     program = client.post("/v1/gift-card-programs", json=PROGRAM, headers=shop.manager).json()
-    issued = post(client, "/v1/gift-cards/e-cards", {
-        "program_id": program["id"], "amount_minor": 7_500,
-        "recipient_email": "marie@example.ca", "message": "Joyeux Noël",
-    }, shop.register).json()
-    spent = post(client, "/v1/gift-cards/spends",
-                 {"number": issued["number"], "pin": issued["pin"], "amount_minor": 1_250},
-                 shop.register)
+    issued = post(
+        client,
+        "/v1/gift-cards/e-cards",
+        {
+            "program_id": program["id"],
+            "amount_minor": 7_500,
+            "recipient_email": "marie@example.ca",
+            "message": "Joyeux Noël",
+        },
+        shop.register,
+    ).json()
+    spent = post(
+        client,
+        "/v1/gift-cards/spends",
+        {"number": issued["number"], "pin": issued["pin"], "amount_minor": 1_250},
+        shop.register,
+    )
     assert spent.status_code == 201, spent.text
     path = issued["page_url"].split("/gift-cards/e/", 1)[1]
     response = page.goto(f"{live_server}/gift-cards/e/{path}")

@@ -43,8 +43,13 @@ def test_a_cashier_signs_in_and_finds_a_customer_with_the_balance(
     page, live_server, client, merchant
 ):
     customer_with_wallet(
-        client, merchant, email="jana@example.com", phone="+420601123456",
-        first_name="Jana", last_name="Nováková", amount_minor=50_000,
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
+        amount_minor=50_000,
     )
     add_staff(client, merchant, "eva@cafe-bleu.example")
     page.goto(f"{live_server}/back-office")

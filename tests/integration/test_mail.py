@@ -36,8 +36,13 @@ def test_a_message_with_an_attachment_reaches_an_smtp_server():
         mailer = build_mailer(Settings(smtp_host="127.0.0.1", smtp_port=port))
         assert isinstance(mailer, SmtpMailer)
         mailer.send(
-            compose("shop@example.com", "jana@example.com", "Your code", "Code: 123456",
-                    attachments=[("codes.csv", "text/csv", b"code\nABC\n")])
+            compose(
+                "shop@example.com",
+                "jana@example.com",
+                "Your code",
+                "Code: 123456",
+                attachments=[("codes.csv", "text/csv", b"code\nABC\n")],
+            )
         )
     finally:
         controller.stop()

@@ -32,9 +32,7 @@ SHIPPED_SQL_FILES = {
     "0009_postgres_ledger.sql": "8f0fcb93be86b6ed41b601b101b8d5ae44b82b4470bb4dedba1734885bbf4271",
 }
 
-_FUNCTION = re.compile(
-    r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$\$\n(.*?)\$\$;", re.DOTALL
-)
+_FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$\$\n(.*?)\$\$;", re.DOTALL)
 
 
 def _functions_of(sql: str) -> dict[str, str]:
@@ -47,8 +45,9 @@ def _newest_ledger_file() -> Path:
 
 
 def test_no_shipped_sql_file_was_edited_and_every_file_is_pinned():
-    found = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-             for path in VERSIONS.glob("*.sql")}
+    found = {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in VERSIONS.glob("*.sql")
+    }
     assert found == SHIPPED_SQL_FILES
 
 
@@ -64,14 +63,24 @@ def test_a_migrated_database_runs_the_newest_ledger_functions(postgres_url: str)
     assert "cagnotte_post_entry" in newest and "cagnotte_account" in newest
     engine = create_engine(Database(postgres_url).url)
     with engine.connect() as connection:
-        installed = dict(connection.execute(text(
-            "SELECT proname, prosrc FROM pg_proc"
-            " WHERE proname LIKE 'cagnotte\\_%' AND pronamespace = 'public'::regnamespace"
-        )).all())
-        overloads = connection.execute(text(
-            "SELECT proname FROM pg_proc WHERE proname LIKE 'cagnotte\\_%'"
-            " GROUP BY proname HAVING count(*) > 1"
-        )).scalars().all()
+        installed = dict(
+            connection.execute(
+                text(
+                    "SELECT proname, prosrc FROM pg_proc"
+                    " WHERE proname LIKE 'cagnotte\\_%' AND pronamespace = 'public'::regnamespace"
+                )
+            ).all()
+        )
+        overloads = (
+            connection.execute(
+                text(
+                    "SELECT proname FROM pg_proc WHERE proname LIKE 'cagnotte\\_%'"
+                    " GROUP BY proname HAVING count(*) > 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     # No function of an older version is left behind under another signature.
     assert overloads == []
@@ -105,9 +114,12 @@ def test_a_transfer_cannot_be_changed_or_removed(books: Books, posted: Transfer)
         ):
             connection.execute(statement)
     with ledger.database.read() as connection:
-        assert connection.execute(
-            select(transfers.c.amount).where(transfers.c.id == posted.id)
-        ).scalar_one() == 500
+        assert (
+            connection.execute(
+                select(transfers.c.amount).where(transfers.c.id == posted.id)
+            ).scalar_one()
+            == 500
+        )
 
 
 def test_a_journal_entry_cannot_be_changed_or_removed(books: Books, posted: Transfer):
@@ -121,7 +133,6 @@ def test_a_journal_entry_cannot_be_changed_or_removed(books: Books, posted: Tran
             ledger.database.transaction() as connection,
         ):
             connection.execute(statement)
-
 
 
 def test_the_migrated_schema_is_the_schema_the_code_declares(database: Database):

@@ -36,8 +36,13 @@ def settings(**overrides: Any) -> dict[str, Any]:
 
 def program(**overrides: Any) -> Program:
     return Program(
-        merchant_id=uuid.uuid4(), id=uuid.uuid4(), name="Café Bleu", asset_code="CAD",
-        status="active", created_at=NOW, **settings(**overrides),
+        merchant_id=uuid.uuid4(),
+        id=uuid.uuid4(),
+        name="Café Bleu",
+        asset_code="CAD",
+        status="active",
+        created_at=NOW,
+        **settings(**overrides),
     )
 
 
@@ -72,20 +77,20 @@ def test_a_prefix_is_made_of_digits():
 def test_the_prefix_must_leave_eight_random_digits_with_a_pin():
     # 16 digits: 7 of prefix, 8 random, 1 check digit.
     check_program_settings(settings(number_prefix="1234567"))
-    assert refusal(check_program_settings, settings(number_prefix="12345678")) == (
-        "invalid_input"
-    )
+    assert refusal(check_program_settings, settings(number_prefix="12345678")) == ("invalid_input")
     check_program_settings(settings(number_prefix="12345678", number_luhn=False))
 
 
 def test_a_card_without_a_pin_needs_twelve_random_digits():
     check_program_settings(settings(pin_required=False, number_prefix="123"))
-    assert refusal(
-        check_program_settings, settings(pin_required=False, number_prefix="1234")
-    ) == "invalid_input"
-    assert refusal(
-        check_program_settings, settings(pin_required=False, number_length=12)
-    ) == "invalid_input"
+    assert (
+        refusal(check_program_settings, settings(pin_required=False, number_prefix="1234"))
+        == "invalid_input"
+    )
+    assert (
+        refusal(check_program_settings, settings(pin_required=False, number_length=12))
+        == "invalid_input"
+    )
 
 
 @pytest.mark.parametrize(("pin_length", "accepted"), [(3, False), (4, True), (8, True), (9, False)])
@@ -93,9 +98,7 @@ def test_a_pin_has_four_to_eight_digits(pin_length, accepted):
     if accepted:
         check_program_settings(settings(pin_length=pin_length))
     else:
-        assert refusal(check_program_settings, settings(pin_length=pin_length)) == (
-            "invalid_input"
-        )
+        assert refusal(check_program_settings, settings(pin_length=pin_length)) == ("invalid_input")
 
 
 @pytest.mark.parametrize(
@@ -105,10 +108,15 @@ def test_a_pin_has_four_to_eight_digits(pin_length, accepted):
 def test_loads_need_a_positive_minimum_below_the_maximum_below_the_balance_cap(
     load_min, load_max, balance_max
 ):
-    assert refusal(
-        check_program_settings,
-        settings(load_min_minor=load_min, load_max_minor=load_max, balance_max_minor=balance_max),
-    ) == "invalid_input"
+    assert (
+        refusal(
+            check_program_settings,
+            settings(
+                load_min_minor=load_min, load_max_minor=load_max, balance_max_minor=balance_max
+            ),
+        )
+        == "invalid_input"
+    )
 
 
 def test_one_amount_may_be_the_minimum_the_maximum_and_the_cap_at_once():
@@ -160,12 +168,15 @@ def test_a_card_activated_in_december_expires_the_next_year():
 def test_a_card_activated_on_a_day_its_expiry_month_lacks_expires_on_that_months_last_day():
     january_31 = datetime(2026, 1, 31, 18, 0, tzinfo=UTC)
 
-    assert card_expiry(program(expiry_months=1), january_31) == datetime(2026, 2, 28, 18, 0,
-                                                                        tzinfo=UTC)
-    assert card_expiry(program(expiry_months=25), january_31) == datetime(2028, 2, 29, 18, 0,
-                                                                         tzinfo=UTC)
-    assert card_expiry(program(expiry_months=3), january_31) == datetime(2026, 4, 30, 18, 0,
-                                                                        tzinfo=UTC)
+    assert card_expiry(program(expiry_months=1), january_31) == datetime(
+        2026, 2, 28, 18, 0, tzinfo=UTC
+    )
+    assert card_expiry(program(expiry_months=25), january_31) == datetime(
+        2028, 2, 29, 18, 0, tzinfo=UTC
+    )
+    assert card_expiry(program(expiry_months=3), january_31) == datetime(
+        2026, 4, 30, 18, 0, tzinfo=UTC
+    )
 
 
 def test_a_card_activated_on_a_leap_day_expires_on_the_28th_of_february_a_year_later():
@@ -337,9 +348,7 @@ def test_a_spend_beyond_the_balance_takes_what_is_there_when_asked():
 
 @pytest.mark.parametrize("available", [0, -50])
 def test_taking_what_is_there_from_an_empty_card_is_insufficient_funds(available):
-    assert refusal(spend_amount, 1500, available, take_what_is_there=True) == (
-        "insufficient_funds"
-    )
+    assert refusal(spend_amount, 1500, available, take_what_is_there=True) == ("insufficient_funds")
 
 
 def test_a_profile_is_complete_with_a_first_name_a_last_name_and_an_e_mail():

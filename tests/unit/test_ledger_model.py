@@ -61,9 +61,7 @@ def test_posting_or_reversing_without_an_amount_means_all_of_it(make):
 
 @pytest.mark.parametrize("make", [PostHold, Reverse])
 @pytest.mark.parametrize("amount", [a for a in NOT_AMOUNTS if a is not None])
-def test_posting_or_reversing_a_zero_negative_or_non_int_amount_is_a_programmer_error(
-    make, amount
-):
+def test_posting_or_reversing_a_zero_negative_or_non_int_amount_is_a_programmer_error(make, amount):
     with pytest.raises(AssertionError):
         make(uuid.uuid4(), amount)
 
@@ -161,8 +159,13 @@ def test_an_operation_as_json_names_its_op_and_leaves_out_what_is_not_set():
 
 @pytest.mark.parametrize(
     ("operation", "op"),
-    [(PostHold(DEBIT), "post"), (VoidHold(DEBIT), "void"), (Expire(DEBIT), "expire"),
-     (Reverse(DEBIT), "reverse"), (Transfer(DEBIT, CREDIT, 1, "load"), "transfer")],
+    [
+        (PostHold(DEBIT), "post"),
+        (VoidHold(DEBIT), "void"),
+        (Expire(DEBIT), "expire"),
+        (Reverse(DEBIT), "reverse"),
+        (Transfer(DEBIT, CREDIT, 1, "load"), "transfer"),
+    ],
 )
 def test_every_kind_of_operation_names_itself_for_the_database(operation, op):
     assert operation_as_json(operation)["op"] == op
@@ -174,23 +177,50 @@ def test_an_entry_result_is_read_back_from_json():
         "entry_id": str(uuid.uuid4()),
         "kind": "payment",
         "created_at": LATER.isoformat(),
-        "transfers": [{
-            "id": str(transfer_id), "kind": "regular", "code": "payment",
-            "debit_account_id": str(DEBIT), "credit_account_id": str(CREDIT),
-            "asset_code": "CZK", "amount": "250", "reference": None, "expires_at": None,
-            "pending_id": None, "reverses_id": None, "created_at": LATER.isoformat(),
-        }],
-        "balances": {str(DEBIT): {"debits_posted": 250, "credits_posted": 1000,
-                                  "debits_pending": 0, "credits_pending": 0}},
+        "transfers": [
+            {
+                "id": str(transfer_id),
+                "kind": "regular",
+                "code": "payment",
+                "debit_account_id": str(DEBIT),
+                "credit_account_id": str(CREDIT),
+                "asset_code": "CZK",
+                "amount": "250",
+                "reference": None,
+                "expires_at": None,
+                "pending_id": None,
+                "reverses_id": None,
+                "created_at": LATER.isoformat(),
+            }
+        ],
+        "balances": {
+            str(DEBIT): {
+                "debits_posted": 250,
+                "credits_posted": 1000,
+                "debits_pending": 0,
+                "credits_pending": 0,
+            }
+        },
     }
 
     result = EntryResult.from_json(data)
 
     assert result.created_at == LATER
     assert result.replayed is False
-    assert result.transfers == (TransferRecord(
-        id=transfer_id, kind="regular", code="payment", debit_account_id=DEBIT,
-        credit_account_id=CREDIT, asset_code="CZK", amount=250, reference=None,
-        expires_at=None, pending_id=None, reverses_id=None, created_at=LATER,
-    ),)
+    assert result.transfers == (
+        TransferRecord(
+            id=transfer_id,
+            kind="regular",
+            code="payment",
+            debit_account_id=DEBIT,
+            credit_account_id=CREDIT,
+            asset_code="CZK",
+            amount=250,
+            reference=None,
+            expires_at=None,
+            pending_id=None,
+            reverses_id=None,
+            created_at=LATER,
+        ),
+    )
     assert result.balances == {DEBIT: Balance(debits_posted=250, credits_posted=1000)}

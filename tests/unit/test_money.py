@@ -255,9 +255,7 @@ def test_the_largest_amounts_and_weights_split_exactly():
     assert sum(allocate(BIG, [BIG - 1, 3, 2**40])) == BIG
 
 
-@pytest.mark.parametrize(
-    "weights", [[], [0], [0, 0], [1, -1, 2], [1, True], [1.0, 2]]
-)
+@pytest.mark.parametrize("weights", [[], [0], [0, 0], [1, -1, 2], [1, True], [1.0, 2]])
 def test_weights_without_a_positive_sum_or_not_int_are_a_programmer_error(weights):
     with pytest.raises(AssertionError):
         allocate(10, weights)
@@ -372,9 +370,7 @@ def test_the_left_over_units_go_to_the_largest_remainders_lower_index_first(tota
 
 @PROPERTY
 @given(data=st.data(), weights=weight_lists)
-def test_capped_parts_add_up_never_pass_their_cap_and_stay_within_one_of_the_share(
-    data, weights
-):
+def test_capped_parts_add_up_never_pass_their_cap_and_stay_within_one_of_the_share(data, weights):
     caps = data.draw(st.lists(st.integers(0, BIG), min_size=len(weights), max_size=len(weights)))
     room = sum(cap for cap, weight in zip(caps, weights, strict=True) if weight > 0)
     assume(room > 0)

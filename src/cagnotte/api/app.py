@@ -49,8 +49,18 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     install_problem_handlers(app)
     # Routes are matched in order: the register's hot path (payments) first.
-    for module in (wallets, merchants, customers, accounts, me, bonus_codes, gift_cards,
-                   loyalty, checks, catalogue):
+    for module in (
+        wallets,
+        merchants,
+        customers,
+        accounts,
+        me,
+        bonus_codes,
+        gift_cards,
+        loyalty,
+        checks,
+        catalogue,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])

@@ -51,7 +51,8 @@ async def get_caller(
 
 
 def _caller(
-    services: Services, credentials: HTTPAuthorizationCredentials | None,
+    services: Services,
+    credentials: HTTPAuthorizationCredentials | None,
     merchant_header: uuid.UUID | None,
 ) -> Principal:
     if credentials is None:
@@ -125,7 +126,9 @@ class ValueMove:
 
 
 async def get_value_move(
-    request: Request, credentials: Credentials, merchant_header: MerchantHeader = None,
+    request: Request,
+    credentials: Credentials,
+    merchant_header: MerchantHeader = None,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> ValueMove:
     """Caller, IdempotencyDep and ServicesDep in one dependency, for the hottest routes.

@@ -156,7 +156,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {
-            400: "malformed_body", 401: "unauthenticated", 404: "not_found",
+            400: "malformed_body",
+            401: "unauthenticated",
+            404: "not_found",
             405: "method_not_allowed",
         }.get(error.status_code, "http_error")
         return problem_response(error.status_code, code, str(error.detail))

@@ -123,7 +123,7 @@ def _csv_records(content: bytes) -> tuple[list[Record], str] | RowError:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = content[:error.start].count(b"\n") + 1
+        line = content[: error.start].count(b"\n") + 1
         return RowError(line, None, "The file is not UTF-8 text: save it as 'CSV UTF-8'.")
     header = text.split("\n", 1)[0]
     delimiter = ";" if ";" in header and "," not in header else ","
@@ -207,10 +207,13 @@ def _rows_of(
     if not problems and not data:
         problems.append(RowError(None, None, "The file has a header but no products."))
     if len(data) > IMPORT_ROWS_MAX:
-        problems.append(RowError(
-            data[IMPORT_ROWS_MAX][0], None,
-            f"An import has at most {IMPORT_ROWS_MAX} products: split the file.",
-        ))
+        problems.append(
+            RowError(
+                data[IMPORT_ROWS_MAX][0],
+                None,
+                f"An import has at most {IMPORT_ROWS_MAX} products: split the file.",
+            )
+        )
     if problems:
         return ParsedFile((), tuple(problems))
     rows: list[ImportRow] = []
@@ -240,9 +243,9 @@ def _columns(line: int, header: Sequence[Any]) -> tuple[dict[str, int], list[Row
         if not title:
             continue
         if title not in COLUMNS:
-            problems.append(RowError(
-                line, title[:50], f"Unknown column; the columns are {', '.join(COLUMNS)}."
-            ))
+            problems.append(
+                RowError(line, title[:50], f"Unknown column; the columns are {', '.join(COLUMNS)}.")
+            )
         elif title in columns:
             problems.append(RowError(line, title, "This column is in the header twice."))
         else:
@@ -306,8 +309,13 @@ def _row(
     if problems:
         return None, problems
     return ImportRow(
-        line=line, sku=sku, name=name, unit_price_minor=unit_price_minor,
-        asset_code=asset_code, category_path=category_path, **flags,
+        line=line,
+        sku=sku,
+        name=name,
+        unit_price_minor=unit_price_minor,
+        asset_code=asset_code,
+        category_path=category_path,
+        **flags,
     ), problems
 
 

@@ -64,11 +64,15 @@ def lock_categories(unit: UnitOfWork) -> list[Category]:
     """
     locked: dict[uuid.UUID, Any] = {}
     while True:
-        ids = unit.connection.execute(
-            select(product_categories.c.id).where(
-                product_categories.c.merchant_id == unit.merchant_id
+        ids = (
+            unit.connection.execute(
+                select(product_categories.c.id).where(
+                    product_categories.c.merchant_id == unit.merchant_id
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         missing = set(ids) - locked.keys()
         if not missing:
             return [Category.from_row(row) for row in locked.values()]
@@ -190,8 +194,17 @@ def update_products(connection: Connection, changed: Sequence[Product]) -> None:
     """Write these products' values over the stored ones (their SKUs stay)."""
     if not changed:
         return
-    columns = ("name", "category_id", "unit_price_minor", "asset_code", "tax_free",
-               "members_only", "active", "search_text", "updated_at")
+    columns = (
+        "name",
+        "category_id",
+        "unit_price_minor",
+        "asset_code",
+        "tax_free",
+        "members_only",
+        "active",
+        "search_text",
+        "updated_at",
+    )
     statement = (
         update(products)
         .where(
@@ -203,16 +216,22 @@ def update_products(connection: Connection, changed: Sequence[Product]) -> None:
     parameters = []
     for product_ in changed:
         values = _product_values(product_)
-        parameters.append({
-            "key_merchant_id": product_.merchant_id, "key_id": product_.id,
-            **{f"new_{column}": values[column] for column in columns},
-        })
+        parameters.append(
+            {
+                "key_merchant_id": product_.merchant_id,
+                "key_id": product_.id,
+                **{f"new_{column}": values[column] for column in columns},
+            }
+        )
     connection.execute(statement, parameters)
 
 
 def product_page(
-    connection: Connection, merchant_id: uuid.UUID, wanted: ProductFilter,
-    after_sku: str | None, limit: int,
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    wanted: ProductFilter,
+    after_sku: str | None,
+    limit: int,
 ) -> list[Product]:
     """Up to `limit` products in SKU order, after `after_sku` if given."""
     query = select(products).where(products.c.merchant_id == merchant_id)
@@ -245,4 +264,4 @@ def _product_values(product_: Product) -> dict[str, Any]:
 
 def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), _CHUNK_SIZE):
-        yield values[start:start + _CHUNK_SIZE]
+        yield values[start : start + _CHUNK_SIZE]

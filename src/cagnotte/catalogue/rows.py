@@ -68,8 +68,7 @@ class ProductDraft:
 
 # What a change of a product may name (a SKU stays: registers and past checks know it).
 PRODUCT_CHANGE_FIELDS = frozenset(
-    {"name", "category_id", "unit_price_minor", "asset_code", "tax_free", "members_only",
-     "active"}
+    {"name", "category_id", "unit_price_minor", "asset_code", "tax_free", "members_only", "active"}
 )
 # What a change of a category may name: a new name, a new parent (None: the root).
 CATEGORY_CHANGE_FIELDS = frozenset({"name", "parent_id"})

@@ -93,8 +93,11 @@ class CatalogueService:
             if repository.products_by_sku(unit.connection, unit.merchant_id, [draft.sku]):
                 raise errors.ProductSkuExists()
             product = Product(
-                merchant_id=unit.merchant_id, id=uuid.uuid4(), **asdict(draft),
-                created_at=unit.now, updated_at=unit.now,
+                merchant_id=unit.merchant_id,
+                id=uuid.uuid4(),
+                **asdict(draft),
+                created_at=unit.now,
+                updated_at=unit.now,
             )
             repository.insert_products(unit.connection, [product])
             _audit(unit, caller, "catalogue.product_created", product.id, {"sku": product.sku})
@@ -118,8 +121,9 @@ class CatalogueService:
                 _check_currency(unit.connection, changes["asset_code"])
             if changes.get("category_id") is not None:
                 repository.category(unit.connection, unit.merchant_id, changes["category_id"])
-            changed = {name: value for name, value in changes.items()
-                       if getattr(current, name) != value}
+            changed = {
+                name: value for name, value in changes.items() if getattr(current, name) != value
+            }
             if not changed:
                 return current
             product = replace(current, **changed, updated_at=unit.now)
@@ -135,7 +139,11 @@ class CatalogueService:
             return repository.product(connection, caller.merchant_id, product_id)
 
     def list_products(
-        self, caller: Principal, wanted: ProductFilter, *, cursor: str | None = None,
+        self,
+        caller: Principal,
+        wanted: ProductFilter,
+        *,
+        cursor: str | None = None,
         limit: int = 50,
     ) -> ProductPage:
         """Products in SKU order, a page at a time; an unknown category holds none."""
@@ -172,7 +180,8 @@ class CatalogueService:
         with self.database.read() as connection:
             found = repository.products_by_sku(connection, merchant_id, set(cleaned.values()))
             chains = repository.category_chains(
-                connection, merchant_id,
+                connection,
+                merchant_id,
                 {p.category_id for p in found.values() if p.category_id is not None},
             )
         facts = {}
@@ -196,8 +205,13 @@ class CatalogueService:
             category = Category(unit.merchant_id, uuid.uuid4(), parent_id, name, unit.now)
             repository.insert_categories(unit.connection, [category])
             tree.add(category)
-            _audit(unit, caller, "catalogue.category_created", category.id,
-                   {"path": list(tree.path(category.id))})
+            _audit(
+                unit,
+                caller,
+                "catalogue.category_created",
+                category.id,
+                {"path": list(tree.path(category.id))},
+            )
             return tree.node(category.id)
 
         return self._change_tree(caller, "catalogue_category_create", change)
@@ -220,8 +234,13 @@ class CatalogueService:
                 before = tree.path(category_id)
                 repository.update_category(unit.connection, changed)
                 tree.replace(changed)
-                _audit(unit, caller, "catalogue.category_changed", category_id,
-                       {"from": list(before), "to": list(tree.path(category_id))})
+                _audit(
+                    unit,
+                    caller,
+                    "catalogue.category_changed",
+                    category_id,
+                    {"from": list(before), "to": list(tree.path(category_id))},
+                )
             return tree.node(category_id)
 
         return self._change_tree(caller, "catalogue_category_change", change)
@@ -241,9 +260,7 @@ class CatalogueService:
 
     # Imports ---------------------------------------------------------------------
 
-    def import_products(
-        self, caller: Principal, content: bytes, file_format: str
-    ) -> ImportSummary:
+    def import_products(self, caller: Principal, content: bytes, file_format: str) -> ImportSummary:
         """Create or update (by SKU) the products of a CSV or XLSX file: all rows or none.
 
         import_invalid carries every error found (`errors`: line, field, message;
@@ -263,7 +280,9 @@ class CatalogueService:
         if parsed.errors:
             raise _import_invalid(parsed.errors)
         return self._write(
-            caller, "catalogue_import", lambda unit: self._import_rows(unit, caller, parsed.rows),
+            caller,
+            "catalogue_import",
+            lambda unit: self._import_rows(unit, caller, parsed.rows),
             attempts=IMPORT_ATTEMPTS_MAX,
         )
 
@@ -299,7 +318,9 @@ class CatalogueService:
     # Units of work -----------------------------------------------------------------
 
     def _change_tree(
-        self, caller: Principal, operation: str,
+        self,
+        caller: Principal,
+        operation: str,
         change: Callable[[UnitOfWork, CategoryTree], T],
     ) -> T:
         def work(unit: UnitOfWork) -> T:
@@ -308,7 +329,11 @@ class CatalogueService:
         return self._write(caller, operation, work)
 
     def _write(
-        self, caller: Principal, operation: str, work: Callable[[UnitOfWork], T], *,
+        self,
+        caller: Principal,
+        operation: str,
+        work: Callable[[UnitOfWork], T],
+        *,
         attempts: int = 1,
     ) -> T:
         """Run the work as one unit of work; `attempts` > 1 runs it again after losing a race."""
@@ -342,8 +367,12 @@ def _lost_race(constraint: str | None) -> errors.DomainError | None:
 
 
 def _checked_draft(draft: ProductDraft) -> ProductDraft:
-    draft = replace(draft, sku=fields.clean(draft.sku), name=fields.clean(draft.name),
-                    asset_code=draft.asset_code.strip().upper())
+    draft = replace(
+        draft,
+        sku=fields.clean(draft.sku),
+        name=fields.clean(draft.name),
+        asset_code=draft.asset_code.strip().upper(),
+    )
     _refuse(fields.sku_problem(draft.sku))
     _refuse(fields.product_name_problem(draft.name))
     _refuse(fields.unit_price_problem(draft.unit_price_minor))
@@ -371,13 +400,18 @@ def _checked_category_name(name: str) -> str:
 
 
 def _audit(
-    unit: UnitOfWork, caller: Principal, action: str, subject_id: uuid.UUID | None,
+    unit: UnitOfWork,
+    caller: Principal,
+    action: str,
+    subject_id: uuid.UUID | None,
     details: Mapping[str, Any],
 ) -> None:
-    shown = {key: str(value) if isinstance(value, uuid.UUID) else value
-             for key, value in details.items()}
-    record_audit(unit.connection, unit.merchant_id, caller.actor, action, subject_id, shown,
-                 unit.now)
+    shown = {
+        key: str(value) if isinstance(value, uuid.UUID) else value for key, value in details.items()
+    }
+    record_audit(
+        unit.connection, unit.merchant_id, caller.actor, action, subject_id, shown, unit.now
+    )
 
 
 def _refuse(problem: str | None) -> None:
@@ -421,18 +455,27 @@ def _place_paths(
 
 def _new_product(unit: UnitOfWork, row: ImportRow, category_id: uuid.UUID | None) -> Product:
     return Product(
-        merchant_id=unit.merchant_id, id=uuid.uuid4(), sku=row.sku, name=row.name,
-        category_id=category_id, unit_price_minor=row.unit_price_minor,
-        asset_code=row.asset_code, tax_free=_given(row.tax_free, False),
-        members_only=_given(row.members_only, False), active=_given(row.active, True),
-        created_at=unit.now, updated_at=unit.now,
+        merchant_id=unit.merchant_id,
+        id=uuid.uuid4(),
+        sku=row.sku,
+        name=row.name,
+        category_id=category_id,
+        unit_price_minor=row.unit_price_minor,
+        asset_code=row.asset_code,
+        tax_free=_given(row.tax_free, False),
+        members_only=_given(row.members_only, False),
+        active=_given(row.active, True),
+        created_at=unit.now,
+        updated_at=unit.now,
     )
 
 
 def _imported_over(current: Product, row: ImportRow, category_id: uuid.UUID | None) -> Product:
     """The product as the row describes it; an empty cell keeps the current value."""
     return replace(
-        current, name=row.name, unit_price_minor=row.unit_price_minor,
+        current,
+        name=row.name,
+        unit_price_minor=row.unit_price_minor,
         asset_code=row.asset_code,
         category_id=category_id if row.category_path is not None else current.category_id,
         tax_free=_given(row.tax_free, current.tax_free),
@@ -446,9 +489,7 @@ def _given(value: bool | None, otherwise: bool) -> bool:
 
 
 def _import_invalid(problems: Sequence[RowError]) -> errors.DomainError:
-    return errors.ImportInvalid(
-        errors=importing.reported(problems), error_count=len(problems)
-    )
+    return errors.ImportInvalid(errors=importing.reported(problems), error_count=len(problems))
 
 
 # Cursors ------------------------------------------------------------------------

@@ -98,9 +98,7 @@ class CategoryTree:
                 f"A catalogue has at most {CATEGORIES_PER_MERCHANT_MAX} categories."
             )
 
-    def check_change(
-        self, category_id: uuid.UUID, name: str, parent_id: uuid.UUID | None
-    ) -> None:
+    def check_change(self, category_id: uuid.UUID, name: str, parent_id: uuid.UUID | None) -> None:
         """Whether the category may take this name and go below `parent_id`."""
         category = self.get(category_id)
         if parent_id is not None:

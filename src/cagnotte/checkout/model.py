@@ -180,5 +180,9 @@ class Quote:
     @property
     def due_minor(self) -> int:
         """What is left to pay by other means (cash, a bank card)."""
-        return (self.gross_minor - self.discount_minor - self.loyalty_paid_minor
-                - self.tender_paid_minor)
+        return (
+            self.gross_minor
+            - self.discount_minor
+            - self.loyalty_paid_minor
+            - self.tender_paid_minor
+        )

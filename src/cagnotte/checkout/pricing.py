@@ -57,9 +57,13 @@ def priced_lines(lines: Sequence[ResolvedLine]) -> list[PricedLine]:
     """The lines before any reward: gross, the register's discount, nothing paid yet."""
     return [
         PricedLine(
-            index=line.index, sku=line.request.sku, product_id=line.product_id,
-            quantity=line.request.quantity, unit_price_minor=line.request.unit_price_minor,
-            gross_minor=line.request.gross_minor, discount_minor=line.request.discount_minor,
+            index=line.index,
+            sku=line.request.sku,
+            product_id=line.product_id,
+            quantity=line.request.quantity,
+            unit_price_minor=line.request.unit_price_minor,
+            gross_minor=line.request.gross_minor,
+            discount_minor=line.request.discount_minor,
             loyalty_paid_minor=0,
         )
         for line in lines
@@ -67,7 +71,9 @@ def priced_lines(lines: Sequence[ResolvedLine]) -> list[PricedLine]:
 
 
 def spend_loyalty(
-    lines: Sequence[ResolvedLine], priced: list[PricedLine], standings: Sequence[Standing],
+    lines: Sequence[ResolvedLine],
+    priced: list[PricedLine],
+    standings: Sequence[Standing],
     uses: Sequence[LoyaltyUse],
 ) -> tuple[list[PricedLine], list[Spendable], list[Effect]]:
     """What each named program pays, and the most every spendable program could pay.
@@ -86,8 +92,11 @@ def spend_loyalty(
         priced, effect = _spend(lines, priced, standing, use.units)
         if effect is not None:
             effects.append(effect)
-    spendables = [_spendable(lines, priced, standing) for standing in standings
-                  if standing.program.spending is not None]
+    spendables = [
+        _spendable(lines, priced, standing)
+        for standing in standings
+        if standing.program.spending is not None
+    ]
     return priced, spendables, effects
 
 
@@ -116,22 +125,28 @@ def _left(line: PricedLine) -> int:
 
 
 def _spendable(
-    lines: Sequence[ResolvedLine], priced: Sequence[PricedLine], standing: Standing,
+    lines: Sequence[ResolvedLine],
+    priced: Sequence[PricedLine],
+    standing: Standing,
 ) -> Spendable:
     program = standing.program
     assert program.spending is not None
     positions = _eligible(lines, program)
     quote = spendable(
-        program.spending, balance_units=standing.balance_units,
+        program.spending,
+        balance_units=standing.balance_units,
         eligible_minor=sum(_left(priced[position]) for position in positions),
         check_total_minor=sum(_left(line) for line in priced),
     )
-    return Spendable(program.id, standing.balance_units, quote.units, quote.value_minor,
-                     quote.limited_by)
+    return Spendable(
+        program.id, standing.balance_units, quote.units, quote.value_minor, quote.limited_by
+    )
 
 
 def _spend(
-    lines: Sequence[ResolvedLine], priced: list[PricedLine], standing: Standing,
+    lines: Sequence[ResolvedLine],
+    priced: list[PricedLine],
+    standing: Standing,
     requested_units: int | None,
 ) -> tuple[list[PricedLine], Effect | None]:
     program = standing.program
@@ -139,8 +154,11 @@ def _spend(
     positions = _eligible(lines, program)
     room = [_left(priced[position]) for position in positions]
     quote = spendable(
-        program.spending, balance_units=standing.balance_units, eligible_minor=sum(room),
-        check_total_minor=sum(_left(line) for line in priced), requested_units=requested_units,
+        program.spending,
+        balance_units=standing.balance_units,
+        eligible_minor=sum(room),
+        check_total_minor=sum(_left(line) for line in priced),
+        requested_units=requested_units,
     )
     if requested_units is not None and quote.units < requested_units:
         raise errors.InsufficientFunds(
@@ -162,16 +180,24 @@ def _spend(
             shares.append(LineShare(priced[position].index, units))
     noun = {ProgramKind.POINTS: "points", ProgramKind.KITTY: "kitty"}.get(program.kind, "units")
     effect = Effect(
-        contributor="loyalty", kind="spend", asset_code=program.asset_code, units=quote.units,
-        value_minor=quote.value_minor, program_id=program.id, lines=tuple(shares),
+        contributor="loyalty",
+        kind="spend",
+        asset_code=program.asset_code,
+        units=quote.units,
+        value_minor=quote.value_minor,
+        program_id=program.id,
+        lines=tuple(shares),
         reason=f"{quote.units} {noun} of {program.name} paid {quote.value_minor} minor units",
     )
     return priced, effect
 
 
 def wallet_payment(
-    priced: Sequence[PricedLine], wallet_balance_minor: int, amount_minor: int | None,
-    asset_code: str, tender_effects: Sequence[Effect] = (),
+    priced: Sequence[PricedLine],
+    wallet_balance_minor: int,
+    amount_minor: int | None,
+    asset_code: str,
+    tender_effects: Sequence[Effect] = (),
 ) -> Effect | None:
     """What the customer's wallet pays: the amount asked, or what is left (up to its balance).
 
@@ -187,6 +213,11 @@ def wallet_payment(
         raise errors.InsufficientFunds()
     if amount_minor <= 0:
         return None
-    return Effect(contributor="wallet", kind="payment", asset_code=asset_code,
-                  units=amount_minor, value_minor=amount_minor,
-                  reason=f"wallet paid {amount_minor} minor units")
+    return Effect(
+        contributor="wallet",
+        kind="payment",
+        asset_code=asset_code,
+        units=amount_minor,
+        value_minor=amount_minor,
+        reason=f"wallet paid {amount_minor} minor units",
+    )

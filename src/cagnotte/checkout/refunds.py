@@ -74,9 +74,9 @@ def _fraction(lines: Sequence[LineState], refunded: Mapping[int, int]) -> dict[i
 def money_back(lines: Sequence[LineState], refunded: Mapping[int, int]) -> int:
     """What the refunded items cost, less what points and kitty paid of them (rounded down)."""
     share = _fraction(lines, refunded)
-    return floor(sum(
-        (line.net_minor - line.loyalty_paid_minor) * share[line.index] for line in lines
-    ))
+    return floor(
+        sum((line.net_minor - line.loyalty_paid_minor) * share[line.index] for line in lines)
+    )
 
 
 def reversed_units(

@@ -129,21 +129,27 @@ class CheckRefund:
         return self.money_back_minor - self.to_wallet_minor - self.kept_off_refund_minor
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": str(self.id), "check_id": str(self.check_id),
-                "lines": {str(index): quantity for index, quantity in self.lines.items()},
-                "money_back_minor": self.money_back_minor,
-                "to_wallet_minor": self.to_wallet_minor,
-                "kept_off_refund_minor": self.kept_off_refund_minor,
-                "entry_id": str(self.entry_id) if self.entry_id else None}
+        return {
+            "id": str(self.id),
+            "check_id": str(self.check_id),
+            "lines": {str(index): quantity for index, quantity in self.lines.items()},
+            "money_back_minor": self.money_back_minor,
+            "to_wallet_minor": self.to_wallet_minor,
+            "kept_off_refund_minor": self.kept_off_refund_minor,
+            "entry_id": str(self.entry_id) if self.entry_id else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CheckRefund:
         return cls(
-            id=uuid.UUID(data["id"]), check_id=uuid.UUID(data["check_id"]),
+            id=uuid.UUID(data["id"]),
+            check_id=uuid.UUID(data["check_id"]),
             lines={int(index): quantity for index, quantity in data["lines"].items()},
-            money_back_minor=data["money_back_minor"], to_wallet_minor=data["to_wallet_minor"],
+            money_back_minor=data["money_back_minor"],
+            to_wallet_minor=data["to_wallet_minor"],
             kept_off_refund_minor=data["kept_off_refund_minor"],
-            entry_id=uuid.UUID(data["entry_id"]) if data["entry_id"] else None, replayed=True,
+            entry_id=uuid.UUID(data["entry_id"]) if data["entry_id"] else None,
+            replayed=True,
         )
 
 
@@ -168,9 +174,16 @@ class Checkout:
     """Quote, commit and refund register checks."""
 
     def __init__(
-        self, database: Database, clock: Clock, ledger: Ledger, units: UnitsOfWork,
-        customers: CustomerService, loyalty: LoyaltyPrograms, wallets: WalletService,
-        catalogue: CatalogueService | None = None, refund_cashier_max_minor: int = 50_000,
+        self,
+        database: Database,
+        clock: Clock,
+        ledger: Ledger,
+        units: UnitsOfWork,
+        customers: CustomerService,
+        loyalty: LoyaltyPrograms,
+        wallets: WalletService,
+        catalogue: CatalogueService | None = None,
+        refund_cashier_max_minor: int = 50_000,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -207,15 +220,21 @@ class Checkout:
             if request.invoice_number:
                 unit.claim_invoice_number(request.invoice_number, "check", check_id)
             quote = self._price(prepared, request, self._wallet_balance(prepared, unit))
-            plans = [self._loyalty_plan(prepared, request, quote),
-                     *self._wallet_plans(prepared, quote)]
+            plans = [
+                self._loyalty_plan(prepared, request, quote),
+                *self._wallet_plans(prepared, quote),
+            ]
             plans.append(self._check_rows(unit, caller, request, check_id, quote))
             result = commit_plans(self.ledger, unit, plans, kind="check")
             return CommittedCheck(check_id, result.entry_id if result else None, quote)
 
         return self.units.run(
-            caller.merchant_id, "check_commit", work, idempotency=idempotency,
-            encode=_check_json, replay=_replayed_check,
+            caller.merchant_id,
+            "check_commit",
+            work,
+            idempotency=idempotency,
+            encode=_check_json,
+            replay=_replayed_check,
         )
 
     def replay_offline(
@@ -234,24 +253,37 @@ class Checkout:
             try:
                 check = self.commit(caller, request, idempotency)
             except errors.DomainError as error:
-                outcomes.append(BatchOutcome(idempotency.key, "refused", None, error.code,
-                                             error.message))
+                outcomes.append(
+                    BatchOutcome(idempotency.key, "refused", None, error.code, error.message)
+                )
                 continue
-            outcomes.append(BatchOutcome(
-                idempotency.key, "replayed" if check.replayed else "committed", check, None, None
-            ))
+            outcomes.append(
+                BatchOutcome(
+                    idempotency.key,
+                    "replayed" if check.replayed else "committed",
+                    check,
+                    None,
+                    None,
+                )
+            )
         return outcomes
 
     def refund(
-        self, caller: Principal, check_id: uuid.UUID, *, lines: dict[int, int] | None,
+        self,
+        caller: Principal,
+        check_id: uuid.UUID,
+        *,
+        lines: dict[int, int] | None,
         idempotency: Idempotency,
     ) -> CheckRefund:
         """Give back the whole check, or these quantities of its lines; reversals in one entry."""
         caller.require("cashier")
         return self.units.run(
-            caller.merchant_id, "check_refund",
+            caller.merchant_id,
+            "check_refund",
             lambda unit: self._refund_in(unit, caller, check_id, lines),
-            idempotency=idempotency, encode=CheckRefund.as_json,
+            idempotency=idempotency,
+            encode=CheckRefund.as_json,
             replay=lambda _unit, stored: CheckRefund.from_json(stored.answer or {}),
         )
 
@@ -259,32 +291,64 @@ class Checkout:
         """A recorded check with its lines and effects."""
         caller.require("cashier")
         with self.database.read() as connection:
-            row = connection.execute(select(checks).where(
-                checks.c.merchant_id == caller.merchant_id, checks.c.id == check_id
-            )).mappings().first()
+            row = (
+                connection.execute(
+                    select(checks).where(
+                        checks.c.merchant_id == caller.merchant_id, checks.c.id == check_id
+                    )
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise errors.NotFound("No such check.")
-            line_rows = connection.execute(select(check_lines).where(
-                check_lines.c.merchant_id == caller.merchant_id,
-                check_lines.c.check_id == check_id,
-            ).order_by(check_lines.c.line_index)).mappings().all()
-            effect_rows = connection.execute(select(check_effects).where(
-                check_effects.c.merchant_id == caller.merchant_id,
-                check_effects.c.check_id == check_id,
-            ).order_by(check_effects.c.ordinal)).mappings().all()
-        return {**dict(row), "lines": [dict(line) for line in line_rows],
-                "effects": [dict(effect) for effect in effect_rows]}
+            line_rows = (
+                connection.execute(
+                    select(check_lines)
+                    .where(
+                        check_lines.c.merchant_id == caller.merchant_id,
+                        check_lines.c.check_id == check_id,
+                    )
+                    .order_by(check_lines.c.line_index)
+                )
+                .mappings()
+                .all()
+            )
+            effect_rows = (
+                connection.execute(
+                    select(check_effects)
+                    .where(
+                        check_effects.c.merchant_id == caller.merchant_id,
+                        check_effects.c.check_id == check_id,
+                    )
+                    .order_by(check_effects.c.ordinal)
+                )
+                .mappings()
+                .all()
+            )
+        return {
+            **dict(row),
+            "lines": [dict(line) for line in line_rows],
+            "effects": [dict(effect) for effect in effect_rows],
+        }
 
     def list_checks(
-        self, caller: Principal, filters: CheckFilters, *, limit: int, cursor: str | None,
+        self,
+        caller: Principal,
+        filters: CheckFilters,
+        *,
+        limit: int,
+        cursor: str | None,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Recorded checks, newest first, a page at a time (member or not, any filter)."""
         caller.require("cashier")
         assert 1 <= limit <= CHECK_PAGE_SIZE_MAX
         query = select(checks).where(checks.c.merchant_id == caller.merchant_id)
         for column, value in (
-            (checks.c.store_id, filters.store_id), (checks.c.terminal_id, filters.terminal_id),
-            (checks.c.channel, filters.channel), (checks.c.membership_id, filters.membership_id),
+            (checks.c.store_id, filters.store_id),
+            (checks.c.terminal_id, filters.terminal_id),
+            (checks.c.channel, filters.channel),
+            (checks.c.membership_id, filters.membership_id),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -293,18 +357,27 @@ class Checkout:
         if filters.occurred_to is not None:
             query = query.where(checks.c.occurred_at < filters.occurred_to)
         if filters.member is not None:
-            query = query.where(checks.c.membership_id.isnot(None) if filters.member
-                                else checks.c.membership_id.is_(None))
+            query = query.where(
+                checks.c.membership_id.isnot(None)
+                if filters.member
+                else checks.c.membership_id.is_(None)
+            )
         if filters.program_id is not None:
-            query = query.where(select(check_effects.c.ordinal).where(
-                check_effects.c.merchant_id == checks.c.merchant_id,
-                check_effects.c.check_id == checks.c.id,
-                check_effects.c.program_id == filters.program_id,
-            ).exists())
+            query = query.where(
+                select(check_effects.c.ordinal)
+                .where(
+                    check_effects.c.merchant_id == checks.c.merchant_id,
+                    check_effects.c.check_id == checks.c.id,
+                    check_effects.c.program_id == filters.program_id,
+                )
+                .exists()
+            )
         if cursor is not None:
             moment, last_id = decode_cursor(cursor)
-            query = query.where((checks.c.occurred_at < moment) | (
-                (checks.c.occurred_at == moment) & (checks.c.id < last_id)))
+            query = query.where(
+                (checks.c.occurred_at < moment)
+                | ((checks.c.occurred_at == moment) & (checks.c.id < last_id))
+            )
         query = query.order_by(checks.c.occurred_at.desc(), checks.c.id.desc()).limit(limit + 1)
         with self.database.read() as connection:
             rows = [dict(row) for row in connection.execute(query).mappings()]
@@ -317,21 +390,48 @@ class Checkout:
     # Refunds ----------------------------------------------------------------------------
 
     def _refund_in(
-        self, unit: UnitOfWork, caller: Principal, check_id: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        check_id: uuid.UUID,
         requested: dict[int, int] | None,
     ) -> CheckRefund:
         connection = unit.connection
         check = unit.lock(checks, check_id, missing="No such check.")
-        line_rows = connection.execute(select(check_lines).where(
-            check_lines.c.merchant_id == unit.merchant_id, check_lines.c.check_id == check_id,
-        ).order_by(check_lines.c.line_index)).mappings().all()
-        effect_rows = connection.execute(select(check_effects).where(
-            check_effects.c.merchant_id == unit.merchant_id,
-            check_effects.c.check_id == check_id,
-        ).order_by(check_effects.c.ordinal)).mappings().all()
-        states = [refunds.LineState(row["line_index"], row["quantity"], row["refunded_quantity"],
-                                    row["net_minor"], row["loyalty_paid_minor"])
-                  for row in line_rows]
+        line_rows = (
+            connection.execute(
+                select(check_lines)
+                .where(
+                    check_lines.c.merchant_id == unit.merchant_id,
+                    check_lines.c.check_id == check_id,
+                )
+                .order_by(check_lines.c.line_index)
+            )
+            .mappings()
+            .all()
+        )
+        effect_rows = (
+            connection.execute(
+                select(check_effects)
+                .where(
+                    check_effects.c.merchant_id == unit.merchant_id,
+                    check_effects.c.check_id == check_id,
+                )
+                .order_by(check_effects.c.ordinal)
+            )
+            .mappings()
+            .all()
+        )
+        states = [
+            refunds.LineState(
+                row["line_index"],
+                row["quantity"],
+                row["refunded_quantity"],
+                row["net_minor"],
+                row["loyalty_paid_minor"],
+            )
+            for row in line_rows
+        ]
         before = {state.index: state.refunded_quantity for state in states}
         after = refunds.refunded_quantities(states, requested)
         money = refunds.money_back(states, after) - refunds.money_back(states, before)
@@ -343,42 +443,62 @@ class Checkout:
         # payments), so that what is then taken back may count on it.
         giving_first = sorted(effect_rows, key=lambda row: row["kind"] in ("earn", "stamps"))
         for row in giving_first:
-            effect = refunds.EffectState(row["ordinal"], row["kind"], row["units"],
-                                         tuple(tuple(pair) for pair in row["lines"]))
-            due = (refunds.reversed_units(effect, states, after)
-                   - refunds.reversed_units(effect, states, before))
+            effect = refunds.EffectState(
+                row["ordinal"],
+                row["kind"],
+                row["units"],
+                tuple(tuple(pair) for pair in row["lines"]),
+            )
+            due = refunds.reversed_units(effect, states, after) - refunds.reversed_units(
+                effect, states, before
+            )
             if due <= 0 or row["transfer_id"] is None:
                 continue
             original = self.ledger.transfer_in(connection, unit.merchant_id, row["transfer_id"])
             if row["kind"] in ("earn", "stamps"):
-                taken, shortfall = self._take_back(unit, original.credit_account_id, due,
-                                                   available)
+                taken, shortfall = self._take_back(unit, original.credit_account_id, due, available)
                 if taken:
-                    operations.append(Reverse(row["transfer_id"], taken,
-                                              code=f"check_refund_{row['kind']}"))
+                    operations.append(
+                        Reverse(row["transfer_id"], taken, code=f"check_refund_{row['kind']}")
+                    )
                 kept_off += self._value_of(caller, row, shortfall)
                 continue
-            operations.append(Reverse(row["transfer_id"], due,
-                                      code=f"check_refund_{row['kind']}"))
+            operations.append(Reverse(row["transfer_id"], due, code=f"check_refund_{row['kind']}"))
             # The reversal credits the account the effect debited.
             given_to = original.debit_account_id
             available[given_to] = self._available(unit, given_to, available) + due
             if row["kind"] == "payment":
                 to_wallet += due
         refund_id = uuid.uuid4()
-        result = self.ledger.post_entry(
-            unit.merchant_id, operations, kind="check_refund", unit=unit
-        ) if operations else None
+        result = (
+            self.ledger.post_entry(unit.merchant_id, operations, kind="check_refund", unit=unit)
+            if operations
+            else None
+        )
         if money > self.refund_cashier_max_minor:
             caller.require("manager")
-        refunded_now = {index: after[index] - before[index] for index in after
-                        if after[index] != before[index]}
-        self._record_refund(unit, caller, check, refund_id, refunded_now, after, money,
-                            result.entry_id if result else None, line_total=len(states),
-                            quantities={row["line_index"]: row["quantity"] for row in line_rows})
+        refunded_now = {
+            index: after[index] - before[index] for index in after if after[index] != before[index]
+        }
+        self._record_refund(
+            unit,
+            caller,
+            check,
+            refund_id,
+            refunded_now,
+            after,
+            money,
+            result.entry_id if result else None,
+            line_total=len(states),
+            quantities={row["line_index"]: row["quantity"] for row in line_rows},
+        )
         return CheckRefund(
-            id=refund_id, check_id=check_id, lines=refunded_now, money_back_minor=money,
-            to_wallet_minor=to_wallet, kept_off_refund_minor=min(kept_off, money - to_wallet),
+            id=refund_id,
+            check_id=check_id,
+            lines=refunded_now,
+            money_back_minor=money,
+            to_wallet_minor=to_wallet,
+            kept_off_refund_minor=min(kept_off, money - to_wallet),
             entry_id=result.entry_id if result else None,
         )
 
@@ -408,27 +528,54 @@ class Checkout:
 
     @staticmethod
     def _record_refund(
-        unit: UnitOfWork, caller: Principal, check: Any, refund_id: uuid.UUID,
-        refunded_now: dict[int, int], after: dict[int, int], money: int,
-        entry_id: uuid.UUID | None, *, line_total: int, quantities: dict[int, int],
+        unit: UnitOfWork,
+        caller: Principal,
+        check: Any,
+        refund_id: uuid.UUID,
+        refunded_now: dict[int, int],
+        after: dict[int, int],
+        money: int,
+        entry_id: uuid.UUID | None,
+        *,
+        line_total: int,
+        quantities: dict[int, int],
     ) -> None:
         connection = unit.connection
-        connection.execute(insert(check_refunds).values(
-            merchant_id=unit.merchant_id, id=refund_id, check_id=check["id"],
-            lines={str(index): quantity for index, quantity in refunded_now.items()},
-            amount_minor=money, entry_id=entry_id, actor=caller.actor, created_at=unit.now,
-        ))
+        connection.execute(
+            insert(check_refunds).values(
+                merchant_id=unit.merchant_id,
+                id=refund_id,
+                check_id=check["id"],
+                lines={str(index): quantity for index, quantity in refunded_now.items()},
+                amount_minor=money,
+                entry_id=entry_id,
+                actor=caller.actor,
+                created_at=unit.now,
+            )
+        )
         for index in refunded_now:
-            connection.execute(update(check_lines).where(
-                check_lines.c.merchant_id == unit.merchant_id,
-                check_lines.c.check_id == check["id"], check_lines.c.line_index == index,
-            ).values(refunded_quantity=after[index]))
+            connection.execute(
+                update(check_lines)
+                .where(
+                    check_lines.c.merchant_id == unit.merchant_id,
+                    check_lines.c.check_id == check["id"],
+                    check_lines.c.line_index == index,
+                )
+                .values(refunded_quantity=after[index])
+            )
         whole = all(after[index] == quantities[index] for index in quantities)
         del line_total
-        connection.execute(update(checks).where(
-            checks.c.merchant_id == unit.merchant_id, checks.c.id == check["id"],
-        ).values(refunded_minor=checks.c.refunded_minor + money,
-                 status="refunded" if whole else "partly_refunded"))
+        connection.execute(
+            update(checks)
+            .where(
+                checks.c.merchant_id == unit.merchant_id,
+                checks.c.id == check["id"],
+            )
+            .values(
+                refunded_minor=checks.c.refunded_minor + money,
+                status="refunded" if whole else "partly_refunded",
+            )
+        )
 
     # Preparation (outside the unit of work) ----------------------------------------
 
@@ -452,9 +599,7 @@ class Checkout:
                 account = self.loyalty.member_account(program, request.membership_id)
                 member_accounts[program.id] = account
                 issuance_accounts[program.id] = self.loyalty.issuance_account(program)
-                standings.append(
-                    Standing(program, self.ledger.balance(account).available)
-                )
+                standings.append(Standing(program, self.ledger.balance(account).available))
             if request.wallet is not None:
                 wallet = self.wallets.payment_accounts(
                     caller.merchant_id, request.membership_id, request.currency
@@ -462,8 +607,17 @@ class Checkout:
         currency = self.loyalty.merchants.assets_by_code([request.currency]).get(request.currency)
         if currency is None:
             raise errors.AssetNotFound()
-        return _Prepared(lines, standings, member_accounts, issuance_accounts, wallet, moment,
-                         currency, running, self.loyalty.rule_index(caller.merchant_id))
+        return _Prepared(
+            lines,
+            standings,
+            member_accounts,
+            issuance_accounts,
+            wallet,
+            moment,
+            currency,
+            running,
+            self.loyalty.rule_index(caller.merchant_id),
+        )
 
     def _identified(self, caller: Principal, request: CheckRequest) -> CheckRequest:
         """The request with its member named by id, however the register named them."""
@@ -482,8 +636,7 @@ class Checkout:
         if caller.store_id is not None and caller.store_id != store_id:
             raise errors.Forbidden("A register records checks of its own store.")
         with self.database.read() as connection:
-            merchant_row(connection, stores, caller.merchant_id, store_id,
-                         missing="No such store.")
+            merchant_row(connection, stores, caller.merchant_id, store_id, missing="No such store.")
 
     def _resolve(self, merchant_id: uuid.UUID, request: CheckRequest) -> list[ResolvedLine]:
         """Each line with what the catalogue knows of its SKU (a deactivated product's line
@@ -497,18 +650,25 @@ class Checkout:
             if facts is None or not facts.product.active:
                 resolved.append(ResolvedLine(index=index, request=line))
                 continue
-            resolved.append(ResolvedLine(
-                index=index, request=line, product_id=facts.product.id,
-                category_ids=frozenset(facts.category_ids),
-                members_only=facts.product.members_only,
-            ))
+            resolved.append(
+                ResolvedLine(
+                    index=index,
+                    request=line,
+                    product_id=facts.product.id,
+                    category_ids=frozenset(facts.category_ids),
+                    members_only=facts.product.members_only,
+                )
+            )
         return resolved
 
     def _running_programs(
         self, caller: Principal, currency: str, moment: datetime
     ) -> list[LoyaltyProgram]:
-        return [program for program in self.loyalty.programs_for_checks(caller.merchant_id)
-                if program.currency == currency and program.running_at(moment)]
+        return [
+            program
+            for program in self.loyalty.programs_for_checks(caller.merchant_id)
+            if program.currency == currency and program.running_at(moment)
+        ]
 
     def _wallet_balance(self, prepared: _Prepared, unit: UnitOfWork | None = None) -> int:
         if prepared.wallet is None:
@@ -528,21 +688,31 @@ class Checkout:
             Standing(program, 0) for program in prepared.programs
         ]
         earns, near_misses = earning.earned(
-            prepared.lines, priced, earning_standings, index=prepared.rules,
+            prepared.lines,
+            priced,
+            earning_standings,
+            index=prepared.rules,
             store_id=request.store_id,
-            terminal_id=request.terminal_id, channel=request.channel,
-            currency=prepared.currency, moment=prepared.moment,
+            terminal_id=request.terminal_id,
+            channel=request.channel,
+            currency=prepared.currency,
+            moment=prepared.moment,
             member=request.membership_id is not None,
         )
         payments = []
         if request.wallet is not None:
-            payment = wallet_payment(priced, wallet_balance, request.wallet.amount_minor,
-                                     request.currency)
+            payment = wallet_payment(
+                priced, wallet_balance, request.wallet.amount_minor, request.currency
+            )
             if payment is not None:
                 payments.append(payment)
-        return Quote(lines=tuple(priced), effects=(*stamp_effects, *spends, *earns, *payments),
-                     spendable=tuple(spendables), near_misses=tuple(near_misses),
-                     occurred_at=prepared.moment)
+        return Quote(
+            lines=tuple(priced),
+            effects=(*stamp_effects, *spends, *earns, *payments),
+            spendable=tuple(spendables),
+            near_misses=tuple(near_misses),
+            occurred_at=prepared.moment,
+        )
 
     # Plans ------------------------------------------------------------------------------
 
@@ -557,14 +727,28 @@ class Checkout:
             reference = request.invoice_number
             if effect.kind in ("spend", "reward"):
                 # Points or kitty paid, or a full stamp card handed in.
-                operations.append(Transfer(member.id, issuance.id, effect.units,
-                                           f"loyalty_{effect.kind}", reference,
-                                           id=effect.transfer_id))
+                operations.append(
+                    Transfer(
+                        member.id,
+                        issuance.id,
+                        effect.units,
+                        f"loyalty_{effect.kind}",
+                        reference,
+                        id=effect.transfer_id,
+                    )
+                )
             else:
-                operations.append(Transfer(issuance.id, member.id, effect.units,
-                                           f"loyalty_{effect.kind}", reference,
-                                           lot_expires_at=effect.expires_at,
-                                           id=effect.transfer_id))
+                operations.append(
+                    Transfer(
+                        issuance.id,
+                        member.id,
+                        effect.units,
+                        f"loyalty_{effect.kind}",
+                        reference,
+                        lot_expires_at=effect.expires_at,
+                        id=effect.transfer_id,
+                    )
+                )
         return Plan("loyalty", tuple(operations))
 
     def _wallet_plans(self, prepared: _Prepared, quote: Quote) -> list[Plan]:
@@ -575,43 +759,96 @@ class Checkout:
                 plan = self.wallets.plan_payment(prepared.wallet, effect.units, None)
                 transfer = plan.operations[0]
                 assert isinstance(transfer, Transfer)
-                plans.append(Plan("wallet", (Transfer(
-                    transfer.debit_account_id, transfer.credit_account_id, transfer.amount,
-                    transfer.code, transfer.reference, id=effect.transfer_id,
-                ),), amount=effect.units))
+                plans.append(
+                    Plan(
+                        "wallet",
+                        (
+                            Transfer(
+                                transfer.debit_account_id,
+                                transfer.credit_account_id,
+                                transfer.amount,
+                                transfer.code,
+                                transfer.reference,
+                                id=effect.transfer_id,
+                            ),
+                        ),
+                        amount=effect.units,
+                    )
+                )
         return plans
 
     def _check_rows(
-        self, unit: UnitOfWork, caller: Principal, request: CheckRequest, check_id: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        request: CheckRequest,
+        check_id: uuid.UUID,
         quote: Quote,
     ) -> Plan:
         moves_value = any(effect.units for effect in quote.effects)
-        rows = [RowInsert(checks, {
-            "id": check_id, "store_id": request.store_id, "terminal_id": request.terminal_id,
-            "channel": request.channel, "invoice_number": request.invoice_number,
-            "membership_id": request.membership_id, "currency": request.currency,
-            "gross_minor": quote.gross_minor, "discount_minor": quote.discount_minor,
-            "loyalty_paid_minor": quote.loyalty_paid_minor,
-            "tender_paid_minor": quote.tender_paid_minor, "due_minor": quote.due_minor,
-            "refunded_minor": 0, "status": "committed", "occurred_at": quote.occurred_at,
-            "entry_id": unit.entry_id if moves_value else None, "created_at": unit.now,
-        })]
-        rows += [RowInsert(check_lines, {
-            "check_id": check_id, "line_index": line.index, "sku": line.sku,
-            "product_id": line.product_id, "quantity": line.quantity,
-            "unit_price_minor": line.unit_price_minor, "gross_minor": line.gross_minor,
-            "discount_minor": line.discount_minor,
-            "loyalty_paid_minor": line.loyalty_paid_minor, "net_minor": line.net_minor,
-            "refunded_quantity": 0,
-        }) for line in quote.lines]
-        rows += [RowInsert(check_effects, {
-            "check_id": check_id, "ordinal": ordinal, "contributor": effect.contributor,
-            "kind": effect.kind, "program_id": effect.program_id, "rule_id": effect.rule_id,
-            "asset_code": effect.asset_code, "units": effect.units,
-            "value_minor": effect.value_minor, "transfer_id": effect.transfer_id,
-            "lines": [[share.line_index, share.amount] for share in effect.lines],
-            "reason": effect.reason[:300],
-        }) for ordinal, effect in enumerate(quote.effects)]
+        rows = [
+            RowInsert(
+                checks,
+                {
+                    "id": check_id,
+                    "store_id": request.store_id,
+                    "terminal_id": request.terminal_id,
+                    "channel": request.channel,
+                    "invoice_number": request.invoice_number,
+                    "membership_id": request.membership_id,
+                    "currency": request.currency,
+                    "gross_minor": quote.gross_minor,
+                    "discount_minor": quote.discount_minor,
+                    "loyalty_paid_minor": quote.loyalty_paid_minor,
+                    "tender_paid_minor": quote.tender_paid_minor,
+                    "due_minor": quote.due_minor,
+                    "refunded_minor": 0,
+                    "status": "committed",
+                    "occurred_at": quote.occurred_at,
+                    "entry_id": unit.entry_id if moves_value else None,
+                    "created_at": unit.now,
+                },
+            )
+        ]
+        rows += [
+            RowInsert(
+                check_lines,
+                {
+                    "check_id": check_id,
+                    "line_index": line.index,
+                    "sku": line.sku,
+                    "product_id": line.product_id,
+                    "quantity": line.quantity,
+                    "unit_price_minor": line.unit_price_minor,
+                    "gross_minor": line.gross_minor,
+                    "discount_minor": line.discount_minor,
+                    "loyalty_paid_minor": line.loyalty_paid_minor,
+                    "net_minor": line.net_minor,
+                    "refunded_quantity": 0,
+                },
+            )
+            for line in quote.lines
+        ]
+        rows += [
+            RowInsert(
+                check_effects,
+                {
+                    "check_id": check_id,
+                    "ordinal": ordinal,
+                    "contributor": effect.contributor,
+                    "kind": effect.kind,
+                    "program_id": effect.program_id,
+                    "rule_id": effect.rule_id,
+                    "asset_code": effect.asset_code,
+                    "units": effect.units,
+                    "value_minor": effect.value_minor,
+                    "transfer_id": effect.transfer_id,
+                    "lines": [[share.line_index, share.amount] for share in effect.lines],
+                    "reason": effect.reason[:300],
+                },
+            )
+            for ordinal, effect in enumerate(quote.effects)
+        ]
         del caller
         return Plan("check", row_changes=tuple(rows))
 
@@ -620,8 +857,11 @@ class Checkout:
 
 
 def _check_json(check: CommittedCheck) -> dict[str, Any]:
-    return {"id": str(check.id), "entry_id": str(check.entry_id) if check.entry_id else None,
-            "quote": quote_json(check.quote)}
+    return {
+        "id": str(check.id),
+        "entry_id": str(check.entry_id) if check.entry_id else None,
+        "quote": quote_json(check.quote),
+    }
 
 
 def _replayed_check(_unit: UnitOfWork, stored: StoredAnswer) -> CommittedCheck:
@@ -630,36 +870,61 @@ def _replayed_check(_unit: UnitOfWork, stored: StoredAnswer) -> CommittedCheck:
     return CommittedCheck(
         id=uuid.UUID(answer["id"]),
         entry_id=uuid.UUID(answer["entry_id"]) if answer["entry_id"] else None,
-        quote=quote_from_json(answer["quote"]), replayed=True,
+        quote=quote_from_json(answer["quote"]),
+        replayed=True,
     )
 
 
 def quote_json(quote: Quote) -> dict[str, Any]:
     return {
         "occurred_at": quote.occurred_at.isoformat(),
-        "lines": [{
-            "index": line.index, "sku": line.sku,
-            "product_id": str(line.product_id) if line.product_id else None,
-            "quantity": line.quantity, "unit_price_minor": line.unit_price_minor,
-            "gross_minor": line.gross_minor, "discount_minor": line.discount_minor,
-            "loyalty_paid_minor": line.loyalty_paid_minor,
-        } for line in quote.lines],
-        "effects": [{
-            "contributor": effect.contributor, "kind": effect.kind,
-            "asset_code": effect.asset_code, "units": effect.units,
-            "value_minor": effect.value_minor, "reason": effect.reason,
-            "program_id": str(effect.program_id) if effect.program_id else None,
-            "rule_id": effect.rule_id, "transfer_id": str(effect.transfer_id),
-            "lines": [[share.line_index, share.amount] for share in effect.lines],
-            "expires_at": effect.expires_at.isoformat() if effect.expires_at else None,
-        } for effect in quote.effects],
-        "spendable": [{
-            "program_id": str(item.program_id), "balance_units": item.balance_units,
-            "units": item.units, "value_minor": item.value_minor, "limited_by": item.limited_by,
-        } for item in quote.spendable],
-        "near_misses": [{"program_id": str(miss.program_id) if miss.program_id else None,
-                         "rule_id": miss.rule_id, "message": miss.message}
-                        for miss in quote.near_misses],
+        "lines": [
+            {
+                "index": line.index,
+                "sku": line.sku,
+                "product_id": str(line.product_id) if line.product_id else None,
+                "quantity": line.quantity,
+                "unit_price_minor": line.unit_price_minor,
+                "gross_minor": line.gross_minor,
+                "discount_minor": line.discount_minor,
+                "loyalty_paid_minor": line.loyalty_paid_minor,
+            }
+            for line in quote.lines
+        ],
+        "effects": [
+            {
+                "contributor": effect.contributor,
+                "kind": effect.kind,
+                "asset_code": effect.asset_code,
+                "units": effect.units,
+                "value_minor": effect.value_minor,
+                "reason": effect.reason,
+                "program_id": str(effect.program_id) if effect.program_id else None,
+                "rule_id": effect.rule_id,
+                "transfer_id": str(effect.transfer_id),
+                "lines": [[share.line_index, share.amount] for share in effect.lines],
+                "expires_at": effect.expires_at.isoformat() if effect.expires_at else None,
+            }
+            for effect in quote.effects
+        ],
+        "spendable": [
+            {
+                "program_id": str(item.program_id),
+                "balance_units": item.balance_units,
+                "units": item.units,
+                "value_minor": item.value_minor,
+                "limited_by": item.limited_by,
+            }
+            for item in quote.spendable
+        ],
+        "near_misses": [
+            {
+                "program_id": str(miss.program_id) if miss.program_id else None,
+                "rule_id": miss.rule_id,
+                "message": miss.message,
+            }
+            for miss in quote.near_misses
+        ],
     }
 
 
@@ -671,27 +936,49 @@ def quote_from_json(data: dict[str, Any]) -> Quote:
 
     return Quote(
         occurred_at=datetime.fromisoformat(data["occurred_at"]),
-        lines=tuple(PricedLine(
-            index=line["index"], sku=line["sku"], product_id=maybe_uuid(line["product_id"]),
-            quantity=line["quantity"], unit_price_minor=line["unit_price_minor"],
-            gross_minor=line["gross_minor"], discount_minor=line["discount_minor"],
-            loyalty_paid_minor=line["loyalty_paid_minor"],
-        ) for line in data["lines"]),
-        effects=tuple(Effect(
-            contributor=effect["contributor"], kind=effect["kind"],
-            asset_code=effect["asset_code"], units=effect["units"],
-            value_minor=effect["value_minor"], reason=effect["reason"],
-            program_id=maybe_uuid(effect["program_id"]), rule_id=effect["rule_id"],
-            transfer_id=uuid.UUID(effect["transfer_id"]),
-            lines=tuple(LineShare(index, amount) for index, amount in effect["lines"]),
-            expires_at=datetime.fromisoformat(effect["expires_at"])
-            if effect["expires_at"] else None,
-        ) for effect in data["effects"]),
-        spendable=tuple(Spendable(
-            program_id=uuid.UUID(item["program_id"]), balance_units=item["balance_units"],
-            units=item["units"], value_minor=item["value_minor"], limited_by=item["limited_by"],
-        ) for item in data["spendable"]),
-        near_misses=tuple(NearMiss(maybe_uuid(miss["program_id"]), miss["rule_id"],
-                                   miss["message"]) for miss in data["near_misses"]),
+        lines=tuple(
+            PricedLine(
+                index=line["index"],
+                sku=line["sku"],
+                product_id=maybe_uuid(line["product_id"]),
+                quantity=line["quantity"],
+                unit_price_minor=line["unit_price_minor"],
+                gross_minor=line["gross_minor"],
+                discount_minor=line["discount_minor"],
+                loyalty_paid_minor=line["loyalty_paid_minor"],
+            )
+            for line in data["lines"]
+        ),
+        effects=tuple(
+            Effect(
+                contributor=effect["contributor"],
+                kind=effect["kind"],
+                asset_code=effect["asset_code"],
+                units=effect["units"],
+                value_minor=effect["value_minor"],
+                reason=effect["reason"],
+                program_id=maybe_uuid(effect["program_id"]),
+                rule_id=effect["rule_id"],
+                transfer_id=uuid.UUID(effect["transfer_id"]),
+                lines=tuple(LineShare(index, amount) for index, amount in effect["lines"]),
+                expires_at=datetime.fromisoformat(effect["expires_at"])
+                if effect["expires_at"]
+                else None,
+            )
+            for effect in data["effects"]
+        ),
+        spendable=tuple(
+            Spendable(
+                program_id=uuid.UUID(item["program_id"]),
+                balance_units=item["balance_units"],
+                units=item["units"],
+                value_minor=item["value_minor"],
+                limited_by=item["limited_by"],
+            )
+            for item in data["spendable"]
+        ),
+        near_misses=tuple(
+            NearMiss(maybe_uuid(miss["program_id"]), miss["rule_id"], miss["message"])
+            for miss in data["near_misses"]
+        ),
     )
-

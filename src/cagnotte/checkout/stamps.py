@@ -24,7 +24,9 @@ from cagnotte.programs.loyalty.program import ProgramKind, StampReward
 
 
 def stamp_cards(
-    lines: Sequence[ResolvedLine], priced: list[PricedLine], standings: Sequence[Standing],
+    lines: Sequence[ResolvedLine],
+    priced: list[PricedLine],
+    standings: Sequence[Standing],
 ) -> tuple[list[PricedLine], list[Effect]]:
     """Stamps each stamps program gives this check, and the rewards of cards it fills."""
     effects: list[Effect] = []
@@ -33,8 +35,11 @@ def stamp_cards(
         if program.kind != ProgramKind.STAMPS:
             continue
         assert program.stamp_card is not None
-        positions = [position for position, line in enumerate(lines)
-                     if program.scope.covers(line.product_id, line.category_ids)]
+        positions = [
+            position
+            for position, line in enumerate(lines)
+            if program.scope.covers(line.product_id, line.category_ids)
+        ]
         if not positions:
             continue
         card = program.stamp_card
@@ -43,11 +48,18 @@ def stamp_cards(
         else:
             earned = sum(priced[position].quantity for position in positions)
             shares = tuple(LineShare(priced[p].index, priced[p].quantity) for p in positions)
-        effects.append(Effect(
-            contributor="loyalty", kind="stamps", asset_code=program.asset_code, units=earned,
-            value_minor=0, program_id=program.id, lines=shares,
-            reason=f"{earned} stamps on the {program.name} card",
-        ))
+        effects.append(
+            Effect(
+                contributor="loyalty",
+                kind="stamps",
+                asset_code=program.asset_code,
+                units=earned,
+                value_minor=0,
+                program_id=program.id,
+                lines=shares,
+                reason=f"{earned} stamps on the {program.name} card",
+            )
+        )
         if standing.balance_units + earned >= card.size:
             priced, reward = _reward(priced, positions, standing)
             if reward is not None:
@@ -90,8 +102,13 @@ def _reward(
         if units:
             shares.append(LineShare(priced[position].index, units))
     return priced, Effect(
-        contributor="loyalty", kind="reward", asset_code=program.asset_code, units=card.size,
-        value_minor=value, program_id=program.id, lines=tuple(shares),
+        contributor="loyalty",
+        kind="reward",
+        asset_code=program.asset_code,
+        units=card.size,
+        value_minor=value,
+        program_id=program.id,
+        lines=tuple(shares),
         reason=f"a full {program.name} card ({card.size} stamps): {what}",
     )
 

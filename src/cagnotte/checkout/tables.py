@@ -62,9 +62,7 @@ checks = Table(
     Column("entry_id", Uuid),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("merchant_id", "id"),
-    CheckConstraint(
-        "status IN ('committed', 'partly_refunded', 'refunded')", name="status"
-    ),
+    CheckConstraint("status IN ('committed', 'partly_refunded', 'refunded')", name="status"),
     CheckConstraint(
         "gross_minor >= 0 AND discount_minor >= 0 AND loyalty_paid_minor >= 0"
         " AND tender_paid_minor >= 0 AND due_minor >= 0 AND refunded_minor >= 0",
@@ -72,9 +70,7 @@ checks = Table(
     ),
 )
 Index("ix_checks_occurred", checks.c.merchant_id, checks.c.occurred_at, checks.c.id)
-Index(
-    "ix_checks_membership", checks.c.merchant_id, checks.c.membership_id, checks.c.occurred_at
-)
+Index("ix_checks_membership", checks.c.merchant_id, checks.c.membership_id, checks.c.occurred_at)
 
 check_lines = Table(
     "check_lines",

@@ -26,8 +26,13 @@ from cagnotte.security.principals import Principal
 
 SEARCH_PAGE_SIZE_MAX = 100
 PROFILE_FIELDS = (
-    "first_name", "last_name", "email", "birth_date", "address",
-    "consent_marketing_email", "consent_marketing_sms",
+    "first_name",
+    "last_name",
+    "email",
+    "birth_date",
+    "address",
+    "consent_marketing_email",
+    "consent_marketing_sms",
 )
 
 
@@ -42,8 +47,13 @@ class CustomerService:
         self._known_lock = threading.Lock()
 
     def enrol(
-        self, caller: Principal, *, phone: str | None, email: str | None,
-        profile: dict[str, Any], accept_terms: bool = False,
+        self,
+        caller: Principal,
+        *,
+        phone: str | None,
+        email: str | None,
+        profile: dict[str, Any],
+        accept_terms: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Enrol a customer (a phone number alone is enough); returns (membership, created).
 
@@ -71,15 +81,26 @@ class CustomerService:
                     values["consent_marketing_sms"] = bool(values["consent_marketing_sms"])
                     connection.execute(
                         insert(memberships).values(
-                            merchant_id=caller.merchant_id, id=membership_id,
-                            customer_id=customer_id, phone=phone, status="active",
-                            search_name=_search_name(values), created_at=now, updated_at=now,
-                            consent_terms_at=now if accept_terms else None, **values,
+                            merchant_id=caller.merchant_id,
+                            id=membership_id,
+                            customer_id=customer_id,
+                            phone=phone,
+                            status="active",
+                            search_name=_search_name(values),
+                            created_at=now,
+                            updated_at=now,
+                            consent_terms_at=now if accept_terms else None,
+                            **values,
                         )
                     )
                     record_audit(
-                        connection, caller.merchant_id, caller.actor, "customer.enrolled",
-                        membership_id, {}, now,
+                        connection,
+                        caller.merchant_id,
+                        caller.actor,
+                        "customer.enrolled",
+                        membership_id,
+                        {},
+                        now,
                     )
                     return self._membership(connection, caller.merchant_id, membership_id), True
             except IntegrityError:
@@ -102,16 +123,21 @@ class CustomerService:
                 select(customers.c.id, customers.c.email).where(customers.c.email == email)
             ).first()
         if row is not None:
-            if row.email is None and email is not None and not connection.execute(
-                select(customers.c.id).where(customers.c.email == email)
-            ).first():
+            if (
+                row.email is None
+                and email is not None
+                and not connection.execute(
+                    select(customers.c.id).where(customers.c.email == email)
+                ).first()
+            ):
                 connection.execute(
                     update(customers).where(customers.c.id == row.id).values(email=email)
                 )
             return row.id
-        if email is not None and connection.execute(
-            select(customers.c.id).where(customers.c.email == email)
-        ).first():
+        if (
+            email is not None
+            and connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
+        ):
             email = None  # That e-mail names somebody else; keep it on the membership only.
         customer_id = uuid.uuid4()
         connection.execute(
@@ -127,8 +153,13 @@ class CustomerService:
             return self._membership(connection, caller.merchant_id, membership_id)
 
     def search(
-        self, caller: Principal, *, name: str | None, phone: str | None,
-        limit: int = 50, after: uuid.UUID | None = None,
+        self,
+        caller: Principal,
+        *,
+        name: str | None,
+        phone: str | None,
+        limit: int = 50,
+        after: uuid.UUID | None = None,
     ) -> list[dict[str, Any]]:
         """Search by name (part of first or last name, any case) and/or phone (digits)."""
         caller.require("cashier")
@@ -165,8 +196,13 @@ class CustomerService:
                 .values(search_name=_search_name(merged), updated_at=self.clock.now(), **changes)
             )
             record_audit(
-                connection, caller.merchant_id, caller.actor, "customer.updated", membership_id,
-                {"fields": sorted(changes)}, self.clock.now(),
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "customer.updated",
+                membership_id,
+                {"fields": sorted(changes)},
+                self.clock.now(),
             )
             return self._membership(connection, caller.merchant_id, membership_id)
 
@@ -184,19 +220,28 @@ class CustomerService:
                 )
                 .values(status=status, updated_at=self.clock.now())
             )
-            account_ids = connection.execute(
-                select(accounts.c.id).where(
-                    accounts.c.merchant_id == caller.merchant_id,
-                    accounts.c.owner_type == "membership",
-                    accounts.c.owner_id == membership_id,
+            account_ids = (
+                connection.execute(
+                    select(accounts.c.id).where(
+                        accounts.c.merchant_id == caller.merchant_id,
+                        accounts.c.owner_type == "membership",
+                        accounts.c.owner_id == membership_id,
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             self.ledger.set_frozen(
                 connection, caller.merchant_id, account_ids, frozen=status == "blocked"
             )
             record_audit(
-                connection, caller.merchant_id, caller.actor, f"customer.{status}",
-                membership_id, {}, self.clock.now(),
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                f"customer.{status}",
+                membership_id,
+                {},
+                self.clock.now(),
             )
             return self._membership(connection, caller.merchant_id, membership_id)
 
@@ -241,16 +286,21 @@ class CustomerService:
             raise errors.NotFound("No such customer.")
         return found
 
-    def member_token(
-        self, customer_id: uuid.UUID, merchant_id: uuid.UUID
-    ) -> tuple[str, datetime]:
+    def member_token(self, customer_id: uuid.UUID, merchant_id: uuid.UUID) -> tuple[str, datetime]:
         """A short-lived token naming the customer's membership here (the customer page's QR)."""
-        membership = next((m for m in self.memberships_of(customer_id)
-                           if m["merchant_id"] == merchant_id and m["status"] == "active"), None)
+        membership = next(
+            (
+                m
+                for m in self.memberships_of(customer_id)
+                if m["merchant_id"] == merchant_id and m["status"] == "active"
+            ),
+            None,
+        )
         if membership is None:
             raise errors.NotFound("No such membership.")
-        return issue_member_token(self._member_token_key(), merchant_id, membership["id"],
-                                  self.clock.now())
+        return issue_member_token(
+            self._member_token_key(), merchant_id, membership["id"], self.clock.now()
+        )
 
     def membership_by_token(self, merchant_id: uuid.UUID, token: str) -> uuid.UUID:
         """The member a scanned token names (member_token_invalid when it cannot be used)."""
@@ -269,11 +319,15 @@ class CustomerService:
     def _membership(
         self, connection: Connection, merchant_id: uuid.UUID, membership_id: uuid.UUID
     ) -> dict[str, Any]:
-        row = connection.execute(
-            _membership_query().where(
-                memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id
+        row = (
+            connection.execute(
+                _membership_query().where(
+                    memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if row is None:
             raise errors.NotFound("No such customer.")
         return _membership_view(row)
@@ -281,12 +335,16 @@ class CustomerService:
     def _membership_by_customer(
         self, connection: Connection, merchant_id: uuid.UUID, customer_id: uuid.UUID
     ) -> dict[str, Any] | None:
-        row = connection.execute(
-            _membership_query().where(
-                memberships.c.merchant_id == merchant_id,
-                memberships.c.customer_id == customer_id,
+        row = (
+            connection.execute(
+                _membership_query().where(
+                    memberships.c.merchant_id == merchant_id,
+                    memberships.c.customer_id == customer_id,
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         return None if row is None else _membership_view(row)
 
 
@@ -309,5 +367,3 @@ def _search_name(values: dict[str, Any]) -> str:
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-

@@ -79,12 +79,16 @@ class Database:
         loop = asyncio.get_running_loop()
         if not self.is_postgresql or loop in self._async_pools:
             return
-        conninfo = make_url(self.url).set(drivername="postgresql").render_as_string(
-            hide_password=False
+        conninfo = (
+            make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         pool = AsyncConnectionPool(
-            conninfo, min_size=1, max_size=self.pool_size, open=False,
-            kwargs={"autocommit": True}, name="cagnotte-async",
+            conninfo,
+            min_size=1,
+            max_size=self.pool_size,
+            open=False,
+            kwargs={"autocommit": True},
+            name="cagnotte-async",
         )
         await pool.open(wait=True)
         self._async_pools[loop] = pool
@@ -115,9 +119,7 @@ class Database:
 def _create_engine(url: str, *, pool_size: int) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         return _create_sqlite_engine(url)
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
-    )
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
 
 
 def _create_sqlite_engine(url: str) -> Engine:

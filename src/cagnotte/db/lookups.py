@@ -33,17 +33,20 @@ class LookupKind(StrEnum):
 
 
 def claim(
-    connection: Connection, kind: LookupKind, value: str, merchant_id: uuid.UUID,
-    row_id: uuid.UUID, now: datetime,
+    connection: Connection,
+    kind: LookupKind,
+    value: str,
+    merchant_id: uuid.UUID,
+    row_id: uuid.UUID,
+    now: datetime,
 ) -> bool:
     """Claim `value` for this row; False when another row holds it already."""
-    insert = (
-        pg_dialect.insert if connection.dialect.name == "postgresql" else sqlite_dialect.insert
-    )
+    insert = pg_dialect.insert if connection.dialect.name == "postgresql" else sqlite_dialect.insert
     claimed = connection.execute(
         insert(platform_lookups)
-        .values(kind=kind.value, value=value, merchant_id=merchant_id, row_id=row_id,
-                created_at=now)
+        .values(
+            kind=kind.value, value=value, merchant_id=merchant_id, row_id=row_id, created_at=now
+        )
         .on_conflict_do_nothing()
         .returning(platform_lookups.c.row_id)
     ).first()

@@ -10,8 +10,13 @@ from cagnotte import errors
 
 
 def merchant_row(
-    connection: Connection, table: Table, merchant_id: uuid.UUID, row_id: uuid.UUID, *,
-    missing: str | None = None, for_update: bool = False,
+    connection: Connection,
+    table: Table,
+    merchant_id: uuid.UUID,
+    row_id: uuid.UUID,
+    *,
+    missing: str | None = None,
+    for_update: bool = False,
 ) -> RowMapping:
     """The row of `table` with this id, if it is the merchant's; otherwise NotFound.
 
@@ -26,4 +31,3 @@ def merchant_row(
     if row is None:
         raise errors.NotFound(missing)
     return row
-

@@ -128,9 +128,7 @@ api_keys = Table(
     PrimaryKeyConstraint("merchant_id", "id"),
     # A key is found by its hash alone through platform_lookups ('api_key').
     UniqueConstraint("merchant_id", "key_hash"),
-    CheckConstraint(
-        "role IN ('operator', 'owner', 'manager', 'cashier', 'reseller')", name="role"
-    ),
+    CheckConstraint("role IN ('operator', 'owner', 'manager', 'cashier', 'reseller')", name="role"),
 )
 
 assets = Table(
@@ -274,9 +272,7 @@ transfers = Table(
     ),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
-    CheckConstraint(
-        "kind IN ('regular', 'pending', 'post', 'void', 'expire')", name="kind"
-    ),
+    CheckConstraint("kind IN ('regular', 'pending', 'post', 'void', 'expire')", name="kind"),
     CheckConstraint(
         "(kind IN ('post', 'void', 'expire')) = (pending_id IS NOT NULL)", name="pending_link"
     ),

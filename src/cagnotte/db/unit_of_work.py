@@ -158,9 +158,7 @@ class UnitOfWork:
         if not self.try_claim_invoice_number(number, used_by, used_by_id):
             raise errors.InvoiceReused()
 
-    def try_claim_invoice_number(
-        self, number: str, used_by: str, used_by_id: uuid.UUID
-    ) -> bool:
+    def try_claim_invoice_number(self, number: str, used_by: str, used_by_id: uuid.UUID) -> bool:
         """Claim a POS invoice number for this unit's work; False if it served already.
 
         One record for checks and gift card operations alike. The claim is the
@@ -171,8 +169,13 @@ class UnitOfWork:
         insert = pg_dialect.insert if self.is_postgresql else sqlite_dialect.insert
         claimed = self.connection.execute(
             insert(invoice_numbers)
-            .values(merchant_id=self.merchant_id, number=number, used_by=used_by,
-                    used_by_id=used_by_id, created_at=self.now)
+            .values(
+                merchant_id=self.merchant_id,
+                number=number,
+                used_by=used_by,
+                used_by_id=used_by_id,
+                created_at=self.now,
+            )
             .on_conflict_do_nothing()
             .returning(invoice_numbers.c.number)
         ).first()
@@ -252,7 +255,9 @@ class UnitsOfWork:
         return answer
 
     def replay_if_stored(
-        self, merchant_id: uuid.UUID, idempotency: Idempotency,
+        self,
+        merchant_id: uuid.UUID,
+        idempotency: Idempotency,
         replay: Callable[[UnitOfWork, StoredAnswer], T],
     ) -> T | None:
         """The stored answer of an earlier request with this key, read without a write lock.
@@ -292,8 +297,11 @@ class UnitsOfWork:
         claimed = unit.connection.execute(
             insert(idempotency_records)
             .values(
-                merchant_id=unit.merchant_id, key=idempotency.key, operation=operation,
-                request_hash=idempotency.request_hash, created_at=unit.now,
+                merchant_id=unit.merchant_id,
+                key=idempotency.key,
+                operation=operation,
+                request_hash=idempotency.request_hash,
+                created_at=unit.now,
             )
             .on_conflict_do_nothing()
             .returning(idempotency_records.c.key)
@@ -311,9 +319,7 @@ class UnitsOfWork:
         return StoredAnswer(operation=row.operation, answer=row.answer, entry_id=row.entry_id)
 
     @staticmethod
-    def _store(
-        unit: UnitOfWork, idempotency: Idempotency, answer: dict[str, Any] | None
-    ) -> None:
+    def _store(unit: UnitOfWork, idempotency: Idempotency, answer: dict[str, Any] | None) -> None:
         unit.connection.execute(
             update(idempotency_records)
             .where(

@@ -193,7 +193,10 @@ class Ledger:
         return [_account(row) for row in rows]
 
     def set_frozen(
-        self, connection: Connection, merchant_id: uuid.UUID, account_ids: Sequence[uuid.UUID],
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        account_ids: Sequence[uuid.UUID],
         frozen: bool,
     ) -> None:
         """Freeze accounts (no transfer may touch them) or thaw them."""
@@ -249,14 +252,21 @@ class Ledger:
         neither it is a transaction of its own.
         """
         arguments = _entry_arguments(
-            merchant_id, operations, kind=kind, idempotency_key=idempotency_key,
-            request_hash=request_hash, memo=memo, also_platform=also_platform,
+            merchant_id,
+            operations,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            memo=memo,
+            also_platform=also_platform,
         )
         if unit is not None:
             assert connection is None and not unit.entry_posted, "one entry per unit of work"
             assert unit.merchant_id == merchant_id
             result = self._post_entry_in(
-                unit.connection, in_callers_transaction=True, entry_id=unit.entry_id,
+                unit.connection,
+                in_callers_transaction=True,
+                entry_id=unit.entry_id,
                 **arguments,
             )
             unit.entry_posted = True
@@ -272,7 +282,9 @@ class Ledger:
                 # one round trip, without BEGIN and COMMIT.
                 with self.database.single_statement() as own_connection:
                     return self._post_entry_in(
-                        own_connection, in_callers_transaction=False, entry_id=None,
+                        own_connection,
+                        in_callers_transaction=False,
+                        entry_id=None,
                         **arguments,
                     )
             except OperationalError as error:
@@ -305,23 +317,33 @@ class Ledger:
         in a worker thread. Same rules, errors and retries either way.
         """
         if not self.database.has_async_pool():
-            return await anyio.to_thread.run_sync(functools.partial(
-                self.post_entry, merchant_id, operations, kind=kind,
-                idempotency_key=idempotency_key, request_hash=request_hash, memo=memo,
-                also_platform=also_platform,
-            ))
+            return await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.post_entry,
+                    merchant_id,
+                    operations,
+                    kind=kind,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    memo=memo,
+                    also_platform=also_platform,
+                )
+            )
         arguments = _entry_arguments(
-            merchant_id, operations, kind=kind, idempotency_key=idempotency_key,
-            request_hash=request_hash, memo=memo, also_platform=also_platform,
+            merchant_id,
+            operations,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            memo=memo,
+            also_platform=also_platform,
         )
         attempt = 1
         while True:
             parameters = self._postgresql_parameters(**arguments)
             try:
                 async with self.database.async_single_statement() as connection:
-                    cursor = await connection.execute(
-                        _POST_ENTRY_PSYCOPG, parameters, prepare=True
-                    )
+                    cursor = await connection.execute(_POST_ENTRY_PSYCOPG, parameters, prepare=True)
                     row = await cursor.fetchone()
             except psycopg.errors.UniqueViolation as error:
                 raise _unique_violation_error(error.diag.constraint_name) or error from None
@@ -339,9 +361,17 @@ class Ledger:
             return EntryResult.from_json(row[0])
 
     def _post_entry_in(
-        self, connection: Connection, *, merchant_id: uuid.UUID, operations: list[Operation],
-        kind: str, idempotency_key: str | None, request_hash: str | None, memo: str | None,
-        allowed: tuple[uuid.UUID, ...], in_callers_transaction: bool,
+        self,
+        connection: Connection,
+        *,
+        merchant_id: uuid.UUID,
+        operations: list[Operation],
+        kind: str,
+        idempotency_key: str | None,
+        request_hash: str | None,
+        memo: str | None,
+        allowed: tuple[uuid.UUID, ...],
+        in_callers_transaction: bool,
         entry_id: uuid.UUID | None,
     ) -> EntryResult:
         entry_id = entry_id or uuid.uuid4()
@@ -352,19 +382,31 @@ class Ledger:
                 # transaction a savepoint keeps it usable, as on SQLite. A transaction
                 # of our own is rolled back anyway, so it goes without the round trips.
                 with connection.begin_nested() if in_callers_transaction else nullcontext():
-                    result = self._post_on_postgresql(connection, self._postgresql_parameters(
-                        merchant_id=merchant_id, operations=operations, kind=kind,
-                        idempotency_key=idempotency_key, request_hash=request_hash,
-                        memo=memo, allowed=allowed, entry_id=entry_id, now=now,
-                    ))
+                    result = self._post_on_postgresql(
+                        connection,
+                        self._postgresql_parameters(
+                            merchant_id=merchant_id,
+                            operations=operations,
+                            kind=kind,
+                            idempotency_key=idempotency_key,
+                            request_hash=request_hash,
+                            memo=memo,
+                            allowed=allowed,
+                            entry_id=entry_id,
+                            now=now,
+                        ),
+                    )
             else:
                 # A savepoint, so that a refused entry leaves the caller's transaction usable.
                 with connection.begin_nested():
                     result = SqliteLedgerWriter(
                         connection, merchant_id, entry_id, now, allowed
                     ).post_entry(
-                        kind=kind, idempotency_key=idempotency_key, request_hash=request_hash,
-                        memo=memo, operations=operations,
+                        kind=kind,
+                        idempotency_key=idempotency_key,
+                        request_hash=request_hash,
+                        memo=memo,
+                        operations=operations,
                     )
         except IntegrityError as error:
             # Only PostgreSQL gets here (the SQLite writer checks before it writes),
@@ -376,9 +418,16 @@ class Ledger:
         return EntryResult.from_json(result)
 
     def _postgresql_parameters(
-        self, *, merchant_id: uuid.UUID, operations: list[Operation], kind: str,
-        idempotency_key: str | None, request_hash: str | None, memo: str | None,
-        allowed: tuple[uuid.UUID, ...], entry_id: uuid.UUID | None = None,
+        self,
+        *,
+        merchant_id: uuid.UUID,
+        operations: list[Operation],
+        kind: str,
+        idempotency_key: str | None,
+        request_hash: str | None,
+        memo: str | None,
+        allowed: tuple[uuid.UUID, ...],
+        entry_id: uuid.UUID | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """The arguments of cagnotte_post_entry (a new entry id and moment unless given)."""
@@ -404,7 +453,8 @@ class Ledger:
         except DBAPIError as error:
             domain_error = (
                 _domain_error_from_psycopg(error.orig)
-                if isinstance(error.orig, psycopg.Error) else None
+                if isinstance(error.orig, psycopg.Error)
+                else None
             )
             raise domain_error or error from None
 
@@ -417,10 +467,18 @@ class Ledger:
         assert 1 <= limit <= HISTORY_PAGE_SIZE_MAX
         after = decode_cursor(cursor) if cursor else None
         columns = [
-            transfers.c.id, transfers.c.kind, transfers.c.code, transfers.c.debit_account_id,
-            transfers.c.credit_account_id, transfers.c.asset_code, transfers.c.amount,
-            transfers.c.reference, transfers.c.expires_at, transfers.c.pending_id,
-            transfers.c.reverses_id, transfers.c.created_at,
+            transfers.c.id,
+            transfers.c.kind,
+            transfers.c.code,
+            transfers.c.debit_account_id,
+            transfers.c.credit_account_id,
+            transfers.c.asset_code,
+            transfers.c.amount,
+            transfers.c.reference,
+            transfers.c.expires_at,
+            transfers.c.pending_id,
+            transfers.c.reverses_id,
+            transfers.c.created_at,
         ]
 
         def side(column: Any) -> Any:
@@ -482,11 +540,15 @@ class Ledger:
         self, connection: Connection, merchant_id: uuid.UUID, transfer_id: uuid.UUID
     ) -> TransferRecord:
         """A transfer of the merchant, read in the caller's transaction."""
-        row = connection.execute(
-            select(transfers).where(
-                transfers.c.merchant_id == merchant_id, transfers.c.id == transfer_id
+        row = (
+            connection.execute(
+                select(transfers).where(
+                    transfers.c.merchant_id == merchant_id, transfers.c.id == transfer_id
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if row is None:
             raise errors.TransferNotFound()
         return TransferRecord.from_mapping(row)
@@ -563,19 +625,23 @@ class Ledger:
             breakage = self.open_account(
                 merchant_id,
                 AccountSpec(
-                    asset_code=asset_code, owner_type="merchant", owner_id=merchant_id,
+                    asset_code=asset_code,
+                    owner_type="merchant",
+                    owner_id=merchant_id,
                     purpose="breakage",
                 ),
             )
             with self.database.transaction() as connection:
-                expired += self._expire_lots_of(
-                    connection, merchant_id, account_id, breakage, now
-                )
+                expired += self._expire_lots_of(connection, merchant_id, account_id, breakage, now)
         return expired
 
     def _expire_lots_of(
-        self, connection: Connection, merchant_id: uuid.UUID, account_id: uuid.UUID,
-        breakage: Account, now: datetime,
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        account_id: uuid.UUID,
+        breakage: Account,
+        now: datetime,
     ) -> int:
         """Break the unreserved rest of one account's expired lots, in one entry."""
         # The breakage account's rows too, in the order transfers lock rows in.
@@ -648,8 +714,13 @@ def _is_deadlock(error: DBAPIError) -> bool:
 
 
 def _entry_arguments(
-    merchant_id: uuid.UUID, operations: Sequence[Operation], *, kind: str,
-    idempotency_key: str | None, request_hash: str | None, memo: str | None,
+    merchant_id: uuid.UUID,
+    operations: Sequence[Operation],
+    *,
+    kind: str,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    memo: str | None,
     also_platform: bool,
 ) -> dict[str, Any]:
     """post_entry's arguments, checked, with the merchants whose accounts it may touch."""
@@ -686,8 +757,10 @@ def _domain_error_from_psycopg(error: psycopg.Error) -> Exception | None:
         code = error.diag.message_primary or ""
         domain_error = errors.error_for_code(code)
         if domain_error is not None:
-            return domain_error(error.diag.message_detail) if code == "invalid_input" else (
-                domain_error()
+            return (
+                domain_error(error.diag.message_detail)
+                if code == "invalid_input"
+                else (domain_error())
             )
     if error.sqlstate == "22003":
         return errors.AmountOverflow()

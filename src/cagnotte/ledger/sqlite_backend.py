@@ -81,7 +81,8 @@ class SqliteLedgerWriter:
             # One writer at a time (BEGIN IMMEDIATE): no concurrent claim of the key.
             existing = self.connection.execute(
                 select(
-                    idempotency_records.c.request_hash, idempotency_records.c.entry_id,
+                    idempotency_records.c.request_hash,
+                    idempotency_records.c.entry_id,
                     idempotency_records.c.answer,
                 ).where(
                     idempotency_records.c.merchant_id == self.merchant_id,
@@ -102,8 +103,12 @@ class SqliteLedgerWriter:
                 return {**answer, "replayed": True}
             self.connection.execute(
                 insert(idempotency_records).values(
-                    merchant_id=self.merchant_id, key=idempotency_key, operation=kind,
-                    request_hash=request_hash, entry_id=self.entry_id, created_at=self.now,
+                    merchant_id=self.merchant_id,
+                    key=idempotency_key,
+                    operation=kind,
+                    request_hash=request_hash,
+                    entry_id=self.entry_id,
+                    created_at=self.now,
                 )
             )
 
@@ -203,9 +208,11 @@ class SqliteLedgerWriter:
         if row is None:
             # The limit comes first: a debit beyond the balance is insufficient
             # funds even when it would also overflow a counter.
-            if limit is not None and self.connection.execute(
-                select(literal(1)).where(row_filter, limit)
-            ).first() is None:
+            if (
+                limit is not None
+                and self.connection.execute(select(literal(1)).where(row_filter, limit)).first()
+                is None
+            ):
                 return None
             raise errors.AmountOverflow()
         balance = dict(zip(_COUNTERS, row, strict=True))
@@ -303,11 +310,14 @@ class SqliteLedgerWriter:
         # PostgreSQL writes the resolution first and its primary key is checked
         # before the unique index on pending_id: a reused id wins over a second
         # resolution there, so it does here too.
-        if self.connection.execute(
-            select(transfers.c.id).where(
-                transfers.c.merchant_id == self.merchant_id, transfers.c.id == transfer_id
-            )
-        ).first() is not None:
+        if (
+            self.connection.execute(
+                select(transfers.c.id).where(
+                    transfers.c.merchant_id == self.merchant_id, transfers.c.id == transfer_id
+                )
+            ).first()
+            is not None
+        ):
             raise errors.TransferExists()
         already = self.connection.execute(
             select(transfers.c.id).where(
@@ -367,9 +377,7 @@ class SqliteLedgerWriter:
                 transfers.c.reverses_id == operation.reverses_id,
             )
         ).scalar_one()
-        amount = (
-            original.amount - reversed_so_far if operation.amount is None else operation.amount
-        )
+        amount = original.amount - reversed_so_far if operation.amount is None else operation.amount
         if amount <= 0 or reversed_so_far + amount > original.amount:
             raise errors.ReversalExceedsTransfer()
         return self._move(
@@ -385,11 +393,14 @@ class SqliteLedgerWriter:
 
     def _insert_transfer(self, record: dict[str, Any], debit_shard: int, credit_shard: int) -> None:
         # Checked before the insert, so that no database error has to be read for it.
-        if self.connection.execute(
-            select(literal(1)).where(
-                transfers.c.merchant_id == self.merchant_id, transfers.c.id == record["id"]
-            )
-        ).first() is not None:
+        if (
+            self.connection.execute(
+                select(literal(1)).where(
+                    transfers.c.merchant_id == self.merchant_id, transfers.c.id == record["id"]
+                )
+            ).first()
+            is not None
+        ):
             raise errors.TransferExists()
         self.connection.execute(
             insert(transfers).values(

@@ -96,8 +96,13 @@ class MerchantService:
             )
             issued = self._issue_key(connection, merchant_id, "owner", "owner key")
             record_audit(
-                connection, merchant_id, caller.actor, "merchant.created", merchant_id,
-                {"name": name}, self.clock.now(),
+                connection,
+                merchant_id,
+                caller.actor,
+                "merchant.created",
+                merchant_id,
+                {"name": name},
+                self.clock.now(),
             )
             merchant = self._merchant(connection, merchant_id)
         return {**merchant, "owner_key": issued}
@@ -107,9 +112,12 @@ class MerchantService:
         if not caller.is_operator:
             query = query.where(merchants.c.id == caller.merchant_id)
         with self.database.read() as connection:
-            return [dict(row) for row in connection.execute(
-                query.order_by(merchants.c.created_at, merchants.c.id)
-            ).mappings()]
+            return [
+                dict(row)
+                for row in connection.execute(
+                    query.order_by(merchants.c.created_at, merchants.c.id)
+                ).mappings()
+            ]
 
     def merchant_names(self, merchant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The public names of these merchants (for the customer's own page)."""
@@ -139,19 +147,28 @@ class MerchantService:
                 update(merchants).where(merchants.c.id == merchant_id).values(status=status)
             )
             record_audit(
-                connection, merchant_id, caller.actor, "merchant.status", merchant_id,
-                {"status": status}, self.clock.now(),
+                connection,
+                merchant_id,
+                caller.actor,
+                "merchant.status",
+                merchant_id,
+                {"status": status},
+                self.clock.now(),
             )
             merchant = self._merchant(connection, merchant_id)
         self._forget_keys()
         return merchant
 
     def _merchant(self, connection: Connection, merchant_id: uuid.UUID) -> dict[str, Any]:
-        row = connection.execute(
-            select(merchants).where(
-                merchants.c.id == merchant_id, merchants.c.id != PLATFORM_MERCHANT_ID
+        row = (
+            connection.execute(
+                select(merchants).where(
+                    merchants.c.id == merchant_id, merchants.c.id != PLATFORM_MERCHANT_ID
+                )
             )
-        ).mappings().first()
+            .mappings()
+            .first()
+        )
         if row is None:
             raise errors.NotFound()
         return dict(row)
@@ -161,14 +178,19 @@ class MerchantService:
     def create_asset(self, caller: Principal, *, code: str, scale: int, name: str) -> dict:
         """The operator adds a currency; a merchant (manager+) adds its own unit."""
         caller.require("manager")
-        owner = None if caller.is_operator and caller.merchant_id == PLATFORM_MERCHANT_ID else (
-            caller.merchant_id
+        owner = (
+            None
+            if caller.is_operator and caller.merchant_id == PLATFORM_MERCHANT_ID
+            else (caller.merchant_id)
         )
         try:
             with self.database.transaction() as connection:
                 connection.execute(
                     insert(assets).values(
-                        code=code, scale=scale, name=name, merchant_id=owner,
+                        code=code,
+                        scale=scale,
+                        name=name,
+                        merchant_id=owner,
                         created_at=self.clock.now(),
                     )
                 )
@@ -207,8 +229,12 @@ class MerchantService:
         with self.database.transaction() as connection:
             connection.execute(
                 insert(stores).values(
-                    merchant_id=caller.merchant_id, id=store_id, name=name, address=address,
-                    manager_email=manager_email, created_at=self.clock.now(),
+                    merchant_id=caller.merchant_id,
+                    id=store_id,
+                    name=name,
+                    address=address,
+                    manager_email=manager_email,
+                    created_at=self.clock.now(),
                 )
             )
             return self._one(connection, stores, caller.merchant_id, store_id)
@@ -230,13 +256,22 @@ class MerchantService:
             self._one(connection, stores, caller.merchant_id, store_id)
             connection.execute(
                 insert(terminals).values(
-                    merchant_id=caller.merchant_id, id=terminal_id, store_id=store_id,
-                    kind=kind, name=name, active=True, created_at=self.clock.now(),
+                    merchant_id=caller.merchant_id,
+                    id=terminal_id,
+                    store_id=store_id,
+                    kind=kind,
+                    name=name,
+                    active=True,
+                    created_at=self.clock.now(),
                 )
             )
             issued = self._issue_key(
-                connection, caller.merchant_id, "cashier", f"terminal {name}"[:API_KEY_NAME_MAX],
-                store_id=store_id, terminal_id=terminal_id,
+                connection,
+                caller.merchant_id,
+                "cashier",
+                f"terminal {name}"[:API_KEY_NAME_MAX],
+                store_id=store_id,
+                terminal_id=terminal_id,
             )
             terminal = self._one(connection, terminals, caller.merchant_id, terminal_id)
         return {**terminal, "api_key": issued}
@@ -263,21 +298,35 @@ class MerchantService:
             # The e-mail names one person platform-wide: claimed first, so that two
             # parallel requests cannot both get it.
             if not lookups.claim(
-                connection, LookupKind.STAFF_EMAIL, email.lower(), caller.merchant_id, staff_id,
+                connection,
+                LookupKind.STAFF_EMAIL,
+                email.lower(),
+                caller.merchant_id,
+                staff_id,
                 now,
             ):
                 raise errors.Conflict("A staff member with this e-mail exists already.")
             connection.execute(
                 insert(staff).values(
-                    merchant_id=caller.merchant_id, id=staff_id, email=email.lower(),
-                    name=name, role=role,
+                    merchant_id=caller.merchant_id,
+                    id=staff_id,
+                    email=email.lower(),
+                    name=name,
+                    role=role,
                     password_hash=hash_password(password) if password else None,
-                    failed_sign_ins=0, active=True, created_at=now,
+                    failed_sign_ins=0,
+                    active=True,
+                    created_at=now,
                 )
             )
             record_audit(
-                connection, caller.merchant_id, caller.actor, "staff.created", staff_id,
-                {"email": email.lower(), "role": role}, now,
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "staff.created",
+                staff_id,
+                {"email": email.lower(), "role": role},
+                now,
             )
             return _staff_view(self._one(connection, staff, caller.merchant_id, staff_id))
 
@@ -304,8 +353,13 @@ class MerchantService:
                 self._one(connection, stores, caller.merchant_id, store_id)
             issued = self._issue_key(connection, caller.merchant_id, role, name, store_id=store_id)
             record_audit(
-                connection, caller.merchant_id, caller.actor, "api_key.created", issued.id,
-                {"name": name, "role": role}, self.clock.now(),
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "api_key.created",
+                issued.id,
+                {"name": name, "role": role},
+                self.clock.now(),
             )
         return issued
 
@@ -325,8 +379,13 @@ class MerchantService:
                     .values(revoked_at=self.clock.now())
                 )
                 record_audit(
-                    connection, caller.merchant_id, caller.actor, "api_key.revoked", key_id,
-                    {}, self.clock.now(),
+                    connection,
+                    caller.merchant_id,
+                    caller.actor,
+                    "api_key.revoked",
+                    key_id,
+                    {},
+                    self.clock.now(),
                 )
             key = self._one(connection, api_keys, caller.merchant_id, key_id)
         self._forget_keys()
@@ -340,16 +399,23 @@ class MerchantService:
             return cached[1]
         with self.database.read() as connection:
             found = lookups.find(connection, LookupKind.API_KEY, digest)
-            row = None if found is None else connection.execute(
-                select(api_keys, merchants.c.status)
-                .join(merchants, merchants.c.id == api_keys.c.merchant_id)
-                .where(api_keys.c.merchant_id == found[0], api_keys.c.id == found[1])
-            ).first()
+            row = (
+                None
+                if found is None
+                else connection.execute(
+                    select(api_keys, merchants.c.status)
+                    .join(merchants, merchants.c.id == api_keys.c.merchant_id)
+                    .where(api_keys.c.merchant_id == found[0], api_keys.c.id == found[1])
+                ).first()
+            )
         principal = None
         if row is not None and row.revoked_at is None and row.status == "active":
             principal = Principal(
-                merchant_id=row.merchant_id, role=row.role, key_id=row.id,
-                store_id=row.store_id, terminal_id=row.terminal_id,
+                merchant_id=row.merchant_id,
+                role=row.role,
+                key_id=row.id,
+                store_id=row.store_id,
+                terminal_id=row.terminal_id,
             )
         with self._key_cache_lock:
             if len(self._key_cache) > 10_000:
@@ -362,8 +428,14 @@ class MerchantService:
             self._key_cache.clear()
 
     def _issue_key(
-        self, connection: Connection, merchant_id: uuid.UUID, role: str, name: str, *,
-        store_id: uuid.UUID | None = None, terminal_id: uuid.UUID | None = None,
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        role: str,
+        name: str,
+        *,
+        store_id: uuid.UUID | None = None,
+        terminal_id: uuid.UUID | None = None,
     ) -> IssuedKey:
         secret = new_token("cgk")
         key_id = uuid.uuid4()
@@ -375,14 +447,27 @@ class MerchantService:
         assert claimed, "an API key's hash is taken already"
         connection.execute(
             insert(api_keys).values(
-                merchant_id=merchant_id, id=key_id, name=name, role=role, store_id=store_id,
-                terminal_id=terminal_id, key_prefix=secret[:12], key_hash=token_hash(secret),
+                merchant_id=merchant_id,
+                id=key_id,
+                name=name,
+                role=role,
+                store_id=store_id,
+                terminal_id=terminal_id,
+                key_prefix=secret[:12],
+                key_hash=token_hash(secret),
                 created_at=now,
             )
         )
         return IssuedKey(
-            id=key_id, merchant_id=merchant_id, name=name, role=role, key_prefix=secret[:12],
-            store_id=store_id, terminal_id=terminal_id, created_at=now, secret=secret,
+            id=key_id,
+            merchant_id=merchant_id,
+            name=name,
+            role=role,
+            key_prefix=secret[:12],
+            store_id=store_id,
+            terminal_id=terminal_id,
+            created_at=now,
+            secret=secret,
         )
 
     # Helpers ---------------------------------------------------------------------

@@ -60,8 +60,13 @@ class Plan:
 
 
 def commit_plans(
-    ledger: Ledger, unit: UnitOfWork, plans: Sequence[Plan], *, kind: str,
-    memo: str | None = None, also_platform: bool = False,
+    ledger: Ledger,
+    unit: UnitOfWork,
+    plans: Sequence[Plan],
+    *,
+    kind: str,
+    memo: str | None = None,
+    also_platform: bool = False,
 ) -> EntryResult | None:
     """Post the plans' operations as the unit's one journal entry, then apply their rows.
 
@@ -72,7 +77,11 @@ def commit_plans(
     result = None
     if operations:
         result = ledger.post_entry(
-            unit.merchant_id, operations, kind=kind, memo=memo, also_platform=also_platform,
+            unit.merchant_id,
+            operations,
+            kind=kind,
+            memo=memo,
+            also_platform=also_platform,
             unit=unit,
         )
     _apply_all(unit, [change for plan in plans for change in plan.row_changes])
@@ -102,7 +111,11 @@ def _insert_batch(unit: UnitOfWork, batch: Sequence[RowInsert]) -> None:
 
 
 def commit_plan_alone(
-    ledger: Ledger, merchant_id: uuid.UUID, plan: Plan, *, kind: str,
+    ledger: Ledger,
+    merchant_id: uuid.UUID,
+    plan: Plan,
+    *,
+    kind: str,
     idempotency: Idempotency,
 ) -> EntryResult:
     """Post a plan that only moves value as a journal entry of its own.
@@ -114,19 +127,29 @@ def commit_plan_alone(
     """
     assert not plan.row_changes, "a plan with rows of its own needs a unit of work"
     return ledger.post_entry(
-        merchant_id, plan.operations, kind=kind, idempotency_key=idempotency.key,
+        merchant_id,
+        plan.operations,
+        kind=kind,
+        idempotency_key=idempotency.key,
         request_hash=idempotency.request_hash,
     )
 
 
 async def commit_plan_alone_async(
-    ledger: Ledger, merchant_id: uuid.UUID, plan: Plan, *, kind: str,
+    ledger: Ledger,
+    merchant_id: uuid.UUID,
+    plan: Plan,
+    *,
+    kind: str,
     idempotency: Idempotency,
 ) -> EntryResult:
     """commit_plan_alone awaited on the event loop (Ledger.post_entry_async)."""
     assert not plan.row_changes, "a plan with rows of its own needs a unit of work"
     return await ledger.post_entry_async(
-        merchant_id, plan.operations, kind=kind, idempotency_key=idempotency.key,
+        merchant_id,
+        plan.operations,
+        kind=kind,
+        idempotency_key=idempotency.key,
         request_hash=idempotency.request_hash,
     )
 

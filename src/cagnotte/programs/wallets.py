@@ -43,7 +43,11 @@ SETTLEMENT_SHARDS = 16
 
 class WalletService:
     def __init__(
-        self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
+        self,
+        database: Database,
+        clock: Clock,
+        ledger: Ledger,
+        customers: CustomerService,
         units: UnitsOfWork | None = None,
     ) -> None:
         self.database = database
@@ -107,20 +111,35 @@ class WalletService:
     # Use cases -----------------------------------------------------------------
 
     def top_up(
-        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
-        reference: str | None, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        membership_id: uuid.UUID,
+        asset_code: str,
+        amount: int,
+        reference: str | None,
+        idempotency: Idempotency,
     ) -> EntryResult:
         """Credit the wallet with money the customer paid the merchant."""
         caller.require("cashier")
         wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
         funding = self.merchant_account(caller.merchant_id, asset_code, "wallet_funding")
-        plan = Plan("wallet", (Transfer(funding.id, wallet.id, amount, "wallet_top_up",
-                                        reference),), amount=amount)
+        plan = Plan(
+            "wallet",
+            (Transfer(funding.id, wallet.id, amount, "wallet_top_up", reference),),
+            amount=amount,
+        )
         return self._commit(caller, plan, "wallet_top_up", idempotency)
 
     def pay(
-        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
-        reference: str | None, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        membership_id: uuid.UUID,
+        asset_code: str,
+        amount: int,
+        reference: str | None,
+        idempotency: Idempotency,
     ) -> EntryResult:
         """Take a payment from the customer's wallet to the merchant (one round trip)."""
         caller.require("cashier")
@@ -154,8 +173,14 @@ class WalletService:
         return Plan("wallet", (transfer,), amount=amount)
 
     async def pay_async(
-        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
-        reference: str | None, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        membership_id: uuid.UUID,
+        asset_code: str,
+        amount: int,
+        reference: str | None,
+        idempotency: Idempotency,
     ) -> EntryResult:
         """pay, awaited on the event loop: the register's hot path.
 
@@ -166,20 +191,34 @@ class WalletService:
         caller.require("cashier")
         accounts = self._known_accounts(caller.merchant_id, membership_id, asset_code, "settlement")
         if accounts is None:
-            return await anyio.to_thread.run_sync(functools.partial(
-                self.pay, caller, membership_id=membership_id, asset_code=asset_code,
-                amount=amount, reference=reference, idempotency=idempotency,
-            ))
+            return await anyio.to_thread.run_sync(
+                functools.partial(
+                    self.pay,
+                    caller,
+                    membership_id=membership_id,
+                    asset_code=asset_code,
+                    amount=amount,
+                    reference=reference,
+                    idempotency=idempotency,
+                )
+            )
         wallet, settlement = accounts
         plan = self.plan_payment(WalletAccounts(wallet, settlement), amount, reference)
         with _frozen_wallet_means_blocked_customer():
             return await commit_plan_alone_async(
-                self.ledger, caller.merchant_id, plan, kind="wallet_payment",
+                self.ledger,
+                caller.merchant_id,
+                plan,
+                kind="wallet_payment",
                 idempotency=idempotency,
             )
 
     def refund(
-        self, caller: Principal, *, payment_id: uuid.UUID, amount: int | None,
+        self,
+        caller: Principal,
+        *,
+        payment_id: uuid.UUID,
+        amount: int | None,
         idempotency: Idempotency,
     ) -> EntryResult:
         """Give (part of) a payment back to the wallet it came from."""
@@ -190,35 +229,54 @@ class WalletService:
         return self._commit(caller, plan, "wallet_refund", idempotency)
 
     def adjust(
-        self, caller: Principal, *, membership_id: uuid.UUID, asset_code: str, amount: int,
-        direction: str, reason: str, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        membership_id: uuid.UUID,
+        asset_code: str,
+        amount: int,
+        direction: str,
+        reason: str,
+        idempotency: Idempotency,
     ) -> EntryResult:
         """A manager's correction, with a reason, in the audit log."""
         caller.require("manager")
         assert direction in ("credit", "debit")
         wallet = self.wallet_account(caller.merchant_id, membership_id, asset_code)
         adjustments = self.merchant_account(caller.merchant_id, asset_code, "adjustments")
-        debit, credit = (
-            (adjustments, wallet) if direction == "credit" else (wallet, adjustments)
-        )
+        debit, credit = (adjustments, wallet) if direction == "credit" else (wallet, adjustments)
         transfer = Transfer(debit.id, credit.id, amount, f"manual_{direction}", reason[:200])
 
         def work(unit: UnitOfWork) -> EntryResult:
             result = self.ledger.post_entry(
-                caller.merchant_id, [transfer], kind="manual_adjustment", memo=reason,
+                caller.merchant_id,
+                [transfer],
+                kind="manual_adjustment",
+                memo=reason,
                 unit=unit,
             )
             record_audit(
-                unit.connection, caller.merchant_id, caller.actor, "wallet.adjusted",
+                unit.connection,
+                caller.merchant_id,
+                caller.actor,
+                "wallet.adjusted",
                 membership_id,
-                {"asset": asset_code, "amount": amount, "direction": direction,
-                 "reason": reason, "entry_id": str(result.entry_id)},
+                {
+                    "asset": asset_code,
+                    "amount": amount,
+                    "direction": direction,
+                    "reason": reason,
+                    "entry_id": str(result.entry_id),
+                },
                 unit.now,
             )
             return result
 
         return self.units.run(
-            caller.merchant_id, "manual_adjustment", work, idempotency=idempotency,
+            caller.merchant_id,
+            "manual_adjustment",
+            work,
+            idempotency=idempotency,
             replay=self.ledger.replayed_entry,
         )
 
@@ -231,12 +289,14 @@ class WalletService:
 
     def refunded_amount(self, caller: Principal, payment: EntryResult) -> int:
         with self.database.read() as connection:
-            return int(connection.execute(
-                select(func.coalesce(func.sum(transfers.c.amount), 0)).where(
-                    transfers.c.merchant_id == caller.merchant_id,
-                    transfers.c.reverses_id == payment.transfers[0].id,
-                )
-            ).scalar_one())
+            return int(
+                connection.execute(
+                    select(func.coalesce(func.sum(transfers.c.amount), 0)).where(
+                        transfers.c.merchant_id == caller.merchant_id,
+                        transfers.c.reverses_id == payment.transfers[0].id,
+                    )
+                ).scalar_one()
+            )
 
     def _commit(
         self, caller: Principal, plan: Plan, kind: str, idempotency: Idempotency
@@ -266,14 +326,20 @@ def _frozen_wallet_means_blocked_customer() -> Iterator[None]:
 
 def _wallet_spec(membership_id: uuid.UUID, asset_code: str) -> AccountSpec:
     return AccountSpec(
-        asset_code=asset_code, owner_type="membership", owner_id=membership_id,
-        purpose="wallet", debits_must_not_exceed_credits=True,
+        asset_code=asset_code,
+        owner_type="membership",
+        owner_id=membership_id,
+        purpose="wallet",
+        debits_must_not_exceed_credits=True,
     )
 
 
 def _merchant_spec(merchant_id: uuid.UUID, asset_code: str, purpose: str) -> AccountSpec:
     shards = SETTLEMENT_SHARDS if purpose in ("settlement", "wallet_funding") else 1
     return AccountSpec(
-        asset_code=asset_code, owner_type="merchant", owner_id=merchant_id, purpose=purpose,
+        asset_code=asset_code,
+        owner_type="merchant",
+        owner_id=merchant_id,
+        purpose=purpose,
         balance_shards=shards,
     )

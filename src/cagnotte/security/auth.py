@@ -62,11 +62,12 @@ class AuthService:
         email = email.strip().lower()
         now = self.clock.now()
         with self.database.transaction() as connection:
-            known = connection.execute(
-                select(customers.c.id).where(customers.c.email == email)
-            ).first() or connection.execute(
-                select(memberships.c.customer_id).where(memberships.c.email == email)
-            ).first()
+            known = (
+                connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
+                or connection.execute(
+                    select(memberships.c.customer_id).where(memberships.c.email == email)
+                ).first()
+            )
             if known is None:
                 return
             recent = connection.execute(
@@ -80,13 +81,19 @@ class AuthService:
             code = random_digits(ONE_TIME_CODE_LENGTH)
             connection.execute(
                 insert(one_time_codes).values(
-                    id=uuid.uuid4(), email=email, code_hash=token_hash(f"{email}:{code}"),
-                    attempts=0, expires_at=now + ONE_TIME_CODE_LIFETIME, created_at=now,
+                    id=uuid.uuid4(),
+                    email=email,
+                    code_hash=token_hash(f"{email}:{code}"),
+                    attempts=0,
+                    expires_at=now + ONE_TIME_CODE_LIFETIME,
+                    created_at=now,
                 )
             )
         self.mailer.send(
             compose(
-                self.mail_from, email, "Your Cagnotte sign-in code",
+                self.mail_from,
+                email,
+                "Your Cagnotte sign-in code",
                 f"Your sign-in code is {code}.\n\nIt is valid for "
                 f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did not "
                 "ask for it, ignore this message.\n",
@@ -159,12 +166,17 @@ class AuthService:
         now = self.clock.now()
         with self.database.transaction() as connection:
             found = lookups.find(connection, LookupKind.STAFF_EMAIL, email)
-            row = None if found is None else connection.execute(
-                select(staff).where(
-                    staff.c.merchant_id == found[0], staff.c.id == found[1],
-                    staff.c.active.is_(True),
-                )
-            ).first()
+            row = (
+                None
+                if found is None
+                else connection.execute(
+                    select(staff).where(
+                        staff.c.merchant_id == found[0],
+                        staff.c.id == found[1],
+                        staff.c.active.is_(True),
+                    )
+                ).first()
+            )
             if row is not None and row.locked_until is not None and row.locked_until > now:
                 raise errors.LockedOut(locked_until=row.locked_until.isoformat())
             password_hash = row.password_hash if row is not None else None
@@ -179,9 +191,11 @@ class AuthService:
                 )
             if row is not None:
                 failures = row.failed_sign_ins + 1
-                locked_until = now + STAFF_LOCKOUT_DURATION if (
-                    failures >= STAFF_FAILED_SIGN_INS_MAX
-                ) else None
+                locked_until = (
+                    now + STAFF_LOCKOUT_DURATION
+                    if (failures >= STAFF_FAILED_SIGN_INS_MAX)
+                    else None
+                )
                 connection.execute(
                     update(staff)
                     .where(staff.c.merchant_id == row.merchant_id, staff.c.id == row.id)
@@ -212,15 +226,23 @@ class AuthService:
             connection.execute(delete(sessions).where(sessions.c.token_hash == token_hash(token)))
 
     def _open_session(
-        self, connection: Any, kind: str, subject_id: uuid.UUID, merchant_id: uuid.UUID | None,
+        self,
+        connection: Any,
+        kind: str,
+        subject_id: uuid.UUID,
+        merchant_id: uuid.UUID | None,
         lifetime: timedelta,
     ) -> Session:
         token = new_token("cgs")
         expires_at = self.clock.now() + lifetime
         connection.execute(
             insert(sessions).values(
-                token_hash=token_hash(token), kind=kind, subject_id=subject_id,
-                merchant_id=merchant_id, expires_at=expires_at, created_at=self.clock.now(),
+                token_hash=token_hash(token),
+                kind=kind,
+                subject_id=subject_id,
+                merchant_id=merchant_id,
+                expires_at=expires_at,
+                created_at=self.clock.now(),
             )
         )
         return Session(token=token, expires_at=expires_at)

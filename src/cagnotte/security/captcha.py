@@ -53,9 +53,11 @@ class CaptchaService:
         with self.database.transaction() as connection:
             connection.execute(
                 insert(captcha_challenges).values(
-                    id=challenge_id, customer_id=customer_id,
+                    id=challenge_id,
+                    customer_id=customer_id,
                     answer_hash=token_hash(f"{challenge_id}:{answer}"),
-                    expires_at=now + CAPTCHA_LIFETIME, created_at=now,
+                    expires_at=now + CAPTCHA_LIFETIME,
+                    created_at=now,
                 )
             )
         png = self._images.generate(answer).getvalue()

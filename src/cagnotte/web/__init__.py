@@ -40,11 +40,12 @@ def _send_to_sign_in(request: Request, error: SignInRequired) -> RedirectRespons
 def _refuse_form(request: Request, error: CsrfRefused) -> HTMLResponse:
     in_back_office = request.url.path.startswith(STAFF_PAGES_PATH)
     return render(
-        request, "message.html",
+        request,
+        "message.html",
         {
             "title": "This form has expired",
             "text": "For your safety the form was not accepted. Go back, reload the page "
-                    "and send it again.",
+            "and send it again.",
             "back_url": STAFF_PAGES_PATH if in_back_office else CUSTOMER_PAGES_PATH,
             "back_text": "Start again",
         },

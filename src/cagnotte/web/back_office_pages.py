@@ -38,7 +38,8 @@ def _sign_in_page(
 ) -> HTMLResponse:
     secret = sign_in_csrf_secret(request)
     response = render(
-        request, "staff_sign_in.html",
+        request,
+        "staff_sign_in.html",
         {"email": email, "error": error, "csrf_token": csrf_token(secret)},
         status_code,
     )
@@ -53,7 +54,10 @@ def sign_in_form(request: Request) -> HTMLResponse:
 
 @router.post("/sign-in", response_model=None)
 def sign_in(
-    request: Request, services: ServicesDep, csrf: CsrfField = "", email: FormText = "",
+    request: Request,
+    services: ServicesDep,
+    csrf: CsrfField = "",
+    email: FormText = "",
     password: FormText = "",
 ) -> HTMLResponse | RedirectResponse:
     require_sign_in_csrf(request, csrf)
@@ -69,25 +73,36 @@ def sign_in(
     except errors.LockedOut as error:
         until = format_moment(datetime.fromisoformat(error.details["locked_until"]))
         return _sign_in_page(
-            request, email=email, status_code=423,
+            request,
+            email=email,
+            status_code=423,
             error=f"Too many failed sign-ins: this account is locked until {until}.",
         )
     response = RedirectResponse(STAFF_PAGES_PATH, status_code=303)
     open_session_cookie(
-        request, response, STAFF_SESSION_COOKIE, STAFF_PAGES_PATH, session.token,
-        session.expires_at, services.clock.now(),
+        request,
+        response,
+        STAFF_SESSION_COOKIE,
+        STAFF_PAGES_PATH,
+        session.token,
+        session.expires_at,
+        services.clock.now(),
     )
     return response
 
 
 @router.get("")
 def dashboard(
-    request: Request, session: StaffSessionDep, services: ServicesDep, name: str = "",
+    request: Request,
+    session: StaffSessionDep,
+    services: ServicesDep,
+    name: str = "",
     phone: str = "",
 ) -> HTMLResponse:
     page = views.staff_dashboard(services, session.principal, name=name, phone=phone)
     return render(
-        request, "staff_dashboard.html",
+        request,
+        "staff_dashboard.html",
         {"page": page, "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
     )
 

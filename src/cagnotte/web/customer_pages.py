@@ -39,14 +39,22 @@ CsrfField = Annotated[str, Form(alias=CSRF_FIELD)]
 
 
 def _sign_in_page(
-    request: Request, *, step: str, email: str = "", error: str | None = None,
+    request: Request,
+    *,
+    step: str,
+    email: str = "",
+    error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     secret = sign_in_csrf_secret(request)
     response = render(
-        request, "customer_sign_in.html",
+        request,
+        "customer_sign_in.html",
         {
-            "step": step, "email": email, "error": error, "csrf_token": csrf_token(secret),
+            "step": step,
+            "email": email,
+            "error": error,
+            "csrf_token": csrf_token(secret),
             "code_minutes": int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60),
         },
         status_code,
@@ -68,7 +76,10 @@ def send_sign_in_code(
     email = email.strip()[:EMAIL_LENGTH_MAX]
     if not looks_like_email(email):
         return _sign_in_page(
-            request, step="email", email=email, status_code=400,
+            request,
+            step="email",
+            email=email,
+            status_code=400,
             error="Enter your e-mail address, like name@example.com.",
         )
     services.auth.send_customer_code(email)
@@ -77,7 +88,10 @@ def send_sign_in_code(
 
 @router.post("/sign-in/code", response_model=None)
 def verify_sign_in_code(
-    request: Request, services: ServicesDep, csrf: CsrfField = "", email: FormText = "",
+    request: Request,
+    services: ServicesDep,
+    csrf: CsrfField = "",
+    email: FormText = "",
     code: FormText = "",
 ) -> HTMLResponse | RedirectResponse:
     require_sign_in_csrf(request, csrf)
@@ -91,23 +105,38 @@ def verify_sign_in_code(
         )
     response = RedirectResponse(CUSTOMER_PAGES_PATH, status_code=303)
     open_session_cookie(
-        request, response, CUSTOMER_SESSION_COOKIE, CUSTOMER_PAGES_PATH, session.token,
-        session.expires_at, services.clock.now(),
+        request,
+        response,
+        CUSTOMER_SESSION_COOKIE,
+        CUSTOMER_PAGES_PATH,
+        session.token,
+        session.expires_at,
+        services.clock.now(),
     )
     return response
 
 
 def _wallet_page(
-    request: Request, services: Services, session: CustomerSession, *,
-    gift_card_error: str | None = None, registered_last4: str | None = None,
+    request: Request,
+    services: Services,
+    session: CustomerSession,
+    *,
+    gift_card_error: str | None = None,
+    registered_last4: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     home = views.customer_home(services, session.principal.customer_id)
     return render(
-        request, "customer_wallet.html",
-        {"memberships": home.memberships, "home": home, "gift_card_error": gift_card_error,
-         "registered_last4": registered_last4, "csrf_token": session.csrf_token,
-         "sign_out_url": SIGN_OUT_URL},
+        request,
+        "customer_wallet.html",
+        {
+            "memberships": home.memberships,
+            "home": home,
+            "gift_card_error": gift_card_error,
+            "registered_last4": registered_last4,
+            "csrf_token": session.csrf_token,
+            "sign_out_url": SIGN_OUT_URL,
+        },
         status_code,
     )
 
@@ -119,50 +148,76 @@ def wallet(request: Request, session: CustomerSessionDep, services: ServicesDep)
 
 @router.post("/gift-cards")
 def register_gift_card(
-    request: Request, session: CustomerSessionDep, services: ServicesDep,
-    csrf: CsrfField = "", merchant_id: FormText = "", number: FormText = "",
+    request: Request,
+    session: CustomerSessionDep,
+    services: ServicesDep,
+    csrf: CsrfField = "",
+    merchant_id: FormText = "",
+    number: FormText = "",
     pin: FormText = "",
 ) -> HTMLResponse:
     """Register a gift card (number and PIN) to the customer's membership at a shop."""
     require_csrf(session.token, csrf)
     if not number.strip() or not pin.strip():
-        return _wallet_page(request, services, session, status_code=400,
-                            gift_card_error="Enter the card number and its PIN.")
+        return _wallet_page(
+            request,
+            services,
+            session,
+            status_code=400,
+            gift_card_error="Enter the card number and its PIN.",
+        )
     try:
         shop = uuid.UUID(merchant_id)
     except ValueError:
-        return _wallet_page(request, services, session, status_code=400,
-                            gift_card_error="Choose the shop of the card.")
+        return _wallet_page(
+            request,
+            services,
+            session,
+            status_code=400,
+            gift_card_error="Choose the shop of the card.",
+        )
     try:
         last4 = gift_card_views.register_gift_card(
-            services, session.principal.customer_id, merchant_id=shop,
-            number=number[:GIFT_CARD_NUMBER_LENGTH_MAX], pin=pin.strip()[:PIN_LENGTH_MAX],
+            services,
+            session.principal.customer_id,
+            merchant_id=shop,
+            number=number[:GIFT_CARD_NUMBER_LENGTH_MAX],
+            pin=pin.strip()[:PIN_LENGTH_MAX],
         )
     except errors.DomainError as error:
-        return _wallet_page(request, services, session, gift_card_error=error.message,
-                            status_code=400)
+        return _wallet_page(
+            request, services, session, gift_card_error=error.message, status_code=400
+        )
     return _wallet_page(request, services, session, registered_last4=last4)
 
 
 @router.get("/accounts/{account_id}")
 def account_history(
-    request: Request, account_id: uuid.UUID, session: CustomerSessionDep,
-    services: ServicesDep, cursor: str | None = None,
+    request: Request,
+    account_id: uuid.UUID,
+    session: CustomerSessionDep,
+    services: ServicesDep,
+    cursor: str | None = None,
 ) -> HTMLResponse:
     try:
-        page = views.customer_account(
-            services, session.principal.customer_id, account_id, cursor
-        )
+        page = views.customer_account(services, session.principal.customer_id, account_id, cursor)
     except (errors.AccountNotFound, errors.InvalidCursor):
         return render(
-            request, "message.html",
-            {"title": "Not found", "text": "There is no such account in your wallet.",
-             "back_url": CUSTOMER_PAGES_PATH, "back_text": "Back to your wallet",
-             "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
+            request,
+            "message.html",
+            {
+                "title": "Not found",
+                "text": "There is no such account in your wallet.",
+                "back_url": CUSTOMER_PAGES_PATH,
+                "back_text": "Back to your wallet",
+                "csrf_token": session.csrf_token,
+                "sign_out_url": SIGN_OUT_URL,
+            },
             404,
         )
     return render(
-        request, "customer_account.html",
+        request,
+        "customer_account.html",
         {"page": page, "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
     )
 
@@ -171,15 +226,25 @@ BONUS_URL = f"{CUSTOMER_PAGES_PATH}/bonus"
 
 
 def _bonus_page(
-    request: Request, services: Services, session: CustomerSession, *,
-    error: str | None = None, credited: views.BonusCredited | None = None,
+    request: Request,
+    services: Services,
+    session: CustomerSession,
+    *,
+    error: str | None = None,
+    credited: views.BonusCredited | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     form = views.bonus_form(services, session.principal.customer_id)
     return render(
-        request, "customer_bonus.html",
-        {"form": form, "error": error, "credited": credited, "csrf_token": session.csrf_token,
-         "sign_out_url": SIGN_OUT_URL},
+        request,
+        "customer_bonus.html",
+        {
+            "form": form,
+            "error": error,
+            "credited": credited,
+            "csrf_token": session.csrf_token,
+            "sign_out_url": SIGN_OUT_URL,
+        },
         status_code,
     )
 
@@ -194,19 +259,27 @@ def bonus_form(
 
 @router.post("/bonus")
 def redeem_bonus_code(
-    request: Request, session: CustomerSessionDep, services: ServicesDep,
-    csrf: CsrfField = "", code: FormText = "", captcha_id: FormText = "",
+    request: Request,
+    session: CustomerSessionDep,
+    services: ServicesDep,
+    csrf: CsrfField = "",
+    code: FormText = "",
+    captcha_id: FormText = "",
     captcha_answer: FormText = "",
 ) -> HTMLResponse:
     require_csrf(session.token, csrf)
     try:
         challenge = uuid.UUID(captcha_id)
     except ValueError:
-        return _bonus_page(request, services, session, status_code=400,
-                           error=errors.CaptchaInvalid.message)
+        return _bonus_page(
+            request, services, session, status_code=400, error=errors.CaptchaInvalid.message
+        )
     try:
         credited = views.redeem_bonus_code(
-            services, session.principal.customer_id, code=code[:40], captcha_id=challenge,
+            services,
+            session.principal.customer_id,
+            code=code[:40],
+            captcha_id=challenge,
             captcha_answer=captcha_answer[:20],
             client_address=request.client.host if request.client else "unknown",
         )

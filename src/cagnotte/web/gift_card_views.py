@@ -56,8 +56,7 @@ OPERATION_WORDS = {
     "void": ("Hold released", "released"),
     "adjustment": ("Correction", "neutral"),
 }
-STATE_WORDS = {"inactive": "Inactive", "active": "Active", "frozen": "Frozen",
-               "closed": "Closed"}
+STATE_WORDS = {"inactive": "Inactive", "active": "Active", "frozen": "Frozen", "closed": "Closed"}
 REPORT_FILES = {
     "liability": (LIABILITY_COLUMNS, "gift-card-liability"),
     "activity": (ACTIVITY_COLUMNS, "gift-card-activity"),
@@ -99,23 +98,27 @@ def _places(services: Services, principal: Principal) -> tuple[dict, dict]:
 
 
 def _place(stores: dict, terminals: dict, store_id: Any, terminal_id: Any) -> str:
-    names = [stores.get(store_id, "another store") if store_id else None,
-             terminals.get(terminal_id, "a terminal") if terminal_id else None]
+    names = [
+        stores.get(store_id, "another store") if store_id else None,
+        terminals.get(terminal_id, "a terminal") if terminal_id else None,
+    ]
     return " · ".join(name for name in names if name) or "Back office"
 
 
-def operation_line(
-    operation: CardOperation, asset: Asset, place: str = ""
-) -> OperationLine:
+def operation_line(operation: CardOperation, asset: Asset, place: str = "") -> OperationLine:
     words, direction = OPERATION_WORDS.get(
         operation.kind, (operation.kind.replace("_", " ").capitalize(), "neutral")
     )
     amount = asset.format(operation.amount_minor)
     sign = {"credit": "+", "debit": MINUS_SIGN}.get(direction, "")
     return OperationLine(
-        created_at=operation.created_at, description=words, amount=sign + amount,
-        direction=direction, balance_after=asset.format(operation.balance_after_minor),
-        place=place, invoice_number=operation.invoice_number,
+        created_at=operation.created_at,
+        description=words,
+        amount=sign + amount,
+        direction=direction,
+        balance_after=asset.format(operation.balance_after_minor),
+        place=place,
+        invoice_number=operation.invoice_number,
     )
 
 
@@ -142,23 +145,28 @@ def gift_card_alerts(services: Services, principal: Principal) -> list[AlertRow]
         card_id: services.gift_cards.get_card(principal, card_id)["number_last4"]
         for card_id in {alert["card_id"] for alert in alerts if alert["card_id"]}
     }
-    assets = _assets(services, (
-        alert["details"]["asset"] for alert in alerts if "asset" in alert["details"]
-    ))
+    assets = _assets(
+        services, (alert["details"]["asset"] for alert in alerts if "asset" in alert["details"])
+    )
     rows = []
     for alert in alerts:
         details = alert["details"]
-        amount = (assets[details["asset"]].format(details["amount_minor"])
-                  if "amount_minor" in details and "asset" in details else None)
-        rows.append(AlertRow(
-            created_at=alert["created_at"],
-            rule=ALERT_RULE_WORDS.get(alert["kind"], alert["kind"]),
-            card_last4=last4.get(alert["card_id"]),
-            amount=amount,
-            place=_place(stores, terminals, alert["store_id"], alert["terminal_id"]),
-            summary=None if amount else alert["summary"],
-            mailed_to=list(alert["mailed_to"]),
-        ))
+        amount = (
+            assets[details["asset"]].format(details["amount_minor"])
+            if "amount_minor" in details and "asset" in details
+            else None
+        )
+        rows.append(
+            AlertRow(
+                created_at=alert["created_at"],
+                rule=ALERT_RULE_WORDS.get(alert["kind"], alert["kind"]),
+                card_last4=last4.get(alert["card_id"]),
+                amount=amount,
+                place=_place(stores, terminals, alert["store_id"], alert["terminal_id"]),
+                summary=None if amount else alert["summary"],
+                mailed_to=list(alert["mailed_to"]),
+            )
+        )
     return rows
 
 
@@ -218,12 +226,16 @@ def find_gift_cards(services: Services, principal: Principal, query: str) -> Car
         return CardLookup(query=query, searched=True, cards=[], error=error.message)
     assets = _assets(services, (card["asset"] for card in cards))
     return CardLookup(
-        query=query, searched=True, error=None,
+        query=query,
+        searched=True,
+        error=None,
         cards=[
             CardRow(
-                id=card["id"], last4=card["number_last4"],
+                id=card["id"],
+                last4=card["number_last4"],
                 program_name=services.gift_cards.program(
-                    principal.merchant_id, card["program_id"]).name,
+                    principal.merchant_id, card["program_id"]
+                ).name,
                 kind="E-card" if card["kind"] == "virtual" else "Plastic",
                 state=STATE_WORDS.get(card["state"], card["state"]),
                 balance=assets[card["asset"]].format(card["balance_minor"]),
@@ -242,24 +254,35 @@ def gift_card_detail(services: Services, principal: Principal, card_id: uuid.UUI
     stores, terminals = _places(services, principal)
     now = services.clock.now()
     return CardDetail(
-        id=card["id"], last4=card["number_last4"],
+        id=card["id"],
+        last4=card["number_last4"],
         program_name=services.gift_cards.program(principal.merchant_id, card["program_id"]).name,
         kind="E-card" if card["kind"] == "virtual" else "Plastic",
         state=STATE_WORDS.get(card["state"], card["state"]),
         balance=asset.format(card["balance_minor"]),
-        available=(asset.format(card["available_minor"])
-                   if card["available_minor"] != card["balance_minor"] else None),
-        locked_until=(card["locked_until"]
-                      if card["locked_until"] and card["locked_until"] > now else None),
-        activated_at=card["activated_at"], expires_at=card["expires_at"],
-        registered_at=card["registered_at"], closed_reason=card["closed_reason"],
+        available=(
+            asset.format(card["available_minor"])
+            if card["available_minor"] != card["balance_minor"]
+            else None
+        ),
+        locked_until=(
+            card["locked_until"] if card["locked_until"] and card["locked_until"] > now else None
+        ),
+        activated_at=card["activated_at"],
+        expires_at=card["expires_at"],
+        registered_at=card["registered_at"],
+        closed_reason=card["closed_reason"],
         created_at=card["created_at"],
         history=[
-            operation_line(operation, asset, _place(
-                stores, terminals, operation.store_id, operation.terminal_id))
+            operation_line(
+                operation,
+                asset,
+                _place(stores, terminals, operation.store_id, operation.terminal_id),
+            )
             for operation in operations
         ],
-        state_code=card["state"], asset_code=card["asset"],
+        state_code=card["state"],
+        asset_code=card["asset"],
     )
 
 
@@ -281,8 +304,9 @@ REASON_LENGTH_MAX = 200
 AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 
 
-def _form_idempotency(action: str, card_id: uuid.UUID, form_key: str,
-                      *values: object) -> Idempotency:
+def _form_idempotency(
+    action: str, card_id: uuid.UUID, form_key: str, *values: object
+) -> Idempotency:
     """One key per rendered form, so a form sent twice moves the money once."""
     form_key = form_key.strip()[:64]
     if not form_key:
@@ -298,18 +322,26 @@ def change_gift_card_state(
 ) -> str:
     """Freeze, unfreeze, close or unlock a card; the `done` word to show."""
     gift_cards = services.gift_cards
-    operations = {"freeze": (gift_cards.freeze, "frozen"),
-                  "unfreeze": (gift_cards.unfreeze, "unfrozen"),
-                  "close": (gift_cards.close, "closed"),
-                  "unlock": (gift_cards.unlock, "unlocked")}
+    operations = {
+        "freeze": (gift_cards.freeze, "frozen"),
+        "unfreeze": (gift_cards.unfreeze, "unfrozen"),
+        "close": (gift_cards.close, "closed"),
+        "unlock": (gift_cards.unlock, "unlocked"),
+    }
     operate, done = operations[action]
     operate(principal, card_id)
     return done
 
 
 def adjust_gift_card(
-    services: Services, principal: Principal, card_id: uuid.UUID, *, direction: str,
-    amount: str, reason: str, form_key: str = "",
+    services: Services,
+    principal: Principal,
+    card_id: uuid.UUID,
+    *,
+    direction: str,
+    amount: str,
+    reason: str,
+    form_key: str = "",
 ) -> str:
     """A manual correction, the amount typed in the card's currency (e.g. 12.50)."""
     card = services.gift_cards.get_card(principal, card_id)
@@ -334,15 +366,22 @@ def adjust_gift_card(
             f"{REASON_LENGTH_MAX} characters)."
         )
     services.gift_cards.adjust(
-        principal, card_id, amount=amount_minor, direction=direction, reason=reason,
-        idempotency=_form_idempotency("adjust", card_id, form_key, direction, amount_minor,
-                                      reason),
+        principal,
+        card_id,
+        amount=amount_minor,
+        direction=direction,
+        reason=reason,
+        idempotency=_form_idempotency("adjust", card_id, form_key, direction, amount_minor, reason),
     )
     return "adjusted"
 
 
 def transfer_gift_card_balance(
-    services: Services, principal: Principal, card_id: uuid.UUID, *, to_number: str,
+    services: Services,
+    principal: Principal,
+    card_id: uuid.UUID,
+    *,
+    to_number: str,
     form_key: str = "",
 ) -> str:
     """Move the card's whole balance to a new card, named by its number; this one closes."""
@@ -351,7 +390,9 @@ def transfer_gift_card_balance(
     if not to_number or len(to_number) > 40:
         raise errors.InvalidInput("Enter the new card's number.")
     services.gift_cards.transfer_balance(
-        principal, to_number=to_number, from_card_id=card_id,
+        principal,
+        to_number=to_number,
+        from_card_id=card_id,
         idempotency=_form_idempotency("transfer", card_id, form_key, to_number),
     )
     return "transferred"
@@ -423,12 +464,17 @@ def gift_card_reports(
         return assets[row["asset"]].format(row[column])
 
     return Reports(
-        date_from=date_from, date_to=date_to, error=message,
+        date_from=date_from,
+        date_to=date_to,
+        error=message,
         liability=[
             LiabilityRow(
-                program_name=row["program_name"], asset=row["asset"],
-                cards_inactive=row["cards_inactive"], cards_active=row["cards_active"],
-                cards_frozen=row["cards_frozen"], cards_closed=row["cards_closed"],
+                program_name=row["program_name"],
+                asset=row["asset"],
+                cards_inactive=row["cards_inactive"],
+                cards_active=row["cards_active"],
+                cards_frozen=row["cards_frozen"],
+                cards_closed=row["cards_closed"],
                 outstanding=money(row, "outstanding_minor"),
             )
             for row in liability
@@ -437,10 +483,13 @@ def gift_card_reports(
             ActivityRow(
                 business_date=row["business_date"],
                 store=store_names.get(row["store_id"], "Back office / online")
-                if row["store_id"] else "Back office / online",
+                if row["store_id"]
+                else "Back office / online",
                 program_name=programs.get(row["program_id"], "—"),
-                operations=row["operations"], loaded=money(row, "loaded_minor"),
-                spent=money(row, "spent_minor"), refunded=money(row, "refunded_minor"),
+                operations=row["operations"],
+                loaded=money(row, "loaded_minor"),
+                spent=money(row, "spent_minor"),
+                refunded=money(row, "refunded_minor"),
                 breakage=money(row, "breakage_minor"),
                 transferred=money(row, "transferred_minor"),
             )
@@ -450,17 +499,19 @@ def gift_card_reports(
 
 
 def gift_card_report_file(
-    services: Services, principal: Principal, report: str, file_format: str,
-    date_from: date, date_to: date,
+    services: Services,
+    principal: Principal,
+    report: str,
+    file_format: str,
+    date_from: date,
+    date_to: date,
 ) -> tuple[bytes, str]:
     """A report as the service exports it (CSV or XLSX), and its file name."""
     columns, name = REPORT_FILES[report]
     if report == "liability":
         rows = services.gift_cards.reports.liability(principal)
     else:
-        rows = services.gift_cards.reports.activity(
-            principal, date_from=date_from, date_to=date_to
-        )
+        rows = services.gift_cards.reports.activity(principal, date_from=date_from, date_to=date_to)
         name = f"{name}-{date_from.isoformat()}-{date_to.isoformat()}"
     return export_rows(rows, columns, file_format, REPORT_FILES[report][1]), (
         f"{name}.{file_format}"
@@ -502,32 +553,45 @@ def customer_gift_cards(services: Services, customer_id: uuid.UUID) -> list[Cust
         operations = services.gift_cards.customer_card_history(
             customer_id, card["id"], limit=CUSTOMER_HISTORY_LINES
         )
-        views.append(CustomerGiftCard(
-            id=card["id"], merchant_name=names.get(card["merchant_id"], "—"),
-            program_name=services.gift_cards.program(card["merchant_id"],
-                                                     card["program_id"]).name,
-            last4=card["number_last4"],
-            state=STATE_WORDS.get(card["state"], card["state"]),
-            usable=card["state"] == "active",
-            balance=asset.format(card["balance_minor"]),
-            available=(asset.format(card["available_minor"])
-                       if card["available_minor"] != card["balance_minor"] else None),
-            history=[operation_line(operation, asset) for operation in operations],
-        ))
+        views.append(
+            CustomerGiftCard(
+                id=card["id"],
+                merchant_name=names.get(card["merchant_id"], "—"),
+                program_name=services.gift_cards.program(
+                    card["merchant_id"], card["program_id"]
+                ).name,
+                last4=card["number_last4"],
+                state=STATE_WORDS.get(card["state"], card["state"]),
+                usable=card["state"] == "active",
+                balance=asset.format(card["balance_minor"]),
+                available=(
+                    asset.format(card["available_minor"])
+                    if card["available_minor"] != card["balance_minor"]
+                    else None
+                ),
+                history=[operation_line(operation, asset) for operation in operations],
+            )
+        )
     return views
 
 
 def registration_shops(services: Services, customer_id: uuid.UUID) -> list[RegistrationShop]:
     """The merchants where the customer may register a card: their unblocked memberships."""
-    memberships = [m for m in services.customers.memberships_of(customer_id)
-                   if m["status"] != "blocked"]
+    memberships = [
+        m for m in services.customers.memberships_of(customer_id) if m["status"] != "blocked"
+    ]
     names = services.merchants.merchant_names(m["merchant_id"] for m in memberships)
-    return [RegistrationShop(m["merchant_id"], names.get(m["merchant_id"], "—"))
-            for m in memberships]
+    return [
+        RegistrationShop(m["merchant_id"], names.get(m["merchant_id"], "—")) for m in memberships
+    ]
 
 
 def register_gift_card(
-    services: Services, customer_id: uuid.UUID, *, merchant_id: uuid.UUID, number: str,
+    services: Services,
+    customer_id: uuid.UUID,
+    *,
+    merchant_id: uuid.UUID,
+    number: str,
     pin: str,
 ) -> str:
     """Register a card to the customer's membership; its last four digits, to confirm.

@@ -19,13 +19,24 @@ def ecard_page(page_token: str, request: Request) -> HTMLResponse:
     try:
         card = services.gift_cards.ecard_page(page_token)
     except errors.NotFound:
-        return render(request, "message.html", {
-            "title": "No such card", "text": "This address names no gift card.",
-            "back_url": "/c", "back_text": "Customer page",
-        }, 404)
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "No such card",
+                "text": "This address names no gift card.",
+                "back_url": "/c",
+                "back_text": "Customer page",
+            },
+            404,
+        )
     number = card["number"]
-    return render(request, "gift_cards/ecard.html", {
-        "card": card,
-        "grouped_number": " ".join(number[i:i + 4] for i in range(0, len(number), 4)),
-        "qr_code": qr_svg_data_uri(number),
-    })
+    return render(
+        request,
+        "gift_cards/ecard.html",
+        {
+            "card": card,
+            "grouped_number": " ".join(number[i : i + 4] for i in range(0, len(number), 4)),
+            "qr_code": qr_svg_data_uri(number),
+        },
+    )

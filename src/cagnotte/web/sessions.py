@@ -69,8 +69,13 @@ def keep_sign_in_csrf_secret(request: Request, response: Response, secret: str) 
 
 
 def open_session_cookie(
-    request: Request, response: Response, name: str, path: str, token: str,
-    expires_at: datetime, now: datetime,
+    request: Request,
+    response: Response,
+    name: str,
+    path: str,
+    token: str,
+    expires_at: datetime,
+    now: datetime,
 ) -> None:
     """Hand the browser its session token; the server checks expiry on every request."""
     max_age = max(int((expires_at - now).total_seconds()), 0)
@@ -84,10 +89,20 @@ def close_session_cookie(response: Response, name: str, path: str) -> None:
 
 
 def _set_cookie(
-    request: Request, response: Response, name: str, value: str, *, path: str,
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    path: str,
     max_age: int | None,
 ) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, path=path, httponly=True, samesite="lax",
+        name,
+        value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="lax",
         secure=request.url.scheme == "https",
     )

@@ -123,23 +123,30 @@ def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[Membersh
         [a.asset_code for _, accounts in owned for a in accounts]
         + [a.asset_code for a in platform_accounts],
     )
-    platform = [
-        MembershipView(
-            merchant_name=PLATFORM_WALLET_NAME, blocked=False,
-            accounts=[
-                _account_view(services, account, assets[account.asset_code], None,
-                              HISTORY_LINES_ON_WALLET)
-                for account in platform_accounts
-            ],
-        )
-    ] if platform_accounts else []
+    platform = (
+        [
+            MembershipView(
+                merchant_name=PLATFORM_WALLET_NAME,
+                blocked=False,
+                accounts=[
+                    _account_view(
+                        services, account, assets[account.asset_code], None, HISTORY_LINES_ON_WALLET
+                    )
+                    for account in platform_accounts
+                ],
+            )
+        ]
+        if platform_accounts
+        else []
+    )
     return platform + [
         MembershipView(
             merchant_name=names.get(membership["merchant_id"], "—"),
             blocked=membership["status"] == "blocked",
             accounts=[
-                _account_view(services, account, assets[account.asset_code], None,
-                              HISTORY_LINES_ON_WALLET)
+                _account_view(
+                    services, account, assets[account.asset_code], None, HISTORY_LINES_ON_WALLET
+                )
                 for account in accounts
             ],
         )
@@ -186,7 +193,10 @@ def customer_account(
                 return AccountPage(
                     merchant_name=names.get(membership["merchant_id"], "—"),
                     account=_account_view(
-                        services, account, assets[account.asset_code], cursor,
+                        services,
+                        account,
+                        assets[account.asset_code],
+                        cursor,
                         HISTORY_PAGE_SIZE,
                     ),
                     cursor=cursor,
@@ -202,9 +212,12 @@ def _customer_accounts(
     services: Services, customer_id: uuid.UUID
 ) -> list[tuple[dict[str, Any], list[Account]]]:
     return [
-        (membership, services.ledger.find_accounts(
-            membership["merchant_id"], "membership", membership["id"]
-        ))
+        (
+            membership,
+            services.ledger.find_accounts(
+                membership["merchant_id"], "membership", membership["id"]
+            ),
+        )
         for membership in services.customers.memberships_of(customer_id)
     ]
 
@@ -238,12 +251,20 @@ class BonusCredited:
 
 
 def redeem_bonus_code(
-    services: Services, customer_id: uuid.UUID, *, code: str, captcha_id: uuid.UUID,
-    captcha_answer: str, client_address: str,
+    services: Services,
+    customer_id: uuid.UUID,
+    *,
+    code: str,
+    captcha_id: uuid.UUID,
+    captcha_answer: str,
+    client_address: str,
 ) -> BonusCredited:
     """Redeem a code; the service's errors (code_invalid, locked_out, …) pass through."""
     redemption = services.bonus_codes.redeem(
-        customer_id, code=code, captcha_id=captcha_id, captcha_answer=captcha_answer,
+        customer_id,
+        code=code,
+        captcha_id=captcha_id,
+        captcha_answer=captcha_answer,
         client_address=client_address,
     )
     asset = _assets(services, [redemption.asset_code])[redemption.asset_code]
@@ -278,9 +299,15 @@ def staff_dashboard(
         else:
             results = _customer_rows(services, principal, found)
     return Dashboard(
-        merchant_name=merchant["name"], staff_name=member["name"], staff_role=member["role"],
-        stores=services.merchants.list_stores(principal), search_name=name, search_phone=phone,
-        searched=searched, results=results, search_error=search_error,
+        merchant_name=merchant["name"],
+        staff_name=member["name"],
+        staff_role=member["role"],
+        stores=services.merchants.list_stores(principal),
+        search_name=name,
+        search_phone=phone,
+        searched=searched,
+        results=results,
+        search_error=search_error,
     )
 
 
@@ -299,18 +326,20 @@ def _customer_rows(
         full_name = " ".join(
             part for part in (membership["first_name"], membership["last_name"]) if part
         )
-        rows.append(CustomerRow(
-            name=full_name or "(no name)",
-            phone=_display_phone(membership["phone"]),
-            email=membership["email"],
-            blocked=membership["status"] == "blocked",
-            last_visit_at=membership["last_visit_at"],
-            balances=[
-                f"{_account_title(account)}: "
-                f"{assets[account.asset_code].format(services.ledger.balance(account).credit_balance)}"
-                for account in accounts[membership["id"]]
-            ],
-        ))
+        rows.append(
+            CustomerRow(
+                name=full_name or "(no name)",
+                phone=_display_phone(membership["phone"]),
+                email=membership["email"],
+                blocked=membership["status"] == "blocked",
+                last_visit_at=membership["last_visit_at"],
+                balances=[
+                    f"{_account_title(account)}: "
+                    f"{assets[account.asset_code].format(services.ledger.balance(account).credit_balance)}"
+                    for account in accounts[membership["id"]]
+                ],
+            )
+        )
     return rows
 
 

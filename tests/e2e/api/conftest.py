@@ -90,8 +90,11 @@ def make_merchant(client: TestClient, operator_key: str, name: str) -> MerchantS
         "/v1/api-keys", json={"name": "manager", "role": "manager"}, headers=owner
     ).json()
     return MerchantSetup(
-        id=merchant["id"], owner_key=merchant["owner_key"]["secret"], store_id=store["id"],
-        register_id=register["id"], register_key=register["api_key"]["secret"],
+        id=merchant["id"],
+        owner_key=merchant["owner_key"]["secret"],
+        store_id=store["id"],
+        register_id=register["id"],
+        register_key=register["api_key"]["secret"],
         manager_key=manager["secret"],
     )
 
@@ -114,8 +117,14 @@ def enrol(client: TestClient, merchant: MerchantSetup, phone: str = "+4206011234
     return response.json()
 
 
-def top_up(client: TestClient, merchant: MerchantSetup, customer_id: str, amount: int,
-           asset: str = "CZK", key: str | None = None):
+def top_up(
+    client: TestClient,
+    merchant: MerchantSetup,
+    customer_id: str,
+    amount: int,
+    asset: str = "CZK",
+    key: str | None = None,
+):
     headers = dict(merchant.register)
     if key:
         headers["Idempotency-Key"] = key

@@ -54,7 +54,10 @@ def test_a_broken_pages_package_stops_the_app_from_being_imported():
     script = "import sys; sys.modules['cagnotte.web'] = None; import cagnotte.api.app"
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     finished = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=environment,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=environment,
         timeout=60,
     )
 

@@ -42,8 +42,9 @@ def test_fifty_concurrent_payments_of_ten_from_a_hundred_let_exactly_ten_through
     refused = [r for r in responses if r.status_code == 422]
     assert {r.json()["code"] for r in refused} == {"insufficient_funds"}
     assert all(r.headers["content-type"].startswith("application/problem+json") for r in refused)
-    balances_after = sorted(r.json()["wallet_balance_minor"] for r in responses
-                            if r.status_code == 201)
+    balances_after = sorted(
+        r.json()["wallet_balance_minor"] for r in responses if r.status_code == 201
+    )
     assert balances_after == list(range(0, 100, 10))
     assert wallet_balance(client, merchant, customer["id"]) == 0
 
@@ -57,8 +58,12 @@ def test_one_idempotency_key_sent_twenty_times_at_once_posts_one_payment(
     def pay(http: httpx.Client) -> httpx.Response:
         return http.post(
             f"{server_url}/v1/payments",
-            json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 250,
-                  "reference": "R-42"},
+            json={
+                "customer_id": customer["id"],
+                "asset": "CZK",
+                "amount_minor": 250,
+                "reference": "R-42",
+            },
             headers={**merchant.register, "Idempotency-Key": "till-1-receipt-42"},
         )
 

@@ -58,8 +58,14 @@ class Targets:
             if name in self.ids and _is_uuid(value):
                 case.path_parameters[name] = self.ids[name]
         if isinstance(case.body, dict):
-            for name in ("customer_id", "store_id", "program_id", "card_id", "category_id",
-                         "parent_id"):
+            for name in (
+                "customer_id",
+                "store_id",
+                "program_id",
+                "card_id",
+                "category_id",
+                "parent_id",
+            ):
                 if _is_uuid(case.body.get(name)):
                     case.body[name] = self.ids[name]
             # A batch hashes a PIN per card: thousands of cards take seconds by design.
@@ -108,32 +114,70 @@ def targets(client, merchant, services) -> Targets:
     spare_key = client.post(
         "/v1/api-keys", json={"name": "spare", "role": "cashier"}, headers=merchant.owner
     ).json()
-    program = client.post("/v1/gift-card-programs", headers=merchant.manager, json={
-        "name": "Fuzz card", "asset": "CAD", "load_min_minor": 1, "load_max_minor": 10**9,
-        "balance_max_minor": 10**12,
-    }).json()
-    batch = client.post(f"/v1/gift-card-programs/{program['id']}/batches",
-                        json={"card_count": 3}, headers=merchant.manager).json()
+    program = client.post(
+        "/v1/gift-card-programs",
+        headers=merchant.manager,
+        json={
+            "name": "Fuzz card",
+            "asset": "CAD",
+            "load_min_minor": 1,
+            "load_max_minor": 10**9,
+            "balance_max_minor": 10**12,
+        },
+    ).json()
+    batch = client.post(
+        f"/v1/gift-card-programs/{program['id']}/batches",
+        json={"card_count": 3},
+        headers=merchant.manager,
+    ).json()
     export = client.post(f"/v1/gift-card-batches/{batch['id']}/export", headers=merchant.manager)
     card = next(csv.DictReader(io.StringIO(export.text)))
-    client.post("/v1/gift-cards/activations", headers=merchant.register,
-                json={"number": card["number"], "amount_minor": 10**6})
-    spend = client.post("/v1/gift-cards/spends", headers=merchant.register, json={
-        "number": card["number"], "pin": card["pin"], "amount_minor": 1_000}).json()
-    rule = client.post("/v1/gift-card-alert-rules", headers=merchant.manager,
-                       json={"kind": "large_load", "threshold_minor": 10**6}).json()
-    reseller = client.post("/v1/gift-card-resellers", headers=merchant.owner,
-                           json={"name": "Fuzz Mall", "program_ids": [program["id"]]}).json()
+    client.post(
+        "/v1/gift-cards/activations",
+        headers=merchant.register,
+        json={"number": card["number"], "amount_minor": 10**6},
+    )
+    spend = client.post(
+        "/v1/gift-cards/spends",
+        headers=merchant.register,
+        json={"number": card["number"], "pin": card["pin"], "amount_minor": 1_000},
+    ).json()
+    rule = client.post(
+        "/v1/gift-card-alert-rules",
+        headers=merchant.manager,
+        json={"kind": "large_load", "threshold_minor": 10**6},
+    ).json()
+    reseller = client.post(
+        "/v1/gift-card-resellers",
+        headers=merchant.owner,
+        json={"name": "Fuzz Mall", "program_ids": [program["id"]]},
+    ).json()
     now = services.clock.now()
-    campaign = client.post("/v1/bonus-campaigns", headers=merchant.owner, json={
-        "name": "Fuzz bonus", "bonus_value_minor": 1_000, "code_count": 3,
-        "valid_from": now.isoformat(), "valid_to": (now + timedelta(days=30)).isoformat(),
-    }).json()
-    category = client.post("/v1/catalogue/categories", json={"name": "Fuzz shelf"},
-                           headers=merchant.manager).json()
-    product = client.post("/v1/catalogue/products", headers=merchant.manager, json={
-        "sku": "FUZZ-1", "name": "Fuzz", "unit_price_minor": 100, "currency": "CZK",
-        "category_id": category["id"]}).json()
+    campaign = client.post(
+        "/v1/bonus-campaigns",
+        headers=merchant.owner,
+        json={
+            "name": "Fuzz bonus",
+            "bonus_value_minor": 1_000,
+            "code_count": 3,
+            "valid_from": now.isoformat(),
+            "valid_to": (now + timedelta(days=30)).isoformat(),
+        },
+    ).json()
+    category = client.post(
+        "/v1/catalogue/categories", json={"name": "Fuzz shelf"}, headers=merchant.manager
+    ).json()
+    product = client.post(
+        "/v1/catalogue/products",
+        headers=merchant.manager,
+        json={
+            "sku": "FUZZ-1",
+            "name": "Fuzz",
+            "unit_price_minor": 100,
+            "currency": "CZK",
+            "category_id": category["id"],
+        },
+    ).json()
     return Targets(
         merchant_id=merchant.id,
         ids={

@@ -130,7 +130,8 @@ def build_world(
         headers=a.owner,
     ).json()
     asset = client.post(
-        "/v1/assets", json={"code": "ALPHA_POINTS", "scale": 0, "name": "Alpha points"},
+        "/v1/assets",
+        json={"code": "ALPHA_POINTS", "scale": 0, "name": "Alpha points"},
         headers=a.owner,
     )
     assert asset.status_code == 201, asset.text
@@ -139,7 +140,10 @@ def build_world(
     bob_top_up = top_up(client, b, bob["id"], 500)
     assert bob_top_up.status_code == 201
     world = World(
-        client=client, services=services, a=a, b=b,
+        client=client,
+        services=services,
+        a=a,
+        b=b,
         ids={
             "merchant_id": a.id,
             "customer_id": alice["id"],
@@ -163,9 +167,23 @@ def build_world(
     # which may turn up by chance inside any id).
     world.secrets = [
         value for name, value in world.ids.items() if not name.endswith(("_pin", "format"))
-    ] + ["Alice", ALICE_EMAIL, "anna@cafe-bleu.example", "ALPHA_POINTS", "spare till key",
-         "Café Bleu", "Alpha gift card", "Alpha spring bonus", "Alpha Mall", "Alpha points",
-         "ALPHA-LATTE", "Alpha welcome", "Alpha drinks", "Alpha hot drinks", "Alpha espresso"]
+    ] + [
+        "Alice",
+        ALICE_EMAIL,
+        "anna@cafe-bleu.example",
+        "ALPHA_POINTS",
+        "spare till key",
+        "Café Bleu",
+        "Alpha gift card",
+        "Alpha spring bonus",
+        "Alpha Mall",
+        "Alpha points",
+        "ALPHA-LATTE",
+        "Alpha welcome",
+        "Alpha drinks",
+        "Alpha hot drinks",
+        "Alpha espresso",
+    ]
     return world
 
 
@@ -173,103 +191,184 @@ def add_gift_cards(world: World) -> None:
     """A's gift card program, a printed batch (one card active, registered to Alice, with a
     spend and an open authorisation), an unexported batch, an alert rule and a reseller."""
     client, a = world.client, world.a
-    program = client.post("/v1/gift-card-programs", headers=a.manager, json={
-        "name": "Alpha gift card", "asset": "CAD", "load_min_minor": 500,
-        "load_max_minor": 50_000, "balance_max_minor": 100_000,
-    })
+    program = client.post(
+        "/v1/gift-card-programs",
+        headers=a.manager,
+        json={
+            "name": "Alpha gift card",
+            "asset": "CAD",
+            "load_min_minor": 500,
+            "load_max_minor": 50_000,
+            "balance_max_minor": 100_000,
+        },
+    )
     assert program.status_code == 201, program.text
     program_id = program.json()["id"]
-    batch = client.post(f"/v1/gift-card-programs/{program_id}/batches",
-                        json={"card_count": 3}, headers=a.manager).json()
+    batch = client.post(
+        f"/v1/gift-card-programs/{program_id}/batches", json={"card_count": 3}, headers=a.manager
+    ).json()
     export = client.post(f"/v1/gift-card-batches/{batch['id']}/export", headers=a.manager)
     assert export.status_code == 200, export.text
     cards = list(csv.DictReader(io.StringIO(export.text)))
     card, inactive, spare = cards
     for active in (card, spare):
-        activated = client.post("/v1/gift-cards/activations", headers=a.register,
-                                json={"number": active["number"], "amount_minor": 10_000})
+        activated = client.post(
+            "/v1/gift-cards/activations",
+            headers=a.register,
+            json={"number": active["number"], "amount_minor": 10_000},
+        )
         assert activated.status_code == 201, activated.text
-    registered = client.post("/v1/gift-cards/registrations", headers=a.register, json={
-        "customer_id": world.ids["customer_id"], "number": card["number"], "pin": card["pin"],
-    })
+    registered = client.post(
+        "/v1/gift-cards/registrations",
+        headers=a.register,
+        json={
+            "customer_id": world.ids["customer_id"],
+            "number": card["number"],
+            "pin": card["pin"],
+        },
+    )
     assert registered.status_code == 201, registered.text
-    spend = client.post("/v1/gift-cards/spends", headers=a.register, json={
-        "number": card["number"], "pin": card["pin"], "amount_minor": 1_000})
+    spend = client.post(
+        "/v1/gift-cards/spends",
+        headers=a.register,
+        json={"number": card["number"], "pin": card["pin"], "amount_minor": 1_000},
+    )
     assert spend.status_code == 201, spend.text
-    hold = client.post("/v1/gift-cards/authorisations", headers=a.register, json={
-        "number": card["number"], "pin": card["pin"], "amount_minor": 700})
+    hold = client.post(
+        "/v1/gift-cards/authorisations",
+        headers=a.register,
+        json={"number": card["number"], "pin": card["pin"], "amount_minor": 700},
+    )
     assert hold.status_code == 201, hold.text
-    unexported = client.post(f"/v1/gift-card-programs/{program_id}/batches",
-                             json={"card_count": 2}, headers=a.manager).json()
-    rule = client.post("/v1/gift-card-alert-rules", headers=a.manager, json={
-        "kind": "large_load", "threshold_minor": 40_000})
+    unexported = client.post(
+        f"/v1/gift-card-programs/{program_id}/batches", json={"card_count": 2}, headers=a.manager
+    ).json()
+    rule = client.post(
+        "/v1/gift-card-alert-rules",
+        headers=a.manager,
+        json={"kind": "large_load", "threshold_minor": 40_000},
+    )
     assert rule.status_code == 201, rule.text
-    reseller = client.post("/v1/gift-card-resellers", headers=a.owner, json={
-        "name": "Alpha Mall", "program_ids": [program_id]})
+    reseller = client.post(
+        "/v1/gift-card-resellers",
+        headers=a.owner,
+        json={"name": "Alpha Mall", "program_ids": [program_id]},
+    )
     assert reseller.status_code == 201, reseller.text
-    world.ids.update({
-        "program_id": program_id, "batch_id": unexported["id"], "card_id": card["card_id"],
-        "card_number": card["number"], "card_pin": card["pin"],
-        "inactive_card_number": inactive["number"], "spare_card_number": spare["number"],
-        "spend_id": spend.json()["id"], "authorisation_id": hold.json()["id"],
-        "rule_id": rule.json()["id"], "reseller_id": reseller.json()["id"],
-    })
+    world.ids.update(
+        {
+            "program_id": program_id,
+            "batch_id": unexported["id"],
+            "card_id": card["card_id"],
+            "card_number": card["number"],
+            "card_pin": card["pin"],
+            "inactive_card_number": inactive["number"],
+            "spare_card_number": spare["number"],
+            "spend_id": spend.json()["id"],
+            "authorisation_id": hold.json()["id"],
+            "rule_id": rule.json()["id"],
+            "reseller_id": reseller.json()["id"],
+        }
+    )
 
 
 def add_bonus_campaign(world: World, operator_key: str) -> None:
     """A's bonus campaign, funded by a bank payment the operator records."""
     client, a = world.client, world.a
     now = world.services.clock.now()
-    campaign = client.post("/v1/bonus-campaigns", headers=a.owner, json={
-        "name": "Alpha spring bonus", "asset": "CZK", "bonus_value_minor": 20_000,
-        "code_count": 3, "valid_from": (now - timedelta(hours=1)).isoformat(),
-        "valid_to": (now + timedelta(days=30)).isoformat(),
-        "notify_email": "office@cafe-bleu.example",
-    })
+    campaign = client.post(
+        "/v1/bonus-campaigns",
+        headers=a.owner,
+        json={
+            "name": "Alpha spring bonus",
+            "asset": "CZK",
+            "bonus_value_minor": 20_000,
+            "code_count": 3,
+            "valid_from": (now - timedelta(hours=1)).isoformat(),
+            "valid_to": (now + timedelta(days=30)).isoformat(),
+            "notify_email": "office@cafe-bleu.example",
+        },
+    )
     assert campaign.status_code == 201, campaign.text
-    paid = client.post("/v1/bank-payments", headers=bearer(operator_key), json={
-        "asset": "CZK", "amount_minor": 60_000,
-        "variable_symbol": campaign.json()["funding"]["variable_symbol"],
-    })
+    paid = client.post(
+        "/v1/bank-payments",
+        headers=bearer(operator_key),
+        json={
+            "asset": "CZK",
+            "amount_minor": 60_000,
+            "variable_symbol": campaign.json()["funding"]["variable_symbol"],
+        },
+    )
     assert paid.status_code == 201, paid.text
-    world.ids.update({
-        "campaign_id": campaign.json()["id"], "bank_payment_id": paid.json()["id"],
-        "file_format": "csv", "payout_id": str(uuid.uuid4()),
-    })
+    world.ids.update(
+        {
+            "campaign_id": campaign.json()["id"],
+            "bank_payment_id": paid.json()["id"],
+            "file_format": "csv",
+            "payout_id": str(uuid.uuid4()),
+        }
+    )
 
 
 def add_loyalty_program(world: World) -> None:
     """A's points program, and a check of Alice's that earned points."""
-    program = world.client.post("/v1/loyalty-programs", headers=world.a.manager, json={
-        "kind": "points", "name": "Alpha points", "currency": "CZK"})
+    program = world.client.post(
+        "/v1/loyalty-programs",
+        headers=world.a.manager,
+        json={"kind": "points", "name": "Alpha points", "currency": "CZK"},
+    )
     assert program.status_code == 201, program.text
-    check = world.client.post("/v1/checks", headers={**world.a.register,
-                                                     "Idempotency-Key": "check-1"}, json={
-        "currency": "CZK", "customer_id": world.ids["customer_id"],
-        "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}]})
+    check = world.client.post(
+        "/v1/checks",
+        headers={**world.a.register, "Idempotency-Key": "check-1"},
+        json={
+            "currency": "CZK",
+            "customer_id": world.ids["customer_id"],
+            "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}],
+        },
+    )
     assert check.status_code == 201, check.text
-    rule = world.client.post(f"/v1/loyalty-programs/{program.json()['id']}/rules",
-                             headers=world.a.manager, json={
-        "name": "Alpha welcome", "benefit": {"kind": "fixed_bonus", "units": 5}})
+    rule = world.client.post(
+        f"/v1/loyalty-programs/{program.json()['id']}/rules",
+        headers=world.a.manager,
+        json={"name": "Alpha welcome", "benefit": {"kind": "fixed_bonus", "units": 5}},
+    )
     assert rule.status_code == 201, rule.text
-    world.ids.update(loyalty_program_id=program.json()["id"], check_id=check.json()["id"],
-                     loyalty_rule_id=rule.json()["id"])
+    world.ids.update(
+        loyalty_program_id=program.json()["id"],
+        check_id=check.json()["id"],
+        loyalty_rule_id=rule.json()["id"],
+    )
+
+
 def add_catalogue(world: World) -> None:
     """A's categories Alpha drinks / Alpha hot drinks, and a members-only product in them.
 
     The product's SKU is not among the secrets: B uses it for a product of its own.
     """
     client, a = world.client, world.a
-    drinks = client.post("/v1/catalogue/categories", json={"name": "Alpha drinks"},
-                         headers=a.manager)
+    drinks = client.post(
+        "/v1/catalogue/categories", json={"name": "Alpha drinks"}, headers=a.manager
+    )
     assert drinks.status_code == 201, drinks.text
-    hot = client.post("/v1/catalogue/categories", headers=a.manager,
-                      json={"name": "Alpha hot drinks", "parent_id": drinks.json()["id"]})
+    hot = client.post(
+        "/v1/catalogue/categories",
+        headers=a.manager,
+        json={"name": "Alpha hot drinks", "parent_id": drinks.json()["id"]},
+    )
     assert hot.status_code == 201, hot.text
-    product = client.post("/v1/catalogue/products", headers=a.manager, json={
-        "sku": ALPHA_SKU, "name": "Alpha espresso", "unit_price_minor": 250, "currency": "CZK",
-        "category_id": hot.json()["id"], "members_only": True,
-    })
+    product = client.post(
+        "/v1/catalogue/products",
+        headers=a.manager,
+        json={
+            "sku": ALPHA_SKU,
+            "name": "Alpha espresso",
+            "unit_price_minor": 250,
+            "currency": "CZK",
+            "category_id": hot.json()["id"],
+            "members_only": True,
+        },
+    )
     assert product.status_code == 201, product.text
     world.ids.update({"category_id": hot.json()["id"], "product_id": product.json()["id"]})
 
@@ -287,11 +386,13 @@ def snapshot(world: World) -> dict[str, Any]:
             if "merchant_id" in table.c:
                 query = select(table).where(table.c.merchant_id == merchant_id)
             elif table is customers:
-                query = select(table).where(table.c.id.in_(
-                    select(memberships.c.customer_id).where(
-                        memberships.c.merchant_id == merchant_id
+                query = select(table).where(
+                    table.c.id.in_(
+                        select(memberships.c.customer_id).where(
+                            memberships.c.merchant_id == merchant_id
+                        )
                     )
-                ))
+                )
             else:
                 continue
             ordered = query.order_by(*table.primary_key.columns)
@@ -356,7 +457,8 @@ class Reach:
             assert_reveals_nothing(world, aimed)
             unknown = self._call(world, method, path, world.random_ids(), headers)
             assert (unknown.status_code, unknown.json()["code"]) == (
-                aimed.status_code, aimed.json()["code"]
+                aimed.status_code,
+                aimed.json()["code"],
             ), f"{caller}: another merchant's object is told apart from a missing one"
 
     def _call(self, world: World, method: str, path: str, ids: dict[str, str], headers):
@@ -411,7 +513,9 @@ class OperatorOnly:
         ids = renamed(world.aimed_ids(), self.rename)
         for caller in ("owner", "manager", "register"):
             response = world.client.request(
-                method, world.path(path, ids), json=fill(self.body, ids),
+                method,
+                world.path(path, ids),
+                json=fill(self.body, ids),
                 headers=getattr(world.b, caller),
             )
             assert_problem(response, 403, "forbidden")
@@ -449,8 +553,11 @@ class CustomerOwnAtA:
     def run(self, world: World, method: str, path: str) -> None:
         url = f"{path}?merchant_id={world.a.id}"
         for caller in ("owner", "manager", "register"):
-            assert_problem(world.client.request(method, url, headers=getattr(world.b, caller)),
-                           401, "unauthenticated")
+            assert_problem(
+                world.client.request(method, url, headers=getattr(world.b, caller)),
+                401,
+                "unauthenticated",
+            )
         response = world.client.request(method, url, headers=bearer(world.bob_session))
         assert_problem(response, 404, "not_found")
         assert_reveals_nothing(world, response)
@@ -462,8 +569,10 @@ class OfflineBatchAimedAtA:
 
     def run(self, world: World, method: str, path: str) -> None:
         for caller in ("owner", "manager", "register"):
-            aimed, unknown = (self._send(world, method, path, caller, ids)
-                              for ids in (world.aimed_ids(), world.random_ids()))
+            aimed, unknown = (
+                self._send(world, method, path, caller, ids)
+                for ids in (world.aimed_ids(), world.random_ids())
+            )
             assert aimed["status"] == "refused", aimed
             # A register names its own store only (forbidden); others learn "not found".
             assert aimed["code"] == ("forbidden" if caller == "register" else "not_found")
@@ -471,14 +580,22 @@ class OfflineBatchAimedAtA:
 
     @staticmethod
     def _send(world: World, method: str, path: str, caller: str, ids: dict[str, str]) -> dict:
-        body = {"checks": [{**fill(CHECK_OF_ALICE, ids), "idempotency_key": "check-1",
-                            "occurred_at": world.services.clock.now().isoformat()}]}
-        response = world.client.request(method, path, json=body,
-                                        headers=getattr(world.b, caller))
+        body = {
+            "checks": [
+                {
+                    **fill(CHECK_OF_ALICE, ids),
+                    "idempotency_key": "check-1",
+                    "occurred_at": world.services.clock.now().isoformat(),
+                }
+            ]
+        }
+        response = world.client.request(method, path, json=body, headers=getattr(world.b, caller))
         assert response.status_code == 200, response.text
         assert_reveals_nothing(world, response)
         (outcome,) = response.json()
         return outcome
+
+
 class Import:
     """B imports a file naming A's SKU and A's category path: all of it lands at B.
 
@@ -493,7 +610,9 @@ class Import:
     def run(self, world: World, method: str, path: str) -> None:
         def send(caller: str):
             return world.client.request(
-                method, path, content=self.content.encode(),
+                method,
+                path,
+                content=self.content.encode(),
                 headers={**getattr(world.b, caller), "Content-Type": "text/csv"},
             )
 
@@ -519,7 +638,9 @@ CUSTOMER = "{customer_id}"
 LOYALTY_PROGRAM = {"program_id": "loyalty_program_id"}
 LOYALTY_RULE = {"name": "Mallory's rule", "benefit": {"kind": "fixed_bonus", "units": 500}}
 CHECK_OF_ALICE = {
-    "store_id": "{store_id}", "currency": "CZK", "customer_id": CUSTOMER,
+    "store_id": "{store_id}",
+    "currency": "CZK",
+    "customer_id": CUSTOMER,
     "lines": [{"sku": "ALPHA-LATTE", "quantity": 2, "unit_price_minor": 6_000}],
 }
 ROUTE_CHECKS: dict[tuple[str, str], Any] = {
@@ -578,8 +699,13 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("GET", "/v1/payments/{payment_id}"): Reach(),
     ("POST", "/v1/payments/{payment_id}/refunds"): Reach(body={"amount_minor": 100}),
     ("POST", "/v1/adjustments"): Reach(
-        body={"customer_id": CUSTOMER, "asset": "CZK", "amount_minor": 700,
-              "direction": "debit", "reason": "taking what is not mine"},
+        body={
+            "customer_id": CUSTOMER,
+            "asset": "CZK",
+            "amount_minor": 700,
+            "direction": "debit",
+            "reason": "taking what is not mine",
+        },
         callers=("owner", "manager"),
     ),
     # The customer's own routes
@@ -592,19 +718,26 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     # Bob knows the number and PIN of Alice's card, but is no member of A: he cannot take it.
     ("POST", "/v1/me/gift-cards"): CustomerOwn(
         body={"merchant_id": "{merchant_id}", "number": "{card_number}", "pin": "{card_pin}"},
-        status=404, code="not_found",
+        status=404,
+        code="not_found",
     ),
     ("POST", "/v1/me/captchas"): CustomerOwn(status=201),
     ("GET", "/v1/me/bonus-lock"): CustomerOwn(),
     ("POST", "/v1/me/bonus-redemptions"): CustomerOwn(
         body={"code": "NOPE-NOPE", "captcha_id": str(uuid.UUID(int=7)), "captcha_answer": "X"},
-        status=422, code="captcha_invalid",
+        status=422,
+        code="captcha_invalid",
     ),
     # Gift card programs, batches and cards
-    ("POST", "/v1/gift-card-programs"): Create(body={
-        "name": "Beta gift card", "asset": "CAD", "load_min_minor": 500,
-        "load_max_minor": 50_000, "balance_max_minor": 100_000,
-    }),
+    ("POST", "/v1/gift-card-programs"): Create(
+        body={
+            "name": "Beta gift card",
+            "asset": "CAD",
+            "load_min_minor": 500,
+            "load_max_minor": 50_000,
+            "balance_max_minor": 100_000,
+        }
+    ),
     ("GET", "/v1/gift-card-programs"): Listing(),
     ("GET", "/v1/gift-card-programs/{program_id}"): Reach(),
     ("PATCH", "/v1/gift-card-programs/{program_id}"): Reach(body={"reloadable": False}),
@@ -614,10 +747,13 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("POST", "/v1/gift-card-batches/{batch_id}/activations"): Reach(
         body={"load_minor": 1_000}, idempotency_key="batch-1"
     ),
-    ("POST", "/v1/gift-cards/e-cards"): Reach(body={
-        "program_id": "{program_id}", "amount_minor": 5_000,
-        "recipient_email": "mallory@example.com",
-    }),
+    ("POST", "/v1/gift-cards/e-cards"): Reach(
+        body={
+            "program_id": "{program_id}",
+            "amount_minor": 5_000,
+            "recipient_email": "mallory@example.com",
+        }
+    ),
     ("GET", "/v1/gift-cards"): Listing(
         queries=("", "?program_id={program_id}", "?customer_id={customer_id}", "?state=active")
     ),
@@ -634,32 +770,43 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     # by nothing, and B's tries do not count against A's PIN.
     ("POST", "/v1/gift-cards/activations"): Reach(
         body={"number": "{inactive_card_number}", "amount_minor": 1_000},
-        status=422, code="gift_card_invalid",
+        status=422,
+        code="gift_card_invalid",
     ),
     ("POST", "/v1/gift-cards/loads"): Reach(
         body={"number": "{card_number}", "amount_minor": 1_000},
-        status=422, code="gift_card_invalid",
+        status=422,
+        code="gift_card_invalid",
     ),
     ("POST", "/v1/gift-cards/spends"): Reach(
         body={"number": "{card_number}", "pin": "{card_pin}", "amount_minor": 100},
-        status=422, code="gift_card_invalid", idempotency_key="spend-1",
+        status=422,
+        code="gift_card_invalid",
+        idempotency_key="spend-1",
     ),
     ("POST", "/v1/gift-cards/balance-inquiries"): Reach(
         body={"number": "{card_number}", "pin": "{card_pin}"},
-        status=422, code="gift_card_invalid",
+        status=422,
+        code="gift_card_invalid",
     ),
     ("POST", "/v1/gift-cards/authorisations"): Reach(
         body={"number": "{card_number}", "pin": "{card_pin}", "amount_minor": 100},
-        status=422, code="gift_card_invalid",
+        status=422,
+        code="gift_card_invalid",
     ),
     ("POST", "/v1/gift-cards/balance-transfers"): Reach(
-        body={"from_number": "{card_number}", "from_pin": "{card_pin}",
-              "to_number": "{spare_card_number}"},
-        status=422, code="gift_card_invalid",
+        body={
+            "from_number": "{card_number}",
+            "from_pin": "{card_pin}",
+            "to_number": "{spare_card_number}",
+        },
+        status=422,
+        code="gift_card_invalid",
     ),
     ("POST", "/v1/gift-cards/registrations"): Reach(
         body={"customer_id": "{bob_id}", "number": "{card_number}", "pin": "{card_pin}"},
-        status=422, code="gift_card_invalid",
+        status=422,
+        code="gift_card_invalid",
     ),
     ("POST", "/v1/gift-cards/profile-bonuses"): Reach(
         body={"customer_id": "{bob_id}", "card_id": "{card_id}"}
@@ -688,10 +835,12 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         query="?from=2026-01-01&to=2026-12-31"
     ),
     ("GET", "/v1/gift-card-reports/liability"): Listing(queries=("", "?format=csv")),
-    ("GET", "/v1/gift-card-reports/activity"): Listing(queries=(
-        "?from=2026-01-01&to=2026-12-31",
-        "?from=2026-01-01&to=2026-12-31&program_id={program_id}&format=csv",
-    )),
+    ("GET", "/v1/gift-card-reports/activity"): Listing(
+        queries=(
+            "?from=2026-01-01&to=2026-12-31",
+            "?from=2026-01-01&to=2026-12-31&program_id={program_id}&format=csv",
+        )
+    ),
     # Bonus code campaigns
     # Loyalty programs
     ("POST", "/v1/loyalty-programs"): Create(
@@ -709,7 +858,8 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ),
     ("GET", "/v1/loyalty-programs/{program_id}/rules"): Reach(rename=LOYALTY_PROGRAM),
     ("PUT", "/v1/loyalty-programs/{program_id}/rules/{rule_id}"): Reach(
-        body=LOYALTY_RULE, rename={**LOYALTY_PROGRAM, "rule_id": "loyalty_rule_id"},
+        body=LOYALTY_RULE,
+        rename={**LOYALTY_PROGRAM, "rule_id": "loyalty_rule_id"},
         callers=("owner", "manager"),
     ),
     ("POST", "/v1/loyalty-programs/{program_id}/deletion"): Reach(
@@ -719,17 +869,28 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("POST", "/v1/checks/quotes"): Reach(body=CHECK_OF_ALICE),
     ("POST", "/v1/checks"): Reach(body=CHECK_OF_ALICE, idempotency_key="check-1"),
     ("POST", "/v1/checks/offline-batches"): OfflineBatchAimedAtA(),
-    ("GET", "/v1/checks"): Listing(queries=(
-        "", "?customer_id={customer_id}", "?store_id={store_id}", "?member=true",
-        "?program_id={loyalty_program_id}",
-    )),
+    ("GET", "/v1/checks"): Listing(
+        queries=(
+            "",
+            "?customer_id={customer_id}",
+            "?store_id={store_id}",
+            "?member=true",
+            "?program_id={loyalty_program_id}",
+        )
+    ),
     ("GET", "/v1/checks/{check_id}"): Reach(),
     ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
-    ("POST", "/v1/bonus-campaigns"): Create(body={
-        "name": "Beta bonus", "asset": "CZK", "bonus_value_minor": 10_000, "code_count": 2,
-        "valid_from": "2026-01-01T00:00:00+00:00", "valid_to": "2030-01-01T00:00:00+00:00",
-    }),
+    ("POST", "/v1/bonus-campaigns"): Create(
+        body={
+            "name": "Beta bonus",
+            "asset": "CZK",
+            "bonus_value_minor": 10_000,
+            "code_count": 2,
+            "valid_from": "2026-01-01T00:00:00+00:00",
+            "valid_to": "2030-01-01T00:00:00+00:00",
+        }
+    ),
     ("GET", "/v1/bonus-campaigns"): Listing(),
     ("GET", "/v1/bonus-campaigns/{campaign_id}"): Reach(code="campaign_not_found"),
     ("POST", "/v1/bonus-campaigns/{campaign_id}/funding/business-account"): Reach(
@@ -750,13 +911,24 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ),
     ("POST", "/v1/bonus-payouts/{payout_id}/paid"): OperatorOnly(),
     # The catalogue
-    ("POST", "/v1/catalogue/products"): Reach(body={
-        "sku": ALPHA_SKU, "name": "Beta espresso", "unit_price_minor": 100, "currency": "CZK",
-        "category_id": "{category_id}",
-    }),
-    ("GET", "/v1/catalogue/products"): Listing(queries=(
-        "", "?category_id={category_id}", "?q=alpha", f"?q={ALPHA_SKU}", "?active=true",
-    )),
+    ("POST", "/v1/catalogue/products"): Reach(
+        body={
+            "sku": ALPHA_SKU,
+            "name": "Beta espresso",
+            "unit_price_minor": 100,
+            "currency": "CZK",
+            "category_id": "{category_id}",
+        }
+    ),
+    ("GET", "/v1/catalogue/products"): Listing(
+        queries=(
+            "",
+            "?category_id={category_id}",
+            "?q=alpha",
+            f"?q={ALPHA_SKU}",
+            "?active=true",
+        )
+    ),
     ("GET", "/v1/catalogue/products/{product_id}"): Reach(),
     ("PATCH", "/v1/catalogue/products/{product_id}"): Reach(body={"active": False}),
     ("POST", "/v1/catalogue/categories"): Reach(
@@ -767,7 +939,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/catalogue/categories/{category_id}"): Reach(body={"name": "Sneaky shelf"}),
     ("POST", "/v1/catalogue/imports"): Import(
         content=f"sku,name,category,unit_price,currency\n"
-                f"{ALPHA_SKU},Beta espresso,ALPHA DRINKS/ALPHA HOT DRINKS,9.99,CZK\n",
+        f"{ALPHA_SKU},Beta espresso,ALPHA DRINKS/ALPHA HOT DRINKS,9.99,CZK\n",
         expect={"created": 1, "updated": 0, "unchanged": 0, "categories_created": 2},
     ),
 }
@@ -776,7 +948,9 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
 def openapi_operations(client: TestClient) -> list[tuple[str, str]]:
     paths = client.get("/openapi.json").json()["paths"]
     return sorted(
-        (method.upper(), path) for path, item in paths.items() for method in item
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method in item
         if method in ("get", "post", "put", "patch", "delete")
     )
 
@@ -828,7 +1002,9 @@ def test_a_customer_sees_only_their_own_memberships_and_accounts(
     accounts = client.get("/v1/me/accounts", headers=bearer(world.alice_session)).json()
     # Her wallet and her points at A (12 for the check of 120.00), her wallet at B.
     assert {(a["owner_id"], a["balance"]["balance_minor"]) for a in accounts} == {
-        (world.ids["customer_id"], 700), (world.ids["customer_id"], 12), (alice_at_b["id"], 50)
+        (world.ids["customer_id"], 700),
+        (world.ids["customer_id"], 12),
+        (alice_at_b["id"], 50),
     }
     assert world.bob_account_id not in {a["id"] for a in accounts}
     cards = client.get("/v1/me/gift-cards", headers=bearer(world.alice_session)).json()
@@ -862,8 +1038,11 @@ def test_every_route_but_the_public_ones_needs_a_credential(client):
         if (method, path) in PUBLIC_OPERATIONS:
             continue
         url = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), path)
-        for headers in ({}, {"Authorization": "Bearer cgk_not-a-real-key"},
-                        {"Authorization": "Basic dXNlcjpwYXNz"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer cgk_not-a-real-key"},
+            {"Authorization": "Basic dXNlcjpwYXNz"},
+        ):
             response = client.request(method, url, headers=headers)
             assert_problem(response, 401, "unauthenticated")
             assert response.headers["www-authenticate"] == "Bearer", (method, path)
@@ -882,9 +1061,17 @@ def test_a_cashier_may_not_do_what_needs_a_manager_or_an_owner(client, services,
         ("POST", f"/v1/api-keys/{key_id}/revoke", None),
         ("POST", "/v1/assets", {"code": "TILL_POINTS", "scale": 0, "name": "Till points"}),
         ("POST", f"/v1/customers/{customer['id']}/status", {"status": "blocked"}),
-        ("POST", "/v1/adjustments", {"customer_id": customer["id"], "asset": "CZK",
-                                     "amount_minor": 500, "direction": "credit",
-                                     "reason": "a present to myself"}),
+        (
+            "POST",
+            "/v1/adjustments",
+            {
+                "customer_id": customer["id"],
+                "asset": "CZK",
+                "amount_minor": 500,
+                "direction": "credit",
+                "reason": "a present to myself",
+            },
+        ),
         ("POST", "/v1/merchants", {"name": "My own shop"}),
         ("POST", f"/v1/merchants/{merchant.id}/status", {"status": "suspended"}),
     ]
@@ -893,8 +1080,10 @@ def test_a_cashier_may_not_do_what_needs_a_manager_or_an_owner(client, services,
         response = client.request(method, path, json=body, headers=merchant.register)
         assert_problem(response, 403, "forbidden")
     assert _merchant_rows(services, merchant) == before
-    assert client.get(f"/v1/customers/{customer['id']}", headers=merchant.register).json()[
-        "status"] == "active"
+    assert (
+        client.get(f"/v1/customers/{customer['id']}", headers=merchant.register).json()["status"]
+        == "active"
+    )
 
 
 def test_a_manager_may_not_do_what_needs_an_owner(client, services, merchant):
@@ -940,20 +1129,23 @@ def test_a_suspended_merchants_keys_are_refused_until_it_is_active_again(
     customer = enrol(client, merchant)
     assert top_up(client, merchant, customer["id"], 1_000).status_code == 201
     suspended = client.post(
-        f"/v1/merchants/{merchant.id}/status", json={"status": "suspended"},
+        f"/v1/merchants/{merchant.id}/status",
+        json={"status": "suspended"},
         headers=bearer(operator_key),
     )
     assert suspended.json()["status"] == "suspended"
     for headers in (merchant.owner, merchant.manager, merchant.register):
         assert_problem(client.get("/v1/customers", headers=headers), 401, "unauthenticated")
     payment = client.post(
-        "/v1/payments", json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 100},
+        "/v1/payments",
+        json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 100},
         headers=merchant.register,
     )
     assert_problem(payment, 401, "unauthenticated")
     assert client.get("/v1/customers", headers=other_merchant.owner).status_code == 200
     client.post(
-        f"/v1/merchants/{merchant.id}/status", json={"status": "active"},
+        f"/v1/merchants/{merchant.id}/status",
+        json={"status": "active"},
         headers=bearer(operator_key),
     )
     accounts = client.get(f"/v1/customers/{customer['id']}/accounts", headers=merchant.register)

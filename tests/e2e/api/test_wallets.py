@@ -11,8 +11,12 @@ def pay(client, merchant, customer_id, amount, key=None, asset="CZK"):
         headers["Idempotency-Key"] = key
     return client.post(
         "/v1/payments",
-        json={"customer_id": customer_id, "asset": asset, "amount_minor": amount,
-              "reference": "R-1"},
+        json={
+            "customer_id": customer_id,
+            "asset": asset,
+            "amount_minor": amount,
+            "reference": "R-1",
+        },
         headers=headers,
     )
 
@@ -69,12 +73,14 @@ def test_refunds_add_up_to_at_most_the_payment(client, merchant):
     top_up(client, merchant, customer["id"], 1_000)
     payment = pay(client, merchant, customer["id"], 600).json()
     first = client.post(
-        f"/v1/payments/{payment['id']}/refunds", json={"amount_minor": 200},
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount_minor": 200},
         headers=merchant.register,
     )
     assert first.status_code == 201 and first.json()["wallet_balance_minor"] == 600
     too_much = client.post(
-        f"/v1/payments/{payment['id']}/refunds", json={"amount_minor": 401},
+        f"/v1/payments/{payment['id']}/refunds",
+        json={"amount_minor": 401},
         headers=merchant.register,
     )
     assert too_much.json()["code"] == "reversal_exceeds_transfer"
@@ -89,7 +95,8 @@ def test_a_blocked_customer_cannot_pay(client, merchant):
     customer = enrol(client, merchant)
     top_up(client, merchant, customer["id"], 1_000)
     blocked = client.post(
-        f"/v1/customers/{customer['id']}/status", json={"status": "blocked"},
+        f"/v1/customers/{customer['id']}/status",
+        json={"status": "blocked"},
         headers=merchant.manager,
     )
     assert blocked.json()["status"] == "blocked"
@@ -102,8 +109,13 @@ def test_a_cashier_may_not_adjust_and_a_manager_may_with_an_audit_record(
     client, merchant, services
 ):
     customer = enrol(client, merchant)
-    body = {"customer_id": customer["id"], "asset": "CZK", "amount_minor": 500,
-            "direction": "credit", "reason": "goodwill after a broken coffee machine"}
+    body = {
+        "customer_id": customer["id"],
+        "asset": "CZK",
+        "amount_minor": 500,
+        "direction": "credit",
+        "reason": "goodwill after a broken coffee machine",
+    }
     refused = client.post("/v1/adjustments", json=body, headers=merchant.register)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
     done = client.post("/v1/adjustments", json=body, headers=merchant.manager)

@@ -96,7 +96,8 @@ def test_partial_bank_payments_add_up_and_the_codes_come_when_fully_funded(
     assert all(len(c) == CODE_LENGTH and set(c) <= set(CODE_ALPHABET) for c in codes)
     assert mailer.sent[-1]["To"] == "office@cafe-bleu.example.com"
     assert {p.get_filename() for p in mailer.sent[-1].iter_attachments()} == {
-        "bonus-codes.csv", "bonus-codes.xlsx"
+        "bonus-codes.csv",
+        "bonus-codes.xlsx",
     }
     # The over-payment waits on the merchant's business account.
     assert _business_balance(services, merchant) == 10_000
@@ -107,12 +108,20 @@ def _business_balance(services, merchant):
 
     with services.database.read() as connection:
         return connection.execute(
-            select(func.coalesce(func.sum(account_balances.c.credits_posted
-                                          - account_balances.c.debits_posted), 0))
-            .join(accounts, (accounts.c.merchant_id == account_balances.c.merchant_id)
-                  & (accounts.c.id == account_balances.c.account_id))
-            .where(accounts.c.merchant_id == uuid.UUID(merchant.id),
-                   accounts.c.purpose == "business")
+            select(
+                func.coalesce(
+                    func.sum(account_balances.c.credits_posted - account_balances.c.debits_posted),
+                    0,
+                )
+            )
+            .join(
+                accounts,
+                (accounts.c.merchant_id == account_balances.c.merchant_id)
+                & (accounts.c.id == account_balances.c.account_id),
+            )
+            .where(
+                accounts.c.merchant_id == uuid.UUID(merchant.id), accounts.c.purpose == "business"
+            )
         ).scalar()
 
 
@@ -127,12 +136,14 @@ def test_an_unknown_reference_is_parked_until_the_operator_assigns_it(
     assert merchant_try.status_code == 403
 
     assigned = client.post(
-        f"/v1/bank-payments/{parked['id']}/assign", json={"merchant_id": merchant.id},
+        f"/v1/bank-payments/{parked['id']}/assign",
+        json={"merchant_id": merchant.id},
         headers=bearer(operator_key),
     ).json()
     assert assigned["status"] == "assigned" and assigned["to_business_minor"] == 70_000
     again = client.post(
-        f"/v1/bank-payments/{parked['id']}/assign", json={"merchant_id": merchant.id},
+        f"/v1/bank-payments/{parked['id']}/assign",
+        json={"merchant_id": merchant.id},
         headers=bearer(operator_key),
     )
     assert again.json()["code"] == "bank_payment_already_assigned"
@@ -147,8 +158,11 @@ def test_funding_from_the_business_account_needs_the_money_there(
     refused = client.post(url, headers=merchant.owner)
     assert refused.status_code == 422 and refused.json()["code"] == "insufficient_funds"
     parked = pay_by_bank(client, operator_key, 150_000, None).json()
-    client.post(f"/v1/bank-payments/{parked['id']}/assign", json={"merchant_id": merchant.id},
-                headers=bearer(operator_key))
+    client.post(
+        f"/v1/bank-payments/{parked['id']}/assign",
+        json={"merchant_id": merchant.id},
+        headers=bearer(operator_key),
+    )
     funded = client.post(url, headers=merchant.owner)
     assert funded.status_code == 200, funded.text
     assert funded.json()["status"] == "active"
@@ -191,8 +205,13 @@ def test_after_the_validity_the_unused_rest_returns_to_the_business_account(
     assert settled["status"] == "settled"
     assert settled["escrow_balance_minor"] == 0
     report = settled["report"]
-    assert report == {"codes_issued": 5, "codes_redeemed": 2, "redeemed_minor": 40_000,
-                      "codes_expired": 3, "refunded_minor": 60_000}
+    assert report == {
+        "codes_issued": 5,
+        "codes_redeemed": 2,
+        "redeemed_minor": 40_000,
+        "codes_expired": 3,
+        "refunded_minor": 60_000,
+    }
     assert report["redeemed_minor"] + report["refunded_minor"] == settled["funding"]["funded_minor"]
     assert _business_balance(services, merchant) == 60_000
     assert run_due_jobs(services)["bonus_campaigns_settled"] == 0
@@ -256,11 +275,16 @@ def test_another_merchant_sees_nothing_of_a_campaign(client, other_merchant, fun
 def _assert_ledger_balances(services):
     with services.database.read() as connection:
         rows = connection.execute(
-            select(accounts.c.asset_code,
-                   func.sum(account_balances.c.debits_posted),
-                   func.sum(account_balances.c.credits_posted))
-            .join(accounts, (accounts.c.merchant_id == account_balances.c.merchant_id)
-                  & (accounts.c.id == account_balances.c.account_id))
+            select(
+                accounts.c.asset_code,
+                func.sum(account_balances.c.debits_posted),
+                func.sum(account_balances.c.credits_posted),
+            )
+            .join(
+                accounts,
+                (accounts.c.merchant_id == account_balances.c.merchant_id)
+                & (accounts.c.id == account_balances.c.account_id),
+            )
             .group_by(accounts.c.asset_code)
         ).all()
         assert rows and all(debits == credits for _asset, debits, credits in rows)

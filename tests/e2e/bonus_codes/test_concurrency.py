@@ -22,9 +22,11 @@ def test_parallel_redemptions_of_one_code_credit_exactly_once(
         headers = sign_in_customer(
             client, mailer, merchant, f"racer{n}@example.com", f"+42060444444{n}"
         )
-        customer_ids.append(services.auth.customer_for_token(
-            headers["Authorization"].removeprefix("Bearer ")
-        ).customer_id)
+        customer_ids.append(
+            services.auth.customer_for_token(
+                headers["Authorization"].removeprefix("Bearer ")
+            ).customer_id
+        )
     captchas = [services.captchas.issue(customer_id).id for customer_id in customer_ids]
     barrier = threading.Barrier(len(customer_ids))
 
@@ -32,8 +34,11 @@ def test_parallel_redemptions_of_one_code_credit_exactly_once(
         barrier.wait()
         try:
             services.bonus_codes.redeem(
-                customer_ids[index], code=codes[0], captcha_id=captchas[index],
-                captcha_answer=CAPTCHA_ANSWER, client_address=f"10.0.0.{index}",
+                customer_ids[index],
+                code=codes[0],
+                captcha_id=captchas[index],
+                captcha_answer=CAPTCHA_ANSWER,
+                client_address=f"10.0.0.{index}",
             )
             return "credited"
         except errors.DomainError as error:
@@ -51,9 +56,7 @@ def test_parallel_redemptions_of_one_code_credit_exactly_once(
     balances = [
         sum(
             services.ledger.balance(account).credit_balance
-            for account in services.ledger.find_accounts(
-                uuid.UUID(int=0), "customer", customer_id
-            )
+            for account in services.ledger.find_accounts(uuid.UUID(int=0), "customer", customer_id)
         )
         for customer_id in customer_ids
     ]
@@ -74,8 +77,11 @@ def test_parallel_wrong_codes_lock_the_customer_without_an_error(
             barrier.wait()
         try:
             services.bonus_codes.redeem(
-                customer_id, code="WRONGCODE2", captcha_id=captcha_id,
-                captcha_answer=CAPTCHA_ANSWER, client_address=f"10.0.1.{index}",
+                customer_id,
+                code="WRONGCODE2",
+                captcha_id=captcha_id,
+                captcha_answer=CAPTCHA_ANSWER,
+                client_address=f"10.0.1.{index}",
             )
             return "credited"
         except errors.DomainError as error:

@@ -16,12 +16,20 @@ from tests.e2e.bonus_codes.conftest import bearer, codes_from_mail, pay_by_bank,
 def business_balance(services, merchant):
     with services.database.read() as connection:
         return connection.execute(
-            select(func.coalesce(func.sum(account_balances.c.credits_posted
-                                          - account_balances.c.debits_posted), 0))
-            .join(accounts, (accounts.c.merchant_id == account_balances.c.merchant_id)
-                  & (accounts.c.id == account_balances.c.account_id))
-            .where(accounts.c.merchant_id == uuid.UUID(merchant.id),
-                   accounts.c.purpose == "business")
+            select(
+                func.coalesce(
+                    func.sum(account_balances.c.credits_posted - account_balances.c.debits_posted),
+                    0,
+                )
+            )
+            .join(
+                accounts,
+                (accounts.c.merchant_id == account_balances.c.merchant_id)
+                & (accounts.c.id == account_balances.c.account_id),
+            )
+            .where(
+                accounts.c.merchant_id == uuid.UUID(merchant.id), accounts.c.purpose == "business"
+            )
         ).scalar()
 
 
@@ -78,8 +86,11 @@ def test_a_bank_payment_key_reused_with_another_body_is_refused(
     other = request_campaign(client, other_merchant, clock)
     symbol = campaign["funding"]["variable_symbol"]
     assert pay_by_bank(client, operator_key, 60_000, symbol, key="k-1").status_code == 201
-    for amount, reference in [(70_000, symbol), (60_000, other["funding"]["variable_symbol"]),
-                              (60_000, None)]:
+    for amount, reference in [
+        (70_000, symbol),
+        (60_000, other["funding"]["variable_symbol"]),
+        (60_000, None),
+    ]:
         reused = pay_by_bank(client, operator_key, amount, reference, key="k-1")
         assert reused.status_code == 409, (amount, reference, reused.text)
         assert reused.json()["code"] == "idempotency_key_reused"
@@ -93,8 +104,11 @@ def test_a_retried_funding_from_the_business_account_replays_the_campaign_and_pa
 ):
     campaign = request_campaign(client, merchant, clock)
     parked = pay_by_bank(client, operator_key, 150_000, None).json()
-    client.post(f"/v1/bank-payments/{parked['id']}/assign", json={"merchant_id": merchant.id},
-                headers=bearer(operator_key))
+    client.post(
+        f"/v1/bank-payments/{parked['id']}/assign",
+        json={"merchant_id": merchant.id},
+        headers=bearer(operator_key),
+    )
     url = f"/v1/bonus-campaigns/{campaign['id']}/funding/business-account"
     headers = {**merchant.owner, "Idempotency-Key": "fund-spring"}
     first = client.post(url, headers=headers)
@@ -130,7 +144,8 @@ def test_a_payment_assigned_to_a_campaign_funds_it_and_its_codes_come(
     campaign = request_campaign(client, merchant, clock)
     parked = pay_by_bank(client, operator_key, 120_000, "99").json()
     assigned = client.post(
-        f"/v1/bank-payments/{parked['id']}/assign", json={"campaign_id": campaign["id"]},
+        f"/v1/bank-payments/{parked['id']}/assign",
+        json={"campaign_id": campaign["id"]},
         headers=bearer(operator_key),
     ).json()
     assert assigned["status"] == "assigned" and assigned["campaign_id"] == campaign["id"]
@@ -146,7 +161,8 @@ def test_a_payment_cannot_be_assigned_to_a_merchant_that_does_not_exist(
 ):
     parked = pay_by_bank(client, operator_key, 70_000, "1234").json()
     refused = client.post(
-        f"/v1/bank-payments/{parked['id']}/assign", json={"merchant_id": str(uuid.uuid4())},
+        f"/v1/bank-payments/{parked['id']}/assign",
+        json={"merchant_id": str(uuid.uuid4())},
         headers=bearer(operator_key),
     )
     assert refused.status_code == 404 and refused.json()["code"] == "not_found"

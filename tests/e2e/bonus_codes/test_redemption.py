@@ -112,12 +112,15 @@ def test_one_address_with_many_accounts_cannot_walk_the_code_space(
     assert response.json()["code"] == "code_invalid"
 
 
-def test_a_code_outside_its_validity_says_so(client, merchant, operator_key, clock, mailer,
-                                              customer):
+def test_a_code_outside_its_validity_says_so(
+    client, merchant, operator_key, clock, mailer, customer
+):
     from tests.e2e.bonus_codes.conftest import sign_in_customer
 
     campaign = request_campaign(
-        client, merchant, clock,
+        client,
+        merchant,
+        clock,
         valid_from=(clock.now() + timedelta(days=2)).isoformat(),
         valid_to=(clock.now() + timedelta(days=9)).isoformat(),
     )

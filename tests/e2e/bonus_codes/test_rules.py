@@ -32,21 +32,41 @@ def known_captcha():
 
 def a_campaign(**changes) -> Campaign:
     campaign = Campaign(
-        merchant_id=uuid.uuid4(), id=uuid.uuid4(), name="Spring bonus", description="",
-        asset_code="CZK", bonus_value_minor=20_000, code_count=5,
-        funding_required_minor=100_000, valid_from=NOW - timedelta(days=1),
-        valid_to=NOW + timedelta(days=30), rest_destination="business_account",
-        bank_account=None, variable_symbol="1234567890", notify_email=None,
-        status="awaiting_funding", escrow_account_id=uuid.uuid4(), requested_by="key:x",
-        rest_minor=None, created_at=NOW, funded_at=None, stopped_at=None, settled_at=None,
+        merchant_id=uuid.uuid4(),
+        id=uuid.uuid4(),
+        name="Spring bonus",
+        description="",
+        asset_code="CZK",
+        bonus_value_minor=20_000,
+        code_count=5,
+        funding_required_minor=100_000,
+        valid_from=NOW - timedelta(days=1),
+        valid_to=NOW + timedelta(days=30),
+        rest_destination="business_account",
+        bank_account=None,
+        variable_symbol="1234567890",
+        notify_email=None,
+        status="awaiting_funding",
+        escrow_account_id=uuid.uuid4(),
+        requested_by="key:x",
+        rest_minor=None,
+        created_at=NOW,
+        funded_at=None,
+        stopped_at=None,
+        settled_at=None,
     )
     return replace(campaign, **changes)
 
 
 def a_code(campaign: Campaign, **changes) -> BonusCode:
     code = BonusCode(
-        code_hash=b"\x01" * 32, merchant_id=campaign.merchant_id, campaign_id=campaign.id,
-        last_characters="XYZ", redeemed_at=None, redeemed_by=None, transfer_id=None,
+        code_hash=b"\x01" * 32,
+        merchant_id=campaign.merchant_id,
+        campaign_id=campaign.id,
+        last_characters="XYZ",
+        redeemed_at=None,
+        redeemed_by=None,
+        transfer_id=None,
     )
     return replace(code, **changes)
 

@@ -28,12 +28,12 @@ from tests.e2e.api.conftest import (  # noqa: F401 - fixtures shared with the AP
 )
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-HEADER = ("sku", "name", "category", "unit_price", "currency", "tax_free", "members_only",
-          "active")
+HEADER = ("sku", "name", "category", "unit_price", "currency", "tax_free", "members_only", "active")
 
 
-def create_category(client: TestClient, merchant: MerchantSetup, name: str,
-                    parent: dict | None = None) -> dict:
+def create_category(
+    client: TestClient, merchant: MerchantSetup, name: str, parent: dict | None = None
+) -> dict:
     body: dict[str, Any] = {"name": name}
     if parent is not None:
         body["parent_id"] = parent["id"]
@@ -43,15 +43,21 @@ def create_category(client: TestClient, merchant: MerchantSetup, name: str,
 
 
 def create_product(client: TestClient, merchant: MerchantSetup, sku: str, **values: Any) -> dict:
-    body = {"sku": sku, "name": f"Product {sku}", "unit_price_minor": 250, "currency": "CZK",
-            **values}
+    body = {
+        "sku": sku,
+        "name": f"Product {sku}",
+        "unit_price_minor": 250,
+        "currency": "CZK",
+        **values,
+    }
     response = client.post("/v1/catalogue/products", json=body, headers=merchant.manager)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def csv_file(rows: Sequence[Sequence[Any]], header: Sequence[str] = HEADER,
-             delimiter: str = ",") -> bytes:
+def csv_file(
+    rows: Sequence[Sequence[Any]], header: Sequence[str] = HEADER, delimiter: str = ","
+) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
@@ -70,10 +76,12 @@ def xlsx_file(rows: Sequence[Sequence[Any]], header: Sequence[str] = HEADER) -> 
     return out.getvalue()
 
 
-def import_file(client: TestClient, headers: dict[str, str], content: bytes,
-                media_type: str = "text/csv"):
-    return client.post("/v1/catalogue/imports", content=content,
-                       headers={**headers, "Content-Type": media_type})
+def import_file(
+    client: TestClient, headers: dict[str, str], content: bytes, media_type: str = "text/csv"
+):
+    return client.post(
+        "/v1/catalogue/imports", content=content, headers={**headers, "Content-Type": media_type}
+    )
 
 
 def catalogue_rows(services: Services, merchant: MerchantSetup) -> dict[str, list[tuple]]:
@@ -81,10 +89,14 @@ def catalogue_rows(services: Services, merchant: MerchantSetup) -> dict[str, lis
     merchant_id = uuid.UUID(merchant.id)
     with services.database.read() as connection:
         return {
-            table.name: [tuple(row) for row in connection.execute(
-                select(table).where(table.c.merchant_id == merchant_id)
-                .order_by(*table.primary_key.columns)
-            )]
+            table.name: [
+                tuple(row)
+                for row in connection.execute(
+                    select(table)
+                    .where(table.c.merchant_id == merchant_id)
+                    .order_by(*table.primary_key.columns)
+                )
+            ]
             for table in (product_categories, products)
         }
 
@@ -101,7 +113,8 @@ def skus(page: dict) -> list[str]:
 @pytest.fixture
 def cashier(client, merchant) -> dict[str, str]:
     """A cashier's API key (not a register's)."""
-    key = client.post("/v1/api-keys", json={"name": "cashier", "role": "cashier"},
-                      headers=merchant.owner)
+    key = client.post(
+        "/v1/api-keys", json={"name": "cashier", "role": "cashier"}, headers=merchant.owner
+    )
     assert key.status_code == 201, key.text
     return bearer(key.json()["secret"])

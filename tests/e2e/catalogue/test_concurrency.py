@@ -41,8 +41,13 @@ def all_at_once(count_: int, call: Callable[[int], Any]) -> list[Any]:
 
 def test_two_categories_moved_below_each_other_at_once_make_no_cycle(services, manager):
     catalogue = services.catalogue
-    pairs = [(catalogue.create_category(manager, f"A{i}", None).category.id,
-              catalogue.create_category(manager, f"B{i}", None).category.id) for i in range(10)]
+    pairs = [
+        (
+            catalogue.create_category(manager, f"A{i}", None).category.id,
+            catalogue.create_category(manager, f"B{i}", None).category.id,
+        )
+        for i in range(10)
+    ]
     moves = [(a, b) for a, b in pairs] + [(b, a) for a, b in pairs]
 
     def move(index: int) -> str:
@@ -68,8 +73,10 @@ def test_one_sku_created_by_twenty_requests_at_once_is_made_once(services, manag
 def test_one_file_imported_five_times_at_once_makes_each_product_and_category_once(
     services, manager
 ):
-    rows = [(f"S-{i}", f"Item {i}", f"Shelf {i % 3}/Box {i % 2}", "1.50", "CZK", "", "", "")
-            for i in range(40)]
+    rows = [
+        (f"S-{i}", f"Item {i}", f"Shelf {i % 3}/Box {i % 2}", "1.50", "CZK", "", "", "")
+        for i in range(40)
+    ]
     content = csv_file(rows)
     outcomes = all_at_once(
         5, lambda _i: services.catalogue.import_products(manager, content, "csv")
@@ -77,7 +84,8 @@ def test_one_file_imported_five_times_at_once_makes_each_product_and_category_on
     # The imports that lost the race to make the first category ran again, and found
     # everything made: one made the products, the others found them as they are.
     assert sorted((o.created, o.unchanged, o.categories_created) for o in outcomes) == [
-        (0, 40, 0)] * 4 + [(40, 0, 9)]
+        (0, 40, 0)
+    ] * 4 + [(40, 0, 9)]
     assert count(services, products) == 40
     assert count(services, product_categories) == 3 + 6
     again = services.catalogue.import_products(manager, content, "csv")

@@ -29,8 +29,9 @@ def test_each_sku_comes_with_its_category_and_every_ancestor_of_it(
     create_product(client, merchant, "ESP", category_id=tree["hot"]["id"], tax_free=True)
     create_product(client, merchant, "CAKE", category_id=tree["food"]["id"], members_only=True)
     create_product(client, merchant, "BAG")
-    facts = services.catalogue.resolve_lines(uuid.UUID(merchant.id),
-                                             ["GREEN", "ESP", "CAKE", "BAG"])
+    facts = services.catalogue.resolve_lines(
+        uuid.UUID(merchant.id), ["GREEN", "ESP", "CAKE", "BAG"]
+    )
     assert facts["GREEN"].category_ids == ids(tree["tea"], tree["hot"], tree["drinks"])
     assert facts["ESP"].category_ids == ids(tree["hot"], tree["drinks"])
     assert facts["CAKE"].category_ids == ids(tree["food"])
@@ -45,8 +46,9 @@ def test_an_uncatalogued_sku_is_left_out_and_a_deactivated_one_is_told_so(
     client, services, merchant, tree
 ):
     old = create_product(client, merchant, "OLD")
-    client.patch(f"/v1/catalogue/products/{old['id']}", json={"active": False},
-                 headers=merchant.manager)
+    client.patch(
+        f"/v1/catalogue/products/{old['id']}", json={"active": False}, headers=merchant.manager
+    )
     facts = services.catalogue.resolve_lines(
         uuid.UUID(merchant.id), ["OLD", "NEVER-SEEN", "", "O\u0000LD", "x" * 1_000]
     )
@@ -80,8 +82,11 @@ def test_a_moved_category_takes_its_products_under_its_new_ancestors(
     client, services, merchant, tree
 ):
     create_product(client, merchant, "GREEN", category_id=tree["tea"]["id"])
-    moved = client.patch(f"/v1/catalogue/categories/{tree['hot']['id']}",
-                         json={"parent_id": tree["food"]["id"]}, headers=merchant.manager)
+    moved = client.patch(
+        f"/v1/catalogue/categories/{tree['hot']['id']}",
+        json={"parent_id": tree["food"]["id"]},
+        headers=merchant.manager,
+    )
     assert moved.status_code == 200
     facts = services.catalogue.resolve_lines(uuid.UUID(merchant.id), ["GREEN"])
     assert facts["GREEN"].category_ids == ids(tree["tea"], tree["hot"], tree["food"])
@@ -90,11 +95,15 @@ def test_a_moved_category_takes_its_products_under_its_new_ancestors(
 def test_many_lines_are_resolved_in_one_go(client, services, merchant, tree):
     rows = "\n".join(f"S-{i:04},Item {i},Drinks/Hot drinks/Tea,1,CZK" for i in range(1_200))
     content = f"sku,name,category,unit_price,currency\n{rows}\n".encode()
-    response = client.post("/v1/catalogue/imports", content=content,
-                           headers={**merchant.manager, "Content-Type": "text/csv"})
+    response = client.post(
+        "/v1/catalogue/imports",
+        content=content,
+        headers={**merchant.manager, "Content-Type": "text/csv"},
+    )
     assert response.json()["created"] == 1_200
     wanted = [f"S-{i:04}" for i in range(0, 1_200, 1)] + ["UNKNOWN"]
     facts = services.catalogue.resolve_lines(uuid.UUID(merchant.id), wanted)
     assert len(facts) == 1_200
     assert {f.category_ids for f in facts.values()} == {
-        ids(tree["tea"], tree["hot"], tree["drinks"])}
+        ids(tree["tea"], tree["hot"], tree["drinks"])
+    }

@@ -80,10 +80,13 @@ def test_the_tree_reads_top_down_each_level_in_name_order(tree):
     apples = grow(tree, "Apples")
     grow(tree, "b", zoo)
     grow(tree, "A", zoo)
-    assert [n.path for n in tree.flattened()] == [
-        ("Apples",), ("zoo",), ("zoo", "A"), ("zoo", "b")]
+    assert [n.path for n in tree.flattened()] == [("Apples",), ("zoo",), ("zoo", "A"), ("zoo", "b")]
     assert [n.category.id for n in tree.roots()] == [apples.id, zoo.id]
     moved = Category(MERCHANT, apples.id, zoo.id, "Apples", NOW)
     tree.replace(moved)
     assert [n.path for n in tree.flattened()] == [
-        ("zoo",), ("zoo", "A"), ("zoo", "Apples"), ("zoo", "b")]
+        ("zoo",),
+        ("zoo", "A"),
+        ("zoo", "Apples"),
+        ("zoo", "b"),
+    ]

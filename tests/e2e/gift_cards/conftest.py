@@ -49,7 +49,8 @@ class Card:
 def new_cards(client: TestClient, merchant: MerchantSetup, program: dict, count: int) -> list[Card]:
     """A printed batch of inactive cards, exported (numbers and PINs) once."""
     batch = client.post(
-        f"/v1/gift-card-programs/{program['id']}/batches", json={"card_count": count},
+        f"/v1/gift-card-programs/{program['id']}/batches",
+        json={"card_count": count},
         headers=merchant.manager,
     )
     assert batch.status_code == 201, batch.text
@@ -80,8 +81,12 @@ def activate(client, merchant, card: Card, amount: int | None = 10_000, **extra)
 
 
 def load(client, merchant, card: Card, amount: int, **extra):
-    return post(client, "/v1/gift-cards/loads",
-                {"number": card.number, "amount_minor": amount, **extra}, merchant.register)
+    return post(
+        client,
+        "/v1/gift-cards/loads",
+        {"number": card.number, "amount_minor": amount, **extra},
+        merchant.register,
+    )
 
 
 def spend(client, merchant, card: Card, amount: int, pin: str | None = "use card", **extra):

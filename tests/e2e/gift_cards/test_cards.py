@@ -37,7 +37,8 @@ def test_a_batch_is_printed_once_with_luhn_numbers_and_pins(client, merchant, pr
 
 def test_a_batch_exports_as_xlsx_for_the_printer(client, merchant, program):
     batch = client.post(
-        f"/v1/gift-card-programs/{program['id']}/batches", json={"card_count": 3},
+        f"/v1/gift-card-programs/{program['id']}/batches",
+        json={"card_count": 3},
         headers=merchant.manager,
     ).json()
     export = client.post(
@@ -52,8 +53,14 @@ def test_a_batch_exports_as_xlsx_for_the_printer(client, merchant, program):
 
 
 def test_a_program_number_format_has_its_prefix_and_length(client, merchant):
-    program = create_program(client, merchant, number_length=19, number_prefix="603456",
-                             pin_required=False, number_luhn=False)
+    program = create_program(
+        client,
+        merchant,
+        number_length=19,
+        number_prefix="603456",
+        pin_required=False,
+        number_luhn=False,
+    )
     (card,) = new_cards(client, merchant, program, 1)
     assert card.number.startswith("603456") and len(card.number) == 19
     assert card.pin is None
@@ -112,9 +119,7 @@ def test_spending_more_than_the_balance_is_refused(client, merchant, card):
     assert balance(client, merchant, card) == 10_000
 
 
-def test_spending_more_takes_what_is_there_when_asked_and_reports_the_rest(
-    client, merchant, card
-):
+def test_spending_more_takes_what_is_there_when_asked_and_reports_the_rest(client, merchant, card):
     response = spend(client, merchant, card, 12_500, take_what_is_there=True)
     assert response.status_code == 201, response.text
     body = response.json()
@@ -139,8 +144,12 @@ def test_a_retried_spend_replays_and_another_body_is_refused(client, merchant, c
 
 
 def test_a_balance_inquiry_needs_the_number_and_the_pin(client, merchant, card):
-    response = post(client, "/v1/gift-cards/balance-inquiries",
-                    {"number": card.number, "pin": card.pin}, merchant.register)
+    response = post(
+        client,
+        "/v1/gift-cards/balance-inquiries",
+        {"number": card.number, "pin": card.pin},
+        merchant.register,
+    )
     assert response.status_code == 200, response.text
     assert response.json()["balance_minor"] == 10_000
     assert response.json()["number_last4"] == card.number[-4:]
@@ -148,14 +157,21 @@ def test_a_balance_inquiry_needs_the_number_and_the_pin(client, merchant, card):
 
 
 def test_a_two_phase_spend_holds_then_captures_part(client, merchant, card):
-    held = post(client, "/v1/gift-cards/authorisations",
-                {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
-                merchant.register)
+    held = post(
+        client,
+        "/v1/gift-cards/authorisations",
+        {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
+        merchant.register,
+    )
     assert held.status_code == 201, held.text
     card_view = client.get(f"/v1/gift-cards/{card.id}", headers=merchant.manager).json()
     assert card_view["balance_minor"] == 10_000 and card_view["available_minor"] == 6_000
-    captured = post(client, f"/v1/gift-cards/authorisations/{held.json()['id']}/capture",
-                    {"amount_minor": 3_000}, merchant.register)
+    captured = post(
+        client,
+        f"/v1/gift-cards/authorisations/{held.json()['id']}/capture",
+        {"amount_minor": 3_000},
+        merchant.register,
+    )
     assert captured.status_code == 201, captured.text
     assert captured.json()["balance_after_minor"] == 7_000
     card_view = client.get(f"/v1/gift-cards/{card.id}", headers=merchant.manager).json()
@@ -163,37 +179,55 @@ def test_a_two_phase_spend_holds_then_captures_part(client, merchant, card):
 
 
 def test_a_voided_authorisation_releases_the_hold(client, merchant, card):
-    held = post(client, "/v1/gift-cards/authorisations",
-                {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
-                merchant.register).json()
-    voided = post(client, f"/v1/gift-cards/authorisations/{held['id']}/void", {},
-                  merchant.register)
+    held = post(
+        client,
+        "/v1/gift-cards/authorisations",
+        {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
+        merchant.register,
+    ).json()
+    voided = post(client, f"/v1/gift-cards/authorisations/{held['id']}/void", {}, merchant.register)
     assert voided.status_code == 201, voided.text
-    assert client.get(f"/v1/gift-cards/{card.id}",
-                      headers=merchant.manager).json()["available_minor"] == 10_000
+    assert (
+        client.get(f"/v1/gift-cards/{card.id}", headers=merchant.manager).json()["available_minor"]
+        == 10_000
+    )
 
 
 def test_an_authorisation_lapses_after_its_time(client, merchant, card, services, clock):
-    held = post(client, "/v1/gift-cards/authorisations",
-                {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
-                merchant.register).json()
+    held = post(
+        client,
+        "/v1/gift-cards/authorisations",
+        {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
+        merchant.register,
+    ).json()
     clock.advance(timedelta(minutes=61))
     assert services.ledger.expire_holds() == 1
-    late = post(client, f"/v1/gift-cards/authorisations/{held['id']}/capture", {},
-                merchant.register)
+    late = post(
+        client, f"/v1/gift-cards/authorisations/{held['id']}/capture", {}, merchant.register
+    )
     assert late.status_code == 409
-    assert client.get(f"/v1/gift-cards/{card.id}",
-                      headers=merchant.manager).json()["available_minor"] == 10_000
+    assert (
+        client.get(f"/v1/gift-cards/{card.id}", headers=merchant.manager).json()["available_minor"]
+        == 10_000
+    )
 
 
 def test_refunds_of_a_spend_add_up_to_at_most_the_spend(client, merchant, card):
     spent = spend(client, merchant, card, 6_000).json()
-    first = post(client, f"/v1/gift-cards/spends/{spent['id']}/refunds",
-                 {"amount_minor": 2_000}, merchant.register)
+    first = post(
+        client,
+        f"/v1/gift-cards/spends/{spent['id']}/refunds",
+        {"amount_minor": 2_000},
+        merchant.register,
+    )
     assert first.status_code == 201, first.text
     assert first.json()["balance_after_minor"] == 6_000
-    too_much = post(client, f"/v1/gift-cards/spends/{spent['id']}/refunds",
-                    {"amount_minor": 4_001}, merchant.register)
+    too_much = post(
+        client,
+        f"/v1/gift-cards/spends/{spent['id']}/refunds",
+        {"amount_minor": 4_001},
+        merchant.register,
+    )
     assert too_much.json()["code"] == "reversal_exceeds_transfer"
     rest = post(client, f"/v1/gift-cards/spends/{spent['id']}/refunds", {}, merchant.register)
     assert rest.status_code == 201 and rest.json()["amount_minor"] == 4_000
@@ -201,13 +235,16 @@ def test_refunds_of_a_spend_add_up_to_at_most_the_spend(client, merchant, card):
 
 
 def test_a_refund_of_a_capture_goes_back_to_the_card(client, merchant, card):
-    held = post(client, "/v1/gift-cards/authorisations",
-                {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
-                merchant.register).json()
-    captured = post(client, f"/v1/gift-cards/authorisations/{held['id']}/capture", {},
-                    merchant.register).json()
-    refund = post(client, f"/v1/gift-cards/spends/{captured['id']}/refunds", {},
-                  merchant.register)
+    held = post(
+        client,
+        "/v1/gift-cards/authorisations",
+        {"number": card.number, "pin": card.pin, "amount_minor": 4_000},
+        merchant.register,
+    ).json()
+    captured = post(
+        client, f"/v1/gift-cards/authorisations/{held['id']}/capture", {}, merchant.register
+    ).json()
+    refund = post(client, f"/v1/gift-cards/spends/{captured['id']}/refunds", {}, merchant.register)
     assert refund.status_code == 201, refund.text
     assert balance(client, merchant, card) == 10_000
 
@@ -270,8 +307,13 @@ def test_a_retried_activation_without_a_load_replays_its_first_answer(client, me
     assert again.json() == first.json()
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert "Idempotent-Replayed" not in first.headers
-    other = post(client, "/v1/gift-cards/activations", {"number": card.number, "amount_minor": 1},
-                 merchant.register, "activate-1")
+    other = post(
+        client,
+        "/v1/gift-cards/activations",
+        {"number": card.number, "amount_minor": 1},
+        merchant.register,
+        "activate-1",
+    )
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency_key_reused"
     operations = client.get(f"/v1/gift-cards/{card.id}/operations", headers=merchant.manager)

@@ -21,8 +21,12 @@ from tests.e2e.gift_cards.conftest import (
 
 
 def inquiry(client, merchant, number, pin):
-    return post(client, "/v1/gift-cards/balance-inquiries", {"number": number, "pin": pin},
-                merchant.register)
+    return post(
+        client,
+        "/v1/gift-cards/balance-inquiries",
+        {"number": number, "pin": pin},
+        merchant.register,
+    )
 
 
 def test_wrong_number_wrong_pin_and_another_merchants_card_get_the_same_answer(
@@ -31,8 +35,10 @@ def test_wrong_number_wrong_pin_and_another_merchants_card_get_the_same_answer(
     wrong_pin = inquiry(client, merchant, card.number, "0000" if card.pin != "0000" else "1111")
     unknown = inquiry(client, merchant, "4000000000000002", card.pin)
     elsewhere = inquiry(client, other_merchant, card.number, card.pin)
-    answers = [(r.status_code, r.json()["code"], r.json()["title"])
-               for r in (wrong_pin, unknown, elsewhere)]
+    answers = [
+        (r.status_code, r.json()["code"], r.json()["title"])
+        for r in (wrong_pin, unknown, elsewhere)
+    ]
     assert answers == [(422, "gift_card_invalid", answers[0][2])] * 3
 
 
@@ -84,13 +90,19 @@ def test_an_invoice_number_serves_once_per_merchant(client, merchant, other_merc
     assert spend(client, merchant, first, 100, invoice_number="INV-2").status_code == 201
     other_program = create_program(client, other_merchant, invoice_required=True)
     (elsewhere,) = new_cards(client, other_merchant, other_program, 1)
-    assert activate(client, other_merchant, elsewhere, 1_000,
-                    invoice_number="INV-1").status_code == 201
+    assert (
+        activate(client, other_merchant, elsewhere, 1_000, invoice_number="INV-1").status_code
+        == 201
+    )
 
 
 def test_daily_limits_count_loads_and_spends_per_card_per_utc_day(client, merchant, clock):
-    program = create_program(client, merchant, loads_per_card_per_day_max=2,
-                             spend_amount_per_card_per_day_max_minor=3_000)
+    program = create_program(
+        client,
+        merchant,
+        loads_per_card_per_day_max=2,
+        spend_amount_per_card_per_day_max_minor=3_000,
+    )
     (card,) = new_cards(client, merchant, program, 1)
     assert activate(client, merchant, card, 5_000).status_code == 201
     assert load(client, merchant, card, 1_000).status_code == 201
@@ -116,18 +128,24 @@ def test_a_balance_transfer_moves_everything_and_closes_the_old_card(
 ):
     spend(client, merchant, card, 2_500)
     (new_card,) = new_cards(client, merchant, program, 1)
-    response = post(client, "/v1/gift-cards/balance-transfers",
-                    {"from_card_id": card.id, "to_number": new_card.number}, merchant.manager)
+    response = post(
+        client,
+        "/v1/gift-cards/balance-transfers",
+        {"from_card_id": card.id, "to_number": new_card.number},
+        merchant.manager,
+    )
     assert response.status_code == 201, response.text
     assert response.json()["transfer_in"]["balance_after_minor"] == 7_500
     old = client.get(f"/v1/gift-cards/{card.id}", headers=merchant.manager).json()
     new = client.get(f"/v1/gift-cards/{new_card.id}", headers=merchant.manager).json()
     assert (old["state"], old["balance_minor"], old["replaced_by"]) == ("closed", 0, new["id"])
     assert (new["state"], new["balance_minor"]) == ("active", 7_500)
-    old_history = client.get(f"/v1/gift-cards/{card.id}/operations",
-                             headers=merchant.manager).json()
-    new_history = client.get(f"/v1/gift-cards/{new_card.id}/operations",
-                             headers=merchant.manager).json()
+    old_history = client.get(
+        f"/v1/gift-cards/{card.id}/operations", headers=merchant.manager
+    ).json()
+    new_history = client.get(
+        f"/v1/gift-cards/{new_card.id}/operations", headers=merchant.manager
+    ).json()
     assert "transfer_out" in [operation["kind"] for operation in old_history]
     assert "transfer_in" in [operation["kind"] for operation in new_history]
     assert spend(client, merchant, card, 100).json()["code"] == "gift_card_closed"
@@ -137,9 +155,12 @@ def test_a_balance_transfer_moves_everything_and_closes_the_old_card(
 
 def test_a_register_transfers_with_the_old_cards_number_and_pin(client, merchant, program, card):
     (new_card,) = new_cards(client, merchant, program, 1)
-    response = post(client, "/v1/gift-cards/balance-transfers",
-                    {"from_number": card.number, "from_pin": card.pin,
-                     "to_number": new_card.number}, merchant.register)
+    response = post(
+        client,
+        "/v1/gift-cards/balance-transfers",
+        {"from_number": card.number, "from_pin": card.pin, "to_number": new_card.number},
+        merchant.register,
+    )
     assert response.status_code == 201, response.text
     assert balance(client, merchant, new_card) == 10_000
 
@@ -148,31 +169,46 @@ def assert_ledger_balances(services) -> None:
     """All posted debits equal all posted credits, and so do the pending ones."""
     with services.database.read() as connection:
         debits, credits = connection.execute(
-            select(func.sum(account_balances.c.debits_posted),
-                   func.sum(account_balances.c.credits_posted))
+            select(
+                func.sum(account_balances.c.debits_posted),
+                func.sum(account_balances.c.credits_posted),
+            )
         ).one()
         pending_debits, pending_credits = connection.execute(
-            select(func.sum(account_balances.c.debits_pending),
-                   func.sum(account_balances.c.credits_pending))
+            select(
+                func.sum(account_balances.c.debits_pending),
+                func.sum(account_balances.c.credits_pending),
+            )
         ).one()
     assert debits == credits
     assert pending_debits == pending_credits
 
 
-def test_refunds_and_transfers_keep_debits_equal_to_credits(client, merchant, program, card,
-                                                            services):
+def test_refunds_and_transfers_keep_debits_equal_to_credits(
+    client, merchant, program, card, services
+):
     spent = spend(client, merchant, card, 4_000).json()
-    post(client, f"/v1/gift-cards/spends/{spent['id']}/refunds", {"amount_minor": 1_500},
-         merchant.register)
-    held = post(client, "/v1/gift-cards/authorisations",
-                {"number": card.number, "pin": card.pin, "amount_minor": 1_000},
-                merchant.register)
+    post(
+        client,
+        f"/v1/gift-cards/spends/{spent['id']}/refunds",
+        {"amount_minor": 1_500},
+        merchant.register,
+    )
+    held = post(
+        client,
+        "/v1/gift-cards/authorisations",
+        {"number": card.number, "pin": card.pin, "amount_minor": 1_000},
+        merchant.register,
+    )
     assert held.status_code == 201
-    post(client, f"/v1/gift-cards/authorisations/{held.json()['id']}/void", {},
-         merchant.register)
+    post(client, f"/v1/gift-cards/authorisations/{held.json()['id']}/void", {}, merchant.register)
     (new_card,) = new_cards(client, merchant, program, 1)
-    post(client, "/v1/gift-cards/balance-transfers",
-         {"from_card_id": card.id, "to_number": new_card.number}, merchant.manager)
+    post(
+        client,
+        "/v1/gift-cards/balance-transfers",
+        {"from_card_id": card.id, "to_number": new_card.number},
+        merchant.manager,
+    )
     assert balance(client, merchant, new_card) == 7_500
     assert_ledger_balances(services)
 
@@ -188,13 +224,17 @@ def alerts(client, merchant, kind=None):
     return client.get(path, headers=merchant.manager).json()
 
 
-def test_alert_rules_raise_stored_listed_and_mailed_alerts(
-    client, operator_key, services, mailer
-):
+def test_alert_rules_raise_stored_listed_and_mailed_alerts(client, operator_key, services, mailer):
     shop = make_merchant_with_contacts(client, operator_key)
     program = create_program(client, shop)
-    rule(client, shop, kind="large_load", threshold_minor=20_000,
-         notify_head_office=True, notify_store_manager=True)
+    rule(
+        client,
+        shop,
+        kind="large_load",
+        threshold_minor=20_000,
+        notify_head_office=True,
+        notify_store_manager=True,
+    )
     rule(client, shop, kind="wrong_pins", threshold_count=2)
     rule(client, shop, kind="card_velocity", threshold_count=3, window_minutes=10)
     rule(client, shop, kind="balance_transfer")
@@ -206,14 +246,25 @@ def test_alert_rules_raise_stored_listed_and_mailed_alerts(
         inquiry(client, shop, first.number, wrong)
     for _ in range(3):
         spend(client, shop, first, 100)
-    client.post(f"/v1/gift-cards/{first.id}/adjustments",
-                json={"amount_minor": 100, "direction": "credit", "reason": "till error"},
-                headers=shop.manager)
-    post(client, "/v1/gift-cards/balance-transfers",
-         {"from_card_id": first.id, "to_number": second.number}, shop.manager)
+    client.post(
+        f"/v1/gift-cards/{first.id}/adjustments",
+        json={"amount_minor": 100, "direction": "credit", "reason": "till error"},
+        headers=shop.manager,
+    )
+    post(
+        client,
+        "/v1/gift-cards/balance-transfers",
+        {"from_card_id": first.id, "to_number": second.number},
+        shop.manager,
+    )
     kinds = sorted(alert["kind"] for alert in alerts(client, shop))
-    assert kinds == ["balance_transfer", "card_velocity", "large_load", "manual_adjustment",
-                     "wrong_pins"]
+    assert kinds == [
+        "balance_transfer",
+        "card_velocity",
+        "large_load",
+        "manual_adjustment",
+        "wrong_pins",
+    ]
     large = alerts(client, shop, "large_load")[0]
     assert large["mailed_to"] == ["hq@cafe.example", "store@cafe.example"]
     subjects = [(m["To"], m["Subject"]) for m in mailer.sent]
@@ -231,19 +282,31 @@ def test_many_cards_checked_from_one_terminal_raise_one_alert(client, merchant, 
 
 
 def make_merchant_with_contacts(client, operator_key):
-    response = client.post("/v1/merchants", json={"name": "Café Vert",
-                                                  "head_office_email": "hq@cafe.example"},
-                           headers=bearer(operator_key))
+    response = client.post(
+        "/v1/merchants",
+        json={"name": "Café Vert", "head_office_email": "hq@cafe.example"},
+        headers=bearer(operator_key),
+    )
     owner = bearer(response.json()["owner_key"]["secret"])
-    store = client.post("/v1/stores", json={"name": "Main", "manager_email":
-                                            "store@cafe.example"}, headers=owner).json()
-    register = client.post("/v1/terminals", json={"store_id": store["id"], "kind": "register",
-                                                  "name": "Till"}, headers=owner).json()
-    manager = client.post("/v1/api-keys", json={"name": "m", "role": "manager"},
-                          headers=owner).json()
-    return MerchantSetup(id=response.json()["id"], owner_key=response.json()["owner_key"][
-        "secret"], store_id=store["id"], register_id=register["id"],
-        register_key=register["api_key"]["secret"], manager_key=manager["secret"])
+    store = client.post(
+        "/v1/stores", json={"name": "Main", "manager_email": "store@cafe.example"}, headers=owner
+    ).json()
+    register = client.post(
+        "/v1/terminals",
+        json={"store_id": store["id"], "kind": "register", "name": "Till"},
+        headers=owner,
+    ).json()
+    manager = client.post(
+        "/v1/api-keys", json={"name": "m", "role": "manager"}, headers=owner
+    ).json()
+    return MerchantSetup(
+        id=response.json()["id"],
+        owner_key=response.json()["owner_key"]["secret"],
+        store_id=store["id"],
+        register_id=register["id"],
+        register_key=register["api_key"]["secret"],
+        manager_key=manager["secret"],
+    )
 
 
 def test_a_balance_transfer_from_another_merchants_card_is_not_found(
@@ -252,8 +315,12 @@ def test_a_balance_transfer_from_another_merchants_card_is_not_found(
     rival_program = create_program(client, other_merchant)
     (rival_card,) = new_cards(client, other_merchant, rival_program, 1)
     assert activate(client, other_merchant, rival_card, 5_000).status_code == 201
-    response = post(client, "/v1/gift-cards/balance-transfers",
-                    {"from_card_id": rival_card.id, "to_number": card.number}, merchant.manager)
+    response = post(
+        client,
+        "/v1/gift-cards/balance-transfers",
+        {"from_card_id": rival_card.id, "to_number": card.number},
+        merchant.manager,
+    )
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "not_found"
     assert balance(client, other_merchant, rival_card) == 5_000

@@ -29,12 +29,15 @@ from tests.e2e.gift_cards.conftest import Card, balance
 SALE = "S-1001"
 
 
-def pay_sale(services: Services, merchant, card: Card, customer_id: str, *,
-             from_card: int, from_wallet: int) -> EntryResult:
+def pay_sale(
+    services: Services, merchant, card: Card, customer_id: str, *, from_card: int, from_wallet: int
+) -> EntryResult:
     """Pay one sale: `from_card` with the gift card, `from_wallet` from the customer's wallet."""
     register = Principal(
-        merchant_id=uuid.UUID(merchant.id), role="cashier",
-        store_id=uuid.UUID(merchant.store_id), terminal_id=uuid.UUID(merchant.register_id),
+        merchant_id=uuid.UUID(merchant.id),
+        role="cashier",
+        store_id=uuid.UUID(merchant.store_id),
+        terminal_id=uuid.UUID(merchant.register_id),
     )
     gift_cards = services.gift_cards
     paying = gift_cards.payment_card(register, number=card.number, pin=card.pin)
@@ -45,12 +48,16 @@ def pay_sale(services: Services, merchant, card: Card, customer_id: str, *,
     def work(unit: UnitOfWork) -> EntryResult:
         locked = gift_cards.tender.lock_card(unit, paying.card_id)
         card_plan = gift_cards.tender.plan_spend(
-            unit, locked, paying.program, from_card, accounts=paying.accounts,
-            actor=paying.actor, reference=SALE,
+            unit,
+            locked,
+            paying.program,
+            from_card,
+            accounts=paying.accounts,
+            actor=paying.actor,
+            reference=SALE,
         )
         wallet_plan = WalletService.plan_payment(wallet, from_wallet, SALE)
-        result = commit_plans(services.ledger, unit, [card_plan, wallet_plan],
-                              kind="sale_payment")
+        result = commit_plans(services.ledger, unit, [card_plan, wallet_plan], kind="sale_payment")
         assert result is not None
         gift_cards.tender.check_landed(card_plan, result)
         return result
@@ -76,16 +83,17 @@ def test_a_gift_card_and_a_wallet_pay_one_sale_in_one_journal_entry(
     assert top_up(client, merchant, customer["id"], 5_000, asset="CAD").status_code == 201
     entries_before = entry_count(services)
 
-    result = pay_sale(services, merchant, card, customer["id"], from_card=6_000,
-                      from_wallet=4_000)
+    result = pay_sale(services, merchant, card, customer["id"], from_card=6_000, from_wallet=4_000)
 
     assert entry_count(services) == entries_before + 1
     assert sorted((t.code, t.amount, t.reference) for t in result.transfers) == [
-        ("gift_card_spend", 6_000, SALE), ("wallet_payment", 4_000, SALE),
+        ("gift_card_spend", 6_000, SALE),
+        ("wallet_payment", 4_000, SALE),
     ]
     with services.database.read() as connection:
         in_entry = connection.execute(
-            select(func.count()).select_from(transfers)
+            select(func.count())
+            .select_from(transfers)
             .where(transfers.c.entry_id == result.entry_id)
         ).scalar_one()
     assert in_entry == 2
@@ -98,9 +106,7 @@ def test_a_gift_card_and_a_wallet_pay_one_sale_in_one_journal_entry(
     assert spend["terminal_id"] == merchant.register_id
 
 
-def test_when_the_wallet_has_too_little_nothing_of_the_sale_lands(
-    client, merchant, services, card
-):
+def test_when_the_wallet_has_too_little_nothing_of_the_sale_lands(client, merchant, services, card):
     customer = enrol(client, merchant)
     assert top_up(client, merchant, customer["id"], 1_000, asset="CAD").status_code == 201
     entries_before = entry_count(services)

@@ -16,8 +16,11 @@ LATTE = {"sku": "LATTE", "quantity": 1, "unit_price_minor": 10_000}
 
 
 def _program(client, merchant) -> dict:
-    return client.post("/v1/loyalty-programs", headers=merchant.manager, json={
-        "kind": "points", "name": "Points", "currency": "CZK"}).json()
+    return client.post(
+        "/v1/loyalty-programs",
+        headers=merchant.manager,
+        json={"kind": "points", "name": "Points", "currency": "CZK"},
+    ).json()
 
 
 def _points(services, merchant, program, member) -> int:
@@ -34,19 +37,26 @@ def test_twenty_parallel_checks_spending_the_same_points_never_overspend(
     member = enrol(client, merchant, "+420601700700")
     # Ten checks of 100.00 CZK: 100 points.
     for index in range(10):
-        response = client.post("/v1/checks", json={
-            "currency": "CZK", "customer_id": member["id"], "lines": [LATTE]},
-            headers={**merchant.register, "Idempotency-Key": f"earn-{index}"})
+        response = client.post(
+            "/v1/checks",
+            json={"currency": "CZK", "customer_id": member["id"], "lines": [LATTE]},
+            headers={**merchant.register, "Idempotency-Key": f"earn-{index}"},
+        )
         assert response.status_code == 201, response.text
     assert _points(services, merchant, program, member) == 100
 
     def spend(http):
-        return http.post(f"{server_url}/v1/checks", json={
-            "currency": "CZK", "customer_id": member["id"],
-            # 30 points (3.00 CZK) pay all of it: such a check earns nothing.
-            "lines": [{"sku": "TEA", "quantity": 1, "unit_price_minor": 300}],
-            "use_loyalty": [{"program_id": program["id"], "units": 30}],
-        }, headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())})
+        return http.post(
+            f"{server_url}/v1/checks",
+            json={
+                "currency": "CZK",
+                "customer_id": member["id"],
+                # 30 points (3.00 CZK) pay all of it: such a check earns nothing.
+                "lines": [{"sku": "TEA", "quantity": 1, "unit_price_minor": 300}],
+                "use_loyalty": [{"program_id": program["id"], "units": 30}],
+            },
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
+        )
 
     responses = all_at_once(20, spend)
     outcomes = Counter(
@@ -63,9 +73,11 @@ def test_fifty_parallel_checks_with_one_invoice_number_record_one(
     _program(client, merchant)
 
     def commit(http):
-        return http.post(f"{server_url}/v1/checks", json={
-            "currency": "CZK", "invoice_number": "F-77", "lines": [LATTE]},
-            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())})
+        return http.post(
+            f"{server_url}/v1/checks",
+            json={"currency": "CZK", "invoice_number": "F-77", "lines": [LATTE]},
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
+        )
 
     responses = all_at_once(50, commit)
     outcomes = Counter(
@@ -74,6 +86,6 @@ def test_fifty_parallel_checks_with_one_invoice_number_record_one(
     assert outcomes == {201: 1, "invoice_reused": 49}, outcomes
     with services.database.read() as connection:
         assert connection.execute(select(func.count()).select_from(checks)).scalar_one() == 1
-        assert connection.execute(
-            select(func.count()).select_from(invoice_numbers)
-        ).scalar_one() == 1
+        assert (
+            connection.execute(select(func.count()).select_from(invoice_numbers)).scalar_one() == 1
+        )

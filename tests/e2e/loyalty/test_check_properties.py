@@ -31,17 +31,23 @@ from tests.e2e.api.conftest import enrol
 POINT_VALUE_MINOR = 10  # the points program's default: 1 point = 0.10 CZK
 
 lines = st.lists(
-    st.builds(LineRequest, sku=st.sampled_from(["A", "B", "C"]),
-              quantity=st.integers(1, 4), unit_price_minor=st.integers(0, 40_000)),
-    min_size=1, max_size=4,
+    st.builds(
+        LineRequest,
+        sku=st.sampled_from(["A", "B", "C"]),
+        quantity=st.integers(1, 4),
+        unit_price_minor=st.integers(0, 40_000),
+    ),
+    min_size=1,
+    max_size=4,
 ).map(tuple)
 
 
 def run_machine(services, client, merchant) -> None:
     register = services.merchants.authenticate_key(merchant.register["Authorization"].split()[1])
     manager = services.merchants.authenticate_key(merchant.manager["Authorization"].split()[1])
-    program = services.loyalty.create(manager, kind=ProgramKind.POINTS, name="Points",
-                                      currency="CZK", settings={})
+    program = services.loyalty.create(
+        manager, kind=ProgramKind.POINTS, name="Points", currency="CZK", settings={}
+    )
     phones = iter(f"+4206017{n:05d}" for n in range(100_000))
 
     class Checks(RuleBasedStateMachine):
@@ -55,14 +61,18 @@ def run_machine(services, client, merchant) -> None:
 
         def _commit(self, request_lines, use: int | None) -> None:
             request = CheckRequest(
-                store_id=register.store_id, terminal_id=register.terminal_id,
-                channel="register", currency="CZK", lines=request_lines,
+                store_id=register.store_id,
+                terminal_id=register.terminal_id,
+                channel="register",
+                currency="CZK",
+                lines=request_lines,
                 membership_id=self.member_id,
                 loyalty_uses=(LoyaltyUse(program.id, use),) if use else (),
             )
             try:
-                check = services.checkout.commit(register, request,
-                                                 Idempotency(str(uuid.uuid4()), "h"))
+                check = services.checkout.commit(
+                    register, request, Idempotency(str(uuid.uuid4()), "h")
+                )
             except errors.InsufficientFunds:
                 return
             self.checks.append(check.id)
@@ -80,8 +90,13 @@ def run_machine(services, client, merchant) -> None:
         def refund_some(self, data) -> None:
             check_id = data.draw(st.sampled_from(self.checks))
             with services.database.read() as connection:
-                rows = connection.execute(select(check_lines).where(
-                    check_lines.c.check_id == check_id)).mappings().all()
+                rows = (
+                    connection.execute(
+                        select(check_lines).where(check_lines.c.check_id == check_id)
+                    )
+                    .mappings()
+                    .all()
+                )
             left = {row["line_index"]: row["quantity"] - row["refunded_quantity"] for row in rows}
             open_lines = [index for index, quantity in left.items() if quantity]
             if not open_lines:
@@ -92,23 +107,35 @@ def run_machine(services, client, merchant) -> None:
 
         def _refund(self, check_id, lines_wanted) -> None:
             # A manager: some refunds are above what a register may give back alone.
-            refund = services.checkout.refund(manager, check_id, lines=lines_wanted,
-                                              idempotency=Idempotency(str(uuid.uuid4()), "h"))
+            refund = services.checkout.refund(
+                manager,
+                check_id,
+                lines=lines_wanted,
+                idempotency=Idempotency(str(uuid.uuid4()), "h"),
+            )
             self.kept_off_minor += refund.kept_off_refund_minor
 
         @invariant()
         def the_ledger_holds(self) -> None:
             with services.database.read() as connection:
                 totals = connection.execute(
-                    select(accounts.c.asset_code, func.sum(account_balances.c.debits_posted),
-                           func.sum(account_balances.c.credits_posted))
-                    .join(accounts, (accounts.c.merchant_id == account_balances.c.merchant_id)
-                          & (accounts.c.id == account_balances.c.account_id))
+                    select(
+                        accounts.c.asset_code,
+                        func.sum(account_balances.c.debits_posted),
+                        func.sum(account_balances.c.credits_posted),
+                    )
+                    .join(
+                        accounts,
+                        (accounts.c.merchant_id == account_balances.c.merchant_id)
+                        & (accounts.c.id == account_balances.c.account_id),
+                    )
                     .group_by(accounts.c.asset_code)
                 ).all()
-                over = connection.execute(select(func.count()).select_from(checks).where(
-                    checks.c.refunded_minor > checks.c.gross_minor - checks.c.discount_minor
-                )).scalar_one()
+                over = connection.execute(
+                    select(func.count())
+                    .select_from(checks)
+                    .where(checks.c.refunded_minor > checks.c.gross_minor - checks.c.discount_minor)
+                ).scalar_one()
             assert all(int(debits) == int(credits) for _asset, debits, credits in totals)
             assert over == 0
             assert services.ledger.balance(self.account).credit_balance >= 0
@@ -119,12 +146,14 @@ def run_machine(services, client, merchant) -> None:
                     self._refund(check_id, None)
             balance = services.ledger.balance(self.account).credit_balance
             assert balance * POINT_VALUE_MINOR == self.kept_off_minor, (
-                balance, self.kept_off_minor
+                balance,
+                self.kept_off_minor,
             )
 
     Checks.TestCase.settings = settings(
         max_examples=int(os.environ.get("CAGNOTTE_CHECK_EXAMPLES", "8")),
-        stateful_step_count=8, deadline=None,
+        stateful_step_count=8,
+        deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     Checks.TestCase().runTest()

@@ -10,15 +10,21 @@ LATTE = {"sku": "LATTE", "quantity": 2, "unit_price_minor": 6_000}  # 120.00 CZK
 
 
 def _setup(client, merchant):
-    program = client.post("/v1/loyalty-programs", headers=merchant.manager, json={
-        "kind": "points", "name": "Points", "currency": "CZK"}).json()
+    program = client.post(
+        "/v1/loyalty-programs",
+        headers=merchant.manager,
+        json={"kind": "points", "name": "Points", "currency": "CZK"},
+    ).json()
     member = enrol(client, merchant, "+420601333444")
     return program, member
 
 
 def _quote(client, merchant, member, **body):
-    return client.post("/v1/checks/quotes", headers=merchant.register, json={
-        "currency": "CZK", "customer_id": member["id"], "lines": [LATTE], **body}).json()
+    return client.post(
+        "/v1/checks/quotes",
+        headers=merchant.register,
+        json={"currency": "CZK", "customer_id": member["id"], "lines": [LATTE], **body},
+    ).json()
 
 
 def _earned(quote) -> dict[str, int]:
@@ -28,27 +34,40 @@ def _earned(quote) -> dict[str, int]:
 def test_a_first_purchase_bonus_and_double_points_add_to_the_base_rate(client, merchant):
     program, member = _setup(client, merchant)
     rules = f"/v1/loyalty-programs/{program['id']}/rules"
-    bonus = client.post(rules, headers=merchant.manager, json={
-        "name": "Welcome", "benefit": {"kind": "fixed_bonus", "units": 50}})
+    bonus = client.post(
+        rules,
+        headers=merchant.manager,
+        json={"name": "Welcome", "benefit": {"kind": "fixed_bonus", "units": 50}},
+    )
     assert bonus.status_code == 201, bonus.text
-    double = client.post(rules, headers=merchant.manager, json={
-        "name": "Double points", "priority": 10,
-        "benefit": {"kind": "multiplier", "base_rule_id": "base"}})
+    double = client.post(
+        rules,
+        headers=merchant.manager,
+        json={
+            "name": "Double points",
+            "priority": 10,
+            "benefit": {"kind": "multiplier", "base_rule_id": "base"},
+        },
+    )
     assert double.status_code == 201, double.text
     earned = _earned(_quote(client, merchant, member))
     # 120.00 CZK: 12 base points, 12 more for double points, 50 for the welcome bonus.
-    assert earned == {f"base:{program['id']}": 12, double.json()["id"]: 12,
-                      bonus.json()["id"]: 50}
+    assert earned == {f"base:{program['id']}": 12, double.json()["id"]: 12, bonus.json()["id"]: 50}
     listed = client.get(rules, headers=merchant.register).json()
     assert {rule["definition"]["name"] for rule in listed} == {"Welcome", "Double points"}
 
 
 def test_a_minimum_basket_rule_says_what_is_missing(client, merchant):
     program, member = _setup(client, merchant)
-    client.post(f"/v1/loyalty-programs/{program['id']}/rules", headers=merchant.manager, json={
-        "name": "Big basket", "requirements": [{"kind": "minimum_basket",
-                                                "amount_minor": 20_000}],
-        "benefit": {"kind": "fixed_bonus", "units": 100}})
+    client.post(
+        f"/v1/loyalty-programs/{program['id']}/rules",
+        headers=merchant.manager,
+        json={
+            "name": "Big basket",
+            "requirements": [{"kind": "minimum_basket", "amount_minor": 20_000}],
+            "benefit": {"kind": "fixed_bonus", "units": 100},
+        },
+    )
     quote = _quote(client, merchant, member)
     assert sum(_earned(quote).values()) == 12
     (miss,) = quote["near_misses"]
@@ -58,14 +77,26 @@ def test_a_minimum_basket_rule_says_what_is_missing(client, merchant):
 def test_a_switched_off_or_out_of_period_rule_earns_nothing(client, merchant, clock):
     program, member = _setup(client, merchant)
     rules = f"/v1/loyalty-programs/{program['id']}/rules"
-    later = client.post(rules, headers=merchant.manager, json={
-        "name": "Next year", "active_from": datetime(2030, 1, 1, tzinfo=UTC).isoformat(),
-        "benefit": {"kind": "fixed_bonus", "units": 7}}).json()
-    on = client.post(rules, headers=merchant.manager, json={
-        "name": "Now", "benefit": {"kind": "fixed_bonus", "units": 5}}).json()
+    later = client.post(
+        rules,
+        headers=merchant.manager,
+        json={
+            "name": "Next year",
+            "active_from": datetime(2030, 1, 1, tzinfo=UTC).isoformat(),
+            "benefit": {"kind": "fixed_bonus", "units": 7},
+        },
+    ).json()
+    on = client.post(
+        rules,
+        headers=merchant.manager,
+        json={"name": "Now", "benefit": {"kind": "fixed_bonus", "units": 5}},
+    ).json()
     assert set(_earned(_quote(client, merchant, member))) == {f"base:{program['id']}", on["id"]}
-    off = client.put(f"{rules}/{on['id']}", headers=merchant.manager, json={
-        "name": "Now", "active": False, "benefit": {"kind": "fixed_bonus", "units": 5}})
+    off = client.put(
+        f"{rules}/{on['id']}",
+        headers=merchant.manager,
+        json={"name": "Now", "active": False, "benefit": {"kind": "fixed_bonus", "units": 5}},
+    )
     assert off.status_code == 200, off.text
     assert set(_earned(_quote(client, merchant, member))) == {f"base:{program['id']}"}
     assert later["definition"]["name"] == "Next year"
@@ -77,15 +108,26 @@ def test_bad_rules_are_refused_with_a_clear_problem(client, merchant):
     for body in (
         {"name": "x", "benefit": {"kind": "kitty_percentage", "basis_points": 100}},
         {"name": "x", "benefit": {"kind": "multiplier", "base_rule_id": str(program["id"])}},
-        {"name": "x", "benefit": {"kind": "progressive", "brackets": [
-            {"from_minor": 100, "numerator": 1, "denominator": 100}]}},
+        {
+            "name": "x",
+            "benefit": {
+                "kind": "progressive",
+                "brackets": [{"from_minor": 100, "numerator": 1, "denominator": 100}],
+            },
+        },
         {"name": "x", "benefit": {"kind": "fixed_bonus", "units": 0}},
-        {"name": "x", "windows": [{"start": "10:00"}],
-         "benefit": {"kind": "fixed_bonus", "units": 1}},
+        {
+            "name": "x",
+            "windows": [{"start": "10:00"}],
+            "benefit": {"kind": "fixed_bonus", "units": 1},
+        },
     ):
         response = client.post(rules, headers=merchant.manager, json=body)
         assert response.status_code == 422, (body, response.text)
     assert client.get(rules, headers=merchant.manager).json() == []
-    cashier = client.post(rules, headers=merchant.register, json={
-        "name": "x", "benefit": {"kind": "fixed_bonus", "units": 1}})
+    cashier = client.post(
+        rules,
+        headers=merchant.register,
+        json={"name": "x", "benefit": {"kind": "fixed_bonus", "units": 1}},
+    )
     assert cashier.status_code == 403

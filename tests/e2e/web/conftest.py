@@ -53,8 +53,14 @@ class WalletCustomer:
 
 
 def customer_with_wallet(
-    client: TestClient, merchant: MerchantSetup, *, email: str, phone: str, first_name: str,
-    last_name: str, amount_minor: int = 0,
+    client: TestClient,
+    merchant: MerchantSetup,
+    *,
+    email: str,
+    phone: str,
+    first_name: str,
+    last_name: str,
+    amount_minor: int = 0,
 ) -> WalletCustomer:
     customer = enrol(
         client, merchant, phone=phone, email=email, first_name=first_name, last_name=last_name
@@ -65,11 +71,17 @@ def customer_with_wallet(
 
 
 def add_staff(
-    client: TestClient, merchant: MerchantSetup, email: str, *, name: str = "Eva Pokladní",
-    role: str = "cashier", password: str = STAFF_PASSWORD,
+    client: TestClient,
+    merchant: MerchantSetup,
+    email: str,
+    *,
+    name: str = "Eva Pokladní",
+    role: str = "cashier",
+    password: str = STAFF_PASSWORD,
 ) -> str:
     response = client.post(
-        "/v1/staff", json={"email": email, "name": name, "role": role, "password": password},
+        "/v1/staff",
+        json={"email": email, "name": name, "role": role, "password": password},
         headers=merchant.owner,
     )
     assert response.status_code == 201, response.text
@@ -87,8 +99,11 @@ def sign_in_customer(client: TestClient, mailer: RecordingMailer, email: str):
     assert code_page.status_code == 200, code_page.text
     return client.post(
         "/c/sign-in/code",
-        data={"email": email, "code": code_from(mailer, email),
-              "csrf_token": csrf_of(code_page.text)},
+        data={
+            "email": email,
+            "code": code_from(mailer, email),
+            "csrf_token": csrf_of(code_page.text),
+        },
     )
 
 
@@ -104,6 +119,11 @@ def sign_in_staff(client: TestClient, email: str, password: str = STAFF_PASSWORD
 def customer(client: TestClient, merchant: MerchantSetup) -> WalletCustomer:
     """Jana, with 500.00 CZK on her wallet at Café Bleu."""
     return customer_with_wallet(
-        client, merchant, email="jana@example.com", phone="+420601123456",
-        first_name="Jana", last_name="Nováková", amount_minor=50_000,
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
+        amount_minor=50_000,
     )

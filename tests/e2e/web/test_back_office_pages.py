@@ -30,13 +30,17 @@ def test_the_staff_session_cookie_is_http_only_and_scoped_to_the_back_office(cli
     page = client.get("/back-office/sign-in")
     response = client.post(
         "/back-office/sign-in",
-        data={"email": CASHIER, "password": "correct horse battery",
-              "csrf_token": csrf_of(page.text)},
+        data={
+            "email": CASHIER,
+            "password": "correct horse battery",
+            "csrf_token": csrf_of(page.text),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/back-office"
     cookie = next(
-        header for header in response.headers.get_list("set-cookie")
+        header
+        for header in response.headers.get_list("set-cookie")
         if header.startswith(STAFF_SESSION_COOKIE + "=")
     )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/back-office" in cookie
@@ -94,12 +98,21 @@ def test_staff_sign_out_needs_the_csrf_token_of_the_session(client, merchant):
 
 def test_a_search_by_name_or_phone_shows_the_customers_balances(client, merchant):
     customer_with_wallet(
-        client, merchant, email="jana@example.com", phone="+420601123456",
-        first_name="Jana", last_name="Nováková", amount_minor=50_000,
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
+        amount_minor=50_000,
     )
     customer_with_wallet(
-        client, merchant, email="petr@example.com", phone="+420602000111",
-        first_name="Petr", last_name="Svoboda",
+        client,
+        merchant,
+        email="petr@example.com",
+        phone="+420602000111",
+        first_name="Petr",
+        last_name="Svoboda",
     )
     add_staff(client, merchant, CASHIER)
     sign_in_staff(client, CASHIER)
@@ -124,12 +137,22 @@ def test_a_phone_search_without_digits_says_so(client, merchant):
 
 def test_staff_see_only_their_merchants_customers(client, merchant, other_merchant):
     customer_with_wallet(
-        client, merchant, email="jana@example.com", phone="+420601123456",
-        first_name="Jana", last_name="Nováková", amount_minor=50_000,
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
+        amount_minor=50_000,
     )
     customer_with_wallet(
-        client, other_merchant, email="jan@example.com", phone="+420603999888",
-        first_name="Jan", last_name="Novák", amount_minor=12_300,
+        client,
+        other_merchant,
+        email="jan@example.com",
+        phone="+420603999888",
+        first_name="Jan",
+        last_name="Novák",
+        amount_minor=12_300,
     )
     add_staff(client, other_merchant, "baker@rival.example", name="Bob Baker")
     dashboard = sign_in_staff(client, "baker@rival.example")
@@ -141,12 +164,14 @@ def test_staff_see_only_their_merchants_customers(client, merchant, other_mercha
     assert "No customer matches this search." in by_phone.text
 
 
-def test_a_staff_session_does_not_open_the_customer_page_nor_the_reverse(
-    client, mailer, merchant
-):
+def test_a_staff_session_does_not_open_the_customer_page_nor_the_reverse(client, mailer, merchant):
     customer_with_wallet(
-        client, merchant, email="jana@example.com", phone="+420601123456",
-        first_name="Jana", last_name="Nováková",
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
     )
     add_staff(client, merchant, CASHIER)
     sign_in_staff(client, CASHIER)
@@ -166,7 +191,8 @@ def test_the_staff_of_a_suspended_merchant_are_signed_out(client, merchant, oper
     add_staff(client, merchant, CASHIER)
     assert sign_in_staff(client, CASHIER).url.path == "/back-office"
     suspended = client.post(
-        f"/v1/merchants/{merchant.id}/status", json={"status": "suspended"},
+        f"/v1/merchants/{merchant.id}/status",
+        json={"status": "suspended"},
         headers={"Authorization": f"Bearer {operator_key}"},
     )
     assert suspended.json()["status"] == "suspended"

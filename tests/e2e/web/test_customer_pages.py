@@ -18,8 +18,12 @@ from tests.e2e.web.conftest import (
 def pay(client, merchant, customer_id, amount_minor):
     response = client.post(
         "/v1/payments",
-        json={"customer_id": customer_id, "asset": "CZK", "amount_minor": amount_minor,
-              "reference": "R-1"},
+        json={
+            "customer_id": customer_id,
+            "asset": "CZK",
+            "amount_minor": amount_minor,
+            "reference": "R-1",
+        },
         headers=merchant.register,
     )
     assert response.status_code == 201, response.text
@@ -47,13 +51,17 @@ def test_the_session_cookie_is_http_only_same_site_lax_and_scoped_to_the_custome
     code_page = request_code(client, customer.email)
     response = client.post(
         "/c/sign-in/code",
-        data={"email": customer.email, "code": code_from(mailer, customer.email),
-              "csrf_token": csrf_of(code_page.text)},
+        data={
+            "email": customer.email,
+            "code": code_from(mailer, customer.email),
+            "csrf_token": csrf_of(code_page.text),
+        },
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/c"
     cookie = next(
-        header for header in response.headers.get_list("set-cookie")
+        header
+        for header in response.headers.get_list("set-cookie")
         if header.startswith(CUSTOMER_SESSION_COOKIE + "=")
     )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/c" in cookie
@@ -89,8 +97,11 @@ def test_a_code_is_refused_after_ten_minutes(client, mailer, customer, clock):
     clock.advance(timedelta(minutes=10, seconds=1))
     response = client.post(
         "/c/sign-in/code",
-        data={"email": customer.email, "code": code_from(mailer, customer.email),
-              "csrf_token": csrf_of(code_page.text)},
+        data={
+            "email": customer.email,
+            "code": code_from(mailer, customer.email),
+            "csrf_token": csrf_of(code_page.text),
+        },
     )
     assert response.status_code == 400
     assert "The code is wrong or has expired." in response.text
@@ -107,8 +118,11 @@ def test_a_code_serves_once(client, mailer, customer):
     client.cookies.clear()
     again = client.post(
         "/c/sign-in/code",
-        data={"email": customer.email, "code": code,
-              "csrf_token": csrf_of(client.get("/c/sign-in").text)},
+        data={
+            "email": customer.email,
+            "code": code,
+            "csrf_token": csrf_of(client.get("/c/sign-in").text),
+        },
     )
     assert again.status_code == 400
     assert CUSTOMER_SESSION_COOKIE not in client.cookies
@@ -130,14 +144,10 @@ def test_a_session_ends_after_two_hours(client, mailer, customer, clock):
     )
 
 
-def test_a_sign_in_form_without_the_csrf_token_of_its_browser_is_refused(
-    client, mailer, customer
-):
+def test_a_sign_in_form_without_the_csrf_token_of_its_browser_is_refused(client, mailer, customer):
     client.get("/c/sign-in")
     missing = client.post("/c/sign-in", data={"email": customer.email})
-    forged = client.post(
-        "/c/sign-in", data={"email": customer.email, "csrf_token": "0" * 64}
-    )
+    forged = client.post("/c/sign-in", data={"email": customer.email, "csrf_token": "0" * 64})
     assert missing.status_code == forged.status_code == 403
     assert "This form has expired" in missing.text
     assert mailer.sent == []
@@ -164,8 +174,9 @@ def test_sign_out_needs_the_csrf_token_of_the_session_and_ends_it(client, mailer
     refused = client.post("/c/sign-out", data={"csrf_token": "0" * 64})
     assert refused.status_code == 403
     assert client.get("/c").url.path == "/c"
-    signed_out = client.post("/c/sign-out", data={"csrf_token": csrf_of(wallet.text)},
-                             follow_redirects=False)
+    signed_out = client.post(
+        "/c/sign-out", data={"csrf_token": csrf_of(wallet.text)}, follow_redirects=False
+    )
     assert signed_out.status_code == 303
     assert signed_out.headers["location"] == "/c/sign-in"
     client.cookies.set(CUSTOMER_SESSION_COOKIE, token, path="/c")
@@ -174,8 +185,13 @@ def test_sign_out_needs_the_csrf_token_of_the_session_and_ends_it(client, mailer
 
 def test_a_customer_never_sees_another_customers_accounts(client, mailer, merchant, customer):
     other = customer_with_wallet(
-        client, merchant, email="petr@example.com", phone="+420602000111",
-        first_name="Petr", last_name="Svoboda", amount_minor=77_700,
+        client,
+        merchant,
+        email="petr@example.com",
+        phone="+420602000111",
+        first_name="Petr",
+        last_name="Svoboda",
+        amount_minor=77_700,
     )
     others_accounts = client.get(
         f"/v1/customers/{other.id}/accounts", headers=merchant.owner
@@ -189,13 +205,16 @@ def test_a_customer_never_sees_another_customers_accounts(client, mailer, mercha
     assert "no such account" in response.text
 
 
-def test_each_membership_shows_its_merchant_name(
-    client, mailer, merchant, operator_key, customer
-):
+def test_each_membership_shows_its_merchant_name(client, mailer, merchant, operator_key, customer):
     bakery = make_merchant(client, operator_key, "Rival Bakery")
     customer_with_wallet(
-        client, bakery, email=customer.email, phone="+420601123456", first_name="Jana",
-        last_name="Nováková", amount_minor=1_000,
+        client,
+        bakery,
+        email=customer.email,
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
+        amount_minor=1_000,
     )
     wallet = sign_in_customer(client, mailer, customer.email)
     assert "Café Bleu" in wallet.text and "Rival Bakery" in wallet.text

@@ -53,9 +53,7 @@ def test_pages_need_a_staff_session(client, merchant):
         assert response.headers["location"] == "/back-office/sign-in"
 
 
-def test_the_dashboard_links_a_manager_but_not_a_cashier_to_the_gift_card_pages(
-    client, merchant
-):
+def test_the_dashboard_links_a_manager_but_not_a_cashier_to_the_gift_card_pages(client, merchant):
     signed_in_manager(client, merchant)
     dashboard = client.get("/back-office")
     add_staff(client, merchant, CASHIER)
@@ -79,9 +77,11 @@ def test_a_manager_sees_the_alerts_newest_first_and_never_another_merchants(
     assert activate(client, merchant, card, 25_000).status_code == 201
     assert activate(client, other_merchant, rival_card, 30_000).status_code == 201
     clock.advance(timedelta(minutes=5))
-    adjusted = client.post(f"/v1/gift-cards/{card.id}/adjustments",
-                           json={"amount_minor": 700, "direction": "credit", "reason": "till"},
-                           headers=merchant.manager)
+    adjusted = client.post(
+        f"/v1/gift-cards/{card.id}/adjustments",
+        json={"amount_minor": 700, "direction": "credit", "reason": "till"},
+        headers=merchant.manager,
+    )
     assert adjusted.status_code == 201, adjusted.text
     signed_in_manager(client, merchant)
 
@@ -100,8 +100,12 @@ def test_a_manager_sees_the_alerts_newest_first_and_never_another_merchants(
 def test_a_cashier_is_refused_the_gift_card_pages(client, merchant):
     add_staff(client, merchant, CASHIER)
     sign_in_staff(client, CASHIER)
-    for path in (PAGES, f"{PAGES}/cards?q=1234", f"{PAGES}/reports",
-                 f"{PAGES}/reports/liability.csv"):
+    for path in (
+        PAGES,
+        f"{PAGES}/cards?q=1234",
+        f"{PAGES}/reports",
+        f"{PAGES}/reports/liability.csv",
+    ):
         response = client.get(path)
         assert response.status_code == 403, path
         assert "Your role (cashier) does not open the gift card back-office" in response.text
@@ -163,11 +167,16 @@ def test_report_figures_match_the_api(client, merchant):
     activate(client, merchant, first, 10_000)
     activate(client, merchant, second, 4_000)
     spent = spend(client, merchant, first, 3_000).json()
-    post(client, f"/v1/gift-cards/spends/{spent['id']}/refunds", {"amount_minor": 500},
-         merchant.register)
+    post(
+        client,
+        f"/v1/gift-cards/spends/{spent['id']}/refunds",
+        {"amount_minor": 500},
+        merchant.register,
+    )
     liability = client.get("/v1/gift-card-reports/liability", headers=merchant.manager).json()
-    activity = client.get("/v1/gift-card-reports/activity?from=2026-01-01&to=2026-01-31",
-                          headers=merchant.manager).json()
+    activity = client.get(
+        "/v1/gift-card-reports/activity?from=2026-01-01&to=2026-01-31", headers=merchant.manager
+    ).json()
     signed_in_manager(client, merchant)
 
     page = client.get(f"{PAGES}/reports", params={"from": "2026-01-01", "to": "2026-01-31"})
@@ -179,8 +188,10 @@ def test_report_figures_match_the_api(client, merchant):
     assert f"{program['name']} 0 2 0 0 115.00 CAD" in text
     (day,) = activity
     assert (day["loaded_minor"], day["spent_minor"], day["refunded_minor"]) == (14_000, 3_000, 500)
-    assert (f"{day['business_date']} Café Bleu main {program['name']} {day['operations']} "
-            "140.00 CAD 30.00 CAD 5.00 CAD 0.00 CAD 0.00 CAD") in text
+    assert (
+        f"{day['business_date']} Café Bleu main {program['name']} {day['operations']} "
+        "140.00 CAD 30.00 CAD 5.00 CAD 0.00 CAD 0.00 CAD"
+    ) in text
 
 
 def test_a_backwards_period_is_refused_with_a_message(client, merchant):
@@ -207,8 +218,10 @@ def test_report_downloads_are_the_services_exports(client, merchant):
     assert liability_csv.text == api_csv.text
     header, row = liability_csv.text.splitlines()
     assert header.startswith("program_id,program_name") and row.endswith(",10000")
-    api_activity = client.get("/v1/gift-card-reports/activity?from=2026-01-01&to=2026-01-31"
-                              "&format=csv", headers=merchant.manager)
+    api_activity = client.get(
+        "/v1/gift-card-reports/activity?from=2026-01-01&to=2026-01-31&format=csv",
+        headers=merchant.manager,
+    )
     assert activity_csv.text == api_activity.text and ",10000," in activity_csv.text
     rows = list(load_workbook(io.BytesIO(activity_xlsx.content)).active.iter_rows(values_only=True))
     assert rows[0][0] == "business_date" and rows[1][5] == 10_000
@@ -234,13 +247,14 @@ def operate(client, card, action, token=None, **fields):
     """Send one of the card page's forms, with the page's CSRF token unless one is given."""
     if token is None:
         token = csrf_of(client.get(f"{PAGES}/cards/{card.id}").text)
-    return client.post(f"{PAGES}/cards/{card.id}/{action}",
-                       data={"csrf_token": token, **fields}, follow_redirects=False)
+    return client.post(
+        f"{PAGES}/cards/{card.id}/{action}",
+        data={"csrf_token": token, **fields},
+        follow_redirects=False,
+    )
 
 
-def test_a_manager_freezes_and_unfreezes_a_card_and_a_frozen_card_takes_no_spend(
-    client, merchant
-):
+def test_a_manager_freezes_and_unfreezes_a_card_and_a_frozen_card_takes_no_spend(client, merchant):
     card = active_card(client, merchant)
     signed_in_manager(client, merchant)
 
@@ -279,30 +293,36 @@ def test_freezing_a_frozen_card_says_why_on_the_card_page(client, merchant):
     assert "The gift card is frozen." in again.text and "Gift card …" in again.text
 
 
-def test_an_adjustment_moves_the_balance_by_exactly_the_amount_and_needs_a_reason(
-    client, merchant
-):
+def test_an_adjustment_moves_the_balance_by_exactly_the_amount_and_needs_a_reason(client, merchant):
     card = active_card(client, merchant)
     signed_in_manager(client, merchant)
 
-    no_reason = operate(client, card, "adjustments", direction="credit", amount="12.34",
-                        reason=" ")
-    too_precise = operate(client, card, "adjustments", direction="credit", amount="12.345",
-                          reason="Till count")
-    not_an_amount = operate(client, card, "adjustments", direction="credit", amount="NaN",
-                            reason="Till count")
+    no_reason = operate(client, card, "adjustments", direction="credit", amount="12.34", reason=" ")
+    too_precise = operate(
+        client, card, "adjustments", direction="credit", amount="12.345", reason="Till count"
+    )
+    not_an_amount = operate(
+        client, card, "adjustments", direction="credit", amount="NaN", reason="Till count"
+    )
     assert no_reason.status_code == 400 and "Give a reason for the correction" in no_reason.text
     for refused in (too_precise, not_an_amount):
         assert refused.status_code == 400 and "Enter an amount in CAD" in refused.text
     assert balance(client, merchant, card) == 10_000
 
-    credited = operate(client, card, "adjustments", direction="credit", amount="12.34",
-                       reason="Till count was short")
+    credited = operate(
+        client,
+        card,
+        "adjustments",
+        direction="credit",
+        amount="12.34",
+        reason="Till count was short",
+    )
     assert credited.status_code == 303
     assert credited.headers["location"].endswith("?done=adjusted")
     assert balance(client, merchant, card) == 11_234
-    debited = operate(client, card, "adjustments", direction="debit", amount="2,34",
-                      reason="Typo in the credit")
+    debited = operate(
+        client, card, "adjustments", direction="debit", amount="2,34", reason="Typo in the credit"
+    )
     assert debited.status_code == 303
     assert balance(client, merchant, card) == 11_000
     text = without_tags(client.get(debited.headers["location"]).text)
@@ -382,9 +402,11 @@ def test_a_cashier_may_not_operate_a_card(client, merchant):
     sign_in_staff(client, CASHIER)
     token = csrf_of(client.get("/back-office").text)
 
-    for action, fields in (("freeze", {}), ("close", {"confirm": "yes"}),
-                           ("adjustments", {"direction": "credit", "amount": "10",
-                                            "reason": "Because"})):
+    for action, fields in (
+        ("freeze", {}),
+        ("close", {"confirm": "yes"}),
+        ("adjustments", {"direction": "credit", "amount": "10", "reason": "Because"}),
+    ):
         refused = operate(client, card, action, token, **fields)
         assert refused.status_code == 403, action
         assert "Your role (cashier) does not open the gift card back-office" in refused.text
@@ -397,8 +419,9 @@ def test_an_operation_without_the_csrf_token_is_refused(client, merchant):
     signed_in_manager(client, merchant)
 
     missing = client.post(f"{PAGES}/cards/{card.id}/freeze", follow_redirects=False)
-    forged = operate(client, card, "adjustments", "forged", direction="credit", amount="10",
-                     reason="Because")
+    forged = operate(
+        client, card, "adjustments", "forged", direction="credit", amount="10", reason="Because"
+    )
 
     for refused in (missing, forged):
         assert refused.status_code == 403 and "This form has expired" in refused.text
@@ -412,10 +435,13 @@ def test_another_merchants_card_cannot_be_operated(client, merchant, other_merch
     token = csrf_of(client.get(f"{PAGES}/cards").text)
     shown = client.get(f"{PAGES}/cards/{rival.id}")
 
-    for action, fields in (("freeze", {}), ("unlock", {}), ("close", {"confirm": "yes"}),
-                           ("adjustments", {"direction": "debit", "amount": "10",
-                                            "reason": "Because"}),
-                           ("balance-transfer", {"to_number": rival.number})):
+    for action, fields in (
+        ("freeze", {}),
+        ("unlock", {}),
+        ("close", {"confirm": "yes"}),
+        ("adjustments", {"direction": "debit", "amount": "10", "reason": "Because"}),
+        ("balance-transfer", {"to_number": rival.number}),
+    ):
         refused = operate(client, rival, action, token, **fields)
         assert refused.status_code == shown.status_code == 404, action
         assert without_tags(refused.text) == without_tags(shown.text)
@@ -429,9 +455,12 @@ def test_another_merchants_card_cannot_be_operated(client, merchant, other_merch
 def registered_card(client, merchant, program, membership_id, amount):
     (card,) = new_cards(client, merchant, program, 1)
     activate(client, merchant, card, amount)
-    registered = post(client, "/v1/gift-cards/registrations",
-                      {"customer_id": membership_id, "number": card.number, "pin": card.pin},
-                      merchant.register)
+    registered = post(
+        client,
+        "/v1/gift-cards/registrations",
+        {"customer_id": membership_id, "number": card.number, "pin": card.pin},
+        merchant.register,
+    )
     assert registered.status_code == 201, registered.text
     return card
 
@@ -439,10 +468,22 @@ def registered_card(client, merchant, program, membership_id, amount):
 def test_a_customer_sees_their_registered_cards_balance_and_not_anothers(
     client, merchant, mailer, clock
 ):
-    jana = customer_with_wallet(client, merchant, email="jana@example.com",
-                                phone="+420601123456", first_name="Jana", last_name="Nová")
-    petr = customer_with_wallet(client, merchant, email="petr@example.com",
-                                phone="+420602222222", first_name="Petr", last_name="Malý")
+    jana = customer_with_wallet(
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nová",
+    )
+    petr = customer_with_wallet(
+        client,
+        merchant,
+        email="petr@example.com",
+        phone="+420602222222",
+        first_name="Petr",
+        last_name="Malý",
+    )
     program = create_program(client, merchant)
     mine = registered_card(client, merchant, program, jana.id, 7_500)
     theirs = registered_card(client, merchant, program, petr.id, 9_900)
@@ -457,24 +498,35 @@ def test_a_customer_sees_their_registered_cards_balance_and_not_anothers(
     assert "Spend \u221210.00 CAD" in text and "Activation +75.00 CAD" in text
     assert text.index("Spend") < text.index("Activation")  # newest first
     assert "99.00 CAD" not in text and f"…{theirs.number[-4:]}" not in text.replace(
-        f"…{mine.number[-4:]}", "")
+        f"…{mine.number[-4:]}", ""
+    )
     assert mine.number not in page.text and mine.pin not in text
 
 
 def test_a_customer_registers_a_card_with_its_number_and_pin(client, merchant, mailer):
-    jana = customer_with_wallet(client, merchant, email="jana@example.com",
-                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    jana = customer_with_wallet(
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nová",
+    )
     program = create_program(client, merchant)
     (card,) = new_cards(client, merchant, program, 1)
     activate(client, merchant, card, 4_000)
     wallet = sign_in_customer(client, mailer, jana.email)
     assert "No gift card is registered to you yet." in wallet.text
 
-    done = client.post("/c/gift-cards", data={
-        "csrf_token": csrf_of(wallet.text), "merchant_id": merchant.id,
-        "number": " ".join(card.number[i:i + 4] for i in range(0, len(card.number), 4)),
-        "pin": card.pin,
-    })
+    done = client.post(
+        "/c/gift-cards",
+        data={
+            "csrf_token": csrf_of(wallet.text),
+            "merchant_id": merchant.id,
+            "number": " ".join(card.number[i : i + 4] for i in range(0, len(card.number), 4)),
+            "pin": card.pin,
+        },
+    )
 
     assert done.status_code == 200, done.text
     assert f"…{card.number[-4:]}" in done.text and "is now registered to you" in done.text
@@ -486,8 +538,14 @@ def test_a_customer_registers_a_card_with_its_number_and_pin(client, merchant, m
 def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer_and_wrong_pins_lock(
     client, merchant, mailer
 ):
-    jana = customer_with_wallet(client, merchant, email="jana@example.com",
-                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    jana = customer_with_wallet(
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nová",
+    )
     program = create_program(client, merchant)  # three wrong PINs lock the card
     (card,) = new_cards(client, merchant, program, 1)
     activate(client, merchant, card, 4_000)
@@ -496,8 +554,10 @@ def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer_and_wrong_pins_lo
     wrong_pin = "0000" if card.pin != "0000" else "1111"
 
     def register(number, pin):
-        return client.post("/c/gift-cards", data={
-            "csrf_token": token, "merchant_id": merchant.id, "number": number, "pin": pin})
+        return client.post(
+            "/c/gift-cards",
+            data={"csrf_token": token, "merchant_id": merchant.id, "number": number, "pin": pin},
+        )
 
     unknown = register("4000000000000002", card.pin)
     answers = [register(card.number, wrong_pin) for _ in range(3)]
@@ -506,40 +566,67 @@ def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer_and_wrong_pins_lo
     message = "The card number or PIN is not right, or the card cannot be used here."
     for answer in (unknown, *answers, locked):
         assert answer.status_code == 400 and message in answer.text
-    assert client.get(f"/v1/gift-cards?customer_id={jana.id}",
-                      headers=merchant.register).json() == []
+    assert (
+        client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register).json() == []
+    )
 
 
 def test_the_registration_form_needs_its_csrf_token(client, merchant, mailer):
-    jana = customer_with_wallet(client, merchant, email="jana@example.com",
-                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    jana = customer_with_wallet(
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nová",
+    )
     program = create_program(client, merchant)
     (card,) = new_cards(client, merchant, program, 1)
     sign_in_customer(client, mailer, jana.email)
-    refused = client.post("/c/gift-cards", data={
-        "csrf_token": "forged", "merchant_id": merchant.id, "number": card.number,
-        "pin": card.pin})
+    refused = client.post(
+        "/c/gift-cards",
+        data={
+            "csrf_token": "forged",
+            "merchant_id": merchant.id,
+            "number": card.number,
+            "pin": card.pin,
+        },
+    )
     assert refused.status_code == 403
-    assert client.get(f"/v1/gift-cards?customer_id={jana.id}",
-                      headers=merchant.register).json() == []
+    assert (
+        client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register).json() == []
+    )
 
 
 def test_a_customer_registers_a_card_through_the_api(client, merchant, mailer):
-    jana = customer_with_wallet(client, merchant, email="jana@example.com",
-                                phone="+420601123456", first_name="Jana", last_name="Nová")
+    jana = customer_with_wallet(
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nová",
+    )
     program = create_program(client, merchant)
     (card,) = new_cards(client, merchant, program, 1)
     activate(client, merchant, card, 4_000)
     client.post("/v1/customer-sign-in/codes", json={"email": jana.email})
     code = re.search(r"\b(\d{6})\b", mailer.sent[-1].get_content()).group(1)
-    token = client.post("/v1/customer-sign-in/sessions",
-                        json={"email": jana.email, "code": code}).json()["token"]
+    token = client.post(
+        "/v1/customer-sign-in/sessions", json={"email": jana.email, "code": code}
+    ).json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
 
-    wrong = client.post("/v1/me/gift-cards", headers=headers, json={
-        "merchant_id": merchant.id, "number": card.number, "pin": "x"})
-    done = client.post("/v1/me/gift-cards", headers=headers, json={
-        "merchant_id": merchant.id, "number": card.number, "pin": card.pin})
+    wrong = client.post(
+        "/v1/me/gift-cards",
+        headers=headers,
+        json={"merchant_id": merchant.id, "number": card.number, "pin": "x"},
+    )
+    done = client.post(
+        "/v1/me/gift-cards",
+        headers=headers,
+        json={"merchant_id": merchant.id, "number": card.number, "pin": card.pin},
+    )
 
     assert wrong.json()["code"] == "gift_card_invalid"
     assert done.status_code == 201, done.text

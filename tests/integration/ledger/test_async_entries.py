@@ -45,8 +45,11 @@ def on_event_loop(database: Database, work: Callable[[], Awaitable[T]]) -> T:
 
 def pay(books: Books, wallet, amount: int, key: str | None = None, request_hash: str = "h"):
     return books.ledger.post_entry_async(
-        books.merchant_id, [Transfer(wallet.id, books.settlement.id, amount, "payment")],
-        kind="payment", idempotency_key=key, request_hash=request_hash if key else None,
+        books.merchant_id,
+        [Transfer(wallet.id, books.settlement.id, amount, "payment")],
+        kind="payment",
+        idempotency_key=key,
+        request_hash=request_hash if key else None,
     )
 
 
@@ -137,9 +140,7 @@ def test_fifty_concurrent_debits_of_ten_from_a_hundred_let_exactly_ten_through(
     outcomes = on_event_loop(database, fifty_at_once)
 
     assert sum(isinstance(outcome, EntryResult) for outcome in outcomes) == 10
-    assert all(
-        isinstance(outcome, EntryResult | errors.InsufficientFunds) for outcome in outcomes
-    )
+    assert all(isinstance(outcome, EntryResult | errors.InsufficientFunds) for outcome in outcomes)
     assert balance(books, wallet) == 0
 
 

@@ -128,9 +128,10 @@ def test_fifty_concurrent_debits_of_ten_from_a_wallet_of_a_hundred_let_exactly_t
     assert kinds_of(outcomes) == {"ok": 10, "InsufficientFundsError": 40}
     assert ledger.balance(wallet).credit_balance == 0
     assert ledger.balance(shop).credit_balance == 100
-    assert count_rows(
-        ledger, select(func.count()).where(transfers.c.debit_account_id == wallet.id)
-    ) == 10
+    assert (
+        count_rows(ledger, select(func.count()).where(transfers.c.debit_account_id == wallet.id))
+        == 10
+    )
 
 
 @pytest.mark.parametrize("retry", ["same transfer ids", "new transfer ids"])
@@ -141,8 +142,10 @@ def test_one_request_posted_twenty_times_at_once_makes_one_entry(concurrent_ledg
 
     def send(_: int):
         # A client retrying with the body it sent, or one that builds it again.
-        operation = transfer if retry == "same transfer ids" else Transfer(
-            issuance.id, wallet.id, 25, "load"
+        operation = (
+            transfer
+            if retry == "same transfer ids"
+            else Transfer(issuance.id, wallet.id, 25, "load")
         )
         return post(ledger, operation, idempotency_key="load-1", request_hash="a" * 64)
 
@@ -152,9 +155,10 @@ def test_one_request_posted_twenty_times_at_once_makes_one_entry(concurrent_ledg
     assert len({result.entry_id for result in outcomes}) == 1
     assert sorted(result.replayed for result in outcomes) == [False] + [True] * 19
     assert count_rows(ledger, entries_of_key("load-1")) == 1
-    assert count_rows(
-        ledger, select(func.count()).where(transfers.c.credit_account_id == wallet.id)
-    ) == 1
+    assert (
+        count_rows(ledger, select(func.count()).where(transfers.c.credit_account_id == wallet.id))
+        == 1
+    )
     assert ledger.balance(wallet).credit_balance == 25
 
 
@@ -241,7 +245,8 @@ def test_two_hundred_concurrent_payments_into_a_sharded_account_sum_exactly(conc
     amounts = [index + 1 for index in range(200)]
 
     outcomes = run_together(
-        ledger, 200,
+        ledger,
+        200,
         lambda index: post(ledger, Transfer(wallets[index].id, hot.id, amounts[index], "pay")),
         threads=50,
     )
@@ -249,11 +254,15 @@ def test_two_hundred_concurrent_payments_into_a_sharded_account_sum_exactly(conc
     assert kinds_of(outcomes) == {"ok": 200}
     assert ledger.balance(hot).credit_balance == sum(amounts)
     with ledger.database.read() as connection:
-        shards = connection.execute(
-            select(account_balances.c.credits_posted).where(
-                account_balances.c.account_id == hot.id
+        shards = (
+            connection.execute(
+                select(account_balances.c.credits_posted).where(
+                    account_balances.c.account_id == hot.id
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert len(shards) == 16 and sum(shards) == sum(amounts)
     assert sum(1 for credits in shards if credits > 0) > 1
     assert all(
@@ -279,7 +288,9 @@ def test_a_payment_into_a_hot_account_takes_a_free_shard_rather_than_wait(concur
             # Waiting for a shard that an earlier transaction holds would fail here.
             connection.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
             result = ledger.post_entry(
-                MERCHANT_ID, [Transfer(wallet.id, hot.id, 10, "pay")], kind="test",
+                MERCHANT_ID,
+                [Transfer(wallet.id, hot.id, 10, "pay")],
+                kind="test",
                 connection=connection,
             )
             shards.append(credit_shard(connection, result))
@@ -324,23 +335,34 @@ def test_entries_whose_transfers_cross_each_other_all_land(concurrent_ledger):
     ledger = concurrent_ledger
     issuance = open_account(ledger, "issuance")
     first, second, third, fourth = (open_wallet(ledger) for _ in range(4))
-    post(ledger, *(Transfer(issuance.id, wallet.id, 1000, "load")
-                   for wallet in (first, second, third, fourth)))
+    post(
+        ledger,
+        *(
+            Transfer(issuance.id, wallet.id, 1000, "load")
+            for wallet in (first, second, third, fourth)
+        ),
+    )
 
     def move(index: int):
         # One entry locks first/second then third/fourth, the other the reverse:
         # PostgreSQL fails one of a deadlocked pair, and the ledger runs it again.
         if index % 2 == 0:
-            return post(ledger, Transfer(first.id, second.id, 1, "a"),
-                        Transfer(third.id, fourth.id, 1, "b"))
-        return post(ledger, Transfer(fourth.id, third.id, 1, "c"),
-                    Transfer(second.id, first.id, 1, "d"))
+            return post(
+                ledger, Transfer(first.id, second.id, 1, "a"), Transfer(third.id, fourth.id, 1, "b")
+            )
+        return post(
+            ledger, Transfer(fourth.id, third.id, 1, "c"), Transfer(second.id, first.id, 1, "d")
+        )
 
     outcomes = run_together(ledger, 12, move)
 
     assert kinds_of(outcomes) == {"ok": 12}
-    assert [ledger.balance(wallet).credit_balance for wallet in (first, second, third, fourth)
-            ] == [1000, 1000, 1000, 1000]
+    assert [ledger.balance(wallet).credit_balance for wallet in (first, second, third, fourth)] == [
+        1000,
+        1000,
+        1000,
+        1000,
+    ]
 
 
 def test_the_lot_expiry_job_and_payments_at_once_keep_lots_and_balance_equal(
@@ -348,11 +370,13 @@ def test_the_lot_expiry_job_and_payments_at_once_keep_lots_and_balance_equal(
 ):
     ledger = concurrent_ledger
     issuance, shop = open_account(ledger, "issuance"), open_account(ledger, "settlement")
-    wallet = open_account(
-        ledger, "wallet", debits_must_not_exceed_credits=True, uses_lots=True
+    wallet = open_account(ledger, "wallet", debits_must_not_exceed_credits=True, uses_lots=True)
+    post(
+        ledger,
+        Transfer(
+            issuance.id, wallet.id, 100, "load", lot_expires_at=clock.now() + timedelta(days=1)
+        ),
     )
-    post(ledger, Transfer(issuance.id, wallet.id, 100, "load",
-                          lot_expires_at=clock.now() + timedelta(days=1)))
     post(ledger, Transfer(issuance.id, wallet.id, 100, "load"))
     clock.advance(timedelta(days=2))
 

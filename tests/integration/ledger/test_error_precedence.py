@@ -70,26 +70,39 @@ def platform_wallet(books: Books):
 
 def test_a_reused_idempotency_key_comes_before_anything_wrong_with_the_operations(books):
     wallet = books.wallet()
-    books.post(Transfer(books.issuance.id, wallet.id, 10, "load"), idempotency_key="k",
-               request_hash="first")
+    books.post(
+        Transfer(books.issuance.id, wallet.id, 10, "load"),
+        idempotency_key="k",
+        request_hash="first",
+    )
     unknown = uuid.uuid4()
 
-    assert refusal(
-        books, Transfer(unknown, unknown, 10, "loop"), idempotency_key="k", request_hash="second"
-    ) == "idempotency_key_reused"
+    assert (
+        refusal(
+            books,
+            Transfer(unknown, unknown, 10, "loop"),
+            idempotency_key="k",
+            request_hash="second",
+        )
+        == "idempotency_key_reused"
+    )
 
 
 def test_the_same_key_and_request_replay_the_first_result_whatever_the_operations_say_now(
     books, database
 ):
     wallet = books.wallet()
-    first = books.post(Transfer(books.issuance.id, wallet.id, 10, "load"),
-                       idempotency_key="k", request_hash="h")
+    first = books.post(
+        Transfer(books.issuance.id, wallet.id, 10, "load"), idempotency_key="k", request_hash="h"
+    )
     freeze(books, wallet)
     before = footprint(database)
 
-    replay = books.post(Transfer(wallet.id, books.settlement.id, 10**6, "payment"),
-                        idempotency_key="k", request_hash="h")
+    replay = books.post(
+        Transfer(wallet.id, books.settlement.id, 10**6, "payment"),
+        idempotency_key="k",
+        request_hash="h",
+    )
 
     assert replay.replayed and replay.entry_id == first.entry_id
     assert footprint(database) == before
@@ -220,9 +233,10 @@ def test_an_overflowing_credit_comes_before_a_reused_transfer_id(books):
     wallet = books.wallet()
     funding = books.fund(wallet, BIG)
 
-    assert refusal(
-        books, Transfer(another_issuance(books).id, wallet.id, 1, "load", id=funding.id)
-    ) == "amount_overflow"
+    assert (
+        refusal(books, Transfer(another_issuance(books).id, wallet.id, 1, "load", id=funding.id))
+        == "amount_overflow"
+    )
 
 
 # Resolving a hold -----------------------------------------------------------------------------

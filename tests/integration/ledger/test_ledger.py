@@ -48,7 +48,9 @@ def add_merchant(database: Database, merchant_id: uuid.UUID, clock: ManualClock)
     with database.transaction() as connection:
         connection.execute(
             insert(merchants).values(
-                id=merchant_id, name=f"Merchant {merchant_id}", status="active",
+                id=merchant_id,
+                name=f"Merchant {merchant_id}",
+                status="active",
                 created_at=clock.now(),
             )
         )
@@ -61,7 +63,10 @@ def merchant_id(database: Database, clock: ManualClock) -> uuid.UUID:
     with database.transaction() as connection:
         connection.execute(
             insert(assets).values(
-                code="points", scale=0, name="Points", merchant_id=MERCHANT_ID,
+                code="points",
+                scale=0,
+                name="Points",
+                merchant_id=MERCHANT_ID,
                 created_at=clock.now(),
             )
         )
@@ -82,8 +87,12 @@ class Books:
         return self.ledger.open_account(
             self.merchant_id,
             AccountSpec(
-                asset_code, "customer", uuid.uuid4(), "wallet",
-                debits_must_not_exceed_credits=True, uses_lots=uses_lots,
+                asset_code,
+                "customer",
+                uuid.uuid4(),
+                "wallet",
+                debits_must_not_exceed_credits=True,
+                uses_lots=uses_lots,
             ),
         )
 
@@ -138,9 +147,7 @@ def footprint(database: Database) -> Footprint:
                 select(func.count()).select_from(journal_entries)
             ).scalar_one(),
             lots=tuple(
-                connection.execute(
-                    select(lots.c.id, lots.c.remaining).order_by(lots.c.id)
-                ).all()
+                connection.execute(select(lots.c.id, lots.c.remaining).order_by(lots.c.id)).all()
             ),
             balances=tuple(
                 connection.execute(
@@ -208,7 +215,10 @@ def test_a_credit_beyond_the_debits_is_refused_on_an_account_limited_on_its_cred
     escrow = books.ledger.open_account(
         books.merchant_id,
         AccountSpec(
-            "CZK", "campaign", uuid.uuid4(), "campaign_escrow",
+            "CZK",
+            "campaign",
+            uuid.uuid4(),
+            "campaign_escrow",
             credits_must_not_exceed_debits=True,
         ),
     )
@@ -227,7 +237,10 @@ def test_a_pending_credit_counts_against_the_credit_limit(books):
     escrow = books.ledger.open_account(
         books.merchant_id,
         AccountSpec(
-            "CZK", "campaign", uuid.uuid4(), "campaign_escrow",
+            "CZK",
+            "campaign",
+            uuid.uuid4(),
+            "campaign_escrow",
             credits_must_not_exceed_debits=True,
         ),
     )
@@ -238,9 +251,7 @@ def test_a_pending_credit_counts_against_the_credit_limit(books):
     with pytest.raises(errors.LimitExceeded):
         books.post(Transfer(books.issuance.id, escrow.id, 11, "repay"))
 
-    assert books.ledger.balance(escrow) == Balance(
-        debits_posted=50, credits_pending=40
-    )
+    assert books.ledger.balance(escrow) == Balance(debits_posted=50, credits_pending=40)
 
 
 def test_an_account_without_a_limit_may_go_below_zero(books):
@@ -274,9 +285,7 @@ def test_a_transfer_from_an_account_to_itself_is_refused(books, database):
     assert footprint(database) == before
 
 
-def test_a_frozen_account_can_neither_be_debited_nor_credited_until_thawed(
-    books, database
-):
+def test_a_frozen_account_can_neither_be_debited_nor_credited_until_thawed(books, database):
     wallet = books.wallet()
     books.fund(wallet, 100)
     with database.transaction() as connection:
@@ -529,7 +538,10 @@ def test_a_credit_to_an_account_with_lots_records_a_lot_with_its_expiry(books, c
     with database.read() as connection:
         [lot] = connection.execute(select(lots).where(lots.c.account_id == points.id)).all()
     assert (lot.amount, lot.remaining, lot.expires_at, lot.transfer_id) == (
-        40, 40, expires_at, transfer.id
+        40,
+        40,
+        expires_at,
+        transfer.id,
     )
 
 
@@ -586,14 +598,18 @@ def test_the_lot_expiry_job_moves_only_the_unspent_rest_to_the_merchant_breakage
 
     breakage = breakage_account(books.ledger, books.merchant_id)
     assert (breakage.owner_type, breakage.owner_id, breakage.purpose) == (
-        "merchant", books.merchant_id, "breakage"
+        "merchant",
+        books.merchant_id,
+        "breakage",
     )
     assert books.ledger.balance(breakage).credit_balance == 70
     assert books.ledger.balance(wallet).credit_balance == 65
     assert lot_remainders(database, wallet) == {in_five_days: 0, in_ten_days: 40, None: 25}
     [expiry] = transfer_rows(database, code="lot_expired")
     assert (expiry.debit_account_id, expiry.credit_account_id, expiry.amount) == (
-        wallet.id, breakage.id, 70
+        wallet.id,
+        breakage.id,
+        70,
     )
 
 
@@ -625,9 +641,7 @@ def test_the_lot_expiry_job_leaves_lots_that_have_not_expired(books, clock, data
     assert lot_remainders(database, wallet) == {expires_at: 100}
 
 
-def test_the_lot_expiry_job_passes_over_a_frozen_account_until_it_is_thawed(
-    books, clock, database
-):
+def test_the_lot_expiry_job_passes_over_a_frozen_account_until_it_is_thawed(books, clock, database):
     frozen_wallet, wallet = books.wallet(uses_lots=True), books.wallet(uses_lots=True)
     books.fund(frozen_wallet, 100, lot_expires_at=clock.now() + timedelta(days=5))
     books.fund(wallet, 40, lot_expires_at=clock.now() + timedelta(days=5))
@@ -685,9 +699,7 @@ def test_value_a_hold_reserved_from_an_expired_lot_expires_once_the_hold_is_void
     assert sum(lot_remainders(database, wallet).values()) == 0
 
 
-def test_a_hold_reserves_the_soonest_expiring_lots_from_the_lot_expiry_job(
-    books, clock, database
-):
+def test_a_hold_reserves_the_soonest_expiring_lots_from_the_lot_expiry_job(books, clock, database):
     wallet = books.wallet(uses_lots=True)
     expires_at = clock.now() + timedelta(days=5)
     books.fund(wallet, 100, lot_expires_at=expires_at)
@@ -719,10 +731,14 @@ def test_a_reversal_in_full_moves_the_amount_back(books):
 
     [reversal] = result.transfers
     assert (reversal.debit_account_id, reversal.credit_account_id) == (
-        books.settlement.id, wallet.id
+        books.settlement.id,
+        wallet.id,
     )
     assert (reversal.amount, reversal.reverses_id, reversal.code, reversal.reference) == (
-        60, payment.id, "reversal", "check-1"
+        60,
+        payment.id,
+        "reversal",
+        "check-1",
     )
     assert books.ledger.balance(wallet).credit_balance == 100
     assert books.ledger.balance(books.settlement).credit_balance == 0
@@ -806,14 +822,16 @@ def test_the_same_idempotency_key_and_request_replays_the_first_result(books, da
     books.fund(wallet, 100)
     first = books.post(
         Transfer(wallet.id, books.settlement.id, 60, "payment"),
-        idempotency_key="check-1", request_hash="hash-a",
+        idempotency_key="check-1",
+        request_hash="hash-a",
     )
     after_first = footprint(database)
 
     # A retrying client builds the request again, with new transfer ids.
     again = books.post(
         Transfer(wallet.id, books.settlement.id, 60, "payment"),
-        idempotency_key="check-1", request_hash="hash-a",
+        idempotency_key="check-1",
+        request_hash="hash-a",
     )
 
     assert not first.replayed
@@ -830,14 +848,16 @@ def test_the_same_idempotency_key_with_another_request_is_refused(books, databas
     books.fund(wallet, 100)
     books.post(
         Transfer(wallet.id, books.settlement.id, 60, "payment"),
-        idempotency_key="check-1", request_hash="hash-a",
+        idempotency_key="check-1",
+        request_hash="hash-a",
     )
     before = footprint(database)
 
     with pytest.raises(errors.IdempotencyKeyReused):
         books.post(
             Transfer(wallet.id, books.settlement.id, 10, "payment"),
-            idempotency_key="check-1", request_hash="hash-b",
+            idempotency_key="check-1",
+            request_hash="hash-b",
         )
 
     assert footprint(database) == before
@@ -849,13 +869,15 @@ def test_a_refused_request_does_not_use_up_its_idempotency_key(books):
     with pytest.raises(errors.InsufficientFunds):
         books.post(
             Transfer(wallet.id, books.settlement.id, 60, "payment"),
-            idempotency_key="check-1", request_hash="hash-a",
+            idempotency_key="check-1",
+            request_hash="hash-a",
         )
     books.fund(wallet, 50)
 
     result = books.post(
         Transfer(wallet.id, books.settlement.id, 60, "payment"),
-        idempotency_key="check-1", request_hash="hash-a",
+        idempotency_key="check-1",
+        request_hash="hash-a",
     )
 
     assert not result.replayed
@@ -873,12 +895,16 @@ def test_an_idempotency_key_belongs_to_one_merchant(books, database, clock):
     wallet = books.wallet()
     books.post(
         Transfer(books.issuance.id, wallet.id, 10, "load"),
-        idempotency_key="same", request_hash="h",
+        idempotency_key="same",
+        request_hash="h",
     )
 
     result = books.ledger.post_entry(
-        OTHER_MERCHANT_ID, [Transfer(other_issuance.id, other_wallet.id, 10, "load")],
-        kind="load", idempotency_key="same", request_hash="h",
+        OTHER_MERCHANT_ID,
+        [Transfer(other_issuance.id, other_wallet.id, 10, "load")],
+        kind="load",
+        idempotency_key="same",
+        request_hash="h",
     )
 
     assert not result.replayed
@@ -931,8 +957,11 @@ def test_a_pending_credit_beyond_the_largest_counter_is_refused(books, database,
     other_issuance = books.ledger.open_account(
         books.merchant_id, AccountSpec("CZK", "merchant", uuid.uuid4(), "issuance")
     )
-    books.post(Hold(books.issuance.id, wallet.id, AMOUNT_MINOR_MAX, "load", clock.now()
-                    + timedelta(hours=1)))
+    books.post(
+        Hold(
+            books.issuance.id, wallet.id, AMOUNT_MINOR_MAX, "load", clock.now() + timedelta(hours=1)
+        )
+    )
     before = footprint(database)
 
     with pytest.raises(errors.AmountOverflow):
@@ -1112,12 +1141,14 @@ def test_a_refused_entry_inside_the_callers_transaction_leaves_that_transaction_
             books.ledger.post_entry(
                 books.merchant_id,
                 [Transfer(wallet.id, books.settlement.id, 101, "payment")],
-                kind="payment", connection=connection,
+                kind="payment",
+                connection=connection,
             )
         books.ledger.post_entry(
             books.merchant_id,
             [Transfer(wallet.id, books.settlement.id, 40, "payment")],
-            kind="payment", connection=connection,
+            kind="payment",
+            connection=connection,
         )
 
     assert books.ledger.balance(wallet).credit_balance == 60
@@ -1132,7 +1163,8 @@ def test_an_entry_in_the_callers_transaction_is_undone_with_it(books, database):
         books.ledger.post_entry(
             books.merchant_id,
             [Transfer(wallet.id, books.settlement.id, 40, "payment")],
-            kind="payment", connection=connection,
+            kind="payment",
+            connection=connection,
         )
         raise RuntimeError("the caller changes its mind")
 
@@ -1150,6 +1182,9 @@ def test_an_opened_account_is_found_again_with_its_flags(books, database):
     assert again == first
     assert again.debits_must_not_exceed_credits and not again.uses_lots
     with database.read() as connection:
-        assert connection.execute(
-            select(func.count()).select_from(accounts).where(accounts.c.owner_id == owner)
-        ).scalar_one() == 1
+        assert (
+            connection.execute(
+                select(func.count()).select_from(accounts).where(accounts.c.owner_id == owner)
+            ).scalar_one()
+            == 1
+        )

@@ -262,8 +262,10 @@ class Side:
     def post(self, operations: Sequence[Operation], **options: Any) -> Outcome:
         try:
             result = self.ledger.post_entry(
-                MERCHANT_ID, [self.own(operation) for operation in operations],
-                kind="parity", **options,
+                MERCHANT_ID,
+                [self.own(operation) for operation in operations],
+                kind="parity",
+                **options,
             )
         except errors.DomainError as error:
             return Outcome(code=error.code)
@@ -290,7 +292,9 @@ class Side:
             ).all()
             lot_rows = connection.execute(
                 select(
-                    lots.c.account_id, lots.c.expires_at, lots.c.created_at,
+                    lots.c.account_id,
+                    lots.c.expires_at,
+                    lots.c.created_at,
                     func.sum(lots.c.remaining),
                 ).group_by(lots.c.account_id, lots.c.expires_at, lots.c.created_at)
             ).all()
@@ -315,10 +319,12 @@ class Side:
                 asset_code=flags[account_id][0],
                 frozen=flags[account_id][1],
                 balance=Balance(*account_counters),
-                lots=tuple(sorted(
-                    lots_by_account[account_id],
-                    key=lambda lot: (lot[0] is None, lot[0] or "", lot[1]),
-                )),
+                lots=tuple(
+                    sorted(
+                        lots_by_account[account_id],
+                        key=lambda lot: (lot[0] is None, lot[0] or "", lot[1]),
+                    )
+                ),
             )
             for account_id, account_counters in counters.items()
         }
@@ -343,11 +349,17 @@ class Twins:
                 add_merchant(side.database, merchant_id, clock)
 
     def open(
-        self, kind: str, asset_code: str = "CZK", *, merchant_id: uuid.UUID = MERCHANT_ID,
+        self,
+        kind: str,
+        asset_code: str = "CZK",
+        *,
+        merchant_id: uuid.UUID = MERCHANT_ID,
         **overrides: Any,
     ) -> TwinAccount:
         spec = AccountSpec(
-            asset_code, "customer", uuid.UUID(int=next(self._owner_numbers)),
+            asset_code,
+            "customer",
+            uuid.UUID(int=next(self._owner_numbers)),
             **{**ACCOUNT_KINDS[kind], **overrides},
         )
         opened = [side.ledger.open_account(merchant_id, spec) for side in self.sides]
@@ -466,9 +478,7 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
         # (each bundle holds two from the start); any_two_accounts may draw one twice.
         two_accounts = st.lists(accounts, min_size=2, max_size=2, unique_by=repr)
         any_two_accounts = two_accounts | st.tuples(accounts, accounts)
-        two_one_row_accounts = st.lists(
-            one_row_accounts, min_size=2, max_size=2, unique_by=repr
-        )
+        two_one_row_accounts = st.lists(one_row_accounts, min_size=2, max_size=2, unique_by=repr)
 
         def __init__(self) -> None:
             super().__init__()
@@ -485,9 +495,7 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
             self.issuance = self.twins.open("plain", purpose="issuance")
             self.out_of_reach = {
                 "never_opened": uuid.uuid4(),
-                "another_merchants": self.twins.open(
-                    "plain", merchant_id=OTHER_MERCHANT_ID
-                ).id,
+                "another_merchants": self.twins.open("plain", merchant_id=OTHER_MERCHANT_ID).id,
                 "the_platforms": self.twins.open("plain", merchant_id=PLATFORM_MERCHANT_ID).id,
             }
             self.snapshots = self.twins.snapshots()
@@ -500,9 +508,7 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
         def _post(
             self, operations: list[Operation], **options: Any
         ) -> tuple[Outcome, Outcome] | None:
-            """Post on both: the same outcome, and a refused entry changes neither.
-
-            """
+            """Post on both: the same outcome, and a refused entry changes neither."""
             sqlite, postgresql = self.twins.post(operations, **options)
             assert_same_outcome(sqlite, postgresql)
             if sqlite.code is not None:
@@ -552,8 +558,11 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
         def open_a_shop_and_a_wallet(self):
             return multiple(self.twins.open("plain"), self.twins.open("wallet"))
 
-        @rule(targets=(accounts, one_row_accounts), kind=st.sampled_from(ONE_ROW_KINDS),
-              asset_code=ASSET_CODES)
+        @rule(
+            targets=(accounts, one_row_accounts),
+            kind=st.sampled_from(ONE_ROW_KINDS),
+            asset_code=ASSET_CODES,
+        )
         def open_account(self, kind, asset_code):
             return self.twins.open(kind, asset_code)
 
@@ -561,22 +570,37 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
         def open_sharded_account(self, asset_code):
             return self.twins.open("hot", asset_code)
 
-        @rule(targets=(points_wallets, accounts, one_row_accounts),
-              lots=st.lists(st.tuples(AMOUNTS, LOT_HOURS), min_size=1, max_size=3),
-              reserved=st.none() | AMOUNTS, hold_hours=HOLD_HOURS)
+        @rule(
+            targets=(points_wallets, accounts, one_row_accounts),
+            lots=st.lists(st.tuples(AMOUNTS, LOT_HOURS), min_size=1, max_size=3),
+            reserved=st.none() | AMOUNTS,
+            hold_hours=HOLD_HOURS,
+        )
         def open_points_wallet(self, lots, reserved, hold_hours):
             """A wallet with lots, some expiring, and perhaps a hold: all in one entry."""
             wallet = self.twins.open("points_wallet")
             # The state before the entry, for _assert_nothing_landed.
             self.snapshots = self.twins.snapshots()
             operations: list[Operation] = [
-                Transfer(self.issuance.id, wallet.id, amount, "load",
-                         lot_expires_at=self._expires_at(hours))
+                Transfer(
+                    self.issuance.id,
+                    wallet.id,
+                    amount,
+                    "load",
+                    lot_expires_at=self._expires_at(hours),
+                )
                 for amount, hours in lots
             ]
             if reserved is not None:
-                operations.append(Hold(wallet.id, self.issuance.id, reserved, "authorisation",
-                                       self._expires_at(hold_hours)))
+                operations.append(
+                    Hold(
+                        wallet.id,
+                        self.issuance.id,
+                        reserved,
+                        "authorisation",
+                        self._expires_at(hold_hours),
+                    )
+                )
             self._post(operations)
             return wallet
 
@@ -589,23 +613,37 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
         @rule(targets=(postings, landed), credit=accounts, amount=AMOUNTS, hours=LOT_HOURS)
         def fund(self, credit, amount, hours):
             """Credit from the issuance account; on an account with lots, expiring or not."""
-            return self._land([Transfer(
-                self.issuance.id, credit.id, amount, "load", lot_expires_at=self._expires_at(hours)
-            )])
+            return self._land(
+                [
+                    Transfer(
+                        self.issuance.id,
+                        credit.id,
+                        amount,
+                        "load",
+                        lot_expires_at=self._expires_at(hours),
+                    )
+                ]
+            )
 
         @rule(targets=(postings, landed), accounts_=any_two_accounts, amount=AMOUNTS)
         def transfer(self, accounts_, amount):
             debit, credit = accounts_
             return self._land([Transfer(debit.id, credit.id, amount, "payment")])
 
-        @rule(targets=(postings, landed), accounts_=two_one_row_accounts,
-              amount=AMOUNTS_NEAR_THE_END)
+        @rule(
+            targets=(postings, landed), accounts_=two_one_row_accounts, amount=AMOUNTS_NEAR_THE_END
+        )
         def transfer_near_the_counters_end(self, accounts_, amount):
             return self.transfer(accounts_, amount)
 
-        @rule(targets=(postings, landed), account=accounts,
-              stranger=st.sampled_from(["never_opened", "another_merchants", "the_platforms"]),
-              incoming=st.booleans(), amount=AMOUNTS, also_platform=st.booleans())
+        @rule(
+            targets=(postings, landed),
+            account=accounts,
+            stranger=st.sampled_from(["never_opened", "another_merchants", "the_platforms"]),
+            incoming=st.booleans(),
+            amount=AMOUNTS,
+            also_platform=st.booleans(),
+        )
         def transfer_with_an_account_of_no_one_or_of_another_merchant(
             self, account, stranger, incoming, amount, also_platform
         ):
@@ -616,23 +654,27 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
                 [Transfer(debit, credit, amount, "payment")], also_platform=also_platform
             )
 
-        @rule(targets=(postings, landed),
-              parts=st.lists(st.tuples(two_accounts, AMOUNTS), min_size=2, max_size=4))
+        @rule(
+            targets=(postings, landed),
+            parts=st.lists(st.tuples(two_accounts, AMOUNTS), min_size=2, max_size=4),
+        )
         def post_several_transfers_in_one_entry(self, parts):
             """All land or none: a later one refused (say for funds) undoes the earlier."""
-            return self._land([
-                Transfer(debit.id, credit.id, amount, "payment")
-                for (debit, credit), amount in parts
-            ])
+            return self._land(
+                [
+                    Transfer(debit.id, credit.id, amount, "payment")
+                    for (debit, credit), amount in parts
+                ]
+            )
 
         # Holds ------------------------------------------------------------------------
 
         @rule(targets=(holds, landed), accounts_=two_accounts, amount=AMOUNTS, hours=HOLD_HOURS)
         def hold(self, accounts_, amount, hours):
             debit, credit = accounts_
-            return self._land([
-                Hold(debit.id, credit.id, amount, "authorisation", self._expires_at(hours))
-            ])
+            return self._land(
+                [Hold(debit.id, credit.id, amount, "authorisation", self._expires_at(hours))]
+            )
 
         @rule(target=postings, hold_id=holds, amount=st.none() | AMOUNTS)
         def post_hold(self, hold_id, amount):
@@ -644,8 +686,13 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
             """Expire is refused before the hold lapses (invalid_input), Void after it."""
             self._post([end(hold_id)])
 
-        @rule(target=postings, accounts_=any_two_accounts, amount=AMOUNTS,
-              posted=st.none() | AMOUNTS, hours=HOLD_HOURS)
+        @rule(
+            target=postings,
+            accounts_=any_two_accounts,
+            amount=AMOUNTS,
+            posted=st.none() | AMOUNTS,
+            hours=HOLD_HOURS,
+        )
         def hold_and_post_in_one_entry(self, accounts_, amount, posted, hours):
             debit, credit = accounts_
             hold = Hold(debit.id, credit.id, amount, "authorisation", self._expires_at(hours))
@@ -677,7 +724,8 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
             ends = [
                 (VoidHold if operation.expires_at > now else Expire)(operation.id)
                 for operation in self.landed_operations.values()
-                if isinstance(operation, Hold) and operation.debit_account_id == wallet.id
+                if isinstance(operation, Hold)
+                and operation.debit_account_id == wallet.id
                 and operation.id not in self.resolved_hold_ids
             ]
             if ends:
@@ -694,7 +742,8 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
             expired_holds = [side.ledger.expire_holds() for side in self.twins.sides]
             assert expired_holds[0] == expired_holds[1], expired_holds
             self.resolved_hold_ids.update(
-                operation.id for operation in self.landed_operations.values()
+                operation.id
+                for operation in self.landed_operations.values()
                 if isinstance(operation, Hold) and operation.expires_at <= self.clock.now()
             )
             # expire_lots counts lots that gave up value; when a hold reserves part
@@ -706,20 +755,28 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
 
         # Reversals --------------------------------------------------------------------
 
-        @rule(targets=(postings, landed), original_id=postings,
-              amount=st.none() | AMOUNTS | AMOUNTS_NEAR_THE_END, also_platform=st.booleans())
+        @rule(
+            targets=(postings, landed),
+            original_id=postings,
+            amount=st.none() | AMOUNTS | AMOUNTS_NEAR_THE_END,
+            also_platform=st.booleans(),
+        )
         def reverse(self, original_id, amount, also_platform):
             """In full (None) or in part; beyond what is left is reversal_exceeds_transfer."""
             return self._land([Reverse(original_id, amount)], also_platform=also_platform)
 
-        @rule(targets=(postings, landed), original_id=postings, amount=st.none() | AMOUNTS,
-              accounts_=two_accounts, charge=AMOUNTS)
-        def reverse_and_charge_again_in_one_entry(self, original_id, amount, accounts_,
-                                                  charge):
+        @rule(
+            targets=(postings, landed),
+            original_id=postings,
+            amount=st.none() | AMOUNTS,
+            accounts_=two_accounts,
+            charge=AMOUNTS,
+        )
+        def reverse_and_charge_again_in_one_entry(self, original_id, amount, accounts_, charge):
             debit, credit = accounts_
-            return self._land([
-                Reverse(original_id, amount), Transfer(debit.id, credit.id, charge, "payment")
-            ])
+            return self._land(
+                [Reverse(original_id, amount), Transfer(debit.id, credit.id, charge, "payment")]
+            )
 
         # Retries and idempotency ------------------------------------------------------
 
@@ -728,8 +785,11 @@ def parity_machine(open_twins: Callable[[], AbstractContextManager[Twins]]) -> t
             outcomes = self._post([self.landed_operations[transfer_id]])
             assert outcomes is None or outcomes[0].code is not None, "an id landed twice"
 
-        @rule(key=st.sampled_from(IDEMPOTENCY_KEYS), accounts_=two_accounts,
-              amount=st.sampled_from([10, 20]))
+        @rule(
+            key=st.sampled_from(IDEMPOTENCY_KEYS),
+            accounts_=two_accounts,
+            amount=st.sampled_from([10, 20]),
+        )
         def post_with_an_idempotency_key(self, key, accounts_, amount):
             """The hash covers the request but not the transfer id, which a retry redraws.
 

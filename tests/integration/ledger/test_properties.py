@@ -62,9 +62,7 @@ ACCOUNT_KINDS = {
 def test_the_ledger_keeps_its_invariants_under_random_operations(
     ledger: Ledger, database: Database, clock: ManualClock
 ) -> None:
-    run_state_machine_as_test(
-        machine_for(ledger, database, clock), settings=MACHINE_SETTINGS
-    )
+    run_state_machine_as_test(machine_for(ledger, database, clock), settings=MACHINE_SETTINGS)
 
 
 # The model --------------------------------------------------------------------------------
@@ -116,7 +114,8 @@ class ModelAccount:
 
     def expired_lot_value(self, now: datetime) -> int:
         return sum(
-            remaining for expires_at, remaining in self.lots.items()
+            remaining
+            for expires_at, remaining in self.lots.items()
             if expires_at is not None and expires_at <= now
         )
 
@@ -173,7 +172,9 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
             with database.transaction() as connection:
                 connection.execute(
                     insert(merchants).values(
-                        id=self.merchant_id, name="Property merchant", status="active",
+                        id=self.merchant_id,
+                        name="Property merchant",
+                        status="active",
                         created_at=clock.now(),
                     )
                 )
@@ -208,8 +209,14 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
             assert expected is None, f"accepted, expected {expected.code}"
             return result
 
-        def _move(self, debit: ModelAccount, credit: ModelAccount, amount: int, *,
-                  lot_expires_at: datetime | None = None) -> None:
+        def _move(
+            self,
+            debit: ModelAccount,
+            credit: ModelAccount,
+            amount: int,
+            *,
+            lot_expires_at: datetime | None = None,
+        ) -> None:
             debit.debits_posted += amount
             credit.credits_posted += amount
             debit.consume_lots(amount)
@@ -259,28 +266,46 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
         def use_points_wallet_anywhere(self, wallet):
             return wallet
 
-        @rule(target=postings, wallet=points_wallets, amount=st.integers(1, 200),
-              minutes=st.none() | st.integers(0, 4 * 24 * 60))
+        @rule(
+            target=postings,
+            wallet=points_wallets,
+            amount=st.integers(1, 200),
+            minutes=st.none() | st.integers(0, 4 * 24 * 60),
+        )
         def earn_points(self, wallet, amount, minutes):
             return self.fund(wallet, amount, minutes)
 
-        @rule(target=holds, wallet=points_wallets, amount=st.integers(1, 200),
-              minutes=st.integers(1, 6 * 24 * 60))
+        @rule(
+            target=holds,
+            wallet=points_wallets,
+            amount=st.integers(1, 200),
+            minutes=st.integers(1, 6 * 24 * 60),
+        )
         def hold_points(self, wallet, amount, minutes):
             return self.hold(wallet, self.issuance, amount, minutes)
 
-        @rule(target=accounts, kind=st.sampled_from(sorted(ACCOUNT_KINDS)),
-              asset_code=st.sampled_from(["CZK", "CZK", "CZK", "EUR"]))
+        @rule(
+            target=accounts,
+            kind=st.sampled_from(sorted(ACCOUNT_KINDS)),
+            asset_code=st.sampled_from(["CZK", "CZK", "CZK", "EUR"]),
+        )
         def open_account(self, kind, asset_code):
             return self._open(kind, asset_code)
 
-        @rule(target=postings, credit=accounts, amount=st.integers(1, 400),
-              minutes=st.none() | st.integers(0, 4 * 24 * 60))
+        @rule(
+            target=postings,
+            credit=accounts,
+            amount=st.integers(1, 400),
+            minutes=st.none() | st.integers(0, 4 * 24 * 60),
+        )
         def fund(self, credit, amount, minutes):
             """Credit from the issuance account; on an account with lots, expiring or not."""
             lot_expires_at = None if minutes is None else clock.now() + timedelta(minutes=minutes)
             transfer = Transfer(
-                self.issuance.account.id, credit.account.id, amount, "load",
+                self.issuance.account.id,
+                credit.account.id,
+                amount,
+                "load",
                 lot_expires_at=lot_expires_at,
             )
             expected = refusal_of_move(self.issuance, credit, amount)
@@ -304,8 +329,13 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
             return transfer.id
 
         # Holds last from minutes to days, so that they overlap lots' expiry.
-        @rule(target=holds, debit=accounts, credit=accounts, amount=st.integers(1, 300),
-              minutes=st.integers(1, 4 * 24 * 60))
+        @rule(
+            target=holds,
+            debit=accounts,
+            credit=accounts,
+            amount=st.integers(1, 300),
+            minutes=st.integers(1, 4 * 24 * 60),
+        )
         def hold(self, debit, credit, amount, minutes):
             expires_at = clock.now() + timedelta(minutes=minutes)
             hold = Hold(debit.account.id, credit.account.id, amount, "authorisation", expires_at)
@@ -350,7 +380,8 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
 
         def _expire_holds(self):
             lapsed = [
-                hold for hold in self.hold_model.values()
+                hold
+                for hold in self.hold_model.values()
                 if not hold.resolved and hold.expires_at <= clock.now()
             ]
             # The job also expires holds of earlier examples' merchants.
@@ -402,8 +433,12 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
                 ledger.set_frozen(connection, self.merchant_id, [account.account.id], frozen)
             account.frozen = frozen
 
-        @rule(key=st.sampled_from(["first", "second", "third"]), debit=accounts,
-              credit=accounts, amount=st.integers(1, 100))
+        @rule(
+            key=st.sampled_from(["first", "second", "third"]),
+            debit=accounts,
+            credit=accounts,
+            amount=st.integers(1, 100),
+        )
         def post_with_an_idempotency_key(self, key, debit, credit, amount):
             request_hash = hashlib.sha256(
                 f"{debit.account.id}>{credit.account.id}:{amount}".encode()
@@ -414,8 +449,10 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
             else:
                 expected = refusal_of_move(debit, credit, amount)
             result = self._post(
-                Transfer(debit.account.id, credit.account.id, amount, "payment"), expected,
-                idempotency_key=key, request_hash=request_hash,
+                Transfer(debit.account.id, credit.account.id, amount, "payment"),
+                expected,
+                idempotency_key=key,
+                request_hash=request_hash,
             )
             if result is None:
                 return
@@ -452,10 +489,14 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
             with database.read() as connection:
                 crossing = connection.execute(
                     select(func.count()).where(
-                        (c.debits_must_not_exceed_credits
-                         & (c.debits_posted + c.debits_pending > c.credits_posted))
-                        | (c.credits_must_not_exceed_debits
-                           & (c.credits_posted + c.credits_pending > c.debits_posted))
+                        (
+                            c.debits_must_not_exceed_credits
+                            & (c.debits_posted + c.debits_pending > c.credits_posted)
+                        )
+                        | (
+                            c.credits_must_not_exceed_debits
+                            & (c.credits_posted + c.credits_pending > c.debits_posted)
+                        )
                     )
                 ).scalar_one()
             assert crossing == 0
@@ -465,7 +506,9 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
             with database.read() as connection:
                 stored = {
                     (row.account_id, row.shard): (
-                        row.debits_posted, row.credits_posted, row.debits_pending,
+                        row.debits_posted,
+                        row.credits_posted,
+                        row.debits_pending,
                         row.credits_pending,
                     )
                     for row in connection.execute(select(account_balances)).all()
@@ -495,8 +538,9 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
                 breakage = connection.execute(
                     select(func.sum(account_balances.c.credits_posted))
                     .select_from(account_balances.join(accounts, _account_of_balance()))
-                    .where(accounts.c.merchant_id == self.merchant_id,
-                           accounts.c.purpose == "breakage")
+                    .where(
+                        accounts.c.merchant_id == self.merchant_id, accounts.c.purpose == "breakage"
+                    )
                 ).scalar_one()
             for account_id, account in self.model.items():
                 assert balances[account_id] == account.balance, account.account.purpose
@@ -541,20 +585,36 @@ def rebuild_counters(connection) -> dict[tuple[uuid.UUID, int], tuple[int, int, 
     resolution (a transfer whose pending_id names them).
     """
     resolution = transfers.alias("resolution")
-    unresolved = ~select(literal(1)).where(
-        resolution.c.merchant_id == transfers.c.merchant_id,
-        resolution.c.pending_id == transfers.c.id,
-    ).exists()
+    unresolved = (
+        ~select(literal(1))
+        .where(
+            resolution.c.merchant_id == transfers.c.merchant_id,
+            resolution.c.pending_id == transfers.c.id,
+        )
+        .exists()
+    )
     sides = {
         # counter index: (account column, shard column, condition)
-        0: (transfers.c.debit_account_id, transfers.c.debit_shard,
-            transfers.c.kind.in_(("regular", "post"))),
-        1: (transfers.c.credit_account_id, transfers.c.credit_shard,
-            transfers.c.kind.in_(("regular", "post"))),
-        2: (transfers.c.debit_account_id, transfers.c.debit_shard,
-            (transfers.c.kind == "pending") & unresolved),
-        3: (transfers.c.credit_account_id, transfers.c.credit_shard,
-            (transfers.c.kind == "pending") & unresolved),
+        0: (
+            transfers.c.debit_account_id,
+            transfers.c.debit_shard,
+            transfers.c.kind.in_(("regular", "post")),
+        ),
+        1: (
+            transfers.c.credit_account_id,
+            transfers.c.credit_shard,
+            transfers.c.kind.in_(("regular", "post")),
+        ),
+        2: (
+            transfers.c.debit_account_id,
+            transfers.c.debit_shard,
+            (transfers.c.kind == "pending") & unresolved,
+        ),
+        3: (
+            transfers.c.credit_account_id,
+            transfers.c.credit_shard,
+            (transfers.c.kind == "pending") & unresolved,
+        ),
     }
     rebuilt: dict[tuple[uuid.UUID, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for index, (account_column, shard_column, condition) in sides.items():

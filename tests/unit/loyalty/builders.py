@@ -29,9 +29,14 @@ CONDITION_FIELDS = {field.name for field in fields(Condition)}
 
 
 def line(
-    index: int, amount_minor: int, *, product: str | None = "espresso",
-    categories: tuple[str, ...] = ("coffee", "drinks"), quantity: int = 1,
-    unit_price_minor: int | None = None, members_only: bool = False,
+    index: int,
+    amount_minor: int,
+    *,
+    product: str | None = "espresso",
+    categories: tuple[str, ...] = ("coffee", "drinks"),
+    quantity: int = 1,
+    unit_price_minor: int | None = None,
+    members_only: bool = False,
     paid_with_loyalty_minor: int = 0,
 ) -> LineFacts:
     """A line; by default one espresso (category coffee, under drinks) at its amount."""
@@ -59,12 +64,20 @@ def uncatalogued(index: int, amount_minor: int) -> LineFacts:
 
 
 def check(
-    *lines: LineFacts, store: str = "store-1", channel: Channel = Channel.REGISTER,
-    moment: datetime = MONDAY_NOON, time_zone: str = PRAGUE,
+    *lines: LineFacts,
+    store: str = "store-1",
+    channel: Channel = Channel.REGISTER,
+    moment: datetime = MONDAY_NOON,
+    time_zone: str = PRAGUE,
 ) -> CheckFacts:
     return CheckFacts(
-        lines=tuple(lines), store_id=store, terminal_id="till-1", channel=channel,
-        currency=CZK, moment=moment, time_zone=time_zone,
+        lines=tuple(lines),
+        store_id=store,
+        terminal_id="till-1",
+        channel=channel,
+        currency=CZK,
+        moment=moment,
+        time_zone=time_zone,
     )
 
 
@@ -73,12 +86,20 @@ def member(**kwargs) -> CustomerFacts:
 
 
 def rule(
-    rule_id: str, benefit=ONE_POINT_PER_10_CZK, *, program: str = "points",
-    kind: ProgramKind = ProgramKind.POINTS, **kwargs,
+    rule_id: str,
+    benefit=ONE_POINT_PER_10_CZK,
+    *,
+    program: str = "points",
+    kind: ProgramKind = ProgramKind.POINTS,
+    **kwargs,
 ) -> Rule:
     """A rule; keyword arguments that are fields of Condition go to its condition."""
     condition = {key: kwargs.pop(key) for key in list(kwargs) if key in CONDITION_FIELDS}
     return Rule(
-        id=rule_id, program_id=program, kind=kind, benefit=benefit,
-        condition=Condition(**condition), **kwargs,
+        id=rule_id,
+        program_id=program,
+        kind=kind,
+        benefit=benefit,
+        condition=Condition(**condition),
+        **kwargs,
     )

@@ -28,8 +28,11 @@ def cut(caps: Caps, usage: RuleUsage | None = None):
 def test_a_per_check_cap_cuts_the_award_to_the_cap():
     total, caps = cut(Caps(per_check_amount_max=10))
     assert total == 10
-    assert caps == (AppliedCap("base", "points", CapKind.PER_CHECK_AMOUNT, 10, 0, 15, 10,
-                               "at most 10 points per check"),)
+    assert caps == (
+        AppliedCap(
+            "base", "points", CapKind.PER_CHECK_AMOUNT, 10, 0, 15, 10, "at most 10 points per check"
+        ),
+    )
 
 
 def test_a_cut_award_is_shared_over_its_lines_to_the_cap():
@@ -88,7 +91,8 @@ def test_the_tightest_of_several_caps_wins_and_each_cut_is_reported():
 
 def test_usage_of_another_rule_does_not_count():
     evaluation = evaluate_rules(
-        [rule("base", caps=Caps(per_day_amount_max=20))], FIFTEEN_POINTS,
+        [rule("base", caps=Caps(per_day_amount_max=20))],
+        FIFTEEN_POINTS,
         member(rule_usage={"other": RuleUsage(day_amount=20)}),
     )
     assert evaluation.total("points") == 15
@@ -109,7 +113,10 @@ def test_a_daily_limit_on_goods_earns_on_the_units_left_today():
     assert evaluation.goods_earned == (GoodsEarned("base", "whisky", 2),)
     goods_cut = evaluation.applied_caps[0]
     assert (goods_cut.cap, goods_cut.product_id, goods_cut.requested, goods_cut.granted) == (
-        CapKind.GOODS_PER_DAY, "whisky", 4, 2,
+        CapKind.GOODS_PER_DAY,
+        "whisky",
+        4,
+        2,
     )
     assert goods_cut.message == "earns on at most 5 units of whisky a day; 3 already earned today"
 
@@ -117,24 +124,31 @@ def test_a_daily_limit_on_goods_earns_on_the_units_left_today():
 def test_a_limit_on_goods_is_used_by_the_lines_in_order():
     limited = rule("base", goods_limit=GoodsLimit(per_day_quantity_max=3))
     the_check = check(
-        line(0, 20000, product="whisky", quantity=2), line(1, 1000, product="water"),
+        line(0, 20000, product="whisky", quantity=2),
+        line(1, 1000, product="water"),
         line(2, 20000, product="whisky", quantity=2),
     )
     evaluation = evaluate_rules([limited], the_check, member())
     assert [(s.line_index, s.amount) for s in evaluation.awards[0].shares] == [
-        (0, 20), (1, 1), (2, 10),
+        (0, 20),
+        (1, 1),
+        (2, 10),
     ]
     assert evaluation.goods_earned == (
-        GoodsEarned("base", "whisky", 3), GoodsEarned("base", "water", 1),
+        GoodsEarned("base", "whisky", 3),
+        GoodsEarned("base", "water", 1),
     )
 
 
 def test_the_monthly_limit_on_goods_binds_when_it_has_less_room():
-    limited = rule("base", goods_limit=GoodsLimit(per_day_quantity_max=5,
-                                                  per_month_quantity_max=20))
-    customer = member(goods_usage={("base", "whisky"): GoodsUsage(day_quantity=0,
-                                                                  month_quantity=19)})
-    evaluation = evaluate_rules([limited], check(line(0, 40000, product="whisky", quantity=4)),
-                                customer)
+    limited = rule(
+        "base", goods_limit=GoodsLimit(per_day_quantity_max=5, per_month_quantity_max=20)
+    )
+    customer = member(
+        goods_usage={("base", "whisky"): GoodsUsage(day_quantity=0, month_quantity=19)}
+    )
+    evaluation = evaluate_rules(
+        [limited], check(line(0, 40000, product="whisky", quantity=4)), customer
+    )
     assert evaluation.total("points") == 10
     assert evaluation.applied_caps[0].cap is CapKind.GOODS_PER_MONTH

@@ -61,19 +61,22 @@ def test_the_end_of_a_window_is_excluded():
     assert not earns(OFFICE_HOURS, at_utc(2026, 3, 2, 16, 0))
 
 
-FRIDAY_NIGHT = rule("night", BONUS, windows=(
-    TimeWindow(days_of_week=frozenset({5}), start=time(22), end=time(2)),
-))
+FRIDAY_NIGHT = rule(
+    "night", BONUS, windows=(TimeWindow(days_of_week=frozenset({5}), start=time(22), end=time(2)),)
+)
 
 
-@pytest.mark.parametrize(("local", "expected"), [
-    (datetime(2026, 3, 6, 21, 59), False),  # Friday, before
-    (datetime(2026, 3, 6, 23, 0), True),    # Friday night
-    (datetime(2026, 3, 7, 1, 30), True),    # Saturday 01:30: Friday's window
-    (datetime(2026, 3, 7, 2, 0), False),    # its end
-    (datetime(2026, 3, 7, 23, 0), False),   # Saturday night is not Friday's
-    (datetime(2026, 3, 6, 1, 0), False),    # Friday 01:00 belongs to Thursday night
-])
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        (datetime(2026, 3, 6, 21, 59), False),  # Friday, before
+        (datetime(2026, 3, 6, 23, 0), True),  # Friday night
+        (datetime(2026, 3, 7, 1, 30), True),  # Saturday 01:30: Friday's window
+        (datetime(2026, 3, 7, 2, 0), False),  # its end
+        (datetime(2026, 3, 7, 23, 0), False),  # Saturday night is not Friday's
+        (datetime(2026, 3, 6, 1, 0), False),  # Friday 01:00 belongs to Thursday night
+    ],
+)
 def test_a_window_across_midnight_belongs_to_the_day_it_starts(local, expected):
     moment = local.replace(tzinfo=UTC) - timedelta(hours=1)  # Prague is UTC+1 in March
     assert earns(FRIDAY_NIGHT, moment) is expected
@@ -81,9 +84,11 @@ def test_a_window_across_midnight_belongs_to_the_day_it_starts(local, expected):
 
 def test_a_window_across_the_spring_dst_change_follows_the_wall_clock():
     # On Sunday 29 March 2026 Prague skips 02:00–03:00; 01:30 UTC is 03:30 CEST.
-    early = rule("early", BONUS, windows=(
-        TimeWindow(days_of_week=frozenset({7}), start=time(1), end=time(4)),
-    ))
+    early = rule(
+        "early",
+        BONUS,
+        windows=(TimeWindow(days_of_week=frozenset({7}), start=time(1), end=time(4)),),
+    )
     assert earns(early, at_utc(2026, 3, 29, 0, 30))  # 01:30 CET
     assert earns(early, at_utc(2026, 3, 29, 1, 30))  # 03:30 CEST
     assert not earns(early, at_utc(2026, 3, 29, 2, 0))  # 04:00 CEST
@@ -105,18 +110,25 @@ def test_days_of_the_week_are_local_days():
 
 
 def test_a_date_range_bounds_the_days_inclusive_in_local_dates():
-    spring = rule("spring", BONUS, windows=(
-        TimeWindow(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)),
-    ))
+    spring = rule(
+        "spring",
+        BONUS,
+        windows=(TimeWindow(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31)),),
+    )
     assert earns(spring, at_utc(2026, 2, 28, 23, 0))  # 1 March 00:00 local
     assert earns(spring, at_utc(2026, 3, 31, 21, 59))
     assert not earns(spring, at_utc(2026, 3, 31, 22, 0))  # 1 April 00:00 CEST
 
 
 def test_any_one_window_is_enough():
-    two = rule("two", BONUS, windows=(
-        TimeWindow(start=time(7), end=time(9)), TimeWindow(start=time(17), end=time(19)),
-    ))
+    two = rule(
+        "two",
+        BONUS,
+        windows=(
+            TimeWindow(start=time(7), end=time(9)),
+            TimeWindow(start=time(17), end=time(19)),
+        ),
+    )
     assert earns(two, at_utc(2026, 3, 2, 7, 0))
     assert earns(two, at_utc(2026, 3, 2, 16, 30))
     assert not earns(two, at_utc(2026, 3, 2, 11, 0))
@@ -167,13 +179,17 @@ def test_every_nth_visit_and_exactly_the_nth_visit():
 
 
 def test_profile_first_purchase_and_enrolment_requirements():
-    assert earns(rule("p", BONUS, requirements=(ProfileComplete(),)),
-                 customer=member(profile_complete=True))
+    assert earns(
+        rule("p", BONUS, requirements=(ProfileComplete(),)), customer=member(profile_complete=True)
+    )
     assert not earns(rule("p", BONUS, requirements=(ProfileComplete(),)))
-    assert earns(rule("f", BONUS, requirements=(FirstPurchase(),)),
-                 customer=member(first_purchase=True))
-    assert earns(rule("e", BONUS, requirements=(EnrolledThisCheck(),)),
-                 customer=member(enrolled_this_check=True))
+    assert earns(
+        rule("f", BONUS, requirements=(FirstPurchase(),)), customer=member(first_purchase=True)
+    )
+    assert earns(
+        rule("e", BONUS, requirements=(EnrolledThisCheck(),)),
+        customer=member(enrolled_this_check=True),
+    )
     assert not earns(rule("e", BONUS, requirements=(EnrolledThisCheck(),)))
 
 
@@ -181,8 +197,9 @@ def test_a_minimum_basket_on_the_whole_check_or_on_the_eligible_lines():
     # The check is 100 CZK: 50 CZK of coffee and 50 CZK of cake.
     assert earns(rule("m", BONUS, requirements=(MinimumBasket(10000),)))
     assert not earns(rule("m", BONUS, requirements=(MinimumBasket(10001),)))
-    on_coffee = rule("m", BONUS, scope=COFFEE,
-                     requirements=(MinimumBasket(6000, on_eligible_lines=True),))
+    on_coffee = rule(
+        "m", BONUS, scope=COFFEE, requirements=(MinimumBasket(6000, on_eligible_lines=True),)
+    )
     assert not earns(on_coffee)
 
 

@@ -46,12 +46,20 @@ def scenario() -> Evaluation:
 
 
 def evaluation_in_a_process(hash_seed: str) -> str:
-    environment = {**os.environ, "PYTHONHASHSEED": hash_seed,
-                   "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    environment = {
+        **os.environ,
+        "PYTHONHASHSEED": hash_seed,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    }
     script = "from tests.unit.loyalty.test_determinism import scenario; print(repr(scenario()))"
     return subprocess.run(
-        [sys.executable, "-c", script], env=environment, cwd=ROOT, check=True,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", script],
+        env=environment,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
 
 

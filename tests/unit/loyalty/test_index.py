@@ -37,7 +37,10 @@ def test_only_rules_of_the_checks_products_categories_store_and_channel_are_cand
     index = compile_rules(rules)
     found = index.candidates(check(line(0, 1000), line(1, 500)), member())
     assert [candidate.rule.id for candidate in found] == [
-        "drinks", "espresso", "everywhere", "store-1",
+        "drinks",
+        "espresso",
+        "everywhere",
+        "store-1",
     ]
     assert {candidate.line_indexes for candidate in found} == {(0, 1)}
 
@@ -52,15 +55,20 @@ def test_a_scoped_rule_with_a_store_is_filed_by_product_and_checked_for_its_stor
 def test_the_candidates_are_the_plain_scans_answer():
     rules = [
         rule("a", scope=products("espresso")),
-        rule("b", scope=ProductScope(category_ids=frozenset({"coffee"}),
-                                     excluded_product_ids=frozenset({"espresso"}))),
+        rule(
+            "b",
+            scope=ProductScope(
+                category_ids=frozenset({"coffee"}), excluded_product_ids=frozenset({"espresso"})
+            ),
+        ),
         rule("c", segment_ids=frozenset({"x", "y"})),
     ]
     the_check = check(line(0, 1000), line(1, 100, product="latte"))
     customer = member(segment_ids=frozenset({"x", "y"}))
     index = compile_rules(rules)
     expected = [
-        (r.id, targets(r, the_check, customer)) for r in index.rules
+        (r.id, targets(r, the_check, customer))
+        for r in index.rules
         if targets(r, the_check, customer) is not None
     ]
     assert [(c.rule.id, c.line_indexes) for c in index.candidates(the_check, customer)] == expected
@@ -78,10 +86,12 @@ def test_rule_ids_are_unique():
 
 def test_a_program_earns_one_kind():
     with pytest.raises(AssertionError):
-        compile_rules([
-            rule("a"),
-            rule("b", StampsPerItem(10, "a coffee"), kind=ProgramKind.STAMPS),
-        ])
+        compile_rules(
+            [
+                rule("a"),
+                rule("b", StampsPerItem(10, "a coffee"), kind=ProgramKind.STAMPS),
+            ]
+        )
 
 
 def test_a_multiplier_multiplies_a_rate_rule_of_its_own_program():

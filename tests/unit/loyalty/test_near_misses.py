@@ -28,30 +28,42 @@ from cagnotte.programs.loyalty import (
 
 from .builders import COFFEE, check, line, member, rule
 
-DOUBLE_FROM_500 = rule("double", Multiplier("base"), name="double points",
-                       requirements=(MinimumBasket(50000),))
+DOUBLE_FROM_500 = rule(
+    "double", Multiplier("base"), name="double points", requirements=(MinimumBasket(50000),)
+)
 SATURDAY = TimeWindow(days_of_week=frozenset({6}))
 
 
 def near_misses(rules, the_check, customer=None, **options):
-    evaluation = evaluate_rules(rules, the_check, customer or member(),
-                                EvaluationOptions(**options))
+    evaluation = evaluate_rules(
+        rules, the_check, customer or member(), EvaluationOptions(**options)
+    )
     return evaluation.near_misses
 
 
 def test_a_minimum_basket_short_by_120_czk_says_so():
     misses = near_misses([rule("base"), DOUBLE_FROM_500], check(line(0, 38000)))
-    assert misses == (NearMiss(
-        rule_ids=("double",), program_id="points", missing=Missing.MINIMUM_BASKET,
-        message="add 120 CZK to earn double points", missing_amount=12000, would_earn=38,
-    ),)
+    assert misses == (
+        NearMiss(
+            rule_ids=("double",),
+            program_id="points",
+            missing=Missing.MINIMUM_BASKET,
+            message="add 120 CZK to earn double points",
+            missing_amount=12000,
+            would_earn=38,
+        ),
+    )
 
 
 def test_a_minimum_basket_far_off_is_no_near_miss():
     assert near_misses([rule("base"), DOUBLE_FROM_500], check(line(0, 24999))) == ()
     assert near_misses([rule("base"), DOUBLE_FROM_500], check(line(0, 25000))) != ()
-    assert near_misses([rule("base"), DOUBLE_FROM_500], check(line(0, 9000)),
-                       basket_near_miss_from_bp=0) != ()
+    assert (
+        near_misses(
+            [rule("base"), DOUBLE_FROM_500], check(line(0, 9000)), basket_near_miss_from_bp=0
+        )
+        != ()
+    )
 
 
 def test_a_rule_without_a_name_says_what_it_would_give():
@@ -61,10 +73,15 @@ def test_a_rule_without_a_name_says_what_it_would_give():
 
 def test_an_anonymous_customer_is_told_what_joining_would_earn_per_program():
     rules = [rule("base"), rule("welcome", FixedBonus(50), requirements=(EnrolledThisCheck(),))]
-    assert near_misses(rules[:1], check(line(0, 12345)), ANONYMOUS) == (NearMiss(
-        rule_ids=("base",), program_id="points", missing=Missing.MEMBERSHIP,
-        message="join to earn 12 points", would_earn=12,
-    ),)
+    assert near_misses(rules[:1], check(line(0, 12345)), ANONYMOUS) == (
+        NearMiss(
+            rule_ids=("base",),
+            program_id="points",
+            missing=Missing.MEMBERSHIP,
+            message="join to earn 12 points",
+            would_earn=12,
+        ),
+    )
     joined = near_misses(rules, check(line(0, 12345)), ANONYMOUS)
     assert [(miss.rule_ids, miss.message) for miss in joined] == [
         (("base", "welcome"), "join to earn 62 points"),
@@ -80,9 +97,13 @@ def test_buy_on_saturday_to_earn_the_weekend_bonus():
 
 
 def test_a_happy_hour_near_miss_names_its_hours_and_days():
-    happy = rule("happy", FixedBonus(20), windows=(
-        TimeWindow(days_of_week=frozenset({1, 2, 3, 4, 5}), start=time(14), end=time(16)),
-    ))
+    happy = rule(
+        "happy",
+        FixedBonus(20),
+        windows=(
+            TimeWindow(days_of_week=frozenset({1, 2, 3, 4, 5}), start=time(14), end=time(16)),
+        ),
+    )
     assert near_misses([happy], check(line(0, 5000)))[0].message == (
         "buy on Monday, Tuesday, Wednesday, Thursday or Friday between 14:00 and 16:00"
         " to earn 20 points"
@@ -120,24 +141,40 @@ def test_a_near_miss_behind_an_exclusive_rule_that_applied_is_left_out():
 
 
 def test_one_more_stamp_to_a_free_coffee():
-    card = rule("card", StampsPerItem(card_size=10, reward="a free coffee"), program="card",
-                kind=ProgramKind.STAMPS, scope=COFFEE)
+    card = rule(
+        "card",
+        StampsPerItem(card_size=10, reward="a free coffee"),
+        program="card",
+        kind=ProgramKind.STAMPS,
+        scope=COFFEE,
+    )
     customer = member(stamps_on_card={"card": 7})
     misses = near_misses([card], check(line(0, 6000, quantity=2)), customer)
-    assert misses == (NearMiss(
-        rule_ids=("card",), program_id="card", missing=Missing.STAMPS,
-        message="one more stamp to a free coffee", missing_amount=1,
-    ),)
+    assert misses == (
+        NearMiss(
+            rule_ids=("card",),
+            program_id="card",
+            missing=Missing.STAMPS,
+            message="one more stamp to a free coffee",
+            missing_amount=1,
+        ),
+    )
     # Without a coffee on the check the card is still three stamps short: not near.
-    assert near_misses([card], check(line(0, 100, product="tea", categories=("tea",))),
-                       customer) == ()
+    assert (
+        near_misses([card], check(line(0, 100, product="tea", categories=("tea",))), customer) == ()
+    )
 
 
 def test_spend_missing_to_reach_the_next_tier():
-    tiers = rule("tiers", TieredRate((
-        TierRate("silver", Rate.per(1, 1000)),
-        TierRate("gold", Rate.per(2, 1000), spend_min_minor=1_000_000),
-    )))
+    tiers = rule(
+        "tiers",
+        TieredRate(
+            (
+                TierRate("silver", Rate.per(1, 1000)),
+                TierRate("gold", Rate.per(2, 1000), spend_min_minor=1_000_000),
+            )
+        ),
+    )
     customer = member(tiers={"points": TierStanding("silver", period_spend_minor=850_000)})
     misses = near_misses([tiers], check(line(0, 50000)), customer)
     assert [(miss.missing, miss.missing_amount, miss.message) for miss in misses] == [

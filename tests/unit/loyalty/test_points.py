@@ -140,11 +140,13 @@ def test_the_reached_bracket_applies_to_the_whole_amount_unless_marginal():
 
 # Tiers.
 
-TIERS = TieredRate((
-    TierRate("bronze", Rate.per(1, 1000)),
-    TierRate("silver", Rate.per(3, 2000), spend_min_minor=500_000),
-    TierRate("gold", Rate.per(2, 1000), spend_min_minor=1_500_000),
-))
+TIERS = TieredRate(
+    (
+        TierRate("bronze", Rate.per(1, 1000)),
+        TierRate("silver", Rate.per(3, 2000), spend_min_minor=500_000),
+        TierRate("gold", Rate.per(2, 1000), spend_min_minor=1_500_000),
+    )
+)
 
 
 def test_the_rate_follows_the_customers_tier():
@@ -158,8 +160,10 @@ def test_the_rate_follows_the_customers_tier():
 def test_a_customer_without_a_listed_tier_earns_nothing_from_a_tiered_rule():
     tiered = rule("tiers", TIERS)
     assert points([tiered], check(line(0, 12_345)), member()) == 0
-    assert points([tiered], check(line(0, 12_345)),
-                  member(tiers={"points": TierStanding("platinum")})) == 0
+    assert (
+        points([tiered], check(line(0, 12_345)), member(tiers={"points": TierStanding("platinum")}))
+        == 0
+    )
 
 
 # A fixed bonus, a multiplier, temporary points, budgets.

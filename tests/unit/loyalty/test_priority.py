@@ -32,16 +32,20 @@ def test_an_exclusive_rule_that_applies_stops_the_lower_rules_of_its_program():
 
 def test_an_exclusive_rule_that_does_not_apply_stops_nothing():
     late = TimeWindow(start=time(22, 0), end=time(23, 0))
-    rules = [rule("base"), rule("happy-hour", HAPPY_HOUR, priority=10, exclusive=True,
-                                windows=(late,))]
+    rules = [
+        rule("base"),
+        rule("happy-hour", HAPPY_HOUR, priority=10, exclusive=True, windows=(late,)),
+    ]
     evaluation = evaluate_rules(rules, check(line(0, 5000)), member())
     assert [award.rule_id for award in evaluation.awards] == ["base"]
     assert evaluation.stopped == ()
 
 
 def test_an_exclusive_rule_does_not_stop_the_higher_rules():
-    rules = [rule("bonus", FixedBonus(10), priority=20), rule("happy-hour", HAPPY_HOUR,
-                                                              priority=10, exclusive=True)]
+    rules = [
+        rule("bonus", FixedBonus(10), priority=20),
+        rule("happy-hour", HAPPY_HOUR, priority=10, exclusive=True),
+    ]
     evaluation = evaluate_rules(rules, check(line(0, 5000)), member())
     assert evaluation.total("points") == 25
 

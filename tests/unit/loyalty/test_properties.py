@@ -69,15 +69,16 @@ CATEGORIES = ["a", "a1", "a2", "b", "b1"]
 STORES = ["s1", "s2"]
 SEGMENTS = ["g1", "g2", "g3"]
 PROGRAMS = {
-    "pA": ProgramKind.POINTS, "pB": ProgramKind.POINTS,
-    "pK": ProgramKind.KITTY, "pS": ProgramKind.STAMPS,
+    "pA": ProgramKind.POINTS,
+    "pB": ProgramKind.POINTS,
+    "pK": ProgramKind.KITTY,
+    "pS": ProgramKind.STAMPS,
 }
 TIME_ZONES = ["Europe/Prague", "America/New_York", "UTC"]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 # A multiplier drawn before its program's rate rules are known: with_multiplier_bases
 # names its base.
 PENDING_MULTIPLIER = Multiplier("pending")
-
 
 
 def subsets(values):
@@ -119,39 +120,60 @@ def windows(draw) -> tuple[TimeWindow, ...]:
 
 
 HOUR_PAIRS = st.tuples(st.integers(0, 23), st.integers(0, 23)).filter(
-    lambda hours: hours[0] != hours[1])
+    lambda hours: hours[0] != hours[1]
+)
 
 
-requirements = st.lists(st.one_of(
-    st.just(ProfileComplete()), st.just(FirstPurchase()),
-    st.builds(NthVisit, st.integers(1, 3), st.booleans()),
-    st.builds(MinimumBasket, st.integers(1, 80_000), st.booleans()),
-    st.builds(Birthday, st.integers(0, 3)),
-), max_size=2).map(tuple)
-caps = st.builds(
-    Caps, *[st.none() | st.integers(0, 60) for _ in range(5)]
-)
-goods_limits = st.none() | st.builds(
-    GoodsLimit, st.integers(0, 6), st.none() | st.integers(0, 10)
-)
+requirements = st.lists(
+    st.one_of(
+        st.just(ProfileComplete()),
+        st.just(FirstPurchase()),
+        st.builds(NthVisit, st.integers(1, 3), st.booleans()),
+        st.builds(MinimumBasket, st.integers(1, 80_000), st.booleans()),
+        st.builds(Birthday, st.integers(0, 3)),
+    ),
+    max_size=2,
+).map(tuple)
+caps = st.builds(Caps, *[st.none() | st.integers(0, 60) for _ in range(5)])
+goods_limits = st.none() | st.builds(GoodsLimit, st.integers(0, 6), st.none() | st.integers(0, 10))
 
 
 def _benefits(kind: ProgramKind):
     rate_benefits = [
         st.builds(FixedRate, rates, roundings, st.booleans()),
-        st.builds(ProgressiveRate, st.just((
-            Bracket(0, Rate(1, 1000)), Bracket(20_000, Rate(2, 1000)),
-        )), roundings, st.booleans()),
-        st.builds(TieredRate, st.just((
-            TierRate("t1", Rate(1, 1000)), TierRate("t2", Rate(3, 1000), 100_000),
-        )), roundings, st.booleans()),
+        st.builds(
+            ProgressiveRate,
+            st.just(
+                (
+                    Bracket(0, Rate(1, 1000)),
+                    Bracket(20_000, Rate(2, 1000)),
+                )
+            ),
+            roundings,
+            st.booleans(),
+        ),
+        st.builds(
+            TieredRate,
+            st.just(
+                (
+                    TierRate("t1", Rate(1, 1000)),
+                    TierRate("t2", Rate(3, 1000), 100_000),
+                )
+            ),
+            roundings,
+            st.booleans(),
+        ),
     ]
     if kind is ProgramKind.POINTS:
-        return st.one_of(*rate_benefits, st.builds(FixedBonus, st.integers(1, 50)),
-                         st.just(PENDING_MULTIPLIER))
+        return st.one_of(
+            *rate_benefits, st.builds(FixedBonus, st.integers(1, 50)), st.just(PENDING_MULTIPLIER)
+        )
     if kind is ProgramKind.KITTY:
-        return st.one_of(st.builds(KittyPercentage, st.integers(1, 1000), roundings),
-                         *rate_benefits, st.just(PENDING_MULTIPLIER))
+        return st.one_of(
+            st.builds(KittyPercentage, st.integers(1, 1000), roundings),
+            *rate_benefits,
+            st.just(PENDING_MULTIPLIER),
+        )
     return st.one_of(
         st.builds(StampsPerItem, st.just(5), st.just("a free coffee"), st.integers(1, 2)),
         st.builds(StampsPerVisit, st.just(5), st.just("a free coffee"), st.integers(1, 2)),
@@ -172,9 +194,13 @@ def a_rule(draw, number: int) -> Rule:
         active_from = draw(moments)
         active_to = active_from + timedelta(days=draw(st.integers(1, 90)))
     return Rule(
-        id=f"r{number}", program_id=program_id, kind=kind, benefit=draw(BENEFITS[kind]),
+        id=f"r{number}",
+        program_id=program_id,
+        kind=kind,
+        benefit=draw(BENEFITS[kind]),
         condition=Condition(
-            scope=draw(SCOPES), windows=draw(WINDOWS),
+            scope=draw(SCOPES),
+            windows=draw(WINDOWS),
             store_ids=draw(STORE_SETS) if draw(SOMETIMES) else frozenset(),
             channels=draw(CHANNEL_SETS) if draw(SOMETIMES) else frozenset(),
             segment_ids=draw(SEGMENT_SETS) if draw(SOMETIMES) else frozenset(),
@@ -182,7 +208,8 @@ def a_rule(draw, number: int) -> Rule:
         ),
         priority=draw(st.integers(0, 3)),
         exclusive=draw(RARELY),
-        active_from=active_from, active_to=active_to,
+        active_from=active_from,
+        active_to=active_to,
         caps=draw(caps) if draw(st.booleans()) else Caps(),
         goods_limit=draw(goods_limits),
         expires_after_days=draw(st.none() | st.integers(1, 60)),
@@ -196,9 +223,12 @@ def with_multiplier_bases(rules: list[Rule]) -> list[Rule]:
     for rule in rules:
         if rule.benefit == PENDING_MULTIPLIER:
             bases = [
-                other.id for other in rules
-                if other.program_id == rule.program_id and isinstance(
-                    other.benefit, FixedRate | KittyPercentage | ProgressiveRate | TieredRate)
+                other.id
+                for other in rules
+                if other.program_id == rule.program_id
+                and isinstance(
+                    other.benefit, FixedRate | KittyPercentage | ProgressiveRate | TieredRate
+                )
             ]
             benefit = Multiplier(bases[0], 3, 2) if bases else FixedBonus(7)
             rule = replace(rule, benefit=benefit)
@@ -222,9 +252,13 @@ def a_line(draw, index: int) -> LineFacts:
     unit_price = draw(st.integers(0, 20_000))
     amount = draw(st.integers(0, unit_price * quantity))
     return LineFacts(
-        index=index, sku=product or "open", product_id=product,
+        index=index,
+        sku=product or "open",
+        product_id=product,
         category_ids=CATEGORIES_OF[product] if product else frozenset(),
-        quantity=quantity, unit_price_minor=unit_price, amount_minor=amount,
+        quantity=quantity,
+        unit_price_minor=unit_price,
+        amount_minor=amount,
         members_only=product is not None and draw(SOMETIMES),
         paid_with_loyalty_minor=draw(st.integers(0, amount)) if draw(st.booleans()) else 0,
     )
@@ -238,20 +272,27 @@ def checks(draw) -> CheckFacts:
     count = draw(st.integers(0, 6))
     return CheckFacts(
         lines=tuple(draw(LINES[index]) for index in range(count)),
-        store_id=draw(st.sampled_from(STORES)), terminal_id=None,
-        channel=draw(st.sampled_from(list(Channel))), currency=CZK,
-        moment=draw(moments), time_zone=draw(st.sampled_from(TIME_ZONES)),
+        store_id=draw(st.sampled_from(STORES)),
+        terminal_id=None,
+        channel=draw(st.sampled_from(list(Channel))),
+        currency=CZK,
+        moment=draw(moments),
+        time_zone=draw(st.sampled_from(TIME_ZONES)),
     )
 
 
 RULE_IDS = st.sampled_from([f"r{n}" for n in range(12)])
-TIER_STANDINGS = st.dictionaries(st.sampled_from(["pA", "pB", "pK"]), st.builds(
-    TierStanding, st.sampled_from(["t1", "t2", "t9"]), st.integers(0, 200_000)))
+TIER_STANDINGS = st.dictionaries(
+    st.sampled_from(["pA", "pB", "pK"]),
+    st.builds(TierStanding, st.sampled_from(["t1", "t2", "t9"]), st.integers(0, 200_000)),
+)
 RULE_USAGES = st.dictionaries(
-    RULE_IDS, st.builds(RuleUsage, *[st.integers(0, 70) for _ in range(4)]))
+    RULE_IDS, st.builds(RuleUsage, *[st.integers(0, 70) for _ in range(4)])
+)
 GOODS_USAGES = st.dictionaries(
     st.tuples(RULE_IDS, st.sampled_from(PRODUCTS)),
-    st.builds(GoodsUsage, st.integers(0, 8), st.integers(0, 12)))
+    st.builds(GoodsUsage, st.integers(0, 8), st.integers(0, 12)),
+)
 STAMPS_ON_CARDS = st.dictionaries(st.just("pS"), st.integers(0, 9))
 
 
@@ -308,10 +349,12 @@ def test_caps_and_limits_on_goods_are_never_exceeded(rules, check, customer):
             assert award.amount <= rule_caps.per_check_amount_max
         if rule_caps.per_day_amount_max is not None:
             assert usage.day_amount + award.amount <= max(
-                rule_caps.per_day_amount_max, usage.day_amount)
+                rule_caps.per_day_amount_max, usage.day_amount
+            )
         if rule_caps.per_month_amount_max is not None:
             assert usage.month_amount + award.amount <= max(
-                rule_caps.per_month_amount_max, usage.month_amount)
+                rule_caps.per_month_amount_max, usage.month_amount
+            )
         if rule_caps.per_day_times_max is not None:
             assert usage.day_times < rule_caps.per_day_times_max
         if rule_caps.per_month_times_max is not None:
@@ -321,10 +364,12 @@ def test_caps_and_limits_on_goods_are_never_exceeded(rules, check, customer):
         used = customer.goods_usage.get((earned.rule_id, earned.product_id), GoodsUsage())
         if limit.per_day_quantity_max is not None:
             assert used.day_quantity + earned.quantity <= max(
-                limit.per_day_quantity_max, used.day_quantity)
+                limit.per_day_quantity_max, used.day_quantity
+            )
         if limit.per_month_quantity_max is not None:
             assert used.month_quantity + earned.quantity <= max(
-                limit.per_month_quantity_max, used.month_quantity)
+                limit.per_month_quantity_max, used.month_quantity
+            )
 
 
 @PROPERTY_SETTINGS
@@ -360,7 +405,8 @@ def test_evaluation_is_deterministic_whatever_the_order_of_the_rules(
 def test_the_index_finds_exactly_what_a_scan_of_every_rule_finds(rules, check, customer):
     index = compile_rules(rules)
     scanned = [
-        (rule.id, found) for rule in index.rules
+        (rule.id, found)
+        for rule in index.rules
         if (found := targets(rule, check, customer)) is not None
     ]
     assert [(c.rule.id, c.line_indexes) for c in index.candidates(check, customer)] == scanned

@@ -47,14 +47,20 @@ def test_a_coffee_paid_with_the_card_reward_earns_no_stamp():
 
 
 def test_a_stamp_per_visit_whatever_the_check_buys():
-    visit = rule("visit", StampsPerVisit(card_size=8, reward="a free lunch"), program="card",
-                 kind=STAMPS)
+    visit = rule(
+        "visit", StampsPerVisit(card_size=8, reward="a free lunch"), program="card", kind=STAMPS
+    )
     assert evaluate_rules([visit], check(line(0, 100, quantity=5)), member()).total("card") == 1
 
 
 def test_a_kiosk_visit_without_lines_earns_a_visit_stamp():
-    visit = rule("kiosk", StampsPerVisit(card_size=8, reward="a free lunch"), program="card",
-                 kind=STAMPS, channels=frozenset({Channel.KIOSK}))
+    visit = rule(
+        "kiosk",
+        StampsPerVisit(card_size=8, reward="a free lunch"),
+        program="card",
+        kind=STAMPS,
+        channels=frozenset({Channel.KIOSK}),
+    )
     evaluation = evaluate_rules([visit], check(channel=Channel.KIOSK), member())
     assert evaluation.total("card") == 1
     assert evaluation.awards[0].shares == ()

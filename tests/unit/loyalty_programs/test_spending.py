@@ -35,10 +35,16 @@ def test_at_most_the_share_of_the_check_is_paid_with_points():
 
 def test_points_are_spent_in_whole_blocks_and_not_below_the_minimum():
     rules = SpendingRules(spend_block_units=100, spend_min_units=500)
-    assert spendable(rules, balance_units=1_250, eligible_minor=5_000,
-                     check_total_minor=5_000).units == 1_200
-    assert spendable(rules, balance_units=499, eligible_minor=5_000,
-                     check_total_minor=5_000).value_minor == 0
+    assert (
+        spendable(rules, balance_units=1_250, eligible_minor=5_000, check_total_minor=5_000).units
+        == 1_200
+    )
+    assert (
+        spendable(
+            rules, balance_units=499, eligible_minor=5_000, check_total_minor=5_000
+        ).value_minor
+        == 0
+    )
 
 
 def test_a_point_worth_half_a_minor_unit_is_never_taken_for_nothing():
@@ -49,8 +55,13 @@ def test_a_point_worth_half_a_minor_unit_is_never_taken_for_nothing():
 
 
 def test_the_customer_may_ask_to_use_fewer_points():
-    quote = spendable(ONE_TO_ONE, balance_units=900, eligible_minor=800, check_total_minor=800,
-                      requested_units=300)
+    quote = spendable(
+        ONE_TO_ONE,
+        balance_units=900,
+        eligible_minor=800,
+        check_total_minor=800,
+        requested_units=300,
+    )
     assert (quote.units, quote.value_minor, quote.limited_by) == (300, 300, None)
 
 
@@ -60,18 +71,28 @@ def test_points_never_pay_more_than_is_left_of_the_check():
 
 
 @given(
-    balance=st.integers(0, 10**9), eligible=st.integers(0, 10**9), total=st.integers(0, 10**9),
-    numerator=st.integers(1, 1_000), denominator=st.integers(1, 1_000),
-    share=st.integers(1, 10_000), block=st.integers(1, 500), minimum=st.integers(1, 1_000),
+    balance=st.integers(0, 10**9),
+    eligible=st.integers(0, 10**9),
+    total=st.integers(0, 10**9),
+    numerator=st.integers(1, 1_000),
+    denominator=st.integers(1, 1_000),
+    share=st.integers(1, 10_000),
+    block=st.integers(1, 500),
+    minimum=st.integers(1, 1_000),
 )
 def test_a_spend_never_exceeds_the_balance_the_share_or_the_check(
     balance, eligible, total, numerator, denominator, share, block, minimum
 ):
-    rules = SpendingRules(value_numerator=numerator, value_denominator=denominator,
-                          share_max_basis_points=share, spend_block_units=block,
-                          spend_min_units=minimum)
-    quote = spendable(rules, balance_units=balance, eligible_minor=eligible,
-                      check_total_minor=total)
+    rules = SpendingRules(
+        value_numerator=numerator,
+        value_denominator=denominator,
+        share_max_basis_points=share,
+        spend_block_units=block,
+        spend_min_units=minimum,
+    )
+    quote = spendable(
+        rules, balance_units=balance, eligible_minor=eligible, check_total_minor=total
+    )
     assert 0 <= quote.units <= balance
     assert quote.units % block == 0
     assert quote.units == 0 or quote.units >= minimum
@@ -83,9 +104,15 @@ def test_a_program_says_whether_it_runs_at_a_moment():
     from datetime import UTC, datetime
 
     program = LoyaltyProgram(
-        merchant_id=uuid.uuid4(), id=uuid.uuid4(), kind=ProgramKind.STAMPS, name="Coffee",
-        status=ProgramStatus.ACTIVE, currency="CZK", asset_code="STAMPS",
-        stamp_card=StampCard(size=10), valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+        merchant_id=uuid.uuid4(),
+        id=uuid.uuid4(),
+        kind=ProgramKind.STAMPS,
+        name="Coffee",
+        status=ProgramStatus.ACTIVE,
+        currency="CZK",
+        asset_code="STAMPS",
+        stamp_card=StampCard(size=10),
+        valid_from=datetime(2026, 1, 1, tzinfo=UTC),
         valid_to=datetime(2027, 1, 1, tzinfo=UTC),
     )
     assert program.running_at(datetime(2026, 6, 1, tzinfo=UTC))

@@ -18,11 +18,16 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_R
 
 def account_out(services: Services, account: Account) -> AccountOut:
     return AccountOut(
-        id=account.id, merchant_id=account.merchant_id, asset_code=account.asset_code,
-        owner_type=account.owner_type, owner_id=account.owner_id, purpose=account.purpose,
+        id=account.id,
+        merchant_id=account.merchant_id,
+        asset_code=account.asset_code,
+        owner_type=account.owner_type,
+        owner_id=account.owner_id,
+        purpose=account.purpose,
         debits_must_not_exceed_credits=account.debits_must_not_exceed_credits,
         credits_must_not_exceed_debits=account.credits_must_not_exceed_debits,
-        frozen=account.frozen, created_at=account.created_at,
+        frozen=account.frozen,
+        created_at=account.created_at,
         balance=BalanceOut.of(services.ledger.balance(account)),
     )
 

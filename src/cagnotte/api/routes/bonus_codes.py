@@ -79,7 +79,8 @@ class CampaignOut(BaseModel):
     @classmethod
     def of(cls, view: CampaignView) -> CampaignOut:
         return cls(
-            **asdict(view.campaign), asset=view.campaign.asset_code,
+            **asdict(view.campaign),
+            asset=view.campaign.asset_code,
             funding=Funding(**asdict(view.funding)),
             escrow_balance_minor=view.escrow_balance_minor,
             report=CampaignReport(**asdict(view.report)),
@@ -173,10 +174,16 @@ class BonusLockOut(BaseModel):
 def request_campaign(body: CampaignRequest, caller: Caller, services: ServicesDep) -> CampaignOut:
     """Ask for a campaign. The answer says how much to pay and how; no code exists yet."""
     campaign = services.bonus_codes.request_campaign(
-        caller, name=body.name, description=body.description, asset_code=body.asset,
-        bonus_value_minor=body.bonus_value_minor, code_count=body.code_count,
-        valid_from=body.valid_from, valid_to=body.valid_to,
-        rest_destination=body.rest_destination, bank_account=body.bank_account,
+        caller,
+        name=body.name,
+        description=body.description,
+        asset_code=body.asset,
+        bonus_value_minor=body.bonus_value_minor,
+        code_count=body.code_count,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+        rest_destination=body.rest_destination,
+        bank_account=body.bank_account,
         notify_email=str(body.notify_email) if body.notify_email else None,
     )
     return CampaignOut.of(campaign)
@@ -212,39 +219,47 @@ def stop_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep)
 @router.get(
     "/bonus-campaigns/{campaign_id}/codes.{file_format}",
     response_class=Response,
-    responses={200: {"content": {v: {} for v in FILE_TYPES.values()},
-                     "description": "The plain codes, each format once."}},
+    responses={
+        200: {
+            "content": {v: {} for v in FILE_TYPES.values()},
+            "description": "The plain codes, each format once.",
+        }
+    },
 )
 def download_codes(
-    campaign_id: uuid.UUID, file_format: Literal["csv", "xlsx"], caller: Caller,
+    campaign_id: uuid.UUID,
+    file_format: Literal["csv", "xlsx"],
+    caller: Caller,
     services: ServicesDep,
 ) -> Response:
     """The plain codes (CSV or XLSX), available once per format; then only their ends."""
     content, media_type = services.bonus_codes.download_codes(caller, campaign_id, file_format)
     return Response(
-        content, media_type=media_type,
+        content,
+        media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="bonus-codes.{file_format}"'},
     )
 
 
 @router.get("/bonus-campaigns/{campaign_id}/codes")
 def list_codes(
-    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep,
+    campaign_id: uuid.UUID,
+    caller: Caller,
+    services: ServicesDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[MaskedCode]:
     """The codes as the platform keeps them: their last characters and whether used."""
     return [
         MaskedCode(**asdict(code))
-        for code in services.bonus_codes.list_codes(
-            caller, campaign_id, offset=offset, limit=limit
-        )
+        for code in services.bonus_codes.list_codes(caller, campaign_id, offset=offset, limit=limit)
     ]
 
 
 @router.get("/bonus-payouts")
 def list_payouts(
-    caller: Caller, services: ServicesDep,
+    caller: Caller,
+    services: ServicesDep,
     payout_status: Annotated[Literal["pending", "paid"] | None, Query(alias="status")] = None,
 ) -> list[PayoutOut]:
     return [PayoutOut.of(p) for p in services.bonus_codes.list_payouts(caller, payout_status)]
@@ -260,8 +275,12 @@ def record_bank_payment(
     """Record money received on the platform's bank account; matched by variable symbol."""
     return BankPaymentOut.of(
         services.bonus_codes.record_bank_payment(
-            caller, asset_code=body.asset, amount_minor=body.amount_minor,
-            variable_symbol=body.variable_symbol, received_at=body.received_at, note=body.note,
+            caller,
+            asset_code=body.asset,
+            amount_minor=body.amount_minor,
+            variable_symbol=body.variable_symbol,
+            received_at=body.received_at,
+            note=body.note,
             idempotency=idempotency,
         )
     )
@@ -269,7 +288,8 @@ def record_bank_payment(
 
 @router.get("/bank-payments", tags=["operator"])
 def list_bank_payments(
-    caller: Caller, services: ServicesDep,
+    caller: Caller,
+    services: ServicesDep,
     payment_status: Annotated[
         Literal["matched", "unmatched", "assigned"] | None, Query(alias="status")
     ] = None,
@@ -282,13 +302,19 @@ def list_bank_payments(
 
 @router.post("/bank-payments/{payment_id}/assign", tags=["operator"])
 def assign_bank_payment(
-    payment_id: uuid.UUID, body: BankPaymentAssign, caller: Caller, services: ServicesDep,
+    payment_id: uuid.UUID,
+    body: BankPaymentAssign,
+    caller: Caller,
+    services: ServicesDep,
     idempotency: IdempotencyDep,
 ) -> BankPaymentOut:
     """Give a parked payment to a campaign, or to a merchant's business account."""
     return BankPaymentOut.of(
         services.bonus_codes.assign_bank_payment(
-            caller, payment_id, campaign_id=body.campaign_id, merchant_id=body.merchant_id,
+            caller,
+            payment_id,
+            campaign_id=body.campaign_id,
+            merchant_id=body.merchant_id,
             idempotency=idempotency,
         )
     )
@@ -319,13 +345,17 @@ def redeem_bonus_code(
     """Redeem a code into the platform wallet. A wrong, used or withdrawn code gets one
     and the same answer (code_invalid); five wrong codes lock the feature for 24 hours."""
     redemption = services.bonus_codes.redeem(
-        customer.customer_id, code=body.code, captcha_id=body.captcha_id,
+        customer.customer_id,
+        code=body.code,
+        captcha_id=body.captcha_id,
         captcha_answer=body.captcha_answer,
         client_address=request.client.host if request.client else "unknown",
     )
     return RedemptionOut(
-        campaign_name=redemption.campaign_name, asset=redemption.asset_code,
-        amount_minor=redemption.amount_minor, wallet_account_id=redemption.wallet_account_id,
+        campaign_name=redemption.campaign_name,
+        asset=redemption.asset_code,
+        amount_minor=redemption.amount_minor,
+        wallet_account_id=redemption.wallet_account_id,
         wallet_balance_minor=redemption.wallet_balance_minor,
         transfer_id=redemption.transfer_id,
     )

@@ -48,9 +48,14 @@ NO_NUL_CHARACTER = r"^[^\x00]*$"
 def create_product(body: ProductCreate, caller: Caller, services: ServicesDep) -> ProductOut:
     """A manager adds a product; its SKU is unique in the merchant's catalogue."""
     draft = ProductDraft(
-        sku=body.sku, name=body.name, unit_price_minor=body.unit_price_minor,
-        asset_code=body.currency, category_id=body.category_id, tax_free=body.tax_free,
-        members_only=body.members_only, active=body.active,
+        sku=body.sku,
+        name=body.name,
+        unit_price_minor=body.unit_price_minor,
+        asset_code=body.currency,
+        category_id=body.category_id,
+        tax_free=body.tax_free,
+        members_only=body.members_only,
+        active=body.active,
     )
     return ProductOut.of(services.catalogue.create_product(caller, draft))
 
@@ -65,8 +70,11 @@ def list_products(
     active: bool | None = None,
     q: Annotated[
         str | None,
-        Query(max_length=PRODUCT_SEARCH_LENGTH_MAX, pattern=NO_NUL_CHARACTER,
-              description="Part of the SKU or of the name, in any case."),
+        Query(
+            max_length=PRODUCT_SEARCH_LENGTH_MAX,
+            pattern=NO_NUL_CHARACTER,
+            description="Part of the SKU or of the name, in any case.",
+        ),
     ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=PRODUCTS_PAGE_SIZE_MAX)] = 50,
@@ -196,7 +204,8 @@ _IMPORT_BODY = {
     "content": {
         "multipart/form-data": {
             "schema": {
-                "type": "object", "required": ["file"],
+                "type": "object",
+                "required": ["file"],
                 "properties": {"file": {"type": "string", "format": "binary"}},
             },
         },

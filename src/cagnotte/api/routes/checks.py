@@ -44,9 +44,7 @@ def quote_check(body: CheckIn, caller: Caller, services: ServicesDep) -> QuoteOu
 @router.post("/checks", status_code=status.HTTP_201_CREATED, response_model=CheckOut)
 def commit_check(body: CheckIn, move: ValueMoveDep, response: Response) -> CheckOut:
     """Commit the check: priced again on the server, everything it does in one journal entry."""
-    check = move.services.checkout.commit(
-        move.caller, body.request(move.caller), move.idempotency
-    )
+    check = move.services.checkout.commit(move.caller, body.request(move.caller), move.idempotency)
     if check.replayed:
         response.headers[REPLAY_HEADER] = "true"
     return CheckOut.of_check(check)
@@ -72,9 +70,11 @@ def replay_offline_checks(
         items.append((check.request(caller), Idempotency(check.idempotency_key, digest)))
     return [
         BatchOutcomeOut(
-            idempotency_key=outcome.idempotency_key, status=outcome.status,
+            idempotency_key=outcome.idempotency_key,
+            status=outcome.status,
             check=CheckOut.of_check(outcome.check) if outcome.check else None,
-            code=outcome.code, message=outcome.message,
+            code=outcome.code,
+            message=outcome.message,
         )
         for outcome in services.checkout.replay_offline(caller, items)
     ]
@@ -82,22 +82,35 @@ def replay_offline_checks(
 
 @router.get("/checks")
 def list_checks(
-    caller: Caller, services: ServicesDep,
+    caller: Caller,
+    services: ServicesDep,
     occurred_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     occurred_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    store_id: uuid.UUID | None = None, terminal_id: uuid.UUID | None = None,
+    store_id: uuid.UUID | None = None,
+    terminal_id: uuid.UUID | None = None,
     channel: Annotated[str | None, Query(max_length=24)] = None,
-    program_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
+    program_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
     member: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=CHECK_PAGE_SIZE_MAX)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CheckPage:
     """Recorded checks (members' and others'), newest first, with filters; `cursor` pages on."""
-    rows, next_cursor = services.checkout.list_checks(caller, CheckFilters(
-        occurred_from=occurred_from, occurred_to=occurred_to, store_id=store_id,
-        terminal_id=terminal_id, channel=channel, program_id=program_id,
-        membership_id=customer_id, member=member,
-    ), limit=limit, cursor=cursor)
+    rows, next_cursor = services.checkout.list_checks(
+        caller,
+        CheckFilters(
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
+            store_id=store_id,
+            terminal_id=terminal_id,
+            channel=channel,
+            program_id=program_id,
+            membership_id=customer_id,
+            member=member,
+        ),
+        limit=limit,
+        cursor=cursor,
+    )
     return CheckPage(items=[CheckSummaryOut(**row) for row in rows], next_cursor=next_cursor)
 
 
@@ -108,7 +121,8 @@ def get_check(check_id: uuid.UUID, caller: Caller, services: ServicesDep) -> dic
 
 
 @router.post(
-    "/checks/{check_id}/refunds", status_code=status.HTTP_201_CREATED,
+    "/checks/{check_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
     response_model=CheckRefundOut,
 )
 def refund_check(

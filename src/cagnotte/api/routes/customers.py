@@ -25,7 +25,8 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=PROBLEM
 
 
 @router.post(
-    "", status_code=status.HTTP_201_CREATED,
+    "",
+    status_code=status.HTTP_201_CREATED,
     responses={200: {"model": CustomerOut, "description": "Enrolled already: the membership."}},
 )
 def enrol_customer(
@@ -36,7 +37,10 @@ def enrol_customer(
     if "email" in profile:
         profile["email"] = str(profile["email"]).lower()
     membership, created = services.customers.enrol(
-        caller, phone=body.phone, email=profile.get("email"), profile=profile,
+        caller,
+        phone=body.phone,
+        email=profile.get("email"),
+        profile=profile,
         accept_terms=body.accept_terms,
     )
     if not created:

@@ -72,12 +72,14 @@ def _card(view: dict[str, Any]) -> CardOut:
     return CardOut(**view)
 
 
-def _report(rows: list[dict[str, Any]], columns: tuple[str, ...], file_format: str,
-            name: str) -> Any:
+def _report(
+    rows: list[dict[str, Any]], columns: tuple[str, ...], file_format: str, name: str
+) -> Any:
     if file_format == "json":
         return rows
     return Response(
-        export_rows(rows, columns, file_format, name), media_type=_MEDIA_TYPES[file_format],
+        export_rows(rows, columns, file_format, name),
+        media_type=_MEDIA_TYPES[file_format],
         headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
     )
 
@@ -117,9 +119,9 @@ def create_batch(
     program_id: uuid.UUID, body: BatchCreate, caller: Caller, services: ServicesDep
 ) -> BatchOut:
     """N inactive plastic cards; export their numbers and PINs once for the printer."""
-    return BatchOut.of(services.gift_cards.create_batch(
-        caller, program_id, body.card_count, body.note
-    ))
+    return BatchOut.of(
+        services.gift_cards.create_batch(caller, program_id, body.card_count, body.note)
+    )
 
 
 @router.get("/gift-card-batches/{batch_id}")
@@ -127,27 +129,41 @@ def get_batch(batch_id: uuid.UUID, caller: Caller, services: ServicesDep) -> Bat
     return BatchOut.of(services.gift_cards.get_batch(caller, batch_id))
 
 
-@router.post("/gift-card-batches/{batch_id}/export", response_class=Response,
-             responses={200: {"content": {_MEDIA_TYPES["csv"]: {}, _MEDIA_TYPES["xlsx"]: {}}}})
+@router.post(
+    "/gift-card-batches/{batch_id}/export",
+    response_class=Response,
+    responses={200: {"content": {_MEDIA_TYPES["csv"]: {}, _MEDIA_TYPES["xlsx"]: {}}}},
+)
 def export_batch(
-    batch_id: uuid.UUID, caller: Caller, services: ServicesDep,
+    batch_id: uuid.UUID,
+    caller: Caller,
+    services: ServicesDep,
     file_format: Annotated[Literal["csv", "xlsx"], Query(alias="format")] = "csv",
 ) -> Response:
     """The printer's file with numbers and PINs. Once: a second export is refused."""
     rows = services.gift_cards.export_batch(caller, batch_id)
-    return _report(rows, ("sequence", "card_id", "number", "pin"), file_format,
-                   f"gift-card-batch-{batch_id}")
+    return _report(
+        rows, ("sequence", "card_id", "number", "pin"), file_format, f"gift-card-batch-{batch_id}"
+    )
 
 
 @router.post("/gift-card-batches/{batch_id}/activations", status_code=status.HTTP_201_CREATED)
 def activate_batch(
-    batch_id: uuid.UUID, body: BatchActivationCreate, caller: Caller, services: ServicesDep,
+    batch_id: uuid.UUID,
+    body: BatchActivationCreate,
+    caller: Caller,
+    services: ServicesDep,
     idempotency: IdempotencyDep,
 ) -> BatchActivationOut:
     """Activate the whole batch, a range or a list of its cards, each with an optional load."""
     result = services.gift_cards.activate_batch(
-        caller, batch_id, sequence_from=body.sequence_from, sequence_to=body.sequence_to,
-        numbers=body.numbers, load_minor=body.load_minor, idempotency=idempotency,
+        caller,
+        batch_id,
+        sequence_from=body.sequence_from,
+        sequence_to=body.sequence_to,
+        numbers=body.numbers,
+        load_minor=body.load_minor,
+        idempotency=idempotency,
     )
     return BatchActivationOut(**asdict(result))
 
@@ -157,24 +173,39 @@ def activate_batch(
 
 @router.post("/gift-cards/e-cards", status_code=status.HTTP_201_CREATED)
 def issue_ecard(
-    body: ECardCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    body: ECardCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> IssuedCardOut:
     """Sell a virtual card: issued, loaded and e-mailed (number, PIN, QR code, message)."""
     issued = services.gift_cards.issue_ecard(
-        caller, program_id=body.program_id, amount=body.amount_minor,
-        recipient_email=str(body.recipient_email), recipient_name=body.recipient_name,
-        sender_name=body.sender_name, message=body.message, invoice_number=body.invoice_number,
+        caller,
+        program_id=body.program_id,
+        amount=body.amount_minor,
+        recipient_email=str(body.recipient_email),
+        recipient_name=body.recipient_name,
+        sender_name=body.sender_name,
+        message=body.message,
+        invoice_number=body.invoice_number,
         idempotency=idempotency,
     )
     operation = _operation(response, issued.operation) if issued.operation else None
-    return IssuedCardOut(card=_card(issued.card), number=issued.number or None, pin=issued.pin,
-                         page_url=issued.page_url, operation=operation)
+    return IssuedCardOut(
+        card=_card(issued.card),
+        number=issued.number or None,
+        pin=issued.pin,
+        page_url=issued.page_url,
+        operation=operation,
+    )
 
 
 @router.get("/gift-cards")
 def list_cards(
-    caller: Caller, services: ServicesDep, program_id: uuid.UUID | None = None,
+    caller: Caller,
+    services: ServicesDep,
+    program_id: uuid.UUID | None = None,
     state: Literal["inactive", "active", "frozen", "closed"] | None = None,
     customer_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -200,50 +231,82 @@ def card_operations(
 
 @router.post("/gift-cards/activations", status_code=status.HTTP_201_CREATED)
 def activate_card(
-    body: ActivationCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    body: ActivationCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> OperationOut:
     """Activate a card, with its first load (a register, or a reseller's key)."""
-    return _operation(response, services.gift_cards.activate(
-        caller, number=body.number, amount=body.amount_minor,
-        invoice_number=body.invoice_number, idempotency=idempotency,
-    ))
+    return _operation(
+        response,
+        services.gift_cards.activate(
+            caller,
+            number=body.number,
+            amount=body.amount_minor,
+            invoice_number=body.invoice_number,
+            idempotency=idempotency,
+        ),
+    )
 
 
 @router.post("/gift-cards/loads", status_code=status.HTTP_201_CREATED)
 def load_card(
-    body: LoadCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    body: LoadCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> OperationOut:
     """Reload a card, within the program's range, maximum balance and daily limits."""
-    return _operation(response, services.gift_cards.load(
-        caller, number=body.number, amount=body.amount_minor,
-        invoice_number=body.invoice_number, idempotency=idempotency,
-    ))
+    return _operation(
+        response,
+        services.gift_cards.load(
+            caller,
+            number=body.number,
+            amount=body.amount_minor,
+            invoice_number=body.invoice_number,
+            idempotency=idempotency,
+        ),
+    )
 
 
 @router.post("/gift-cards/spends", status_code=status.HTTP_201_CREATED)
 def spend_card(
-    body: SpendCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    body: SpendCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> OperationOut:
     """Pay with a card (number and PIN): all of it, or what is there and the rest due."""
-    return _operation(response, services.gift_cards.spend(
-        caller, number=body.number, pin=body.pin, amount=body.amount_minor,
-        invoice_number=body.invoice_number, take_what_is_there=body.take_what_is_there,
-        idempotency=idempotency,
-    ))
+    return _operation(
+        response,
+        services.gift_cards.spend(
+            caller,
+            number=body.number,
+            pin=body.pin,
+            amount=body.amount_minor,
+            invoice_number=body.invoice_number,
+            take_what_is_there=body.take_what_is_there,
+            idempotency=idempotency,
+        ),
+    )
 
 
 @router.post("/gift-cards/spends/{operation_id}/refunds", status_code=status.HTTP_201_CREATED)
 def refund_spend(
-    operation_id: uuid.UUID, body: PartialAmount, caller: Caller, services: ServicesDep,
-    idempotency: IdempotencyDep, response: Response,
+    operation_id: uuid.UUID,
+    body: PartialAmount,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> OperationOut:
     """Give (part of) a spend or capture back to its card."""
-    return _operation(response, services.gift_cards.refund(
-        caller, operation_id, body.amount_minor, idempotency
-    ))
+    return _operation(
+        response, services.gift_cards.refund(caller, operation_id, body.amount_minor, idempotency)
+    )
 
 
 @router.post("/gift-cards/balance-inquiries")
@@ -254,31 +317,48 @@ def balance_inquiry(body: CardCredentials, caller: Caller, services: ServicesDep
 
 @router.post("/gift-cards/authorisations", status_code=status.HTTP_201_CREATED)
 def authorise(
-    body: AuthorisationCreate, caller: Caller, services: ServicesDep,
-    idempotency: IdempotencyDep, response: Response,
+    body: AuthorisationCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> OperationOut:
     """Hold an amount on the card (PIN checked here); capture or void it before it lapses."""
-    return _operation(response, services.gift_cards.authorise(
-        caller, number=body.number, pin=body.pin, amount=body.amount_minor,
-        invoice_number=body.invoice_number, idempotency=idempotency,
-    ))
+    return _operation(
+        response,
+        services.gift_cards.authorise(
+            caller,
+            number=body.number,
+            pin=body.pin,
+            amount=body.amount_minor,
+            invoice_number=body.invoice_number,
+            idempotency=idempotency,
+        ),
+    )
 
 
-@router.post("/gift-cards/authorisations/{operation_id}/capture",
-             status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/gift-cards/authorisations/{operation_id}/capture", status_code=status.HTTP_201_CREATED
+)
 def capture(
-    operation_id: uuid.UUID, body: PartialAmount, caller: Caller, services: ServicesDep,
-    idempotency: IdempotencyDep, response: Response,
+    operation_id: uuid.UUID,
+    body: PartialAmount,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> OperationOut:
-    return _operation(response, services.gift_cards.capture(
-        caller, operation_id, body.amount_minor, idempotency
-    ))
+    return _operation(
+        response, services.gift_cards.capture(caller, operation_id, body.amount_minor, idempotency)
+    )
 
 
-@router.post("/gift-cards/authorisations/{operation_id}/void",
-             status_code=status.HTTP_201_CREATED)
+@router.post("/gift-cards/authorisations/{operation_id}/void", status_code=status.HTTP_201_CREATED)
 def void(
-    operation_id: uuid.UUID, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep,
+    operation_id: uuid.UUID,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
     response: Response,
 ) -> OperationOut:
     return _operation(response, services.gift_cards.void(caller, operation_id, idempotency))
@@ -286,16 +366,24 @@ def void(
 
 @router.post("/gift-cards/balance-transfers", status_code=status.HTTP_201_CREATED)
 def transfer_balance(
-    body: BalanceTransferCreate, caller: Caller, services: ServicesDep,
-    idempotency: IdempotencyDep, response: Response,
+    body: BalanceTransferCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> BalanceTransferOut:
     """Move a lost or damaged card's whole balance to a new card; the old one is closed."""
     out, into = services.gift_cards.transfer_balance(
-        caller, to_number=body.to_number, from_card_id=body.from_card_id,
-        from_number=body.from_number, from_pin=body.from_pin, idempotency=idempotency,
+        caller,
+        to_number=body.to_number,
+        from_card_id=body.from_card_id,
+        from_number=body.from_number,
+        from_pin=body.from_pin,
+        idempotency=idempotency,
     )
-    return BalanceTransferOut(transfer_out=_operation(response, out),
-                              transfer_in=_operation(response, into))
+    return BalanceTransferOut(
+        transfer_out=_operation(response, out), transfer_in=_operation(response, into)
+    )
 
 
 @router.post("/gift-cards/{card_id}/freeze")
@@ -321,14 +409,25 @@ def unlock(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut
 
 @router.post("/gift-cards/{card_id}/adjustments", status_code=status.HTTP_201_CREATED)
 def adjust(
-    card_id: uuid.UUID, body: CardAdjustmentCreate, caller: Caller, services: ServicesDep,
-    idempotency: IdempotencyDep, response: Response,
+    card_id: uuid.UUID,
+    body: CardAdjustmentCreate,
+    caller: Caller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
+    response: Response,
 ) -> OperationOut:
     """A manager's correction, with a reason (audited, and alerted when a rule says so)."""
-    return _operation(response, services.gift_cards.adjust(
-        caller, card_id, amount=body.amount_minor, direction=body.direction,
-        reason=body.reason, idempotency=idempotency,
-    ))
+    return _operation(
+        response,
+        services.gift_cards.adjust(
+            caller,
+            card_id,
+            amount=body.amount_minor,
+            direction=body.direction,
+            reason=body.reason,
+            idempotency=idempotency,
+        ),
+    )
 
 
 # Members -----------------------------------------------------------------------------
@@ -337,9 +436,11 @@ def adjust(
 @router.post("/gift-cards/registrations", status_code=status.HTTP_201_CREATED)
 def register_card(body: RegistrationCreate, caller: Caller, services: ServicesDep) -> CardOut:
     """Register a card to a member (number and PIN); a complete profile earns the bonus."""
-    return _card(services.gift_cards.register_card(
-        caller, membership_id=body.customer_id, number=body.number, pin=body.pin
-    ))
+    return _card(
+        services.gift_cards.register_card(
+            caller, membership_id=body.customer_id, number=body.number, pin=body.pin
+        )
+    )
 
 
 @router.post("/gift-cards/profile-bonuses", status_code=status.HTTP_201_CREATED)
@@ -347,9 +448,12 @@ def give_profile_bonus(
     body: ProfileBonusCreate, caller: Caller, services: ServicesDep, response: Response
 ) -> OperationOut:
     """The program's bonus for a member who completed the profile, once per program."""
-    return _operation(response, services.gift_cards.give_profile_bonus(
-        caller, membership_id=body.customer_id, card_id=body.card_id
-    ))
+    return _operation(
+        response,
+        services.gift_cards.give_profile_bonus(
+            caller, membership_id=body.customer_id, card_id=body.card_id
+        ),
+    )
 
 
 @router.get("/me/gift-cards", tags=["customer"])
@@ -364,9 +468,11 @@ def register_my_gift_card(
 ) -> CardOut:
     """Register a card to the signed-in customer's membership (number and PIN; wrong PINs
     count towards the card's lockout, and every miss gets the same gift_card_invalid)."""
-    return _card(services.gift_cards.register_own_card(
-        customer.customer_id, merchant_id=body.merchant_id, number=body.number, pin=body.pin
-    ))
+    return _card(
+        services.gift_cards.register_own_card(
+            customer.customer_id, merchant_id=body.merchant_id, number=body.number, pin=body.pin
+        )
+    )
 
 
 # Alerts ------------------------------------------------------------------------------
@@ -391,12 +497,15 @@ def change_alert_rule(
 
 @router.get("/gift-card-alerts")
 def list_alerts(
-    caller: Caller, services: ServicesDep, kind: str | None = None,
+    caller: Caller,
+    services: ServicesDep,
+    kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
-    return [AlertOut(**alert) for alert in services.gift_cards.alerts.list_alerts(
-        caller, kind=kind, limit=limit
-    )]
+    return [
+        AlertOut(**alert)
+        for alert in services.gift_cards.alerts.list_alerts(caller, kind=kind, limit=limit)
+    ]
 
 
 # Resellers ---------------------------------------------------------------------------
@@ -406,7 +515,9 @@ def list_alerts(
 def create_reseller(body: ResellerCreate, caller: Caller, services: ServicesDep) -> ResellerCreated:
     """A distribution partner; its key (shown once) may only activate and load its programs."""
     reseller, key = services.gift_cards.create_reseller(
-        caller, name=body.name, email=str(body.email) if body.email else None,
+        caller,
+        name=body.name,
+        email=str(body.email) if body.email else None,
         program_ids=body.program_ids,
     )
     return ResellerCreated.of(reseller, api_key=IssuedApiKeyOut(**asdict(key)))
@@ -419,8 +530,11 @@ def list_resellers(caller: Caller, services: ServicesDep) -> list[ResellerOut]:
 
 @router.get("/gift-card-resellers/{reseller_id}/settlement")
 def reseller_settlement(
-    reseller_id: uuid.UUID, caller: Caller, services: ServicesDep,
-    date_from: Annotated[date, Query(alias="from")], date_to: Annotated[date, Query(alias="to")],
+    reseller_id: uuid.UUID,
+    caller: Caller,
+    services: ServicesDep,
+    date_from: Annotated[date, Query(alias="from")],
+    date_to: Annotated[date, Query(alias="to")],
     file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
 ) -> Any:
     """What the reseller activated and loaded in the period (the reseller may read its own)."""
@@ -435,7 +549,8 @@ def reseller_settlement(
 
 @router.get("/gift-card-reports/liability")
 def liability_report(
-    caller: Caller, services: ServicesDep,
+    caller: Caller,
+    services: ServicesDep,
     file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
 ) -> Any:
     """Outstanding balances per program, and cards per state."""
@@ -445,9 +560,12 @@ def liability_report(
 
 @router.get("/gift-card-reports/activity")
 def activity_report(
-    caller: Caller, services: ServicesDep,
-    date_from: Annotated[date, Query(alias="from")], date_to: Annotated[date, Query(alias="to")],
-    program_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None,
+    caller: Caller,
+    services: ServicesDep,
+    date_from: Annotated[date, Query(alias="from")],
+    date_to: Annotated[date, Query(alias="to")],
+    program_id: uuid.UUID | None = None,
+    store_id: uuid.UUID | None = None,
     file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
 ) -> Any:
     """Loads, spends, refunds, breakage and transfers per day, store and program."""

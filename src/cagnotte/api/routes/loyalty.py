@@ -27,10 +27,15 @@ def create_loyalty_program(
     body: LoyaltyProgramCreate, caller: Caller, services: ServicesDep
 ) -> LoyaltyProgramOut:
     """A manager creates a program of one of the three types; omitted options keep defaults."""
-    return LoyaltyProgramOut.of(services.loyalty.create(
-        caller, kind=ProgramKind(body.kind), name=body.name, currency=body.currency,
-        settings=body.settings(),
-    ))
+    return LoyaltyProgramOut.of(
+        services.loyalty.create(
+            caller,
+            kind=ProgramKind(body.kind),
+            name=body.name,
+            currency=body.currency,
+            settings=body.settings(),
+        )
+    )
 
 
 @router.get("/loyalty-programs")
@@ -49,9 +54,14 @@ def get_loyalty_program(
 def change_loyalty_program(
     program_id: uuid.UUID, body: LoyaltyProgramChange, caller: Caller, services: ServicesDep
 ) -> LoyaltyProgramOut:
-    return LoyaltyProgramOut.of(services.loyalty.update(
-        caller, program_id, name=body.name, settings=body.settings(),
-    ))
+    return LoyaltyProgramOut.of(
+        services.loyalty.update(
+            caller,
+            program_id,
+            name=body.name,
+            settings=body.settings(),
+        )
+    )
 
 
 @router.post("/loyalty-programs/{program_id}/suspension")
@@ -74,9 +84,13 @@ def delete_loyalty_program(
     program_id: uuid.UUID, body: LoyaltyProgramDeletion, caller: Caller, services: ServicesDep
 ) -> LoyaltyProgramOut:
     """Delete a program (its history stays); members' balances kept or expired now."""
-    return LoyaltyProgramOut.of(services.loyalty.delete(
-        caller, program_id, open_balances=body.open_balances,
-    ))
+    return LoyaltyProgramOut.of(
+        services.loyalty.delete(
+            caller,
+            program_id,
+            open_balances=body.open_balances,
+        )
+    )
 
 
 class LoyaltyRuleOut(BaseModel):
@@ -107,7 +121,10 @@ def list_loyalty_rules(
 
 @router.put("/loyalty-programs/{program_id}/rules/{rule_id}")
 def replace_loyalty_rule(
-    program_id: uuid.UUID, rule_id: uuid.UUID, body: RuleDefinition, caller: Caller,
+    program_id: uuid.UUID,
+    rule_id: uuid.UUID,
+    body: RuleDefinition,
+    caller: Caller,
     services: ServicesDep,
 ) -> LoyaltyRuleOut:
     """Change a promotion, or switch it off (`active: false`)."""

@@ -58,9 +58,7 @@ def list_my_accounts(customer: Customer, services: ServicesDep) -> list[AccountO
 
 def _my_accounts(services: Services, customer: CustomerPrincipal) -> list[Account]:
     """The customer's platform wallets, then the accounts of each membership."""
-    accounts = services.ledger.find_accounts(
-        PLATFORM_MERCHANT_ID, "customer", customer.customer_id
-    )
+    accounts = services.ledger.find_accounts(PLATFORM_MERCHANT_ID, "customer", customer.customer_id)
     for membership in services.customers.memberships_of(customer.customer_id):
         accounts += services.ledger.find_accounts(
             membership["merchant_id"], "membership", membership["id"]

@@ -34,19 +34,23 @@ def _created(answer: WalletEntryOut, entry: EntryResult) -> Response:
     """
     headers = {REPLAY_HEADER: "true"} if entry.replayed else None
     return Response(
-        answer.model_dump_json(), status_code=status.HTTP_201_CREATED,
-        media_type="application/json", headers=headers,
+        answer.model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers=headers,
     )
 
 
-@router.post(
-    "/wallet/top-ups", status_code=status.HTTP_201_CREATED, response_model=WalletEntryOut
-)
+@router.post("/wallet/top-ups", status_code=status.HTTP_201_CREATED, response_model=WalletEntryOut)
 async def top_up_wallet(body: WalletMovement, move: ValueMoveDep) -> Response:
     """Credit a customer's wallet with money paid to the merchant."""
     entry = await run_in_threadpool(
-        move.services.wallets.top_up, move.caller, membership_id=body.customer_id,
-        asset_code=body.asset, amount=body.amount_minor, reference=body.reference,
+        move.services.wallets.top_up,
+        move.caller,
+        membership_id=body.customer_id,
+        asset_code=body.asset,
+        amount=body.amount_minor,
+        reference=body.reference,
         idempotency=move.idempotency,
     )
     return _created(
@@ -58,8 +62,12 @@ async def top_up_wallet(body: WalletMovement, move: ValueMoveDep) -> Response:
 async def create_payment(body: WalletMovement, move: ValueMoveDep) -> Response:
     """Pay from the customer's wallet to the merchant: all of it, or refused."""
     entry = await move.services.wallets.pay_async(
-        move.caller, membership_id=body.customer_id, asset_code=body.asset,
-        amount=body.amount_minor, reference=body.reference, idempotency=move.idempotency,
+        move.caller,
+        membership_id=body.customer_id,
+        asset_code=body.asset,
+        amount=body.amount_minor,
+        reference=body.reference,
+        idempotency=move.idempotency,
     )
     return _created(
         PaymentOut.of(entry, body.customer_id, entry.transfers[0].debit_account_id), entry
@@ -77,13 +85,16 @@ def get_payment(payment_id: uuid.UUID, caller: Caller, services: ServicesDep) ->
 
 
 @router.post(
-    "/payments/{payment_id}/refunds", status_code=status.HTTP_201_CREATED,
+    "/payments/{payment_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
     response_model=WalletEntryOut,
 )
 def refund_payment(payment_id: uuid.UUID, body: RefundCreate, move: ValueMoveDep) -> Response:
     """Give back (part of) a payment; refunds add up to at most the payment."""
     entry = move.services.wallets.refund(
-        move.caller, payment_id=payment_id, amount=body.amount_minor,
+        move.caller,
+        payment_id=payment_id,
+        amount=body.amount_minor,
         idempotency=move.idempotency,
     )
     wallet_id = entry.transfers[0].credit_account_id
@@ -95,12 +106,16 @@ def refund_payment(payment_id: uuid.UUID, body: RefundCreate, move: ValueMoveDep
 def adjust_wallet(body: AdjustmentCreate, move: ValueMoveDep) -> Response:
     """A manager credits or debits a wallet by hand, with a reason (audited)."""
     entry = move.services.wallets.adjust(
-        move.caller, membership_id=body.customer_id, asset_code=body.asset,
-        amount=body.amount_minor, direction=body.direction, reason=body.reason,
+        move.caller,
+        membership_id=body.customer_id,
+        asset_code=body.asset,
+        amount=body.amount_minor,
+        direction=body.direction,
+        reason=body.reason,
         idempotency=move.idempotency,
     )
     transfer = entry.transfers[0]
-    wallet_id = transfer.credit_account_id if body.direction == "credit" else (
-        transfer.debit_account_id
+    wallet_id = (
+        transfer.credit_account_id if body.direction == "credit" else (transfer.debit_account_id)
     )
     return _created(WalletEntryOut.of(entry, body.customer_id, wallet_id), entry)

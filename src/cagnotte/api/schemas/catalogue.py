@@ -26,7 +26,9 @@ ProductName = Annotated[
 CategoryName = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=CATEGORY_NAME_LENGTH_MAX,
+        strip_whitespace=True,
+        min_length=1,
+        max_length=CATEGORY_NAME_LENGTH_MAX,
         pattern=r"^[^/]*$",
     ),
     Field(description="Any name but one holding '/', which separates the names of a path."),
@@ -101,11 +103,18 @@ class ProductOut(BaseModel):
     @classmethod
     def of(cls, product: Product) -> ProductOut:
         return cls(
-            id=product.id, merchant_id=product.merchant_id, sku=product.sku, name=product.name,
-            category_id=product.category_id, unit_price_minor=product.unit_price_minor,
-            currency=product.asset_code, tax_free=product.tax_free,
-            members_only=product.members_only, active=product.active,
-            created_at=product.created_at, updated_at=product.updated_at,
+            id=product.id,
+            merchant_id=product.merchant_id,
+            sku=product.sku,
+            name=product.name,
+            category_id=product.category_id,
+            unit_price_minor=product.unit_price_minor,
+            currency=product.asset_code,
+            tax_free=product.tax_free,
+            members_only=product.members_only,
+            active=product.active,
+            created_at=product.created_at,
+            updated_at=product.updated_at,
         )
 
 
@@ -151,8 +160,12 @@ class CategoryOut(BaseModel):
     def of(cls, node: CategoryNode) -> CategoryOut:
         category = node.category
         return cls(
-            id=category.id, merchant_id=category.merchant_id, parent_id=category.parent_id,
-            name=category.name, path=list(node.path), created_at=category.created_at,
+            id=category.id,
+            merchant_id=category.merchant_id,
+            parent_id=category.parent_id,
+            name=category.name,
+            path=list(node.path),
+            created_at=category.created_at,
         )
 
 
@@ -179,6 +192,8 @@ class ImportOut(BaseModel):
     @classmethod
     def of(cls, summary: ImportSummary) -> ImportOut:
         return cls(
-            created=summary.created, updated=summary.updated, unchanged=summary.unchanged,
+            created=summary.created,
+            updated=summary.updated,
+            unchanged=summary.unchanged,
             categories_created=summary.categories_created,
         )

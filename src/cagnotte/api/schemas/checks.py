@@ -1,5 +1,4 @@
-"""Request and answer models of the check routes.
-"""
+"""Request and answer models of the check routes."""
 
 from __future__ import annotations
 
@@ -38,23 +37,24 @@ class LoyaltyUseIn(Strict):
 
 
 class WalletUseIn(Strict):
-    amount_minor: int | None = Field(None, ge=1, le=10**15,
-                                     description="Omitted: what is left, up to the balance.")
+    amount_minor: int | None = Field(
+        None, ge=1, le=10**15, description="Omitted: what is left, up to the balance."
+    )
 
 
 class CheckIn(Strict):
     """A check as the register sends it (the customer is optional: anonymous)."""
 
     store_id: uuid.UUID | None = Field(None, description="Defaults to the register key's store.")
-    channel: Literal["register", "kiosk", "e_store", "customer_app", "third_party_api"] = (
-        "register"
-    )
+    channel: Literal["register", "kiosk", "e_store", "customer_app", "third_party_api"] = "register"
     currency: str = Field(min_length=1, max_length=24, examples=["CZK"])
     customer_id: uuid.UUID | None = None
-    customer_phone: str | None = Field(None, min_length=3, max_length=32,
-                                       description="Or name the member by phone.")
-    member_token: str | None = Field(None, min_length=8, max_length=200,
-                                     description="Or by the QR code of the customer page.")
+    customer_phone: str | None = Field(
+        None, min_length=3, max_length=32, description="Or name the member by phone."
+    )
+    member_token: str | None = Field(
+        None, min_length=8, max_length=200, description="Or by the QR code of the customer page."
+    )
     invoice_number: str | None = Field(None, min_length=1, max_length=64)
     lines: list[CheckLineIn] = Field(min_length=1, max_length=CHECK_LINES_MAX)
     use_loyalty: list[LoyaltyUseIn] = Field(default_factory=list, max_length=20)
@@ -70,14 +70,19 @@ class CheckIn(Strict):
 
             raise errors.InvalidInput("Name the store (this key belongs to none).")
         return CheckRequest(
-            store_id=store_id, terminal_id=caller.terminal_id, channel=self.channel,
-            currency=self.currency, membership_id=self.customer_id, phone=self.customer_phone,
+            store_id=store_id,
+            terminal_id=caller.terminal_id,
+            channel=self.channel,
+            currency=self.currency,
+            membership_id=self.customer_id,
+            phone=self.customer_phone,
             member_token=self.member_token,
             invoice_number=self.invoice_number,
-            lines=tuple(LineRequest(line.sku, line.quantity, line.unit_price_minor,
-                                    line.discount_minor) for line in self.lines),
-            loyalty_uses=tuple(LoyaltyUse(use.program_id, use.units)
-                               for use in self.use_loyalty),
+            lines=tuple(
+                LineRequest(line.sku, line.quantity, line.unit_price_minor, line.discount_minor)
+                for line in self.lines
+            ),
+            loyalty_uses=tuple(LoyaltyUse(use.program_id, use.units) for use in self.use_loyalty),
             wallet=WalletUse(self.use_wallet.amount_minor) if self.use_wallet else None,
             occurred_at=self.occurred_at,
         )
@@ -140,25 +145,54 @@ class QuoteOut(BaseModel):
     def of(cls, quote: Quote) -> QuoteOut:
         return cls(
             occurred_at=quote.occurred_at,
-            lines=[LineOut(index=line.index, sku=line.sku, product_id=line.product_id,
-                           quantity=line.quantity, unit_price_minor=line.unit_price_minor,
-                           gross_minor=line.gross_minor, discount_minor=line.discount_minor,
-                           loyalty_paid_minor=line.loyalty_paid_minor,
-                           net_minor=line.net_minor) for line in quote.lines],
-            effects=[EffectOut(contributor=e.contributor, kind=e.kind, program_id=e.program_id,
-                               rule_id=e.rule_id, asset=e.asset_code, units=e.units,
-                               value_minor=e.value_minor,
-                               lines=[[s.line_index, s.amount] for s in e.lines],
-                               reason=e.reason, expires_at=e.expires_at)
-                     for e in quote.effects],
-            spendable=[SpendableOut(program_id=s.program_id, balance_units=s.balance_units,
-                                    units=s.units, value_minor=s.value_minor,
-                                    limited_by=s.limited_by) for s in quote.spendable],
-            near_misses=[NearMissOut(program_id=m.program_id, rule_id=m.rule_id,
-                                     message=m.message) for m in quote.near_misses],
-            gross_minor=quote.gross_minor, discount_minor=quote.discount_minor,
+            lines=[
+                LineOut(
+                    index=line.index,
+                    sku=line.sku,
+                    product_id=line.product_id,
+                    quantity=line.quantity,
+                    unit_price_minor=line.unit_price_minor,
+                    gross_minor=line.gross_minor,
+                    discount_minor=line.discount_minor,
+                    loyalty_paid_minor=line.loyalty_paid_minor,
+                    net_minor=line.net_minor,
+                )
+                for line in quote.lines
+            ],
+            effects=[
+                EffectOut(
+                    contributor=e.contributor,
+                    kind=e.kind,
+                    program_id=e.program_id,
+                    rule_id=e.rule_id,
+                    asset=e.asset_code,
+                    units=e.units,
+                    value_minor=e.value_minor,
+                    lines=[[s.line_index, s.amount] for s in e.lines],
+                    reason=e.reason,
+                    expires_at=e.expires_at,
+                )
+                for e in quote.effects
+            ],
+            spendable=[
+                SpendableOut(
+                    program_id=s.program_id,
+                    balance_units=s.balance_units,
+                    units=s.units,
+                    value_minor=s.value_minor,
+                    limited_by=s.limited_by,
+                )
+                for s in quote.spendable
+            ],
+            near_misses=[
+                NearMissOut(program_id=m.program_id, rule_id=m.rule_id, message=m.message)
+                for m in quote.near_misses
+            ],
+            gross_minor=quote.gross_minor,
+            discount_minor=quote.discount_minor,
             loyalty_paid_minor=quote.loyalty_paid_minor,
-            tender_paid_minor=quote.tender_paid_minor, due_minor=quote.due_minor,
+            tender_paid_minor=quote.tender_paid_minor,
+            due_minor=quote.due_minor,
         )
 
 
@@ -168,8 +202,7 @@ class CheckOut(QuoteOut):
 
     @classmethod
     def of_check(cls, check: CommittedCheck) -> CheckOut:
-        return cls(id=check.id, entry_id=check.entry_id,
-                   **QuoteOut.of(check.quote).model_dump())
+        return cls(id=check.id, entry_id=check.entry_id, **QuoteOut.of(check.quote).model_dump())
 
 
 OFFLINE_BATCH_CHECKS_MAX = 500
@@ -219,12 +252,16 @@ class CheckRefundOut(BaseModel):
 
     @classmethod
     def of(cls, refund: CheckRefund) -> CheckRefundOut:
-        return cls(id=refund.id, check_id=refund.check_id,
-                   lines={str(index): quantity for index, quantity in refund.lines.items()},
-                   money_back_minor=refund.money_back_minor,
-                   to_wallet_minor=refund.to_wallet_minor,
-                   kept_off_refund_minor=refund.kept_off_refund_minor,
-                   other_means_minor=refund.other_means_minor, entry_id=refund.entry_id)
+        return cls(
+            id=refund.id,
+            check_id=refund.check_id,
+            lines={str(index): quantity for index, quantity in refund.lines.items()},
+            money_back_minor=refund.money_back_minor,
+            to_wallet_minor=refund.to_wallet_minor,
+            kept_off_refund_minor=refund.kept_off_refund_minor,
+            other_means_minor=refund.other_means_minor,
+            entry_id=refund.entry_id,
+        )
 
 
 class CheckSummaryOut(BaseModel):

@@ -56,8 +56,10 @@ class CustomerOut(BaseModel):
 
     @classmethod
     def of(cls, membership: dict) -> CustomerOut:
-        return cls(**{key: membership.get(key) for key in cls.model_fields if key != "id"},
-                   id=membership["id"])
+        return cls(
+            **{key: membership.get(key) for key in cls.model_fields if key != "id"},
+            id=membership["id"],
+        )
 
 
 class CustomerStatusChange(Strict):

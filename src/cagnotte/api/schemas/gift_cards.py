@@ -66,7 +66,8 @@ def _controls() -> type[Strict]:
     """Every control, optional: the base of the create and the change."""
     controls = {
         setting.name: _optional(setting)
-        for setting in PROGRAM_SETTINGS if setting.setting.changeable
+        for setting in PROGRAM_SETTINGS
+        if setting.setting.changeable
     }
     return create_model("ProgramControls", __base__=Strict, **controls)
 
@@ -88,12 +89,16 @@ class _ProgramChangeBase(ProgramControls):
 def _change() -> type[BaseModel]:
     # A setting that always has a value may be left out, but not sent as null.
     fields = {
-        setting.name: (_request_type(setting),
-                       Field(default=None, json_schema_extra=without_default))
-        for setting in PROGRAM_SETTINGS if setting.setting.changeable and not setting.nullable
+        setting.name: (
+            _request_type(setting),
+            Field(default=None, json_schema_extra=without_default),
+        )
+        for setting in PROGRAM_SETTINGS
+        if setting.setting.changeable and not setting.nullable
     }
-    return create_model("ProgramChange", __base__=_ProgramChangeBase,
-                        __doc__=_ProgramChangeBase.__doc__, **fields)
+    return create_model(
+        "ProgramChange", __base__=_ProgramChangeBase, __doc__=_ProgramChangeBase.__doc__, **fields
+    )
 
 
 ProgramChange = _change()
@@ -312,8 +317,7 @@ class BalanceTransferOut(BaseModel):
 class CardAdjustmentCreate(Strict):
     amount_minor: AmountMinor
     direction: Literal["credit", "debit"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3,
-                                             max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
 class RegistrationCreate(Strict):
@@ -336,8 +340,15 @@ class ProfileBonusCreate(Strict):
 
 
 class AlertRuleCreate(Strict):
-    kind: Literal["wrong_pins", "large_load", "large_spend", "card_velocity",
-                  "terminal_card_checks", "balance_transfer", "manual_adjustment"]
+    kind: Literal[
+        "wrong_pins",
+        "large_load",
+        "large_spend",
+        "card_velocity",
+        "terminal_card_checks",
+        "balance_transfer",
+        "manual_adjustment",
+    ]
     program_id: uuid.UUID | None = None
     threshold_count: Count | None = None
     threshold_minor: AmountMinor | None = None

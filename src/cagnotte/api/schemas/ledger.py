@@ -22,9 +22,12 @@ class BalanceOut(BaseModel):
     @classmethod
     def of(cls, balance: Balance) -> BalanceOut:
         return cls(
-            debits_posted=balance.debits_posted, credits_posted=balance.credits_posted,
-            debits_pending=balance.debits_pending, credits_pending=balance.credits_pending,
-            balance_minor=balance.credit_balance, available_minor=balance.available,
+            debits_posted=balance.debits_posted,
+            credits_posted=balance.credits_posted,
+            debits_pending=balance.debits_pending,
+            credits_pending=balance.credits_pending,
+            balance_minor=balance.credit_balance,
+            available_minor=balance.available,
         )
 
 
@@ -59,12 +62,18 @@ class TransferOut(BaseModel):
     @classmethod
     def of(cls, record: TransferRecord) -> TransferOut:
         return cls(
-            id=record.id, kind=record.kind, code=record.code,  # type: ignore[arg-type]
+            id=record.id,
+            kind=record.kind,
+            code=record.code,  # type: ignore[arg-type]
             debit_account_id=record.debit_account_id,
-            credit_account_id=record.credit_account_id, asset_code=record.asset_code,
-            amount_minor=record.amount, reference=record.reference,
-            expires_at=record.expires_at, pending_id=record.pending_id,
-            reverses_id=record.reverses_id, created_at=record.created_at,
+            credit_account_id=record.credit_account_id,
+            asset_code=record.asset_code,
+            amount_minor=record.amount,
+            reference=record.reference,
+            expires_at=record.expires_at,
+            pending_id=record.pending_id,
+            reverses_id=record.reverses_id,
+            created_at=record.created_at,
         )
 
 
@@ -82,6 +91,8 @@ class EntryOut(BaseModel):
     @classmethod
     def of(cls, entry: EntryResult) -> EntryOut:
         return cls(
-            id=entry.entry_id, kind=entry.kind, created_at=entry.created_at,
+            id=entry.entry_id,
+            kind=entry.kind,
+            created_at=entry.created_at,
             transfers=[TransferOut.of(t) for t in entry.transfers],
         )

@@ -1,5 +1,4 @@
-"""Request and answer models of the loyalty routes.
-"""
+"""Request and answer models of the loyalty routes."""
 
 from __future__ import annotations
 
@@ -98,8 +97,14 @@ class LoyaltyProgramOut(BaseModel):
     @classmethod
     def of(cls, program: LoyaltyProgram) -> LoyaltyProgramOut:
         return cls(
-            id=program.id, merchant_id=program.merchant_id, kind=program.kind.value,
-            name=program.name, status=program.status.value, currency=program.currency,
-            asset=program.asset_code, valid_from=program.valid_from,
-            valid_to=program.valid_to, settings=settings_of(program),
+            id=program.id,
+            merchant_id=program.merchant_id,
+            kind=program.kind.value,
+            name=program.name,
+            status=program.status.value,
+            currency=program.currency,
+            asset=program.asset_code,
+            valid_from=program.valid_from,
+            valid_to=program.valid_to,
+            settings=settings_of(program),
         )

@@ -51,11 +51,16 @@ class WalletEntryOut(BaseModel):
         transfer = entry.transfers[0]
         balance = entry.balances.get(wallet_account_id)
         return cls(
-            id=entry.entry_id, kind=entry.kind, customer_id=customer_id,
-            asset=transfer.asset_code, amount_minor=transfer.amount,
-            reference=transfer.reference, wallet_account_id=wallet_account_id,
+            id=entry.entry_id,
+            kind=entry.kind,
+            customer_id=customer_id,
+            asset=transfer.asset_code,
+            amount_minor=transfer.amount,
+            reference=transfer.reference,
+            wallet_account_id=wallet_account_id,
             wallet_balance_minor=balance.credit_balance if balance else None,
-            transfer=TransferOut.of(transfer), created_at=entry.created_at,
+            transfer=TransferOut.of(transfer),
+            created_at=entry.created_at,
         )
 
 

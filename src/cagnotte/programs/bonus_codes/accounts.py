@@ -30,8 +30,11 @@ from cagnotte.programs.bonus_codes.rows import Campaign
 
 def escrow_spec(campaign_id: uuid.UUID, asset_code: str) -> AccountSpec:
     return AccountSpec(
-        asset_code=asset_code, owner_type="campaign", owner_id=campaign_id,
-        purpose="campaign_escrow", debits_must_not_exceed_credits=True,
+        asset_code=asset_code,
+        owner_type="campaign",
+        owner_id=campaign_id,
+        purpose="campaign_escrow",
+        debits_must_not_exceed_credits=True,
     )
 
 
@@ -42,7 +45,10 @@ class BonusAccounts:
         self.ledger = ledger
 
     def escrow(
-        self, merchant_id: uuid.UUID, campaign_id: uuid.UUID, asset_code: str,
+        self,
+        merchant_id: uuid.UUID,
+        campaign_id: uuid.UUID,
+        asset_code: str,
         connection: Connection,
     ) -> Account:
         """A new campaign's escrow, opened in the transaction that stores the campaign."""
@@ -54,8 +60,11 @@ class BonusAccounts:
         return self.ledger.open_account(
             merchant_id,
             AccountSpec(
-                asset_code=asset_code, owner_type="merchant", owner_id=merchant_id,
-                purpose="business", debits_must_not_exceed_credits=True,
+                asset_code=asset_code,
+                owner_type="merchant",
+                owner_id=merchant_id,
+                purpose="business",
+                debits_must_not_exceed_credits=True,
             ),
         )
 
@@ -65,8 +74,11 @@ class BonusAccounts:
         return self.ledger.open_account(
             PLATFORM_MERCHANT_ID,
             AccountSpec(
-                asset_code=asset_code, owner_type="platform", owner_id=PLATFORM_MERCHANT_ID,
-                purpose=purpose, debits_must_not_exceed_credits=purpose != "bank",
+                asset_code=asset_code,
+                owner_type="platform",
+                owner_id=PLATFORM_MERCHANT_ID,
+                purpose=purpose,
+                debits_must_not_exceed_credits=purpose != "bank",
             ),
         )
 
@@ -75,8 +87,11 @@ class BonusAccounts:
         return self.ledger.open_account(
             PLATFORM_MERCHANT_ID,
             AccountSpec(
-                asset_code=asset_code, owner_type="customer", owner_id=customer_id,
-                purpose="wallet", debits_must_not_exceed_credits=True,
+                asset_code=asset_code,
+                owner_type="customer",
+                owner_id=customer_id,
+                purpose="wallet",
+                debits_must_not_exceed_credits=True,
             ),
         )
 

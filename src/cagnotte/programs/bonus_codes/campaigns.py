@@ -107,7 +107,8 @@ class Campaigns:
             notify_email=request.notify_email or head_office_email,
         )
         return self.context.units.run(
-            caller.merchant_id, "bonus_campaign_request",
+            caller.merchant_id,
+            "bonus_campaign_request",
             lambda unit: self._store_request(unit, caller, request),
         )
 
@@ -140,14 +141,22 @@ class Campaigns:
             caller.merchant_id, campaign_id, request.asset_code, unit.connection
         )
         values = {
-            "merchant_id": caller.merchant_id, "id": campaign_id, "name": request.name,
-            "description": request.description, "asset_code": request.asset_code,
-            "bonus_value_minor": request.bonus_value_minor, "code_count": request.code_count,
+            "merchant_id": caller.merchant_id,
+            "id": campaign_id,
+            "name": request.name,
+            "description": request.description,
+            "asset_code": request.asset_code,
+            "bonus_value_minor": request.bonus_value_minor,
+            "code_count": request.code_count,
             "funding_required_minor": request.bonus_value_minor * request.code_count,
-            "valid_from": request.valid_from, "valid_to": request.valid_to,
-            "rest_destination": request.rest_destination, "bank_account": request.bank_account,
-            "notify_email": request.notify_email, "status": "awaiting_funding",
-            "escrow_account_id": escrow.id, "requested_by": caller.actor,
+            "valid_from": request.valid_from,
+            "valid_to": request.valid_to,
+            "rest_destination": request.rest_destination,
+            "bank_account": request.bank_account,
+            "notify_email": request.notify_email,
+            "status": "awaiting_funding",
+            "escrow_account_id": escrow.id,
+            "requested_by": caller.actor,
             "created_at": unit.now,
         }
         for _draw in range(VARIABLE_SYMBOL_DRAWS_MAX):
@@ -158,9 +167,17 @@ class Campaigns:
         else:
             raise AssertionError("no free variable symbol in five draws")
         record_audit(
-            unit.connection, caller.merchant_id, caller.actor, "bonus_campaign.requested",
-            campaign_id, {"name": request.name, "codes": request.code_count,
-                          "value": request.bonus_value_minor, "asset": request.asset_code},
+            unit.connection,
+            caller.merchant_id,
+            caller.actor,
+            "bonus_campaign.requested",
+            campaign_id,
+            {
+                "name": request.name,
+                "codes": request.code_count,
+                "value": request.bonus_value_minor,
+                "asset": request.asset_code,
+            },
             unit.now,
         )
         return self.view(unit.connection, self._campaign(unit.connection, caller, campaign_id))
@@ -221,24 +238,38 @@ class Campaigns:
             campaign = self._campaign(connection, caller, campaign_id)
         destination = self.settlement.destination(campaign)
         return self.context.units.run(
-            caller.merchant_id, "bonus_campaign_stop",
+            caller.merchant_id,
+            "bonus_campaign_stop",
             lambda unit: self._stop_in(unit, caller, campaign_id, destination),
         )
 
     def _stop_in(
-        self, unit: UnitOfWork, caller: Principal, campaign_id: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        campaign_id: uuid.UUID,
         destination: uuid.UUID,
     ) -> CampaignView:
         campaign = repository.lock_campaign(unit, campaign_id)
         if campaign.status not in ("active", "awaiting_funding"):
             raise errors.CampaignNotActive()
         new_status = "stopped" if campaign.status == "active" else "cancelled"
-        stop = Plan("bonus_campaign", row_changes=(
-            RowUpdate(bonus_campaigns, campaign.id, {"status": new_status, "stopped_at": unit.now}),
-        ))
+        stop = Plan(
+            "bonus_campaign",
+            row_changes=(
+                RowUpdate(
+                    bonus_campaigns, campaign.id, {"status": new_status, "stopped_at": unit.now}
+                ),
+            ),
+        )
         record_audit(
-            unit.connection, caller.merchant_id, caller.actor, f"bonus_campaign.{new_status}",
-            campaign.id, {}, unit.now,
+            unit.connection,
+            caller.merchant_id,
+            caller.actor,
+            f"bonus_campaign.{new_status}",
+            campaign.id,
+            {},
+            unit.now,
         )
         if new_status == "cancelled":
             self.settlement.settle_in(

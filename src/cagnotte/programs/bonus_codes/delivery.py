@@ -35,10 +35,16 @@ def codes_csv(campaign: Campaign, plain: Sequence[str]) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow(_COLUMNS)
     for code in plain:
-        writer.writerow([
-            code, campaign.bonus_value_minor, campaign.asset_code,
-            campaign.valid_from.isoformat(), campaign.valid_to.isoformat(), campaign.name,
-        ])
+        writer.writerow(
+            [
+                code,
+                campaign.bonus_value_minor,
+                campaign.asset_code,
+                campaign.valid_from.isoformat(),
+                campaign.valid_to.isoformat(),
+                campaign.name,
+            ]
+        )
     return buffer.getvalue().encode()
 
 
@@ -52,8 +58,16 @@ def codes_xlsx(campaign: Campaign, plain: Sequence[str]) -> bytes:
     valid_from = campaign.valid_from.replace(tzinfo=None)
     valid_to = campaign.valid_to.replace(tzinfo=None)
     for code in plain:
-        sheet.append([code, campaign.bonus_value_minor, campaign.asset_code, valid_from,
-                      valid_to, campaign.name])
+        sheet.append(
+            [
+                code,
+                campaign.bonus_value_minor,
+                campaign.asset_code,
+                valid_from,
+                valid_to,
+                campaign.name,
+            ]
+        )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -81,14 +95,22 @@ class Delivery:
             f"{campaign.valid_to:%Y-%m-%d %H:%M} UTC.\n"
             "Keep this message safe: the platform keeps only the codes' fingerprints.\n"
         )
-        self.mailer.send(compose(
-            self.context.settings.mail_from, campaign.notify_email,
-            f"Bonus codes: {campaign.name}", body,
-            attachments=[
-                (f"bonus-codes.{file_format}", media_type, codes_file(campaign, plain, file_format))
-                for file_format, media_type in FILE_TYPES.items()
-            ],
-        ))
+        self.mailer.send(
+            compose(
+                self.context.settings.mail_from,
+                campaign.notify_email,
+                f"Bonus codes: {campaign.name}",
+                body,
+                attachments=[
+                    (
+                        f"bonus-codes.{file_format}",
+                        media_type,
+                        codes_file(campaign, plain, file_format),
+                    )
+                    for file_format, media_type in FILE_TYPES.items()
+                ],
+            )
+        )
 
     def download_codes(
         self, caller: Principal, campaign_id: uuid.UUID, file_format: str
@@ -97,7 +119,8 @@ class Delivery:
         caller.require("manager")
         assert file_format in FILE_TYPES
         campaign, plain = self.context.units.run(
-            caller.merchant_id, "bonus_codes_download",
+            caller.merchant_id,
+            "bonus_codes_download",
             lambda unit: self._take_codes(unit, campaign_id, file_format),
         )
         # The file is written after the commit: the unit holds no lock meanwhile.

@@ -75,20 +75,40 @@ def plan_funding(
     """The transfers of a split: into the escrow, and any excess to the business account."""
     operations = []
     if split.to_campaign_minor:
-        operations.append(Transfer(source, campaign.escrow_account_id, split.to_campaign_minor,
-                                   "campaign_funding", reference=campaign.variable_symbol))
+        operations.append(
+            Transfer(
+                source,
+                campaign.escrow_account_id,
+                split.to_campaign_minor,
+                "campaign_funding",
+                reference=campaign.variable_symbol,
+            )
+        )
     if split.to_business_minor:
-        operations.append(Transfer(source, business, split.to_business_minor,
-                                   "bank_overpayment", reference=campaign.variable_symbol))
-    return Plan("bonus_campaign", tuple(operations),
-                amount=split.to_campaign_minor + split.to_business_minor)
+        operations.append(
+            Transfer(
+                source,
+                business,
+                split.to_business_minor,
+                "bank_overpayment",
+                reference=campaign.variable_symbol,
+            )
+        )
+    return Plan(
+        "bonus_campaign",
+        tuple(operations),
+        amount=split.to_campaign_minor + split.to_business_minor,
+    )
 
 
 def plan_activation(campaign: Campaign, now: datetime) -> Plan:
     """A fully funded campaign becomes active (its codes are written beside the plan)."""
-    return Plan("bonus_campaign", row_changes=(
-        RowUpdate(bonus_campaigns, campaign.id, {"status": "active", "funded_at": now}),
-    ))
+    return Plan(
+        "bonus_campaign",
+        row_changes=(
+            RowUpdate(bonus_campaigns, campaign.id, {"status": "active", "funded_at": now}),
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +142,12 @@ class Funding:
             raise errors.CampaignNotFound()
         business = self.context.accounts.business(caller.merchant_id, campaign.asset_code).id
         return self.context.units.run(
-            caller.merchant_id, "campaign_funding",
+            caller.merchant_id,
+            "campaign_funding",
             lambda unit: self._fund_from_business_in(unit, campaign_id, business, key),
-            idempotency=idempotency, encode=as_json, replay=_replayed_view,
+            idempotency=idempotency,
+            encode=as_json,
+            replay=_replayed_view,
         )
 
     def _fund_from_business_in(
@@ -134,8 +157,15 @@ class Funding:
         if campaign.status != "awaiting_funding":
             raise errors.CampaignNotAwaitingFunding()
         funded = self.context.accounts.escrow_balance(campaign, unit.connection).credits_posted
-        self._fund(unit, campaign, business, business,
-                   campaign.funding_required_minor - funded, "campaign_funding", key)
+        self._fund(
+            unit,
+            campaign,
+            business,
+            business,
+            campaign.funding_required_minor - funded,
+            "campaign_funding",
+            key,
+        )
         refreshed = repository.campaign(unit.connection, unit.merchant_id, campaign_id)
         assert refreshed is not None
         return self.campaigns.view(unit.connection, refreshed)
@@ -167,26 +197,53 @@ class Funding:
         bank = accounts.platform("bank", payment.asset_code).id
         # A matched payment's excess goes to the business account, an unmatched one to suspense.
         other = (
-            accounts.business(campaign.merchant_id, payment.asset_code).id if campaign
+            accounts.business(campaign.merchant_id, payment.asset_code).id
+            if campaign
             else accounts.platform("suspense", payment.asset_code).id
         )
         return self.context.units.run(
-            PLATFORM_MERCHANT_ID, "bank_payment",
+            PLATFORM_MERCHANT_ID,
+            "bank_payment",
             lambda unit: self._record_in(unit, caller, payment, campaign, bank, other, key),
-            idempotency=idempotency, encode=as_json, replay=_replayed_payment,
+            idempotency=idempotency,
+            encode=as_json,
+            replay=_replayed_payment,
         )
 
     def _record_in(
-        self, unit: UnitOfWork, caller: Principal, payment: IncomingPayment,
-        campaign: Campaign | None, bank: uuid.UUID, other: uuid.UUID, key: bytes,
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        payment: IncomingPayment,
+        campaign: Campaign | None,
+        bank: uuid.UUID,
+        other: uuid.UUID,
+        key: bytes,
     ) -> BankPayment:
         merchant_id = campaign_id = None
         to_campaign = to_business = 0
         if campaign is None:
-            commit_plans(self.context.ledger, unit, [Plan("bank", (
-                Transfer(bank, other, payment.amount_minor, "bank_payment_parked",
-                         reference=payment.variable_symbol),
-            ), amount=payment.amount_minor)], kind="bank_payment", also_platform=True)
+            commit_plans(
+                self.context.ledger,
+                unit,
+                [
+                    Plan(
+                        "bank",
+                        (
+                            Transfer(
+                                bank,
+                                other,
+                                payment.amount_minor,
+                                "bank_payment_parked",
+                                reference=payment.variable_symbol,
+                            ),
+                        ),
+                        amount=payment.amount_minor,
+                    )
+                ],
+                kind="bank_payment",
+                also_platform=True,
+            )
         else:
             for_merchant = unit.acting_for(campaign.merchant_id)
             locked = repository.lock_campaign(for_merchant, campaign.id)
@@ -196,12 +253,19 @@ class Funding:
             merchant_id, campaign_id = campaign.merchant_id, campaign.id
             to_campaign, to_business = split.to_campaign_minor, split.to_business_minor
         recorded = BankPayment(
-            id=uuid.uuid4(), asset_code=payment.asset_code, amount_minor=payment.amount_minor,
+            id=uuid.uuid4(),
+            asset_code=payment.asset_code,
+            amount_minor=payment.amount_minor,
             variable_symbol=payment.variable_symbol,
-            received_at=payment.received_at or unit.now, note=payment.note,
-            status="unmatched" if campaign is None else "matched", merchant_id=merchant_id,
-            campaign_id=campaign_id, to_campaign_minor=to_campaign,
-            to_business_minor=to_business, recorded_by=caller.actor, created_at=unit.now,
+            received_at=payment.received_at or unit.now,
+            note=payment.note,
+            status="unmatched" if campaign is None else "matched",
+            merchant_id=merchant_id,
+            campaign_id=campaign_id,
+            to_campaign_minor=to_campaign,
+            to_business_minor=to_business,
+            recorded_by=caller.actor,
+            created_at=unit.now,
         )
         repository.insert_bank_payment(unit.connection, recorded)
         # Read back, so that the first answer is the one a later read gives (moments in UTC).
@@ -210,8 +274,13 @@ class Funding:
         return stored
 
     def assign_bank_payment(
-        self, caller: Principal, payment_id: uuid.UUID, *, campaign_id: uuid.UUID | None,
-        merchant_id: uuid.UUID | None, idempotency: Idempotency = Idempotency(),
+        self,
+        caller: Principal,
+        payment_id: uuid.UUID,
+        *,
+        campaign_id: uuid.UUID | None,
+        merchant_id: uuid.UUID | None,
+        idempotency: Idempotency = Idempotency(),
     ) -> BankPayment:
         """The operator gives a parked payment to a campaign or a merchant's business account."""
         if not caller.is_operator:
@@ -219,13 +288,18 @@ class Funding:
         key = self.context.code_key()
         target = self._assignment_target(payment_id, campaign_id, merchant_id)
         return self.context.units.run(
-            PLATFORM_MERCHANT_ID, "bank_payment_assigned",
+            PLATFORM_MERCHANT_ID,
+            "bank_payment_assigned",
             lambda unit: self._assign_in(unit, payment_id, target, key),
-            idempotency=idempotency, encode=as_json, replay=_replayed_payment,
+            idempotency=idempotency,
+            encode=as_json,
+            replay=_replayed_payment,
         )
 
     def _assignment_target(
-        self, payment_id: uuid.UUID, campaign_id: uuid.UUID | None,
+        self,
+        payment_id: uuid.UUID,
+        campaign_id: uuid.UUID | None,
         merchant_id: uuid.UUID | None,
     ) -> _Assignment:
         """Where a parked payment is to go, its accounts opened before the unit of work.
@@ -248,10 +322,15 @@ class Funding:
             return target
         accounts = self.context.accounts
         return _Assignment(
-            campaign_id, campaign, merchant_id,
+            campaign_id,
+            campaign,
+            merchant_id,
             suspense=accounts.platform("suspense", payment.asset_code).id,
-            business=(accounts.business(merchant_id, payment.asset_code).id
-                      if merchant_known and merchant_id else None),
+            business=(
+                accounts.business(merchant_id, payment.asset_code).id
+                if merchant_known and merchant_id
+                else None
+            ),
         )
 
     def _assign_in(
@@ -276,17 +355,43 @@ class Funding:
         assert target.suspense is not None
         if campaign is None:
             split = PaymentSplit(0, payment.amount_minor, completes_funding=False)
-            commit_plans(self.context.ledger, for_merchant, [Plan("bank", (
-                Transfer(target.suspense, target.business, payment.amount_minor,
-                         "bank_payment_assigned"),
-            ), amount=payment.amount_minor)], kind="bank_payment_assigned", also_platform=True)
+            commit_plans(
+                self.context.ledger,
+                for_merchant,
+                [
+                    Plan(
+                        "bank",
+                        (
+                            Transfer(
+                                target.suspense,
+                                target.business,
+                                payment.amount_minor,
+                                "bank_payment_assigned",
+                            ),
+                        ),
+                        amount=payment.amount_minor,
+                    )
+                ],
+                kind="bank_payment_assigned",
+                also_platform=True,
+            )
         else:
-            split = self._fund(for_merchant, campaign, target.suspense, target.business,
-                               payment.amount_minor, "bank_payment_assigned", key)
+            split = self._fund(
+                for_merchant,
+                campaign,
+                target.suspense,
+                target.business,
+                payment.amount_minor,
+                "bank_payment_assigned",
+                key,
+            )
         repository.assign_bank_payment(
-            unit.connection, payment.id, merchant_id=target.merchant_id,
+            unit.connection,
+            payment.id,
+            merchant_id=target.merchant_id,
             campaign_id=campaign.id if campaign else None,
-            to_campaign_minor=split.to_campaign_minor, to_business_minor=split.to_business_minor,
+            to_campaign_minor=split.to_campaign_minor,
+            to_business_minor=split.to_business_minor,
         )
         assigned = repository.bank_payment(unit.connection, payment.id)
         assert assigned is not None
@@ -310,8 +415,14 @@ class Funding:
     # Money in, and activation -------------------------------------------------------------
 
     def _fund(
-        self, unit: UnitOfWork, campaign: Campaign, source: uuid.UUID, business: uuid.UUID,
-        amount_minor: int, kind: str, key: bytes,
+        self,
+        unit: UnitOfWork,
+        campaign: Campaign,
+        source: uuid.UUID,
+        business: uuid.UUID,
+        amount_minor: int,
+        kind: str,
+        key: bytes,
     ) -> PaymentSplit:
         """Put money for the (locked) campaign in; activate it if that completes its funds."""
         funded = self.context.accounts.escrow_balance(campaign, unit.connection).credits_posted
@@ -345,8 +456,13 @@ class Funding:
             raise AssertionError("could not draw distinct codes three times in a row")
         repository.keep_plain_codes(connection, campaign, plain, unit.now)
         record_audit(
-            connection, campaign.merchant_id, "platform", "bonus_campaign.funded",
-            campaign.id, {"codes": len(plain)}, unit.now,
+            connection,
+            campaign.merchant_id,
+            "platform",
+            "bonus_campaign.funded",
+            campaign.id,
+            {"codes": len(plain)},
+            unit.now,
         )
         return plain
 

@@ -17,13 +17,21 @@ from cagnotte.programs.bonus_codes.tables import bonus_attempts, bonus_lockouts
 
 
 def record_attempt(
-    connection: Connection, customer_id: uuid.UUID, client_address: str,
-    outcome: AttemptOutcome, now: datetime,
+    connection: Connection,
+    customer_id: uuid.UUID,
+    client_address: str,
+    outcome: AttemptOutcome,
+    now: datetime,
 ) -> None:
-    connection.execute(insert(bonus_attempts).values(
-        id=uuid.uuid4(), customer_id=customer_id, client_address=client_address,
-        outcome=outcome, created_at=now,
-    ))
+    connection.execute(
+        insert(bonus_attempts).values(
+            id=uuid.uuid4(),
+            customer_id=customer_id,
+            client_address=client_address,
+            outcome=outcome,
+            created_at=now,
+        )
+    )
 
 
 def locked_until(connection: Connection, customer_id: uuid.UUID) -> datetime | None:
@@ -33,11 +41,11 @@ def locked_until(connection: Connection, customer_id: uuid.UUID) -> datetime | N
     ).scalar()
 
 
-def wrong_codes_of_customer(
-    connection: Connection, customer_id: uuid.UUID, since: datetime
-) -> int:
+def wrong_codes_of_customer(connection: Connection, customer_id: uuid.UUID, since: datetime) -> int:
     return connection.execute(
-        select(func.count()).select_from(bonus_attempts).where(
+        select(func.count())
+        .select_from(bonus_attempts)
+        .where(
             bonus_attempts.c.customer_id == customer_id,
             bonus_attempts.c.outcome == "wrong",
             bonus_attempts.c.created_at > since,
@@ -47,7 +55,9 @@ def wrong_codes_of_customer(
 
 def wrong_codes_from_address(connection: Connection, client_address: str, since: datetime) -> int:
     return connection.execute(
-        select(func.count()).select_from(bonus_attempts).where(
+        select(func.count())
+        .select_from(bonus_attempts)
+        .where(
             bonus_attempts.c.client_address == client_address,
             bonus_attempts.c.outcome == "wrong",
             bonus_attempts.c.created_at > since,
@@ -60,7 +70,9 @@ def lock_out(connection: Connection, customer_id: uuid.UUID, until: datetime) ->
     statement = dialect_insert(connection)(bonus_lockouts).values(
         customer_id=customer_id, locked_until=until
     )
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=[bonus_lockouts.c.customer_id],
-        set_={"locked_until": statement.excluded.locked_until},
-    ))
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[bonus_lockouts.c.customer_id],
+            set_={"locked_until": statement.excluded.locked_until},
+        )
+    )

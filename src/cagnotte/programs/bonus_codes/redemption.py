@@ -76,7 +76,10 @@ def require_redeemable(
 
 
 def plan_redemption(
-    unit: UnitOfWork, code: BonusCode, campaign: Campaign, wallet: Account,
+    unit: UnitOfWork,
+    code: BonusCode,
+    campaign: Campaign,
+    wallet: Account,
     customer_id: uuid.UUID,
 ) -> Plan:
     """The bonus code as a tender: its value from the escrow to the wallet, the code used.
@@ -86,14 +89,29 @@ def plan_redemption(
     """
     assert code.campaign_id == campaign.id and wallet.asset_code == campaign.asset_code
     transfer = Transfer(
-        campaign.escrow_account_id, wallet.id, campaign.bonus_value_minor, "bonus_code",
+        campaign.escrow_account_id,
+        wallet.id,
+        campaign.bonus_value_minor,
+        "bonus_code",
         reference=campaign.name[:REFERENCE_LENGTH_MAX],
     )
-    used = RowUpdate(bonus_codes, code.code_hash, {
-        "redeemed_at": unit.now, "redeemed_by": customer_id, "transfer_id": transfer.id,
-    }, key="code_hash")
-    return Plan("bonus_code", (transfer,), (used,), amount=campaign.bonus_value_minor,
-                details={"campaign_name": campaign.name, "transfer_id": transfer.id})
+    used = RowUpdate(
+        bonus_codes,
+        code.code_hash,
+        {
+            "redeemed_at": unit.now,
+            "redeemed_by": customer_id,
+            "transfer_id": transfer.id,
+        },
+        key="code_hash",
+    )
+    return Plan(
+        "bonus_code",
+        (transfer,),
+        (used,),
+        amount=campaign.bonus_value_minor,
+        details={"campaign_name": campaign.name, "transfer_id": transfer.id},
+    )
 
 
 def wrong_codes_count_since(last_lock_end: datetime | None, now: datetime) -> datetime:
@@ -110,7 +128,12 @@ class Redemptions:
         self.captchas = captchas
 
     def redeem(
-        self, customer_id: uuid.UUID, *, code: str, captcha_id: uuid.UUID, captcha_answer: str,
+        self,
+        customer_id: uuid.UUID,
+        *,
+        code: str,
+        captcha_id: uuid.UUID,
+        captcha_answer: str,
         client_address: str,
     ) -> Redemption:
         """A signed-in customer redeems a code into their platform wallet."""
@@ -163,12 +186,17 @@ class Redemptions:
         campaign = require_redeemable(found, campaign, self.context.clock.now())
         wallet = self.context.accounts.customer_wallet(customer_id, campaign.asset_code)
         return self.context.units.run(
-            campaign.merchant_id, "bonus_code_redemption",
+            campaign.merchant_id,
+            "bonus_code_redemption",
             lambda unit: self._redeem_in(unit, digest, customer_id, wallet, client_address),
         )
 
     def _redeem_in(
-        self, unit: UnitOfWork, digest: bytes, customer_id: uuid.UUID, wallet: Account,
+        self,
+        unit: UnitOfWork,
+        digest: bytes,
+        customer_id: uuid.UUID,
+        wallet: Account,
         client_address: str,
     ) -> Redemption:
         # Under the code's lock a second, concurrent redemption waits, then finds it used.
@@ -183,12 +211,12 @@ class Redemptions:
             self.context.ledger, unit, [plan], kind="bonus_code_redemption", also_platform=True
         )
         assert entry is not None
-        lockouts.record_attempt(
-            unit.connection, customer_id, client_address, "redeemed", unit.now
-        )
+        lockouts.record_attempt(unit.connection, customer_id, client_address, "redeemed", unit.now)
         return Redemption(
-            campaign_name=campaign.name, asset_code=campaign.asset_code,
-            amount_minor=plan.amount, wallet_account_id=wallet.id,
+            campaign_name=campaign.name,
+            asset_code=campaign.asset_code,
+            amount_minor=plan.amount,
+            wallet_account_id=wallet.id,
             wallet_balance_minor=entry.balances[wallet.id].credit_balance,
             transfer_id=plan.details["transfer_id"],
         )
@@ -199,7 +227,8 @@ class Redemptions:
         self, customer_id: uuid.UUID, client_address: str, outcome: AttemptOutcome
     ) -> None:
         self.context.units.run(
-            PLATFORM_MERCHANT_ID, "bonus_code_attempt",
+            PLATFORM_MERCHANT_ID,
+            "bonus_code_attempt",
             lambda unit: lockouts.record_attempt(
                 unit.connection, customer_id, client_address, outcome, unit.now
             ),
@@ -208,7 +237,8 @@ class Redemptions:
     def _wrong_code(self, customer_id: uuid.UUID, client_address: str) -> None:
         """Count a wrong code; the fifth within a day locks the feature for a day."""
         self.context.units.run(
-            PLATFORM_MERCHANT_ID, "bonus_code_wrong",
+            PLATFORM_MERCHANT_ID,
+            "bonus_code_wrong",
             lambda unit: self._count_wrong_code(unit, customer_id, client_address),
         )
 
@@ -216,9 +246,7 @@ class Redemptions:
     def _count_wrong_code(unit: UnitOfWork, customer_id: uuid.UUID, client_address: str) -> None:
         connection = unit.connection
         lockouts.record_attempt(connection, customer_id, client_address, "wrong", unit.now)
-        since = wrong_codes_count_since(
-            lockouts.locked_until(connection, customer_id), unit.now
-        )
+        since = wrong_codes_count_since(lockouts.locked_until(connection, customer_id), unit.now)
         if lockouts.wrong_codes_of_customer(connection, customer_id, since) >= (
             WRONG_CODES_BEFORE_LOCK
         ):

@@ -80,9 +80,10 @@ def head_office_email(connection: Connection, merchant_id: uuid.UUID) -> str | N
 
 
 def merchant_exists(connection: Connection, merchant_id: uuid.UUID) -> bool:
-    return connection.execute(
-        select(merchants.c.id).where(merchants.c.id == merchant_id)
-    ).first() is not None
+    return (
+        connection.execute(select(merchants.c.id).where(merchants.c.id == merchant_id)).first()
+        is not None
+    )
 
 
 def customer_status(connection: Connection, customer_id: uuid.UUID) -> str | None:
@@ -101,8 +102,12 @@ def insert_campaign(connection: Connection, values: dict[str, Any]) -> bool:
     claimed in platform_lookups first; the campaign keeps it unique per merchant.
     """
     if not lookups.claim(
-        connection, LookupKind.VARIABLE_SYMBOL, values["variable_symbol"],
-        values["merchant_id"], values["id"], values["created_at"],
+        connection,
+        LookupKind.VARIABLE_SYMBOL,
+        values["variable_symbol"],
+        values["merchant_id"],
+        values["id"],
+        values["created_at"],
     ):
         return False
     connection.execute(insert(bonus_campaigns).values(**values))
@@ -113,19 +118,25 @@ def campaign(
     connection: Connection, merchant_id: uuid.UUID, campaign_id: uuid.UUID
 ) -> Campaign | None:
     """The merchant's campaign; another merchant's is None, as a missing one."""
-    row = connection.execute(
-        select(bonus_campaigns).where(
-            bonus_campaigns.c.merchant_id == merchant_id, bonus_campaigns.c.id == campaign_id
+    row = (
+        connection.execute(
+            select(bonus_campaigns).where(
+                bonus_campaigns.c.merchant_id == merchant_id, bonus_campaigns.c.id == campaign_id
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(Campaign, row)
 
 
 def campaign_of_any_merchant(connection: Connection, campaign_id: uuid.UUID) -> Campaign | None:
     """A campaign by id alone: for the operator, who sees every merchant's."""
-    row = connection.execute(
-        select(bonus_campaigns).where(bonus_campaigns.c.id == campaign_id)
-    ).mappings().first()
+    row = (
+        connection.execute(select(bonus_campaigns).where(bonus_campaigns.c.id == campaign_id))
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(Campaign, row)
 
 
@@ -138,12 +149,17 @@ def campaign_by_symbol(
     )
     if found is None:
         return None
-    row = connection.execute(
-        select(bonus_campaigns).where(
-            bonus_campaigns.c.merchant_id == found[0], bonus_campaigns.c.id == found[1],
-            bonus_campaigns.c.asset_code == asset_code,
+    row = (
+        connection.execute(
+            select(bonus_campaigns).where(
+                bonus_campaigns.c.merchant_id == found[0],
+                bonus_campaigns.c.id == found[1],
+                bonus_campaigns.c.asset_code == asset_code,
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(Campaign, row)
 
 
@@ -208,8 +224,12 @@ def store_codes(
     connection.execute(
         sqlite_dialect.insert(bonus_codes).on_conflict_do_nothing(),
         [
-            {"code_hash": digest, "merchant_id": campaign.merchant_id,
-             "campaign_id": campaign.id, "last_characters": last}
+            {
+                "code_hash": digest,
+                "merchant_id": campaign.merchant_id,
+                "campaign_id": campaign.id,
+                "last_characters": last,
+            }
             for digest, last in codes
         ],
     )
@@ -238,9 +258,11 @@ def _copy_codes(
 
 def code(connection: Connection, digest: bytes) -> BonusCode | None:
     """The code with this keyed hash, whichever merchant's."""
-    row = connection.execute(
-        select(bonus_codes).where(bonus_codes.c.code_hash == digest)
-    ).mappings().first()
+    row = (
+        connection.execute(select(bonus_codes).where(bonus_codes.c.code_hash == digest))
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(BonusCode, row)
 
 
@@ -250,9 +272,18 @@ def lock_code(unit: UnitOfWork, digest: bytes) -> BonusCode | None:
     Codes are keyed by their hash, not by id, so not through `unit.lock`;
     LOCK_ORDER has them after campaigns, which a redemption reads unlocked.
     """
-    row = unit.connection.execute(_locked(unit.connection, select(bonus_codes).where(
-        bonus_codes.c.code_hash == digest, bonus_codes.c.merchant_id == unit.merchant_id
-    ))).mappings().first()
+    row = (
+        unit.connection.execute(
+            _locked(
+                unit.connection,
+                select(bonus_codes).where(
+                    bonus_codes.c.code_hash == digest, bonus_codes.c.merchant_id == unit.merchant_id
+                ),
+            )
+        )
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(BonusCode, row)
 
 
@@ -285,10 +316,14 @@ def keep_plain_codes(
     connection: Connection, campaign: Campaign, plain: Sequence[str], now: datetime
 ) -> None:
     """Keep a new campaign's plain codes for its merchant's download."""
-    connection.execute(insert(bonus_code_exports).values(
-        merchant_id=campaign.merchant_id, campaign_id=campaign.id,
-        plain_codes="\n".join(plain), created_at=now,
-    ))
+    connection.execute(
+        insert(bonus_code_exports).values(
+            merchant_id=campaign.merchant_id,
+            campaign_id=campaign.id,
+            plain_codes="\n".join(plain),
+            created_at=now,
+        )
+    )
 
 
 def plain_codes_available(connection: Connection, campaign: Campaign) -> bool:
@@ -308,8 +343,9 @@ def take_plain_codes(
     column = bonus_code_exports.c[f"{file_format}_downloaded_at"]
     taken = connection.execute(
         update(bonus_code_exports)
-        .where(_export_of(campaign), column.is_(None),
-               bonus_code_exports.c.plain_codes.is_not(None))
+        .where(
+            _export_of(campaign), column.is_(None), bonus_code_exports.c.plain_codes.is_not(None)
+        )
         .values({column: now})
         .returning(bonus_code_exports.c.plain_codes)
     ).first()
@@ -355,41 +391,59 @@ def wipe_plain_codes_made_before(connection: Connection, moment: datetime, now: 
 def insert_bank_payment(connection: Connection, payment: BankPayment) -> None:
     # The platform's own row (no merchant until matched or assigned): not a plan's
     # RowInsert, which writes the unit's merchant.
-    connection.execute(insert(bank_payments).values(
-        {field: getattr(payment, field) for field in BankPayment.__dataclass_fields__}
-    ))
+    connection.execute(
+        insert(bank_payments).values(
+            {field: getattr(payment, field) for field in BankPayment.__dataclass_fields__}
+        )
+    )
 
 
 def bank_payment(connection: Connection, payment_id: uuid.UUID) -> BankPayment | None:
-    row = connection.execute(
-        select(bank_payments).where(bank_payments.c.id == payment_id)
-    ).mappings().first()
+    row = (
+        connection.execute(select(bank_payments).where(bank_payments.c.id == payment_id))
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(BankPayment, row)
 
 
 def lock_bank_payment(unit: UnitOfWork, payment_id: uuid.UUID) -> BankPayment | None:
     """The payment, locked (bank payments are the platform's: by id alone)."""
-    row = unit.connection.execute(_locked(unit.connection, select(bank_payments).where(
-        bank_payments.c.id == payment_id
-    ))).mappings().first()
+    row = (
+        unit.connection.execute(
+            _locked(unit.connection, select(bank_payments).where(bank_payments.c.id == payment_id))
+        )
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(BankPayment, row)
 
 
 def assign_bank_payment(
-    connection: Connection, payment_id: uuid.UUID, *, merchant_id: uuid.UUID,
-    campaign_id: uuid.UUID | None, to_campaign_minor: int, to_business_minor: int,
+    connection: Connection,
+    payment_id: uuid.UUID,
+    *,
+    merchant_id: uuid.UUID,
+    campaign_id: uuid.UUID | None,
+    to_campaign_minor: int,
+    to_business_minor: int,
 ) -> None:
     connection.execute(
         update(bank_payments)
         .where(bank_payments.c.id == payment_id)
-        .values(status="assigned", merchant_id=merchant_id, campaign_id=campaign_id,
-                to_campaign_minor=to_campaign_minor, to_business_minor=to_business_minor)
+        .values(
+            status="assigned",
+            merchant_id=merchant_id,
+            campaign_id=campaign_id,
+            to_campaign_minor=to_campaign_minor,
+            to_business_minor=to_business_minor,
+        )
     )
 
 
 def bank_payments_listed(connection: Connection, status: str | None) -> list[BankPayment]:
-    query = select(bank_payments).order_by(bank_payments.c.created_at.desc()).limit(
-        LISTING_ROWS_MAX
+    query = (
+        select(bank_payments).order_by(bank_payments.c.created_at.desc()).limit(LISTING_ROWS_MAX)
     )
     if status:
         query = query.where(bank_payments.c.status == status)
@@ -400,9 +454,11 @@ def bank_payments_listed(connection: Connection, status: str | None) -> list[Ban
 
 
 def payout_of_any_merchant(connection: Connection, payout_id: uuid.UUID) -> Payout | None:
-    row = connection.execute(
-        select(bonus_payouts).where(bonus_payouts.c.id == payout_id)
-    ).mappings().first()
+    row = (
+        connection.execute(select(bonus_payouts).where(bonus_payouts.c.id == payout_id))
+        .mappings()
+        .first()
+    )
     return None if row is None else row_of(Payout, row)
 
 
@@ -415,8 +471,8 @@ def payouts_listed(
     connection: Connection, merchant_id: uuid.UUID | None, status: str | None
 ) -> list[Payout]:
     """The newest payouts, of one merchant or (None) of all."""
-    query = select(bonus_payouts).order_by(bonus_payouts.c.created_at.desc()).limit(
-        LISTING_ROWS_MAX
+    query = (
+        select(bonus_payouts).order_by(bonus_payouts.c.created_at.desc()).limit(LISTING_ROWS_MAX)
     )
     if merchant_id is not None:
         query = query.where(bonus_payouts.c.merchant_id == merchant_id)

@@ -147,8 +147,9 @@ def row_of(cls: type[T], row: Mapping[str, Any]) -> T:
 def as_json(value: Any) -> Any:
     """A row or an answer made of rows as JSON: ids and moments as strings."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: as_json(getattr(value, field.name))
-                for field in dataclasses.fields(value)}
+        return {
+            field.name: as_json(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -163,10 +164,12 @@ def as_json(value: Any) -> Any:
 def from_json(cls: type[T], data: Mapping[str, Any]) -> T:
     """The value `as_json` turned into `data`, rebuilt from its fields' types."""
     hints = get_type_hints(cls)
-    return cls(**{
-        field.name: _decoded(hints[field.name], data[field.name])
-        for field in dataclasses.fields(cls)  # type: ignore[arg-type]
-    })
+    return cls(
+        **{
+            field.name: _decoded(hints[field.name], data[field.name])
+            for field in dataclasses.fields(cls)  # type: ignore[arg-type]
+        }
+    )
 
 
 def _decoded(hint: Any, value: Any) -> Any:

@@ -50,8 +50,11 @@ class BonusCodeService:
         units: UnitsOfWork | None = None,
     ) -> None:
         self.context = BonusContext(
-            database=database, clock=clock, ledger=ledger,
-            units=units or UnitsOfWork(database, clock), accounts=BonusAccounts(ledger),
+            database=database,
+            clock=clock,
+            ledger=ledger,
+            units=units or UnitsOfWork(database, clock),
+            accounts=BonusAccounts(ledger),
             settings=BonusSettings(
                 mail_from=mail_from,
                 bonus_value_max_minor=bonus_value_max_minor or DEFAULT_BONUS_VALUE_MAX_MINOR,
@@ -70,16 +73,35 @@ class BonusCodeService:
     # Campaigns -------------------------------------------------------------------
 
     def request_campaign(
-        self, caller: Principal, *, name: str, description: str, asset_code: str,
-        bonus_value_minor: int, code_count: int, valid_from: datetime, valid_to: datetime,
-        rest_destination: RestDestination, bank_account: str | None, notify_email: str | None,
+        self,
+        caller: Principal,
+        *,
+        name: str,
+        description: str,
+        asset_code: str,
+        bonus_value_minor: int,
+        code_count: int,
+        valid_from: datetime,
+        valid_to: datetime,
+        rest_destination: RestDestination,
+        bank_account: str | None,
+        notify_email: str | None,
     ) -> CampaignView:
-        return self.campaigns.request_campaign(caller, CampaignRequest(
-            name=name, description=description, asset_code=asset_code,
-            bonus_value_minor=bonus_value_minor, code_count=code_count, valid_from=valid_from,
-            valid_to=valid_to, rest_destination=rest_destination, bank_account=bank_account,
-            notify_email=notify_email,
-        ))
+        return self.campaigns.request_campaign(
+            caller,
+            CampaignRequest(
+                name=name,
+                description=description,
+                asset_code=asset_code,
+                bonus_value_minor=bonus_value_minor,
+                code_count=code_count,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                rest_destination=rest_destination,
+                bank_account=bank_account,
+                notify_email=notify_email,
+            ),
+        )
 
     def get_campaign(self, caller: Principal, campaign_id: uuid.UUID) -> CampaignView:
         return self.campaigns.get_campaign(caller, campaign_id)
@@ -98,21 +120,42 @@ class BonusCodeService:
         return self.funding.fund_from_business_account(caller, campaign_id, idempotency)
 
     def record_bank_payment(
-        self, caller: Principal, *, asset_code: str, amount_minor: int,
-        variable_symbol: str | None, received_at: datetime | None, note: str | None,
+        self,
+        caller: Principal,
+        *,
+        asset_code: str,
+        amount_minor: int,
+        variable_symbol: str | None,
+        received_at: datetime | None,
+        note: str | None,
         idempotency: Idempotency,
     ) -> BankPayment:
-        return self.funding.record_bank_payment(caller, IncomingPayment(
-            asset_code=asset_code, amount_minor=amount_minor, variable_symbol=variable_symbol,
-            received_at=received_at, note=note,
-        ), idempotency)
+        return self.funding.record_bank_payment(
+            caller,
+            IncomingPayment(
+                asset_code=asset_code,
+                amount_minor=amount_minor,
+                variable_symbol=variable_symbol,
+                received_at=received_at,
+                note=note,
+            ),
+            idempotency,
+        )
 
     def assign_bank_payment(
-        self, caller: Principal, payment_id: uuid.UUID, *, campaign_id: uuid.UUID | None,
-        merchant_id: uuid.UUID | None, idempotency: Idempotency = Idempotency(),
+        self,
+        caller: Principal,
+        payment_id: uuid.UUID,
+        *,
+        campaign_id: uuid.UUID | None,
+        merchant_id: uuid.UUID | None,
+        idempotency: Idempotency = Idempotency(),
     ) -> BankPayment:
         return self.funding.assign_bank_payment(
-            caller, payment_id, campaign_id=campaign_id, merchant_id=merchant_id,
+            caller,
+            payment_id,
+            campaign_id=campaign_id,
+            merchant_id=merchant_id,
             idempotency=idempotency,
         )
 
@@ -137,11 +180,19 @@ class BonusCodeService:
     # Redemption ----------------------------------------------------------------------
 
     def redeem(
-        self, customer_id: uuid.UUID, *, code: str, captcha_id: uuid.UUID, captcha_answer: str,
+        self,
+        customer_id: uuid.UUID,
+        *,
+        code: str,
+        captcha_id: uuid.UUID,
+        captcha_answer: str,
         client_address: str,
     ) -> Redemption:
         return self.redemptions.redeem(
-            customer_id, code=code, captcha_id=captcha_id, captcha_answer=captcha_answer,
+            customer_id,
+            code=code,
+            captcha_id=captcha_id,
+            captcha_answer=captcha_answer,
             client_address=client_address,
         )
 

@@ -37,9 +37,7 @@ class Settlement:
             return accounts.business(campaign.merchant_id, campaign.asset_code).id
         return accounts.platform("payouts_pending", campaign.asset_code).id
 
-    def plan_settlement(
-        self, unit: UnitOfWork, campaign: Campaign, destination: uuid.UUID
-    ) -> Plan:
+    def plan_settlement(self, unit: UnitOfWork, campaign: Campaign, destination: uuid.UUID) -> Plan:
         """What is left in the escrow to its destination; the campaign closed.
 
         A campaign that never got all its funds is cancelled, any other settled.
@@ -48,34 +46,58 @@ class Settlement:
         final_status = (
             "cancelled" if campaign.status in ("awaiting_funding", "cancelled") else "settled"
         )
-        rows: list[RowInsert | RowUpdate] = [RowUpdate(bonus_campaigns, campaign.id, {
-            "status": final_status, "settled_at": unit.now, "rest_minor": rest,
-        })]
+        rows: list[RowInsert | RowUpdate] = [
+            RowUpdate(
+                bonus_campaigns,
+                campaign.id,
+                {
+                    "status": final_status,
+                    "settled_at": unit.now,
+                    "rest_minor": rest,
+                },
+            )
+        ]
         if rest == 0:
             return Plan("bonus_campaign", row_changes=tuple(rows))
         to_bank = campaign.rest_destination == "bank"
         transfer = Transfer(
-            campaign.escrow_account_id, destination, rest,
+            campaign.escrow_account_id,
+            destination,
+            rest,
             "campaign_rest_payout" if to_bank else "campaign_rest_refund",
             reference=campaign.variable_symbol,
         )
         if to_bank:
-            rows.append(RowInsert(bonus_payouts, {
-                "id": uuid.uuid4(), "campaign_id": campaign.id,
-                "asset_code": campaign.asset_code, "amount_minor": rest,
-                "bank_account": campaign.bank_account, "status": "pending",
-                "created_at": unit.now,
-            }))
+            rows.append(
+                RowInsert(
+                    bonus_payouts,
+                    {
+                        "id": uuid.uuid4(),
+                        "campaign_id": campaign.id,
+                        "asset_code": campaign.asset_code,
+                        "amount_minor": rest,
+                        "bank_account": campaign.bank_account,
+                        "status": "pending",
+                        "created_at": unit.now,
+                    },
+                )
+            )
         return Plan("bonus_campaign", (transfer,), tuple(rows), amount=rest)
 
     def settle_in(
-        self, unit: UnitOfWork, campaign: Campaign, destination: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        campaign: Campaign,
+        destination: uuid.UUID,
         before: Sequence[Plan] = (),
     ) -> None:
         """Settle the (locked) campaign in this unit, after the plans `before` it."""
         plan = self.plan_settlement(unit, campaign, destination)
         commit_plans(
-            self.context.ledger, unit, [*before, plan], kind="campaign_settlement",
+            self.context.ledger,
+            unit,
+            [*before, plan],
+            kind="campaign_settlement",
             also_platform=True,
         )
         # Nothing needs the plain codes of a closed campaign.
@@ -106,7 +128,8 @@ class Settlement:
     def wipe_old_plain_codes(self) -> int:
         """The job: plain codes kept longer than PLAIN_CODES_KEPT go, downloaded or not."""
         return self.context.units.run(
-            PLATFORM_MERCHANT_ID, "bonus_plain_codes_wipe",
+            PLATFORM_MERCHANT_ID,
+            "bonus_plain_codes_wipe",
             lambda unit: repository.wipe_plain_codes_made_before(
                 unit.connection, unit.now - PLAIN_CODES_KEPT, unit.now
             ),
@@ -136,14 +159,20 @@ class Settlement:
         bank = self.context.accounts.platform("bank", payout.asset_code)
         # The operator's Idempotency-Keys are the platform's, whichever merchant it acts for.
         return self.context.units.run(
-            PLATFORM_MERCHANT_ID, "bank_payout",
+            PLATFORM_MERCHANT_ID,
+            "bank_payout",
             lambda unit: self._pay_out_in(unit, caller, payout, clearing.id, bank.id),
-            idempotency=idempotency, encode=as_json,
+            idempotency=idempotency,
+            encode=as_json,
             replay=lambda _unit, stored: from_json(Payout, stored.answer or {}),
         )
 
     def _pay_out_in(
-        self, unit: UnitOfWork, caller: Principal, payout: Payout, clearing: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        payout: Payout,
+        clearing: uuid.UUID,
         bank: uuid.UUID,
     ) -> Payout:
         # The payout is the merchant's row; the money moves between the platform's accounts.
@@ -153,16 +182,47 @@ class Settlement:
         if locked.status == "paid":
             raise errors.PayoutAlreadyPaid()
         paid = replace(locked, status="paid", paid_at=unit.now, paid_by=caller.actor)
-        commit_plans(self.context.ledger, unit, [Plan(
-            "bank", (Transfer(clearing, bank, paid.amount_minor, "bank_payout",
-                              reference=paid.bank_account),),
-            amount=paid.amount_minor,
-        )], kind="bank_payout")
-        commit_plans(self.context.ledger, for_merchant, [Plan("bonus_payout", row_changes=(
-            RowUpdate(bonus_payouts, paid.id, {
-                "status": paid.status, "paid_at": paid.paid_at, "paid_by": paid.paid_by,
-            }),
-        ))], kind="bank_payout")
+        commit_plans(
+            self.context.ledger,
+            unit,
+            [
+                Plan(
+                    "bank",
+                    (
+                        Transfer(
+                            clearing,
+                            bank,
+                            paid.amount_minor,
+                            "bank_payout",
+                            reference=paid.bank_account,
+                        ),
+                    ),
+                    amount=paid.amount_minor,
+                )
+            ],
+            kind="bank_payout",
+        )
+        commit_plans(
+            self.context.ledger,
+            for_merchant,
+            [
+                Plan(
+                    "bonus_payout",
+                    row_changes=(
+                        RowUpdate(
+                            bonus_payouts,
+                            paid.id,
+                            {
+                                "status": paid.status,
+                                "paid_at": paid.paid_at,
+                                "paid_by": paid.paid_by,
+                            },
+                        ),
+                    ),
+                )
+            ],
+            kind="bank_payout",
+        )
         stored = repository.payout_of_any_merchant(unit.connection, paid.id)
         assert stored is not None
         return stored

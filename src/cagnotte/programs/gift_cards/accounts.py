@@ -53,10 +53,16 @@ class CardAccounts:
         """
         return ProgramAccounts(
             program_id=program.id,
-            issuance=self.ledger.open_account(program.merchant_id, AccountSpec(
-                asset_code=program.asset_code, owner_type="program", owner_id=program.id,
-                purpose="gift_card_issuance", balance_shards=ISSUANCE_SHARDS,
-            )),
+            issuance=self.ledger.open_account(
+                program.merchant_id,
+                AccountSpec(
+                    asset_code=program.asset_code,
+                    owner_type="program",
+                    owner_id=program.id,
+                    purpose="gift_card_issuance",
+                    balance_shards=ISSUANCE_SHARDS,
+                ),
+            ),
             settlement=self._merchant_account(program, "settlement"),
             breakage=self._merchant_account(program, "breakage"),
             promotions=self._merchant_account(program, "gift_card_promotions"),
@@ -72,9 +78,13 @@ class CardAccounts:
         """
         return self.ledger.open_account(
             program.merchant_id,
-            AccountSpec(asset_code=program.asset_code, owner_type="gift_card",
-                        owner_id=card_id, purpose="gift_card",
-                        debits_must_not_exceed_credits=True),
+            AccountSpec(
+                asset_code=program.asset_code,
+                owner_type="gift_card",
+                owner_id=card_id,
+                purpose="gift_card",
+                debits_must_not_exceed_credits=True,
+            ),
             connection,
         )
 
@@ -85,8 +95,13 @@ class CardAccounts:
         shards = SETTLEMENT_SHARDS if purpose == "settlement" else 1
         return self.ledger.open_account(
             program.merchant_id,
-            AccountSpec(asset_code=program.asset_code, owner_type="merchant",
-                        owner_id=program.merchant_id, purpose=purpose, balance_shards=shards),
+            AccountSpec(
+                asset_code=program.asset_code,
+                owner_type="merchant",
+                owner_id=program.merchant_id,
+                purpose=purpose,
+                balance_shards=shards,
+            ),
         )
 
 
@@ -96,8 +111,16 @@ def card_account(card: CardRow) -> Account:
     The flags are the card's own (never below zero); the asset is not needed.
     """
     return Account(
-        merchant_id=card.merchant_id, id=card.account_id, asset_code="",
-        owner_type="gift_card", owner_id=card.id, purpose="gift_card",
-        debits_must_not_exceed_credits=True, credits_must_not_exceed_debits=False,
-        uses_lots=False, balance_shards=1, frozen=False, created_at=card.created_at,
+        merchant_id=card.merchant_id,
+        id=card.account_id,
+        asset_code="",
+        owner_type="gift_card",
+        owner_id=card.id,
+        purpose="gift_card",
+        debits_must_not_exceed_credits=True,
+        credits_must_not_exceed_debits=False,
+        uses_lots=False,
+        balance_shards=1,
+        frozen=False,
+        created_at=card.created_at,
     )

@@ -45,8 +45,15 @@ from cagnotte.security.principals import Principal
 
 log = logging.getLogger("cagnotte.gift_cards.alerts")
 
-ALERT_KINDS = ("wrong_pins", "large_load", "large_spend", "card_velocity",
-               "terminal_card_checks", "balance_transfer", "manual_adjustment")
+ALERT_KINDS = (
+    "wrong_pins",
+    "large_load",
+    "large_spend",
+    "card_velocity",
+    "terminal_card_checks",
+    "balance_transfer",
+    "manual_adjustment",
+)
 _NEEDS = {
     "wrong_pins": ("threshold_count",),
     "large_load": ("threshold_minor",),
@@ -87,14 +94,17 @@ class GiftCardAlerts:
         with self.database.transaction() as connection:
             connection.execute(
                 insert(gift_card_alert_rules).values(
-                    merchant_id=caller.merchant_id, id=rule_id, kind=kind,
+                    merchant_id=caller.merchant_id,
+                    id=rule_id,
+                    kind=kind,
                     program_id=values.get("program_id"),
                     threshold_count=values.get("threshold_count"),
                     threshold_minor=values.get("threshold_minor"),
                     window_minutes=values.get("window_minutes"),
                     notify_head_office=bool(values.get("notify_head_office")),
                     notify_store_manager=bool(values.get("notify_store_manager")),
-                    active=True, created_at=self.clock.now(),
+                    active=True,
+                    created_at=self.clock.now(),
                 )
             )
         self._forget(caller.merchant_id)
@@ -103,11 +113,14 @@ class GiftCardAlerts:
     def list_rules(self, caller: Principal) -> list[dict[str, Any]]:
         caller.require("manager")
         with self.database.read() as connection:
-            return [dict(row) for row in connection.execute(
-                select(gift_card_alert_rules)
-                .where(gift_card_alert_rules.c.merchant_id == caller.merchant_id)
-                .order_by(gift_card_alert_rules.c.created_at)
-            ).mappings()]
+            return [
+                dict(row)
+                for row in connection.execute(
+                    select(gift_card_alert_rules)
+                    .where(gift_card_alert_rules.c.merchant_id == caller.merchant_id)
+                    .order_by(gift_card_alert_rules.c.created_at)
+                ).mappings()
+            ]
 
     def set_rule_active(self, caller: Principal, rule_id: uuid.UUID, active: bool) -> dict:
         caller.require("manager")
@@ -115,8 +128,10 @@ class GiftCardAlerts:
         with self.database.transaction() as connection:
             connection.execute(
                 update(gift_card_alert_rules)
-                .where(gift_card_alert_rules.c.merchant_id == caller.merchant_id,
-                       gift_card_alert_rules.c.id == rule_id)
+                .where(
+                    gift_card_alert_rules.c.merchant_id == caller.merchant_id,
+                    gift_card_alert_rules.c.id == rule_id,
+                )
                 .values(active=active)
             )
         self._forget(caller.merchant_id)
@@ -126,25 +141,31 @@ class GiftCardAlerts:
         self, caller: Principal, *, kind: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         caller.require("manager")
-        query = select(gift_card_alerts).where(
-            gift_card_alerts.c.merchant_id == caller.merchant_id
-        )
+        query = select(gift_card_alerts).where(gift_card_alerts.c.merchant_id == caller.merchant_id)
         if kind is not None:
             query = query.where(gift_card_alerts.c.kind == kind)
         with self.database.read() as connection:
-            return [dict(row) for row in connection.execute(
-                query.order_by(gift_card_alerts.c.created_at.desc(), gift_card_alerts.c.id)
-                .limit(min(limit, ALERT_PAGE_MAX))
-            ).mappings()]
+            return [
+                dict(row)
+                for row in connection.execute(
+                    query.order_by(
+                        gift_card_alerts.c.created_at.desc(), gift_card_alerts.c.id
+                    ).limit(min(limit, ALERT_PAGE_MAX))
+                ).mappings()
+            ]
 
     def _rule(self, merchant_id: uuid.UUID, rule_id: uuid.UUID) -> dict[str, Any]:
         with self.database.read() as connection:
-            row = connection.execute(
-                select(gift_card_alert_rules).where(
-                    gift_card_alert_rules.c.merchant_id == merchant_id,
-                    gift_card_alert_rules.c.id == rule_id,
+            row = (
+                connection.execute(
+                    select(gift_card_alert_rules).where(
+                        gift_card_alert_rules.c.merchant_id == merchant_id,
+                        gift_card_alert_rules.c.id == rule_id,
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if row is None:
             raise errors.NotFound("No such alert rule.")
         return dict(row)
@@ -153,12 +174,15 @@ class GiftCardAlerts:
         cached = self._rules.get(merchant_id)
         if cached is None or cached[0] <= time.monotonic():
             with self.database.read() as connection:
-                rules = [dict(row) for row in connection.execute(
-                    select(gift_card_alert_rules).where(
-                        gift_card_alert_rules.c.merchant_id == merchant_id,
-                        gift_card_alert_rules.c.active.is_(True),
-                    )
-                ).mappings()]
+                rules = [
+                    dict(row)
+                    for row in connection.execute(
+                        select(gift_card_alert_rules).where(
+                            gift_card_alert_rules.c.merchant_id == merchant_id,
+                            gift_card_alert_rules.c.active.is_(True),
+                        )
+                    ).mappings()
+                ]
             with self._lock:
                 self._rules[merchant_id] = (time.monotonic() + RULE_CACHE_SECONDS, rules)
             cached = self._rules[merchant_id]
@@ -187,11 +211,20 @@ class GiftCardAlerts:
                 continue
             summary = self._operation_summary(rule, operation)
             if summary is not None:
-                self._raise(merchant_id, rule, summary, card_id=operation.card_id,
-                            store_id=operation.store_id, terminal_id=operation.terminal_id,
-                            details={"operation_id": str(operation.id), "kind": operation.kind,
-                                     "amount_minor": operation.amount_minor,
-                                     "asset": operation.asset_code})
+                self._raise(
+                    merchant_id,
+                    rule,
+                    summary,
+                    card_id=operation.card_id,
+                    store_id=operation.store_id,
+                    terminal_id=operation.terminal_id,
+                    details={
+                        "operation_id": str(operation.id),
+                        "kind": operation.kind,
+                        "amount_minor": operation.amount_minor,
+                        "asset": operation.asset_code,
+                    },
+                )
 
     def _operation_summary(self, rule: dict[str, Any], operation: Any) -> str | None:
         kind = rule["kind"]
@@ -200,8 +233,10 @@ class GiftCardAlerts:
             if operation.amount_minor < rule["threshold_minor"]:
                 return None
             verb = "load" if kind == "large_load" else "spend"
-            return (f"A {verb} of {operation.amount_minor} {operation.asset_code} (minor units) "
-                    f"on card …{last4}.")
+            return (
+                f"A {verb} of {operation.amount_minor} {operation.asset_code} (minor units) "
+                f"on card …{last4}."
+            )
         if kind == "balance_transfer":
             return f"The balance of card …{last4} ({operation.amount_minor}) moved to a new card."
         if kind == "manual_adjustment":
@@ -210,7 +245,9 @@ class GiftCardAlerts:
         since = self.clock.now() - timedelta(minutes=rule["window_minutes"])
         with self.database.read() as connection:
             count = connection.execute(
-                select(func.count()).select_from(gift_card_operations).where(
+                select(func.count())
+                .select_from(gift_card_operations)
+                .where(
                     gift_card_operations.c.merchant_id == operation.merchant_id,
                     gift_card_operations.c.card_id == operation.card_id,
                     gift_card_operations.c.created_at > since,
@@ -218,8 +255,7 @@ class GiftCardAlerts:
             ).scalar_one()
         if count != rule["threshold_count"] + 1:
             return None
-        return (f"Card …{last4} had {count} operations within {rule['window_minutes']} "
-                "minutes.")
+        return f"Card …{last4} had {count} operations within {rule['window_minutes']} minutes."
 
     def after_wrong_pin(
         self, caller: Principal, card: CardRow, failures: int, locked: bool
@@ -233,9 +269,12 @@ class GiftCardAlerts:
                 continue
             state = " The card is locked." if locked else ""
             self._raise(
-                caller.merchant_id, rule,
+                caller.merchant_id,
+                rule,
                 f"{failures} wrong PINs in a row on card …{card.number_last4}.{state}",
-                card_id=card.id, store_id=caller.store_id, terminal_id=caller.terminal_id,
+                card_id=card.id,
+                store_id=caller.store_id,
+                terminal_id=caller.terminal_id,
                 details={"wrong_pins": failures, "locked": locked},
             )
 
@@ -254,7 +293,9 @@ class GiftCardAlerts:
                 ).scalar_one()
                 # Crossing the threshold raises it once; the same card checked again does not.
                 already = connection.execute(
-                    select(func.count()).select_from(gift_card_alerts).where(
+                    select(func.count())
+                    .select_from(gift_card_alerts)
+                    .where(
                         gift_card_alerts.c.merchant_id == caller.merchant_id,
                         gift_card_alerts.c.rule_id == rule["id"],
                         gift_card_alerts.c.terminal_id == caller.terminal_id,
@@ -263,18 +304,27 @@ class GiftCardAlerts:
                 ).scalar_one()
             if cards > rule["threshold_count"] and not already:
                 self._raise(
-                    caller.merchant_id, rule,
+                    caller.merchant_id,
+                    rule,
                     f"{cards} different cards checked from one terminal within "
                     f"{rule['window_minutes']} minutes.",
-                    card_id=None, store_id=caller.store_id, terminal_id=caller.terminal_id,
+                    card_id=None,
+                    store_id=caller.store_id,
+                    terminal_id=caller.terminal_id,
                     details={"cards_checked": cards},
                 )
 
     # Raising and mailing ---------------------------------------------------------------
 
     def _raise(
-        self, merchant_id: uuid.UUID, rule: dict[str, Any], summary: str, *,
-        card_id: uuid.UUID | None, store_id: uuid.UUID | None, terminal_id: uuid.UUID | None,
+        self,
+        merchant_id: uuid.UUID,
+        rule: dict[str, Any],
+        summary: str,
+        *,
+        card_id: uuid.UUID | None,
+        store_id: uuid.UUID | None,
+        terminal_id: uuid.UUID | None,
         details: dict[str, Any],
     ) -> None:
         recipients = self._recipients(merchant_id, rule, store_id)
@@ -283,19 +333,31 @@ class GiftCardAlerts:
         with self.database.transaction() as connection:
             connection.execute(
                 insert(gift_card_alerts).values(
-                    merchant_id=merchant_id, id=alert_id, rule_id=rule["id"], kind=rule["kind"],
-                    card_id=card_id, store_id=store_id, terminal_id=terminal_id,
-                    summary=summary, details=details, mailed_to=recipients, created_at=now,
+                    merchant_id=merchant_id,
+                    id=alert_id,
+                    rule_id=rule["id"],
+                    kind=rule["kind"],
+                    card_id=card_id,
+                    store_id=store_id,
+                    terminal_id=terminal_id,
+                    summary=summary,
+                    details=details,
+                    mailed_to=recipients,
+                    created_at=now,
                 )
             )
         for recipient in recipients:
             try:
-                self.mailer.send(compose(
-                    self.mail_from, recipient, f"Gift card alert: {rule['kind']}",
-                    f"{summary}\n\nAlert {alert_id}, {now.isoformat()}.\n"
-                    f"Card: {card_id or '-'}; store: {store_id or '-'}; "
-                    f"terminal: {terminal_id or '-'}.\n",
-                ))
+                self.mailer.send(
+                    compose(
+                        self.mail_from,
+                        recipient,
+                        f"Gift card alert: {rule['kind']}",
+                        f"{summary}\n\nAlert {alert_id}, {now.isoformat()}.\n"
+                        f"Card: {card_id or '-'}; store: {store_id or '-'}; "
+                        f"terminal: {terminal_id or '-'}.\n",
+                    )
+                )
             except Exception:  # the alert is stored and listed; mail is best effort
                 log.exception("could not mail gift card alert %s to %s", alert_id, recipient)
 

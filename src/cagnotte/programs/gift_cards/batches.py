@@ -33,7 +33,11 @@ BATCH_CARDS_MAX = 5_000
 
 class Batches:
     def __init__(
-        self, database: Database, clock: Clock, programs: ProgramCatalogue, issuer: CardIssuer,
+        self,
+        database: Database,
+        clock: Clock,
+        programs: ProgramCatalogue,
+        issuer: CardIssuer,
         loading: CardLoading,
     ) -> None:
         self.database = database
@@ -54,22 +58,40 @@ class Batches:
         batch_id = uuid.uuid4()
         now = self.clock.now()
         with self.database.transaction() as connection:
-            setup_repository.insert_batch(connection, {
-                "merchant_id": caller.merchant_id, "id": batch_id, "program_id": program_id,
-                "card_count": card_count, "note": note, "created_at": now,
-            })
+            setup_repository.insert_batch(
+                connection,
+                {
+                    "merchant_id": caller.merchant_id,
+                    "id": batch_id,
+                    "program_id": program_id,
+                    "card_count": card_count,
+                    "note": note,
+                    "created_at": now,
+                },
+            )
             for sequence in range(1, card_count + 1):
                 issued = self.issuer.create_card(
                     connection, program, "plastic", batch_id=batch_id, batch_sequence=sequence
                 )
-                setup_repository.insert_batch_secret(connection, {
-                    "merchant_id": caller.merchant_id, "batch_id": batch_id,
-                    "batch_sequence": sequence, "card_id": issued.card["id"],
-                    "number": issued.number, "pin": issued.pin,
-                })
+                setup_repository.insert_batch_secret(
+                    connection,
+                    {
+                        "merchant_id": caller.merchant_id,
+                        "batch_id": batch_id,
+                        "batch_sequence": sequence,
+                        "card_id": issued.card["id"],
+                        "number": issued.number,
+                        "pin": issued.pin,
+                    },
+                )
             record_audit(
-                connection, caller.merchant_id, caller.actor, "gift_card_batch.created",
-                batch_id, {"program_id": str(program_id), "cards": card_count}, now,
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "gift_card_batch.created",
+                batch_id,
+                {"program_id": str(program_id), "cards": card_count},
+                now,
             )
         return self.get_batch(caller, batch_id)
 
@@ -79,9 +101,14 @@ class Batches:
             row = setup_repository.batch(connection, caller.merchant_id, batch_id)
             states = setup_repository.batch_states(connection, caller.merchant_id, batch_id)
         return Batch(
-            merchant_id=row["merchant_id"], id=row["id"], program_id=row["program_id"],
-            card_count=row["card_count"], note=row["note"], exported_at=row["exported_at"],
-            created_at=row["created_at"], cards_by_state=states,
+            merchant_id=row["merchant_id"],
+            id=row["id"],
+            program_id=row["program_id"],
+            card_count=row["card_count"],
+            note=row["note"],
+            exported_at=row["exported_at"],
+            created_at=row["created_at"],
+            cards_by_state=states,
         )
 
     def export_batch(self, caller: Principal, batch_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -97,19 +124,34 @@ class Batches:
                 raise errors.BatchAlreadyExported()
             rows = setup_repository.take_batch_secrets(connection, caller.merchant_id, batch_id)
             record_audit(
-                connection, caller.merchant_id, caller.actor, "gift_card_batch.exported",
-                batch_id, {"cards": len(rows)}, now,
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "gift_card_batch.exported",
+                batch_id,
+                {"cards": len(rows)},
+                now,
             )
         return [
-            {"sequence": row["batch_sequence"], "card_id": str(row["card_id"]),
-             "number": row["number"], "pin": row["pin"] or ""}
+            {
+                "sequence": row["batch_sequence"],
+                "card_id": str(row["card_id"]),
+                "number": row["number"],
+                "pin": row["pin"] or "",
+            }
             for row in rows
         ]
 
     def activate_batch(
-        self, caller: Principal, batch_id: uuid.UUID, *, sequence_from: int | None = None,
-        sequence_to: int | None = None, numbers: Sequence[str] | None = None,
-        load_minor: int | None = None, idempotency: Idempotency = Idempotency(),
+        self,
+        caller: Principal,
+        batch_id: uuid.UUID,
+        *,
+        sequence_from: int | None = None,
+        sequence_to: int | None = None,
+        numbers: Sequence[str] | None = None,
+        load_minor: int | None = None,
+        idempotency: Idempotency = Idempotency(),
     ) -> BatchActivation:
         """Activate a whole batch, a range of it, or a list of its cards, each with a load."""
         caller.require("manager")
@@ -123,8 +165,9 @@ class Batches:
                 continue
             # Each card's activation is a request of its own, under a key derived from
             # the batch's; without a key (or with an empty one), none.
-            card_idempotency = (idempotency.derived(str(card_id)) if idempotency.key
-                                else Idempotency())
+            card_idempotency = (
+                idempotency.derived(str(card_id)) if idempotency.key else Idempotency()
+            )
             operation = self.loading.activate_card(
                 caller, program, card_id, load_minor, None, card_idempotency
             )
@@ -133,8 +176,12 @@ class Batches:
         return BatchActivation(activated=activated, skipped=skipped, loaded_minor=loaded)
 
     def _selected_cards(
-        self, caller: Principal, batch: Batch, sequence_from: int | None,
-        sequence_to: int | None, numbers: Sequence[str] | None,
+        self,
+        caller: Principal,
+        batch: Batch,
+        sequence_from: int | None,
+        sequence_to: int | None,
+        numbers: Sequence[str] | None,
     ) -> list[tuple[uuid.UUID, str]]:
         """(card_id, state) of the batch's cards in the range or the list, or all of them."""
         sequences = None
@@ -148,7 +195,10 @@ class Batches:
                 raise errors.InvalidInput("A number in the list is not a card number.")
         with self.database.read() as connection:
             cards = setup_repository.batch_cards(
-                connection, caller.merchant_id, batch.id, sequences=sequences,
+                connection,
+                caller.merchant_id,
+                batch.id,
+                sequences=sequences,
                 number_hashes=hashes,
             )
         if numbers is not None and len(cards) != len(set(numbers)):

@@ -26,7 +26,10 @@ from cagnotte.security.principals import Principal
 
 class CardLoading:
     def __init__(
-        self, finder: CardFinder, operations: CardOperations, resellers: Resellers,
+        self,
+        finder: CardFinder,
+        operations: CardOperations,
+        resellers: Resellers,
         queries: CardQueries,
     ) -> None:
         self.finder = finder
@@ -35,7 +38,12 @@ class CardLoading:
         self.queries = queries
 
     def activate(
-        self, caller: Principal, *, number: str, amount: int | None, invoice_number: str | None,
+        self,
+        caller: Principal,
+        *,
+        number: str,
+        amount: int | None,
+        invoice_number: str | None,
         idempotency: Idempotency,
     ) -> CardOperation:
         """Activate an inactive card, with its first load when an amount is given."""
@@ -49,18 +57,30 @@ class CardLoading:
         )
 
     def activate_card(
-        self, caller: Principal, program: Program, card_id: uuid.UUID, amount: int | None,
-        invoice_number: str | None, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        program: Program,
+        card_id: uuid.UUID,
+        amount: int | None,
+        invoice_number: str | None,
+        idempotency: Idempotency,
     ) -> CardOperation:
         """Activate a card named by its id (a batch's card, a new e-card)."""
+
         def plan(locked: LockedCard) -> Plan:
-            return plans.activation(locked.facts, locked.accounts, locked.actor, amount,
-                                    locked.invoice(invoice_number))
+            return plans.activation(
+                locked.facts, locked.accounts, locked.actor, amount, locked.invoice(invoice_number)
+            )
 
         return self.operations.operate(caller, program, card_id, "activation", plan, idempotency)
 
     def load(
-        self, caller: Principal, *, number: str, amount: int, invoice_number: str | None,
+        self,
+        caller: Principal,
+        *,
+        number: str,
+        amount: int,
+        invoice_number: str | None,
         idempotency: Idempotency,
     ) -> CardOperation:
         """Reload an active card (when the program allows), within the limits."""
@@ -71,14 +91,22 @@ class CardLoading:
         self.resellers.require_seller(caller, found.program.id)
 
         def plan(locked: LockedCard) -> Plan:
-            return plans.load(locked.facts, locked.accounts, locked.actor, amount,
-                              locked.invoice(invoice_number))
+            return plans.load(
+                locked.facts, locked.accounts, locked.actor, amount, locked.invoice(invoice_number)
+            )
 
-        return self.operations.operate(caller, found.program, found.card.id, "load", plan,
-                                       idempotency)
+        return self.operations.operate(
+            caller, found.program, found.card.id, "load", plan, idempotency
+        )
 
     def adjust(
-        self, caller: Principal, card_id: uuid.UUID, *, amount: int, direction: str, reason: str,
+        self,
+        caller: Principal,
+        card_id: uuid.UUID,
+        *,
+        amount: int,
+        direction: str,
+        reason: str,
         idempotency: Idempotency,
     ) -> CardOperation:
         """A manager's correction of a card's balance, with a reason (audited, alerted)."""
@@ -89,11 +117,19 @@ class CardLoading:
             return replay[0]
 
         def plan(locked: LockedCard) -> Plan:
-            return plans.adjustment(locked.facts, locked.accounts, locked.actor,
-                                    amount=amount, direction=direction, reason=reason)
+            return plans.adjustment(
+                locked.facts,
+                locked.accounts,
+                locked.actor,
+                amount=amount,
+                direction=direction,
+                reason=reason,
+            )
 
         program = self.queries.program_of_card(caller, card_id)
-        audit = Audit("gift_card.adjusted",
-                      {"amount": amount, "direction": direction, "reason": reason})
-        return self.operations.operate(caller, program, card_id, "adjustment", plan, idempotency,
-                                       audit=audit)
+        audit = Audit(
+            "gift_card.adjusted", {"amount": amount, "direction": direction, "reason": reason}
+        )
+        return self.operations.operate(
+            caller, program, card_id, "adjustment", plan, idempotency, audit=audit
+        )

@@ -23,9 +23,17 @@ def qr_svg_data_uri(text: str, scale: int = 8) -> str:
 
 
 def compose_ecard_mail(
-    *, sender: str, to: str, merchant_name: str, amount_text: str, number: str,
-    pin: str | None, recipient_name: str | None, sender_name: str | None,
-    message: str | None, page_url: str,
+    *,
+    sender: str,
+    to: str,
+    merchant_name: str,
+    amount_text: str,
+    number: str,
+    pin: str | None,
+    recipient_name: str | None,
+    sender_name: str | None,
+    message: str | None,
+    page_url: str,
 ) -> EmailMessage:
     greeting = f"Hello {recipient_name}," if recipient_name else "Hello,"
     giver = sender_name or "Someone"
@@ -50,10 +58,13 @@ def compose_ecard_mail(
         "Keep this message: the number and the PIN are not shown again.",
     ]
     return compose(
-        sender, to, f"Your {merchant_name} gift card", "\n".join(lines) + "\n",
+        sender,
+        to,
+        f"Your {merchant_name} gift card",
+        "\n".join(lines) + "\n",
         attachments=[("gift-card-qr.png", "image/png", qr_png(number))],
     )
 
 
 def _grouped(number: str) -> str:
-    return " ".join(number[index:index + 4] for index in range(0, len(number), 4))
+    return " ".join(number[index : index + 4] for index in range(0, len(number), 4))

@@ -23,8 +23,14 @@ EXPIRY_ACTOR = Actor(actor="job:expiry")
 
 class CardExpiry:
     def __init__(
-        self, database: Database, clock: Clock, units: UnitsOfWork, ledger: Ledger,
-        accounts: CardAccounts, programs: ProgramCatalogue, operations: CardOperations,
+        self,
+        database: Database,
+        clock: Clock,
+        units: UnitsOfWork,
+        ledger: Ledger,
+        accounts: CardAccounts,
+        programs: ProgramCatalogue,
+        operations: CardOperations,
         alerts: GiftCardAlerts,
     ) -> None:
         self.database = database
@@ -51,7 +57,8 @@ class CardExpiry:
             program_id = repository.card(connection, merchant_id, card_id).program_id
         accounts = self.accounts.of_program(self.programs.program(merchant_id, program_id))
         return self.units.run(
-            merchant_id, "gift_card_expiry",
+            merchant_id,
+            "gift_card_expiry",
             lambda unit: self._expire_card_in(unit, card_id, accounts),
         )
 

@@ -59,8 +59,13 @@ class FoundCard:
 
 class CardFinder:
     def __init__(
-        self, database: Database, clock: Clock, alerts: GiftCardAlerts,
-        programs: ProgramCatalogue, resellers: Resellers, numbers: NumberKey,
+        self,
+        database: Database,
+        clock: Clock,
+        alerts: GiftCardAlerts,
+        programs: ProgramCatalogue,
+        resellers: Resellers,
+        numbers: NumberKey,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -80,8 +85,13 @@ class CardFinder:
             with self.database.read() as connection:
                 card = repository.card_by_number_hash(connection, caller.merchant_id, digest)
         program = self.programs.program(caller.merchant_id, card.program_id) if card else None
-        if card is None or program is None or (
-            caller.role == "reseller" and program.id not in self.resellers.program_ids_of(caller)
+        if (
+            card is None
+            or program is None
+            or (
+                caller.role == "reseller"
+                and program.id not in self.resellers.program_ids_of(caller)
+            )
         ):
             if pin is not None:
                 burn_pin_check()
@@ -119,9 +129,14 @@ class CardFinder:
             failures = repository.count_wrong_pin(connection, card)
             locked = failures >= program.pin_attempts_max
             if locked:
-                repository.update_card(connection, card, {
-                    "pin_failures": 0, "locked_until": now + program.pin_lockout,
-                })
+                repository.update_card(
+                    connection,
+                    card,
+                    {
+                        "pin_failures": 0,
+                        "locked_until": now + program.pin_lockout,
+                    },
+                )
             self._insert_lookup(connection, caller, card.number_hash, succeeded=False)
         self.alerts.after_wrong_pin(caller, card, failures, locked)
         self.alerts.after_lookup(caller)
@@ -130,6 +145,11 @@ class CardFinder:
         self, connection: Connection, caller: Principal, digest: str, *, succeeded: bool
     ) -> None:
         repository.insert_lookup(
-            connection, caller.merchant_id, terminal_id=caller.terminal_id,
-            store_id=caller.store_id, digest=digest, succeeded=succeeded, now=self.clock.now(),
+            connection,
+            caller.merchant_id,
+            terminal_id=caller.terminal_id,
+            store_id=caller.store_id,
+            digest=digest,
+            succeeded=succeeded,
+            now=self.clock.now(),
         )

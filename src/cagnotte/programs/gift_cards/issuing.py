@@ -61,9 +61,15 @@ class CardIssuer:
         self.numbers = numbers
 
     def create_card(
-        self, connection: Connection, program: Program, kind: str, *,
-        batch_id: uuid.UUID | None = None, batch_sequence: int | None = None,
-        recipient_email: str | None = None, page_token: str | None = None,
+        self,
+        connection: Connection,
+        program: Program,
+        kind: str,
+        *,
+        batch_id: uuid.UUID | None = None,
+        batch_sequence: int | None = None,
+        recipient_email: str | None = None,
+        page_token: str | None = None,
     ) -> IssuedCard:
         """A new inactive card and its ledger account, in the caller's transaction."""
         card_id = uuid.uuid4()
@@ -72,19 +78,36 @@ class CardIssuer:
         pin = new_pin(program.pin_length) if program.pin_required else None
         if page_token:
             # 192 random bits: a hash already taken means a broken random source.
-            claimed = lookups.claim(connection, LookupKind.ECARD_PAGE, token_hash(page_token),
-                                    program.merchant_id, card_id, self.clock.now())
+            claimed = lookups.claim(
+                connection,
+                LookupKind.ECARD_PAGE,
+                token_hash(page_token),
+                program.merchant_id,
+                card_id,
+                self.clock.now(),
+            )
             assert claimed, "an e-card page token is taken already"
-        repository.insert_card(connection, dict(
-            merchant_id=program.merchant_id, id=card_id, program_id=program.id, kind=kind,
-            state="inactive", number_hash=digest, number_last4=number[-4:],
-            pin_hash=hash_pin(number, pin) if pin else None, pin_failures=0,
-            account_id=account.id, batch_id=batch_id, batch_sequence=batch_sequence,
-            recipient_email=recipient_email,
-            page_token_hash=token_hash(page_token) if page_token else None,
-            number_sealed=seal_number(page_token, number) if page_token else None,
-            created_at=self.clock.now(),
-        ))
+        repository.insert_card(
+            connection,
+            dict(
+                merchant_id=program.merchant_id,
+                id=card_id,
+                program_id=program.id,
+                kind=kind,
+                state="inactive",
+                number_hash=digest,
+                number_last4=number[-4:],
+                pin_hash=hash_pin(number, pin) if pin else None,
+                pin_failures=0,
+                account_id=account.id,
+                batch_id=batch_id,
+                batch_sequence=batch_sequence,
+                recipient_email=recipient_email,
+                page_token_hash=token_hash(page_token) if page_token else None,
+                number_sealed=seal_number(page_token, number) if page_token else None,
+                created_at=self.clock.now(),
+            ),
+        )
         card = repository.card(connection, program.merchant_id, card_id)
         return IssuedCard(card=card_view(card, 0, 0, program.asset_code), number=number, pin=pin)
 
@@ -105,9 +128,18 @@ class ECards:
     """E-cards: sold by an e-store, issued, loaded and mailed to their recipient."""
 
     def __init__(
-        self, database: Database, merchants: MerchantService, mailer: Mailer, *,
-        mail_from: str, public_url: str, issuer: CardIssuer, loading: CardLoading,
-        programs: ProgramCatalogue, resellers: Resellers, operations: CardOperations,
+        self,
+        database: Database,
+        merchants: MerchantService,
+        mailer: Mailer,
+        *,
+        mail_from: str,
+        public_url: str,
+        issuer: CardIssuer,
+        loading: CardLoading,
+        programs: ProgramCatalogue,
+        resellers: Resellers,
+        operations: CardOperations,
         queries: CardQueries,
     ) -> None:
         self.database = database
@@ -123,9 +155,17 @@ class ECards:
         self.queries = queries
 
     def issue_ecard(
-        self, caller: Principal, *, program_id: uuid.UUID, amount: int, recipient_email: str,
-        recipient_name: str | None, sender_name: str | None, message: str | None,
-        invoice_number: str | None, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        program_id: uuid.UUID,
+        amount: int,
+        recipient_email: str,
+        recipient_name: str | None,
+        sender_name: str | None,
+        message: str | None,
+        invoice_number: str | None,
+        idempotency: Idempotency,
     ) -> IssuedCard:
         """An e-store sells a virtual card: issued, loaded, and mailed to the recipient."""
         self.resellers.require_seller(caller, program_id)
@@ -140,19 +180,33 @@ class ECards:
         page_token = secrets.token_urlsafe(PAGE_TOKEN_BYTES)
         with self.database.transaction() as connection:
             issued = self.issuer.create_card(
-                connection, program, "virtual", recipient_email=recipient_email,
+                connection,
+                program,
+                "virtual",
+                recipient_email=recipient_email,
                 page_token=page_token,
             )
         operation = self.loading.activate_card(
             caller, program, issued.card["id"], amount, invoice_number, idempotency
         )
         page_url = f"{self.public_url}/gift-cards/e/{page_token}"
-        self._send(caller.merchant_id, program, issued, amount, page_url, recipient_email, {
-            "recipient_name": recipient_name, "sender_name": sender_name, "message": message,
-        })
+        self._send(
+            caller.merchant_id,
+            program,
+            issued,
+            amount,
+            page_url,
+            recipient_email,
+            {
+                "recipient_name": recipient_name,
+                "sender_name": sender_name,
+                "message": message,
+            },
+        )
         card = self.queries.get_card(caller, issued.card["id"], check_role=False)
-        return IssuedCard(card=card, number=issued.number, pin=issued.pin, page_url=page_url,
-                          operation=operation)
+        return IssuedCard(
+            card=card, number=issued.number, pin=issued.pin, page_url=page_url, operation=operation
+        )
 
     def ecard_page(self, page_token: str) -> dict[str, Any]:
         """What the e-card's own page shows: merchant, number, balance (never the PIN)."""
@@ -165,20 +219,35 @@ class ECards:
         asset = self.merchants.assets_by_code([program.asset_code])[program.asset_code]
         view = self.queries.view(card)
         return {
-            **view, "number": unseal_number(page_token, card.number_sealed),
-            "merchant_name": merchant_name, "program_name": program.name,
+            **view,
+            "number": unseal_number(page_token, card.number_sealed),
+            "merchant_name": merchant_name,
+            "program_name": program.name,
             "balance_text": asset.format(view["balance_minor"]),
             "available_text": asset.format(view["available_minor"]),
         }
 
     def _send(
-        self, merchant_id: uuid.UUID, program: Program, issued: IssuedCard, amount: int,
-        page_url: str, recipient_email: str, personal: dict[str, str | None],
+        self,
+        merchant_id: uuid.UUID,
+        program: Program,
+        issued: IssuedCard,
+        amount: int,
+        page_url: str,
+        recipient_email: str,
+        personal: dict[str, str | None],
     ) -> None:
         asset = self.merchants.assets_by_code([program.asset_code])[program.asset_code]
         merchant_name = self.merchants.merchant_names([merchant_id])[merchant_id]
-        self.mailer.send(compose_ecard_mail(
-            sender=self.mail_from, to=recipient_email, merchant_name=merchant_name,
-            amount_text=asset.format(amount), number=issued.number,
-            pin=issued.pin, page_url=page_url, **personal,
-        ))
+        self.mailer.send(
+            compose_ecard_mail(
+                sender=self.mail_from,
+                to=recipient_email,
+                merchant_name=merchant_name,
+                amount_text=asset.format(amount),
+                number=issued.number,
+                pin=issued.pin,
+                page_url=page_url,
+                **personal,
+            )
+        )

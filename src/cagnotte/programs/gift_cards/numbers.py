@@ -39,8 +39,8 @@ def ascii_digits(text: str) -> bool:
 
 
 def luhn_valid(number: str) -> bool:
-    return ascii_digits(number) and len(number) >= 2 and (
-        luhn_check_digit(number[:-1]) == number[-1]
+    return (
+        ascii_digits(number) and len(number) >= 2 and (luhn_check_digit(number[:-1]) == number[-1])
     )
 
 

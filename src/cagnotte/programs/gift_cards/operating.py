@@ -57,8 +57,13 @@ class Audit:
 
 class CardOperations:
     def __init__(
-        self, units: UnitsOfWork, ledger: Ledger, accounts: CardAccounts,
-        programs: ProgramCatalogue, resellers: Resellers, alerts: GiftCardAlerts,
+        self,
+        units: UnitsOfWork,
+        ledger: Ledger,
+        accounts: CardAccounts,
+        programs: ProgramCatalogue,
+        resellers: Resellers,
+        alerts: GiftCardAlerts,
     ) -> None:
         self.units = units
         self.ledger = ledger
@@ -68,8 +73,15 @@ class CardOperations:
         self.alerts = alerts
 
     def operate(
-        self, caller: Principal, program: Program, card_id: uuid.UUID, kind: str,
-        planner: Planner, idempotency: Idempotency, *, audit: Audit | None = None,
+        self,
+        caller: Principal,
+        program: Program,
+        card_id: uuid.UUID,
+        kind: str,
+        planner: Planner,
+        idempotency: Idempotency,
+        *,
+        audit: Audit | None = None,
     ) -> CardOperation:
         """Lock the card, plan, post the entry, log the operation: one unit of work."""
         accounts = self.accounts.of_program(program)
@@ -84,13 +96,23 @@ class CardOperations:
                 unit, planner(LockedCard(unit, facts, accounts, actor)), kind=f"gift_card_{kind}"
             )
             if audit is not None:
-                record_audit(unit.connection, unit.merchant_id, caller.actor, audit.action,
-                             card_id, audit.details, unit.now)
+                record_audit(
+                    unit.connection,
+                    unit.merchant_id,
+                    caller.actor,
+                    audit.action,
+                    card_id,
+                    audit.details,
+                    unit.now,
+                )
             return operation
 
         with invoice_race_means_reused():
             operation = self.units.run(
-                caller.merchant_id, f"gift_card_{kind}", work, idempotency=idempotency,
+                caller.merchant_id,
+                f"gift_card_{kind}",
+                work,
+                idempotency=idempotency,
                 encode=CardOperation.as_json,
                 replay=lambda unit, stored: self.replayed(unit, stored)[0],
             )

@@ -20,7 +20,8 @@ PIN_HASH_MEMORY_KIB = 8192
 PIN_HASH_PARALLELISM = 1
 
 _hasher = PasswordHasher(
-    time_cost=PIN_HASH_TIME_COST, memory_cost=PIN_HASH_MEMORY_KIB,
+    time_cost=PIN_HASH_TIME_COST,
+    memory_cost=PIN_HASH_MEMORY_KIB,
     parallelism=PIN_HASH_PARALLELISM,
 )
 

@@ -77,7 +77,10 @@ class _Logged:
 
 
 def activation(
-    facts: CardFacts, accounts: ProgramAccounts, actor: Actor, amount: int | None,
+    facts: CardFacts,
+    accounts: ProgramAccounts,
+    actor: Actor,
+    amount: int | None,
     invoice: Invoice,
 ) -> Plan:
     """Activate an inactive card, with its first load when an amount is given."""
@@ -90,11 +93,20 @@ def activation(
         rules.check_daily_load(program, facts.today, amount)
         moves = (_load_transfer(accounts, card, amount),)
     _check_invoice(program, invoice)
-    changes = {"state": "active", "activated_at": now,
-               "expires_at": rules.card_expiry(program, now)}
-    row = _row(facts, actor, "activation", moves, amount=amount or 0,
-               balance_after=facts.balance.credit_balance + (amount or 0),
-               invoice_number=invoice.number)
+    changes = {
+        "state": "active",
+        "activated_at": now,
+        "expires_at": rules.card_expiry(program, now),
+    }
+    row = _row(
+        facts,
+        actor,
+        "activation",
+        moves,
+        amount=amount or 0,
+        balance_after=facts.balance.credit_balance + (amount or 0),
+        invoice_number=invoice.number,
+    )
     return _plan(moves, [_Logged(facts, row, changes)])
 
 
@@ -107,13 +119,25 @@ def load(
     rules.check_daily_load(facts.program, facts.today, amount)
     _check_invoice(facts.program, invoice)
     moves = (_load_transfer(accounts, facts.card, amount),)
-    row = _row(facts, actor, "load", moves, amount=amount,
-               balance_after=facts.balance.credit_balance + amount, invoice_number=invoice.number)
+    row = _row(
+        facts,
+        actor,
+        "load",
+        moves,
+        amount=amount,
+        balance_after=facts.balance.credit_balance + amount,
+        invoice_number=invoice.number,
+    )
     return _plan(moves, [_Logged(facts, row)])
 
 
 def adjustment(
-    facts: CardFacts, accounts: ProgramAccounts, actor: Actor, *, amount: int, direction: str,
+    facts: CardFacts,
+    accounts: ProgramAccounts,
+    actor: Actor,
+    *,
+    amount: int,
+    direction: str,
     reason: str,
 ) -> Plan:
     """A manager's correction of the balance, either way, with a reason."""
@@ -124,8 +148,10 @@ def adjustment(
     balance = facts.balance.credit_balance
     if direction == "credit" and balance + amount > facts.program.balance_max_minor:
         raise errors.BalanceLimitExceeded()
-    debit, credit = (accounts.adjustments.id, card.account_id) if direction == "credit" else (
-        card.account_id, accounts.adjustments.id
+    debit, credit = (
+        (accounts.adjustments.id, card.account_id)
+        if direction == "credit"
+        else (card.account_id, accounts.adjustments.id)
     )
     moves = (Transfer(debit, credit, amount, f"manual_{direction}", reason[:200]),)
     after = balance + amount if direction == "credit" else balance - amount
@@ -134,7 +160,11 @@ def adjustment(
 
 
 def profile_bonus(
-    facts: CardFacts, accounts: ProgramAccounts, actor: Actor, *, membership_id: uuid.UUID,
+    facts: CardFacts,
+    accounts: ProgramAccounts,
+    actor: Actor,
+    *,
+    membership_id: uuid.UUID,
     already_given: bool,
 ) -> Plan:
     """The program's bonus for a member's completed profile, once per member and program."""
@@ -150,8 +180,14 @@ def profile_bonus(
     if facts.balance.credit_balance + bonus > program.balance_max_minor:
         raise errors.BalanceLimitExceeded()
     moves = (Transfer(accounts.promotions.id, card.account_id, bonus, "gift_card_profile_bonus"),)
-    row = _row(facts, actor, "profile_bonus", moves, amount=bonus,
-               balance_after=facts.balance.credit_balance + bonus)
+    row = _row(
+        facts,
+        actor,
+        "profile_bonus",
+        moves,
+        amount=bonus,
+        balance_after=facts.balance.credit_balance + bonus,
+    )
     return _plan(moves, [_Logged(facts, row, {"profile_bonus_at": facts.now})])
 
 
@@ -159,8 +195,14 @@ def profile_bonus(
 
 
 def spend(
-    facts: CardFacts, accounts: ProgramAccounts, actor: Actor, amount: int, invoice: Invoice,
-    *, take_what_is_there: bool = False, reference: str | None = None,
+    facts: CardFacts,
+    accounts: ProgramAccounts,
+    actor: Actor,
+    amount: int,
+    invoice: Invoice,
+    *,
+    take_what_is_there: bool = False,
+    reference: str | None = None,
 ) -> Plan:
     """Pay with the card: all of `amount`, or, when asked, what it holds (the rest is due)."""
     rules.require_usable(facts.card.state)
@@ -170,10 +212,21 @@ def spend(
     )
     rules.check_daily_spend(facts.program, facts.today, taken)
     _check_invoice(facts.program, invoice)
-    moves = (Transfer(facts.card.account_id, accounts.settlement.id, taken, "gift_card_spend",
-                      reference),)
-    row = _row(facts, actor, "spend", moves, amount=taken, requested=amount,
-               balance_after=facts.balance.credit_balance - taken, invoice_number=invoice.number)
+    moves = (
+        Transfer(
+            facts.card.account_id, accounts.settlement.id, taken, "gift_card_spend", reference
+        ),
+    )
+    row = _row(
+        facts,
+        actor,
+        "spend",
+        moves,
+        amount=taken,
+        requested=amount,
+        balance_after=facts.balance.credit_balance - taken,
+        invoice_number=invoice.number,
+    )
     return _plan(moves, [_Logged(facts, row)])
 
 
@@ -186,11 +239,25 @@ def authorisation(
     rules.check_daily_spend(facts.program, facts.today, amount)
     _check_invoice(facts.program, invoice)
     expires_at = facts.now + timedelta(minutes=facts.program.authorisation_minutes)
-    moves = (Hold(facts.card.account_id, accounts.settlement.id, amount,
-                  "gift_card_authorisation", expires_at),)
-    row = _row(facts, actor, "authorisation", moves, amount=amount,
-               balance_after=facts.balance.credit_balance, invoice_number=invoice.number,
-               hold_expires_at=expires_at)
+    moves = (
+        Hold(
+            facts.card.account_id,
+            accounts.settlement.id,
+            amount,
+            "gift_card_authorisation",
+            expires_at,
+        ),
+    )
+    row = _row(
+        facts,
+        actor,
+        "authorisation",
+        moves,
+        amount=amount,
+        balance_after=facts.balance.credit_balance,
+        invoice_number=invoice.number,
+        hold_expires_at=expires_at,
+    )
     return _plan(moves, [_Logged(facts, row)])
 
 
@@ -201,8 +268,15 @@ def capture(
     assert authorisation.kind == "authorisation" and authorisation.transfer_id is not None
     taken = amount if amount is not None else authorisation.amount_minor
     moves = (PostHold(authorisation.transfer_id, amount),)
-    row = _row(facts, actor, "capture", moves, amount=taken,
-               balance_after=facts.balance.credit_balance - taken, related_id=authorisation.id)
+    row = _row(
+        facts,
+        actor,
+        "capture",
+        moves,
+        amount=taken,
+        balance_after=facts.balance.credit_balance - taken,
+        related_id=authorisation.id,
+    )
     return _plan(moves, [_Logged(facts, row)])
 
 
@@ -210,13 +284,24 @@ def void(facts: CardFacts, actor: Actor, authorisation: OperationRow) -> Plan:
     """Release an authorisation without taking anything."""
     assert authorisation.kind == "authorisation" and authorisation.transfer_id is not None
     moves = (VoidHold(authorisation.transfer_id),)
-    row = _row(facts, actor, "void", moves, amount=authorisation.amount_minor,
-               balance_after=facts.balance.credit_balance, related_id=authorisation.id)
+    row = _row(
+        facts,
+        actor,
+        "void",
+        moves,
+        amount=authorisation.amount_minor,
+        balance_after=facts.balance.credit_balance,
+        related_id=authorisation.id,
+    )
     return _plan(moves, [_Logged(facts, row)])
 
 
 def refund(
-    facts: CardFacts, actor: Actor, spend: OperationRow, amount: int | None, *,
+    facts: CardFacts,
+    actor: Actor,
+    spend: OperationRow,
+    amount: int | None,
+    *,
     refunded_minor: int,
 ) -> Plan:
     """Give (part of) a spend or capture back to the card; without an amount, all the rest.
@@ -228,8 +313,15 @@ def refund(
         raise errors.GiftCardClosed()
     given = max(amount if amount is not None else spend.amount_minor - refunded_minor, 0)
     moves = (Reverse(spend.transfer_id, amount, code="gift_card_refund"),)
-    row = _row(facts, actor, "refund", moves, amount=given,
-               balance_after=facts.balance.credit_balance + given, related_id=spend.id)
+    row = _row(
+        facts,
+        actor,
+        "refund",
+        moves,
+        amount=given,
+        balance_after=facts.balance.credit_balance + given,
+        related_id=spend.id,
+    )
     return _plan(moves, [_Logged(facts, row)])
 
 
@@ -243,12 +335,22 @@ def expiry(
     card = facts.card
     assert card.state in ("active", "frozen")
     amount = facts.balance.credit_balance
-    breakage = (Transfer(card.account_id, accounts.breakage.id, amount, "gift_card_expired"),
-                ) if amount > 0 else ()
+    breakage = (
+        (Transfer(card.account_id, accounts.breakage.id, amount, "gift_card_expired"),)
+        if amount > 0
+        else ()
+    )
     # Open authorisations are released first, so that all the value breaks.
     moves = tuple(VoidHold(hold_id) for hold_id in open_holds) + breakage
-    row = _row(facts, actor, "expiry", moves, amount=amount, balance_after=0,
-               transfer=breakage[0] if breakage else None)
+    row = _row(
+        facts,
+        actor,
+        "expiry",
+        moves,
+        amount=amount,
+        balance_after=0,
+        transfer=breakage[0] if breakage else None,
+    )
     return _plan(moves, [_Logged(facts, row, closing(facts.now, "expired"))])
 
 
@@ -263,22 +365,39 @@ def balance_transfer(old: CardFacts, new: CardFacts, actor: Actor) -> Plan:
     if old.balance.debits_pending:
         raise errors.GiftCardHasHolds()
     amount = old.balance.credit_balance
-    moves = (Transfer(old.card.account_id, new.card.account_id, amount,
-                      "gift_card_balance_transfer"),) if amount > 0 else ()
+    moves = (
+        (Transfer(old.card.account_id, new.card.account_id, amount, "gift_card_balance_transfer"),)
+        if amount > 0
+        else ()
+    )
     new_changes: dict[str, Any] = {}
     if new.card.state == "inactive":
-        new_changes = {"state": "active", "activated_at": new.now,
-                       "expires_at": old.card.expires_at}
+        new_changes = {
+            "state": "active",
+            "activated_at": new.now,
+            "expires_at": old.card.expires_at,
+        }
     if old.card.membership_id and not new.card.membership_id:
         new_changes.update(membership_id=old.card.membership_id, registered_at=new.now)
-    out = _row(old, actor, "transfer_out", moves, amount=amount, balance_after=0,
-               related_id=new.card.id)
-    into = _row(new, actor, "transfer_in", moves, amount=amount,
-                balance_after=new.balance.credit_balance + amount, related_id=old.card.id)
-    return _plan(moves, [
-        _Logged(old, out, {**closing(old.now, "transferred"), "replaced_by": new.card.id}),
-        _Logged(new, into, new_changes),
-    ])
+    out = _row(
+        old, actor, "transfer_out", moves, amount=amount, balance_after=0, related_id=new.card.id
+    )
+    into = _row(
+        new,
+        actor,
+        "transfer_in",
+        moves,
+        amount=amount,
+        balance_after=new.balance.credit_balance + amount,
+        related_id=old.card.id,
+    )
+    return _plan(
+        moves,
+        [
+            _Logged(old, out, {**closing(old.now, "transferred"), "replaced_by": new.card.id}),
+            _Logged(new, into, new_changes),
+        ],
+    )
 
 
 def closing(now: datetime, reason: str) -> dict[str, Any]:
@@ -327,31 +446,50 @@ _FIRST = object()
 
 
 def _row(
-    facts: CardFacts, actor: Actor, kind: str, moves: Sequence[Operation], *, amount: int,
-    balance_after: int, requested: int | None = None, related_id: uuid.UUID | None = None,
-    invoice_number: str | None = None, hold_expires_at: datetime | None = None,
+    facts: CardFacts,
+    actor: Actor,
+    kind: str,
+    moves: Sequence[Operation],
+    *,
+    amount: int,
+    balance_after: int,
+    requested: int | None = None,
+    related_id: uuid.UUID | None = None,
+    invoice_number: str | None = None,
+    hold_expires_at: datetime | None = None,
     transfer: Any = _FIRST,
 ) -> OperationRow:
     """The operation's log row; its transfer is the plan's first, unless named."""
     if transfer is _FIRST:
         transfer = moves[0] if moves else None
     return OperationRow(
-        merchant_id=facts.card.merchant_id, id=uuid.uuid4(), card_id=facts.card.id,
-        program_id=facts.program.id, kind=kind, amount_minor=amount,
+        merchant_id=facts.card.merchant_id,
+        id=uuid.uuid4(),
+        card_id=facts.card.id,
+        program_id=facts.program.id,
+        kind=kind,
+        amount_minor=amount,
         requested_minor=amount if requested is None else requested,
         balance_after_minor=balance_after,
         entry_id=facts.entry_id if moves else None,
-        transfer_id=transfer.id if transfer is not None else None, related_id=related_id,
-        store_id=actor.store_id, terminal_id=actor.terminal_id, reseller_id=actor.reseller_id,
-        actor=actor.actor, invoice_number=invoice_number or None,
-        hold_expires_at=hold_expires_at, business_date=facts.now.date(), created_at=facts.now,
+        transfer_id=transfer.id if transfer is not None else None,
+        related_id=related_id,
+        store_id=actor.store_id,
+        terminal_id=actor.terminal_id,
+        reseller_id=actor.reseller_id,
+        actor=actor.actor,
+        invoice_number=invoice_number or None,
+        hold_expires_at=hold_expires_at,
+        business_date=facts.now.date(),
+        created_at=facts.now,
     )
 
 
 def _plan(moves: tuple[Operation, ...], logged: Sequence[_Logged]) -> Plan:
     changes: list[RowChange] = [
         RowUpdate(gift_cards, item.facts.card.id, dict(item.changes))
-        for item in logged if item.changes
+        for item in logged
+        if item.changes
     ]
     changes += [RowInsert(gift_card_operations, item.row.insert_values()) for item in logged]
     operations = tuple(
@@ -359,10 +497,14 @@ def _plan(moves: tuple[Operation, ...], logged: Sequence[_Logged]) -> Plan:
         for item in logged
     )
     return Plan(
-        TENDER, moves, tuple(changes), amount=logged[0].row.amount_minor,
+        TENDER,
+        moves,
+        tuple(changes),
+        amount=logged[0].row.amount_minor,
         details={
             "operations": operations,
-            "balances_after": {item.facts.card.account_id: item.row.balance_after_minor
-                               for item in logged},
+            "balances_after": {
+                item.facts.card.account_id: item.row.balance_after_minor for item in logged
+            },
         },
     )

@@ -134,10 +134,15 @@ def _settings() -> tuple[ProgramSetting, ...]:
         kinds = typing.get_args(hint) if isinstance(hint, UnionType) else (hint,)
         value_types = [kind for kind in kinds if kind is not NoneType]
         assert len(value_types) == 1 and value_types[0] in (int, bool, str), program_field.name
-        settings.append(ProgramSetting(
-            name=program_field.name, setting=setting, value_type=value_types[0],
-            nullable=NoneType in kinds, default=program_field.default,
-        ))
+        settings.append(
+            ProgramSetting(
+                name=program_field.name,
+                setting=setting,
+                value_type=value_types[0],
+                nullable=NoneType in kinds,
+                default=program_field.default,
+            )
+        )
     return tuple(settings)
 
 
@@ -153,6 +158,8 @@ PROGRAM_CONTROLS: frozenset[str] = frozenset(
     setting.name for setting in PROGRAM_SETTINGS if setting.setting.changeable
 )
 DAILY_LIMITS = (
-    "loads_per_card_per_day_max", "spends_per_card_per_day_max",
-    "load_amount_per_card_per_day_max_minor", "spend_amount_per_card_per_day_max_minor",
+    "loads_per_card_per_day_max",
+    "spends_per_card_per_day_max",
+    "load_amount_per_card_per_day_max_minor",
+    "spend_amount_per_card_per_day_max_minor",
 )

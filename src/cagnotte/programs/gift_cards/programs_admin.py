@@ -60,13 +60,24 @@ class ProgramCatalogue:
         program_id = uuid.uuid4()
         now = self.clock.now()
         with self.database.transaction() as connection:
-            setup_repository.insert_program(connection, {
-                "merchant_id": caller.merchant_id, "id": program_id, "status": "active",
-                "created_at": now, **values,
-            })
+            setup_repository.insert_program(
+                connection,
+                {
+                    "merchant_id": caller.merchant_id,
+                    "id": program_id,
+                    "status": "active",
+                    "created_at": now,
+                    **values,
+                },
+            )
             record_audit(
-                connection, caller.merchant_id, caller.actor, "gift_card_program.created",
-                program_id, {"name": values["name"]}, now,
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "gift_card_program.created",
+                program_id,
+                {"name": values["name"]},
+                now,
             )
         return self.program(caller.merchant_id, program_id)
 
@@ -82,8 +93,13 @@ class ProgramCatalogue:
         with self.database.transaction() as connection:
             setup_repository.update_program(connection, caller.merchant_id, program_id, changes)
             record_audit(
-                connection, caller.merchant_id, caller.actor, "gift_card_program.updated",
-                program_id, {"fields": sorted(changes)}, self.clock.now(),
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "gift_card_program.updated",
+                program_id,
+                {"fields": sorted(changes)},
+                self.clock.now(),
             )
         with self._lock:
             self._programs.pop((caller.merchant_id, program_id), None)

@@ -32,8 +32,12 @@ CARD_SEARCH_RESULTS_MAX = 20
 
 class CardQueries:
     def __init__(
-        self, database: Database, accounts: CardAccounts, programs: ProgramCatalogue,
-        customers: CustomerService, numbers: NumberKey,
+        self,
+        database: Database,
+        accounts: CardAccounts,
+        programs: ProgramCatalogue,
+        customers: CustomerService,
+        numbers: NumberKey,
     ) -> None:
         self.database = database
         self.accounts = accounts
@@ -51,14 +55,23 @@ class CardQueries:
         return self.view(card)
 
     def list_cards(
-        self, caller: Principal, *, program_id: uuid.UUID | None = None,
-        state: str | None = None, membership_id: uuid.UUID | None = None, limit: int = 100,
+        self,
+        caller: Principal,
+        *,
+        program_id: uuid.UUID | None = None,
+        state: str | None = None,
+        membership_id: uuid.UUID | None = None,
+        limit: int = 100,
     ) -> list[dict[str, Any]]:
         caller.require("manager" if membership_id is None else "cashier")
         with self.database.read() as connection:
             cards = repository.cards(
-                connection, caller.merchant_id, program_id=program_id, state=state,
-                membership_id=membership_id, limit=min(limit, CARD_LIST_PAGE_MAX),
+                connection,
+                caller.merchant_id,
+                program_id=program_id,
+                state=state,
+                membership_id=membership_id,
+                limit=min(limit, CARD_LIST_PAGE_MAX),
             )
         return [self.view(card) for card in cards]
 

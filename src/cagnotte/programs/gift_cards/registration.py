@@ -31,8 +31,12 @@ from cagnotte.security.principals import Principal
 
 class Registration:
     def __init__(
-        self, units: UnitsOfWork, customers: CustomerService, finder: CardFinder,
-        operations: CardOperations, queries: CardQueries,
+        self,
+        units: UnitsOfWork,
+        customers: CustomerService,
+        finder: CardFinder,
+        operations: CardOperations,
+        queries: CardQueries,
     ) -> None:
         self.units = units
         self.customers = customers
@@ -61,8 +65,11 @@ class Registration:
         count towards the card's lockout as at a register.
         """
         membership = next(
-            (m for m in self.customers.memberships_of(customer_id)
-             if m["merchant_id"] == merchant_id and m["status"] != "blocked"),
+            (
+                m
+                for m in self.customers.memberships_of(customer_id)
+                if m["merchant_id"] == merchant_id and m["status"] != "blocked"
+            ),
             None,
         )
         if membership is None:
@@ -88,12 +95,18 @@ class Registration:
             given = repository.profile_bonus_given(
                 locked.unit.connection, locked.facts.program, membership_id
             )
-            return plans.profile_bonus(locked.facts, locked.accounts, locked.actor,
-                                       membership_id=membership_id, already_given=given)
+            return plans.profile_bonus(
+                locked.facts,
+                locked.accounts,
+                locked.actor,
+                membership_id=membership_id,
+                already_given=given,
+            )
 
         program = self.queries.program_of_card(caller, card_id)
-        return self.operations.operate(caller, program, card_id, "profile_bonus", plan,
-                                       Idempotency())
+        return self.operations.operate(
+            caller, program, card_id, "profile_bonus", plan, Idempotency()
+        )
 
     def _attach_to_member(
         self, caller: Principal, found: FoundCard, membership_id: uuid.UUID
@@ -106,12 +119,23 @@ class Registration:
             if card.membership_id not in (None, membership_id):
                 raise errors.GiftCardAlreadyRegistered()
             if card.membership_id is None:
-                repository.update_card(unit.connection, card, {
-                    "membership_id": membership_id, "registered_at": unit.now,
-                })
-                record_audit(unit.connection, unit.merchant_id, caller.actor,
-                             "gift_card.registered", card_id,
-                             {"membership_id": str(membership_id)}, unit.now)
+                repository.update_card(
+                    unit.connection,
+                    card,
+                    {
+                        "membership_id": membership_id,
+                        "registered_at": unit.now,
+                    },
+                )
+                record_audit(
+                    unit.connection,
+                    unit.merchant_id,
+                    caller.actor,
+                    "gift_card.registered",
+                    card_id,
+                    {"membership_id": str(membership_id)},
+                    unit.now,
+                )
 
         self.units.run(caller.merchant_id, "gift_card_registration", work)
         membership = self.customers.get(caller, membership_id)

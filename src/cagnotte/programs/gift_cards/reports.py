@@ -32,13 +32,39 @@ from cagnotte.security.principals import Principal
 
 REPORT_DAYS_MAX = 366
 EXPORT_FORMATS = ("csv", "xlsx")
-LIABILITY_COLUMNS = ("program_id", "program_name", "asset", "cards_inactive", "cards_active",
-                     "cards_frozen", "cards_closed", "outstanding_minor")
-ACTIVITY_COLUMNS = ("business_date", "store_id", "program_id", "asset", "operations",
-                    "loaded_minor", "spent_minor", "refunded_minor", "breakage_minor",
-                    "transferred_minor")
-SETTLEMENT_COLUMNS = ("reseller_id", "reseller_name", "program_id", "asset", "activations",
-                      "loads", "activated_minor", "loaded_minor", "total_minor")
+LIABILITY_COLUMNS = (
+    "program_id",
+    "program_name",
+    "asset",
+    "cards_inactive",
+    "cards_active",
+    "cards_frozen",
+    "cards_closed",
+    "outstanding_minor",
+)
+ACTIVITY_COLUMNS = (
+    "business_date",
+    "store_id",
+    "program_id",
+    "asset",
+    "operations",
+    "loaded_minor",
+    "spent_minor",
+    "refunded_minor",
+    "breakage_minor",
+    "transferred_minor",
+)
+SETTLEMENT_COLUMNS = (
+    "reseller_id",
+    "reseller_name",
+    "program_id",
+    "asset",
+    "activations",
+    "loads",
+    "activated_minor",
+    "loaded_minor",
+    "total_minor",
+)
 _SIGNED_KINDS = {
     "loaded_minor": ("activation", "load"),
     "spent_minor": ("spend", "capture"),
@@ -55,12 +81,16 @@ class GiftCardReports:
     def liability(self, caller: Principal) -> list[dict[str, Any]]:
         """What each program owes its card holders now: the sum of its cards' balances."""
         caller.require("manager")
-        balance = func.coalesce(func.sum(
-            account_balances.c.credits_posted - account_balances.c.debits_posted), 0)
+        balance = func.coalesce(
+            func.sum(account_balances.c.credits_posted - account_balances.c.debits_posted), 0
+        )
         with self.database.read() as connection:
             programs = connection.execute(
-                select(gift_card_programs.c.id, gift_card_programs.c.name,
-                       gift_card_programs.c.asset_code)
+                select(
+                    gift_card_programs.c.id,
+                    gift_card_programs.c.name,
+                    gift_card_programs.c.asset_code,
+                )
                 .where(gift_card_programs.c.merchant_id == caller.merchant_id)
                 .order_by(gift_card_programs.c.created_at)
             ).all()
@@ -69,48 +99,79 @@ class GiftCardReports:
                 .where(gift_cards.c.merchant_id == caller.merchant_id)
                 .group_by(gift_cards.c.program_id, gift_cards.c.state)
             ).all()
-            outstanding = dict(connection.execute(
-                select(gift_cards.c.program_id, balance)
-                .join(account_balances,
-                      (account_balances.c.merchant_id == gift_cards.c.merchant_id)
-                      & (account_balances.c.account_id == gift_cards.c.account_id))
-                .where(gift_cards.c.merchant_id == caller.merchant_id)
-                .group_by(gift_cards.c.program_id)
-            ).all())
+            outstanding = dict(
+                connection.execute(
+                    select(gift_cards.c.program_id, balance)
+                    .join(
+                        account_balances,
+                        (account_balances.c.merchant_id == gift_cards.c.merchant_id)
+                        & (account_balances.c.account_id == gift_cards.c.account_id),
+                    )
+                    .where(gift_cards.c.merchant_id == caller.merchant_id)
+                    .group_by(gift_cards.c.program_id)
+                ).all()
+            )
         counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
         for program_id, state, count in states:
             counts[program_id][state] = int(count)
         return [
-            {"program_id": str(program_id), "program_name": name, "asset": asset,
-             **{f"cards_{state}": counts[program_id].get(state, 0)
-                for state in ("inactive", "active", "frozen", "closed")},
-             "outstanding_minor": int(outstanding.get(program_id, 0))}
+            {
+                "program_id": str(program_id),
+                "program_name": name,
+                "asset": asset,
+                **{
+                    f"cards_{state}": counts[program_id].get(state, 0)
+                    for state in ("inactive", "active", "frozen", "closed")
+                },
+                "outstanding_minor": int(outstanding.get(program_id, 0)),
+            }
             for program_id, name, asset in programs
         ]
 
     def activity(
-        self, caller: Principal, *, date_from: date, date_to: date,
-        program_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None,
+        self,
+        caller: Principal,
+        *,
+        date_from: date,
+        date_to: date,
+        program_id: uuid.UUID | None = None,
+        store_id: uuid.UUID | None = None,
     ) -> list[dict[str, Any]]:
         """Loads, spends, refunds, breakage and transfers per day, store and program."""
         caller.require("manager")
         _check_period(date_from, date_to)
         operations = gift_card_operations.c
         sums = [
-            func.coalesce(func.sum(case((operations.kind.in_(kinds), operations.amount_minor),
-                                        else_=0)), 0).label(name)
+            func.coalesce(
+                func.sum(case((operations.kind.in_(kinds), operations.amount_minor), else_=0)), 0
+            ).label(name)
             for name, kinds in _SIGNED_KINDS.items()
         ]
         query = (
-            select(operations.business_date, operations.store_id, operations.program_id,
-                   gift_card_programs.c.asset_code, func.count().label("operations"), *sums)
-            .join(gift_card_programs,
-                  (gift_card_programs.c.merchant_id == operations.merchant_id)
-                  & (gift_card_programs.c.id == operations.program_id))
-            .where(operations.merchant_id == caller.merchant_id,
-                   operations.business_date >= date_from, operations.business_date <= date_to)
-            .group_by(operations.business_date, operations.store_id, operations.program_id,
-                      gift_card_programs.c.asset_code)
+            select(
+                operations.business_date,
+                operations.store_id,
+                operations.program_id,
+                gift_card_programs.c.asset_code,
+                func.count().label("operations"),
+                *sums,
+            )
+            .join(
+                gift_card_programs,
+                (gift_card_programs.c.merchant_id == operations.merchant_id)
+                & (gift_card_programs.c.id == operations.program_id),
+            )
+            .where(
+                operations.merchant_id == caller.merchant_id,
+                operations.business_date >= date_from,
+                operations.business_date <= date_to,
+            )
+            .group_by(
+                operations.business_date,
+                operations.store_id,
+                operations.program_id,
+                gift_card_programs.c.asset_code,
+            )
             .order_by(operations.business_date, operations.program_id, operations.store_id)
         )
         if program_id is not None:
@@ -120,11 +181,14 @@ class GiftCardReports:
         with self.database.read() as connection:
             rows = connection.execute(query).all()
         return [
-            {"business_date": row.business_date.isoformat(),
-             "store_id": str(row.store_id) if row.store_id else "",
-             "program_id": str(row.program_id), "asset": row.asset_code,
-             "operations": int(row.operations),
-             **{name: int(getattr(row, name)) for name in _SIGNED_KINDS}}
+            {
+                "business_date": row.business_date.isoformat(),
+                "store_id": str(row.store_id) if row.store_id else "",
+                "program_id": str(row.program_id),
+                "asset": row.asset_code,
+                "operations": int(row.operations),
+                **{name: int(getattr(row, name)) for name in _SIGNED_KINDS},
+            }
             for row in rows
         ]
 
@@ -135,42 +199,69 @@ class GiftCardReports:
         _check_period(date_from, date_to)
         operations = gift_card_operations.c
         with self.database.read() as connection:
-            reseller = connection.execute(
-                select(gift_card_resellers).where(
-                    gift_card_resellers.c.merchant_id == caller.merchant_id,
-                    gift_card_resellers.c.id == reseller_id,
+            reseller = (
+                connection.execute(
+                    select(gift_card_resellers).where(
+                        gift_card_resellers.c.merchant_id == caller.merchant_id,
+                        gift_card_resellers.c.id == reseller_id,
+                    )
                 )
-            ).mappings().first()
-            if reseller is None or (caller.role == "reseller"
-                                    and reseller["api_key_id"] != caller.key_id):
+                .mappings()
+                .first()
+            )
+            if reseller is None or (
+                caller.role == "reseller" and reseller["api_key_id"] != caller.key_id
+            ):
                 raise errors.NotFound("No such reseller.")
             if caller.role != "reseller":
                 caller.require("manager")
             rows = connection.execute(
                 select(
-                    operations.program_id, gift_card_programs.c.asset_code,
+                    operations.program_id,
+                    gift_card_programs.c.asset_code,
                     func.sum(case((operations.kind == "activation", 1), else_=0)),
                     func.sum(case((operations.kind == "load", 1), else_=0)),
-                    func.coalesce(func.sum(case((operations.kind == "activation",
-                                                 operations.amount_minor), else_=0)), 0),
-                    func.coalesce(func.sum(case((operations.kind == "load",
-                                                 operations.amount_minor), else_=0)), 0),
+                    func.coalesce(
+                        func.sum(
+                            case(
+                                (operations.kind == "activation", operations.amount_minor), else_=0
+                            )
+                        ),
+                        0,
+                    ),
+                    func.coalesce(
+                        func.sum(
+                            case((operations.kind == "load", operations.amount_minor), else_=0)
+                        ),
+                        0,
+                    ),
                 )
-                .join(gift_card_programs,
-                      (gift_card_programs.c.merchant_id == operations.merchant_id)
-                      & (gift_card_programs.c.id == operations.program_id))
-                .where(operations.merchant_id == caller.merchant_id,
-                       operations.reseller_id == reseller_id,
-                       operations.business_date >= date_from,
-                       operations.business_date <= date_to)
+                .join(
+                    gift_card_programs,
+                    (gift_card_programs.c.merchant_id == operations.merchant_id)
+                    & (gift_card_programs.c.id == operations.program_id),
+                )
+                .where(
+                    operations.merchant_id == caller.merchant_id,
+                    operations.reseller_id == reseller_id,
+                    operations.business_date >= date_from,
+                    operations.business_date <= date_to,
+                )
                 .group_by(operations.program_id, gift_card_programs.c.asset_code)
                 .order_by(operations.program_id)
             ).all()
         return [
-            {"reseller_id": str(reseller_id), "reseller_name": reseller["name"],
-             "program_id": str(program_id), "asset": asset, "activations": int(activations),
-             "loads": int(loads), "activated_minor": int(activated),
-             "loaded_minor": int(loaded), "total_minor": int(activated) + int(loaded)}
+            {
+                "reseller_id": str(reseller_id),
+                "reseller_name": reseller["name"],
+                "program_id": str(program_id),
+                "asset": asset,
+                "activations": int(activations),
+                "loads": int(loads),
+                "activated_minor": int(activated),
+                "loaded_minor": int(loaded),
+                "total_minor": int(activated) + int(loaded),
+            }
             for program_id, asset, activations, loads, activated, loaded in rows
         ]
 
@@ -180,14 +271,19 @@ def _check_period(date_from: date, date_to: date) -> None:
         raise errors.InvalidInput(f"A period runs forward over at most {REPORT_DAYS_MAX} days.")
 
 
-def export_rows(rows: list[dict[str, Any]], columns: tuple[str, ...], file_format: str,
-                sheet_title: str = "report") -> bytes:
+def export_rows(
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    file_format: str,
+    sheet_title: str = "report",
+) -> bytes:
     """The rows as a CSV (UTF-8) or an XLSX workbook, with a header line."""
     assert file_format in EXPORT_FORMATS, file_format
     if file_format == "csv":
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=columns, extrasaction="ignore",
-                                lineterminator="\n")
+        writer = csv.DictWriter(
+            text, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         return text.getvalue().encode()

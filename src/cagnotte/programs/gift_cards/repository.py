@@ -58,11 +58,15 @@ def lock_cards(unit: UnitOfWork, card_ids: Iterable[uuid.UUID]) -> dict[uuid.UUI
 def card_by_number_hash(
     connection: Connection, merchant_id: uuid.UUID, digest: str
 ) -> CardRow | None:
-    row = connection.execute(
-        select(gift_cards).where(
-            gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash == digest
+    row = (
+        connection.execute(
+            select(gift_cards).where(
+                gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash == digest
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return CardRow.from_mapping(row) if row is not None else None
 
 
@@ -75,11 +79,14 @@ def card_by_page_token_hash(connection: Connection, digest: str) -> CardRow | No
 
 
 def number_hash_taken(connection: Connection, merchant_id: uuid.UUID, digest: str) -> bool:
-    return connection.execute(
-        select(literal(1)).where(
-            gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash == digest
-        )
-    ).first() is not None
+    return (
+        connection.execute(
+            select(literal(1)).where(
+                gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash == digest
+            )
+        ).first()
+        is not None
+    )
 
 
 def insert_card(connection: Connection, values: Mapping[str, Any]) -> None:
@@ -96,8 +103,13 @@ def update_card(connection: Connection, card: CardRow, changes: Mapping[str, Any
 
 
 def cards(
-    connection: Connection, merchant_id: uuid.UUID, *, program_id: uuid.UUID | None,
-    state: str | None, membership_id: uuid.UUID | None, limit: int,
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    *,
+    program_id: uuid.UUID | None,
+    state: str | None,
+    membership_id: uuid.UUID | None,
+    limit: int,
 ) -> list[CardRow]:
     """The merchant's cards, newest first, filtered as asked."""
     query = select(gift_cards).where(gift_cards.c.merchant_id == merchant_id)
@@ -128,9 +140,12 @@ def registered_cards(
 ) -> list[CardRow]:
     """The cards registered to one membership, in the order they were registered."""
     rows = connection.execute(
-        select(gift_cards).where(
-            gift_cards.c.merchant_id == merchant_id, gift_cards.c.membership_id == membership_id,
-        ).order_by(gift_cards.c.registered_at)
+        select(gift_cards)
+        .where(
+            gift_cards.c.merchant_id == merchant_id,
+            gift_cards.c.membership_id == membership_id,
+        )
+        .order_by(gift_cards.c.registered_at)
     ).mappings()
     return [CardRow.from_mapping(row) for row in rows]
 
@@ -139,28 +154,33 @@ def card_of_memberships(
     connection: Connection, card_id: uuid.UUID, memberships: Sequence[Mapping[str, Any]]
 ) -> CardRow | None:
     """The card, if it is registered to one of these memberships (of one identity)."""
-    row = connection.execute(
-        select(gift_cards).where(
-            gift_cards.c.id == card_id,
-            gift_cards.c.membership_id.in_([m["id"] for m in memberships]),
-            gift_cards.c.merchant_id.in_([m["merchant_id"] for m in memberships]),
+    row = (
+        connection.execute(
+            select(gift_cards).where(
+                gift_cards.c.id == card_id,
+                gift_cards.c.membership_id.in_([m["id"] for m in memberships]),
+                gift_cards.c.merchant_id.in_([m["merchant_id"] for m in memberships]),
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return CardRow.from_mapping(row) if row is not None else None
 
 
-def profile_bonus_given(
-    connection: Connection, program: Program, membership_id: uuid.UUID
-) -> bool:
+def profile_bonus_given(connection: Connection, program: Program, membership_id: uuid.UUID) -> bool:
     """Whether a card of this member in this program has had the profile bonus."""
-    return connection.execute(
-        select(literal(1)).where(
-            gift_cards.c.merchant_id == program.merchant_id,
-            gift_cards.c.program_id == program.id,
-            gift_cards.c.membership_id == membership_id,
-            gift_cards.c.profile_bonus_at.isnot(None),
-        )
-    ).first() is not None
+    return (
+        connection.execute(
+            select(literal(1)).where(
+                gift_cards.c.merchant_id == program.merchant_id,
+                gift_cards.c.program_id == program.id,
+                gift_cards.c.membership_id == membership_id,
+                gift_cards.c.profile_bonus_at.isnot(None),
+            )
+        ).first()
+        is not None
+    )
 
 
 def cards_due_to_expire(
@@ -192,12 +212,16 @@ def count_wrong_pin(connection: Connection, card: CardRow) -> int:
 def operation(
     connection: Connection, merchant_id: uuid.UUID, operation_id: uuid.UUID
 ) -> OperationRow | None:
-    row = connection.execute(
-        select(gift_card_operations).where(
-            gift_card_operations.c.merchant_id == merchant_id,
-            gift_card_operations.c.id == operation_id,
+    row = (
+        connection.execute(
+            select(gift_card_operations).where(
+                gift_card_operations.c.merchant_id == merchant_id,
+                gift_card_operations.c.id == operation_id,
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return OperationRow.from_mapping(row) if row is not None else None
 
 
@@ -207,8 +231,10 @@ def card_operations(
     """The card's operations, newest first."""
     query = (
         select(gift_card_operations)
-        .where(gift_card_operations.c.merchant_id == card.merchant_id,
-               gift_card_operations.c.card_id == card.id)
+        .where(
+            gift_card_operations.c.merchant_id == card.merchant_id,
+            gift_card_operations.c.card_id == card.id,
+        )
         .order_by(gift_card_operations.c.created_at.desc(), gift_card_operations.c.id.desc())
     )
     if limit is not None:
@@ -220,20 +246,32 @@ def operations_of_entry(
     connection: Connection, merchant_id: uuid.UUID, entry_id: uuid.UUID
 ) -> list[CardOperation]:
     """The operations logged with one journal entry (a balance transfer has two)."""
-    rows = connection.execute(
-        select(gift_card_operations, gift_cards.c.number_last4, gift_card_programs.c.asset_code)
-        .join(gift_cards, (gift_cards.c.merchant_id == gift_card_operations.c.merchant_id)
-              & (gift_cards.c.id == gift_card_operations.c.card_id))
-        .join(gift_card_programs,
-              (gift_card_programs.c.merchant_id == gift_card_operations.c.merchant_id)
-              & (gift_card_programs.c.id == gift_card_operations.c.program_id))
-        .where(gift_card_operations.c.merchant_id == merchant_id,
-               gift_card_operations.c.entry_id == entry_id)
-        .order_by(gift_card_operations.c.kind.desc())
-    ).mappings().all()
+    rows = (
+        connection.execute(
+            select(gift_card_operations, gift_cards.c.number_last4, gift_card_programs.c.asset_code)
+            .join(
+                gift_cards,
+                (gift_cards.c.merchant_id == gift_card_operations.c.merchant_id)
+                & (gift_cards.c.id == gift_card_operations.c.card_id),
+            )
+            .join(
+                gift_card_programs,
+                (gift_card_programs.c.merchant_id == gift_card_operations.c.merchant_id)
+                & (gift_card_programs.c.id == gift_card_operations.c.program_id),
+            )
+            .where(
+                gift_card_operations.c.merchant_id == merchant_id,
+                gift_card_operations.c.entry_id == entry_id,
+            )
+            .order_by(gift_card_operations.c.kind.desc())
+        )
+        .mappings()
+        .all()
+    )
     return [
-        CardOperation.of(OperationRow.from_mapping(row), row["number_last4"],
-                         row["asset_code"], replayed=True)
+        CardOperation.of(
+            OperationRow.from_mapping(row), row["number_last4"], row["asset_code"], replayed=True
+        )
         for row in rows
     ]
 
@@ -241,32 +279,41 @@ def operations_of_entry(
 def day_activity(connection: Connection, card: CardRow, day: date) -> DayActivity:
     """What the card loaded and spent on this UTC day."""
     rows = connection.execute(
-        select(gift_card_operations.c.kind, func.count(),
-               func.coalesce(func.sum(gift_card_operations.c.amount_minor), 0))
-        .where(gift_card_operations.c.merchant_id == card.merchant_id,
-               gift_card_operations.c.card_id == card.id,
-               gift_card_operations.c.business_date == day,
-               gift_card_operations.c.amount_minor > 0,
-               gift_card_operations.c.kind.in_(rules.LOAD_KINDS + rules.SPEND_KINDS))
+        select(
+            gift_card_operations.c.kind,
+            func.count(),
+            func.coalesce(func.sum(gift_card_operations.c.amount_minor), 0),
+        )
+        .where(
+            gift_card_operations.c.merchant_id == card.merchant_id,
+            gift_card_operations.c.card_id == card.id,
+            gift_card_operations.c.business_date == day,
+            gift_card_operations.c.amount_minor > 0,
+            gift_card_operations.c.kind.in_(rules.LOAD_KINDS + rules.SPEND_KINDS),
+        )
         .group_by(gift_card_operations.c.kind)
     ).all()
     loads = [(int(n), int(total)) for kind, n, total in rows if kind in rules.LOAD_KINDS]
     spends = [(int(n), int(total)) for kind, n, total in rows if kind in rules.SPEND_KINDS]
     return DayActivity(
-        loads=sum(n for n, _ in loads), loaded_minor=sum(t for _, t in loads),
-        spends=sum(n for n, _ in spends), spent_minor=sum(t for _, t in spends),
+        loads=sum(n for n, _ in loads),
+        loaded_minor=sum(t for _, t in loads),
+        spends=sum(n for n, _ in spends),
+        spent_minor=sum(t for _, t in spends),
     )
 
 
 def refunded_minor(connection: Connection, spend: OperationRow) -> int:
     """What refunds of this spend or capture have given back so far."""
-    return int(connection.execute(
-        select(func.coalesce(func.sum(gift_card_operations.c.amount_minor), 0)).where(
-            gift_card_operations.c.merchant_id == spend.merchant_id,
-            gift_card_operations.c.kind == "refund",
-            gift_card_operations.c.related_id == spend.id,
-        )
-    ).scalar_one())
+    return int(
+        connection.execute(
+            select(func.coalesce(func.sum(gift_card_operations.c.amount_minor), 0)).where(
+                gift_card_operations.c.merchant_id == spend.merchant_id,
+                gift_card_operations.c.kind == "refund",
+                gift_card_operations.c.related_id == spend.id,
+            )
+        ).scalar_one()
+    )
 
 
 def open_holds(connection: Connection, card: CardRow) -> list[uuid.UUID]:
@@ -275,30 +322,45 @@ def open_holds(connection: Connection, card: CardRow) -> list[uuid.UUID]:
     A read of the ledger's transfers (the ledger keeps no list of open holds).
     """
     resolution = transfers.alias("resolution")
-    return list(connection.execute(
-        select(transfers.c.id).where(
-            transfers.c.merchant_id == card.merchant_id,
-            transfers.c.debit_account_id == card.account_id,
-            transfers.c.kind == "pending",
-            ~select(literal(1)).where(
-                resolution.c.merchant_id == card.merchant_id,
-                resolution.c.pending_id == transfers.c.id,
-            ).exists(),
-        )
-    ).scalars())
+    return list(
+        connection.execute(
+            select(transfers.c.id).where(
+                transfers.c.merchant_id == card.merchant_id,
+                transfers.c.debit_account_id == card.account_id,
+                transfers.c.kind == "pending",
+                ~select(literal(1))
+                .where(
+                    resolution.c.merchant_id == card.merchant_id,
+                    resolution.c.pending_id == transfers.c.id,
+                )
+                .exists(),
+            )
+        ).scalars()
+    )
 
 
 # Look-ups ---------------------------------------------------------------------------
 
 
 def insert_lookup(
-    connection: Connection, merchant_id: uuid.UUID, *, terminal_id: uuid.UUID | None,
-    store_id: uuid.UUID | None, digest: str, succeeded: bool, now: datetime,
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    *,
+    terminal_id: uuid.UUID | None,
+    store_id: uuid.UUID | None,
+    digest: str,
+    succeeded: bool,
+    now: datetime,
 ) -> None:
     """A balance inquiry or a failed look-up, counted per terminal by the alerts."""
     connection.execute(
         insert(gift_card_lookups).values(
-            merchant_id=merchant_id, id=uuid.uuid4(), terminal_id=terminal_id,
-            store_id=store_id, number_hash=digest, succeeded=succeeded, created_at=now,
+            merchant_id=merchant_id,
+            id=uuid.uuid4(),
+            terminal_id=terminal_id,
+            store_id=store_id,
+            number_hash=digest,
+            succeeded=succeeded,
+            created_at=now,
         )
     )

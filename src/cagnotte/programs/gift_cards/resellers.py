@@ -38,12 +38,27 @@ class Resellers:
             issued = self.merchants._issue_key(
                 connection, caller.merchant_id, "reseller", f"reseller {name}"
             )
-            setup_repository.insert_reseller(connection, {
-                "merchant_id": caller.merchant_id, "id": reseller_id, "name": name,
-                "email": email, "api_key_id": issued.id, "created_at": now,
-            }, set(program_ids))
-            record_audit(connection, caller.merchant_id, caller.actor, "gift_card_reseller.created",
-                         reseller_id, {"name": name}, now)
+            setup_repository.insert_reseller(
+                connection,
+                {
+                    "merchant_id": caller.merchant_id,
+                    "id": reseller_id,
+                    "name": name,
+                    "email": email,
+                    "api_key_id": issued.id,
+                    "created_at": now,
+                },
+                set(program_ids),
+            )
+            record_audit(
+                connection,
+                caller.merchant_id,
+                caller.actor,
+                "gift_card_reseller.created",
+                reseller_id,
+                {"name": name},
+                now,
+            )
         return self.get_reseller(caller, reseller_id), issued
 
     def get_reseller(self, caller: Principal, reseller_id: uuid.UUID) -> Reseller:
@@ -87,5 +102,9 @@ class Resellers:
     def actor_of(self, caller: Principal) -> Actor:
         """How an operation's log row names the caller (and its reseller, if a reseller)."""
         reseller_id = self.reseller_of(caller).id if caller.role == "reseller" else None
-        return Actor(actor=caller.actor, store_id=caller.store_id,
-                     terminal_id=caller.terminal_id, reseller_id=reseller_id)
+        return Actor(
+            actor=caller.actor,
+            store_id=caller.store_id,
+            terminal_id=caller.terminal_id,
+            reseller_id=reseller_id,
+        )

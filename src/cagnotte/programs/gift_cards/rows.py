@@ -18,8 +18,18 @@ CARD_KINDS = ("plastic", "virtual")
 CARD_STATES = ("inactive", "active", "frozen", "closed")
 CLOSED_REASONS = ("closed", "expired", "transferred")
 OPERATION_KINDS = (
-    "activation", "load", "spend", "authorisation", "capture", "void", "refund",
-    "transfer_out", "transfer_in", "expiry", "adjustment", "profile_bonus",
+    "activation",
+    "load",
+    "spend",
+    "authorisation",
+    "capture",
+    "void",
+    "refund",
+    "transfer_out",
+    "transfer_in",
+    "expiry",
+    "adjustment",
+    "profile_bonus",
 )
 
 

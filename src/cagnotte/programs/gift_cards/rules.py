@@ -41,8 +41,8 @@ def check_program_settings(settings: dict[str, Any]) -> None:
         )
     if prefix and not ascii_digits(prefix):
         raise errors.InvalidInput("The number prefix is made of digits.")
-    random_minimum = RANDOM_DIGITS_MIN if settings["pin_required"] else (
-        RANDOM_DIGITS_MIN_WITHOUT_PIN
+    random_minimum = (
+        RANDOM_DIGITS_MIN if settings["pin_required"] else (RANDOM_DIGITS_MIN_WITHOUT_PIN)
     )
     if random_digit_count(length, prefix, settings["number_luhn"]) < random_minimum:
         raise errors.InvalidInput(
@@ -50,12 +50,13 @@ def check_program_settings(settings: dict[str, Any]) -> None:
         )
     if not PIN_LENGTH_MIN <= settings["pin_length"] <= PIN_LENGTH_MAX:
         raise errors.InvalidInput(f"A PIN has {PIN_LENGTH_MIN} to {PIN_LENGTH_MAX} digits.")
-    if not 0 < settings["load_min_minor"] <= settings["load_max_minor"] <= (
-        settings["balance_max_minor"]
+    if (
+        not 0
+        < settings["load_min_minor"]
+        <= settings["load_max_minor"]
+        <= (settings["balance_max_minor"])
     ):
-        raise errors.InvalidInput(
-            "Loads need 0 < minimum load <= maximum load <= maximum balance."
-        )
+        raise errors.InvalidInput("Loads need 0 < minimum load <= maximum load <= maximum balance.")
     if not 1 <= settings["authorisation_minutes"] <= AUTHORISATION_MINUTES_MAX:
         raise errors.InvalidInput("An authorisation lasts 1 minute to 7 days.")
 

@@ -72,9 +72,19 @@ class _UseCases:
 
 
 def _compose(
-    database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
-    merchants: MerchantService, mailer: Mailer, units: UnitsOfWork, alerts: GiftCardAlerts,
-    accounts: CardAccounts, *, mail_from: str, public_url: str, number_key: str | None,
+    database: Database,
+    clock: Clock,
+    ledger: Ledger,
+    customers: CustomerService,
+    merchants: MerchantService,
+    mailer: Mailer,
+    units: UnitsOfWork,
+    alerts: GiftCardAlerts,
+    accounts: CardAccounts,
+    *,
+    mail_from: str,
+    public_url: str,
+    number_key: str | None,
 ) -> _UseCases:
     numbers = NumberKey(database, clock, number_key)
     resellers = Resellers(database, clock, merchants)
@@ -88,9 +98,17 @@ def _compose(
         programs=programs,
         batches=Batches(database, clock, programs, issuer, loading),
         ecards=ECards(
-            database, merchants, mailer, mail_from=mail_from, public_url=public_url,
-            issuer=issuer, loading=loading, programs=programs, resellers=resellers,
-            operations=operations, queries=queries,
+            database,
+            merchants,
+            mailer,
+            mail_from=mail_from,
+            public_url=public_url,
+            issuer=issuer,
+            loading=loading,
+            programs=programs,
+            resellers=resellers,
+            operations=operations,
+            queries=queries,
         ),
         queries=queries,
         loading=loading,
@@ -107,17 +125,35 @@ def _compose(
 
 class GiftCardService:
     def __init__(
-        self, database: Database, clock: Clock, ledger: Ledger, customers: CustomerService,
-        merchants: MerchantService, mailer: Mailer, *, mail_from: str, public_url: str,
-        number_key: str | None = None, units: UnitsOfWork | None = None,
+        self,
+        database: Database,
+        clock: Clock,
+        ledger: Ledger,
+        customers: CustomerService,
+        merchants: MerchantService,
+        mailer: Mailer,
+        *,
+        mail_from: str,
+        public_url: str,
+        number_key: str | None = None,
+        units: UnitsOfWork | None = None,
     ) -> None:
         self.alerts = GiftCardAlerts(database, clock, mailer, mail_from)
         self.reports = GiftCardReports(database)
         accounts = CardAccounts(ledger)
         use = _compose(
-            database, clock, ledger, customers, merchants, mailer,
-            units or UnitsOfWork(database, clock), self.alerts, accounts,
-            mail_from=mail_from, public_url=public_url, number_key=number_key,
+            database,
+            clock,
+            ledger,
+            customers,
+            merchants,
+            mailer,
+            units or UnitsOfWork(database, clock),
+            self.alerts,
+            accounts,
+            mail_from=mail_from,
+            public_url=public_url,
+            number_key=number_key,
         )
         # Gift cards as a tender, for a check paid with a card and something else.
         self.tender = GiftCardTender(accounts)

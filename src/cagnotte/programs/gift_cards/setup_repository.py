@@ -34,8 +34,7 @@ NO_SUCH_RESELLER = "No such reseller."
 
 
 def batch(connection: Connection, merchant_id: uuid.UUID, batch_id: uuid.UUID) -> Any:
-    return merchant_row(connection, gift_card_batches, merchant_id, batch_id,
-                        missing=NO_SUCH_BATCH)
+    return merchant_row(connection, gift_card_batches, merchant_id, batch_id, missing=NO_SUCH_BATCH)
 
 
 def insert_batch(connection: Connection, values: Mapping[str, Any]) -> None:
@@ -59,8 +58,12 @@ def batch_states(
 
 
 def batch_cards(
-    connection: Connection, merchant_id: uuid.UUID, batch_id: uuid.UUID, *,
-    sequences: tuple[int, int] | None, number_hashes: Sequence[str] | None,
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    batch_id: uuid.UUID,
+    *,
+    sequences: tuple[int, int] | None,
+    number_hashes: Sequence[str] | None,
 ) -> list[tuple[uuid.UUID, str]]:
     """(card_id, state) of the batch's cards in a range of sequence numbers or a list."""
     query = select(gift_cards.c.id, gift_cards.c.state).where(
@@ -78,12 +81,18 @@ def claim_batch_export(
     connection: Connection, merchant_id: uuid.UUID, batch_id: uuid.UUID, now: datetime
 ) -> bool:
     """Mark the batch exported, in the statement that checks it was not: True once."""
-    return connection.execute(
-        update(gift_card_batches)
-        .where(gift_card_batches.c.merchant_id == merchant_id,
-               gift_card_batches.c.id == batch_id, gift_card_batches.c.exported_at.is_(None))
-        .values(exported_at=now)
-    ).rowcount == 1
+    return (
+        connection.execute(
+            update(gift_card_batches)
+            .where(
+                gift_card_batches.c.merchant_id == merchant_id,
+                gift_card_batches.c.id == batch_id,
+                gift_card_batches.c.exported_at.is_(None),
+            )
+            .values(exported_at=now)
+        ).rowcount
+        == 1
+    )
 
 
 def take_batch_secrets(
@@ -93,10 +102,15 @@ def take_batch_secrets(
     secret_filter = (gift_card_batch_secrets.c.merchant_id == merchant_id) & (
         gift_card_batch_secrets.c.batch_id == batch_id
     )
-    rows = connection.execute(
-        select(gift_card_batch_secrets).where(secret_filter)
-        .order_by(gift_card_batch_secrets.c.batch_sequence)
-    ).mappings().all()
+    rows = (
+        connection.execute(
+            select(gift_card_batch_secrets)
+            .where(secret_filter)
+            .order_by(gift_card_batch_secrets.c.batch_sequence)
+        )
+        .mappings()
+        .all()
+    )
     connection.execute(delete(gift_card_batch_secrets).where(secret_filter))
     return list(rows)
 
@@ -105,9 +119,11 @@ def take_batch_secrets(
 
 
 def program(connection: Connection, merchant_id: uuid.UUID, program_id: uuid.UUID) -> Program:
-    return Program.from_row(merchant_row(
-        connection, gift_card_programs, merchant_id, program_id, missing=NO_SUCH_PROGRAM
-    ))
+    return Program.from_row(
+        merchant_row(
+            connection, gift_card_programs, merchant_id, program_id, missing=NO_SUCH_PROGRAM
+        )
+    )
 
 
 def programs(connection: Connection, merchant_id: uuid.UUID) -> list[Program]:
@@ -124,13 +140,16 @@ def insert_program(connection: Connection, values: Mapping[str, Any]) -> None:
 
 
 def update_program(
-    connection: Connection, merchant_id: uuid.UUID, program_id: uuid.UUID,
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    program_id: uuid.UUID,
     changes: Mapping[str, Any],
 ) -> None:
     connection.execute(
         update(gift_card_programs)
-        .where(gift_card_programs.c.merchant_id == merchant_id,
-               gift_card_programs.c.id == program_id)
+        .where(
+            gift_card_programs.c.merchant_id == merchant_id, gift_card_programs.c.id == program_id
+        )
         .values(**changes)
     )
 
@@ -139,29 +158,38 @@ def update_program(
 
 
 def reseller(connection: Connection, merchant_id: uuid.UUID, reseller_id: uuid.UUID) -> Reseller:
-    row = merchant_row(connection, gift_card_resellers, merchant_id, reseller_id,
-                       missing=NO_SUCH_RESELLER)
+    row = merchant_row(
+        connection, gift_card_resellers, merchant_id, reseller_id, missing=NO_SUCH_RESELLER
+    )
     return _reseller(connection, row)
 
 
 def reseller_by_key(
     connection: Connection, merchant_id: uuid.UUID, api_key_id: uuid.UUID | None
 ) -> Reseller | None:
-    row = connection.execute(
-        select(gift_card_resellers).where(
-            gift_card_resellers.c.merchant_id == merchant_id,
-            gift_card_resellers.c.api_key_id == api_key_id,
+    row = (
+        connection.execute(
+            select(gift_card_resellers).where(
+                gift_card_resellers.c.merchant_id == merchant_id,
+                gift_card_resellers.c.api_key_id == api_key_id,
+            )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     return _reseller(connection, row) if row is not None else None
 
 
 def resellers(connection: Connection, merchant_id: uuid.UUID) -> list[Reseller]:
-    rows = connection.execute(
-        select(gift_card_resellers)
-        .where(gift_card_resellers.c.merchant_id == merchant_id)
-        .order_by(gift_card_resellers.c.created_at)
-    ).mappings().all()
+    rows = (
+        connection.execute(
+            select(gift_card_resellers)
+            .where(gift_card_resellers.c.merchant_id == merchant_id)
+            .order_by(gift_card_resellers.c.created_at)
+        )
+        .mappings()
+        .all()
+    )
     return [_reseller(connection, row) for row in rows]
 
 
@@ -170,20 +198,32 @@ def insert_reseller(
 ) -> None:
     connection.execute(insert(gift_card_resellers).values(**values))
     for program_id in program_ids:
-        connection.execute(insert(gift_card_reseller_programs).values(
-            merchant_id=values["merchant_id"], reseller_id=values["id"], program_id=program_id,
-        ))
+        connection.execute(
+            insert(gift_card_reseller_programs).values(
+                merchant_id=values["merchant_id"],
+                reseller_id=values["id"],
+                program_id=program_id,
+            )
+        )
 
 
 def _reseller(connection: Connection, row: Any) -> Reseller:
-    program_ids = connection.execute(
-        select(gift_card_reseller_programs.c.program_id).where(
-            gift_card_reseller_programs.c.merchant_id == row["merchant_id"],
-            gift_card_reseller_programs.c.reseller_id == row["id"],
+    program_ids = (
+        connection.execute(
+            select(gift_card_reseller_programs.c.program_id).where(
+                gift_card_reseller_programs.c.merchant_id == row["merchant_id"],
+                gift_card_reseller_programs.c.reseller_id == row["id"],
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return Reseller(
-        merchant_id=row["merchant_id"], id=row["id"], name=row["name"], email=row["email"],
-        api_key_id=row["api_key_id"], created_at=row["created_at"],
+        merchant_id=row["merchant_id"],
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        api_key_id=row["api_key_id"],
+        created_at=row["created_at"],
         program_ids=tuple(sorted(program_ids)),
     )

@@ -48,8 +48,12 @@ class PaymentCard:
 
 class Spending:
     def __init__(
-        self, finder: CardFinder, operations: CardOperations, accounts: CardAccounts,
-        resellers: Resellers, queries: CardQueries,
+        self,
+        finder: CardFinder,
+        operations: CardOperations,
+        accounts: CardAccounts,
+        resellers: Resellers,
+        queries: CardQueries,
     ) -> None:
         self.finder = finder
         self.operations = operations
@@ -58,8 +62,15 @@ class Spending:
         self.queries = queries
 
     def spend(
-        self, caller: Principal, *, number: str, pin: str | None, amount: int,
-        invoice_number: str | None, take_what_is_there: bool, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        number: str,
+        pin: str | None,
+        amount: int,
+        invoice_number: str | None,
+        take_what_is_there: bool,
+        idempotency: Idempotency,
     ) -> CardOperation:
         """Pay with the card: all of `amount`, or, when asked, what it holds and the rest due."""
         caller.require("cashier")
@@ -69,26 +80,31 @@ class Spending:
         found = self.finder.find(caller, number, pin=pin)
 
         def plan(locked: LockedCard) -> Plan:
-            return plans.spend(locked.facts, locked.accounts, locked.actor, amount,
-                               locked.invoice(invoice_number),
-                               take_what_is_there=take_what_is_there)
+            return plans.spend(
+                locked.facts,
+                locked.accounts,
+                locked.actor,
+                amount,
+                locked.invoice(invoice_number),
+                take_what_is_there=take_what_is_there,
+            )
 
-        return self.operations.operate(caller, found.program, found.card.id, "spend", plan,
-                                       idempotency)
+        return self.operations.operate(
+            caller, found.program, found.card.id, "spend", plan, idempotency
+        )
 
     def payment_card(self, caller: Principal, *, number: str, pin: str | None) -> PaymentCard:
         """A card made ready to pay part of a check (number and PIN checked here)."""
         caller.require("cashier")
         found = self.finder.find(caller, number, pin=pin)
         return PaymentCard(
-            card_id=found.card.id, program=found.program,
+            card_id=found.card.id,
+            program=found.program,
             accounts=self.accounts.of_program(found.program),
             actor=self.resellers.actor_of(caller),
         )
 
-    def balance_inquiry(
-        self, caller: Principal, *, number: str, pin: str | None
-    ) -> dict[str, Any]:
+    def balance_inquiry(self, caller: Principal, *, number: str, pin: str | None) -> dict[str, Any]:
         """The card's balance, for the number and PIN (a check counted per terminal)."""
         caller.require("cashier")
         found = self.finder.find(caller, number, pin=pin)
@@ -96,8 +112,14 @@ class Spending:
         return self.queries.view(found.card)
 
     def authorise(
-        self, caller: Principal, *, number: str, pin: str | None, amount: int,
-        invoice_number: str | None, idempotency: Idempotency,
+        self,
+        caller: Principal,
+        *,
+        number: str,
+        pin: str | None,
+        amount: int,
+        invoice_number: str | None,
+        idempotency: Idempotency,
     ) -> CardOperation:
         """The first phase of a two-phase spend: hold the amount on the card (PIN checked here)."""
         caller.require("cashier")
@@ -107,14 +129,19 @@ class Spending:
         found = self.finder.find(caller, number, pin=pin)
 
         def plan(locked: LockedCard) -> Plan:
-            return plans.authorisation(locked.facts, locked.accounts, locked.actor, amount,
-                                       locked.invoice(invoice_number))
+            return plans.authorisation(
+                locked.facts, locked.accounts, locked.actor, amount, locked.invoice(invoice_number)
+            )
 
-        return self.operations.operate(caller, found.program, found.card.id, "authorisation",
-                                       plan, idempotency)
+        return self.operations.operate(
+            caller, found.program, found.card.id, "authorisation", plan, idempotency
+        )
 
     def capture(
-        self, caller: Principal, authorisation_id: uuid.UUID, amount: int | None,
+        self,
+        caller: Principal,
+        authorisation_id: uuid.UUID,
+        amount: int | None,
         idempotency: Idempotency,
     ) -> CardOperation:
         """Take (part of) an authorised amount; the rest of the hold is released."""
@@ -129,8 +156,9 @@ class Spending:
         def plan(locked: LockedCard) -> Plan:
             return plans.capture(locked.facts, locked.actor, authorisation, amount)
 
-        return self.operations.operate(caller, program, authorisation.card_id, "capture", plan,
-                                       idempotency)
+        return self.operations.operate(
+            caller, program, authorisation.card_id, "capture", plan, idempotency
+        )
 
     def void(
         self, caller: Principal, authorisation_id: uuid.UUID, idempotency: Idempotency
@@ -147,11 +175,15 @@ class Spending:
         def plan(locked: LockedCard) -> Plan:
             return plans.void(locked.facts, locked.actor, authorisation)
 
-        return self.operations.operate(caller, program, authorisation.card_id, "void", plan,
-                                       idempotency)
+        return self.operations.operate(
+            caller, program, authorisation.card_id, "void", plan, idempotency
+        )
 
     def refund(
-        self, caller: Principal, spend_id: uuid.UUID, amount: int | None,
+        self,
+        caller: Principal,
+        spend_id: uuid.UUID,
+        amount: int | None,
         idempotency: Idempotency,
     ) -> CardOperation:
         """Give (part of) a spend or capture back to the card; refunds add up to at most it."""
@@ -164,8 +196,6 @@ class Spending:
         def plan(locked: LockedCard) -> Plan:
             # Read with the card locked: no other refund of this spend is under way.
             refunded = repository.refunded_minor(locked.unit.connection, spend)
-            return plans.refund(locked.facts, locked.actor, spend, amount,
-                                refunded_minor=refunded)
+            return plans.refund(locked.facts, locked.actor, spend, amount, refunded_minor=refunded)
 
-        return self.operations.operate(caller, program, spend.card_id, "refund", plan,
-                                       idempotency)
+        return self.operations.operate(caller, program, spend.card_id, "refund", plan, idempotency)

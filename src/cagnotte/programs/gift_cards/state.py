@@ -46,8 +46,15 @@ class CardStates:
         def work(unit: UnitOfWork) -> None:
             card = repository.lock_card(unit, card_id)
             repository.update_card(unit.connection, card, {"pin_failures": 0, "locked_until": None})
-            record_audit(unit.connection, unit.merchant_id, caller.actor, "gift_card.unlocked",
-                         card_id, {}, unit.now)
+            record_audit(
+                unit.connection,
+                unit.merchant_id,
+                caller.actor,
+                "gift_card.unlocked",
+                card_id,
+                {},
+                unit.now,
+            )
 
         self.units.run(caller.merchant_id, "gift_card_unlock", work)
         return self.queries.get_card(caller, card_id)
@@ -64,10 +71,18 @@ class CardStates:
                 raise errors.Conflict(f"The card is {card.state}.")
             changes = plans.closing(unit.now, "closed") if state == "closed" else {"state": state}
             repository.update_card(unit.connection, card, changes)
-            self.ledger.set_frozen(unit.connection, unit.merchant_id, [card.account_id],
-                                   frozen=state != "active")
-            record_audit(unit.connection, unit.merchant_id, caller.actor, f"gift_card.{state}",
-                         card_id, {}, unit.now)
+            self.ledger.set_frozen(
+                unit.connection, unit.merchant_id, [card.account_id], frozen=state != "active"
+            )
+            record_audit(
+                unit.connection,
+                unit.merchant_id,
+                caller.actor,
+                f"gift_card.{state}",
+                card_id,
+                {},
+                unit.now,
+            )
 
         self.units.run(caller.merchant_id, f"gift_card_{state}", work)
         return self.queries.get_card(caller, card_id)

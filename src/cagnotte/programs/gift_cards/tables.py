@@ -155,8 +155,12 @@ gift_cards = Table(
         name="closed_reason",
     ),
 )
-Index("ix_gift_cards_batch", gift_cards.c.merchant_id, gift_cards.c.batch_id,
-      gift_cards.c.batch_sequence)
+Index(
+    "ix_gift_cards_batch",
+    gift_cards.c.merchant_id,
+    gift_cards.c.batch_id,
+    gift_cards.c.batch_sequence,
+)
 Index("ix_gift_cards_membership", gift_cards.c.merchant_id, gift_cards.c.membership_id)
 Index("ix_gift_cards_expiring", gift_cards.c.state, gift_cards.c.expires_at)
 
@@ -209,12 +213,22 @@ gift_card_operations = Table(
     ),
     CheckConstraint("amount_minor >= 0 AND requested_minor >= 0", name="amounts"),
 )
-Index("ix_gift_card_operations_card", gift_card_operations.c.merchant_id,
-      gift_card_operations.c.card_id, gift_card_operations.c.created_at)
-Index("ix_gift_card_operations_entry", gift_card_operations.c.merchant_id,
-      gift_card_operations.c.entry_id)
-Index("ix_gift_card_operations_day", gift_card_operations.c.merchant_id,
-      gift_card_operations.c.business_date)
+Index(
+    "ix_gift_card_operations_card",
+    gift_card_operations.c.merchant_id,
+    gift_card_operations.c.card_id,
+    gift_card_operations.c.created_at,
+)
+Index(
+    "ix_gift_card_operations_entry",
+    gift_card_operations.c.merchant_id,
+    gift_card_operations.c.entry_id,
+)
+Index(
+    "ix_gift_card_operations_day",
+    gift_card_operations.c.merchant_id,
+    gift_card_operations.c.business_date,
+)
 
 # Balance inquiries and failed look-ups, per terminal: what "many cards checked
 # from one terminal" counts.
@@ -230,8 +244,12 @@ gift_card_lookups = Table(
     _created_at(),
     PrimaryKeyConstraint("merchant_id", "id"),
 )
-Index("ix_gift_card_lookups_terminal", gift_card_lookups.c.merchant_id,
-      gift_card_lookups.c.terminal_id, gift_card_lookups.c.created_at)
+Index(
+    "ix_gift_card_lookups_terminal",
+    gift_card_lookups.c.merchant_id,
+    gift_card_lookups.c.terminal_id,
+    gift_card_lookups.c.created_at,
+)
 
 gift_card_alert_rules = Table(
     "gift_card_alert_rules",
@@ -271,8 +289,7 @@ gift_card_alerts = Table(
     _created_at(),
     PrimaryKeyConstraint("merchant_id", "id"),
 )
-Index("ix_gift_card_alerts_created", gift_card_alerts.c.merchant_id,
-      gift_card_alerts.c.created_at)
+Index("ix_gift_card_alerts_created", gift_card_alerts.c.merchant_id, gift_card_alerts.c.created_at)
 
 gift_card_resellers = Table(
     "gift_card_resellers",

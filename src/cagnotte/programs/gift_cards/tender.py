@@ -36,11 +36,18 @@ def card_facts(
 ) -> CardFacts:
     """What a plan knows of a card whose row this unit of work has locked."""
     assert card.program_id == program.id
-    today = (repository.day_activity(unit.connection, card, unit.now.date())
-             if program.has_daily_limits else DayActivity())
+    today = (
+        repository.day_activity(unit.connection, card, unit.now.date())
+        if program.has_daily_limits
+        else DayActivity()
+    )
     return CardFacts(
-        card=card, program=program, balance=accounts.balance(card, unit.connection),
-        today=today, now=unit.now, entry_id=unit.entry_id,
+        card=card,
+        program=program,
+        balance=accounts.balance(card, unit.connection),
+        today=today,
+        now=unit.now,
+        entry_id=unit.entry_id,
     )
 
 
@@ -77,9 +84,17 @@ class GiftCardTender:
         self.accounts = accounts
 
     def plan_spend(
-        self, unit: UnitOfWork, card: CardRow, program: Program, amount: int, *,
-        accounts: ProgramAccounts, actor: Actor, invoice_number: str | None = None,
-        take_what_is_there: bool = False, reference: str | None = None,
+        self,
+        unit: UnitOfWork,
+        card: CardRow,
+        program: Program,
+        amount: int,
+        *,
+        accounts: ProgramAccounts,
+        actor: Actor,
+        invoice_number: str | None = None,
+        take_what_is_there: bool = False,
+        reference: str | None = None,
     ) -> Plan:
         """Pay `amount` of a sale or a check with the card, without writing anything.
 
@@ -91,8 +106,13 @@ class GiftCardTender:
         assert accounts.program_id == program.id
         facts = card_facts(unit, self.accounts, card, program)
         return plans.spend(
-            facts, accounts, actor, amount, invoice(unit, invoice_number),
-            take_what_is_there=take_what_is_there, reference=reference,
+            facts,
+            accounts,
+            actor,
+            amount,
+            invoice(unit, invoice_number),
+            take_what_is_there=take_what_is_there,
+            reference=reference,
         )
 
     @staticmethod

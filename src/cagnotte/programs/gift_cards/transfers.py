@@ -34,9 +34,15 @@ OPERATION = "gift_card_balance_transfer"
 
 class BalanceTransfers:
     def __init__(
-        self, units: UnitsOfWork, ledger: Ledger, accounts: CardAccounts,
-        programs: ProgramCatalogue, finder: CardFinder, resellers: Resellers,
-        operations: CardOperations, alerts: GiftCardAlerts,
+        self,
+        units: UnitsOfWork,
+        ledger: Ledger,
+        accounts: CardAccounts,
+        programs: ProgramCatalogue,
+        finder: CardFinder,
+        resellers: Resellers,
+        operations: CardOperations,
+        alerts: GiftCardAlerts,
     ) -> None:
         self.units = units
         self.ledger = ledger
@@ -48,8 +54,13 @@ class BalanceTransfers:
         self.alerts = alerts
 
     def transfer_balance(
-        self, caller: Principal, *, to_number: str, from_card_id: uuid.UUID | None = None,
-        from_number: str | None = None, from_pin: str | None = None,
+        self,
+        caller: Principal,
+        *,
+        to_number: str,
+        from_card_id: uuid.UUID | None = None,
+        from_number: str | None = None,
+        from_pin: str | None = None,
         idempotency: Idempotency,
     ) -> tuple[CardOperation, CardOperation]:
         """Move the whole balance of a lost or damaged card to a new one; the old one closes.
@@ -69,7 +80,8 @@ class BalanceTransfers:
         actor = self.resellers.actor_of(caller)
         to_card_id = target.card.id
         out, into = self.units.run(
-            caller.merchant_id, OPERATION,
+            caller.merchant_id,
+            OPERATION,
             lambda unit: self._transfer_in(unit, caller, actor, from_card_id, to_card_id),
             idempotency=idempotency,
             encode=lambda pair: {"operations": [operation.as_json() for operation in pair]},
@@ -81,21 +93,33 @@ class BalanceTransfers:
         return out, into
 
     def _transfer_in(
-        self, unit: UnitOfWork, caller: Principal, actor: Actor, from_card_id: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        actor: Actor,
+        from_card_id: uuid.UUID,
         to_card_id: uuid.UUID,
     ) -> tuple[CardOperation, CardOperation]:
         locked = repository.lock_cards(unit, (from_card_id, to_card_id))
         if from_card_id not in locked:  # another merchant's card id, from the back office
             raise errors.NotFound(repository.NO_SUCH_CARD)
         old, new = locked[from_card_id], locked[to_card_id]
-        old_facts = card_facts(unit, self.accounts, old,
-                               self.programs.program(unit.merchant_id, old.program_id))
-        new_facts = card_facts(unit, self.accounts, new,
-                               self.programs.program(unit.merchant_id, new.program_id))
+        old_facts = card_facts(
+            unit, self.accounts, old, self.programs.program(unit.merchant_id, old.program_id)
+        )
+        new_facts = card_facts(
+            unit, self.accounts, new, self.programs.program(unit.merchant_id, new.program_id)
+        )
         plan = plans.balance_transfer(old_facts, new_facts, actor)
         out, into = self.operations.commit(unit, plan, kind=OPERATION)
         self.ledger.set_frozen(unit.connection, unit.merchant_id, [old.account_id], frozen=True)
-        record_audit(unit.connection, unit.merchant_id, caller.actor,
-                     "gift_card.balance_transferred", old.id,
-                     {"to_card_id": str(new.id), "amount": out.amount_minor}, unit.now)
+        record_audit(
+            unit.connection,
+            unit.merchant_id,
+            caller.actor,
+            "gift_card.balance_transferred",
+            old.id,
+            {"to_card_id": str(new.id), "amount": out.amount_minor},
+            unit.now,
+        )
         return out, into

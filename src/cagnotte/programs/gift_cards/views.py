@@ -10,10 +10,27 @@ from typing import Any
 from cagnotte.programs.gift_cards.rows import CardRow, OperationRow
 
 CARD_VIEW_FIELDS = (
-    "id", "merchant_id", "program_id", "kind", "state", "number_last4", "pin_failures",
-    "locked_until", "account_id", "batch_id", "batch_sequence", "membership_id",
-    "registered_at", "profile_bonus_at", "recipient_email", "activated_at", "expires_at",
-    "closed_at", "closed_reason", "replaced_by", "created_at",
+    "id",
+    "merchant_id",
+    "program_id",
+    "kind",
+    "state",
+    "number_last4",
+    "pin_failures",
+    "locked_until",
+    "account_id",
+    "batch_id",
+    "batch_sequence",
+    "membership_id",
+    "registered_at",
+    "profile_bonus_at",
+    "recipient_email",
+    "activated_at",
+    "expires_at",
+    "closed_at",
+    "closed_reason",
+    "replaced_by",
+    "created_at",
 )
 
 
@@ -55,15 +72,18 @@ class CardOperation:
     @property
     def rest_due_minor(self) -> int:
         """What a spend that took what was there left for the customer to pay otherwise."""
-        return self.requested_minor - self.amount_minor if self.kind in (
-            "spend", "authorisation"
-        ) else 0
+        return (
+            self.requested_minor - self.amount_minor
+            if self.kind in ("spend", "authorisation")
+            else 0
+        )
 
     def as_json(self) -> dict[str, Any]:
         """The operation as JSON (what an Idempotency-Key's record keeps)."""
         return {
             name: _json_value(getattr(self, name))
-            for name in self.__dataclass_fields__ if name != "replayed"
+            for name in self.__dataclass_fields__
+            if name != "replayed"
         }
 
     @classmethod
@@ -81,18 +101,29 @@ class CardOperation:
     ) -> CardOperation:
         """The logged operation, named by its card's last four digits and its asset."""
         return cls(
-            number_last4=number_last4, asset_code=asset_code, replayed=replayed,
+            number_last4=number_last4,
+            asset_code=asset_code,
+            replayed=replayed,
             **{name: getattr(row, name) for name in _ROW_FIELDS},
         )
 
 
 _ROW_FIELDS = tuple(
-    name for name in CardOperation.__dataclass_fields__
+    name
+    for name in CardOperation.__dataclass_fields__
     if name not in ("number_last4", "asset_code", "replayed")
 )
 _UUID_FIELDS = (
-    "merchant_id", "id", "card_id", "program_id", "entry_id", "transfer_id", "related_id",
-    "store_id", "terminal_id", "reseller_id",
+    "merchant_id",
+    "id",
+    "card_id",
+    "program_id",
+    "entry_id",
+    "transfer_id",
+    "related_id",
+    "store_id",
+    "terminal_id",
+    "reseller_id",
 )
 
 

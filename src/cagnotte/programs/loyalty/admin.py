@@ -68,7 +68,11 @@ class LoyaltyPrograms:
     """The merchant's loyalty programs and their ledger accounts."""
 
     def __init__(
-        self, database: Database, clock: Clock, ledger: Ledger, units: UnitsOfWork,
+        self,
+        database: Database,
+        clock: Clock,
+        ledger: Ledger,
+        units: UnitsOfWork,
         merchants: MerchantService,
     ) -> None:
         self.database = database
@@ -83,7 +87,12 @@ class LoyaltyPrograms:
     # Use cases -------------------------------------------------------------------
 
     def create(
-        self, caller: Principal, *, kind: ProgramKind, name: str, currency: str,
+        self,
+        caller: Principal,
+        *,
+        kind: ProgramKind,
+        name: str,
+        currency: str,
         settings: dict[str, Any],
     ) -> LoyaltyProgram:
         """A program of one of the three pre-set types, with the merchant's options."""
@@ -91,30 +100,57 @@ class LoyaltyPrograms:
         if currency not in self.merchants.assets_by_code([currency]):
             raise errors.AssetNotFound()
         program_id = uuid.uuid4()
-        asset_code = currency if kind == ProgramKind.KITTY else (
-            f"{'PTS' if kind == ProgramKind.POINTS else 'STP'}-{program_id.hex[:16]}"
+        asset_code = (
+            currency
+            if kind == ProgramKind.KITTY
+            else (f"{'PTS' if kind == ProgramKind.POINTS else 'STP'}-{program_id.hex[:16]}")
         )
         program = program_from_settings(
-            merchant_id=caller.merchant_id, id=program_id, kind=kind, name=name,
-            status=ProgramStatus.ACTIVE, currency=currency, asset_code=asset_code,
+            merchant_id=caller.merchant_id,
+            id=program_id,
+            kind=kind,
+            name=name,
+            status=ProgramStatus.ACTIVE,
+            currency=currency,
+            asset_code=asset_code,
             settings={**DEFAULT_SETTINGS[kind], **settings},
         )
 
         def work(unit: UnitOfWork) -> LoyaltyProgram:
             if asset_code != currency:
-                unit.connection.execute(insert(assets).values(
-                    code=asset_code, scale=0, name=name[:100], merchant_id=caller.merchant_id,
+                unit.connection.execute(
+                    insert(assets).values(
+                        code=asset_code,
+                        scale=0,
+                        name=name[:100],
+                        merchant_id=caller.merchant_id,
+                        created_at=unit.now,
+                    )
+                )
+            unit.connection.execute(
+                insert(loyalty_programs).values(
+                    merchant_id=caller.merchant_id,
+                    id=program_id,
+                    kind=kind.value,
+                    name=name,
+                    status=ProgramStatus.ACTIVE.value,
+                    currency=currency,
+                    asset_code=asset_code,
+                    settings=settings_of(program),
                     created_at=unit.now,
-                ))
-            unit.connection.execute(insert(loyalty_programs).values(
-                merchant_id=caller.merchant_id, id=program_id, kind=kind.value, name=name,
-                status=ProgramStatus.ACTIVE.value, currency=currency, asset_code=asset_code,
-                settings=settings_of(program), created_at=unit.now, updated_at=unit.now,
-            ))
+                    updated_at=unit.now,
+                )
+            )
             self._bump_rules_version(unit)
-            record_audit(unit.connection, caller.merchant_id, caller.actor,
-                         "loyalty_program.created", program_id,
-                         {"kind": kind.value, "name": name}, unit.now)
+            record_audit(
+                unit.connection,
+                caller.merchant_id,
+                caller.actor,
+                "loyalty_program.created",
+                program_id,
+                {"kind": kind.value, "name": name},
+                unit.now,
+            )
             return program
 
         created = self.units.run(caller.merchant_id, "loyalty_program_create", work)
@@ -122,7 +158,11 @@ class LoyaltyPrograms:
         return created
 
     def update(
-        self, caller: Principal, program_id: uuid.UUID, *, name: str | None,
+        self,
+        caller: Principal,
+        program_id: uuid.UUID,
+        *,
+        name: str | None,
         settings: dict[str, Any],
     ) -> LoyaltyProgram:
         """Change a program's options (its type, currency and asset stay)."""
@@ -135,26 +175,36 @@ class LoyaltyPrograms:
             program = _program(row, name=name, settings={**row["settings"], **settings})
             unit.connection.execute(
                 update(loyalty_programs)
-                .where(loyalty_programs.c.merchant_id == caller.merchant_id,
-                       loyalty_programs.c.id == program_id)
+                .where(
+                    loyalty_programs.c.merchant_id == caller.merchant_id,
+                    loyalty_programs.c.id == program_id,
+                )
                 .values(name=program.name, settings=settings_of(program), updated_at=unit.now)
             )
             self._bump_rules_version(unit)
-            record_audit(unit.connection, caller.merchant_id, caller.actor,
-                         "loyalty_program.updated", program_id,
-                         {"fields": sorted(settings) + (["name"] if name else [])}, unit.now)
+            record_audit(
+                unit.connection,
+                caller.merchant_id,
+                caller.actor,
+                "loyalty_program.updated",
+                program_id,
+                {"fields": sorted(settings) + (["name"] if name else [])},
+                unit.now,
+            )
             return program
 
         return self.units.run(caller.merchant_id, "loyalty_program_update", work)
 
     def suspend(self, caller: Principal, program_id: uuid.UUID) -> LoyaltyProgram:
         """Stop earning and spending; balances stay."""
-        return self._set_status(caller, program_id, ProgramStatus.SUSPENDED,
-                                allowed_from=(ProgramStatus.ACTIVE,))
+        return self._set_status(
+            caller, program_id, ProgramStatus.SUSPENDED, allowed_from=(ProgramStatus.ACTIVE,)
+        )
 
     def resume(self, caller: Principal, program_id: uuid.UUID) -> LoyaltyProgram:
-        return self._set_status(caller, program_id, ProgramStatus.ACTIVE,
-                                allowed_from=(ProgramStatus.SUSPENDED,))
+        return self._set_status(
+            caller, program_id, ProgramStatus.ACTIVE, allowed_from=(ProgramStatus.SUSPENDED,)
+        )
 
     def delete(
         self, caller: Principal, program_id: uuid.UUID, *, open_balances: str
@@ -169,7 +219,9 @@ class LoyaltyPrograms:
         if open_balances not in ("kept", "expired"):
             raise errors.InvalidInput("Open balances are 'kept' or 'expired'.")
         program = self._set_status(
-            caller, program_id, ProgramStatus.DELETED,
+            caller,
+            program_id,
+            ProgramStatus.DELETED,
             allowed_from=(ProgramStatus.ACTIVE, ProgramStatus.SUSPENDED),
             open_balances=open_balances,
         )
@@ -184,21 +236,24 @@ class LoyaltyPrograms:
     def program(self, merchant_id: uuid.UUID, program_id: uuid.UUID) -> LoyaltyProgram:
         """The merchant's program (deleted ones too: their history stays readable)."""
         with self.database.read() as connection:
-            row = merchant_row(connection, loyalty_programs, merchant_id, program_id,
-                               missing=NO_SUCH_PROGRAM)
+            row = merchant_row(
+                connection, loyalty_programs, merchant_id, program_id, missing=NO_SUCH_PROGRAM
+            )
         return _program(row)
 
     def list(self, caller: Principal, *, include_deleted: bool = False) -> list[LoyaltyProgram]:
         caller.require("cashier")
-        query = select(loyalty_programs).where(
-            loyalty_programs.c.merchant_id == caller.merchant_id
-        )
+        query = select(loyalty_programs).where(loyalty_programs.c.merchant_id == caller.merchant_id)
         if not include_deleted:
             query = query.where(loyalty_programs.c.status != ProgramStatus.DELETED.value)
         with self.database.read() as connection:
-            rows = connection.execute(
-                query.order_by(loyalty_programs.c.created_at, loyalty_programs.c.id)
-            ).mappings().all()
+            rows = (
+                connection.execute(
+                    query.order_by(loyalty_programs.c.created_at, loyalty_programs.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return [_program(row) for row in rows]
 
     # Earning rules (promotions) ---------------------------------------------------------
@@ -213,23 +268,39 @@ class LoyaltyPrograms:
         def work(unit: UnitOfWork) -> StoredRule:
             program = _program(unit.lock(loyalty_programs, program_id, missing=NO_SUCH_PROGRAM))
             self._check_rule(unit, program, rule_id, definition)
-            unit.connection.execute(insert(loyalty_rules).values(
-                merchant_id=unit.merchant_id, id=rule_id, program_id=program_id,
-                name=definition.name, priority=definition.priority,
-                exclusive=definition.exclusive, active=definition.active,
-                definition=definition.model_dump(mode="json"), created_at=unit.now,
-                updated_at=unit.now,
-            ))
+            unit.connection.execute(
+                insert(loyalty_rules).values(
+                    merchant_id=unit.merchant_id,
+                    id=rule_id,
+                    program_id=program_id,
+                    name=definition.name,
+                    priority=definition.priority,
+                    exclusive=definition.exclusive,
+                    active=definition.active,
+                    definition=definition.model_dump(mode="json"),
+                    created_at=unit.now,
+                    updated_at=unit.now,
+                )
+            )
             self._bump_rules_version(unit)
-            record_audit(unit.connection, unit.merchant_id, caller.actor, "loyalty_rule.created",
-                         rule_id, {"program_id": str(program_id), "name": definition.name},
-                         unit.now)
+            record_audit(
+                unit.connection,
+                unit.merchant_id,
+                caller.actor,
+                "loyalty_rule.created",
+                rule_id,
+                {"program_id": str(program_id), "name": definition.name},
+                unit.now,
+            )
             return StoredRule(rule_id, program_id, definition)
 
         return self.units.run(caller.merchant_id, "loyalty_rule_create", work)
 
     def replace_rule(
-        self, caller: Principal, program_id: uuid.UUID, rule_id: uuid.UUID,
+        self,
+        caller: Principal,
+        program_id: uuid.UUID,
+        rule_id: uuid.UUID,
         definition: RuleDefinition,
     ) -> StoredRule:
         """Change a promotion (or switch it off with `active: false`); history keeps the old."""
@@ -241,14 +312,31 @@ class LoyaltyPrograms:
             if row["program_id"] != program_id:
                 raise errors.NotFound("No such rule.")
             self._check_rule(unit, program, rule_id, definition)
-            unit.connection.execute(update(loyalty_rules).where(
-                loyalty_rules.c.merchant_id == unit.merchant_id, loyalty_rules.c.id == rule_id,
-            ).values(name=definition.name, priority=definition.priority,
-                     exclusive=definition.exclusive, active=definition.active,
-                     definition=definition.model_dump(mode="json"), updated_at=unit.now))
+            unit.connection.execute(
+                update(loyalty_rules)
+                .where(
+                    loyalty_rules.c.merchant_id == unit.merchant_id,
+                    loyalty_rules.c.id == rule_id,
+                )
+                .values(
+                    name=definition.name,
+                    priority=definition.priority,
+                    exclusive=definition.exclusive,
+                    active=definition.active,
+                    definition=definition.model_dump(mode="json"),
+                    updated_at=unit.now,
+                )
+            )
             self._bump_rules_version(unit)
-            record_audit(unit.connection, unit.merchant_id, caller.actor, "loyalty_rule.changed",
-                         rule_id, {"before": row["definition"]}, unit.now)
+            record_audit(
+                unit.connection,
+                unit.merchant_id,
+                caller.actor,
+                "loyalty_rule.changed",
+                rule_id,
+                {"before": row["definition"]},
+                unit.now,
+            )
             return StoredRule(rule_id, program_id, definition)
 
         return self.units.run(caller.merchant_id, "loyalty_rule_replace", work)
@@ -257,12 +345,24 @@ class LoyaltyPrograms:
         caller.require("cashier")
         self.get(caller, program_id)
         with self.database.read() as connection:
-            rows = connection.execute(select(loyalty_rules).where(
-                loyalty_rules.c.merchant_id == caller.merchant_id,
-                loyalty_rules.c.program_id == program_id,
-            ).order_by(loyalty_rules.c.priority.desc(), loyalty_rules.c.id)).mappings().all()
-        return [StoredRule(row["id"], row["program_id"],
-                           RuleDefinition.model_validate(row["definition"])) for row in rows]
+            rows = (
+                connection.execute(
+                    select(loyalty_rules)
+                    .where(
+                        loyalty_rules.c.merchant_id == caller.merchant_id,
+                        loyalty_rules.c.program_id == program_id,
+                    )
+                    .order_by(loyalty_rules.c.priority.desc(), loyalty_rules.c.id)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            StoredRule(
+                row["id"], row["program_id"], RuleDefinition.model_validate(row["definition"])
+            )
+            for row in rows
+        ]
 
     def rule_index(self, merchant_id: uuid.UUID) -> RuleIndex:
         """The merchant's earning rules compiled for checks, cached until a rule changes.
@@ -272,24 +372,46 @@ class LoyaltyPrograms:
         version) per check; the compile happens once per change per process.
         """
         with self.database.read() as connection:
-            version = connection.execute(select(loyalty_rule_versions.c.version).where(
-                loyalty_rule_versions.c.merchant_id == merchant_id)).scalar() or 0
+            version = (
+                connection.execute(
+                    select(loyalty_rule_versions.c.version).where(
+                        loyalty_rule_versions.c.merchant_id == merchant_id
+                    )
+                ).scalar()
+                or 0
+            )
             cached = self._indexes.get(merchant_id)
             if cached is not None and cached.version == version:
                 return cached
-            programs = {row["id"]: _program(row) for row in connection.execute(
-                select(loyalty_programs).where(
-                    loyalty_programs.c.merchant_id == merchant_id,
-                    loyalty_programs.c.status != ProgramStatus.DELETED.value,
-                )).mappings()}
-            rows = connection.execute(select(loyalty_rules).where(
-                loyalty_rules.c.merchant_id == merchant_id, loyalty_rules.c.active.is_(True),
-            )).mappings().all()
-        rules = [base_rule(program) for program in programs.values()
-                 if program.earning is not None]
-        rules += [engine_rule(row["id"], programs[row["program_id"]],
-                              RuleDefinition.model_validate(row["definition"]))
-                  for row in rows if row["program_id"] in programs]
+            programs = {
+                row["id"]: _program(row)
+                for row in connection.execute(
+                    select(loyalty_programs).where(
+                        loyalty_programs.c.merchant_id == merchant_id,
+                        loyalty_programs.c.status != ProgramStatus.DELETED.value,
+                    )
+                ).mappings()
+            }
+            rows = (
+                connection.execute(
+                    select(loyalty_rules).where(
+                        loyalty_rules.c.merchant_id == merchant_id,
+                        loyalty_rules.c.active.is_(True),
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        rules = [base_rule(program) for program in programs.values() if program.earning is not None]
+        rules += [
+            engine_rule(
+                row["id"],
+                programs[row["program_id"]],
+                RuleDefinition.model_validate(row["definition"]),
+            )
+            for row in rows
+            if row["program_id"] in programs
+        ]
         index = compile_rules(rules, version=version)
         with self._indexes_lock:
             self._indexes[merchant_id] = index
@@ -311,7 +433,10 @@ class LoyaltyPrograms:
         return sorted(cached[1], key=lambda program: str(program.id))
 
     def _check_rule(
-        self, unit: UnitOfWork, program: LoyaltyProgram, rule_id: uuid.UUID,
+        self,
+        unit: UnitOfWork,
+        program: LoyaltyProgram,
+        rule_id: uuid.UUID,
         definition: RuleDefinition,
     ) -> None:
         if program.status == ProgramStatus.DELETED:
@@ -325,43 +450,63 @@ class LoyaltyPrograms:
         if base not in (None, "base"):
             row = unit.connection.execute(
                 select(loyalty_rules.c.program_id, loyalty_rules.c.definition).where(
-                    loyalty_rules.c.merchant_id == unit.merchant_id, loyalty_rules.c.id == base,
+                    loyalty_rules.c.merchant_id == unit.merchant_id,
+                    loyalty_rules.c.id == base,
                 )
             ).first()
-            if row is None or row.program_id != program.id or base == rule_id or (
-                row.definition["benefit"]["kind"] in ("multiplier", "fixed_bonus")
+            if (
+                row is None
+                or row.program_id != program.id
+                or base == rule_id
+                or (row.definition["benefit"]["kind"] in ("multiplier", "fixed_bonus"))
             ):
                 raise errors.InvalidInput("A multiplier multiplies a rate rule of its program.")
 
     def _bump_rules_version(self, unit: UnitOfWork) -> None:
         """Say that the merchant's rules changed (in the unit that changes them)."""
-        updated = unit.connection.execute(update(loyalty_rule_versions).where(
-            loyalty_rule_versions.c.merchant_id == unit.merchant_id,
-        ).values(version=loyalty_rule_versions.c.version + 1)).rowcount
+        updated = unit.connection.execute(
+            update(loyalty_rule_versions)
+            .where(
+                loyalty_rule_versions.c.merchant_id == unit.merchant_id,
+            )
+            .values(version=loyalty_rule_versions.c.version + 1)
+        ).rowcount
         if updated == 0:
-            unit.connection.execute(insert(loyalty_rule_versions).values(
-                merchant_id=unit.merchant_id, version=1))
+            unit.connection.execute(
+                insert(loyalty_rule_versions).values(merchant_id=unit.merchant_id, version=1)
+            )
 
     # Accounts -----------------------------------------------------------------------
 
     def issuance_account(self, program: LoyaltyProgram) -> Account:
         """The program's side of every unit earned or spent."""
-        return self.ledger.open_account(program.merchant_id, AccountSpec(
-            asset_code=program.asset_code, owner_type="program", owner_id=program.id,
-            purpose="loyalty_issuance", balance_shards=ISSUANCE_SHARDS,
-        ))
+        return self.ledger.open_account(
+            program.merchant_id,
+            AccountSpec(
+                asset_code=program.asset_code,
+                owner_type="program",
+                owner_id=program.id,
+                purpose="loyalty_issuance",
+                balance_shards=ISSUANCE_SHARDS,
+            ),
+        )
 
     def member_account(self, program: LoyaltyProgram, membership_id: uuid.UUID) -> Account:
         """A member's balance in the program (opened on first use)."""
-        return self.ledger.open_account(program.merchant_id, member_account_spec(
-            program, membership_id
-        ))
+        return self.ledger.open_account(
+            program.merchant_id, member_account_spec(program, membership_id)
+        )
 
     # Steps ----------------------------------------------------------------------------
 
     def _set_status(
-        self, caller: Principal, program_id: uuid.UUID, status: ProgramStatus, *,
-        allowed_from: Sequence[ProgramStatus], open_balances: str | None = None,
+        self,
+        caller: Principal,
+        program_id: uuid.UUID,
+        status: ProgramStatus,
+        *,
+        allowed_from: Sequence[ProgramStatus],
+        open_balances: str | None = None,
     ) -> LoyaltyProgram:
         caller.require("manager")
 
@@ -376,67 +521,107 @@ class LoyaltyPrograms:
                 changes.update(deleted_at=unit.now, open_balances=open_balances)
             unit.connection.execute(
                 update(loyalty_programs)
-                .where(loyalty_programs.c.merchant_id == caller.merchant_id,
-                       loyalty_programs.c.id == program_id)
+                .where(
+                    loyalty_programs.c.merchant_id == caller.merchant_id,
+                    loyalty_programs.c.id == program_id,
+                )
                 .values(**changes)
             )
             self._bump_rules_version(unit)
-            record_audit(unit.connection, caller.merchant_id, caller.actor,
-                         f"loyalty_program.{status.value}", program_id,
-                         {"open_balances": open_balances} if open_balances else {}, unit.now)
+            record_audit(
+                unit.connection,
+                caller.merchant_id,
+                caller.actor,
+                f"loyalty_program.{status.value}",
+                program_id,
+                {"open_balances": open_balances} if open_balances else {},
+                unit.now,
+            )
             return _program({**row, "status": status.value})
 
         return self.units.run(caller.merchant_id, f"loyalty_program_{status.value}", work)
 
     def _expire_balances(self, program: LoyaltyProgram) -> None:
         """Every member's balance to breakage, a batch of members per journal entry."""
-        breakage = self.ledger.open_account(program.merchant_id, AccountSpec(
-            asset_code=program.asset_code, owner_type="merchant", owner_id=program.merchant_id,
-            purpose="breakage",
-        ))
+        breakage = self.ledger.open_account(
+            program.merchant_id,
+            AccountSpec(
+                asset_code=program.asset_code,
+                owner_type="merchant",
+                owner_id=program.merchant_id,
+                purpose="breakage",
+            ),
+        )
         purpose = member_account_spec(program, program.merchant_id).purpose
         while True:
             with self.database.read() as connection:
                 rows = connection.execute(
-                    select(account_balances.c.account_id,
-                           account_balances.c.credits_posted - account_balances.c.debits_posted
-                           - account_balances.c.debits_pending)
-                    .join(accounts, (accounts.c.merchant_id == account_balances.c.merchant_id)
-                          & (accounts.c.id == account_balances.c.account_id))
-                    .where(accounts.c.merchant_id == program.merchant_id,
-                           accounts.c.purpose == purpose,
-                           accounts.c.asset_code == program.asset_code,
-                           accounts.c.owner_type == "membership",
-                           accounts.c.frozen.is_(False),
-                           account_balances.c.credits_posted - account_balances.c.debits_posted
-                           - account_balances.c.debits_pending > 0)
+                    select(
+                        account_balances.c.account_id,
+                        account_balances.c.credits_posted
+                        - account_balances.c.debits_posted
+                        - account_balances.c.debits_pending,
+                    )
+                    .join(
+                        accounts,
+                        (accounts.c.merchant_id == account_balances.c.merchant_id)
+                        & (accounts.c.id == account_balances.c.account_id),
+                    )
+                    .where(
+                        accounts.c.merchant_id == program.merchant_id,
+                        accounts.c.purpose == purpose,
+                        accounts.c.asset_code == program.asset_code,
+                        accounts.c.owner_type == "membership",
+                        accounts.c.frozen.is_(False),
+                        account_balances.c.credits_posted
+                        - account_balances.c.debits_posted
+                        - account_balances.c.debits_pending
+                        > 0,
+                    )
                     .order_by(account_balances.c.account_id)
                     .limit(EXPIRY_TRANSFERS_PER_ENTRY)
                 ).all()
             if not rows:
                 return
-            self.ledger.post_entry(program.merchant_id, [
-                Transfer(account_id, breakage.id, int(amount), "loyalty_program_deleted",
-                         reference=str(program.id))
-                for account_id, amount in rows
-            ], kind="loyalty_program_expiry")
+            self.ledger.post_entry(
+                program.merchant_id,
+                [
+                    Transfer(
+                        account_id,
+                        breakage.id,
+                        int(amount),
+                        "loyalty_program_deleted",
+                        reference=str(program.id),
+                    )
+                    for account_id, amount in rows
+                ],
+                kind="loyalty_program_expiry",
+            )
 
 
 def member_account_spec(program: LoyaltyProgram, membership_id: uuid.UUID) -> AccountSpec:
     # A kitty in the currency shares the asset of the wallets: the purpose and the
     # program in the purpose's owner keep them apart.
     return AccountSpec(
-        asset_code=program.asset_code, owner_type="membership", owner_id=membership_id,
+        asset_code=program.asset_code,
+        owner_type="membership",
+        owner_id=membership_id,
         purpose="loyalty" if program.kind != ProgramKind.KITTY else f"kitty:{program.id.hex[:20]}",
-        debits_must_not_exceed_credits=True, uses_lots=True,
+        debits_must_not_exceed_credits=True,
+        uses_lots=True,
     )
 
 
-def _program(row: Any, *, name: str | None = None,
-             settings: dict[str, Any] | None = None) -> LoyaltyProgram:
+def _program(
+    row: Any, *, name: str | None = None, settings: dict[str, Any] | None = None
+) -> LoyaltyProgram:
     return program_from_settings(
-        merchant_id=row["merchant_id"], id=row["id"], kind=ProgramKind(row["kind"]),
-        name=name or row["name"], status=ProgramStatus(row["status"]),
-        currency=row["currency"], asset_code=row["asset_code"],
+        merchant_id=row["merchant_id"],
+        id=row["id"],
+        kind=ProgramKind(row["kind"]),
+        name=name or row["name"],
+        status=ProgramStatus(row["status"]),
+        currency=row["currency"],
+        asset_code=row["asset_code"],
         settings=settings if settings is not None else row["settings"],
     )

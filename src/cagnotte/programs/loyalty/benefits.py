@@ -69,7 +69,10 @@ def base_rate(rule: Rule, lines: Sequence[EarningLine], customer: CustomerFacts)
 
 
 def earn(
-    rule: Rule, lines: Sequence[EarningLine], customer: CustomerFacts, currency: Asset,
+    rule: Rule,
+    lines: Sequence[EarningLine],
+    customer: CustomerFacts,
+    currency: Asset,
     base: tuple[Rule, Rate, Mapping[int, int]] | None = None,
 ) -> Earned:
     """What the rule's benefit gives on its earning lines; `base` only for a multiplier.
@@ -112,8 +115,12 @@ def _spread(rule: Rule, lines: Sequence[EarningLine]) -> tuple[tuple[int, int], 
 
 
 def _by_rate(
-    rule: Rule, rate: Rate, rounding: Rounding, per_line: bool,
-    lines: Sequence[EarningLine], currency: Asset,
+    rule: Rule,
+    rate: Rate,
+    rounding: Rounding,
+    per_line: bool,
+    lines: Sequence[EarningLine],
+    currency: Asset,
 ) -> Earned:
     earning = [line for line in lines if line.amount_minor > 0]
     if not earning:
@@ -138,7 +145,10 @@ def _by_rate(
 
 
 def _tiered(
-    rule: Rule, benefit: TieredRate, lines: Sequence[EarningLine], customer: CustomerFacts,
+    rule: Rule,
+    benefit: TieredRate,
+    lines: Sequence[EarningLine],
+    customer: CustomerFacts,
     currency: Asset,
 ) -> Earned:
     rate = base_rate(rule, lines, customer)
@@ -150,7 +160,10 @@ def _tiered(
 
 
 def _progressive(
-    rule: Rule, benefit: ProgressiveRate, lines: Sequence[EarningLine], currency: Asset,
+    rule: Rule,
+    benefit: ProgressiveRate,
+    lines: Sequence[EarningLine],
+    currency: Asset,
 ) -> Earned:
     earning = [line for line in lines if line.amount_minor > 0]
     if not earning:
@@ -174,15 +187,19 @@ def _progressive(
     ):
         top = total_minor if upper is None else min(total_minor, upper)
         if top > bracket.from_minor:
-            exact += Fraction((top - bracket.from_minor) * bracket.rate.numerator,
-                              bracket.rate.denominator)
+            exact += Fraction(
+                (top - bracket.from_minor) * bracket.rate.numerator, bracket.rate.denominator
+            )
     amount = divide(exact.numerator, exact.denominator, benefit.rounding)
     return Earned(amount, weights, False, f"progressive rate by bracket {on_lines}")
 
 
 def _multiplied(
-    rule: Rule, benefit: Multiplier, lines: Sequence[EarningLine],
-    base: tuple[Rule, Rate, Mapping[int, int]], currency: Asset,
+    rule: Rule,
+    benefit: Multiplier,
+    lines: Sequence[EarningLine],
+    base: tuple[Rule, Rate, Mapping[int, int]],
+    currency: Asset,
 ) -> Earned:
     base_rule, rate, base_amounts = base
     weights = tuple(
@@ -195,7 +212,8 @@ def _multiplied(
     total_minor = sum(weight for _, weight in weights)
     extra = benefit.factor_numerator - benefit.factor_denominator
     amount = divide(
-        total_minor * rate.numerator * extra, rate.denominator * benefit.factor_denominator,
+        total_minor * rate.numerator * extra,
+        rate.denominator * benefit.factor_denominator,
         benefit.rounding,
     )
     extra_rate = Rate(rate.numerator * extra, rate.denominator * benefit.factor_denominator)

@@ -143,8 +143,11 @@ def is_birthday(requirement: Birthday, birth_date: date | None, day: date) -> bo
 
 
 def requirement_missing(
-    requirement: Requirement, customer: CustomerFacts, local_day: date,
-    basket_minor: int, eligible_minor: int,
+    requirement: Requirement,
+    customer: CustomerFacts,
+    local_day: date,
+    basket_minor: int,
+    eligible_minor: int,
 ) -> Missing | None:
     """What the requirement lacks, or None when it holds."""
     if isinstance(requirement, ProfileComplete):

@@ -120,8 +120,14 @@ Benefit = Annotated[
 class RequirementIn(_Strict):
     """What the customer must have done or be; all of them must hold."""
 
-    kind: Literal["profile_complete", "birthday", "first_purchase", "nth_visit",
-                  "minimum_basket", "enrolled_this_check"]
+    kind: Literal[
+        "profile_complete",
+        "birthday",
+        "first_purchase",
+        "nth_visit",
+        "minimum_basket",
+        "enrolled_this_check",
+    ]
     days_around: int = Field(0, ge=0, le=31)
     n: int = Field(1, ge=1, le=1_000)
     every: bool = True
@@ -132,8 +138,9 @@ class RequirementIn(_Strict):
 class WindowIn(_Strict):
     """Days of the week (1 = Monday), local hours (end before start: across midnight), dates."""
 
-    days_of_week: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=list,
-                                                                   max_length=7)
+    days_of_week: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default_factory=list, max_length=7
+    )
     start: time | None = None
     end: time | None = None
     date_from: date | None = None
@@ -143,8 +150,9 @@ class WindowIn(_Strict):
     def _consistent(self) -> WindowIn:
         if (self.start is None) != (self.end is None):
             raise ValueError("a window has a start and an end, or neither")
-        if self.start is not None and (self.start == self.end or self.start.tzinfo
-                                       or self.end.tzinfo):
+        if self.start is not None and (
+            self.start == self.end or self.start.tzinfo or self.end.tzinfo
+        ):
             raise ValueError("a window is a non-empty span of local wall-clock time")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("a window's dates end after they start")
@@ -173,13 +181,15 @@ class RuleDefinition(_Strict):
     scope: ScopeIn = Field(default_factory=ScopeIn)
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
     store_ids: list[uuid.UUID] = Field(default_factory=list, max_length=LIST_MAX)
-    channels: list[Literal["register", "kiosk", "e_store", "customer_app",
-                           "third_party_api"]] = Field(default_factory=list, max_length=5)
+    channels: list[Literal["register", "kiosk", "e_store", "customer_app", "third_party_api"]] = (
+        Field(default_factory=list, max_length=5)
+    )
     requirements: list[RequirementIn] = Field(default_factory=list, max_length=6)
     benefit: Benefit
     per_check_amount_max: int | None = Field(None, ge=1, le=UNITS_MAX)
-    expires_after_days: int | None = Field(None, ge=1, le=3_650,
-                                           description="Temporary points: they expire then.")
+    expires_after_days: int | None = Field(
+        None, ge=1, le=3_650, description="Temporary points: they expire then."
+    )
 
     @model_validator(mode="after")
     def _period(self) -> RuleDefinition:
@@ -192,25 +202,37 @@ def engine_rule(rule_id: uuid.UUID, program: LoyaltyProgram, definition: RuleDef
     """The engine's rule for a stored definition of this program."""
     scope = definition.scope
     return Rule(
-        id=str(rule_id), program_id=str(program.id), kind=program.kind,
+        id=str(rule_id),
+        program_id=str(program.id),
+        kind=program.kind,
         benefit=_benefit(definition.benefit, program),
         condition=Condition(
             scope=ProductScope(
-                product_ids=_ids(scope.product_ids), category_ids=_ids(scope.category_ids),
+                product_ids=_ids(scope.product_ids),
+                category_ids=_ids(scope.category_ids),
                 excluded_product_ids=_ids(scope.excluded_product_ids),
                 excluded_category_ids=_ids(scope.excluded_category_ids),
                 members_only_products=scope.members_only_products,
             ),
-            windows=tuple(TimeWindow(
-                days_of_week=frozenset(window.days_of_week), start=window.start, end=window.end,
-                date_from=window.date_from, date_to=window.date_to,
-            ) for window in definition.windows),
+            windows=tuple(
+                TimeWindow(
+                    days_of_week=frozenset(window.days_of_week),
+                    start=window.start,
+                    end=window.end,
+                    date_from=window.date_from,
+                    date_to=window.date_to,
+                )
+                for window in definition.windows
+            ),
             store_ids=_ids(definition.store_ids),
             channels=frozenset(Channel(channel) for channel in definition.channels),
             requirements=tuple(_requirement(item) for item in definition.requirements),
         ),
-        name=definition.name, priority=definition.priority, exclusive=definition.exclusive,
-        active_from=definition.active_from, active_to=definition.active_to,
+        name=definition.name,
+        priority=definition.priority,
+        exclusive=definition.exclusive,
+        active_from=definition.active_from,
+        active_to=definition.active_to,
         caps=Caps(per_check_amount_max=definition.per_check_amount_max),
         expires_after_days=definition.expires_after_days,
         policy=EarningPolicy(earn_on_loyalty_paid=program.earn_on_loyalty_payment),
@@ -223,10 +245,13 @@ def _benefit(benefit: object, program: LoyaltyProgram):  # -> the engine's Benef
     if isinstance(benefit, KittyPercentageIn):
         return KittyPercentage(benefit.basis_points, per_line=benefit.per_line)
     if isinstance(benefit, ProgressiveIn):
-        return ProgressiveRate(tuple(
-            Bracket(bracket.from_minor, Rate(bracket.numerator, bracket.denominator))
-            for bracket in benefit.brackets
-        ), marginal=benefit.marginal)
+        return ProgressiveRate(
+            tuple(
+                Bracket(bracket.from_minor, Rate(bracket.numerator, bracket.denominator))
+                for bracket in benefit.brackets
+            ),
+            marginal=benefit.marginal,
+        )
     if isinstance(benefit, FixedBonusIn):
         return FixedBonus(benefit.units)
     assert isinstance(benefit, MultiplierIn)
@@ -257,13 +282,19 @@ def base_rule(program: LoyaltyProgram) -> Rule:
     """A program's base rate as an earning rule of the engine."""
     assert program.earning is not None
     return Rule(
-        id=f"base:{program.id}", program_id=str(program.id), kind=program.kind,
+        id=f"base:{program.id}",
+        program_id=str(program.id),
+        kind=program.kind,
         benefit=FixedRate(Rate(program.earning.numerator, program.earning.denominator)),
-        condition=Condition(scope=ProductScope(
-            product_ids=frozenset(str(value) for value in program.scope.product_ids),
-            category_ids=frozenset(str(value) for value in program.scope.category_ids),
-        )),
-        name=f"{program.name}: base rate", priority=BASE_RATE_PRIORITY,
-        active_from=program.valid_from, active_to=program.valid_to,
+        condition=Condition(
+            scope=ProductScope(
+                product_ids=frozenset(str(value) for value in program.scope.product_ids),
+                category_ids=frozenset(str(value) for value in program.scope.category_ids),
+            )
+        ),
+        name=f"{program.name}: base rate",
+        priority=BASE_RATE_PRIORITY,
+        active_from=program.valid_from,
+        active_to=program.valid_to,
         policy=EarningPolicy(earn_on_loyalty_paid=program.earn_on_loyalty_payment),
     )

@@ -140,7 +140,14 @@ class _Assessment:
     """One candidate rule on this check: its lines, what it misses, what became of it."""
 
     __slots__ = (
-        "ordinal", "rule", "positions", "missing", "status", "earning", "goods_cuts", "amounts",
+        "ordinal",
+        "rule",
+        "positions",
+        "missing",
+        "status",
+        "earning",
+        "goods_cuts",
+        "amounts",
     )
 
     def __init__(self, ordinal: int, rule: Rule, positions: tuple[int, ...]) -> None:
@@ -156,7 +163,9 @@ class _Assessment:
 
 
 def evaluate(
-    index: RuleIndex, check: CheckFacts, customer: CustomerFacts,
+    index: RuleIndex,
+    check: CheckFacts,
+    customer: CustomerFacts,
     options: EvaluationOptions = DEFAULT_OPTIONS,
 ) -> Evaluation:
     """What the check earns the customer under the merchant's rules, and what it nearly earns.
@@ -180,13 +189,16 @@ def evaluate(
                 awards.append(award)
     near_misses = (
         _near_misses(index, assessments, by_id, awards, context, options)
-        if options.near_misses else ()
+        if options.near_misses
+        else ()
     )
     return _evaluation(index, customer, awards, cuts, stopped, goods, near_misses)
 
 
 def evaluate_rules(
-    rules: list[Rule], check: CheckFacts, customer: CustomerFacts,
+    rules: list[Rule],
+    check: CheckFacts,
+    customer: CustomerFacts,
     options: EvaluationOptions = DEFAULT_OPTIONS,
 ) -> Evaluation:
     """`evaluate` over rules not compiled yet (tests, a one-off preview of a new rule)."""
@@ -209,7 +221,10 @@ def _assess(assessment: _Assessment, context: _Context) -> _Assessment:
         eligible_minor = _eligible_minor(assessment, context)
         for requirement in condition.requirements:
             lack = requirement_missing(
-                requirement, context.customer, context.local.date(), context.basket_minor,
+                requirement,
+                context.customer,
+                context.local.date(),
+                context.basket_minor,
                 eligible_minor,
             )
             if lack is not None:
@@ -242,8 +257,11 @@ def _settle_exclusivity(assessments: list[_Assessment]) -> list[StoppedRule]:
 
 
 def _award(
-    assessment: _Assessment, by_id: dict, context: _Context,
-    cuts: list[AppliedCap], goods: list[GoodsEarned],
+    assessment: _Assessment,
+    by_id: dict,
+    context: _Context,
+    cuts: list[AppliedCap],
+    goods: list[GoodsEarned],
 ) -> Award | None:
     rule = assessment.rule
     earned, amount, cap_cuts = _computed(assessment, by_id, context)
@@ -342,8 +360,14 @@ def _goods_limited(
             lines.append(EarningLine(position, amount * take // units, take))
     cuts = tuple(
         AppliedCap(
-            rule_id=rule.id, program_id=rule.program_id, cap=kind, limit=limit_value,
-            used_before=used, requested=requested, granted=granted, product_id=product_id,
+            rule_id=rule.id,
+            program_id=rule.program_id,
+            cap=kind,
+            limit=limit_value,
+            used_before=used,
+            requested=requested,
+            granted=granted,
+            product_id=product_id,
             message=_goods_message(kind, limit_value, used, sku),
         )
         for product_id, (_, kind, limit_value, used, requested, granted, sku) in rooms.items()
@@ -356,15 +380,25 @@ def _goods_room(limit: GoodsLimit, usage: GoodsUsage) -> tuple[int, CapKind, int
     """Units left today and this month, whichever is fewer, and which limit that is."""
     rooms = []
     if limit.per_day_quantity_max is not None:
-        rooms.append((
-            max(0, limit.per_day_quantity_max - usage.day_quantity), 0, CapKind.GOODS_PER_DAY,
-            limit.per_day_quantity_max, usage.day_quantity,
-        ))
+        rooms.append(
+            (
+                max(0, limit.per_day_quantity_max - usage.day_quantity),
+                0,
+                CapKind.GOODS_PER_DAY,
+                limit.per_day_quantity_max,
+                usage.day_quantity,
+            )
+        )
     if limit.per_month_quantity_max is not None:
-        rooms.append((
-            max(0, limit.per_month_quantity_max - usage.month_quantity), 1,
-            CapKind.GOODS_PER_MONTH, limit.per_month_quantity_max, usage.month_quantity,
-        ))
+        rooms.append(
+            (
+                max(0, limit.per_month_quantity_max - usage.month_quantity),
+                1,
+                CapKind.GOODS_PER_MONTH,
+                limit.per_month_quantity_max,
+                usage.month_quantity,
+            )
+        )
     room, _, kind, limit_value, used = min(rooms)
     return room, kind, limit_value, used
 
@@ -411,11 +445,18 @@ def _capped(rule: Rule, amount: int, context: _Context) -> tuple[int, list[Appli
         else:
             room = max(0, limit - used)
         if room < amount:
-            cuts.append(AppliedCap(
-                rule_id=rule.id, program_id=rule.program_id, cap=kind, limit=limit,
-                used_before=used, requested=amount, granted=room,
-                message=_cap_message(kind, limit, used, rule.kind, context),
-            ))
+            cuts.append(
+                AppliedCap(
+                    rule_id=rule.id,
+                    program_id=rule.program_id,
+                    cap=kind,
+                    limit=limit,
+                    used_before=used,
+                    requested=amount,
+                    granted=room,
+                    message=_cap_message(kind, limit, used, rule.kind, context),
+                )
+            )
             amount = room
     return amount, cuts
 
@@ -430,8 +471,8 @@ def _cap_message(
         return f"at most {wording.plural(limit, 'time')} a day; {used} already today"
     if kind is CapKind.PER_MONTH_TIMES:
         return f"at most {wording.plural(limit, 'time')} a month; {used} already this month"
-    period, every = ("today", "a day") if kind is CapKind.PER_DAY_AMOUNT else (
-        "this month", "a month"
+    period, every = (
+        ("today", "a day") if kind is CapKind.PER_DAY_AMOUNT else ("this month", "a month")
     )
     return (
         f"at most {wording.units(limit, program_kind, currency)} {every}; "
@@ -458,8 +499,12 @@ def _shares(earned: Earned, amount: int, check: CheckFacts) -> tuple[LineShare, 
 
 
 def _near_misses(
-    index: RuleIndex, assessments: list[_Assessment], by_id: dict, awards: list[Award],
-    context: _Context, options: EvaluationOptions,
+    index: RuleIndex,
+    assessments: list[_Assessment],
+    by_id: dict,
+    awards: list[Award],
+    context: _Context,
+    options: EvaluationOptions,
 ) -> tuple[NearMiss, ...]:
     """The first near misses in rule order, at most `near_misses_max`.
 
@@ -475,13 +520,15 @@ def _near_misses(
     prospects = [
         ((assessment.ordinal, assessment.missing[0].value), assessment)
         for assessment in assessments
-        if assessment.status is _Status.NOT_APPLICABLE and len(assessment.missing) == 1
+        if assessment.status is _Status.NOT_APPLICABLE
+        and len(assessment.missing) == 1
         and assessment.missing[0] in ACTIONABLE
     ]
     progress = _tier_near_misses(assessments, context)
     progress.extend(_stamp_near_misses(index, awards, context, options))
-    prospects.extend(((ordinal, near_miss.missing.value), near_miss)
-                     for ordinal, near_miss in progress)
+    prospects.extend(
+        ((ordinal, near_miss.missing.value), near_miss) for ordinal, near_miss in progress
+    )
     prospects.sort(key=lambda pair: pair[0])
     found = []
     for _, prospect in prospects:
@@ -489,7 +536,8 @@ def _near_misses(
             break
         near_miss = (
             _near_miss(prospect, by_id, context, options)
-            if isinstance(prospect, _Assessment) else prospect
+            if isinstance(prospect, _Assessment)
+            else prospect
         )
         if near_miss is not None:
             found.append(near_miss)
@@ -508,7 +556,8 @@ def _near_miss(
         # A window whose dates are over cannot be met any more.
         today = context.local.date()
         windows = [
-            window for window in rule.condition.windows
+            window
+            for window in rule.condition.windows
             if window.date_to is None or window.date_to >= today
         ]
         if not windows:
@@ -520,9 +569,11 @@ def _near_miss(
         if reached * 10_000 < requirement.amount_minor * options.basket_near_miss_from_bp:
             return None
         missing_amount = shortfall
-        of = f" of {rule.condition.scope.label}" if (
-            requirement.on_eligible_lines and rule.condition.scope.label
-        ) else ""
+        of = (
+            f" of {rule.condition.scope.label}"
+            if (requirement.on_eligible_lines and rule.condition.scope.label)
+            else ""
+        )
         action = f"add {wording.money(shortfall, currency)}{of}"
     else:
         action = "complete your profile"
@@ -531,8 +582,12 @@ def _near_miss(
         return None
     what = rule.name or wording.units(amount, rule.kind, currency)
     return NearMiss(
-        rule_ids=(rule.id,), program_id=rule.program_id, missing=missing,
-        message=f"{action} to earn {what}", missing_amount=missing_amount, would_earn=amount,
+        rule_ids=(rule.id,),
+        program_id=rule.program_id,
+        missing=missing,
+        message=f"{action} to earn {what}",
+        missing_amount=missing_amount,
+        would_earn=amount,
     )
 
 
@@ -552,7 +607,10 @@ def _join_near_misses(
     """What each program would give if the anonymous customer joined now."""
     # Joining now makes this check a new member's first purchase and first visit.
     joined = replace(
-        context.customer, member=True, enrolled_this_check=True, first_purchase=True,
+        context.customer,
+        member=True,
+        enrolled_this_check=True,
+        first_purchase=True,
         visit_number=1,
     )
     evaluation = evaluate(index, context.check, joined, replace(options, near_misses=False))
@@ -562,10 +620,18 @@ def _join_near_misses(
             award.rule_id for award in evaluation.awards if award.program_id == total.program_id
         )
         words = wording.units(total.amount, total.kind, context.check.currency)
-        found.append((index.position_by_id[rule_ids[0]], NearMiss(
-            rule_ids=rule_ids, program_id=total.program_id, missing=Missing.MEMBERSHIP,
-            message=f"join to earn {words}", would_earn=total.amount,
-        )))
+        found.append(
+            (
+                index.position_by_id[rule_ids[0]],
+                NearMiss(
+                    rule_ids=rule_ids,
+                    program_id=total.program_id,
+                    missing=Missing.MEMBERSHIP,
+                    message=f"join to earn {words}",
+                    would_earn=total.amount,
+                ),
+            )
+        )
     return found
 
 
@@ -595,10 +661,18 @@ def _tier_near_misses(
             f"spend {wording.money(shortfall, currency)} more to reach {higher.tier_id} "
             f"and earn {wording.rate(higher.rate, rule.kind, currency)}"
         )
-        found.append((assessment.ordinal, NearMiss(
-            rule_ids=(rule.id,), program_id=rule.program_id, missing=Missing.TIER,
-            message=message, missing_amount=shortfall,
-        )))
+        found.append(
+            (
+                assessment.ordinal,
+                NearMiss(
+                    rule_ids=(rule.id,),
+                    program_id=rule.program_id,
+                    missing=Missing.TIER,
+                    message=message,
+                    missing_amount=shortfall,
+                ),
+            )
+        )
     return found
 
 
@@ -618,16 +692,29 @@ def _stamp_near_misses(
         missing = card.card_size - on_card
         if on_card == 0 or missing > options.stamps_near_miss_max:
             continue
-        found.append((index.position_by_id[card.rule_ids[0]], NearMiss(
-            rule_ids=card.rule_ids, program_id=program_id, missing=Missing.STAMPS,
-            message=wording.stamps_to_go(missing, card.reward), missing_amount=missing,
-        )))
+        found.append(
+            (
+                index.position_by_id[card.rule_ids[0]],
+                NearMiss(
+                    rule_ids=card.rule_ids,
+                    program_id=program_id,
+                    missing=Missing.STAMPS,
+                    message=wording.stamps_to_go(missing, card.reward),
+                    missing_amount=missing,
+                ),
+            )
+        )
     return found
 
 
 def _evaluation(
-    index: RuleIndex, customer: CustomerFacts, awards: list[Award], cuts: list[AppliedCap],
-    stopped: list[StoppedRule], goods: list[GoodsEarned], near_misses: tuple[NearMiss, ...],
+    index: RuleIndex,
+    customer: CustomerFacts,
+    awards: list[Award],
+    cuts: list[AppliedCap],
+    stopped: list[StoppedRule],
+    goods: list[GoodsEarned],
+    near_misses: tuple[NearMiss, ...],
 ) -> Evaluation:
     totals: dict[ProgramId, int] = {}
     budgets: dict[str, list] = {}
@@ -638,7 +725,9 @@ def _evaluation(
             draw[1] += award.amount
     cards = tuple(
         StampCard(
-            program_id=program_id, card_size=card.card_size, reward=card.reward,
+            program_id=program_id,
+            card_size=card.card_size,
+            reward=card.reward,
             stamps_before=customer.stamps_on_card.get(program_id, 0),
             stamps_after=customer.stamps_on_card.get(program_id, 0) + totals[program_id],
         )

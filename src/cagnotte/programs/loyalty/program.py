@@ -202,7 +202,11 @@ class SpendQuote:
 
 
 def spendable(
-    rules: SpendingRules, *, balance_units: int, eligible_minor: int, check_total_minor: int,
+    rules: SpendingRules,
+    *,
+    balance_units: int,
+    eligible_minor: int,
+    check_total_minor: int,
     requested_units: int | None = None,
 ) -> SpendQuote:
     """The most a balance may pay of a check (or of the units the customer asks to use).
@@ -231,8 +235,9 @@ def spendable(
     # the units taken are the fewest (in whole blocks) worth that value, so no
     # unit is taken for a fraction the customer is not given. They are never more
     # than `units`, which is a whole number of blocks worth `value`.
-    fewest = max(-(-value * rules.value_denominator // rules.value_numerator),
-                 rules.spend_min_units)
+    fewest = max(
+        -(-value * rules.value_denominator // rules.value_numerator), rules.spend_min_units
+    )
     fewest += -fewest % rules.spend_block_units
     return SpendQuote(min(fewest, units), value, limited_by)
 
@@ -255,12 +260,28 @@ DEFAULT_SETTINGS: dict[ProgramKind, dict[str, object]] = {
 
 
 def program_from_settings(
-    *, merchant_id: uuid.UUID, id: uuid.UUID, kind: ProgramKind, name: str,
-    status: ProgramStatus, currency: str, asset_code: str, settings: dict[str, Any],
+    *,
+    merchant_id: uuid.UUID,
+    id: uuid.UUID,
+    kind: ProgramKind,
+    name: str,
+    status: ProgramStatus,
+    currency: str,
+    asset_code: str,
+    settings: dict[str, Any],
 ) -> LoyaltyProgram:
     """A program from its stored (or requested) settings; invalid_input when they clash."""
-    known = {"scope", "valid_from", "valid_to", "earning", "spending", "stamp_card",
-             "earn_on_loyalty_payment", "spend_earned_in_same_check", "pending_days"}
+    known = {
+        "scope",
+        "valid_from",
+        "valid_to",
+        "earning",
+        "spending",
+        "stamp_card",
+        "earn_on_loyalty_payment",
+        "spend_earned_in_same_check",
+        "pending_days",
+    }
     unknown = set(settings) - known
     if unknown:
         raise errors.InvalidInput(f"Unknown program settings: {', '.join(sorted(unknown))}.")
@@ -268,19 +289,34 @@ def program_from_settings(
         scope = settings.get("scope") or {}
         spending = settings.get("spending")
         return LoyaltyProgram(
-            merchant_id=merchant_id, id=id, kind=kind, name=name, status=status,
-            currency=currency, asset_code=asset_code,
+            merchant_id=merchant_id,
+            id=id,
+            kind=kind,
+            name=name,
+            status=status,
+            currency=currency,
+            asset_code=asset_code,
             scope=_scope(scope),
             valid_from=_moment(settings.get("valid_from")),
             valid_to=_moment(settings.get("valid_to")),
             earning=BaseEarning(**settings["earning"]) if settings.get("earning") else None,
             spending=SpendingRules(
-                **{**spending, "scope": SpendScope(spending.get("scope", "public")),
-                   "chosen": _scope(spending.get("chosen") or {})}
-            ) if spending else None,
-            stamp_card=StampCard(**{**settings["stamp_card"], "reward": StampReward(
-                settings["stamp_card"].get("reward", "free_item"))})
-            if settings.get("stamp_card") else None,
+                **{
+                    **spending,
+                    "scope": SpendScope(spending.get("scope", "public")),
+                    "chosen": _scope(spending.get("chosen") or {}),
+                }
+            )
+            if spending
+            else None,
+            stamp_card=StampCard(
+                **{
+                    **settings["stamp_card"],
+                    "reward": StampReward(settings["stamp_card"].get("reward", "free_item")),
+                }
+            )
+            if settings.get("stamp_card")
+            else None,
             earn_on_loyalty_payment=bool(settings.get("earn_on_loyalty_payment", False)),
             spend_earned_in_same_check=bool(settings.get("spend_earned_in_same_check", False)),
             pending_days=int(settings.get("pending_days", 0)),
@@ -300,8 +336,10 @@ def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
         "pending_days": program.pending_days,
     }
     if program.earning is not None:
-        settings["earning"] = {"numerator": program.earning.numerator,
-                               "denominator": program.earning.denominator}
+        settings["earning"] = {
+            "numerator": program.earning.numerator,
+            "denominator": program.earning.denominator,
+        }
     if program.spending is not None:
         spending = program.spending
         settings["spending"] = {
@@ -310,12 +348,17 @@ def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
             "share_max_basis_points": spending.share_max_basis_points,
             "spend_min_units": spending.spend_min_units,
             "spend_block_units": spending.spend_block_units,
-            "scope": spending.scope.value, "chosen": _scope_json(spending.chosen),
+            "scope": spending.scope.value,
+            "chosen": _scope_json(spending.chosen),
         }
     if program.stamp_card is not None:
         card = program.stamp_card
-        settings["stamp_card"] = {"size": card.size, "counts_visits": card.counts_visits,
-                                  "reward": card.reward.value, "reward_value": card.reward_value}
+        settings["stamp_card"] = {
+            "size": card.size,
+            "counts_visits": card.counts_visits,
+            "reward": card.reward.value,
+            "reward_value": card.reward_value,
+        }
     return settings
 
 
@@ -327,8 +370,10 @@ def _scope(data: dict[str, Any]) -> Scope:
 
 
 def _scope_json(scope: Scope) -> dict[str, list[str]]:
-    return {"product_ids": sorted(str(value) for value in scope.product_ids),
-            "category_ids": sorted(str(value) for value in scope.category_ids)}
+    return {
+        "product_ids": sorted(str(value) for value in scope.product_ids),
+        "category_ids": sorted(str(value) for value in scope.category_ids),
+    }
 
 
 def _moment(value: Any) -> datetime | None:

@@ -267,7 +267,12 @@ RATE_BENEFITS = (FixedRate, KittyPercentage, ProgressiveRate, TieredRate)
 BENEFITS_OF_KIND: dict[ProgramKind, tuple[type, ...]] = {
     ProgramKind.POINTS: (FixedRate, ProgressiveRate, TieredRate, FixedBonus, Multiplier),
     ProgramKind.KITTY: (
-        KittyPercentage, FixedRate, ProgressiveRate, TieredRate, FixedBonus, Multiplier,
+        KittyPercentage,
+        FixedRate,
+        ProgressiveRate,
+        TieredRate,
+        FixedBonus,
+        Multiplier,
     ),
     ProgramKind.STAMPS: (StampsPerItem, StampsPerVisit, FixedBonus),
 }
@@ -417,8 +422,11 @@ class Caps:
 
     def __post_init__(self) -> None:
         for value in (
-            self.per_check_amount_max, self.per_day_amount_max, self.per_day_times_max,
-            self.per_month_amount_max, self.per_month_times_max,
+            self.per_check_amount_max,
+            self.per_day_amount_max,
+            self.per_day_times_max,
+            self.per_month_amount_max,
+            self.per_month_times_max,
         ):
             assert value is None or value >= 0, self
 
@@ -427,8 +435,10 @@ class Caps:
         return any(
             value is not None
             for value in (
-                self.per_day_amount_max, self.per_day_times_max,
-                self.per_month_amount_max, self.per_month_times_max,
+                self.per_day_amount_max,
+                self.per_day_times_max,
+                self.per_month_amount_max,
+                self.per_month_times_max,
             )
         )
 
@@ -487,7 +497,6 @@ class Rule:
         for moment in (self.active_from, self.active_to):
             assert moment is None or moment.utcoffset() is not None, "active period is aware"
         assert (
-            self.active_from is None or self.active_to is None
-            or self.active_from < self.active_to
+            self.active_from is None or self.active_to is None or self.active_from < self.active_to
         ), f"rule {self.id}: an empty active period"
         assert self.expires_after_days is None or self.expires_after_days >= 1, self

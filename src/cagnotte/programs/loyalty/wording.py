@@ -97,8 +97,10 @@ def requirement(value: Requirement, currency: Asset) -> str:
     if isinstance(value, FirstPurchase):
         return "for the first purchase"
     if isinstance(value, NthVisit):
-        return f"on every {ordinal(value.n)} visit" if value.every else (
-            f"on the {ordinal(value.n)} visit"
+        return (
+            f"on every {ordinal(value.n)} visit"
+            if value.every
+            else (f"on the {ordinal(value.n)} visit")
         )
     if isinstance(value, MinimumBasket):
         return f"for a check of at least {money(value.amount_minor, currency)}"
