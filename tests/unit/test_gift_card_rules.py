@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from cagnotte import errors
-from cagnotte.programs.gift_cards.rules import (
+from cagnotte.programs.gift_cards.program import (
     AUTHORISATION_MINUTES_MAX,
     PROGRAM_DEFAULTS,
-    DayActivity,
     Program,
+)
+from cagnotte.programs.gift_cards.rules import (
+    DayActivity,
     card_expiry,
     check_daily_load,
     check_daily_spend,

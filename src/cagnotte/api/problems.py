@@ -172,5 +172,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 # Documented on every route, so clients (and schemathesis) know the shape of errors.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for status in (400, 401, 403, 404, 409, 410, 422, 423, 429)
+    for status in (400, 401, 403, 404, 409, 410, 413, 415, 422, 423, 429)
 }

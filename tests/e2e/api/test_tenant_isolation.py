@@ -596,6 +596,7 @@ class OfflineBatchAimedAtA:
         return outcome
 
 
+@dataclass(frozen=True)
 class Import:
     """B imports a file naming A's SKU and A's category path: all of it lands at B.
 
