@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
@@ -302,30 +302,7 @@ class Checkout:
             )
             if row is None:
                 raise errors.NotFound("No such check.")
-            line_rows = (
-                connection.execute(
-                    select(check_lines)
-                    .where(
-                        check_lines.c.merchant_id == caller.merchant_id,
-                        check_lines.c.check_id == check_id,
-                    )
-                    .order_by(check_lines.c.line_index)
-                )
-                .mappings()
-                .all()
-            )
-            effect_rows = (
-                connection.execute(
-                    select(check_effects)
-                    .where(
-                        check_effects.c.merchant_id == caller.merchant_id,
-                        check_effects.c.check_id == check_id,
-                    )
-                    .order_by(check_effects.c.ordinal)
-                )
-                .mappings()
-                .all()
-            )
+            line_rows, effect_rows = _lines_and_effects(connection, caller.merchant_id, check_id)
         return {
             **dict(row),
             "lines": [dict(line) for line in line_rows],
@@ -398,30 +375,7 @@ class Checkout:
     ) -> CheckRefund:
         connection = unit.connection
         check = unit.lock(checks, check_id, missing="No such check.")
-        line_rows = (
-            connection.execute(
-                select(check_lines)
-                .where(
-                    check_lines.c.merchant_id == unit.merchant_id,
-                    check_lines.c.check_id == check_id,
-                )
-                .order_by(check_lines.c.line_index)
-            )
-            .mappings()
-            .all()
-        )
-        effect_rows = (
-            connection.execute(
-                select(check_effects)
-                .where(
-                    check_effects.c.merchant_id == unit.merchant_id,
-                    check_effects.c.check_id == check_id,
-                )
-                .order_by(check_effects.c.ordinal)
-            )
-            .mappings()
-            .all()
-        )
+        line_rows, effect_rows = _lines_and_effects(connection, unit.merchant_id, check_id)
         states = [
             refunds.LineState(
                 row["line_index"],
@@ -851,6 +805,31 @@ class Checkout:
         ]
         del caller
         return Plan("check", row_changes=tuple(rows))
+
+
+def _lines_and_effects(
+    connection: Connection, merchant_id: uuid.UUID, check_id: uuid.UUID
+) -> tuple[list[Any], list[Any]]:
+    """A recorded check's lines (by index) and effects (in the order they were made)."""
+    lines = (
+        connection.execute(
+            select(check_lines)
+            .where(check_lines.c.merchant_id == merchant_id, check_lines.c.check_id == check_id)
+            .order_by(check_lines.c.line_index)
+        )
+        .mappings()
+        .all()
+    )
+    effects = (
+        connection.execute(
+            select(check_effects)
+            .where(check_effects.c.merchant_id == merchant_id, check_effects.c.check_id == check_id)
+            .order_by(check_effects.c.ordinal)
+        )
+        .mappings()
+        .all()
+    )
+    return list(lines), list(effects)
 
 
 # Answers as JSON (what an Idempotency-Key's record keeps) ---------------------------------
