@@ -424,6 +424,7 @@ class Checkout:
             if row["kind"] == "payment":
                 to_wallet += due
         refund_id = uuid.uuid4()
+        operations = _one_reversal_per_transfer(operations)
         result = (
             self.ledger.post_entry(unit.merchant_id, operations, kind="check_refund", unit=unit)
             if operations
@@ -653,6 +654,7 @@ class Checkout:
             moment=prepared.moment,
             member=request.membership_id is not None,
         )
+        earns = _sharing_transfers(earns)
         payments = []
         if request.wallet is not None:
             payment = wallet_payment(
@@ -671,38 +673,36 @@ class Checkout:
     # Plans ------------------------------------------------------------------------------
 
     def _loyalty_plan(self, prepared: _Prepared, request: CheckRequest, quote: Quote) -> Plan:
-        operations: list[Operation] = []
+        """One transfer per program, kind and expiry, however many rules gave on the check.
+
+        The effects that share a transfer (several promotions of one program) name
+        it alike, and their units add up to it; a refund reverses each effect's
+        part of it.
+        """
+        amounts: dict[uuid.UUID, int] = {}
+        firsts: dict[uuid.UUID, Effect] = {}
         for effect in quote.effects:
-            if effect.contributor != "loyalty":
-                continue
+            if effect.contributor == "loyalty":
+                amounts[effect.transfer_id] = amounts.get(effect.transfer_id, 0) + effect.units
+                firsts.setdefault(effect.transfer_id, effect)
+        operations: list[Operation] = []
+        for transfer_id, effect in firsts.items():
             assert effect.program_id is not None
             member = prepared.member_accounts[effect.program_id]
             issuance = prepared.issuance_accounts[effect.program_id]
-            reference = request.invoice_number
-            if effect.kind in ("spend", "reward"):
-                # Points or kitty paid, or a full stamp card handed in.
-                operations.append(
-                    Transfer(
-                        member.id,
-                        issuance.id,
-                        effect.units,
-                        f"loyalty_{effect.kind}",
-                        reference,
-                        id=effect.transfer_id,
-                    )
+            # Points or kitty paid, or a full stamp card handed in: from the member.
+            paid = effect.kind in ("spend", "reward")
+            operations.append(
+                Transfer(
+                    member.id if paid else issuance.id,
+                    issuance.id if paid else member.id,
+                    amounts[transfer_id],
+                    f"loyalty_{effect.kind}",
+                    request.invoice_number,
+                    lot_expires_at=None if paid else effect.expires_at,
+                    id=transfer_id,
                 )
-            else:
-                operations.append(
-                    Transfer(
-                        issuance.id,
-                        member.id,
-                        effect.units,
-                        f"loyalty_{effect.kind}",
-                        reference,
-                        lot_expires_at=effect.expires_at,
-                        id=effect.transfer_id,
-                    )
-                )
+            )
         return Plan("loyalty", tuple(operations))
 
     def _wallet_plans(self, prepared: _Prepared, quote: Quote) -> list[Plan]:
@@ -805,6 +805,31 @@ class Checkout:
         ]
         del caller
         return Plan("check", row_changes=tuple(rows))
+
+
+def _one_reversal_per_transfer(operations: list[Operation]) -> list[Operation]:
+    """Reversals of one transfer (effects that shared it) joined into one."""
+    joined: dict[uuid.UUID, Reverse] = {}
+    for operation in operations:
+        assert isinstance(operation, Reverse) and operation.amount is not None
+        earlier = joined.get(operation.reverses_id)
+        joined[operation.reverses_id] = (
+            operation
+            if earlier is None
+            else replace(earlier, amount=earlier.amount + operation.amount)
+        )
+    return list(joined.values())
+
+
+def _sharing_transfers(effects: list[Effect]) -> list[Effect]:
+    """Earnings of one program, kind and expiry share one transfer (the first one's id)."""
+    shared: dict[tuple[Any, ...], uuid.UUID] = {}
+    out = []
+    for effect in effects:
+        group = (effect.program_id, effect.kind, effect.expires_at)
+        transfer_id = shared.setdefault(group, effect.transfer_id)
+        out.append(replace(effect, transfer_id=transfer_id))
+    return out
 
 
 def _lines_and_effects(

@@ -131,3 +131,42 @@ def test_bad_rules_are_refused_with_a_clear_problem(client, merchant):
         json={"name": "x", "benefit": {"kind": "fixed_bonus", "units": 1}},
     )
     assert cashier.status_code == 403
+
+
+def test_every_rule_of_a_program_lands_as_one_transfer_and_a_refund_takes_it_all_back(
+    client, merchant, services
+):
+    import uuid
+
+    program, member = _setup(client, merchant)
+    rules = f"/v1/loyalty-programs/{program['id']}/rules"
+    for body in (
+        {"name": "Welcome", "benefit": {"kind": "fixed_bonus", "units": 50}},
+        {"name": "Double", "benefit": {"kind": "multiplier", "base_rule_id": "base"}},
+    ):
+        assert client.post(rules, headers=merchant.manager, json=body).status_code == 201
+    committed = client.post(
+        "/v1/checks",
+        headers={**merchant.register, "Idempotency-Key": "one-transfer"},
+        json={"currency": "CZK", "customer_id": member["id"], "lines": [LATTE]},
+    ).json()
+    earns = [e for e in committed["effects"] if e["kind"] == "earn"]
+    assert sorted(e["units"] for e in earns) == [12, 12, 50]
+    entry = services.ledger.entry_result(uuid.UUID(merchant.id), uuid.UUID(committed["entry_id"]))
+    assert [(t.code, t.amount) for t in entry.transfers] == [("loyalty_earn", 74)]
+    refund = client.post(
+        f"/v1/checks/{committed['id']}/refunds",
+        json={"lines": [{"index": 0, "quantity": 1}]},
+        headers={**merchant.register, "Idempotency-Key": "half"},
+    )
+    assert refund.status_code == 201, refund.text
+    loaded = services.loyalty.program(uuid.UUID(merchant.id), uuid.UUID(program["id"]))
+    account = services.loyalty.member_account(loaded, uuid.UUID(member["id"]))
+    # Half the check: 6 + 6 of the rated points back; the welcome bonus is check-wide.
+    assert services.ledger.balance(account).credit_balance == 74 - 12
+    client.post(
+        f"/v1/checks/{committed['id']}/refunds",
+        json={},
+        headers={**merchant.register, "Idempotency-Key": "rest"},
+    )
+    assert services.ledger.balance(account).credit_balance == 0
