@@ -224,7 +224,7 @@ class Checkout:
                 self._loyalty_plan(prepared, request, quote),
                 *self._wallet_plans(prepared, quote),
             ]
-            plans.append(self._check_rows(unit, caller, request, check_id, quote))
+            plans.append(self._check_rows(unit, request, check_id, quote))
             result = commit_plans(self.ledger, unit, plans, kind="check")
             return CommittedCheck(check_id, result.entry_id if result else None, quote)
 
@@ -444,7 +444,6 @@ class Checkout:
             after,
             money,
             result.entry_id if result else None,
-            line_total=len(states),
             quantities={row["line_index"]: row["quantity"] for row in line_rows},
         )
         return CheckRefund(
@@ -492,7 +491,6 @@ class Checkout:
         money: int,
         entry_id: uuid.UUID | None,
         *,
-        line_total: int,
         quantities: dict[int, int],
     ) -> None:
         connection = unit.connection
@@ -519,7 +517,6 @@ class Checkout:
                 .values(refunded_quantity=after[index])
             )
         whole = all(after[index] == quantities[index] for index in quantities)
-        del line_total
         connection.execute(
             update(checks)
             .where(
@@ -734,7 +731,6 @@ class Checkout:
     def _check_rows(
         self,
         unit: UnitOfWork,
-        caller: Principal,
         request: CheckRequest,
         check_id: uuid.UUID,
         quote: Quote,
@@ -803,7 +799,6 @@ class Checkout:
             )
             for ordinal, effect in enumerate(quote.effects)
         ]
-        del caller
         return Plan("check", row_changes=tuple(rows))
 
 
