@@ -31,20 +31,13 @@ from cagnotte.catalogue.fields import (
     SKU_LENGTH_MAX,
     UNIT_PRICE_MINOR_MAX,
 )
-from cagnotte.db.tables import metadata
+from cagnotte.db.tables import merchant_id_column, metadata
 from cagnotte.db.types import UTCDateTime
-
-
-def _merchant_id() -> Column:
-    return Column(
-        "merchant_id", Uuid, ForeignKey("merchants.id", ondelete="RESTRICT"), nullable=False
-    )
-
 
 product_categories = Table(
     "product_categories",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     # NULL for a root category.
     Column("parent_id", Uuid),
@@ -75,7 +68,7 @@ Index(
 products = Table(
     "products",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("sku", String(SKU_LENGTH_MAX), nullable=False),
     Column("name", String(PRODUCT_NAME_LENGTH_MAX), nullable=False),

@@ -24,22 +24,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from cagnotte.db.tables import metadata
+from cagnotte.db.tables import merchant_id_column, metadata
 from cagnotte.db.types import UTCDateTime
 
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 
 
-def _merchant_id() -> Column:
-    return Column(
-        "merchant_id", Uuid, ForeignKey("merchants.id", ondelete="RESTRICT"), nullable=False
-    )
-
-
 checks = Table(
     "checks",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("store_id", Uuid, nullable=False),
     Column("terminal_id", Uuid),
@@ -75,7 +69,7 @@ Index("ix_checks_membership", checks.c.merchant_id, checks.c.membership_id, chec
 check_lines = Table(
     "check_lines",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("check_id", Uuid, nullable=False),
     Column("line_index", Integer, nullable=False),
     Column("sku", String(64), nullable=False),
@@ -96,7 +90,7 @@ check_lines = Table(
 check_effects = Table(
     "check_effects",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("check_id", Uuid, nullable=False),
     Column("ordinal", Integer, nullable=False),
     # Who did it: 'loyalty', 'wallet', 'gift_card' (later coupons …).
@@ -120,7 +114,7 @@ check_effects = Table(
 check_refunds = Table(
     "check_refunds",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("check_id", Uuid, nullable=False),
     # The quantities given back, per line index (JSON object).

@@ -44,13 +44,14 @@ metadata = MetaData(
 )
 
 
-def _merchant_id() -> Column:
+def merchant_id_column() -> Column:
+    """The merchant_id every merchant-owned table starts with (a tenant never goes away)."""
     return Column(
         "merchant_id", Uuid, ForeignKey("merchants.id", ondelete="RESTRICT"), nullable=False
     )
 
 
-def _created_at() -> Column:
+def created_at_column() -> Column:
     return Column("created_at", UTCDateTime, nullable=False)
 
 
@@ -61,32 +62,32 @@ merchants = Table(
     Column("name", String(200), nullable=False),
     Column("status", String(16), nullable=False),
     Column("head_office_email", String(320)),
-    _created_at(),
+    created_at_column(),
     CheckConstraint("status IN ('active', 'suspended')", name="status"),
 )
 
 stores = Table(
     "stores",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("name", String(200), nullable=False),
     Column("address", String(500)),
     Column("manager_email", String(320)),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
 )
 
 terminals = Table(
     "terminals",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("store_id", Uuid, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("name", String(200), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     ForeignKeyConstraint(["merchant_id", "store_id"], ["stores.merchant_id", "stores.id"]),
     CheckConstraint("kind IN ('register', 'kiosk', 'e_store')", name="kind"),
@@ -95,7 +96,7 @@ terminals = Table(
 staff = Table(
     "staff",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("email", String(320), nullable=False),
     Column("name", String(200), nullable=False),
@@ -104,7 +105,7 @@ staff = Table(
     Column("failed_sign_ins", Integer, nullable=False, server_default=text("0")),
     Column("locked_until", UTCDateTime),
     Column("active", Boolean, nullable=False, server_default=text("true")),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     # Staff sign in with their e-mail alone, so it names one person platform-wide:
     # that is held by platform_lookups ('staff_email'); here it is unique per merchant.
@@ -115,7 +116,7 @@ staff = Table(
 api_keys = Table(
     "api_keys",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("name", String(200), nullable=False),
     Column("role", String(16), nullable=False),
@@ -123,7 +124,7 @@ api_keys = Table(
     Column("terminal_id", Uuid),
     Column("key_prefix", String(16), nullable=False),
     Column("key_hash", String(64), nullable=False),
-    _created_at(),
+    created_at_column(),
     Column("revoked_at", UTCDateTime),
     PrimaryKeyConstraint("merchant_id", "id"),
     # A key is found by its hash alone through platform_lookups ('api_key').
@@ -139,14 +140,14 @@ assets = Table(
     Column("name", String(100), nullable=False),
     # NULL for currencies every merchant may use; a merchant's own unit otherwise.
     Column("merchant_id", Uuid, ForeignKey("merchants.id")),
-    _created_at(),
+    created_at_column(),
     CheckConstraint("scale BETWEEN 0 AND 8", name="scale"),
 )
 
 accounts = Table(
     "accounts",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("asset_code", String(24), ForeignKey("assets.code"), nullable=False),
     Column("owner_type", String(16), nullable=False),
@@ -160,7 +161,7 @@ accounts = Table(
     # queue on one row lock. Only accounts without a balance limit may do so.
     Column("balance_shards", Integer, nullable=False, server_default=text("1")),
     Column("frozen", Boolean, nullable=False, server_default=text("false")),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "owner_type", "owner_id", "purpose", "asset_code"),
     CheckConstraint(
@@ -208,14 +209,14 @@ account_balances = Table(
 journal_entries = Table(
     "journal_entries",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("idempotency_key", String(200)),
     Column("request_hash", String(64)),
     Column("kind", String(40), nullable=False),
     Column("memo", Text),
     Column("result", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "idempotency_key"),
 )
@@ -229,20 +230,20 @@ journal_entries = Table(
 idempotency_records = Table(
     "idempotency_records",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("key", String(200), nullable=False),
     Column("operation", String(60), nullable=False),
     Column("request_hash", String(64)),
     Column("entry_id", Uuid),
     Column("answer", JSON().with_variant(JSONB(), "postgresql")),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "key"),
 )
 
 transfers = Table(
     "transfers",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("entry_id", Uuid, nullable=False),
     Column("debit_account_id", Uuid, nullable=False),
@@ -261,7 +262,7 @@ transfers = Table(
     Column("pending_id", Uuid),
     # For a correcting transfer: the transfer it reverses (in full or in part).
     Column("reverses_id", Uuid),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     # The entry row is written last, with its result, so the check waits for the commit.
     ForeignKeyConstraint(
@@ -299,14 +300,14 @@ Index(
 lots = Table(
     "lots",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("account_id", Uuid, nullable=False),
     Column("transfer_id", Uuid, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("remaining", BigInteger, nullable=False),
     Column("expires_at", UTCDateTime),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining"),
 )
@@ -326,7 +327,7 @@ customers = Table(
     Column("email", String(320)),
     # A platform-wide status: a blocked customer may use no platform feature.
     Column("status", String(16), nullable=False, server_default=text("'active'")),
-    _created_at(),
+    created_at_column(),
     UniqueConstraint("phone"),
     UniqueConstraint("email"),
     CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="contact"),
@@ -336,7 +337,7 @@ customers = Table(
 memberships = Table(
     "memberships",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("customer_id", Uuid, ForeignKey("customers.id"), nullable=False),
     # The phone this merchant was given (the identity's may come from another merchant).
@@ -353,7 +354,7 @@ memberships = Table(
     Column("last_visit_at", UTCDateTime),
     # Lower-cased "first last" for case-insensitive search on both databases.
     Column("search_name", String(210), nullable=False, server_default=text("''")),
-    _created_at(),
+    created_at_column(),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "customer_id"),
@@ -370,7 +371,7 @@ one_time_codes = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
-    _created_at(),
+    created_at_column(),
 )
 Index("ix_one_time_codes_email", one_time_codes.c.email, one_time_codes.c.created_at)
 
@@ -382,20 +383,20 @@ sessions = Table(
     Column("subject_id", Uuid, nullable=False),
     Column("merchant_id", Uuid),
     Column("expires_at", UTCDateTime, nullable=False),
-    _created_at(),
+    created_at_column(),
     CheckConstraint("kind IN ('customer', 'staff')", name="kind"),
 )
 
 audit_log = Table(
     "audit_log",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("actor", String(100), nullable=False),
     Column("action", String(60), nullable=False),
     Column("subject_id", Uuid),
     Column("details", JSON, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
 )
 Index("ix_audit_log_created", audit_log.c.merchant_id, audit_log.c.created_at)
@@ -407,11 +408,11 @@ Index("ix_audit_log_created", audit_log.c.merchant_id, audit_log.c.created_at)
 invoice_numbers = Table(
     "invoice_numbers",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("number", String(64), nullable=False),
     Column("used_by", String(24), nullable=False),
     Column("used_by_id", Uuid, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "number"),
 )
 
@@ -428,7 +429,7 @@ platform_lookups = Table(
     Column("value", String(200), nullable=False),
     Column("merchant_id", Uuid, nullable=False),
     Column("row_id", Uuid, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("kind", "value"),
 )
 
@@ -437,5 +438,5 @@ platform_keys = Table(
     metadata,
     Column("name", String(60), primary_key=True),
     Column("secret", String(200), nullable=False),
-    _created_at(),
+    created_at_column(),
 )

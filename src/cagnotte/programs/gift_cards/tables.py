@@ -27,24 +27,13 @@ from sqlalchemy import (
     Uuid,
 )
 
-from cagnotte.db.tables import metadata
+from cagnotte.db.tables import created_at_column, merchant_id_column, metadata
 from cagnotte.db.types import UTCDateTime
-
-
-def _merchant_id() -> Column:
-    return Column(
-        "merchant_id", Uuid, ForeignKey("merchants.id", ondelete="RESTRICT"), nullable=False
-    )
-
-
-def _created_at() -> Column:
-    return Column("created_at", UTCDateTime, nullable=False)
-
 
 gift_card_programs = Table(
     "gift_card_programs",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("name", String(200), nullable=False),
     Column("asset_code", String(24), ForeignKey("assets.code"), nullable=False),
@@ -74,7 +63,7 @@ gift_card_programs = Table(
     Column("authorisation_minutes", Integer, nullable=False),
     # Credited once per member and program when a registered member's profile is complete.
     Column("profile_bonus_minor", BigInteger, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     CheckConstraint("status IN ('active', 'retired')", name="status"),
     CheckConstraint("number_length BETWEEN 12 AND 19", name="number_length"),
@@ -92,13 +81,13 @@ gift_card_programs = Table(
 gift_card_batches = Table(
     "gift_card_batches",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("program_id", Uuid, nullable=False),
     Column("card_count", Integer, nullable=False),
     Column("note", String(200)),
     Column("exported_at", UTCDateTime),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     ForeignKeyConstraint(
         ["merchant_id", "program_id"],
@@ -110,7 +99,7 @@ gift_card_batches = Table(
 gift_cards = Table(
     "gift_cards",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("program_id", Uuid, nullable=False),
     Column("kind", String(16), nullable=False),
@@ -138,7 +127,7 @@ gift_cards = Table(
     Column("closed_at", UTCDateTime),
     Column("closed_reason", String(16)),
     Column("replaced_by", Uuid),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "number_hash"),
     # Unique platform-wide through platform_lookups ('ecard_page').
@@ -168,7 +157,7 @@ Index("ix_gift_cards_expiring", gift_cards.c.state, gift_cards.c.expires_at)
 gift_card_batch_secrets = Table(
     "gift_card_batch_secrets",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("batch_id", Uuid, nullable=False),
     Column("batch_sequence", Integer, nullable=False),
     Column("card_id", Uuid, nullable=False),
@@ -180,7 +169,7 @@ gift_card_batch_secrets = Table(
 gift_card_operations = Table(
     "gift_card_operations",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("card_id", Uuid, nullable=False),
     Column("program_id", Uuid, nullable=False),
@@ -202,7 +191,7 @@ gift_card_operations = Table(
     Column("hold_expires_at", UTCDateTime),
     # The UTC day, kept so that reports group by it the same way on both databases.
     Column("business_date", Date, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     # A POS invoice number serves one operation per merchant.
     UniqueConstraint("merchant_id", "invoice_number"),
@@ -235,13 +224,13 @@ Index(
 gift_card_lookups = Table(
     "gift_card_lookups",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("terminal_id", Uuid),
     Column("store_id", Uuid),
     Column("number_hash", String(64), nullable=False),
     Column("succeeded", Boolean, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
 )
 Index(
@@ -254,7 +243,7 @@ Index(
 gift_card_alert_rules = Table(
     "gift_card_alert_rules",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("program_id", Uuid),
@@ -264,7 +253,7 @@ gift_card_alert_rules = Table(
     Column("notify_head_office", Boolean, nullable=False),
     Column("notify_store_manager", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     CheckConstraint(
         "kind IN ('wrong_pins', 'large_load', 'large_spend', 'card_velocity',"
@@ -276,7 +265,7 @@ gift_card_alert_rules = Table(
 gift_card_alerts = Table(
     "gift_card_alerts",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("rule_id", Uuid, nullable=False),
     Column("kind", String(32), nullable=False),
@@ -286,7 +275,7 @@ gift_card_alerts = Table(
     Column("summary", Text, nullable=False),
     Column("details", JSON, nullable=False),
     Column("mailed_to", JSON, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
 )
 Index("ix_gift_card_alerts_created", gift_card_alerts.c.merchant_id, gift_card_alerts.c.created_at)
@@ -294,12 +283,12 @@ Index("ix_gift_card_alerts_created", gift_card_alerts.c.merchant_id, gift_card_a
 gift_card_resellers = Table(
     "gift_card_resellers",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("id", Uuid, nullable=False),
     Column("name", String(200), nullable=False),
     Column("email", String(320)),
     Column("api_key_id", Uuid, nullable=False),
-    _created_at(),
+    created_at_column(),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("api_key_id"),
 )
@@ -307,7 +296,7 @@ gift_card_resellers = Table(
 gift_card_reseller_programs = Table(
     "gift_card_reseller_programs",
     metadata,
-    _merchant_id(),
+    merchant_id_column(),
     Column("reseller_id", Uuid, nullable=False),
     Column("program_id", Uuid, nullable=False),
     PrimaryKeyConstraint("merchant_id", "reseller_id", "program_id"),
