@@ -389,7 +389,12 @@ class Service:
         self.output: list[str] = []
 
     def start(self) -> None:
-        env = dict(os.environ, CAGNOTTE_DATABASE_URL=self.database_url, PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            CAGNOTTE_DATABASE_URL=self.database_url,
+            CAGNOTTE_ENVIRONMENT="development",
+            PYTHONUNBUFFERED="1",
+        )
         if self.app is None:
             executable = shutil.which("cagnotte")
             command = (

@@ -30,14 +30,26 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")] = 1,
     jobs: Annotated[bool, typer.Option(help="Run the scheduled jobs in this process.")] = True,
+    development: Annotated[
+        bool,
+        typer.Option(
+            "--development",
+            help="A developer's machine: mail written as files, keys kept in the database.",
+        ),
+    ] = False,
 ) -> None:
     """Migrate the database, then serve the API and the pages."""
+    import os
+
     import uvicorn
 
     from cagnotte.bootstrap import bootstrap
     from cagnotte.db.migrate import migrate as run_migrations
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if development:
+        # The workers build their settings from the environment, so it is said there.
+        os.environ["CAGNOTTE_ENVIRONMENT"] = "development"
     settings = Settings()
     run_migrations(settings.database_url)
     services = bootstrap(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -10,6 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CAGNOTTE_", extra="ignore")
 
+    # "production" unless said otherwise: a production service refuses what is
+    # only fit for a developer's machine (mail as files, keys kept beside their
+    # hashes). `cagnotte serve --development` (or CAGNOTTE_ENVIRONMENT=development)
+    # allows them.
+    environment: Literal["development", "production"] = "production"
     database_url: str = "sqlite:///cagnotte.db"
     # Where mail goes when no SMTP host is set: one .eml file per message.
     outbox_dir: Path = Path("outbox")
@@ -36,3 +42,7 @@ class Settings(BaseSettings):
     # A check refund giving back more than this (minor units of the check's
     # currency) needs a manager; a cashier or register key may refund up to it.
     check_refund_cashier_max_minor: int = 50_000
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"

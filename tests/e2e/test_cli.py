@@ -27,7 +27,7 @@ def test_serve_migrates_the_sqlite_default_and_prints_the_url_and_the_operator_k
 ):
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CAGNOTTE_")}
-    command = [sys.executable, "-m", "cagnotte.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "cagnotte.cli", "serve", "--development", "--port", str(port)]
 
     def start() -> subprocess.Popen:
         process = subprocess.Popen(

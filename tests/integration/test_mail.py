@@ -54,7 +54,7 @@ def test_a_message_with_an_attachment_reaches_an_smtp_server():
 
 
 def test_without_an_smtp_host_mail_is_written_to_the_outbox(tmp_path: Path):
-    mailer = build_mailer(Settings(outbox_dir=tmp_path / "outbox"))
+    mailer = build_mailer(Settings(environment="development", outbox_dir=tmp_path / "outbox"))
     assert isinstance(mailer, OutboxMailer)
     mailer.send(compose("a@example.com", "b@example.com", "Hello", "Body text"))
     files = list((tmp_path / "outbox").glob("*.eml"))

@@ -31,7 +31,9 @@ def mailer() -> RecordingMailer:
 
 @pytest.fixture
 def services(database, clock, mailer, tmp_path) -> Iterator[Services]:
-    settings = Settings(database_url=database.url, outbox_dir=tmp_path / "outbox")
+    settings = Settings(
+        environment="development", database_url=database.url, outbox_dir=tmp_path / "outbox"
+    )
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
     yield services
 

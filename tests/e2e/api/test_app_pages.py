@@ -22,7 +22,9 @@ from cagnotte.config import Settings
 @pytest.fixture
 def pages(tmp_path: Path) -> TestClient:
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'never-opened.db'}", outbox_dir=tmp_path / "outbox"
+        environment="development",
+        database_url=f"sqlite:///{tmp_path / 'never-opened.db'}",
+        outbox_dir=tmp_path / "outbox",
     )
     # No `with`: the lifespan (which opens the database's pools) does not run.
     return TestClient(create_app(bootstrap(settings)), follow_redirects=False)

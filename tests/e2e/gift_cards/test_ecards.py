@@ -46,6 +46,7 @@ def smtp_sink():
 def smtp_client(database, clock, smtp_sink, tmp_path):
     _sink, port = smtp_sink
     settings = Settings(
+        environment="development",
         database_url=database.url,
         smtp_host="127.0.0.1",
         smtp_port=port,
