@@ -18,6 +18,7 @@ from cagnotte.programs.bonus_codes.service import BonusCodeService
 from cagnotte.programs.gift_cards import GiftCardService
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
 from cagnotte.programs.wallets import WalletService
+from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.auth import AuthService
 from cagnotte.security.captcha import CaptchaService
 
@@ -28,6 +29,7 @@ class Services:
     database: Database
     clock: Clock
     mailer: Mailer
+    attempts: AttemptLimiter
     ledger: Ledger
     units: UnitsOfWork
     merchants: MerchantService
@@ -58,6 +60,8 @@ def bootstrap(
     mailer = mailer or build_mailer(settings)
     database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
     ledger = Ledger(database, clock)
+    # Every lockout counts its attempts here (security/attempts.py).
+    attempts = AttemptLimiter(database, clock)
     units = UnitsOfWork(database, clock)
     customers = CustomerService(database, clock, ledger)
     merchants = MerchantService(database, clock, settings.api_key_cache_seconds)
@@ -82,6 +86,7 @@ def bootstrap(
         database=database,
         clock=clock,
         mailer=mailer,
+        attempts=attempts,
         ledger=ledger,
         units=units,
         merchants=merchants,

@@ -20,6 +20,7 @@ def run_due_jobs(services: Services) -> dict[str, int]:
         "gift_cards_expired": services.gift_cards.expire_cards(),
         "bonus_campaigns_settled": services.bonus_codes.settle_due_campaigns(),
         "bonus_code_lists_wiped": services.bonus_codes.wipe_old_plain_codes(),
+        "attempt_limits_forgotten": services.attempts.forget_spent(),
     }
 
 

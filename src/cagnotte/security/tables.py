@@ -1,8 +1,8 @@
-"""Tables of the security features that are not a product's own (migration 0002)."""
+"""Tables of the security features that are not a product's own (migrations 0002, 0012)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, String, Table, Uuid
+from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String, Table, Uuid
 
 from cagnotte.db.tables import metadata
 from cagnotte.db.types import UTCDateTime
@@ -16,4 +16,18 @@ captcha_challenges = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per subject that has attempts counted (security/attempts.py).
+attempt_limits = Table(
+    "attempt_limits",
+    metadata,
+    # What is guessed (staff_sign_in, gift_card_pin, …) and whose attempts they are.
+    Column("scope", String(40), nullable=False),
+    Column("subject", String(128), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("window_ends_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "subject"),
 )
