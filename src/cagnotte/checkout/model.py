@@ -110,6 +110,8 @@ class Effect:
     transfer_id: uuid.UUID = field(default_factory=uuid.uuid4)
     # For temporary points: when the units earned expire.
     expires_at: datetime | None = None
+    # For a promotion with a budget: the rule whose budget account pays it.
+    budget_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,24 +51,31 @@ from cagnotte.checkout.pricing import (
     wallet_payment,
 )
 from cagnotte.checkout.tables import check_effects, check_lines, check_refunds, checks
+from cagnotte.checkout.usage import member_facts, record_usage, take_back_usage
 from cagnotte.clock import Clock
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.rows import merchant_row
-from cagnotte.db.tables import stores
+from cagnotte.db.tables import memberships, stores
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, UnitsOfWork
 from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
 from cagnotte.ledger.service import decode_cursor, encode_cursor
 from cagnotte.money import Asset
+from cagnotte.programs.loyalty import ANONYMOUS, CustomerFacts
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
+from cagnotte.programs.loyalty.budgets import Budget, budgets_of
 from cagnotte.programs.loyalty.index import RuleIndex
 from cagnotte.programs.loyalty.program import LoyaltyProgram
+from cagnotte.programs.loyalty.tables import loyalty_rules
 from cagnotte.programs.tenders import Plan, RowInsert, commit_plans
 from cagnotte.programs.wallets import WalletAccounts, WalletService
 from cagnotte.security.principals import Principal
 
 CHANNELS = ("register", "kiosk", "e_store", "customer_app", "third_party_api")
+# The local time of the days and months that caps count in (a merchant's own time
+# zone comes with the locales of the integrators issue).
+TIME_ZONE = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +175,7 @@ class _Prepared:
     # but the quote still says what joining would earn).
     programs: list[LoyaltyProgram]
     rules: RuleIndex
+    merchant_id: uuid.UUID
 
 
 class Checkout:
@@ -202,7 +210,12 @@ class Checkout:
         caller.require("cashier")
         request = self._identified(caller, request)
         prepared = self._prepare(caller, request)
-        return self._price(prepared, request, self._wallet_balance(prepared))
+        with self.database.read() as connection:
+            customer = self._customer(connection, caller.merchant_id, request, prepared)
+            quote, _earned, _budgets = self._evaluate(
+                connection, prepared, request, self._wallet_balance(prepared), customer
+            )
+        return quote
 
     def commit(
         self, caller: Principal, request: CheckRequest, idempotency: Idempotency
@@ -219,12 +232,26 @@ class Checkout:
         def work(unit: UnitOfWork) -> CommittedCheck:
             if request.invoice_number:
                 unit.claim_invoice_number(request.invoice_number, "check", check_id)
-            quote = self._price(prepared, request, self._wallet_balance(prepared, unit))
+            if request.membership_id is not None:
+                # A member's checks wait for each other: their caps, visits and
+                # first purchase are counted on what the one before left.
+                unit.lock(memberships, request.membership_id)
+            customer = self._customer(unit.connection, unit.merchant_id, request, prepared)
+            quote, earned, budgets = self._evaluate(
+                unit.connection,
+                prepared,
+                request,
+                self._wallet_balance(prepared, unit),
+                customer,
+                unit=unit,
+            )
             plans = [
-                self._loyalty_plan(prepared, request, quote),
+                self._loyalty_plan(prepared, request, quote, budgets),
                 *self._wallet_plans(prepared, quote),
             ]
             plans.append(self._check_rows(unit, request, check_id, quote))
+            if request.membership_id is not None and prepared.rules.counted:
+                self._count_usage(unit, request.membership_id, prepared, quote, earned)
             result = commit_plans(self.ledger, unit, plans, kind="check")
             return CommittedCheck(check_id, result.entry_id if result else None, quote)
 
@@ -393,6 +420,8 @@ class Checkout:
         available: dict[uuid.UUID, int] = {}
         kept_off = 0
         to_wallet = 0
+        # What the refund takes off capped promotions' counters: rule → (units, times).
+        uncounted: dict[uuid.UUID, tuple[int, int]] = {}
         # What is given back first (spent points, a handed-in stamp card, wallet
         # payments), so that what is then taken back may count on it.
         giving_first = sorted(effect_rows, key=lambda row: row["kind"] in ("earn", "stamps"))
@@ -409,6 +438,10 @@ class Checkout:
             if due <= 0 or row["transfer_id"] is None:
                 continue
             original = self.ledger.transfer_in(connection, unit.merchant_id, row["transfer_id"])
+            if row["kind"] == "earn" and _is_uuid(row["rule_id"]):
+                units, times = uncounted.get(uuid.UUID(row["rule_id"]), (0, 0))
+                whole = refunds.reversed_units(effect, states, after) == effect.units
+                uncounted[uuid.UUID(row["rule_id"])] = (units + due, max(times, int(whole)))
             if row["kind"] in ("earn", "stamps"):
                 taken, shortfall = self._take_back(unit, original.credit_account_id, due, available)
                 if taken:
@@ -423,6 +456,15 @@ class Checkout:
             available[given_to] = self._available(unit, given_to, available) + due
             if row["kind"] == "payment":
                 to_wallet += due
+        if uncounted and check["membership_id"] is not None:
+            take_back_usage(
+                connection,
+                unit.merchant_id,
+                check["membership_id"],
+                check["occurred_at"],
+                TIME_ZONE,
+                given=uncounted,
+            )
         refund_id = uuid.uuid4()
         operations = _one_reversal_per_transfer(operations)
         result = (
@@ -569,6 +611,7 @@ class Checkout:
             currency,
             running,
             self.loyalty.rule_index(caller.merchant_id),
+            caller.merchant_id,
         )
 
     def _identified(self, caller: Principal, request: CheckRequest) -> CheckRequest:
@@ -630,7 +673,84 @@ class Checkout:
 
     # Pricing (pure, given the prepared facts) ----------------------------------------
 
-    def _price(self, prepared: _Prepared, request: CheckRequest, wallet_balance: int) -> Quote:
+    def _evaluate(
+        self,
+        connection: Connection,
+        prepared: _Prepared,
+        request: CheckRequest,
+        wallet_balance: int,
+        customer: CustomerFacts,
+        *,
+        unit: UnitOfWork | None = None,
+    ) -> tuple[Quote, earning.Earned, dict[uuid.UUID, Budget]]:
+        """Price the check; awards drawing on a budget are cut to what is left of it.
+
+        In a commit (`unit`) the budgets' rules are locked first, so parallel
+        checks drawing on one budget take turns and each sees what the last left.
+        """
+        quote, earned = self._price(prepared, request, wallet_balance, customer)
+        if not earned.budget_draws:
+            return quote, earned, {}
+        drawn = sorted(earned.budget_draws)
+        if unit is not None:
+            unit.lock_many(loyalty_rules, drawn, keys_stay=True)
+        budgets = budgets_of(connection, prepared.merchant_id, drawn)
+        left = {rule_id: budget.left_units for rule_id, budget in budgets.items()}
+        if any(draw > left.get(rule_id, 0) for rule_id, draw in earned.budget_draws.items()):
+            quote, earned = self._price(prepared, request, wallet_balance, customer, left)
+        return quote, earned, budgets
+
+    def _customer(
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        request: CheckRequest,
+        prepared: _Prepared,
+    ) -> CustomerFacts:
+        if request.membership_id is None:
+            return ANONYMOUS
+        return member_facts(
+            connection,
+            merchant_id,
+            request.membership_id,
+            prepared.moment,
+            time_zone=TIME_ZONE,
+            counted=bool(prepared.rules.counted),
+        )
+
+    def _count_usage(
+        self,
+        unit: UnitOfWork,
+        membership_id: uuid.UUID,
+        prepared: _Prepared,
+        quote: Quote,
+        earned: earning.Earned,
+    ) -> None:
+        """Add what the capped promotions gave on this check to the member's counters."""
+        given: dict[uuid.UUID, tuple[int, int]] = {}
+        for effect in quote.effects:
+            if effect.kind == "earn" and effect.rule_id in prepared.rules.counted:
+                rule_id = uuid.UUID(effect.rule_id)
+                units, times = given.get(rule_id, (0, 0))
+                given[rule_id] = (units + effect.units, 1)
+        record_usage(
+            unit.connection,
+            unit.merchant_id,
+            membership_id,
+            prepared.moment,
+            TIME_ZONE,
+            given=given,
+            goods=earned.goods,
+        )
+
+    def _price(
+        self,
+        prepared: _Prepared,
+        request: CheckRequest,
+        wallet_balance: int,
+        customer: CustomerFacts,
+        budgets_left: dict[uuid.UUID, int] | None = None,
+    ) -> tuple[Quote, earning.Earned]:
         priced = priced_lines(prepared.lines)
         priced, stamp_effects = stamps.stamp_cards(prepared.lines, priced, prepared.standings)
         priced, spendables, spends = spend_loyalty(
@@ -639,7 +759,7 @@ class Checkout:
         earning_standings = prepared.standings or [
             Standing(program, 0) for program in prepared.programs
         ]
-        earns, near_misses = earning.earned(
+        earned = earning.earned(
             prepared.lines,
             priced,
             earning_standings,
@@ -649,9 +769,11 @@ class Checkout:
             channel=request.channel,
             currency=prepared.currency,
             moment=prepared.moment,
-            member=request.membership_id is not None,
+            customer=customer,
+            budgets_left=budgets_left,
+            time_zone=TIME_ZONE,
         )
-        earns = _sharing_transfers(earns)
+        earns = _sharing_transfers(earned.effects)
         payments = []
         if request.wallet is not None:
             payment = wallet_payment(
@@ -659,22 +781,29 @@ class Checkout:
             )
             if payment is not None:
                 payments.append(payment)
-        return Quote(
+        quote = Quote(
             lines=tuple(priced),
             effects=(*stamp_effects, *spends, *earns, *payments),
             spendable=tuple(spendables),
-            near_misses=tuple(near_misses),
+            near_misses=tuple(earned.near_misses),
             occurred_at=prepared.moment,
         )
+        return quote, earned
 
     # Plans ------------------------------------------------------------------------------
 
-    def _loyalty_plan(self, prepared: _Prepared, request: CheckRequest, quote: Quote) -> Plan:
-        """One transfer per program, kind and expiry, however many rules gave on the check.
+    def _loyalty_plan(
+        self,
+        prepared: _Prepared,
+        request: CheckRequest,
+        quote: Quote,
+        budgets: dict[uuid.UUID, Budget],
+    ) -> Plan:
+        """One transfer per program, kind, expiry and budget, however many rules gave.
 
         The effects that share a transfer (several promotions of one program) name
         it alike, and their units add up to it; a refund reverses each effect's
-        part of it.
+        part of it. A promotion with a budget is paid from its budget's account.
         """
         amounts: dict[uuid.UUID, int] = {}
         firsts: dict[uuid.UUID, Effect] = {}
@@ -686,13 +815,15 @@ class Checkout:
         for transfer_id, effect in firsts.items():
             assert effect.program_id is not None
             member = prepared.member_accounts[effect.program_id]
-            issuance = prepared.issuance_accounts[effect.program_id]
+            issuance = prepared.issuance_accounts[effect.program_id].id
+            if effect.budget_id is not None:
+                issuance = budgets[effect.budget_id].account_id
             # Points or kitty paid, or a full stamp card handed in: from the member.
             paid = effect.kind in ("spend", "reward")
             operations.append(
                 Transfer(
-                    member.id if paid else issuance.id,
-                    issuance.id if paid else member.id,
+                    member.id if paid else issuance,
+                    issuance if paid else member.id,
                     amounts[transfer_id],
                     f"loyalty_{effect.kind}",
                     request.invoice_number,
@@ -802,6 +933,15 @@ class Checkout:
         return Plan("check", row_changes=tuple(rows))
 
 
+def _is_uuid(value: str | None) -> bool:
+    """A promotion's rule id (a program's base rate is named `base:…`)."""
+    try:
+        uuid.UUID(value or "")
+    except ValueError:
+        return False
+    return True
+
+
 def _one_reversal_per_transfer(operations: list[Operation]) -> list[Operation]:
     """Reversals of one transfer (effects that shared it) joined into one."""
     joined: dict[uuid.UUID, Reverse] = {}
@@ -821,7 +961,7 @@ def _sharing_transfers(effects: list[Effect]) -> list[Effect]:
     shared: dict[tuple[Any, ...], uuid.UUID] = {}
     out = []
     for effect in effects:
-        group = (effect.program_id, effect.kind, effect.expires_at)
+        group = (effect.program_id, effect.kind, effect.expires_at, effect.budget_id)
         transfer_id = shared.setdefault(group, effect.transfer_id)
         out.append(replace(effect, transfer_id=transfer_id))
     return out

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -127,3 +128,41 @@ check_refunds = Table(
     ForeignKeyConstraint(["merchant_id", "check_id"], ["checks.merchant_id", "checks.id"]),
 )
 Index("ix_check_refunds_check", check_refunds.c.merchant_id, check_refunds.c.check_id)
+
+
+def _usage_period() -> list[Column]:
+    # A local day ('day', its date) or month ('month', its first day) of the merchant.
+    return [Column("period", String(5), nullable=False), Column("starts_on", Date, nullable=False)]
+
+
+# What each capped promotion already gave each member in a day and a month: the
+# counters its per-customer caps are checked against, kept by the commit under
+# the member's lock (checkout/usage.py); a refund takes back its part.
+loyalty_rule_usage = Table(
+    "loyalty_rule_usage",
+    metadata,
+    merchant_id_column(),
+    Column("membership_id", Uuid, nullable=False),
+    Column("rule_id", Uuid, nullable=False),
+    *_usage_period(),
+    Column("amount", BigInteger, nullable=False),
+    Column("times", Integer, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "membership_id", "rule_id", "period", "starts_on"),
+    CheckConstraint("period IN ('day', 'month')", name="period"),
+)
+
+# Units of each product that earned under a promotion with a limit on goods.
+loyalty_goods_usage = Table(
+    "loyalty_goods_usage",
+    metadata,
+    merchant_id_column(),
+    Column("membership_id", Uuid, nullable=False),
+    Column("rule_id", Uuid, nullable=False),
+    Column("product_id", Uuid, nullable=False),
+    *_usage_period(),
+    Column("quantity", BigInteger, nullable=False),
+    PrimaryKeyConstraint(
+        "merchant_id", "membership_id", "rule_id", "product_id", "period", "starts_on"
+    ),
+    CheckConstraint("period IN ('day', 'month')", name="period"),
+)

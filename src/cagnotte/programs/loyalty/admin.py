@@ -31,6 +31,7 @@ from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork
 from cagnotte.ledger import AccountSpec, Ledger, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.merchants.service import MerchantService
+from cagnotte.programs.loyalty.budgets import budget_account_spec, budget_change, budgets_of
 from cagnotte.programs.loyalty.definitions import RuleDefinition, base_rule, engine_rule
 from cagnotte.programs.loyalty.index import RuleIndex, compile_rules
 from cagnotte.programs.loyalty.program import (
@@ -46,6 +47,7 @@ from cagnotte.programs.loyalty.tables import (
     loyalty_rule_versions,
     loyalty_rules,
 )
+from cagnotte.programs.tenders import Plan, commit_plans
 from cagnotte.security.principals import Principal
 
 ISSUANCE_SHARDS = 16
@@ -282,6 +284,7 @@ class LoyaltyPrograms:
                     updated_at=unit.now,
                 )
             )
+            self._set_budget(unit, program, rule_id, definition.budget_units)
             self._bump_rules_version(unit)
             record_audit(
                 unit.connection,
@@ -327,6 +330,7 @@ class LoyaltyPrograms:
                     updated_at=unit.now,
                 )
             )
+            self._set_budget(unit, program, rule_id, definition.budget_units)
             self._bump_rules_version(unit)
             record_audit(
                 unit.connection,
@@ -462,6 +466,38 @@ class LoyaltyPrograms:
             ):
                 raise errors.InvalidInput("A multiplier multiplies a rate rule of its program.")
 
+    def _set_budget(
+        self,
+        unit: UnitOfWork,
+        program: LoyaltyProgram,
+        rule_id: uuid.UUID,
+        budget_units: int | None,
+    ) -> None:
+        """Bring the rule's budget account to `budget_units` in all (under the rule's lock)."""
+        if budget_units is None and not budgets_of(unit.connection, unit.merchant_id, [rule_id]):
+            return
+        account = self.ledger.open_account(
+            unit.merchant_id, budget_account_spec(program, rule_id), unit.connection
+        )
+        issuance = self.ledger.open_account(
+            unit.merchant_id, issuance_account_spec(program), unit.connection
+        )
+        transfer = budget_change(
+            unit.connection,
+            unit.merchant_id,
+            rule_id,
+            account_id=account.id,
+            issuance_account_id=issuance.id,
+            budget_units=budget_units,
+        )
+        if transfer is not None:
+            commit_plans(self.ledger, unit, [Plan("loyalty_budget", (transfer,))], kind="budget")
+
+    def budget_accounts(self, merchant_id: uuid.UUID, rule_ids: Sequence[uuid.UUID]) -> Any:
+        """What is left of these rules' budgets (a quote's view; a commit reads it locked)."""
+        with self.database.read() as connection:
+            return budgets_of(connection, merchant_id, rule_ids)
+
     def _bump_rules_version(self, unit: UnitOfWork) -> None:
         """Say that the merchant's rules changed (in the unit that changes them)."""
         updated = unit.connection.execute(
@@ -480,16 +516,7 @@ class LoyaltyPrograms:
 
     def issuance_account(self, program: LoyaltyProgram) -> Account:
         """The program's side of every unit earned or spent."""
-        return self.ledger.open_account(
-            program.merchant_id,
-            AccountSpec(
-                asset_code=program.asset_code,
-                owner_type="program",
-                owner_id=program.id,
-                purpose="loyalty_issuance",
-                balance_shards=ISSUANCE_SHARDS,
-            ),
-        )
+        return self.ledger.open_account(program.merchant_id, issuance_account_spec(program))
 
     def member_account(self, program: LoyaltyProgram, membership_id: uuid.UUID) -> Account:
         """A member's balance in the program (opened on first use)."""
@@ -597,6 +624,16 @@ class LoyaltyPrograms:
                 ],
                 kind="loyalty_program_expiry",
             )
+
+
+def issuance_account_spec(program: LoyaltyProgram) -> AccountSpec:
+    return AccountSpec(
+        asset_code=program.asset_code,
+        owner_type="program",
+        owner_id=program.id,
+        purpose="loyalty_issuance",
+        balance_shards=ISSUANCE_SHARDS,
+    )
 
 
 def member_account_spec(program: LoyaltyProgram, membership_id: uuid.UUID) -> AccountSpec:

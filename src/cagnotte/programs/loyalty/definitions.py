@@ -5,9 +5,11 @@ One model serves the API's request body, the stored document and the check:
 multiplier's base named), so the engine's own asserts never see bad data, and
 `engine_rule` turns it into the engine's frozen `Rule`.
 
-Not offered yet (refused rather than ignored): caps per customer per day or
-month and limits on goods (they need the usage counters a commit keeps, not
-built yet), tiers, and customer segments.
+Caps per customer per day and month and limits on goods are counted by the
+commit (`checkout/usage.py`, under the member's lock); a budget is a ledger
+account of the rule's own (`LoyaltyPrograms.budget_account`) that its awards
+are paid from. Not offered yet (refused rather than ignored): tiers and
+customer segments.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from cagnotte.programs.loyalty.rules import (
     FirstPurchase,
     FixedBonus,
     FixedRate,
+    GoodsLimit,
     KittyPercentage,
     MinimumBasket,
     Multiplier,
@@ -169,6 +172,28 @@ class ScopeIn(_Strict):
     members_only_products: bool = True
 
 
+class CapsIn(_Strict):
+    """The most the rule gives one customer per local day and month (units, or checks)."""
+
+    per_day_amount_max: int | None = Field(None, ge=1, le=UNITS_MAX)
+    per_day_times_max: int | None = Field(None, ge=1, le=1_000)
+    per_month_amount_max: int | None = Field(None, ge=1, le=UNITS_MAX)
+    per_month_times_max: int | None = Field(None, ge=1, le=10_000)
+
+
+class GoodsLimitIn(_Strict):
+    """The most units of each product that earn under the rule, per customer per day / month."""
+
+    per_day_quantity_max: int | None = Field(None, ge=1, le=100_000)
+    per_month_quantity_max: int | None = Field(None, ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _some(self) -> GoodsLimitIn:
+        if self.per_day_quantity_max is None and self.per_month_quantity_max is None:
+            raise ValueError("a limit on goods has a daily or a monthly quantity")
+        return self
+
+
 class RuleDefinition(_Strict):
     """An earning rule (a promotion) of one program: condition, benefit, caps."""
 
@@ -187,6 +212,16 @@ class RuleDefinition(_Strict):
     requirements: list[RequirementIn] = Field(default_factory=list, max_length=6)
     benefit: Benefit
     per_check_amount_max: int | None = Field(None, ge=1, le=UNITS_MAX)
+    per_customer: CapsIn = Field(default_factory=CapsIn)
+    goods_limit: GoodsLimitIn | None = None
+    budget_units: int | None = Field(
+        None,
+        ge=1,
+        le=UNITS_MAX,
+        description="The most the promotion gives in all (its budget, in the program's units): "
+        "a ledger account of its own pays its awards, so parallel checks never overspend it; "
+        "a refund gives back to it.",
+    )
     expires_after_days: int | None = Field(
         None, ge=1, le=3_650, description="Temporary points: they expire then."
     )
@@ -233,7 +268,20 @@ def engine_rule(rule_id: uuid.UUID, program: LoyaltyProgram, definition: RuleDef
         exclusive=definition.exclusive,
         active_from=definition.active_from,
         active_to=definition.active_to,
-        caps=Caps(per_check_amount_max=definition.per_check_amount_max),
+        caps=Caps(
+            per_check_amount_max=definition.per_check_amount_max,
+            per_day_amount_max=definition.per_customer.per_day_amount_max,
+            per_day_times_max=definition.per_customer.per_day_times_max,
+            per_month_amount_max=definition.per_customer.per_month_amount_max,
+            per_month_times_max=definition.per_customer.per_month_times_max,
+        ),
+        goods_limit=GoodsLimit(
+            per_day_quantity_max=definition.goods_limit.per_day_quantity_max,
+            per_month_quantity_max=definition.goods_limit.per_month_quantity_max,
+        )
+        if definition.goods_limit
+        else None,
+        budget_id=str(rule_id) if definition.budget_units else None,
         expires_after_days=definition.expires_after_days,
         policy=EarningPolicy(earn_on_loyalty_paid=program.earn_on_loyalty_payment),
     )

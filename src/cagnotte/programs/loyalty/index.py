@@ -84,6 +84,10 @@ class RuleIndex:
     wildcard: tuple[Ordinal, ...]
     stamp_cards: dict[ProgramId, StampCardSpec]
     program_kinds: dict[ProgramId, ProgramKind]
+    # Rules whose caps per customer or limits on goods need the usage counters,
+    # and rules paid from a budget: a check reads those facts only when needed.
+    counted: frozenset[RuleId] = frozenset()
+    budgeted: frozenset[RuleId] = frozenset()
 
     def rule(self, rule_id: RuleId) -> Rule | None:
         position = self.position_by_id.get(rule_id)
@@ -211,6 +215,10 @@ def compile_rules(rules: Iterable[Rule], *, version: Hashable = 0) -> RuleIndex:
         wildcard=tuple(wildcard),
         stamp_cards=_stamp_cards(ordered),
         program_kinds=program_kinds,
+        counted=frozenset(
+            rule.id for rule in ordered if rule.caps.per_customer or rule.goods_limit is not None
+        ),
+        budgeted=frozenset(rule.id for rule in ordered if rule.budget_id is not None),
     )
 
 

@@ -88,3 +88,19 @@ loyalty_rule_versions = Table(
     Column("version", BigInteger, nullable=False),
     PrimaryKeyConstraint("merchant_id"),
 )
+
+# A promotion's budget: the ledger account its awards are paid from (funded from
+# the program's issuance account with `budget_units`), and what was put in it all
+# told, so a changed budget moves only the difference.
+loyalty_rule_budgets = Table(
+    "loyalty_rule_budgets",
+    metadata,
+    Column("merchant_id", Uuid, ForeignKey("merchants.id", ondelete="RESTRICT"), nullable=False),
+    Column("rule_id", Uuid, nullable=False),
+    Column("account_id", Uuid, nullable=False),
+    Column("funded_units", BigInteger, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "rule_id"),
+    ForeignKeyConstraint(
+        ["merchant_id", "rule_id"], ["loyalty_rules.merchant_id", "loyalty_rules.id"]
+    ),
+)

@@ -1,0 +1,228 @@
+"""The counters behind per-customer caps and limits on goods, and the member's facts.
+
+A promotion may give a customer at most so much (or so many times) per local
+day and month, and may earn on at most so many units of a product per day and
+month (mLoyalty's "accounting of limitations on goods"). The engine checks
+those against counters (`RuleUsage`, `GoodsUsage`); this module reads and
+keeps them. The commit reads them under the member's row lock (parallel
+checks of one member wait for each other, so none counts on a stale
+counter) and adds what the check gave in the same unit of work; a refund
+takes back what it reverses. Counters are kept for the day and the month of
+the check's own moment (an offline replay counts in the day it happened), in
+the merchant's time zone.
+
+The member's other facts for conditional rules come from their membership:
+a completed profile (first and last name, e-mail, phone and birth date), the
+birth date, and which visit this check is (1 + the member's earlier checks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from cagnotte.checkout.tables import checks, loyalty_goods_usage, loyalty_rule_usage
+from cagnotte.db.tables import memberships
+from cagnotte.programs.loyalty import CustomerFacts
+from cagnotte.programs.loyalty.facts import GoodsUsage, RuleUsage
+
+
+def periods(moment: datetime, time_zone: str) -> tuple[date, date]:
+    """The local day of `moment` and the first day of its month."""
+    day = moment.astimezone(ZoneInfo(time_zone)).date()
+    return day, day.replace(day=1)
+
+
+def member_facts(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    moment: datetime,
+    *,
+    time_zone: str,
+    counted: bool,
+) -> CustomerFacts:
+    """What the engine knows of the member at `moment`; `counted` reads the usage counters."""
+    row = connection.execute(
+        select(
+            memberships.c.first_name,
+            memberships.c.last_name,
+            memberships.c.email,
+            memberships.c.phone,
+            memberships.c.birth_date,
+        ).where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
+    ).one()
+    earlier = connection.execute(
+        select(func.count())
+        .select_from(checks)
+        .where(
+            checks.c.merchant_id == merchant_id,
+            checks.c.membership_id == membership_id,
+            checks.c.occurred_at < moment,
+        )
+    ).scalar_one()
+    rule_usage: dict[str, RuleUsage] = {}
+    goods_usage: dict[tuple[str, str], GoodsUsage] = {}
+    if counted:
+        rule_usage, goods_usage = read_usage(
+            connection, merchant_id, membership_id, periods(moment, time_zone)
+        )
+    return CustomerFacts(
+        member=True,
+        profile_complete=all((row.first_name, row.last_name, row.email, row.phone, row.birth_date)),
+        birth_date=row.birth_date,
+        first_purchase=earlier == 0,
+        visit_number=earlier + 1,
+        rule_usage=rule_usage,
+        goods_usage=goods_usage,
+    )
+
+
+def read_usage(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    day_and_month: tuple[date, date],
+) -> tuple[dict[str, RuleUsage], dict[tuple[str, str], GoodsUsage]]:
+    """The member's counters for this day and month, every rule at once (a few rows)."""
+    day, month = day_and_month
+    rules: dict[str, dict[str, int]] = {}
+    for row in connection.execute(
+        select(loyalty_rule_usage).where(
+            loyalty_rule_usage.c.merchant_id == merchant_id,
+            loyalty_rule_usage.c.membership_id == membership_id,
+            _in_period(loyalty_rule_usage, day, month),
+        )
+    ).mappings():
+        counters = rules.setdefault(str(row["rule_id"]), {})
+        counters[f"{row['period']}_amount"] = int(row["amount"])
+        counters[f"{row['period']}_times"] = int(row["times"])
+    goods: dict[tuple[str, str], dict[str, int]] = {}
+    for row in connection.execute(
+        select(loyalty_goods_usage).where(
+            loyalty_goods_usage.c.merchant_id == merchant_id,
+            loyalty_goods_usage.c.membership_id == membership_id,
+            _in_period(loyalty_goods_usage, day, month),
+        )
+    ).mappings():
+        key = (str(row["rule_id"]), str(row["product_id"]))
+        goods.setdefault(key, {})[f"{row['period']}_quantity"] = int(row["quantity"])
+    return (
+        {rule_id: RuleUsage(**counters) for rule_id, counters in rules.items()},
+        {key: GoodsUsage(**counters) for key, counters in goods.items()},
+    )
+
+
+def record_usage(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    moment: datetime,
+    time_zone: str,
+    *,
+    given: Mapping[uuid.UUID, tuple[int, int]],
+    goods: Iterable[tuple[uuid.UUID, uuid.UUID, int]] = (),
+) -> None:
+    """Add to the member's counters: `given` is rule → (units, times); `goods` is
+    (rule, product, quantity). Negative numbers take back (a refund)."""
+    day, month = periods(moment, time_zone)
+    insert = pg_dialect.insert if connection.dialect.name == "postgresql" else sqlite_dialect.insert
+    rule_rows = [
+        {
+            "merchant_id": merchant_id,
+            "membership_id": membership_id,
+            "rule_id": rule_id,
+            "period": period,
+            "starts_on": starts_on,
+            "amount": units,
+            "times": times,
+        }
+        for rule_id, (units, times) in sorted(given.items())
+        if units or times
+        for period, starts_on in (("day", day), ("month", month))
+    ]
+    if rule_rows:
+        statement = insert(loyalty_rule_usage)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=_key(loyalty_rule_usage),
+                set_={
+                    "amount": loyalty_rule_usage.c.amount + statement.excluded.amount,
+                    "times": loyalty_rule_usage.c.times + statement.excluded.times,
+                },
+            ),
+            rule_rows,
+        )
+    goods_rows = [
+        {
+            "merchant_id": merchant_id,
+            "membership_id": membership_id,
+            "rule_id": rule_id,
+            "product_id": product_id,
+            "period": period,
+            "starts_on": starts_on,
+            "quantity": quantity,
+        }
+        for rule_id, product_id, quantity in sorted(goods)
+        if quantity
+        for period, starts_on in (("day", day), ("month", month))
+    ]
+    if goods_rows:
+        statement = insert(loyalty_goods_usage)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=_key(loyalty_goods_usage),
+                set_={"quantity": loyalty_goods_usage.c.quantity + statement.excluded.quantity},
+            ),
+            goods_rows,
+        )
+
+
+def take_back_usage(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    moment: datetime,
+    time_zone: str,
+    *,
+    given: Mapping[uuid.UUID, tuple[int, int]],
+) -> None:
+    """A refund's part: take rule → (units, times) off the counters of the check's day and
+    month (never below zero). Limits on goods keep counting refunded units."""
+    day, month = periods(moment, time_zone)
+    for rule_id, (units, times) in sorted(given.items()):
+        connection.execute(
+            update(loyalty_rule_usage)
+            .where(
+                loyalty_rule_usage.c.merchant_id == merchant_id,
+                loyalty_rule_usage.c.membership_id == membership_id,
+                loyalty_rule_usage.c.rule_id == rule_id,
+                _in_period(loyalty_rule_usage, day, month),
+            )
+            .values(
+                amount=case(
+                    (loyalty_rule_usage.c.amount > units, loyalty_rule_usage.c.amount - units),
+                    else_=0,
+                ),
+                times=case(
+                    (loyalty_rule_usage.c.times > times, loyalty_rule_usage.c.times - times),
+                    else_=0,
+                ),
+            )
+        )
+
+
+def _in_period(table, day: date, month: date):  # -> a SQL condition
+    return ((table.c.period == "day") & (table.c.starts_on == day)) | (
+        (table.c.period == "month") & (table.c.starts_on == month)
+    )
+
+
+def _key(table) -> Sequence:
+    return list(table.primary_key.columns)
