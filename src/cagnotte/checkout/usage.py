@@ -64,7 +64,7 @@ def member_facts(
         .where(
             checks.c.merchant_id == merchant_id,
             checks.c.membership_id == membership_id,
-            checks.c.occurred_at < moment,
+            checks.c.occurred_at <= moment,
         )
     ).scalar_one()
     rule_usage: dict[str, RuleUsage] = {}
