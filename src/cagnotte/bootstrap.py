@@ -117,6 +117,7 @@ def bootstrap(
             wallets,
             catalogue=catalogue,
             refund_cashier_max_minor=settings.check_refund_cashier_max_minor,
+            gift_cards=gift_cards,
         ),
         catalogue=catalogue,
     )

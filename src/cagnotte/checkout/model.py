@@ -54,6 +54,15 @@ class WalletUse:
 
 
 @dataclass(frozen=True, slots=True)
+class GiftCardUse:
+    """The customer pays with a gift card: an amount, or what is left (up to its balance)."""
+
+    number: str
+    pin: str | None = None
+    amount_minor: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CheckRequest:
     """A check to quote or commit."""
 
@@ -70,6 +79,8 @@ class CheckRequest:
     invoice_number: str | None = None
     loyalty_uses: tuple[LoyaltyUse, ...] = ()
     wallet: WalletUse | None = None
+    # A gift card pays first, the wallet what is left after it.
+    gift_card: GiftCardUse | None = None
     # An offline register's replay says when the check was made.
     occurred_at: datetime | None = None
 

@@ -198,26 +198,30 @@ def wallet_payment(
     amount_minor: int | None,
     asset_code: str,
     tender_effects: Sequence[Effect] = (),
+    *,
+    contributor: str = "wallet",
 ) -> Effect | None:
-    """What the customer's wallet pays: the amount asked, or what is left (up to its balance).
+    """What a stored-value tender (the customer's wallet, a gift card) pays: the amount
+    asked, or what is left of the check after the tenders before it (up to its balance).
 
     An amount beyond what is left of the check is invalid_input; beyond the
     balance, insufficient_funds (the ledger refuses it again at commit).
     """
+    name = contributor.replace("_", " ")
     left = sum(_left(line) for line in priced) - sum(e.value_minor for e in tender_effects)
     if amount_minor is None:
         amount_minor = min(left, wallet_balance_minor)
     elif amount_minor > left:
-        raise errors.InvalidInput("The wallet cannot pay more than is left of the check.")
+        raise errors.InvalidInput(f"The {name} cannot pay more than is left of the check.")
     elif amount_minor > wallet_balance_minor:
         raise errors.InsufficientFunds()
     if amount_minor <= 0:
         return None
     return Effect(
-        contributor="wallet",
+        contributor=contributor,
         kind="payment",
         asset_code=asset_code,
         units=amount_minor,
         value_minor=amount_minor,
-        reason=f"wallet paid {amount_minor} minor units",
+        reason=f"{name} paid {amount_minor} minor units",
     )

@@ -62,6 +62,10 @@ from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
 from cagnotte.ledger.service import decode_cursor, encode_cursor
 from cagnotte.money import Asset
+from cagnotte.programs.gift_cards import GiftCardService
+from cagnotte.programs.gift_cards import repository as gift_card_repository
+from cagnotte.programs.gift_cards.rows import CardRow
+from cagnotte.programs.gift_cards.spending import PaymentCard
 from cagnotte.programs.loyalty import ANONYMOUS, CustomerFacts
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
 from cagnotte.programs.loyalty.budgets import Budget, budgets_of
@@ -129,11 +133,18 @@ class CheckRefund:
     kept_off_refund_minor: int
     entry_id: uuid.UUID | None
     replayed: bool = False
+    # What went back onto the gift card that paid part of the check.
+    to_gift_card_minor: int = 0
 
     @property
     def other_means_minor(self) -> int:
         """What the register gives back itself (cash, the bank card)."""
-        return self.money_back_minor - self.to_wallet_minor - self.kept_off_refund_minor
+        return (
+            self.money_back_minor
+            - self.to_wallet_minor
+            - self.to_gift_card_minor
+            - self.kept_off_refund_minor
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +153,7 @@ class CheckRefund:
             "lines": {str(index): quantity for index, quantity in self.lines.items()},
             "money_back_minor": self.money_back_minor,
             "to_wallet_minor": self.to_wallet_minor,
+            "to_gift_card_minor": self.to_gift_card_minor,
             "kept_off_refund_minor": self.kept_off_refund_minor,
             "entry_id": str(self.entry_id) if self.entry_id else None,
         }
@@ -154,6 +166,7 @@ class CheckRefund:
             lines={int(index): quantity for index, quantity in data["lines"].items()},
             money_back_minor=data["money_back_minor"],
             to_wallet_minor=data["to_wallet_minor"],
+            to_gift_card_minor=data.get("to_gift_card_minor", 0),
             kept_off_refund_minor=data["kept_off_refund_minor"],
             entry_id=uuid.UUID(data["entry_id"]) if data["entry_id"] else None,
             replayed=True,
@@ -176,6 +189,15 @@ class _Prepared:
     programs: list[LoyaltyProgram]
     rules: RuleIndex
     merchant_id: uuid.UUID
+    gift_card: PaymentCard | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Balances:
+    """What the check's stored-value tenders hold."""
+
+    wallet: int = 0
+    gift_card: int = 0
 
 
 class Checkout:
@@ -192,6 +214,7 @@ class Checkout:
         wallets: WalletService,
         catalogue: CatalogueService | None = None,
         refund_cashier_max_minor: int = 50_000,
+        gift_cards: GiftCardService | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -202,6 +225,7 @@ class Checkout:
         self.wallets = wallets
         self.catalogue = catalogue
         self.refund_cashier_max_minor = refund_cashier_max_minor
+        self.gift_cards = gift_cards
 
     # Use cases -------------------------------------------------------------------
 
@@ -212,8 +236,15 @@ class Checkout:
         prepared = self._prepare(caller, request)
         with self.database.read() as connection:
             customer = self._customer(connection, caller.merchant_id, request, prepared)
+            card = (
+                gift_card_repository.card(
+                    connection, caller.merchant_id, prepared.gift_card.card_id
+                )
+                if prepared.gift_card is not None
+                else None
+            )
             quote, _earned, _budgets = self._evaluate(
-                connection, prepared, request, self._wallet_balance(prepared), customer
+                connection, prepared, request, self._balances(prepared, connection, card), customer
             )
         return quote
 
@@ -236,19 +267,25 @@ class Checkout:
                 # A member's checks wait for each other: their caps, visits and
                 # first purchase are counted on what the one before left.
                 unit.lock(memberships, request.membership_id)
+            card = (
+                self.gift_cards.tender.lock_card(unit, prepared.gift_card.card_id)
+                if prepared.gift_card is not None and self.gift_cards is not None
+                else None
+            )
             customer = self._customer(unit.connection, unit.merchant_id, request, prepared)
             quote, earned, budgets = self._evaluate(
                 unit.connection,
                 prepared,
                 request,
-                self._wallet_balance(prepared, unit),
+                self._balances(prepared, unit.connection, card),
                 customer,
                 unit=unit,
             )
-            plans = [
-                self._loyalty_plan(prepared, request, quote, budgets),
-                *self._wallet_plans(prepared, quote),
-            ]
+            plans = [self._loyalty_plan(prepared, request, quote, budgets)]
+            if card is not None:
+                gift_card_plan, quote = self._gift_card_plan(unit, prepared, request, quote, card)
+                plans.append(gift_card_plan)
+            plans.extend(self._wallet_plans(prepared, quote))
             plans.append(self._check_rows(unit, request, check_id, quote))
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
@@ -420,6 +457,7 @@ class Checkout:
         available: dict[uuid.UUID, int] = {}
         kept_off = 0
         to_wallet = 0
+        to_gift_card = 0
         # What the refund takes off capped promotions' counters: rule → (units, times).
         uncounted: dict[uuid.UUID, tuple[int, int]] = {}
         # What is given back first (spent points, a handed-in stamp card, wallet
@@ -454,7 +492,9 @@ class Checkout:
             # The reversal credits the account the effect debited.
             given_to = original.debit_account_id
             available[given_to] = self._available(unit, given_to, available) + due
-            if row["kind"] == "payment":
+            if row["kind"] == "payment" and row["contributor"] == "gift_card":
+                to_gift_card += due
+            elif row["kind"] == "payment":
                 to_wallet += due
         if uncounted and check["membership_id"] is not None:
             take_back_usage(
@@ -494,7 +534,8 @@ class Checkout:
             lines=refunded_now,
             money_back_minor=money,
             to_wallet_minor=to_wallet,
-            kept_off_refund_minor=min(kept_off, money - to_wallet),
+            to_gift_card_minor=to_gift_card,
+            kept_off_refund_minor=min(kept_off, money - to_wallet - to_gift_card),
             entry_id=result.entry_id if result else None,
         )
 
@@ -612,7 +653,21 @@ class Checkout:
             running,
             self.loyalty.rule_index(caller.merchant_id),
             caller.merchant_id,
+            self._payment_card(caller, request),
         )
+
+    def _payment_card(self, caller: Principal, request: CheckRequest) -> PaymentCard | None:
+        """The gift card that pays part of the check, its number and PIN checked (counted)."""
+        if request.gift_card is None:
+            return None
+        if self.gift_cards is None:
+            raise errors.InvalidInput("Gift cards are not offered here.")
+        card = self.gift_cards.payment_card(
+            caller, number=request.gift_card.number, pin=request.gift_card.pin
+        )
+        if card.program.asset_code != request.currency:
+            raise errors.InvalidInput("The gift card is in another currency than the check.")
+        return card
 
     def _identified(self, caller: Principal, request: CheckRequest) -> CheckRequest:
         """The request with its member named by id, however the register named them."""
@@ -665,11 +720,21 @@ class Checkout:
             if program.currency == currency and program.running_at(moment)
         ]
 
-    def _wallet_balance(self, prepared: _Prepared, unit: UnitOfWork | None = None) -> int:
-        if prepared.wallet is None:
-            return 0
-        connection = unit.connection if unit is not None else None
-        return self.ledger.balance(prepared.wallet.wallet, connection).available
+    def _balances(
+        self, prepared: _Prepared, connection: Connection, card: CardRow | None
+    ) -> _Balances:
+        """What the stored-value tenders of the check hold (read under their locks at commit)."""
+        wallet = (
+            self.ledger.balance(prepared.wallet.wallet, connection).available
+            if prepared.wallet is not None
+            else 0
+        )
+        gift_card = (
+            self.gift_cards.tender.accounts.balance(card, connection).available
+            if card is not None and self.gift_cards is not None
+            else 0
+        )
+        return _Balances(wallet, gift_card)
 
     # Pricing (pure, given the prepared facts) ----------------------------------------
 
@@ -678,7 +743,7 @@ class Checkout:
         connection: Connection,
         prepared: _Prepared,
         request: CheckRequest,
-        wallet_balance: int,
+        balances: _Balances,
         customer: CustomerFacts,
         *,
         unit: UnitOfWork | None = None,
@@ -688,7 +753,7 @@ class Checkout:
         In a commit (`unit`) the budgets' rules are locked first, so parallel
         checks drawing on one budget take turns and each sees what the last left.
         """
-        quote, earned = self._price(prepared, request, wallet_balance, customer)
+        quote, earned = self._price(prepared, request, balances, customer)
         if not earned.budget_draws:
             return quote, earned, {}
         drawn = sorted(earned.budget_draws)
@@ -697,7 +762,7 @@ class Checkout:
         budgets = budgets_of(connection, prepared.merchant_id, drawn)
         left = {rule_id: budget.left_units for rule_id, budget in budgets.items()}
         if any(draw > left.get(rule_id, 0) for rule_id, draw in earned.budget_draws.items()):
-            quote, earned = self._price(prepared, request, wallet_balance, customer, left)
+            quote, earned = self._price(prepared, request, balances, customer, left)
         return quote, earned, budgets
 
     def _customer(
@@ -747,7 +812,7 @@ class Checkout:
         self,
         prepared: _Prepared,
         request: CheckRequest,
-        wallet_balance: int,
+        balances: _Balances,
         customer: CustomerFacts,
         budgets_left: dict[uuid.UUID, int] | None = None,
     ) -> tuple[Quote, earning.Earned]:
@@ -774,10 +839,20 @@ class Checkout:
             time_zone=TIME_ZONE,
         )
         earns = _sharing_transfers(earned.effects)
-        payments = []
+        payments: list[Effect] = []
+        if request.gift_card is not None:
+            payment = wallet_payment(
+                priced,
+                balances.gift_card,
+                request.gift_card.amount_minor,
+                request.currency,
+                contributor="gift_card",
+            )
+            if payment is not None:
+                payments.append(payment)
         if request.wallet is not None:
             payment = wallet_payment(
-                priced, wallet_balance, request.wallet.amount_minor, request.currency
+                priced, balances.wallet, request.wallet.amount_minor, request.currency, payments
             )
             if payment is not None:
                 payments.append(payment)
@@ -832,6 +907,41 @@ class Checkout:
                 )
             )
         return Plan("loyalty", tuple(operations))
+
+    def _gift_card_plan(
+        self,
+        unit: UnitOfWork,
+        prepared: _Prepared,
+        request: CheckRequest,
+        quote: Quote,
+        card: CardRow,
+    ) -> tuple[Plan, Quote]:
+        """The gift card's spend for its payment effect, which is named by the spend's transfer.
+
+        The card's program decides as for any spend (its state, amounts, daily
+        limits, an invoice number if it asks for one: the check's, claimed by the
+        check in this unit). A check the card pays nothing of spends nothing.
+        """
+        assert prepared.gift_card is not None and self.gift_cards is not None
+        effects = list(quote.effects)
+        for position, effect in enumerate(effects):
+            if effect.contributor != "gift_card":
+                continue
+            plan = self.gift_cards.tender.plan_spend(
+                unit,
+                card,
+                prepared.gift_card.program,
+                effect.units,
+                accounts=prepared.gift_card.accounts,
+                actor=prepared.gift_card.actor,
+                invoice_number=request.invoice_number,
+                invoice_claimed=True,
+                reference=f"check {request.invoice_number or ''}".strip(),
+            )
+            transfer = plan.operations[0]
+            effects[position] = replace(effect, transfer_id=transfer.id)
+            return plan, replace(quote, effects=tuple(effects))
+        return Plan("gift_card"), quote
 
     def _wallet_plans(self, prepared: _Prepared, quote: Quote) -> list[Plan]:
         plans = []

@@ -13,6 +13,7 @@ from cagnotte.checkout.model import (
     CHECK_LINES_MAX,
     LINE_QUANTITY_MAX,
     CheckRequest,
+    GiftCardUse,
     LineRequest,
     LoyaltyUse,
     Quote,
@@ -42,6 +43,14 @@ class WalletUseIn(Strict):
     )
 
 
+class GiftCardUseIn(Strict):
+    number: str = Field(min_length=1, max_length=40)
+    pin: str | None = Field(None, min_length=1, max_length=12)
+    amount_minor: int | None = Field(
+        None, ge=1, le=10**15, description="Omitted: what is left, up to the card's balance."
+    )
+
+
 class CheckIn(Strict):
     """A check as the register sends it (the customer is optional: anonymous)."""
 
@@ -59,6 +68,9 @@ class CheckIn(Strict):
     lines: list[CheckLineIn] = Field(min_length=1, max_length=CHECK_LINES_MAX)
     use_loyalty: list[LoyaltyUseIn] = Field(default_factory=list, max_length=20)
     use_wallet: WalletUseIn | None = None
+    use_gift_card: GiftCardUseIn | None = Field(
+        None, description="A gift card pays first (number and PIN checked); the wallet after it."
+    )
     occurred_at: AwareDatetime | None = Field(
         None, description="An offline register's replay: when the check was made."
     )
@@ -84,6 +96,11 @@ class CheckIn(Strict):
             ),
             loyalty_uses=tuple(LoyaltyUse(use.program_id, use.units) for use in self.use_loyalty),
             wallet=WalletUse(self.use_wallet.amount_minor) if self.use_wallet else None,
+            gift_card=GiftCardUse(
+                self.use_gift_card.number, self.use_gift_card.pin, self.use_gift_card.amount_minor
+            )
+            if self.use_gift_card
+            else None,
             occurred_at=self.occurred_at,
         )
 
@@ -244,6 +261,7 @@ class CheckRefundOut(BaseModel):
     lines: dict[str, int]
     money_back_minor: int
     to_wallet_minor: int
+    to_gift_card_minor: int = Field(description="Put back onto the gift card that paid.")
     kept_off_refund_minor: int = Field(
         description="The value of earned points already spent: paid back that much less."
     )
@@ -258,6 +276,7 @@ class CheckRefundOut(BaseModel):
             lines={str(index): quantity for index, quantity in refund.lines.items()},
             money_back_minor=refund.money_back_minor,
             to_wallet_minor=refund.to_wallet_minor,
+            to_gift_card_minor=refund.to_gift_card_minor,
             kept_off_refund_minor=refund.kept_off_refund_minor,
             other_means_minor=refund.other_means_minor,
             entry_id=refund.entry_id,

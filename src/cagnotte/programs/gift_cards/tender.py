@@ -93,6 +93,7 @@ class GiftCardTender:
         accounts: ProgramAccounts,
         actor: Actor,
         invoice_number: str | None = None,
+        invoice_claimed: bool = False,
         take_what_is_there: bool = False,
         reference: str | None = None,
     ) -> Plan:
@@ -101,7 +102,9 @@ class GiftCardTender:
         The card's row is locked in `unit` and its PIN was checked before it;
         `accounts` were opened before it (CardAccounts.of_program). The plan
         holds the spend's transfer, and the operation's log row, which names
-        `unit.entry_id`. Errors: as GiftCardService.spend.
+        `unit.entry_id`. `invoice_claimed`: the caller (a check) claimed the
+        invoice number in this unit already, for itself and the card alike.
+        Errors: as GiftCardService.spend.
         """
         assert accounts.program_id == program.id
         facts = card_facts(unit, self.accounts, card, program)
@@ -110,7 +113,7 @@ class GiftCardTender:
             accounts,
             actor,
             amount,
-            invoice(unit, invoice_number),
+            Invoice(number=invoice_number) if invoice_claimed else invoice(unit, invoice_number),
             take_what_is_there=take_what_is_there,
             reference=reference,
         )
