@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.programs.gift_cards.ecards import qr_svg_data_uri
 from cagnotte.security.auth import ONE_TIME_CODE_LIFETIME
+from cagnotte.security.member_tokens import MEMBER_TOKEN_LIFETIME
 from cagnotte.web import gift_card_views, views
 from cagnotte.web.deps import CustomerSession, CustomerSessionDep, ServicesDep
 from cagnotte.web.forms import EMAIL_LENGTH_MAX, looks_like_email
@@ -219,6 +221,49 @@ def account_history(
         request,
         "customer_account.html",
         {"page": page, "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
+    )
+
+
+# The member code page shows a new code a little before the one it shows ends.
+MEMBER_CODE_REFRESH_SECONDS = int(MEMBER_TOKEN_LIFETIME.total_seconds()) - 20
+
+
+@router.get("/member-code/{merchant_id}")
+def member_code(
+    request: Request, merchant_id: uuid.UUID, session: CustomerSessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """The member's QR code for the register: short-lived, so the page renews it by itself."""
+    try:
+        token, expires_at = services.customers.member_token(
+            session.principal.customer_id, merchant_id
+        )
+    except errors.NotFound:
+        return render(
+            request,
+            "message.html",
+            {
+                "title": "Not found",
+                "text": "You are not an active member of this shop.",
+                "back_url": CUSTOMER_PAGES_PATH,
+                "back_text": "Back to your wallet",
+                "csrf_token": session.csrf_token,
+                "sign_out_url": SIGN_OUT_URL,
+            },
+            404,
+        )
+    names = services.merchants.merchant_names([merchant_id])
+    return render(
+        request,
+        "customer_member_code.html",
+        {
+            "merchant_name": names.get(merchant_id, "—"),
+            "token": token,
+            "qr_code": qr_svg_data_uri(token),
+            "expires_at": expires_at,
+            "refresh_seconds": MEMBER_CODE_REFRESH_SECONDS,
+            "csrf_token": session.csrf_token,
+            "sign_out_url": SIGN_OUT_URL,
+        },
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account, Balance, TransferRecord
 from cagnotte.money import Asset
 from cagnotte.security.principals import Principal
-from cagnotte.web import gift_card_views
+from cagnotte.web import gift_card_views, loyalty_views
 
 HISTORY_LINES_ON_WALLET = 5
 HISTORY_PAGE_SIZE = 20
@@ -72,6 +72,9 @@ class MembershipView:
     merchant_name: str
     blocked: bool
     accounts: list[AccountView]
+    # The merchant's loyalty programs and this member's standing in each.
+    programs: list[loyalty_views.ProgramView] = field(default_factory=list)
+    merchant_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +152,10 @@ def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[Membersh
                 )
                 for account in accounts
             ],
+            programs=loyalty_views.member_programs(
+                services, membership["merchant_id"], membership["id"], accounts
+            ),
+            merchant_id=membership["merchant_id"],
         )
         for membership, accounts in owned
     ]

@@ -1,0 +1,124 @@
+"""The customer page's loyalty part: each program's balance, stamp card, expiring points.
+
+Read-only: a member's account is found among the accounts the ledger already
+has for the membership (none is opened by looking), by the purpose and asset
+a program gives its members' accounts. Points that expire are the member's
+lots with an end date, soonest first, as the ledger spends them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from cagnotte.bootstrap import Services
+from cagnotte.db.tables import lots
+from cagnotte.ledger import Account
+from cagnotte.programs.loyalty.admin import member_account_spec
+from cagnotte.programs.loyalty.program import LoyaltyProgram, ProgramKind, ProgramStatus
+
+# The soonest expiring lots shown per program.
+EXPIRING_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Expiring:
+    amount: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramView:
+    """One program as its member sees it."""
+
+    name: str
+    kind: str
+    balance: str
+    # Stamps: how many are on the current card, and the card's size.
+    stamps: int | None
+    card_size: int | None
+    expiring: list[Expiring]
+    suspended: bool
+
+
+def member_programs(
+    services: Services,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    accounts: Sequence[Account],
+) -> list[ProgramView]:
+    """The merchant's programs (not deleted) with this member's standing in each."""
+    views = []
+    for program in services.loyalty.programs_for_checks(merchant_id):
+        spec = member_account_spec(program, membership_id)
+        account = next(
+            (
+                account
+                for account in accounts
+                if account.purpose == spec.purpose and account.asset_code == spec.asset_code
+            ),
+            None,
+        )
+        units = services.ledger.balance(account).credit_balance if account is not None else 0
+        views.append(_view(services, program, account, units))
+    return views
+
+
+def _view(
+    services: Services, program: LoyaltyProgram, account: Account | None, units: int
+) -> ProgramView:
+    suspended = program.status == ProgramStatus.SUSPENDED
+    if program.kind == ProgramKind.STAMPS:
+        assert program.stamp_card is not None
+        size = program.stamp_card.size
+        return ProgramView(
+            program.name,
+            program.kind.value,
+            f"{units % size} of {size} stamps",
+            units % size,
+            size,
+            [],
+            suspended,
+        )
+    return ProgramView(
+        program.name,
+        program.kind.value,
+        _amount(services, program, units),
+        None,
+        None,
+        [
+            Expiring(_amount(services, program, remaining), expires_at)
+            for remaining, expires_at in _expiring(services, account)
+        ],
+        suspended,
+    )
+
+
+def _amount(services: Services, program: LoyaltyProgram, units: int) -> str:
+    if program.kind == ProgramKind.KITTY:
+        asset = services.loyalty.merchants.assets_by_code([program.asset_code])[program.asset_code]
+        return asset.format(units)
+    return f"{units} point" + ("" if units == 1 else "s")
+
+
+def _expiring(services: Services, account: Account | None) -> list[tuple[int, datetime]]:
+    if account is None:
+        return []
+    with services.database.read() as connection:
+        rows = connection.execute(
+            select(lots.c.remaining, lots.c.expires_at)
+            .where(
+                lots.c.merchant_id == account.merchant_id,
+                lots.c.account_id == account.id,
+                lots.c.expires_at.is_not(None),
+                lots.c.expires_at > services.clock.now(),
+                lots.c.remaining > 0,
+            )
+            .order_by(lots.c.expires_at)
+            .limit(EXPIRING_SHOWN)
+        ).all()
+    return [(int(row.remaining), row.expires_at) for row in rows]
