@@ -69,7 +69,7 @@ def run(database_url: str, codes: int, rounds: int) -> list[float]:
     operator = Principal(merchant_id=PLATFORM_MERCHANT_ID, role="operator")
     merchant = services.merchants.create_merchant(operator, name="Bench", head_office_email=None)
     owner = operator.acting_for(merchant["id"])
-    key = services.bonus_codes.code_key()
+    key = services.bonus_codes.code_keys()
     timings = []
     for _round in range(rounds):
         now = services.clock.now()
