@@ -65,7 +65,9 @@ def activate(
 
 def run(database_url: str, codes: int, rounds: int) -> list[float]:
     migrate(database_url)
-    services = bootstrap(Settings(database_url=database_url), mailer=DiscardingMailer())
+    services = bootstrap(
+        Settings(environment="development", database_url=database_url), mailer=DiscardingMailer()
+    )
     operator = Principal(merchant_id=PLATFORM_MERCHANT_ID, role="operator")
     merchant = services.merchants.create_merchant(operator, name="Bench", head_office_email=None)
     owner = operator.acting_for(merchant["id"])

@@ -24,6 +24,7 @@ from cagnotte.api.app import create_app
 from cagnotte.bootstrap import bootstrap
 from cagnotte.cli import app as cli
 from cagnotte.config import Settings
+from cagnotte.db.tables import platform_keys
 from cagnotte.programs.bonus_codes.tables import bonus_codes
 from cagnotte.programs.gift_cards.tables import gift_cards
 from cagnotte.security.hash_keys import key_id
@@ -237,3 +238,32 @@ def test_bonus_codes_of_the_old_key_are_redeemed_after_the_rotation_and_the_coun
         customer = sign_in_customer(client, mailer, merchant, "petr@example.com", "+420602222222")
         redeemed = redeem(client, customer, fresh[0])
         assert redeemed.status_code == 201, redeemed.text
+
+
+def test_cards_under_the_development_key_are_found_once_it_is_given_as_the_older_key(
+    database, clock, mailer
+):
+    # As docs/keys.md says for an installation that ran on the key in the database.
+    settings = Settings(environment="development", database_url=database.url)
+    services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
+    with TestClient(create_app(services), raise_server_exceptions=False) as client:
+        operator_key = services.merchants.ensure_operator_key()
+        merchant = make_merchant(client, operator_key, "Café Bleu")
+        (card,) = new_cards(client, merchant, create_program(client, merchant), 1)
+    with database.read() as connection:
+        stored = connection.execute(
+            select(platform_keys.c.secret).where(platform_keys.c.name == "gift_card_numbers")
+        ).scalar_one()
+
+    with serving(database, clock, mailer, number_keys=f"{NEW},{stored}", code_keys=OLD) as (
+        client,
+        services,
+    ):
+        activated = post(
+            client,
+            "/v1/gift-cards/activations",
+            {"number": card.number, "amount_minor": 5_000},
+            merchant.register,
+        )
+        assert activated.status_code == 201, activated.text
+        assert _card_hash(database, card.id)[1] == key_id(_key(NEW))
