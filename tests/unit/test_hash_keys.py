@@ -21,34 +21,33 @@ from cagnotte.security.hash_keys import HashKeys, KeyUsage, decode_key, key_id, 
 STRONG = secrets.token_urlsafe(32)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        secrets.token_urlsafe(32),
-        secrets.token_hex(32),
-        base64.b64encode(secrets.token_bytes(32)).decode(),
-        base64.urlsafe_b64encode(secrets.token_bytes(48)).decode(),
-    ],
-)
-def test_a_key_of_32_random_bytes_or_more_in_hex_or_base64_is_accepted(text):
-    assert len(decode_key(text)) >= 32
+# Drawn in the test, so that the parallel test processes collect the same tests.
+STRONG_KEYS = {
+    "token_urlsafe": lambda: secrets.token_urlsafe(32),
+    "token_hex": lambda: secrets.token_hex(32),
+    "base64": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    "base64url_48_bytes": lambda: base64.urlsafe_b64encode(secrets.token_bytes(48)).decode(),
+}
+WEAK_KEYS = {
+    "a_word": lambda: "secret",
+    "a_phrase": lambda: "correct horse battery staple",
+    "16_bytes": lambda: secrets.token_urlsafe(16),
+    "31_bytes_hex": lambda: secrets.token_hex(31),
+    "one_byte_repeated": lambda: "a" * 64,
+    "a_pattern_repeated": lambda: "0123456789abcdef" * 4,
+    "a_word_repeated": lambda: base64.b64encode(b"password" * 6).decode(),
+}
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "secret",
-        "correct horse battery staple",
-        secrets.token_urlsafe(16),
-        secrets.token_hex(31),
-        "a" * 64,
-        "0123456789abcdef" * 4,
-        base64.b64encode(b"password" * 6).decode(),
-    ],
-)
-def test_a_short_repetitive_or_not_encoded_key_is_refused(text):
+@pytest.mark.parametrize("make", STRONG_KEYS.values(), ids=STRONG_KEYS.keys())
+def test_a_key_of_32_random_bytes_or_more_in_hex_or_base64_is_accepted(make):
+    assert len(decode_key(make())) >= 32
+
+
+@pytest.mark.parametrize("make", WEAK_KEYS.values(), ids=WEAK_KEYS.keys())
+def test_a_short_repetitive_or_not_encoded_key_is_refused(make):
     with pytest.raises(ValueError, match="token_urlsafe"):
-        decode_key(text)
+        decode_key(make())
 
 
 def test_a_setting_lists_keys_newest_first_and_refuses_one_twice():
