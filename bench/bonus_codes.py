@@ -34,6 +34,7 @@ from cagnotte.programs.bonus_codes import repository
 from cagnotte.programs.bonus_codes.funding import plan_activation
 from cagnotte.programs.bonus_codes.tables import bonus_codes
 from cagnotte.programs.tenders import commit_plans
+from cagnotte.security.hash_keys import HashKeys
 from cagnotte.security.principals import Principal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def free_port() -> int:
 
 
 def activate(
-    services: Services, unit: UnitOfWork, *, campaign_id: uuid.UUID, key: bytes
+    services: Services, unit: UnitOfWork, *, campaign_id: uuid.UUID, keys: HashKeys
 ) -> tuple[float, list[str]]:
     """What funding does once the money is in: the campaign active, its codes drawn and
     stored (the clock starts after the campaign's lock)."""
@@ -60,16 +61,18 @@ def activate(
     commit_plans(
         services.ledger, unit, [plan_activation(campaign, unit.now)], kind="campaign_funding"
     )
-    return started, services.bonus_codes.funding.issue_codes(unit, campaign, key)
+    return started, services.bonus_codes.funding.issue_codes(unit, campaign, keys)
 
 
 def run(database_url: str, codes: int, rounds: int) -> list[float]:
     migrate(database_url)
-    services = bootstrap(Settings(database_url=database_url), mailer=DiscardingMailer())
+    services = bootstrap(
+        Settings(environment="development", database_url=database_url), mailer=DiscardingMailer()
+    )
     operator = Principal(merchant_id=PLATFORM_MERCHANT_ID, role="operator")
     merchant = services.merchants.create_merchant(operator, name="Bench", head_office_email=None)
     owner = operator.acting_for(merchant["id"])
-    key = services.bonus_codes.code_key()
+    keys = services.bonus_codes.code_keys()
     timings = []
     for _round in range(rounds):
         now = services.clock.now()
@@ -90,7 +93,7 @@ def run(database_url: str, codes: int, rounds: int) -> list[float]:
         started, plain = services.units.run(
             merchant["id"],
             "bench_activation",
-            functools.partial(activate, services, campaign_id=campaign_id, key=key),
+            functools.partial(activate, services, campaign_id=campaign_id, keys=keys),
         )
         elapsed = time.perf_counter() - started
         assert len(plain) == codes

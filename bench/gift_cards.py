@@ -76,7 +76,9 @@ def argon2_cost(rounds: int = 30) -> tuple[float, float]:
 def set_up(database_url: str, cards: int) -> tuple[str, list[tuple[str, str]]]:
     """A merchant with a register key, a program and active cards; (key, [(number, pin)])."""
     migrate(database_url)
-    services = bootstrap(Settings(database_url=database_url), mailer=DiscardingMailer())
+    services = bootstrap(
+        Settings(environment="development", database_url=database_url), mailer=DiscardingMailer()
+    )
     operator = Principal(merchant_id=PLATFORM_MERCHANT_ID, role="operator")
     merchant = services.merchants.create_merchant(operator, name="Bench", head_office_email=None)
     owner = operator.acting_for(merchant["id"])
@@ -147,6 +149,7 @@ def serve(database_url: str, workers: int) -> tuple[subprocess.Popen, str]:
         **os.environ,
         "CAGNOTTE_DATABASE_URL": database_url,
         "CAGNOTTE_DATABASE_POOL_SIZE": "20",
+        "CAGNOTTE_ENVIRONMENT": "development",
     }
     process = subprocess.Popen(
         [

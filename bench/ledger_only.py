@@ -63,7 +63,13 @@ def main() -> None:
 
     merchant_id = uuid.UUID(args.merchant_id)
     membership_ids = [uuid.UUID(line) for line in Path(args.customers_file).read_text().split()]
-    services = bootstrap(Settings(database_url=args.url, database_pool_size=max(10, args.threads)))
+    services = bootstrap(
+        Settings(
+            environment="development",
+            database_url=args.url,
+            database_pool_size=max(10, args.threads),
+        )
+    )
     wallets = [
         services.wallets.wallet_account(merchant_id, membership_id, "CZK").id
         for membership_id in membership_ids

@@ -56,6 +56,8 @@ def bootstrap(
     captchas: CaptchaService | None = None,
 ) -> Services:
     settings = settings or Settings()
+    # Before anything is built: a production service without its keys does not start.
+    settings.require_production_keys()
     clock = clock or SystemClock()
     mailer = mailer or build_mailer(settings)
     database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
@@ -74,7 +76,7 @@ def bootstrap(
         mailer,
         mail_from=settings.mail_from,
         public_url=settings.public_url,
-        number_key=settings.gift_card_number_key,
+        number_keys=settings.gift_card_number_keys,
         units=units,
     )
     captchas = captchas or CaptchaService(database, clock)
@@ -105,6 +107,7 @@ def bootstrap(
             bonus_value_max_minor=settings.bonus_value_max_minor,
             platform_bank_account=settings.platform_bank_account,
             units=units,
+            code_keys=settings.bonus_code_keys,
         ),
         loyalty=loyalty,
         checkout=Checkout(

@@ -5,11 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cagnotte.security.hash_keys import parse_keys
+
+
+class SettingsError(ValueError):
+    """Settings the service refuses to start with; the message names the variables."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CAGNOTTE_", extra="ignore")
+    # Inputs stay out of error messages: a refused key must not land in a log.
+    model_config = SettingsConfigDict(
+        env_prefix="CAGNOTTE_", extra="ignore", hide_input_in_errors=True
+    )
 
     # "production" unless said otherwise: a production service refuses what is
     # only fit for a developer's machine (mail as files, keys kept beside their
@@ -36,9 +46,14 @@ class Settings(BaseSettings):
     bonus_value_max_minor: dict[str, int] = {"CZK": 500_000, "EUR": 20_000}
     # Where merchants send campaign funds by bank transfer (with the variable symbol).
     platform_bank_account: str = "72887288/0300"
-    # The HMAC key gift card numbers are looked up by. Unset, one is made once and
-    # kept in the database; set it in production so the key lives apart from the hashes.
+    # The keys gift card numbers (HMAC-SHA256) and bonus codes (BLAKE2b) are hashed
+    # and looked up by: each at least 32 random bytes as hex or base64 (`python -c
+    # 'import secrets; print(secrets.token_urlsafe(32))'`), several separated by
+    # commas, newest first, while a key is rotated (docs/keys.md). Required in
+    # production, so that the keys live apart from the hashes; in development,
+    # unset, a key is made once and kept in the database.
     gift_card_number_key: str | None = None
+    bonus_code_key: str | None = None
     # A check refund giving back more than this (minor units of the check's
     # currency) needs a manager; a cashier or register key may refund up to it.
     check_refund_cashier_max_minor: int = 50_000
@@ -46,3 +61,39 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @field_validator("gift_card_number_key", "bonus_code_key")
+    @classmethod
+    def _strong_keys(cls, value: str | None, info: ValidationInfo) -> str | None:
+        try:
+            parse_keys(value)
+        except ValueError as error:
+            raise ValueError(f"CAGNOTTE_{str(info.field_name).upper()}: {error}") from None
+        return value
+
+    @property
+    def gift_card_number_keys(self) -> tuple[bytes, ...]:
+        return parse_keys(self.gift_card_number_key)
+
+    @property
+    def bonus_code_keys(self) -> tuple[bytes, ...]:
+        return parse_keys(self.bonus_code_key)
+
+    def require_production_keys(self) -> None:
+        """In production the hashing keys must be settings, never kept beside the hashes."""
+        if self.is_development:
+            return
+        missing = [
+            f"CAGNOTTE_{name.upper()}"
+            for name in ("gift_card_number_key", "bonus_code_key")
+            if not parse_keys(getattr(self, name))
+        ]
+        if missing:
+            raise SettingsError(
+                f"In production {' and '.join(missing)} must be set, so that the keys of "
+                "the card number and bonus code hashes live apart from the database: "
+                "each at least 32 random bytes as hex or base64, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'. "
+                "A developer's machine may run with --development "
+                "(CAGNOTTE_ENVIRONMENT=development) instead."
+            )

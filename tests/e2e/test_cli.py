@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -73,6 +74,9 @@ def test_serve_migrates_the_sqlite_default_and_prints_the_url_and_the_operator_k
 
 def test_migrate_and_jobs_run_work_on_a_fresh_database(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", f"sqlite:///{tmp_path / 'jobs.db'}")
+    # In production, as the default environment is: with the keys of the hashes.
+    monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", secrets.token_urlsafe(32))
+    monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", secrets.token_hex(32))
     runner = CliRunner()
     migrated = runner.invoke(app, ["migrate"])
     assert migrated.exit_code == 0, migrated.output

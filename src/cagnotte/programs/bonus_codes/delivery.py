@@ -10,8 +10,6 @@ Errors: forbidden, campaign_not_found, codes_already_downloaded.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Sequence
 
@@ -22,6 +20,7 @@ from cagnotte.programs.bonus_codes import repository
 from cagnotte.programs.bonus_codes.context import BonusContext
 from cagnotte.programs.bonus_codes.rows import Campaign, MaskedCode
 from cagnotte.security.principals import Principal
+from cagnotte.spreadsheets import csv_file, xlsx_file
 
 FILE_TYPES = {
     "csv": "text/csv",
@@ -31,11 +30,9 @@ _COLUMNS = ["code", "value_minor", "currency", "valid_from", "valid_to", "campai
 
 
 def codes_csv(campaign: Campaign, plain: Sequence[str]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(_COLUMNS)
-    for code in plain:
-        writer.writerow(
+    return csv_file(
+        _COLUMNS,
+        (
             [
                 code,
                 campaign.bonus_value_minor,
@@ -44,21 +41,19 @@ def codes_csv(campaign: Campaign, plain: Sequence[str]) -> bytes:
                 campaign.valid_to.isoformat(),
                 campaign.name,
             ]
-        )
-    return buffer.getvalue().encode()
+            for code in plain
+        ),
+    )
 
 
 def codes_xlsx(campaign: Campaign, plain: Sequence[str]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Bonus codes")
-    sheet.append(_COLUMNS)
     # A spreadsheet's dates have no time zone; the moments are UTC.
     valid_from = campaign.valid_from.replace(tzinfo=None)
     valid_to = campaign.valid_to.replace(tzinfo=None)
-    for code in plain:
-        sheet.append(
+    return xlsx_file(
+        "Bonus codes",
+        _COLUMNS,
+        (
             [
                 code,
                 campaign.bonus_value_minor,
@@ -67,10 +62,9 @@ def codes_xlsx(campaign: Campaign, plain: Sequence[str]) -> bytes:
                 valid_to,
                 campaign.name,
             ]
-        )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+            for code in plain
+        ),
+    )
 
 
 def codes_file(campaign: Campaign, plain: Sequence[str], file_format: str) -> bytes:

@@ -33,6 +33,7 @@ from cagnotte.programs.bonus_codes.delivery import Delivery
 from cagnotte.programs.bonus_codes.rows import BankPayment, Campaign, as_json, from_json
 from cagnotte.programs.bonus_codes.tables import bonus_campaigns
 from cagnotte.programs.tenders import Plan, RowUpdate, commit_plans
+from cagnotte.security.hash_keys import HashKeys
 from cagnotte.security.principals import Principal
 
 # A code equal to one of another campaign is about one in 10^9 per code: a set
@@ -135,7 +136,7 @@ class Funding:
     ) -> CampaignView:
         """Move what is still needed from the merchant's business account, at once."""
         caller.require("manager")
-        key = self.context.code_key()
+        keys = self.context.code_keys()
         with self.context.database.read() as connection:
             campaign = repository.campaign(connection, caller.merchant_id, campaign_id)
         if campaign is None:
@@ -144,14 +145,14 @@ class Funding:
         return self.context.units.run(
             caller.merchant_id,
             "campaign_funding",
-            lambda unit: self._fund_from_business_in(unit, campaign_id, business, key),
+            lambda unit: self._fund_from_business_in(unit, campaign_id, business, keys),
             idempotency=idempotency,
             encode=as_json,
             replay=_replayed_view,
         )
 
     def _fund_from_business_in(
-        self, unit: UnitOfWork, campaign_id: uuid.UUID, business: uuid.UUID, key: bytes
+        self, unit: UnitOfWork, campaign_id: uuid.UUID, business: uuid.UUID, keys: HashKeys
     ) -> CampaignView:
         campaign = repository.lock_campaign(unit, campaign_id)
         if campaign.status != "awaiting_funding":
@@ -164,7 +165,7 @@ class Funding:
             business,
             campaign.funding_required_minor - funded,
             "campaign_funding",
-            key,
+            keys,
         )
         refreshed = repository.campaign(unit.connection, unit.merchant_id, campaign_id)
         assert refreshed is not None
@@ -192,7 +193,7 @@ class Funding:
                 campaign = repository.campaign_by_symbol(
                     connection, payment.variable_symbol, payment.asset_code
                 )
-        key = self.context.code_key()
+        keys = self.context.code_keys()
         accounts = self.context.accounts
         bank = accounts.platform("bank", payment.asset_code).id
         # A matched payment's excess goes to the business account, an unmatched one to suspense.
@@ -204,7 +205,7 @@ class Funding:
         return self.context.units.run(
             PLATFORM_MERCHANT_ID,
             "bank_payment",
-            lambda unit: self._record_in(unit, caller, payment, campaign, bank, other, key),
+            lambda unit: self._record_in(unit, caller, payment, campaign, bank, other, keys),
             idempotency=idempotency,
             encode=as_json,
             replay=_replayed_payment,
@@ -218,7 +219,7 @@ class Funding:
         campaign: Campaign | None,
         bank: uuid.UUID,
         other: uuid.UUID,
-        key: bytes,
+        keys: HashKeys,
     ) -> BankPayment:
         merchant_id = campaign_id = None
         to_campaign = to_business = 0
@@ -248,7 +249,7 @@ class Funding:
             for_merchant = unit.acting_for(campaign.merchant_id)
             locked = repository.lock_campaign(for_merchant, campaign.id)
             split = self._fund(
-                for_merchant, locked, bank, other, payment.amount_minor, "bank_payment", key
+                for_merchant, locked, bank, other, payment.amount_minor, "bank_payment", keys
             )
             merchant_id, campaign_id = campaign.merchant_id, campaign.id
             to_campaign, to_business = split.to_campaign_minor, split.to_business_minor
@@ -285,12 +286,12 @@ class Funding:
         """The operator gives a parked payment to a campaign or a merchant's business account."""
         if not caller.is_operator:
             raise errors.Forbidden("Only the operator assigns bank payments.")
-        key = self.context.code_key()
+        keys = self.context.code_keys()
         target = self._assignment_target(payment_id, campaign_id, merchant_id)
         return self.context.units.run(
             PLATFORM_MERCHANT_ID,
             "bank_payment_assigned",
-            lambda unit: self._assign_in(unit, payment_id, target, key),
+            lambda unit: self._assign_in(unit, payment_id, target, keys),
             idempotency=idempotency,
             encode=as_json,
             replay=_replayed_payment,
@@ -334,7 +335,7 @@ class Funding:
         )
 
     def _assign_in(
-        self, unit: UnitOfWork, payment_id: uuid.UUID, target: _Assignment, key: bytes
+        self, unit: UnitOfWork, payment_id: uuid.UUID, target: _Assignment, keys: HashKeys
     ) -> BankPayment:
         # LOCK_ORDER: the campaign before the payment.
         for_merchant = unit.acting_for(target.merchant_id) if target.merchant_id else unit
@@ -383,7 +384,7 @@ class Funding:
                 target.business,
                 payment.amount_minor,
                 "bank_payment_assigned",
-                key,
+                keys,
             )
         repository.assign_bank_payment(
             unit.connection,
@@ -422,7 +423,7 @@ class Funding:
         business: uuid.UUID,
         amount_minor: int,
         kind: str,
-        key: bytes,
+        keys: HashKeys,
     ) -> PaymentSplit:
         """Put money for the (locked) campaign in; activate it if that completes its funds."""
         funded = self.context.accounts.escrow_balance(campaign, unit.connection).credits_posted
@@ -432,11 +433,11 @@ class Funding:
             plans.append(plan_activation(campaign, unit.now))
         commit_plans(self.context.ledger, unit, plans, kind=kind, also_platform=True)
         if split.completes_funding:
-            plain = self.issue_codes(unit, campaign, key)
+            plain = self.issue_codes(unit, campaign, keys)
             unit.after_commit(lambda: self.delivery.mail_codes(campaign, plain))
         return split
 
-    def issue_codes(self, unit: UnitOfWork, campaign: Campaign, key: bytes) -> list[str]:
+    def issue_codes(self, unit: UnitOfWork, campaign: Campaign, keys: HashKeys) -> list[str]:
         """Draw the campaign's codes, store their keyed hashes, keep them plain for the
         download; returns them in the clear, once.
 
@@ -446,9 +447,17 @@ class Funding:
         connection = unit.connection
         for _draw in range(CODE_DRAWS_MAX):
             plain = new_codes(campaign.code_count)
-            hashed = [(code_hash(key, code), code[-LAST_CHARACTERS_SHOWN:]) for code in plain]
+            # While a key is rotated, a code is new only if no code under an older
+            # key is the same: a look-up tries every key.
+            if keys.older and repository.any_code_hash(
+                connection, [code_hash(older, code) for older in keys.older for code in plain]
+            ):
+                continue
+            hashed = [
+                (code_hash(keys.newest, code), code[-LAST_CHARACTERS_SHOWN:]) for code in plain
+            ]
             savepoint = connection.begin_nested()
-            if repository.store_codes(connection, campaign, hashed):
+            if repository.store_codes(connection, campaign, hashed, keys.newest_id):
                 savepoint.commit()
                 break
             savepoint.rollback()

@@ -35,6 +35,7 @@ from cagnotte.programs.bonus_codes.rows import AttemptOutcome, BonusCode, Campai
 from cagnotte.programs.bonus_codes.tables import bonus_codes
 from cagnotte.programs.tenders import Plan, RowUpdate, commit_plans
 from cagnotte.security.captcha import CaptchaService
+from cagnotte.security.hash_keys import HashKeys
 
 WRONG_CODES_BEFORE_LOCK = 5
 LOCKOUT_DURATION = timedelta(hours=24)
@@ -144,9 +145,9 @@ class Redemptions:
         except errors.CaptchaInvalid:
             self._record_attempt(customer_id, client_address, "captcha_wrong")
             raise
-        key = self.context.code_key()
+        keys = self.context.code_keys()
         try:
-            return self._redeem_code(customer_id, normalise_code(code), key, client_address)
+            return self._redeem_code(customer_id, normalise_code(code), keys, client_address)
         except errors.CodeInvalid:
             self._wrong_code(customer_id, client_address)
             raise
@@ -171,19 +172,21 @@ class Redemptions:
             raise errors.TooManyAttempts()
 
     def _redeem_code(
-        self, customer_id: uuid.UUID, normalised: str | None, key: bytes, client_address: str
+        self, customer_id: uuid.UUID, normalised: str | None, keys: HashKeys, client_address: str
     ) -> Redemption:
         if normalised is None:
             raise errors.CodeInvalid()
-        digest = code_hash(key, normalised)
         # A first look without a lock, to open the wallet before the unit of work
-        # (and to refuse most wrong codes without one); the unit looks again.
+        # (and to refuse most wrong codes without one); the unit looks again. The
+        # code is looked up under every key (newest first) while one is rotated.
         with self.context.database.read() as connection:
-            found = repository.code(connection, digest)
+            found = repository.code(connection, [code_hash(key, normalised) for key in keys.keys])
             campaign = None
             if found is not None and not found.is_redeemed:
                 campaign = repository.campaign(connection, found.merchant_id, found.campaign_id)
         campaign = require_redeemable(found, campaign, self.context.clock.now())
+        assert found is not None
+        digest = found.code_hash
         wallet = self.context.accounts.customer_wallet(customer_id, campaign.asset_code)
         return self.context.units.run(
             campaign.merchant_id,

@@ -46,6 +46,8 @@ from cagnotte.programs.bonus_codes.tables import (
 LISTING_ROWS_MAX = 500
 # The primary key a code drawn twice (in two campaigns) runs into.
 CODE_HASH_CONSTRAINT = "pk_bonus_codes"
+# Hashes per IN list: well under SQLite's limit of bound parameters.
+_DIGESTS_PER_QUERY = 5_000
 
 
 def _is_postgresql(connection: Connection) -> bool:
@@ -211,21 +213,26 @@ def code_counts(connection: Connection, campaign: Campaign) -> tuple[int, int]:
 
 
 def store_codes(
-    connection: Connection, campaign: Campaign, codes: Sequence[tuple[bytes, str]]
+    connection: Connection,
+    campaign: Campaign,
+    codes: Sequence[tuple[bytes, str]],
+    key_id: str,
 ) -> bool:
-    """Store the codes (hash, last characters); False if one exists already.
+    """Store the codes (hash under the key `key_id`, last characters); False if one
+    exists already.
 
     On PostgreSQL COPY, the fast way to write many rows; a collision fails the
     COPY, so call it in a savepoint. On SQLite a collision is skipped, and
     counted.
     """
     if _is_postgresql(connection):
-        return _copy_codes(connection, campaign, codes)
+        return _copy_codes(connection, campaign, codes, key_id)
     connection.execute(
         sqlite_dialect.insert(bonus_codes).on_conflict_do_nothing(),
         [
             {
                 "code_hash": digest,
+                "code_key_id": key_id,
                 "merchant_id": campaign.merchant_id,
                 "campaign_id": campaign.id,
                 "last_characters": last,
@@ -238,15 +245,16 @@ def store_codes(
 
 
 def _copy_codes(
-    connection: Connection, campaign: Campaign, codes: Sequence[tuple[bytes, str]]
+    connection: Connection, campaign: Campaign, codes: Sequence[tuple[bytes, str]], key_id: str
 ) -> bool:
     cursor = connection.connection.driver_connection.cursor()
     try:
         with cursor.copy(
-            "COPY bonus_codes (code_hash, merchant_id, campaign_id, last_characters) FROM STDIN"
+            "COPY bonus_codes (code_hash, code_key_id, merchant_id, campaign_id, last_characters)"
+            " FROM STDIN"
         ) as copy:
             for digest, last in codes:
-                copy.write_row((digest, campaign.merchant_id, campaign.id, last))
+                copy.write_row((digest, key_id, campaign.merchant_id, campaign.id, last))
     except psycopg.errors.UniqueViolation as error:
         if error.diag.constraint_name != CODE_HASH_CONSTRAINT:
             raise
@@ -256,14 +264,41 @@ def _copy_codes(
     return True
 
 
-def code(connection: Connection, digest: bytes) -> BonusCode | None:
-    """The code with this keyed hash, whichever merchant's."""
+def any_code_hash(connection: Connection, digests: Sequence[bytes]) -> bool:
+    """Whether a code, of any campaign, has one of these hashes."""
+    for start in range(0, len(digests), _DIGESTS_PER_QUERY):
+        chunk = digests[start : start + _DIGESTS_PER_QUERY]
+        found = connection.execute(
+            select(bonus_codes.c.code_hash).where(bonus_codes.c.code_hash.in_(chunk)).limit(1)
+        ).first()
+        if found is not None:
+            return True
+    return False
+
+
+def code(connection: Connection, digests: Sequence[bytes]) -> BonusCode | None:
+    """The code with one of these keyed hashes (one per key), whichever merchant's."""
     row = (
-        connection.execute(select(bonus_codes).where(bonus_codes.c.code_hash == digest))
+        connection.execute(select(bonus_codes).where(bonus_codes.c.code_hash.in_(digests)))
         .mappings()
         .first()
     )
     return None if row is None else row_of(BonusCode, row)
+
+
+def code_key_counts(connection: Connection) -> dict[str | None, int]:
+    """Codes that may still be redeemed (unused, of an active campaign), per key id."""
+    rows = connection.execute(
+        select(bonus_codes.c.code_key_id, func.count())
+        .join(
+            bonus_campaigns,
+            (bonus_campaigns.c.merchant_id == bonus_codes.c.merchant_id)
+            & (bonus_campaigns.c.id == bonus_codes.c.campaign_id),
+        )
+        .where(bonus_codes.c.redeemed_at.is_(None), bonus_campaigns.c.status == "active")
+        .group_by(bonus_codes.c.code_key_id)
+    ).all()
+    return {identity: int(count) for identity, count in rows}
 
 
 def lock_code(unit: UnitOfWork, digest: bytes) -> BonusCode | None:

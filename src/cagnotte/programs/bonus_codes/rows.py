@@ -78,6 +78,8 @@ class BonusCode:
     redeemed_at: datetime | None
     redeemed_by: uuid.UUID | None
     transfer_id: uuid.UUID | None
+    # The id of the key code_hash was made under; None from before ids were kept.
+    code_key_id: str | None = None
 
     @property
     def is_redeemed(self) -> bool:

@@ -9,6 +9,7 @@ lockout), `settlement` (rest, payouts, wiping). Their errors are listed there.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from cagnotte.clock import Clock
@@ -30,6 +31,8 @@ from cagnotte.programs.bonus_codes.redemption import Redemption, Redemptions
 from cagnotte.programs.bonus_codes.rows import BankPayment, MaskedCode, Payout, RestDestination
 from cagnotte.programs.bonus_codes.settlement import Settlement
 from cagnotte.security.captcha import CaptchaService
+from cagnotte.security.hash_keys import HashKeys, KeyUsage
+from cagnotte.security.platform_keys import HashKeySource
 from cagnotte.security.principals import Principal
 
 
@@ -48,6 +51,7 @@ class BonusCodeService:
         bonus_value_max_minor: dict[str, int] | None = None,
         platform_bank_account: str = PLATFORM_BANK_ACCOUNT,
         units: UnitsOfWork | None = None,
+        code_keys: Sequence[bytes] = (),
     ) -> None:
         self.context = BonusContext(
             database=database,
@@ -60,6 +64,7 @@ class BonusCodeService:
                 bonus_value_max_minor=bonus_value_max_minor or DEFAULT_BONUS_VALUE_MAX_MINOR,
                 platform_bank_account=platform_bank_account,
             ),
+            code_key_source=HashKeySource(database, clock, code_keys, "bonus_codes"),
         )
         self.settlement = Settlement(self.context)
         self.campaigns = Campaigns(self.context, self.settlement)
@@ -67,8 +72,12 @@ class BonusCodeService:
         self.funding = Funding(self.context, self.campaigns, self.delivery)
         self.redemptions = Redemptions(self.context, captchas)
 
-    def code_key(self) -> bytes:
-        return self.context.code_key()
+    def code_keys(self) -> HashKeys:
+        return self.context.code_keys()
+
+    def code_key_usage(self) -> KeyUsage:
+        """How many codes that may still be redeemed are hashed under each key."""
+        return self.context.code_key_usage()
 
     # Campaigns -------------------------------------------------------------------
 

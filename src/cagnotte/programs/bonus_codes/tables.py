@@ -71,6 +71,9 @@ bonus_codes = Table(
     "bonus_codes",
     metadata,
     Column("code_hash", LargeBinary(32), primary_key=True),
+    # The id of the key code_hash was made under (security/hash_keys.py); NULL for
+    # codes hashed before ids were recorded.
+    Column("code_key_id", String(16)),
     Column("merchant_id", Uuid, nullable=False),
     Column("campaign_id", Uuid, nullable=False),
     Column("last_characters", String(4), nullable=False),

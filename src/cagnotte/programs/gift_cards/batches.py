@@ -190,9 +190,15 @@ class Batches:
         hashes = None
         if numbers is not None:
             digits = [normalise_number(number) for number in numbers]
-            hashes = [self.issuer.numbers.hash(number) for number in digits if number]
-            if len(hashes) != len(numbers):
+            if None in digits:
                 raise errors.InvalidInput("A number in the list is not a card number.")
+            # Each number under every key: a card of the batch may be under an older one.
+            hashes = [
+                digest
+                for number in digits
+                if number
+                for digest in self.issuer.numbers.hashes(number)
+            ]
         with self.database.read() as connection:
             cards = setup_repository.batch_cards(
                 connection,

@@ -20,32 +20,14 @@ from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.programs.gift_cards import repository
 from cagnotte.programs.gift_cards.alerts import GiftCardAlerts
-from cagnotte.programs.gift_cards.numbers import normalise_number, number_hash
+from cagnotte.programs.gift_cards.number_keys import NumberKey
+from cagnotte.programs.gift_cards.numbers import normalise_number
 from cagnotte.programs.gift_cards.pins import burn_pin_check, verify_pin
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.resellers import Resellers
 from cagnotte.programs.gift_cards.rows import CardRow
-from cagnotte.security.platform_keys import platform_key
 from cagnotte.security.principals import Principal
-
-
-class NumberKey:
-    """The HMAC key of card numbers: the setting, or a platform key made once."""
-
-    def __init__(self, database: Database, clock: Clock, configured: str | None) -> None:
-        self.database = database
-        self.clock = clock
-        self._value = configured.encode() if configured else None
-
-    def value(self) -> bytes:
-        # Made (once) before a use case's transaction takes the write lock.
-        if self._value is None:
-            self._value = platform_key(self.database, self.clock, "gift_card_numbers")
-        return self._value
-
-    def hash(self, digits: str) -> str:
-        return number_hash(self.value(), digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +65,9 @@ class CardFinder:
         card = None
         if digits:
             with self.database.read() as connection:
-                card = repository.card_by_number_hash(connection, caller.merchant_id, digest)
+                card = repository.card_by_number_hashes(
+                    connection, caller.merchant_id, self.numbers.hashes(digits)
+                )
         program = self.programs.program(caller.merchant_id, card.program_id) if card else None
         if (
             card is None
@@ -100,6 +84,7 @@ class CardFinder:
         assert digits is not None
         if pin_needed and program.pin_required:
             self._check_pin(caller, card, program, digits, pin)
+        card = self.numbers.rehashed(card, digits)
         return FoundCard(card=card, program=program, number=digits)
 
     def record_lookup(self, caller: Principal, digest: str, *, succeeded: bool) -> None:

@@ -30,7 +30,7 @@ from cagnotte.programs.gift_cards import repository
 from cagnotte.programs.gift_cards.accounts import CardAccounts
 from cagnotte.programs.gift_cards.cards import CardLoading
 from cagnotte.programs.gift_cards.ecards import compose_ecard_mail
-from cagnotte.programs.gift_cards.finding import NumberKey
+from cagnotte.programs.gift_cards.number_keys import NumberKey
 from cagnotte.programs.gift_cards.numbers import (
     new_card_number,
     new_pin,
@@ -96,6 +96,7 @@ class CardIssuer:
                 kind=kind,
                 state="inactive",
                 number_hash=digest,
+                number_key_id=self.numbers.keys().newest_id,
                 number_last4=number[-4:],
                 pin_hash=hash_pin(number, pin) if pin else None,
                 pin_failures=0,
@@ -117,9 +118,11 @@ class CardIssuer:
             number = new_card_number(
                 program.number_length, program.number_prefix, program.number_luhn
             )
-            digest = self.numbers.hash(number)
-            if not repository.number_hash_taken(connection, program.merchant_id, digest):
-                return number, digest
+            # Taken under any key: a card under an older key keeps its number.
+            if not repository.number_hash_taken(
+                connection, program.merchant_id, self.numbers.hashes(number)
+            ):
+                return number, self.numbers.hash(number)
         # Only with billions of cards in one program.
         raise errors.Conflict("No free card number; widen the program's numbers.")
 

@@ -18,7 +18,7 @@ from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.programs.gift_cards import repository
 from cagnotte.programs.gift_cards.accounts import CardAccounts
-from cagnotte.programs.gift_cards.finding import NumberKey
+from cagnotte.programs.gift_cards.number_keys import NumberKey
 from cagnotte.programs.gift_cards.numbers import normalise_number
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
@@ -100,8 +100,8 @@ class CardQueries:
                     connection, caller.merchant_id, digits, CARD_SEARCH_RESULTS_MAX
                 )
             else:
-                found = repository.card_by_number_hash(
-                    connection, caller.merchant_id, self.numbers.hash(number)
+                found = repository.card_by_number_hashes(
+                    connection, caller.merchant_id, self.numbers.hashes(number)
                 )
                 cards = [found] if found is not None else []
         return [self.view(card) for card in cards]

@@ -9,14 +9,11 @@ Errors: forbidden, not_found, invalid_input.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import case, func, select
 
 from cagnotte import errors
@@ -29,6 +26,7 @@ from cagnotte.programs.gift_cards.tables import (
     gift_cards,
 )
 from cagnotte.security.principals import Principal
+from cagnotte.spreadsheets import csv_file, xlsx_file
 
 REPORT_DAYS_MAX = 366
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -277,21 +275,10 @@ def export_rows(
     file_format: str,
     sheet_title: str = "report",
 ) -> bytes:
-    """The rows as a CSV (UTF-8) or an XLSX workbook, with a header line."""
+    """The rows as a CSV (UTF-8) or an XLSX workbook, with a header line; names that a
+    spreadsheet would read as formulas are written as plain text (`spreadsheets`)."""
     assert file_format in EXPORT_FORMATS, file_format
+    cells = [[row.get(column) for column in columns] for row in rows]
     if file_format == "csv":
-        text = io.StringIO()
-        writer = csv.DictWriter(
-            text, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(rows)
-        return text.getvalue().encode()
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_title[:31])
-    sheet.append(list(columns))
-    for row in rows:
-        sheet.append([row.get(column) for column in columns])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        return csv_file(columns, cells, lineterminator="\n")
+    return xlsx_file(sheet_title, columns, cells)

@@ -55,13 +55,14 @@ def lock_cards(unit: UnitOfWork, card_ids: Iterable[uuid.UUID]) -> dict[uuid.UUI
     return {row["id"]: CardRow.from_mapping(row) for row in rows}
 
 
-def card_by_number_hash(
-    connection: Connection, merchant_id: uuid.UUID, digest: str
+def card_by_number_hashes(
+    connection: Connection, merchant_id: uuid.UUID, digests: Sequence[str]
 ) -> CardRow | None:
+    """The merchant's card whose number has one of these hashes (one per key)."""
     row = (
         connection.execute(
             select(gift_cards).where(
-                gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash == digest
+                gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash.in_(digests)
             )
         )
         .mappings()
@@ -78,15 +79,41 @@ def card_by_page_token_hash(connection: Connection, digest: str) -> CardRow | No
     return card(connection, found[0], found[1])
 
 
-def number_hash_taken(connection: Connection, merchant_id: uuid.UUID, digest: str) -> bool:
+def number_hash_taken(
+    connection: Connection, merchant_id: uuid.UUID, digests: Sequence[str]
+) -> bool:
+    """Whether a card of the merchant has the number of these hashes (one per key)."""
     return (
         connection.execute(
             select(literal(1)).where(
-                gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash == digest
+                gift_cards.c.merchant_id == merchant_id, gift_cards.c.number_hash.in_(digests)
             )
         ).first()
         is not None
     )
+
+
+def rehash_number(connection: Connection, card: CardRow, digest: str, key_id: str) -> None:
+    """Store the card's number hash under another key; a parallel re-hash changes nothing."""
+    connection.execute(
+        update(gift_cards)
+        .where(
+            gift_cards.c.merchant_id == card.merchant_id,
+            gift_cards.c.id == card.id,
+            gift_cards.c.number_hash == card.number_hash,
+        )
+        .values(number_hash=digest, number_key_id=key_id)
+    )
+
+
+def number_key_counts(connection: Connection) -> dict[str | None, int]:
+    """Cards that are not closed, of every merchant, per key id of their number's hash."""
+    rows = connection.execute(
+        select(gift_cards.c.number_key_id, func.count())
+        .where(gift_cards.c.state != "closed")
+        .group_by(gift_cards.c.number_key_id)
+    ).all()
+    return {identity: int(count) for identity, count in rows}
 
 
 def insert_card(connection: Connection, values: Mapping[str, Any]) -> None:

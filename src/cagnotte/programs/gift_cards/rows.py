@@ -62,6 +62,8 @@ class CardRow:
     closed_reason: str | None
     replaced_by: uuid.UUID | None
     created_at: datetime
+    # The id of the key number_hash was made under; None from before ids were kept.
+    number_key_id: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         assert self.kind in CARD_KINDS, self.kind

@@ -16,7 +16,8 @@ methods; it holds no rules and no SQL of its own. Where each use case lives:
 - `queries`         card views and histories
 
 and beneath them: `finding` (a card by number and PIN, one answer for every
-miss), `operating` (the unit of work of an operation on one card), `tender` and
+miss), `number_keys` (the keys of the number hashes, and their rotation),
+`operating` (the unit of work of an operation on one card), `tender` and
 `plans` (what an operation would do, as a `tenders.Plan`), `repository` and
 `setup_repository` (the SQL), `rows` (typed rows), `program` (a program's one
 list of settings), `rules` (pure rules), `accounts` (the ledger accounts).
@@ -26,6 +27,7 @@ Errors: those listed by each use case's module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cagnotte.clock import Clock
@@ -40,8 +42,9 @@ from cagnotte.programs.gift_cards.alerts import GiftCardAlerts
 from cagnotte.programs.gift_cards.batches import Batches
 from cagnotte.programs.gift_cards.cards import CardLoading
 from cagnotte.programs.gift_cards.expiry import CardExpiry
-from cagnotte.programs.gift_cards.finding import CardFinder, NumberKey
+from cagnotte.programs.gift_cards.finding import CardFinder
 from cagnotte.programs.gift_cards.issuing import CardIssuer, ECards
+from cagnotte.programs.gift_cards.number_keys import NumberKey
 from cagnotte.programs.gift_cards.operating import CardOperations
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.queries import CardQueries
@@ -69,6 +72,7 @@ class _UseCases:
     registration: Registration
     resellers: Resellers
     expiry: CardExpiry
+    numbers: NumberKey
 
 
 def _compose(
@@ -84,9 +88,9 @@ def _compose(
     *,
     mail_from: str,
     public_url: str,
-    number_key: str | None,
+    number_keys: Sequence[bytes],
 ) -> _UseCases:
-    numbers = NumberKey(database, clock, number_key)
+    numbers = NumberKey(database, clock, number_keys)
     resellers = Resellers(database, clock, merchants)
     programs = ProgramCatalogue(database, clock, merchants, resellers)
     finder = CardFinder(database, clock, alerts, programs, resellers, numbers)
@@ -120,6 +124,7 @@ def _compose(
         registration=Registration(units, customers, finder, operations, queries),
         resellers=resellers,
         expiry=CardExpiry(database, clock, units, ledger, accounts, programs, operations, alerts),
+        numbers=numbers,
     )
 
 
@@ -135,7 +140,7 @@ class GiftCardService:
         *,
         mail_from: str,
         public_url: str,
-        number_key: str | None = None,
+        number_keys: Sequence[bytes] = (),
         units: UnitsOfWork | None = None,
     ) -> None:
         self.alerts = GiftCardAlerts(database, clock, mailer, mail_from)
@@ -153,7 +158,7 @@ class GiftCardService:
             accounts,
             mail_from=mail_from,
             public_url=public_url,
-            number_key=number_key,
+            number_keys=number_keys,
         )
         # Gift cards as a tender, for a check paid with a card and something else.
         self.tender = GiftCardTender(accounts)
@@ -206,3 +211,5 @@ class GiftCardService:
         self.reseller_of = use.resellers.reseller_of
         # The expiry job
         self.expire_cards = use.expiry.expire_cards
+        # The number keys' rotation (`cagnotte keys status`)
+        self.number_key_usage = use.numbers.usage

@@ -106,6 +106,9 @@ gift_cards = Table(
     Column("state", String(16), nullable=False),
     # HMAC-SHA256 of the number under the server's key: lookup without keeping the number.
     Column("number_hash", String(64), nullable=False),
+    # The id of the key number_hash was made under (security/hash_keys.py); NULL
+    # for cards hashed before ids were recorded.
+    Column("number_key_id", String(16)),
     Column("number_last4", String(4), nullable=False),
     Column("pin_hash", String(200)),
     Column("pin_failures", Integer, nullable=False),
