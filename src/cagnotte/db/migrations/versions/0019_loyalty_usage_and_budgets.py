@@ -1,7 +1,7 @@
 """loyalty: usage counters of capped promotions, and promotion budgets
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-01 11:40:00
 
 A promotion's caps per customer per day and month, and its limits on goods,
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
