@@ -105,6 +105,7 @@ def bootstrap(
             bonus_value_max_minor=settings.bonus_value_max_minor,
             platform_bank_account=settings.platform_bank_account,
             units=units,
+            attempts=attempts,
         ),
         loyalty=loyalty,
         checkout=Checkout(

@@ -29,6 +29,7 @@ from cagnotte.programs.bonus_codes.funding import Funding, IncomingPayment
 from cagnotte.programs.bonus_codes.redemption import Redemption, Redemptions
 from cagnotte.programs.bonus_codes.rows import BankPayment, MaskedCode, Payout, RestDestination
 from cagnotte.programs.bonus_codes.settlement import Settlement
+from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.captcha import CaptchaService
 from cagnotte.security.principals import Principal
 
@@ -48,6 +49,7 @@ class BonusCodeService:
         bonus_value_max_minor: dict[str, int] | None = None,
         platform_bank_account: str = PLATFORM_BANK_ACCOUNT,
         units: UnitsOfWork | None = None,
+        attempts: AttemptLimiter | None = None,
     ) -> None:
         self.context = BonusContext(
             database=database,
@@ -65,7 +67,9 @@ class BonusCodeService:
         self.campaigns = Campaigns(self.context, self.settlement)
         self.delivery = Delivery(self.context, mailer)
         self.funding = Funding(self.context, self.campaigns, self.delivery)
-        self.redemptions = Redemptions(self.context, captchas)
+        self.redemptions = Redemptions(
+            self.context, captchas, attempts or AttemptLimiter(database, clock)
+        )
 
     def code_key(self) -> bytes:
         return self.context.code_key()
