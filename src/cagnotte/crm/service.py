@@ -390,8 +390,8 @@ class CustomerService:
     def member_token(self, customer_id: uuid.UUID, merchant_id: uuid.UUID) -> tuple[str, datetime]:
         """A short-lived token naming the customer's membership here (the customer page's QR).
 
-        None for a blocked platform account (customer_blocked); a membership the
-        merchant blocked has none either (not_found, as for no membership).
+        A blocked platform account gets none (customer_blocked); nor does a
+        membership its merchant blocked (not_found, as for no membership).
         """
         self.require_platform_account_active(customer_id)
         membership = next(
