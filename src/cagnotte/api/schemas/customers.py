@@ -79,5 +79,5 @@ class PlatformAccountOut(BaseModel):
 class PlatformStatusChange(Strict):
     status: Literal["active", "blocked"]
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)
     ] = Field(description="Why: kept in the audit trail with who decided.")
