@@ -108,6 +108,7 @@ def bootstrap(
             platform_bank_account=settings.platform_bank_account,
             units=units,
             code_keys=settings.bonus_code_keys,
+            attempts=attempts,
         ),
         loyalty=loyalty,
         checkout=Checkout(

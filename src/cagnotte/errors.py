@@ -71,7 +71,8 @@ InvalidPhone = _error("invalid_phone", "The phone number is not valid.")
 SignInFailed = _error("sign_in_failed", "The e-mail or password is not right.")
 LockedOut = _error("locked_out", "Too many failed attempts; try again later.")
 OneTimeCodeInvalid = _error("one_time_code_invalid", "The code is wrong or has expired.")
-CustomerBlocked = _error("customer_blocked", "The customer's membership is blocked.")
+# By the merchant (the membership) or by the operator (the platform account).
+CustomerBlocked = _error("customer_blocked", "The customer is blocked.")
 
 
 # Bonus codes
@@ -87,8 +88,12 @@ CampaignNotActive = _error("campaign_not_active", "The campaign is not active.")
 CodesAlreadyDownloaded = _error(
     "codes_already_downloaded", "The codes were downloaded already; only their ends are shown."
 )
-CodeInvalid = _error("code_invalid", "This code cannot be used.")
-CodeNotValidNow = _error("code_not_valid_now", "This code is not valid at this time.")
+# One answer for every reason, a code outside its validity included: it never tells
+# a guesser that a code exists (programs/bonus_codes/redemption.py).
+CodeInvalid = _error(
+    "code_invalid",
+    "This code cannot be used: it is wrong, used, withdrawn or not valid at this time.",
+)
 CaptchaInvalid = _error("captcha_invalid", "The text from the image is wrong or has expired.")
 TooManyAttempts = _error(
     "too_many_attempts", "Too many attempts from this address; try again later."

@@ -85,7 +85,9 @@ def test_a_customer_redeems_a_code_through_the_form_and_sees_the_balance_change(
 
     page.goto(f"{live_server}/c/bonus")
     _enter(page, campaign_codes[0])
-    expect(page.get_by_role("alert")).to_have_text("This code cannot be used.")
+    expect(page.get_by_role("alert")).to_have_text(
+        "This code cannot be used: it is wrong, used, withdrawn or not valid at this time."
+    )
 
 
 def test_five_wrong_codes_in_the_form_lock_the_feature(

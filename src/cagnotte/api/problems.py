@@ -67,7 +67,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "campaign_not_active": 409,
     "codes_already_downloaded": 410,
     "code_invalid": 422,
-    "code_not_valid_now": 422,
     "captcha_invalid": 422,
     "too_many_attempts": 429,
     "bank_payment_not_found": 404,

@@ -1,6 +1,15 @@
 """The customer directory of a merchant: enrol, fetch, search, edit, block.
 
-Errors: not_found, invalid_phone, invalid_input, conflict.
+And the operator's side of a customer: their platform account (one identity
+across merchants), which the operator can find, block and unblock.
+
+A customer's accounts are frozen (nothing moves) while the merchant has blocked
+their membership or the operator their platform account, and only then: each
+change of either status recomputes the freeze of the accounts it concerns, under
+the lock of the customer's row, so that a merchant's block and the operator's
+unblock arriving together cannot thaw a blocked member's accounts.
+
+Errors: not_found, invalid_phone, invalid_input, conflict, forbidden, customer_blocked.
 """
 
 from __future__ import annotations
@@ -18,13 +27,14 @@ from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
-from cagnotte.db.tables import accounts, customers, memberships
+from cagnotte.db.tables import PLATFORM_MERCHANT_ID, accounts, customers, memberships
 from cagnotte.ledger import Ledger
 from cagnotte.security.member_tokens import issue_member_token, read_member_token
 from cagnotte.security.platform_keys import platform_key
-from cagnotte.security.principals import Principal
+from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED, Principal
 
 SEARCH_PAGE_SIZE_MAX = 100
+PLATFORM_STATUSES = ("active", "blocked")
 PROFILE_FIELDS = (
     "first_name",
     "last_name",
@@ -207,11 +217,15 @@ class CustomerService:
             return self._membership(connection, caller.merchant_id, membership_id)
 
     def set_status(self, caller: Principal, membership_id: uuid.UUID, status: str) -> dict:
-        """Block or unblock a membership; a blocked member's accounts are frozen."""
+        """Block or unblock a membership; a blocked member's accounts are frozen.
+
+        Unblocked, they thaw unless the operator has blocked the platform account.
+        """
         caller.require("manager")
         assert status in ("active", "blocked")
         with self.database.transaction() as connection:
-            self._membership(connection, caller.merchant_id, membership_id)
+            membership = self._membership(connection, caller.merchant_id, membership_id)
+            platform_status = _lock_platform_account(connection, membership["customer_id"])
             connection.execute(
                 update(memberships)
                 .where(
@@ -220,19 +234,11 @@ class CustomerService:
                 )
                 .values(status=status, updated_at=self.clock.now())
             )
-            account_ids = (
-                connection.execute(
-                    select(accounts.c.id).where(
-                        accounts.c.merchant_id == caller.merchant_id,
-                        accounts.c.owner_type == "membership",
-                        accounts.c.owner_id == membership_id,
-                    )
-                )
-                .scalars()
-                .all()
-            )
             self.ledger.set_frozen(
-                connection, caller.merchant_id, account_ids, frozen=status == "blocked"
+                connection,
+                caller.merchant_id,
+                _membership_account_ids(connection, caller.merchant_id, membership_id),
+                frozen="blocked" in (status, platform_status),
             )
             record_audit(
                 connection,
@@ -245,20 +251,115 @@ class CustomerService:
             )
             return self._membership(connection, caller.merchant_id, membership_id)
 
+    # The platform account (the operator's) -------------------------------------------
+
+    def find_platform_accounts(
+        self, caller: Principal, *, phone: str | None, email: str | None
+    ) -> list[dict[str, Any]]:
+        """The platform account with this phone (any notation) or e-mail: none or one."""
+        _require_operator(caller)
+        if phone is None and email is None:
+            raise errors.InvalidInput("Name a phone number or an e-mail.")
+        query = select(customers)
+        if phone is not None:
+            query = query.where(customers.c.phone == normalise_phone(phone, self.region))
+        if email is not None:
+            query = query.where(customers.c.email == email.strip().lower())
+        with self.database.read() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def set_platform_status(
+        self, caller: Principal, customer_id: uuid.UUID, status: str, *, reason: str
+    ) -> dict[str, Any]:
+        """The operator blocks or unblocks a customer's platform account, with a reason.
+
+        A blocked account cannot sign in (its open sessions stop working too),
+        gets no member token and redeems no bonus code; its accounts are frozen
+        (its platform wallets, and those of every membership), so no register
+        takes a payment from it or credits it. Unblocked, they thaw, except those
+        of a membership its merchant has blocked. The reason is kept in the audit
+        trail, with who decided.
+        """
+        _require_operator(caller)
+        assert status in PLATFORM_STATUSES
+        now = self.clock.now()
+        with self.database.transaction() as connection:
+            if _lock_platform_account(connection, customer_id) is None:
+                raise errors.NotFound("No such platform account.")
+            connection.execute(
+                update(customers).where(customers.c.id == customer_id).values(status=status)
+            )
+            self._freeze_platform_account(connection, customer_id, blocked=status == "blocked")
+            record_audit(
+                connection,
+                PLATFORM_MERCHANT_ID,
+                caller.actor,
+                f"platform_account.{status}",
+                customer_id,
+                {"reason": reason},
+                now,
+            )
+            return dict(
+                connection.execute(select(customers).where(customers.c.id == customer_id))
+                .mappings()
+                .one()
+            )
+
+    def _freeze_platform_account(
+        self, connection: Connection, customer_id: uuid.UUID, *, blocked: bool
+    ) -> None:
+        """Freeze or thaw the customer's accounts, per merchant, keeping a member's own block."""
+        platform_wallets = (
+            connection.execute(
+                select(accounts.c.id).where(
+                    accounts.c.merchant_id == PLATFORM_MERCHANT_ID,
+                    accounts.c.owner_type == "customer",
+                    accounts.c.owner_id == customer_id,
+                )
+            )
+            .scalars()
+            .all()
+        )
+        self.ledger.set_frozen(connection, PLATFORM_MERCHANT_ID, platform_wallets, frozen=blocked)
+        for membership in connection.execute(
+            select(memberships.c.merchant_id, memberships.c.id, memberships.c.status).where(
+                memberships.c.customer_id == customer_id
+            )
+        ).all():
+            self.ledger.set_frozen(
+                connection,
+                membership.merchant_id,
+                _membership_account_ids(connection, membership.merchant_id, membership.id),
+                frozen=blocked or membership.status == "blocked",
+            )
+
+    def require_platform_account_active(self, customer_id: uuid.UUID) -> None:
+        """customer_blocked unless the customer's platform account is active."""
+        with self.database.read() as connection:
+            status = connection.execute(
+                select(customers.c.status).where(customers.c.id == customer_id)
+            ).scalar()
+        if status != "active":
+            raise errors.CustomerBlocked(PLATFORM_ACCOUNT_BLOCKED)
+
     def require_membership(self, merchant_id: uuid.UUID, membership_id: uuid.UUID) -> str:
-        """Check the membership is this merchant's; returns its status (cached once known)."""
+        """Check the membership is this merchant's (cached once known); returns its status.
+
+        The status is "blocked" when the merchant has blocked the membership or
+        the operator the customer's platform account: either way nothing moves.
+        """
         key = (merchant_id, membership_id)
         with self.database.read() as connection:
             row = connection.execute(
-                select(memberships.c.status).where(
-                    memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id
-                )
+                select(memberships.c.status, customers.c.status.label("platform_status"))
+                .join(customers, customers.c.id == memberships.c.customer_id)
+                .where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
             ).first()
         if row is None:
             raise errors.NotFound("No such customer.")
         with self._known_lock:
             self._known.add(key)
-        return row.status
+        return "blocked" if "blocked" in (row.status, row.platform_status) else "active"
 
     def is_known(self, merchant_id: uuid.UUID, membership_id: uuid.UUID) -> bool:
         return (merchant_id, membership_id) in self._known
@@ -287,7 +388,12 @@ class CustomerService:
         return found
 
     def member_token(self, customer_id: uuid.UUID, merchant_id: uuid.UUID) -> tuple[str, datetime]:
-        """A short-lived token naming the customer's membership here (the customer page's QR)."""
+        """A short-lived token naming the customer's membership here (the customer page's QR).
+
+        A blocked platform account gets none (customer_blocked); nor does a
+        membership its merchant blocked (not_found, as for no membership).
+        """
+        self.require_platform_account_active(customer_id)
         membership = next(
             (
                 m
@@ -346,6 +452,41 @@ class CustomerService:
             .first()
         )
         return None if row is None else _membership_view(row)
+
+
+def _require_operator(caller: Principal) -> None:
+    if not caller.is_operator:
+        raise errors.Forbidden("Only the operator manages platform accounts.")
+
+
+def _lock_platform_account(connection: Connection, customer_id: uuid.UUID) -> str | None:
+    """The platform account's status, its row locked until the transaction ends (or None).
+
+    Both a merchant's block of a membership and the operator's block of the
+    account take this lock first, so that each sees the other's status when it
+    decides whether the accounts stay frozen.
+    """
+    query = select(customers.c.status).where(customers.c.id == customer_id)
+    if connection.dialect.name == "postgresql":
+        # SQLite has one writer at a time: its write transaction is the lock.
+        query = query.with_for_update(key_share=True)
+    return connection.execute(query).scalar()
+
+
+def _membership_account_ids(
+    connection: Connection, merchant_id: uuid.UUID, membership_id: uuid.UUID
+) -> list[uuid.UUID]:
+    return list(
+        connection.execute(
+            select(accounts.c.id).where(
+                accounts.c.merchant_id == merchant_id,
+                accounts.c.owner_type == "membership",
+                accounts.c.owner_id == membership_id,
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _membership_query():

@@ -1,6 +1,10 @@
 """Signing in: customers with a one-time code by e-mail, staff with a password.
 
-Errors: one_time_code_invalid, locked_out, sign_in_failed, unauthenticated.
+A customer whose platform account the operator has blocked signs in no more,
+and the sessions they hold stop working (customer_blocked).
+
+Errors: one_time_code_invalid, locked_out, sign_in_failed, unauthenticated,
+customer_blocked.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from cagnotte.db.tables import (
 )
 from cagnotte.mail import Mailer, compose
 from cagnotte.security.passwords import verify_password
-from cagnotte.security.principals import CustomerPrincipal, Principal
+from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED, CustomerPrincipal, Principal
 from cagnotte.security.secrets_ import new_token, random_digits, same_hash, token_hash
 
 ONE_TIME_CODE_LENGTH = 6
@@ -138,14 +142,22 @@ class AuthService:
         return session
 
     def _customer_for_email(self, connection: Any, email: str) -> uuid.UUID:
-        row = connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
+        row = connection.execute(
+            select(customers.c.id, customers.c.status).where(customers.c.email == email)
+        ).first()
         if row is not None:
+            _require_active(row.status)
             return row.id
         row = connection.execute(
             select(memberships.c.customer_id).where(memberships.c.email == email).limit(1)
         ).first()
         if row is None:
             raise errors.OneTimeCodeInvalid()
+        _require_active(
+            connection.execute(
+                select(customers.c.status).where(customers.c.id == row.customer_id)
+            ).scalar_one()
+        )
         # The customer proved this e-mail: it becomes their identity's address.
         connection.execute(
             update(customers)
@@ -155,7 +167,20 @@ class AuthService:
         return row.customer_id
 
     def customer_for_token(self, token: str) -> CustomerPrincipal:
-        row = self._session(token, "customer")
+        """The signed-in customer; customer_blocked once their platform account is blocked.
+
+        The account's status is read with the session, on every request: a
+        block takes effect on the sessions already open, whenever they began.
+        """
+        with self.database.read() as connection:
+            row = connection.execute(
+                select(sessions.c.subject_id, sessions.c.expires_at, customers.c.status)
+                .join(customers, customers.c.id == sessions.c.subject_id)
+                .where(sessions.c.token_hash == token_hash(token), sessions.c.kind == "customer")
+            ).first()
+        if row is None or row.expires_at <= self.clock.now():
+            raise errors.Unauthenticated()
+        _require_active(row.status)
         return CustomerPrincipal(customer_id=row.subject_id)
 
     # Staff ---------------------------------------------------------------------
@@ -255,3 +280,9 @@ class AuthService:
         if row is None or row.kind != kind or row.expires_at <= self.clock.now():
             raise errors.Unauthenticated()
         return row
+
+
+def _require_active(platform_status: str) -> None:
+    """A customer signs in, and stays signed in, only while their platform account is active."""
+    if platform_status != "active":
+        raise errors.CustomerBlocked(PLATFORM_ACCOUNT_BLOCKED)

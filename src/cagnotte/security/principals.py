@@ -10,6 +10,9 @@ from cagnotte import errors
 # A higher rank may do everything a lower one may. A reseller (a gift card
 # distribution partner) ranks below a cashier: only the gift card routes that
 # name it let it in.
+# What a customer is told wherever their blocked platform account is refused.
+PLATFORM_ACCOUNT_BLOCKED = "This platform account is blocked by the operator."
+
 ROLE_RANK = {"reseller": 0, "cashier": 1, "manager": 2, "owner": 3, "operator": 4}
 
 

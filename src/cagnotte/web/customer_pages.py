@@ -101,7 +101,7 @@ def verify_sign_in_code(
     code = "".join(code.split())[:CODE_LENGTH_MAX]
     try:
         session = services.auth.verify_customer_code(email, code)
-    except errors.OneTimeCodeInvalid as error:
+    except (errors.OneTimeCodeInvalid, errors.CustomerBlocked) as error:
         return _sign_in_page(
             request, step="code", email=email, error=error.message, status_code=400
         )

@@ -53,7 +53,8 @@ def get_customer_session(request: Request, services: ServicesDep) -> CustomerSes
         raise SignInRequired(f"{CUSTOMER_PAGES_PATH}/sign-in")
     try:
         principal = services.auth.customer_for_token(token)
-    except errors.Unauthenticated:
+    except (errors.Unauthenticated, errors.CustomerBlocked):
+        # A blocked platform account is signed out; signing in again says why.
         raise SignInRequired(
             f"{CUSTOMER_PAGES_PATH}/sign-in", (CUSTOMER_SESSION_COOKIE, CUSTOMER_PAGES_PATH)
         ) from None

@@ -153,6 +153,7 @@ def build_world(
             "terminal_id": a.register_id,
             "key_id": spare_key["id"],
             "staff_id": anna["id"],
+            "platform_account_id": platform_account_of(services, alice["id"]),
         },
         alice_session=sign_in_customer(client, mailer, ALICE_EMAIL),
         bob_session=sign_in_customer(client, mailer, BOB_EMAIL),
@@ -185,6 +186,18 @@ def build_world(
         "Alpha espresso",
     ]
     return world
+
+
+def platform_account_of(services: Services, membership_id: str) -> str:
+    """The platform account (customer identity) behind a membership."""
+    with services.database.read() as connection:
+        return str(
+            connection.execute(
+                select(memberships.c.customer_id).where(
+                    memberships.c.id == uuid.UUID(membership_id)
+                )
+            ).scalar_one()
+        )
 
 
 def add_gift_cards(world: World) -> None:
@@ -650,6 +663,10 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("GET", "/v1/merchants"): Listing(),
     ("GET", "/v1/merchants/{merchant_id}"): Reach(),
     ("POST", "/v1/merchants/{merchant_id}/status"): OperatorOnly(body={"status": "suspended"}),
+    ("GET", "/v1/platform-accounts"): OperatorOnly(),
+    ("POST", "/v1/platform-accounts/{platform_account_id}/status"): OperatorOnly(
+        body={"status": "blocked", "reason": "Mallory says so"}
+    ),
     ("POST", "/v1/assets"): Create(
         body={"code": "BETA_POINTS", "scale": 0, "name": "Beta points"},
         expect=_asset_belongs_to_b,

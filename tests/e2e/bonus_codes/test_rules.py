@@ -1,4 +1,4 @@
-"""The bonus rules as pure functions: splits, the lockout window, stored answers."""
+"""The bonus rules as pure functions: splits, the attempt policies, stored answers."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from cagnotte.programs.bonus_codes.campaigns import (
 )
 from cagnotte.programs.bonus_codes.funding import split_payment
 from cagnotte.programs.bonus_codes.redemption import (
-    LOCKOUT_DURATION,
+    ADDRESS_POLICY,
+    CUSTOMER_POLICY,
     require_redeemable,
-    wrong_codes_count_since,
 )
 from cagnotte.programs.bonus_codes.rows import BonusCode, Campaign, as_json, from_json
 
@@ -90,12 +90,18 @@ def test_a_payment_for_a_campaign_not_waiting_for_funds_goes_whole_to_the_busine
     assert not split.completes_funding
 
 
-def test_wrong_codes_count_for_a_day_and_not_from_before_the_last_lock_ended():
-    assert wrong_codes_count_since(None, NOW) == NOW - LOCKOUT_DURATION
-    long_ago = NOW - timedelta(days=3)
-    assert wrong_codes_count_since(long_ago, NOW) == NOW - LOCKOUT_DURATION
-    an_hour_ago = NOW - timedelta(hours=1)
-    assert wrong_codes_count_since(an_hour_ago, NOW) == an_hour_ago
+def test_five_attempts_a_day_lock_a_customer_for_a_day_and_twenty_an_hour_an_address():
+    # Seed 000: "blocked for 24 hours after 5 attempts of entering wrong code".
+    assert (CUSTOMER_POLICY.attempts, CUSTOMER_POLICY.window, CUSTOMER_POLICY.lock) == (
+        5,
+        timedelta(hours=24),
+        timedelta(hours=24),
+    )
+    assert (ADDRESS_POLICY.attempts, ADDRESS_POLICY.window, ADDRESS_POLICY.lock) == (
+        20,
+        timedelta(hours=1),
+        timedelta(hours=1),
+    )
 
 
 def test_unknown_used_and_withdrawn_codes_are_one_and_the_same_refusal():
@@ -111,14 +117,18 @@ def test_unknown_used_and_withdrawn_codes_are_one_and_the_same_refusal():
     assert require_redeemable(a_code(active), active, NOW) is active
 
 
-def test_a_code_outside_its_validity_says_when_it_is_valid():
+def test_a_code_outside_its_validity_is_refused_with_the_message_of_a_wrong_code():
     active = a_campaign(status="active", valid_from=NOW + timedelta(hours=1))
-    with pytest.raises(errors.CodeNotValidNow, match="valid from"):
+    with pytest.raises(errors.CodeInvalid) as early:
         require_redeemable(a_code(active), active, NOW)
     # The end of the validity is not part of it.
     ended = a_campaign(status="active", valid_to=NOW)
-    with pytest.raises(errors.CodeNotValidNow):
+    with pytest.raises(errors.CodeInvalid) as late:
         require_redeemable(a_code(ended), ended, NOW)
+    with pytest.raises(errors.CodeInvalid) as wrong:
+        require_redeemable(None, None, NOW)
+    assert early.value.message == late.value.message == wrong.value.message
+    assert early.value.details == late.value.details == wrong.value.details == {}
 
 
 def test_a_campaign_view_comes_back_whole_from_its_stored_answer():

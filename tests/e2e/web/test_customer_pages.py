@@ -254,3 +254,24 @@ def test_the_style_sheet_is_served(client):
     response = client.get("/static/cagnotte.css")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
+
+
+def test_a_platform_account_the_operator_blocked_is_signed_out_and_told_why_at_sign_in(
+    client, mailer, customer, operator_key
+):
+    assert sign_in_customer(client, mailer, customer.email).url.path == "/c"
+    operator = {"Authorization": f"Bearer {operator_key}"}
+    (account,) = client.get(
+        "/v1/platform-accounts", params={"email": customer.email}, headers=operator
+    ).json()
+    blocked = client.post(
+        f"/v1/platform-accounts/{account['id']}/status",
+        json={"status": "blocked", "reason": "Chargeback fraud"},
+        headers=operator,
+    )
+    assert blocked.status_code == 200, blocked.text
+    signed_out = client.get("/c", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/c/sign-in"
+    refused = sign_in_customer(client, mailer, customer.email)
+    assert refused.status_code == 400
+    assert "This platform account is blocked by the operator." in refused.text

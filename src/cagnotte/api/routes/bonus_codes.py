@@ -342,8 +342,9 @@ def new_captcha(customer: Customer, services: ServicesDep) -> CaptchaOut:
 def redeem_bonus_code(
     body: RedemptionCreate, customer: Customer, services: ServicesDep, request: Request
 ) -> RedemptionOut:
-    """Redeem a code into the platform wallet. A wrong, used or withdrawn code gets one
-    and the same answer (code_invalid); five wrong codes lock the feature for 24 hours."""
+    """Redeem a code into the platform wallet. A wrong, used or withdrawn code, or one outside
+    its validity, gets one and the same answer (code_invalid); five of them lock the feature
+    for 24 hours, and a right code starts the count again."""
     redemption = services.bonus_codes.redeem(
         customer.customer_id,
         code=body.code,

@@ -1,14 +1,17 @@
-"""Operator and merchant administration: merchants, assets, stores, terminals, staff, keys."""
+"""Operator and merchant administration: merchants, assets, stores, terminals, staff, keys,
+and customers' platform accounts."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from cagnotte.api.deps import Caller, ServicesDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.routes.customers import NO_NUL_CHARACTER
 from cagnotte.api.schemas import (
     ApiKeyCreate,
     ApiKeyOut,
@@ -19,6 +22,8 @@ from cagnotte.api.schemas import (
     MerchantCreated,
     MerchantOut,
     MerchantStatusChange,
+    PlatformAccountOut,
+    PlatformStatusChange,
     StaffCreate,
     StaffOut,
     StoreCreate,
@@ -57,6 +62,33 @@ def set_merchant_status(
 ) -> MerchantOut:
     """Suspend a merchant (its keys stop working) or make it active again."""
     return MerchantOut(**services.merchants.set_merchant_status(caller, merchant_id, body.status))
+
+
+@router.get("/platform-accounts", tags=["operator"])
+def find_platform_accounts(
+    caller: Caller,
+    services: ServicesDep,
+    phone: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_CHARACTER)] = None,
+    email: Annotated[str | None, Query(max_length=320, pattern=NO_NUL_CHARACTER)] = None,
+) -> list[PlatformAccountOut]:
+    """The operator finds a customer's platform account by phone or e-mail (none or one)."""
+    found = services.customers.find_platform_accounts(caller, phone=phone, email=email)
+    return [PlatformAccountOut(**account) for account in found]
+
+
+@router.post("/platform-accounts/{platform_account_id}/status", tags=["operator"])
+def set_platform_account_status(
+    platform_account_id: uuid.UUID,
+    body: PlatformStatusChange,
+    caller: Caller,
+    services: ServicesDep,
+) -> PlatformAccountOut:
+    """The operator blocks a customer's platform account (no sign-in, no bonus code, every
+    account frozen) or unblocks it, with a reason kept in the audit trail."""
+    account = services.customers.set_platform_status(
+        caller, platform_account_id, body.status, reason=body.reason
+    )
+    return PlatformAccountOut(**account)
 
 
 @router.post("/assets", status_code=status.HTTP_201_CREATED, tags=["assets"])

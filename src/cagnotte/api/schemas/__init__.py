@@ -19,6 +19,8 @@ from cagnotte.api.schemas.customers import (
     CustomerOut,
     CustomerStatusChange,
     PersonName,
+    PlatformAccountOut,
+    PlatformStatusChange,
     Profile,
     ProfileChange,
 )
@@ -85,6 +87,8 @@ __all__ = [
     "Name",
     "PaymentOut",
     "PersonName",
+    "PlatformAccountOut",
+    "PlatformStatusChange",
     "Profile",
     "ProfileChange",
     "RefundCreate",

@@ -64,3 +64,20 @@ class CustomerOut(BaseModel):
 
 class CustomerStatusChange(Strict):
     status: Literal["active", "blocked"]
+
+
+class PlatformAccountOut(BaseModel):
+    """A customer's platform account: one identity across merchants, the operator's."""
+
+    id: uuid.UUID = Field(description="The customer's identity (`customer_id` in /v1/me).")
+    phone: str | None
+    email: str | None
+    status: Literal["active", "blocked"]
+    created_at: datetime
+
+
+class PlatformStatusChange(Strict):
+    status: Literal["active", "blocked"]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)
+    ] = Field(description="Why: kept in the audit trail with who decided.")

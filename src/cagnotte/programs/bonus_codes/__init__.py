@@ -8,10 +8,11 @@ unused rest goes back to the merchant's business account or out to its bank.
 One module per use case, over the same pieces:
 - `campaigns` (request, read, report, stop), `funding` (business account, bank
   payments and their assignment, activation), `delivery` (mail, one download
-  per format), `redemption` (the code as a tender, captcha, lockout),
+  per format), `redemption` (the code as a tender, captcha, attempt limits),
   `settlement` (the rest, payouts, wiping plain codes);
 - `codes` and `bank` (pure: drawing and hashing codes, bank accounts and
   variable symbols), `rows` (typed rows), `repository` and `lockouts` (the
-  SQL), `accounts` (the ledger accounts), `context` (limits and shared pieces);
+  SQL; `lockouts` the attempts' log), `accounts` (the ledger accounts),
+  `context` (limits and shared pieces);
 - `service.BonusCodeService`, the one entry point of routes, pages and jobs.
 """

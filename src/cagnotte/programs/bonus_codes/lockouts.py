@@ -1,7 +1,11 @@
-"""The queries of the redemption attempts' log and of the lockouts it leads to.
+"""The redemption attempts' log: one row per attempt at a code, and per wrong captcha.
 
-Kept apart from `repository.py`: these rows are the customer's (no merchant),
-read and written around a redemption rather than inside it.
+A record for people (what a customer, or a client address, tried and when),
+kept apart from `repository.py`: these rows are the customer's (no merchant),
+written around a redemption rather than inside it. No limit is counted from
+it: the attempt limiter (security/attempts.py) counts the attempts, before
+the code is looked up, which a log written afterwards cannot do under
+parallel requests.
 """
 
 from __future__ import annotations
@@ -9,11 +13,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert
 
-from cagnotte.programs.bonus_codes.repository import dialect_insert
 from cagnotte.programs.bonus_codes.rows import AttemptOutcome
-from cagnotte.programs.bonus_codes.tables import bonus_attempts, bonus_lockouts
+from cagnotte.programs.bonus_codes.tables import bonus_attempts
 
 
 def record_attempt(
@@ -30,49 +33,5 @@ def record_attempt(
             client_address=client_address,
             outcome=outcome,
             created_at=now,
-        )
-    )
-
-
-def locked_until(connection: Connection, customer_id: uuid.UUID) -> datetime | None:
-    """The end of the customer's last lock, past or not."""
-    return connection.execute(
-        select(bonus_lockouts.c.locked_until).where(bonus_lockouts.c.customer_id == customer_id)
-    ).scalar()
-
-
-def wrong_codes_of_customer(connection: Connection, customer_id: uuid.UUID, since: datetime) -> int:
-    return connection.execute(
-        select(func.count())
-        .select_from(bonus_attempts)
-        .where(
-            bonus_attempts.c.customer_id == customer_id,
-            bonus_attempts.c.outcome == "wrong",
-            bonus_attempts.c.created_at > since,
-        )
-    ).scalar_one()
-
-
-def wrong_codes_from_address(connection: Connection, client_address: str, since: datetime) -> int:
-    return connection.execute(
-        select(func.count())
-        .select_from(bonus_attempts)
-        .where(
-            bonus_attempts.c.client_address == client_address,
-            bonus_attempts.c.outcome == "wrong",
-            bonus_attempts.c.created_at > since,
-        )
-    ).scalar_one()
-
-
-def lock_out(connection: Connection, customer_id: uuid.UUID, until: datetime) -> None:
-    """Lock the customer's bonus feature until `until` (one statement: no insert race)."""
-    statement = dialect_insert(connection)(bonus_lockouts).values(
-        customer_id=customer_id, locked_until=until
-    )
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[bonus_lockouts.c.customer_id],
-            set_={"locked_until": statement.excluded.locked_until},
         )
     )

@@ -1,6 +1,6 @@
 """The queries on the bonus tables (and the few facts they need from others).
 
-The attempts' log and the lockouts have theirs in `lockouts.py`.
+The attempts' log has its own in `lockouts.py`.
 
 Functions take the connection of the caller's transaction (or its unit of
 work) and return typed rows (`rows.py`). Nothing here decides anything: a
@@ -24,13 +24,14 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from cagnotte import errors
 from cagnotte.db import lookups
 from cagnotte.db.lookups import LookupKind
-from cagnotte.db.tables import assets, customers, merchants
+from cagnotte.db.tables import assets, customers, memberships, merchants
 from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.programs.bonus_codes.rows import (
     BankPayment,
     BonusCode,
     Campaign,
     MaskedCode,
+    Member,
     Payout,
     row_of,
 )
@@ -89,9 +90,22 @@ def merchant_exists(connection: Connection, merchant_id: uuid.UUID) -> bool:
 
 
 def customer_status(connection: Connection, customer_id: uuid.UUID) -> str | None:
+    """The status of the customer's platform account (None: no such customer)."""
     return connection.execute(
         select(customers.c.status).where(customers.c.id == customer_id)
     ).scalar()
+
+
+def membership_of(
+    connection: Connection, merchant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Member | None:
+    """The customer's membership at this merchant, if they have one."""
+    row = connection.execute(
+        select(memberships.c.id, memberships.c.status).where(
+            memberships.c.merchant_id == merchant_id, memberships.c.customer_id == customer_id
+        )
+    ).first()
+    return None if row is None else Member(id=row.id, status=row.status)
 
 
 # Campaigns -----------------------------------------------------------------------

@@ -22,8 +22,9 @@ CampaignStatus = Literal["awaiting_funding", "active", "stopped", "settled", "ca
 RestDestination = Literal["business_account", "bank"]
 BankPaymentStatus = Literal["matched", "unmatched", "assigned"]
 PayoutStatus = Literal["pending", "paid"]
-# What one redemption attempt came to (bonus_attempts.outcome).
-AttemptOutcome = Literal["redeemed", "wrong", "captcha_wrong"]
+# What one redemption attempt came to (bonus_attempts.outcome): not_valid_now is a
+# real code outside its validity, customer_blocked a member its merchant blocked.
+AttemptOutcome = Literal["redeemed", "wrong", "not_valid_now", "customer_blocked", "captcha_wrong"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,14 @@ class BonusCode:
     @property
     def is_redeemed(self) -> bool:
         return self.redeemed_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A customer's membership at a code's merchant, as a redemption needs it."""
+
+    id: uuid.UUID
+    status: Literal["active", "blocked"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from cagnotte.programs.bonus_codes.funding import Funding, IncomingPayment
 from cagnotte.programs.bonus_codes.redemption import Redemption, Redemptions
 from cagnotte.programs.bonus_codes.rows import BankPayment, MaskedCode, Payout, RestDestination
 from cagnotte.programs.bonus_codes.settlement import Settlement
+from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.captcha import CaptchaService
 from cagnotte.security.hash_keys import HashKeys, KeyUsage
 from cagnotte.security.platform_keys import HashKeySource
@@ -52,6 +53,7 @@ class BonusCodeService:
         platform_bank_account: str = PLATFORM_BANK_ACCOUNT,
         units: UnitsOfWork | None = None,
         code_keys: Sequence[bytes] = (),
+        attempts: AttemptLimiter | None = None,
     ) -> None:
         self.context = BonusContext(
             database=database,
@@ -70,7 +72,9 @@ class BonusCodeService:
         self.campaigns = Campaigns(self.context, self.settlement)
         self.delivery = Delivery(self.context, mailer)
         self.funding = Funding(self.context, self.campaigns, self.delivery)
-        self.redemptions = Redemptions(self.context, captchas)
+        self.redemptions = Redemptions(
+            self.context, captchas, attempts or AttemptLimiter(database, clock)
+        )
 
     def code_keys(self) -> HashKeys:
         return self.context.code_keys()

@@ -139,6 +139,8 @@ bonus_payouts = Table(
 )
 Index("ix_bonus_payouts_status", bonus_payouts.c.status)
 
+# The attempts' log (lockouts.py): a record, which no limit is counted from since
+# the attempt limiter (security/attempts.py, attempt_limits) counts bonus codes.
 bonus_attempts = Table(
     "bonus_attempts",
     metadata,
@@ -151,6 +153,8 @@ bonus_attempts = Table(
 Index("ix_bonus_attempts_customer", bonus_attempts.c.customer_id, bonus_attempts.c.created_at)
 Index("ix_bonus_attempts_address", bonus_attempts.c.client_address, bonus_attempts.c.created_at)
 
+# Unused since bonus code lockouts moved to the attempt limiter (attempt_limits):
+# kept, because a shipped migration is never edited (a later one may drop it).
 bonus_lockouts = Table(
     "bonus_lockouts",
     metadata,
