@@ -78,6 +78,7 @@ def bootstrap(
         public_url=settings.public_url,
         number_keys=settings.gift_card_number_keys,
         units=units,
+        attempts=attempts,
     )
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
@@ -94,7 +95,7 @@ def bootstrap(
         merchants=merchants,
         customers=customers,
         wallets=wallets,
-        auth=AuthService(database, clock, mailer, settings.mail_from),
+        auth=AuthService(database, clock, mailer, settings.mail_from, attempts=attempts),
         gift_cards=gift_cards,
         captchas=captchas,
         bonus_codes=BonusCodeService(

@@ -170,3 +170,50 @@ def test_thirty_parallel_reservations_get_exactly_the_policy_s_attempts(
         assert limiter.locked_until("test", "parallel") == clock.now() + POLICY.lock
     finally:
         database.dispose()
+
+
+def test_a_released_attempt_stops_counting_but_takes_no_failure_away(limiter: AttemptLimiter):
+    _fail(limiter)
+    limiter.released(limiter.reserve("test", "s", POLICY))
+    _fail(limiter)
+    last = limiter.reserve("test", "s", POLICY)
+    assert last.number == 3 and limiter.failed(last) is not None
+    with pytest.raises(AttemptRefused):
+        limiter.reserve("test", "s", POLICY)
+    assert limiter.counts("test", ["s", "unknown"])["s"].attempts == 3
+
+
+def test_a_failure_after_a_success_in_the_meantime_locks_nothing(limiter: AttemptLimiter):
+    first, second, last = (limiter.reserve("test", "s", POLICY) for _ in range(3))
+    limiter.succeeded(first)
+    assert limiter.failed(last) is None
+    assert limiter.locked_until("test", "s") is None
+
+
+def test_parallel_right_answers_wait_for_each_other_instead_of_being_refused(
+    postgres_url: str, clock: ManualClock
+):
+    database = Database(postgres_url, pool_size=20)
+    try:
+        limiter = AttemptLimiter(database, clock)
+        barrier = threading.Barrier(20)
+        outcomes: list[str] = []
+
+        def one() -> None:
+            barrier.wait()
+            try:
+                attempt = limiter.reserve("test", "right", POLICY, settle=timedelta(seconds=10))
+            except AttemptRefused:
+                outcomes.append("refused")
+                return
+            limiter.succeeded(attempt)
+            outcomes.append("reserved")
+
+        threads = [threading.Thread(target=one) for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcomes == ["reserved"] * 20
+    finally:
+        database.dispose()

@@ -102,6 +102,8 @@ staff = Table(
     Column("name", String(200), nullable=False),
     Column("role", String(16), nullable=False),
     Column("password_hash", String(200)),
+    # Unused since failed sign-ins are counted by the attempt limiter (security/attempts.py,
+    # scope staff_sign_in): kept, as a shipped migration is never edited.
     Column("failed_sign_ins", Integer, nullable=False, server_default=text("0")),
     Column("locked_until", UTCDateTime),
     Column("active", Boolean, nullable=False, server_default=text("true")),
@@ -368,6 +370,8 @@ one_time_codes = Table(
     Column("id", Uuid, primary_key=True),
     Column("email", String(320), nullable=False),
     Column("code_hash", String(64), nullable=False),
+    # Unused since wrong codes are counted per e-mail by the attempt limiter
+    # (security/attempts.py): kept, as a shipped migration is never edited.
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime),

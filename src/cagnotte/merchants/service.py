@@ -33,6 +33,8 @@ from cagnotte.db.tables import (
     terminals,
 )
 from cagnotte.money import Asset
+from cagnotte.security.attempts import AttemptLimiter, subject_key
+from cagnotte.security.auth import STAFF_SIGN_IN_SCOPE
 from cagnotte.security.passwords import PASSWORD_LENGTH_MIN, hash_password
 from cagnotte.security.principals import Principal
 from cagnotte.security.secrets_ import new_token, token_hash
@@ -328,17 +330,31 @@ class MerchantService:
                 {"email": email.lower(), "role": role},
                 now,
             )
-            return _staff_view(self._one(connection, staff, caller.merchant_id, staff_id))
+            member = self._one(connection, staff, caller.merchant_id, staff_id)
+        return self._staff_views([member])[0]
 
     def staff_member(self, caller: Principal) -> dict[str, Any]:
         """The signed-in staff member's own record."""
         assert caller.staff_id is not None, "only a staff session names a staff member"
         with self.database.read() as connection:
-            return _staff_view(self._one(connection, staff, caller.merchant_id, caller.staff_id))
+            member = self._one(connection, staff, caller.merchant_id, caller.staff_id)
+        return self._staff_views([member])[0]
 
     def list_staff(self, caller: Principal) -> list[dict[str, Any]]:
         caller.require("manager")
-        return [_staff_view(row) for row in self._list(staff, caller.merchant_id)]
+        return self._staff_views(self._list(staff, caller.merchant_id))
+
+    def _staff_views(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Staff as shown: no password hash; a sign-in lock as the attempt limiter has it."""
+        subjects = [subject_key(row["email"]) for row in rows]
+        counted = AttemptLimiter(self.database, self.clock).counts(STAFF_SIGN_IN_SCOPE, subjects)
+        return [
+            {
+                **{k: v for k, v in row.items() if k != "password_hash"},
+                "locked_until": counted[subject].locked_until if subject in counted else None,
+            }
+            for row, subject in zip(rows, subjects, strict=True)
+        ]
 
     # API keys ------------------------------------------------------------------
 
@@ -483,7 +499,3 @@ class MerchantService:
                 .order_by(table.c.created_at, table.c.id)
             ).mappings()
             return [dict(row) for row in rows]
-
-
-def _staff_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("password_hash",)}

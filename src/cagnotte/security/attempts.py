@@ -31,6 +31,8 @@ are personal data (an e-mail, an address) are kept as a hash (`subject_key`).
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +44,10 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.security.tables import attempt_limits
+
+# How often reserve(settle=…) looks again for the outcomes it waits for.
+SETTLE_POLL_FIRST_SECONDS = 0.005
+SETTLE_POLL_MAX_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,14 @@ class Attempt:
         return self.number >= self.policy.attempts
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptCount:
+    """A subject's attempts in its current window, and the end of its lock if locked now."""
+
+    attempts: int
+    locked_until: datetime | None
+
+
 class AttemptRefused(Exception):
     """The subject's attempts are spent: no attempt before `until`.
 
@@ -80,9 +94,11 @@ class AttemptRefused(Exception):
     of the window, the earliest a new attempt could be counted.
     """
 
-    def __init__(self, until: datetime) -> None:
+    def __init__(self, until: datetime, *, locked: bool = True) -> None:
         super().__init__(f"attempts spent until {until.isoformat()}")
         self.until = until
+        # False while the window's last attempts are still being checked.
+        self.locked = locked
 
 
 def subject_key(*parts: object) -> str:
@@ -103,8 +119,32 @@ class AttemptLimiter:
         policy: AttemptPolicy,
         *,
         connection: Connection | None = None,
+        settle: timedelta | None = None,
     ) -> Attempt:
-        """Count one attempt now, before the secret is checked; AttemptRefused when spent."""
+        """Count one attempt now, before the secret is checked; AttemptRefused when spent.
+
+        With `settle`, attempts spent but not locked yet (other requests are
+        still checking theirs) are waited for, up to that long: a right answer
+        among them starts the count again, the last wrong one locks. So parallel
+        right answers are not refused for being many, and a refusal names the
+        real end of the lock. Not with a borrowed connection, whose transaction
+        would hold the row those outcomes are recorded on.
+        """
+        assert settle is None or connection is None, "settle in a transaction of its own"
+        deadline = time.monotonic() + settle.total_seconds() if settle else 0.0
+        delay = SETTLE_POLL_FIRST_SECONDS
+        while True:
+            try:
+                return self._reserve_once(scope, subject, policy, connection)
+            except AttemptRefused as refused:
+                if refused.locked or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, SETTLE_POLL_MAX_SECONDS)
+
+    def _reserve_once(
+        self, scope: str, subject: str, policy: AttemptPolicy, connection: Connection | None
+    ) -> Attempt:
         now = self.clock.now()
         with self._connection(connection) as conn:
             number = _reserve(conn, scope, subject, policy, now)
@@ -115,7 +155,9 @@ class AttemptLimiter:
                     )
                 ).one()
         if number is None:
-            raise AttemptRefused(row.locked_until or row.window_ends_at)
+            raise AttemptRefused(
+                row.locked_until or row.window_ends_at, locked=bool(row.locked_until)
+            )
         return Attempt(scope=scope, subject=subject, policy=policy, number=number)
 
     def succeeded(self, attempt: Attempt, *, connection: Connection | None = None) -> None:
@@ -138,7 +180,7 @@ class AttemptLimiter:
             return None
         locked_until = self.clock.now() + attempt.policy.lock
         with self._connection(connection) as conn:
-            conn.execute(
+            locked = conn.execute(
                 update(attempt_limits)
                 .where(
                     attempt_limits.c.scope == attempt.scope,
@@ -146,8 +188,49 @@ class AttemptLimiter:
                     attempt_limits.c.attempts >= attempt.policy.attempts,
                 )
                 .values(locked_until=locked_until)
+            ).rowcount
+        # None when a success in the meantime started the count again: nothing locked.
+        return locked_until if locked else None
+
+    def released(self, attempt: Attempt, *, connection: Connection | None = None) -> None:
+        """The attempt was no guess after all (a look-up that found what it looked for).
+
+        It stops counting; unlike succeeded(), the window's other attempts still
+        count, so a subject cannot wipe its failures by mixing in right answers.
+        A lock already set stays.
+        """
+        with self._connection(connection) as conn:
+            conn.execute(
+                update(attempt_limits)
+                .where(
+                    attempt_limits.c.scope == attempt.scope,
+                    attempt_limits.c.subject == attempt.subject,
+                    attempt_limits.c.attempts > 0,
+                    attempt_limits.c.locked_until.is_(None),
+                )
+                .values(attempts=attempt_limits.c.attempts - 1)
             )
-        return locked_until
+
+    def counts(self, scope: str, subjects: Sequence[str]) -> dict[str, AttemptCount]:
+        """What is counted now for these subjects (for pages that show it); none: left out."""
+        now = self.clock.now()
+        if not subjects:
+            return {}
+        with self.database.read() as conn:
+            rows = conn.execute(
+                select(attempt_limits).where(
+                    attempt_limits.c.scope == scope, attempt_limits.c.subject.in_(subjects)
+                )
+            ).all()
+        counts = {}
+        for row in rows:
+            locked = row.locked_until is not None and row.locked_until > now
+            counting = row.locked_until is None and row.window_ends_at > now and row.attempts > 0
+            if locked or counting:
+                counts[row.subject] = AttemptCount(
+                    attempts=row.attempts, locked_until=row.locked_until if locked else None
+                )
+        return counts
 
     def locked_until(self, scope: str, subject: str) -> datetime | None:
         """The end of the subject's lock, if it is locked now (for pages that say so)."""
@@ -160,9 +243,9 @@ class AttemptLimiter:
             ).scalar()
         return until if until is not None and until > now else None
 
-    def reset(self, scope: str, subject: str) -> None:
+    def reset(self, scope: str, subject: str, *, connection: Connection | None = None) -> None:
         """Unlock a subject (an operator's or a merchant's decision)."""
-        with self.database.transaction() as conn:
+        with self._connection(connection) as conn:
             conn.execute(
                 delete(attempt_limits).where(
                     attempt_limits.c.scope == scope, attempt_limits.c.subject == subject

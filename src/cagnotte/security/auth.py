@@ -1,7 +1,12 @@
 """Signing in: customers with a one-time code by e-mail, staff with a password.
 
-A customer whose platform account the operator has blocked signs in no more,
-and the sessions they hold stop working (customer_blocked).
+Attempts are counted by the attempt limiter (security/attempts.py), per
+e-mail address whether or not it names anybody: an attempt is reserved before
+the secret is checked, so parallel guesses check at most the policy's number.
+A staff password is checked with argon2 with no transaction open (on SQLite no
+write lock is held meanwhile); the outcome and the session are then one short
+write transaction. A customer whose platform account the operator has blocked
+signs in no more, and the sessions they hold stop working (customer_blocked).
 
 Errors: one_time_code_invalid, locked_out, sign_in_failed, unauthenticated,
 customer_blocked.
@@ -30,6 +35,7 @@ from cagnotte.db.tables import (
     staff,
 )
 from cagnotte.mail import Mailer, compose
+from cagnotte.security.attempts import AttemptLimiter, AttemptPolicy, AttemptRefused, subject_key
 from cagnotte.security.passwords import verify_password
 from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED, CustomerPrincipal, Principal
 from cagnotte.security.secrets_ import new_token, random_digits, same_hash, token_hash
@@ -37,13 +43,39 @@ from cagnotte.security.secrets_ import new_token, random_digits, same_hash, toke
 ONE_TIME_CODE_LENGTH = 6
 ONE_TIME_CODE_LIFETIME = timedelta(minutes=10)
 ONE_TIME_CODE_ATTEMPTS_MAX = 5
+# Longer than a code lives, so that every code there was when the lock began has
+# expired when it ends: the guesses that follow need a new code.
+ONE_TIME_CODE_LOCKOUT = timedelta(minutes=15)
 # At most this many codes per e-mail address in the window below, against mail bombing.
 ONE_TIME_CODES_PER_WINDOW_MAX = 5
 ONE_TIME_CODE_WINDOW = timedelta(hours=1)
 CUSTOMER_SESSION_LIFETIME = timedelta(hours=2)
 STAFF_SESSION_LIFETIME = timedelta(hours=10)
 STAFF_FAILED_SIGN_INS_MAX = 5
+# Failures older than this no longer count (before the limiter they counted forever).
+STAFF_FAILED_SIGN_INS_WINDOW = timedelta(days=1)
 STAFF_LOCKOUT_DURATION = timedelta(minutes=30)
+
+# The attempt limiter's scopes and policies (security/attempts.py); the subject of
+# each is the e-mail address, kept as subject_key(email).
+STAFF_SIGN_IN_SCOPE = "staff_sign_in"
+STAFF_SIGN_IN_POLICY = AttemptPolicy(
+    attempts=STAFF_FAILED_SIGN_INS_MAX,
+    window=STAFF_FAILED_SIGN_INS_WINDOW,
+    lock=STAFF_LOCKOUT_DURATION,
+)
+ONE_TIME_CODE_SCOPE = "customer_sign_in_code"
+ONE_TIME_CODE_POLICY = AttemptPolicy(
+    attempts=ONE_TIME_CODE_ATTEMPTS_MAX, window=ONE_TIME_CODE_LIFETIME, lock=ONE_TIME_CODE_LOCKOUT
+)
+# How long a sign-in waits for parallel ones still checking theirs (argon2 takes
+# a fraction of a second) before it is refused: then it names the real lock.
+SIGN_IN_SETTLE = timedelta(seconds=5)
+# Codes sent: counted, never failed, so the window alone limits them.
+ONE_TIME_CODE_MAIL_SCOPE = "customer_sign_in_code_mail"
+ONE_TIME_CODE_MAIL_POLICY = AttemptPolicy(
+    attempts=ONE_TIME_CODES_PER_WINDOW_MAX, window=ONE_TIME_CODE_WINDOW, lock=ONE_TIME_CODE_WINDOW
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +85,20 @@ class Session:
 
 
 class AuthService:
-    def __init__(self, database: Database, clock: Clock, mailer: Mailer, mail_from: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        mailer: Mailer,
+        mail_from: str,
+        *,
+        attempts: AttemptLimiter | None = None,
+    ) -> None:
         self.database = database
         self.clock = clock
         self.mailer = mailer
         self.mail_from = mail_from
+        self.attempts = attempts or AttemptLimiter(database, clock)
 
     # Customers -----------------------------------------------------------------
 
@@ -74,13 +115,15 @@ class AuthService:
             )
             if known is None:
                 return
-            recent = connection.execute(
-                select(one_time_codes.c.id).where(
-                    one_time_codes.c.email == email,
-                    one_time_codes.c.created_at > now - ONE_TIME_CODE_WINDOW,
+            # Counted in the statement that changes the count, so parallel requests all count.
+            try:
+                self.attempts.reserve(
+                    ONE_TIME_CODE_MAIL_SCOPE,
+                    subject_key(email),
+                    ONE_TIME_CODE_MAIL_POLICY,
+                    connection=connection,
                 )
-            ).all()
-            if len(recent) >= ONE_TIME_CODES_PER_WINDOW_MAX:
+            except AttemptRefused:
                 return
             code = random_digits(ONE_TIME_CODE_LENGTH)
             connection.execute(
@@ -105,12 +148,22 @@ class AuthService:
         )
 
     def verify_customer_code(self, email: str, code: str) -> Session:
-        """Exchange a fresh one-time code for a session token."""
+        """Exchange a fresh one-time code for a session token.
+
+        The newest code of the e-mail is the one that counts. Its single use is
+        the UPDATE that marks it used: two right answers at once open one session.
+        """
         email = email.strip().lower()
+        try:
+            attempt = self.attempts.reserve(
+                ONE_TIME_CODE_SCOPE, subject_key(email), ONE_TIME_CODE_POLICY, settle=SIGN_IN_SETTLE
+            )
+        except AttemptRefused:
+            raise errors.OneTimeCodeInvalid() from None
         now = self.clock.now()
-        with self.database.transaction() as connection:
+        with self.database.read() as connection:
             row = connection.execute(
-                select(one_time_codes)
+                select(one_time_codes.c.id, one_time_codes.c.code_hash)
                 .where(
                     one_time_codes.c.email == email,
                     one_time_codes.c.used_at.is_(None),
@@ -119,27 +172,22 @@ class AuthService:
                 .order_by(one_time_codes.c.created_at.desc())
                 .limit(1)
             ).first()
-            if row is None or row.attempts >= ONE_TIME_CODE_ATTEMPTS_MAX:
-                raise errors.OneTimeCodeInvalid()
-            if not same_hash(row.code_hash, token_hash(f"{email}:{code.strip()}")):
-                connection.execute(
+        if row is not None and same_hash(row.code_hash, token_hash(f"{email}:{code.strip()}")):
+            with self.database.transaction() as connection:
+                used = connection.execute(
                     update(one_time_codes)
-                    .where(one_time_codes.c.id == row.id)
-                    .values(attempts=one_time_codes.c.attempts + 1)
-                )
-                failed = True
-            else:
-                failed = False
-                connection.execute(
-                    update(one_time_codes).where(one_time_codes.c.id == row.id).values(used_at=now)
-                )
-                customer_id = self._customer_for_email(connection, email)
-                session = self._open_session(
-                    connection, "customer", customer_id, None, CUSTOMER_SESSION_LIFETIME
-                )
-        if failed:
-            raise errors.OneTimeCodeInvalid()
-        return session
+                    .where(one_time_codes.c.id == row.id, one_time_codes.c.used_at.is_(None))
+                    .values(used_at=now)
+                    .returning(one_time_codes.c.id)
+                ).first()
+                if used is not None:
+                    self.attempts.succeeded(attempt, connection=connection)
+                    customer_id = self._customer_for_email(connection, email)
+                    return self._open_session(
+                        connection, "customer", customer_id, None, CUSTOMER_SESSION_LIFETIME
+                    )
+        self.attempts.failed(attempt)
+        raise errors.OneTimeCodeInvalid()
 
     def _customer_for_email(self, connection: Any, email: str) -> uuid.UUID:
         row = connection.execute(
@@ -186,50 +234,29 @@ class AuthService:
     # Staff ---------------------------------------------------------------------
 
     def staff_sign_in(self, email: str, password: str) -> Session:
-        """A password sign-in; too many failures lock the account for a while."""
+        """A password sign-in; too many failures lock the e-mail for a while.
+
+        An e-mail that names nobody is counted and locked the same way, and
+        costs the same argon2 check, so the answers do not tell who exists.
+        """
         email = email.strip().lower()
-        now = self.clock.now()
-        with self.database.transaction() as connection:
-            found = lookups.find(connection, LookupKind.STAFF_EMAIL, email)
-            row = (
-                None
-                if found is None
-                else connection.execute(
-                    select(staff).where(
-                        staff.c.merchant_id == found[0],
-                        staff.c.id == found[1],
-                        staff.c.active.is_(True),
-                    )
-                ).first()
+        with self.database.read() as connection:
+            row = _active_staff(connection, email)
+        try:
+            attempt = self.attempts.reserve(
+                STAFF_SIGN_IN_SCOPE, subject_key(email), STAFF_SIGN_IN_POLICY, settle=SIGN_IN_SETTLE
             )
-            if row is not None and row.locked_until is not None and row.locked_until > now:
-                raise errors.LockedOut(locked_until=row.locked_until.isoformat())
-            password_hash = row.password_hash if row is not None else None
-            if verify_password(password_hash, password) and row is not None:
-                connection.execute(
-                    update(staff)
-                    .where(staff.c.merchant_id == row.merchant_id, staff.c.id == row.id)
-                    .values(failed_sign_ins=0, locked_until=None)
-                )
-                return self._open_session(
-                    connection, "staff", row.id, row.merchant_id, STAFF_SESSION_LIFETIME
-                )
-            if row is not None:
-                failures = row.failed_sign_ins + 1
-                locked_until = (
-                    now + STAFF_LOCKOUT_DURATION
-                    if (failures >= STAFF_FAILED_SIGN_INS_MAX)
-                    else None
-                )
-                connection.execute(
-                    update(staff)
-                    .where(staff.c.merchant_id == row.merchant_id, staff.c.id == row.id)
-                    .values(
-                        failed_sign_ins=0 if locked_until else failures,
-                        locked_until=locked_until,
-                    )
-                )
-        raise errors.SignInFailed()
+        except AttemptRefused as refused:
+            raise errors.LockedOut(locked_until=refused.until.isoformat()) from None
+        password_hash = row.password_hash if row is not None else None
+        if not verify_password(password_hash, password) or row is None:
+            self.attempts.failed(attempt)
+            raise errors.SignInFailed()
+        with self.database.transaction() as connection:
+            self.attempts.succeeded(attempt, connection=connection)
+            return self._open_session(
+                connection, "staff", row.id, row.merchant_id, STAFF_SESSION_LIFETIME
+            )
 
     def staff_for_token(self, token: str) -> Principal:
         row = self._session(token, "staff")
@@ -286,3 +313,15 @@ def _require_active(platform_status: str) -> None:
     """A customer signs in, and stays signed in, only while their platform account is active."""
     if platform_status != "active":
         raise errors.CustomerBlocked(PLATFORM_ACCOUNT_BLOCKED)
+
+
+def _active_staff(connection: Any, email: str) -> Any:
+    """The active staff member who signs in with this e-mail, if any."""
+    found = lookups.find(connection, LookupKind.STAFF_EMAIL, email)
+    if found is None:
+        return None
+    return connection.execute(
+        select(staff.c.merchant_id, staff.c.id, staff.c.password_hash).where(
+            staff.c.merchant_id == found[0], staff.c.id == found[1], staff.c.active.is_(True)
+        )
+    ).first()

@@ -17,6 +17,7 @@ from tests.e2e.api.conftest import (  # noqa: F401 - fixtures shared with the AP
     merchant,
     operator_key,
     other_merchant,
+    server_url,
     services,
 )
 

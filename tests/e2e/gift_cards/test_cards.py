@@ -72,8 +72,9 @@ def test_activation_with_a_load_puts_the_amount_on_the_card(client, merchant, pr
     assert response.status_code == 201, response.text
     assert response.json()["balance_after_minor"] == 2_500
     assert balance(client, merchant, card) == 2_500
+    # Named by its number alone, an active card gets the answer of no card (no oracle).
     again = activate(client, merchant, card, 2_500)
-    assert again.status_code == 409
+    assert again.status_code == 422 and again.json()["code"] == "gift_card_invalid"
 
 
 def test_an_inactive_card_takes_no_spend(client, merchant, program):
@@ -100,8 +101,10 @@ def test_a_card_of_a_program_without_reloads_refuses_a_second_load(client, merch
     (card,) = new_cards(client, merchant, program, 1)
     assert activate(client, merchant, card, 1_000).status_code == 201
     response = load(client, merchant, card, 1_000)
-    assert response.status_code == 409
-    assert response.json()["code"] == "gift_card_not_reloadable"
+    # A load names the card by its number alone: a card it may not load is no card to it.
+    assert response.status_code == 422
+    assert response.json()["code"] == "gift_card_invalid"
+    assert balance(client, merchant, card) == 1_000
 
 
 def test_a_partial_spend_leaves_the_rest_on_the_card(client, merchant, card):
@@ -253,7 +256,8 @@ def test_a_frozen_card_takes_nothing_until_unfrozen(client, merchant, card):
     frozen = client.post(f"/v1/gift-cards/{card.id}/freeze", headers=merchant.manager)
     assert frozen.status_code == 200 and frozen.json()["state"] == "frozen"
     assert spend(client, merchant, card, 100).json()["code"] == "gift_card_frozen"
-    assert load(client, merchant, card, 1_000).json()["code"] == "gift_card_frozen"
+    # Without a PIN, a frozen card gets the answer of no card (no oracle).
+    assert load(client, merchant, card, 1_000).json()["code"] == "gift_card_invalid"
     thawed = client.post(f"/v1/gift-cards/{card.id}/unfreeze", headers=merchant.manager)
     assert thawed.json()["state"] == "active"
     assert spend(client, merchant, card, 100).status_code == 201

@@ -19,6 +19,7 @@ from tests.e2e.api.conftest import (  # noqa: F401  (fixtures, made visible to t
     merchant,
     operator_key,
     other_merchant,
+    server_url,
     services,
     top_up,
 )

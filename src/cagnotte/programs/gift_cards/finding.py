@@ -3,15 +3,38 @@
 A wrong number, a wrong PIN, a locked card, another merchant's card and a card
 of a program a reseller may not sell all get the same gift_card_invalid; where
 no PIN is checked for real, a dummy check spends the same time, so that timing
-does not tell a known card from an unknown one. Wrong PINs count towards the
-card's lockout; failed look-ups and balance inquiries are logged per terminal
-for the alerts. All of it runs before the operation's unit of work: argon2 and
-the counting have no place inside a write transaction.
+does not tell a known card from an unknown one. An operation named by the
+number alone (activation, load, the new card of a balance transfer) finds
+only a card it may act on: any other card is a miss as well.
+
+Guesses are counted by the attempt limiter (security/attempts.py), reserved
+before anything is looked at, so that parallel requests cannot get around the
+count:
+- a PIN, per card, by its program's policy (pin_attempts_max wrong PINs, then
+  locked for pin_lockout); a right PIN starts the count again;
+- a number looked up without a PIN (the number is then the only secret), per
+  terminal (else per API key, staff member or customer), NUMBER_LOOKUP_POLICY:
+  a look-up that finds its card gives its attempt back, a miss keeps it.
+  Spent, every such look-up of the caller is too_many_attempts (429, with
+  `locked_until`) until the lock ends: an answer about the caller, the same
+  for any number, that tells a till what is wrong. With a PIN, a miss answers
+  like a wrong PIN and teaches nothing, so it is not counted against the
+  caller: a shop's e-store key, which relays its customers' typing, is not
+  locked by their typos on every card payment.
+Failed look-ups and balance inquiries are also logged per terminal for the
+alerts. All of it runs before the operation's unit of work, in short
+transactions of its own; argon2 runs with no transaction open.
+
+Errors: gift_card_invalid, too_many_attempts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Connection
 
@@ -27,7 +50,46 @@ from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.resellers import Resellers
 from cagnotte.programs.gift_cards.rows import CardRow
+from cagnotte.security.attempts import Attempt, AttemptLimiter, AttemptPolicy, AttemptRefused
 from cagnotte.security.principals import Principal
+
+PIN_SCOPE = "gift_card_pin"
+# A wrong PIN counts towards the card's lock until a right one, or for this long.
+PIN_ATTEMPTS_WINDOW = timedelta(days=1)
+NUMBER_LOOKUP_SCOPE = "gift_card_number_lookup"
+# Numbers have 8 to 12 random digits or more: twenty misses in ten minutes are
+# plenty for typing errors and nothing for a guesser.
+NUMBER_LOOKUP_POLICY = AttemptPolicy(
+    attempts=20, window=timedelta(minutes=10), lock=timedelta(minutes=15)
+)
+# How long a request waits for parallel ones still checking their attempts (a PIN
+# takes milliseconds) before it is refused: parallel right answers all go through.
+PIN_SETTLE = timedelta(seconds=2)
+LOOKUPS_SETTLE = timedelta(seconds=2)
+
+
+def pin_subject(merchant_id: uuid.UUID, card_id: uuid.UUID) -> str:
+    """Whose PIN attempts they are: the card's."""
+    return f"{merchant_id}:{card_id}"
+
+
+def pin_policy(program: Program) -> AttemptPolicy:
+    return AttemptPolicy(
+        attempts=program.pin_attempts_max, window=PIN_ATTEMPTS_WINDOW, lock=program.pin_lockout
+    )
+
+
+def lookup_subject(caller: Principal) -> str:
+    """Whose number look-ups they are: the terminal's, else the key's, staff's or customer's."""
+    for kind, value in (
+        ("terminal", caller.terminal_id),
+        ("key", caller.key_id),
+        ("staff", caller.staff_id),
+        ("customer", caller.customer_id),
+    ):
+        if value is not None:
+            return f"{caller.merchant_id}:{kind}:{value}"
+    raise AssertionError("a caller that looks cards up is named by something")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +101,10 @@ class FoundCard:
     number: str
 
 
+# Whether an operation named by the number alone may act on this card (else: a miss).
+CardUse = Callable[[CardRow, Program], bool]
+
+
 class CardFinder:
     def __init__(
         self,
@@ -48,6 +114,7 @@ class CardFinder:
         programs: ProgramCatalogue,
         resellers: Resellers,
         numbers: NumberKey,
+        attempts: AttemptLimiter,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -55,11 +122,78 @@ class CardFinder:
         self.programs = programs
         self.resellers = resellers
         self.numbers = numbers
+        self.attempts = attempts
 
-    def find(
-        self, caller: Principal, number: str, *, pin: str | None, pin_needed: bool = True
+    def find(self, caller: Principal, number: str, *, pin: str | None) -> FoundCard:
+        """The card with this number and (when its program asks) PIN; one error for every miss.
+
+        With a PIN given, every answer but the right PIN's is the same: a miss,
+        a wrong PIN, and a PIN for a card that has none (a wrong PIN too, or a
+        made-up PIN would probe numbers uncounted). Without one, the look-up is
+        a number's alone, counted as find_by_number counts it.
+        """
+        if pin is None:
+            found = self._counted_look_up(caller, number, usable=None)
+        else:
+            found = self._look_up(caller, number, lookup=None, pin_given=True, usable=None)
+            if not found.program.pin_required:
+                burn_pin_check()
+                self.record_lookup(caller, found.card.number_hash, succeeded=False)
+                raise errors.GiftCardInvalid()
+        if found.program.pin_required:
+            self._check_pin(caller, found, pin)
+        return self._rehashed(found)
+
+    def find_by_number(
+        self, caller: Principal, number: str, usable: CardUse | None = None
     ) -> FoundCard:
-        """The card with this number and (when its program asks) PIN; one error for every miss."""
+        """The card with this number, for a request without a PIN; `usable` says what it may act on.
+
+        The number is then the only secret: the look-up is counted against the
+        caller before it is made (NUMBER_LOOKUP_POLICY) and a card the operation
+        may not act on (its state, its program) gets the answer of no card.
+        """
+        return self._rehashed(self._counted_look_up(caller, number, usable=usable))
+
+    def _counted_look_up(
+        self, caller: Principal, number: str, *, usable: CardUse | None
+    ) -> FoundCard:
+        """A look-up without a PIN: reserved against the caller, given back when it finds."""
+        try:
+            lookup = self.attempts.reserve(
+                NUMBER_LOOKUP_SCOPE,
+                lookup_subject(caller),
+                NUMBER_LOOKUP_POLICY,
+                settle=LOOKUPS_SETTLE,
+            )
+        except AttemptRefused as refused:
+            raise errors.TooManyAttempts(
+                "Too many card numbers that name no card; try again later.",
+                locked_until=refused.until.isoformat(),
+            ) from None
+        found = self._look_up(caller, number, lookup=lookup, pin_given=False, usable=usable)
+        self.attempts.released(lookup)
+        return found
+
+    def _rehashed(self, found: FoundCard) -> FoundCard:
+        """The card hashed under the newest number key, now that its number is proven."""
+        return dataclasses.replace(found, card=self.numbers.rehashed(found.card, found.number))
+
+    def record_lookup(self, caller: Principal, digest: str, *, succeeded: bool) -> None:
+        with self.database.transaction() as connection:
+            self._insert_lookup(connection, caller, digest, succeeded=succeeded)
+        self.alerts.after_lookup(caller)
+
+    def _look_up(
+        self,
+        caller: Principal,
+        number: str,
+        *,
+        lookup: Attempt | None,
+        pin_given: bool,
+        usable: CardUse | None,
+    ) -> FoundCard:
+        """The card; a miss is logged (and its look-up attempt, if counted, kept) and refused."""
         digits = normalise_number(number)
         digest = self.numbers.hash(digits) if digits else ""
         card = None
@@ -76,54 +210,45 @@ class CardFinder:
                 caller.role == "reseller"
                 and program.id not in self.resellers.program_ids_of(caller)
             )
+            or (usable is not None and not usable(card, program))
         ):
-            if pin is not None:
+            if pin_given:
                 burn_pin_check()
-            self.record_lookup(caller, digest, succeeded=False)
+            with self.database.transaction() as connection:
+                if lookup is not None:
+                    self.attempts.failed(lookup, connection=connection)
+                self._insert_lookup(connection, caller, digest, succeeded=False)
+            self.alerts.after_lookup(caller)
             raise errors.GiftCardInvalid()
         assert digits is not None
-        if pin_needed and program.pin_required:
-            self._check_pin(caller, card, program, digits, pin)
-        card = self.numbers.rehashed(card, digits)
         return FoundCard(card=card, program=program, number=digits)
 
-    def record_lookup(self, caller: Principal, digest: str, *, succeeded: bool) -> None:
-        with self.database.transaction() as connection:
-            self._insert_lookup(connection, caller, digest, succeeded=succeeded)
-        self.alerts.after_lookup(caller)
-
-    def _check_pin(
-        self, caller: Principal, card: CardRow, program: Program, number: str, pin: str | None
-    ) -> None:
-        if card.locked_until is not None and card.locked_until > self.clock.now():
+    def _check_pin(self, caller: Principal, found: FoundCard, pin: str | None) -> None:
+        """Reserve a PIN attempt on the card, then check the PIN with no transaction open."""
+        card = found.card
+        try:
+            attempt = self.attempts.reserve(
+                PIN_SCOPE,
+                pin_subject(card.merchant_id, card.id),
+                pin_policy(found.program),
+                settle=PIN_SETTLE,
+            )
+        except AttemptRefused:  # locked: refused without looking at the PIN
             burn_pin_check()
             self.record_lookup(caller, card.number_hash, succeeded=False)
+            raise errors.GiftCardInvalid() from None
+        if pin is None or not verify_pin(card.pin_hash, found.number, pin):
+            self._count_wrong_pin(caller, card, attempt)
             raise errors.GiftCardInvalid()
-        if pin is None or not verify_pin(card.pin_hash, number, pin):
-            self._count_wrong_pin(caller, card, program)
-            raise errors.GiftCardInvalid()
-        if card.pin_failures:
-            with self.database.transaction() as connection:
-                repository.update_card(connection, card, {"pin_failures": 0})
+        self.attempts.succeeded(attempt)
 
-    def _count_wrong_pin(self, caller: Principal, card: CardRow, program: Program) -> None:
-        """One more wrong PIN; at the program's threshold the card locks for a while."""
-        now = self.clock.now()
+    def _count_wrong_pin(self, caller: Principal, card: CardRow, attempt: Attempt) -> None:
+        """A wrong PIN: the last the program allows locks the card for a while."""
         with self.database.transaction() as connection:
-            # Counted in the statement that changes it, so parallel guesses all count.
-            failures = repository.count_wrong_pin(connection, card)
-            locked = failures >= program.pin_attempts_max
-            if locked:
-                repository.update_card(
-                    connection,
-                    card,
-                    {
-                        "pin_failures": 0,
-                        "locked_until": now + program.pin_lockout,
-                    },
-                )
+            locked_until = self.attempts.failed(attempt, connection=connection)
             self._insert_lookup(connection, caller, card.number_hash, succeeded=False)
-        self.alerts.after_wrong_pin(caller, card, failures, locked)
+        # The attempt's number is the count of wrong PINs in a row, this one included.
+        self.alerts.after_wrong_pin(caller, card, attempt.number, locked_until is not None)
         self.alerts.after_lookup(caller)
 
     def _insert_lookup(

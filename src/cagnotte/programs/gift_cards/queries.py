@@ -18,12 +18,14 @@ from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.programs.gift_cards import repository
 from cagnotte.programs.gift_cards.accounts import CardAccounts
+from cagnotte.programs.gift_cards.finding import PIN_SCOPE, pin_subject
 from cagnotte.programs.gift_cards.number_keys import NumberKey
 from cagnotte.programs.gift_cards.numbers import normalise_number
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.rows import CardRow, OperationRow
 from cagnotte.programs.gift_cards.views import CardOperation, card_view
+from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.principals import Principal
 
 CARD_LIST_PAGE_MAX = 500
@@ -38,12 +40,14 @@ class CardQueries:
         programs: ProgramCatalogue,
         customers: CustomerService,
         numbers: NumberKey,
+        attempts: AttemptLimiter,
     ) -> None:
         self.database = database
         self.accounts = accounts
         self.programs = programs
         self.customers = customers
         self.numbers = numbers
+        self.attempts = attempts
 
     def get_card(
         self, caller: Principal, card_id: uuid.UUID, *, check_role: bool = True
@@ -73,7 +77,7 @@ class CardQueries:
                 membership_id=membership_id,
                 limit=min(limit, CARD_LIST_PAGE_MAX),
             )
-        return [self.view(card) for card in cards]
+        return self.views(cards)
 
     def cards_of_customer(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
         """The cards registered to any membership of this identity (the customer page)."""
@@ -83,7 +87,7 @@ class CardQueries:
                 cards = repository.registered_cards(
                     connection, membership["merchant_id"], membership["id"]
                 )
-            views += [self.view(card) for card in cards]
+            views += self.views(cards)
         return views
 
     def find_cards(self, caller: Principal, text: str) -> list[dict[str, Any]]:
@@ -104,7 +108,7 @@ class CardQueries:
                     connection, caller.merchant_id, self.numbers.hashes(number)
                 )
                 cards = [found] if found is not None else []
-        return [self.view(card) for card in cards]
+        return self.views(cards)
 
     def card_history(self, caller: Principal, card_id: uuid.UUID) -> list[CardOperation]:
         """Every operation on the card, newest first."""
@@ -135,9 +139,27 @@ class CardQueries:
 
     def view(self, card: CardRow) -> dict[str, Any]:
         """The card as shown to staff, with its balance and what is available of it."""
-        program = self.programs.program(card.merchant_id, card.program_id)
-        balance = self.accounts.balance(card)
-        return card_view(card, balance.credit_balance, balance.available, program.asset_code)
+        (view,) = self.views([card])
+        return view
+
+    def views(self, cards: list[CardRow]) -> list[dict[str, Any]]:
+        """Cards as shown to staff, their PIN attempts read at once."""
+        subjects = {card.id: pin_subject(card.merchant_id, card.id) for card in cards}
+        pin_attempts = self.attempts.counts(PIN_SCOPE, list(subjects.values()))
+        views = []
+        for card in cards:
+            program = self.programs.program(card.merchant_id, card.program_id)
+            balance = self.accounts.balance(card)
+            views.append(
+                card_view(
+                    card,
+                    balance.credit_balance,
+                    balance.available,
+                    program.asset_code,
+                    pin_attempts.get(subjects[card.id]),
+                )
+            )
+        return views
 
     def _operations(self, card: CardRow, rows: list[OperationRow]) -> list[CardOperation]:
         program = self.programs.program(card.merchant_id, card.program_id)

@@ -4,7 +4,7 @@ A register registers a card for a member with the card's number and PIN; a
 signed-in customer registers their own. Once a registered member's profile is
 complete, the program's profile bonus is credited, once per member and program.
 
-Errors: gift_card_invalid, gift_card_already_registered, profile_incomplete,
+Errors: gift_card_invalid, too_many_attempts, gift_card_already_registered, profile_incomplete,
 profile_bonus_already_given, balance_limit_exceeded, not_found, invalid_input,
 forbidden.
 """

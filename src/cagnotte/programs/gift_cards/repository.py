@@ -223,16 +223,6 @@ def cards_due_to_expire(
     return [(merchant_id, card_id) for merchant_id, card_id in rows]
 
 
-def count_wrong_pin(connection: Connection, card: CardRow) -> int:
-    """One more wrong PIN on the card, counted in the statement; the count after it."""
-    return connection.execute(
-        update(gift_cards)
-        .where(gift_cards.c.merchant_id == card.merchant_id, gift_cards.c.id == card.id)
-        .values(pin_failures=gift_cards.c.pin_failures + 1)
-        .returning(gift_cards.c.pin_failures)
-    ).scalar_one()
-
-
 # The operation log ------------------------------------------------------------------
 
 

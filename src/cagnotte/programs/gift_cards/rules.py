@@ -7,6 +7,7 @@ and these functions say yes, or raise the domain error that says no.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,15 +90,48 @@ def check_operation_amount(program: Program, amount: int) -> None:
         raise errors.OperationAmountExceeded()
 
 
+def check_load_amount(program: Program, amount: int) -> None:
+    """The amount of a load, whatever the card: within the load range and the operation maximum."""
+    if not program.load_min_minor <= amount <= program.load_max_minor:
+        raise errors.LoadOutOfRange()
+    check_operation_amount(program, amount)
+
+
 def check_load(program: Program, amount: int, balance: int, *, first_load: bool) -> None:
     """A load must fit the load range and the maximum balance; a reload needs a reloadable card."""
     if not first_load and not program.reloadable:
         raise errors.GiftCardNotReloadable()
-    if not program.load_min_minor <= amount <= program.load_max_minor:
-        raise errors.LoadOutOfRange()
-    check_operation_amount(program, amount)
+    check_load_amount(program, amount)
     if balance + amount > program.balance_max_minor:
         raise errors.BalanceLimitExceeded()
+
+
+def check_before_look_up(
+    programs: Sequence[Program], amount: int | None, invoice_number: str | None
+) -> None:
+    """Refuse, before the card is looked up, what every program the caller may use refuses.
+
+    For an operation named by the card's number alone (activation, load): a
+    refusal that depends on the card's program would tell a card from no card,
+    so what all these programs refuse is refused here, the same for any
+    number; what only some refuse is left to the card's own program.
+    """
+    if not programs:
+        return  # no program to use: every number is a miss
+    if amount:
+        refusals = [_amount_refusal(program, amount) for program in programs]
+        if all(refusals):
+            raise refusals[0]
+    if not invoice_number and all(program.invoice_required for program in programs):
+        raise errors.InvoiceRequired()
+
+
+def _amount_refusal(program: Program, amount: int) -> errors.DomainError | None:
+    try:
+        check_load_amount(program, amount)
+    except errors.DomainError as refusal:
+        return refusal
+    return None
 
 
 @dataclass(frozen=True, slots=True)

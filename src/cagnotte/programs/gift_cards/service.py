@@ -55,6 +55,7 @@ from cagnotte.programs.gift_cards.spending import Spending
 from cagnotte.programs.gift_cards.state import CardStates
 from cagnotte.programs.gift_cards.tender import GiftCardTender
 from cagnotte.programs.gift_cards.transfers import BalanceTransfers
+from cagnotte.security.attempts import AttemptLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ def _compose(
     units: UnitsOfWork,
     alerts: GiftCardAlerts,
     accounts: CardAccounts,
+    attempts: AttemptLimiter,
     *,
     mail_from: str,
     public_url: str,
@@ -93,10 +95,10 @@ def _compose(
     numbers = NumberKey(database, clock, number_keys)
     resellers = Resellers(database, clock, merchants)
     programs = ProgramCatalogue(database, clock, merchants, resellers)
-    finder = CardFinder(database, clock, alerts, programs, resellers, numbers)
-    queries = CardQueries(database, accounts, programs, customers, numbers)
+    finder = CardFinder(database, clock, alerts, programs, resellers, numbers, attempts)
+    queries = CardQueries(database, accounts, programs, customers, numbers, attempts)
     operations = CardOperations(units, ledger, accounts, programs, resellers, alerts)
-    loading = CardLoading(finder, operations, resellers, queries)
+    loading = CardLoading(finder, operations, resellers, queries, programs)
     issuer = CardIssuer(clock, accounts, numbers)
     return _UseCases(
         programs=programs,
@@ -120,7 +122,7 @@ def _compose(
         transfers=BalanceTransfers(
             units, ledger, accounts, programs, finder, resellers, operations, alerts
         ),
-        states=CardStates(units, ledger, queries),
+        states=CardStates(units, ledger, queries, attempts),
         registration=Registration(units, customers, finder, operations, queries),
         resellers=resellers,
         expiry=CardExpiry(database, clock, units, ledger, accounts, programs, operations, alerts),
@@ -142,6 +144,7 @@ class GiftCardService:
         public_url: str,
         number_keys: Sequence[bytes] = (),
         units: UnitsOfWork | None = None,
+        attempts: AttemptLimiter | None = None,
     ) -> None:
         self.alerts = GiftCardAlerts(database, clock, mailer, mail_from)
         self.reports = GiftCardReports(database)
@@ -156,6 +159,7 @@ class GiftCardService:
             units or UnitsOfWork(database, clock),
             self.alerts,
             accounts,
+            attempts or AttemptLimiter(database, clock),
             mail_from=mail_from,
             public_url=public_url,
             number_keys=number_keys,

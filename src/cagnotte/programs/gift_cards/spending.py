@@ -4,7 +4,8 @@ Also the balance inquiry, and `payment_card`: a card made ready to pay part of
 a check, whose plan the check asks the tender for inside its own unit of work.
 
 Errors: gift_card_invalid (wrong number, wrong PIN, locked card, another
-merchant's card: one answer), gift_card_inactive, gift_card_frozen,
+merchant's card: one answer), too_many_attempts (a terminal whose failed
+look-ups are spent, finding.py), gift_card_inactive, gift_card_frozen,
 gift_card_closed, operation_amount_exceeded, daily_limit_exceeded,
 insufficient_funds, invoice_required, invoice_reused, not_found (no such
 operation), forbidden, idempotency_key_reused, and the ledger's errors for

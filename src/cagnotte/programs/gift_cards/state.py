@@ -18,15 +18,20 @@ from cagnotte.audit import record_audit
 from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork
 from cagnotte.ledger import Ledger
 from cagnotte.programs.gift_cards import plans, repository, rules
+from cagnotte.programs.gift_cards.finding import PIN_SCOPE, pin_subject
 from cagnotte.programs.gift_cards.queries import CardQueries
+from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.principals import Principal
 
 
 class CardStates:
-    def __init__(self, units: UnitsOfWork, ledger: Ledger, queries: CardQueries) -> None:
+    def __init__(
+        self, units: UnitsOfWork, ledger: Ledger, queries: CardQueries, attempts: AttemptLimiter
+    ) -> None:
         self.units = units
         self.ledger = ledger
         self.queries = queries
+        self.attempts = attempts
 
     def freeze(self, caller: Principal, card_id: uuid.UUID) -> dict[str, Any]:
         """Stop every operation on the card until it is unfrozen."""
@@ -40,12 +45,14 @@ class CardStates:
         return self._change_state(caller, card_id, "closed", ("inactive", "active", "frozen"))
 
     def unlock(self, caller: Principal, card_id: uuid.UUID) -> dict[str, Any]:
-        """Lift a PIN lockout before its time."""
+        """Lift a PIN lockout before its time: the card's wrong PINs are forgotten."""
         caller.require("manager")
 
         def work(unit: UnitOfWork) -> None:
             card = repository.lock_card(unit, card_id)
-            repository.update_card(unit.connection, card, {"pin_failures": 0, "locked_until": None})
+            self.attempts.reset(
+                PIN_SCOPE, pin_subject(card.merchant_id, card.id), connection=unit.connection
+            )
             record_audit(
                 unit.connection,
                 unit.merchant_id,

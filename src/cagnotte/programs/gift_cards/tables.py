@@ -111,6 +111,8 @@ gift_cards = Table(
     Column("number_key_id", String(16)),
     Column("number_last4", String(4), nullable=False),
     Column("pin_hash", String(200)),
+    # Unused since wrong PINs are counted by the attempt limiter (security/attempts.py,
+    # scope gift_card_pin): kept, as a shipped migration is never edited; new cards say 0.
     Column("pin_failures", Integer, nullable=False),
     Column("locked_until", UTCDateTime),
     Column("account_id", Uuid, nullable=False),

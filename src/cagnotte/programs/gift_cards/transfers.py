@@ -4,7 +4,10 @@ The old card closes (and its account freezes); the new one is activated if it
 was not, and inherits the old one's member. Both cards' rows are locked in the
 global order, so two transfers between the same cards never wait on each other.
 
-Errors: gift_card_invalid, gift_card_closed, gift_card_frozen,
+The new card is named by its number alone: a frozen or closed one is
+gift_card_invalid, the answer of no card (finding.py).
+
+Errors: gift_card_invalid, too_many_attempts, gift_card_closed, gift_card_frozen,
 gift_card_has_holds, invalid_input (the same card twice, two currencies),
 forbidden, idempotency_key_reused.
 """
@@ -22,9 +25,10 @@ from cagnotte.programs.gift_cards.accounts import CardAccounts
 from cagnotte.programs.gift_cards.alerts import GiftCardAlerts
 from cagnotte.programs.gift_cards.finding import CardFinder
 from cagnotte.programs.gift_cards.operating import CardOperations
+from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.resellers import Resellers
-from cagnotte.programs.gift_cards.rows import Actor
+from cagnotte.programs.gift_cards.rows import Actor, CardRow
 from cagnotte.programs.gift_cards.tender import card_facts
 from cagnotte.programs.gift_cards.views import CardOperation
 from cagnotte.security.principals import Principal
@@ -74,7 +78,7 @@ class BalanceTransfers:
         if from_card_id is None:
             assert from_number is not None
             from_card_id = self.finder.find(caller, from_number, pin=from_pin).card.id
-        target = self.finder.find(caller, to_number, pin=None, pin_needed=False)
+        target = self.finder.find_by_number(caller, to_number, _may_receive)
         if target.card.id == from_card_id:
             raise errors.InvalidInput("The new card must be another card.")
         actor = self.resellers.actor_of(caller)
@@ -123,3 +127,8 @@ class BalanceTransfers:
             unit.now,
         )
         return out, into
+
+
+def _may_receive(card: CardRow, _program: Program) -> bool:
+    """A balance moves to a new card, or an active one (named by its number alone)."""
+    return card.state in ("inactive", "active")

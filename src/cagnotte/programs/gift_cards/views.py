@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cagnotte.programs.gift_cards.rows import CardRow, OperationRow
+from cagnotte.security.attempts import AttemptCount
 
 CARD_VIEW_FIELDS = (
     "id",
@@ -35,11 +36,27 @@ CARD_VIEW_FIELDS = (
 
 
 def card_view(
-    card: CardRow, balance_minor: int, available_minor: int, asset_code: str
+    card: CardRow,
+    balance_minor: int,
+    available_minor: int,
+    asset_code: str,
+    pin_attempts: AttemptCount | None = None,
 ) -> dict[str, Any]:
-    """A card as shown to staff: state, last four digits, balance; never the number or PIN."""
+    """A card as shown to staff: state, last four digits, balance; never the number or PIN.
+
+    Its PIN attempts are the attempt limiter's (finding.py), not the card row's
+    unused columns: `pin_failures` is the count of the current window (wrong
+    PINs, and any being checked right now), `locked_until` the end of a lock
+    that holds now.
+    """
     view = {name: getattr(card, name) for name in CARD_VIEW_FIELDS}
-    view.update(balance_minor=balance_minor, available_minor=available_minor, asset=asset_code)
+    view.update(
+        balance_minor=balance_minor,
+        available_minor=available_minor,
+        asset=asset_code,
+        pin_failures=pin_attempts.attempts if pin_attempts else 0,
+        locked_until=pin_attempts.locked_until if pin_attempts else None,
+    )
     return view
 
 
