@@ -3,6 +3,12 @@
 A customer whose platform account the operator has blocked signs in no more,
 and the sessions they hold stop working (customer_blocked).
 
+A customer's code is mailed through the outbox, and asking for one does the
+same work whether or not the address is a customer's: a code is drawn and
+its hash kept, a mail is written to the outbox, one transaction commits. The
+job, not the request, looks the address up and drops the mail of an unknown
+one, so neither the answer nor its timing says which addresses are known.
+
 Errors: one_time_code_invalid, locked_out, sign_in_failed, unauthenticated,
 customer_blocked.
 """
@@ -12,9 +18,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from cagnotte import errors
 from cagnotte.clock import Clock
@@ -22,6 +29,7 @@ from cagnotte.db import lookups
 from cagnotte.db.engine import Database
 from cagnotte.db.lookups import LookupKind
 from cagnotte.db.tables import (
+    PLATFORM_MERCHANT_ID,
     customers,
     memberships,
     merchants,
@@ -29,7 +37,8 @@ from cagnotte.db.tables import (
     sessions,
     staff,
 )
-from cagnotte.mail import Mailer, compose
+from cagnotte.mail import compose
+from cagnotte.outbox import ClaimedMessage, MessageKind, Outbox
 from cagnotte.security.passwords import verify_password
 from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED, CustomerPrincipal, Principal
 from cagnotte.security.secrets_ import new_token, random_digits, same_hash, token_hash
@@ -44,6 +53,7 @@ CUSTOMER_SESSION_LIFETIME = timedelta(hours=2)
 STAFF_SESSION_LIFETIME = timedelta(hours=10)
 STAFF_FAILED_SIGN_INS_MAX = 5
 STAFF_LOCKOUT_DURATION = timedelta(minutes=30)
+SIGN_IN_CODE_MAIL = "customer_sign_in_code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,27 +63,20 @@ class Session:
 
 
 class AuthService:
-    def __init__(self, database: Database, clock: Clock, mailer: Mailer, mail_from: str) -> None:
+    def __init__(self, database: Database, clock: Clock, outbox: Outbox, mail_from: str) -> None:
         self.database = database
         self.clock = clock
-        self.mailer = mailer
+        self.outbox = outbox
         self.mail_from = mail_from
+        outbox.register(MessageKind(SIGN_IN_CODE_MAIL, compose=_mail_if_known))
 
     # Customers -----------------------------------------------------------------
 
     def send_customer_code(self, email: str) -> None:
-        """Mail a one-time code if this e-mail names a customer; silent either way."""
+        """Mail a one-time code if this e-mail names a customer; the same work either way."""
         email = email.strip().lower()
         now = self.clock.now()
         with self.database.transaction() as connection:
-            known = (
-                connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
-                or connection.execute(
-                    select(memberships.c.customer_id).where(memberships.c.email == email)
-                ).first()
-            )
-            if known is None:
-                return
             recent = connection.execute(
                 select(one_time_codes.c.id).where(
                     one_time_codes.c.email == email,
@@ -93,16 +96,23 @@ class AuthService:
                     created_at=now,
                 )
             )
-        self.mailer.send(
-            compose(
-                self.mail_from,
-                email,
-                "Your Cagnotte sign-in code",
-                f"Your sign-in code is {code}.\n\nIt is valid for "
-                f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did not "
-                "ask for it, ignore this message.\n",
+            # Whether the address is a customer's is for the job to find out
+            # (`_mail_if_known`): the request does not branch on it.
+            self.outbox.enqueue(
+                connection,
+                merchant_id=PLATFORM_MERCHANT_ID,
+                kind=SIGN_IN_CODE_MAIL,
+                recipient=email,
+                now=now,
+                mail=compose(
+                    self.mail_from,
+                    email,
+                    "Your Cagnotte sign-in code",
+                    f"Your sign-in code is {code}.\n\nIt is valid for "
+                    f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did "
+                    "not ask for it, ignore this message.\n",
+                ),
             )
-        )
 
     def verify_customer_code(self, email: str, code: str) -> Session:
         """Exchange a fresh one-time code for a session token."""
@@ -286,3 +296,18 @@ def _require_active(platform_status: str) -> None:
     """A customer signs in, and stays signed in, only while their platform account is active."""
     if platform_status != "active":
         raise errors.CustomerBlocked(PLATFORM_ACCOUNT_BLOCKED)
+
+
+def _address_known(connection: Connection, email: str) -> bool:
+    """Whether a customer, or a membership at some merchant, has this e-mail address."""
+    return (
+        connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
+        or connection.execute(
+            select(memberships.c.customer_id).where(memberships.c.email == email).limit(1)
+        ).first()
+    ) is not None
+
+
+def _mail_if_known(connection: Connection, message: ClaimedMessage) -> EmailMessage | None:
+    """The job's side of a sign-in code: sent to a known address, dropped for another."""
+    return message.stored_mail() if _address_known(connection, message.recipient) else None
