@@ -73,6 +73,9 @@ def unseal(secret: str, purpose: str, value: str, *, context: str) -> bytes:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except ValueError:
         raise SealBroken("not a sealed value") from None
+    # One text per value: base64's spare bits of the last character must be as written.
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != encoded:
+        raise SealBroken("not a sealed value")
     if len(raw) < NONCE_BYTES + TAG_BYTES:
         raise SealBroken("too short to be a sealed value")
     nonce, sealed = raw[:NONCE_BYTES], raw[NONCE_BYTES:]

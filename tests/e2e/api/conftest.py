@@ -37,6 +37,19 @@ class RecordingMailer:
         return self.messages
 
 
+class FlakyMailer(RecordingMailer):
+    """A RecordingMailer whose server refuses every message while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def send(self, message: Any) -> None:
+        if self.down:
+            raise ConnectionRefusedError("SMTP server down")
+        super().send(message)
+
+
 def deliver_outbox(services: Services) -> Delivered:
     """Deliver the outbox's due mail now, as the job does (for a mailer of the test's own)."""
     return services.outbox.deliver_due()
