@@ -19,6 +19,10 @@ from cagnotte.outbox.service import ATTEMPTS_MAX, retry_delay
 from cagnotte.outbox.tables import outbox_messages
 from cagnotte.programs.gift_cards.issuing import ECards
 from cagnotte.programs.gift_cards.tables import gift_cards
+from tests.e2e.api.concurrency import (
+    all_at_once,
+    server_url,  # noqa: F401  (a fixture)
+)
 from tests.e2e.api.conftest import FlakyMailer, deliver_outbox
 from tests.e2e.gift_cards.conftest import post
 
@@ -240,3 +244,33 @@ def test_an_ecard_page_sealed_in_the_first_form_still_shows_its_number(
     with services.database.transaction() as connection:
         connection.execute(update(gift_cards).values(number_sealed="v2:" + "A" * 63))
     assert client.get(f"/gift-cards/e/{token}").status_code == 404
+
+
+def test_twenty_parallel_sales_with_one_key_load_one_card_owe_one_mail_and_answer_alike(
+    server_url,  # noqa: F811  (the fixture imported above)
+    client,
+    services,
+    merchant,
+    program,
+    mailer,
+):
+    """On PostgreSQL the key's row makes the others wait, then replay the first answer."""
+    body = {"program_id": program["id"], "amount_minor": AMOUNT, "recipient_email": "m@example.ca"}
+    headers = {**merchant.register, "Idempotency-Key": "ecard-rush-1"}
+    answers = all_at_once(
+        20,
+        lambda http: http.post(f"{server_url}/v1/gift-cards/e-cards", json=body, headers=headers),
+    )
+    assert [answer.status_code for answer in answers] == [201] * 20
+    issued = {
+        (a.json()["card"]["id"], a.json()["number"], a.json()["pin"], a.json()["page_url"])
+        for a in answers
+    }
+    assert len(issued) == 1
+    ((card_id, number, pin, _page_url),) = issued
+    assert number and pin
+    active = client.get("/v1/gift-cards?state=active", headers=merchant.manager).json()
+    assert [(card["id"], card["balance_minor"]) for card in active] == [(card_id, AMOUNT)]
+    assert deliver_outbox(services).sent == 1
+    (mail,) = mailer.messages
+    assert f"PIN: {pin}" in mail.get_body(("plain",)).get_content()

@@ -303,8 +303,8 @@ class ECards:
 
     def ecard_mails(self, caller: Principal, card_id: uuid.UUID) -> list[MessageState]:
         """What became of an e-card's mails (the first and any sent again), newest first."""
-        self.queries.get_card(caller, card_id, check_role=False)
-        caller.require("cashier")
+        card = self.queries.get_card(caller, card_id, check_role=False)
+        self.resellers.require_seller(caller, card["program_id"])
         return self.outbox.messages_about(caller.merchant_id, ECARD_MAIL, card_id)
 
     def resend_ecard_mail(
