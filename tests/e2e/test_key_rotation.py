@@ -59,6 +59,7 @@ def serving(database, clock, mailer, *, number_keys: str, code_keys: str) -> Ite
         bonus_code_key=code_keys,
     )
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
+    mailer.outbox = services.outbox  # reading mailer.sent delivers the outbox first
     services.captchas.make_answer = lambda: CAPTCHA_ANSWER
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         yield client, services
@@ -246,6 +247,7 @@ def test_cards_under_the_development_key_are_found_once_it_is_given_as_the_older
     # As docs/keys.md says for an installation that ran on the key in the database.
     settings = Settings(environment="development", database_url=database.url)
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
+    mailer.outbox = services.outbox  # reading mailer.sent delivers the outbox first
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         operator_key = services.merchants.ensure_operator_key()
         merchant = make_merchant(client, operator_key, "Café Bleu")

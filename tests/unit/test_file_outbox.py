@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +27,11 @@ def test_production_with_an_smtp_host_sends_by_smtp():
 
 
 def test_the_service_does_not_start_in_production_without_an_smtp_host(tmp_path: Path):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'never.db'}")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'never.db'}",
+        gift_card_number_key=secrets.token_urlsafe(32),
+        bonus_code_key=secrets.token_urlsafe(32),
+    )
     with pytest.raises(MailNotConfigured):
         bootstrap(settings)
     assert not (tmp_path / "never.db").exists()
