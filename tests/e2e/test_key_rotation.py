@@ -69,6 +69,8 @@ def _status(database, *, number_keys: str, code_keys: str, monkeypatch) -> str:
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", database.url)
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", number_keys)
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", code_keys)
+    # Production settings, as the service has them: with an SMTP host (nothing is sent).
+    monkeypatch.setenv("CAGNOTTE_SMTP_HOST", "127.0.0.1")
     result = CliRunner().invoke(cli, ["keys", "status"])
     assert result.exit_code == 0, result.output
     return result.output
