@@ -17,7 +17,11 @@ def _build(with_jobs: bool) -> FastAPI:
     settings = Settings()
     services = bootstrap(settings)
     app = create_app(services)
-    scheduler = JobScheduler(services, settings.jobs_interval_seconds) if with_jobs else None
+    scheduler = (
+        JobScheduler(services, settings.jobs_interval_seconds, settings.mail_interval_seconds)
+        if with_jobs
+        else None
+    )
 
     application_lifespan = app.router.lifespan_context
 

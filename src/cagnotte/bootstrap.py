@@ -14,6 +14,7 @@ from cagnotte.db.unit_of_work import UnitsOfWork
 from cagnotte.ledger import Ledger
 from cagnotte.mail import Mailer, build_mailer
 from cagnotte.merchants.service import MerchantService
+from cagnotte.outbox import Outbox
 from cagnotte.programs.bonus_codes.service import BonusCodeService
 from cagnotte.programs.gift_cards import GiftCardService
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
@@ -30,6 +31,8 @@ class Services:
     clock: Clock
     mailer: Mailer
     attempts: AttemptLimiter
+    # Mail owed, written by the use cases in their transactions; the jobs send it.
+    outbox: Outbox
     ledger: Ledger
     units: UnitsOfWork
     merchants: MerchantService
@@ -59,8 +62,10 @@ def bootstrap(
     # Before anything is built: a production service without its keys does not start.
     settings.require_production_keys()
     clock = clock or SystemClock()
-    mailer = mailer or build_mailer(settings)
+    # Refuses the file outbox outside development (MailNotConfigured).
+    mailer = mailer or build_mailer(settings, clock)
     database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    outbox = Outbox(database, clock, mailer)
     ledger = Ledger(database, clock)
     # Every lockout counts its attempts here (security/attempts.py).
     attempts = AttemptLimiter(database, clock)
@@ -73,7 +78,7 @@ def bootstrap(
         ledger,
         customers,
         merchants,
-        mailer,
+        outbox,
         mail_from=settings.mail_from,
         public_url=settings.public_url,
         number_keys=settings.gift_card_number_keys,
@@ -90,19 +95,20 @@ def bootstrap(
         clock=clock,
         mailer=mailer,
         attempts=attempts,
+        outbox=outbox,
         ledger=ledger,
         units=units,
         merchants=merchants,
         customers=customers,
         wallets=wallets,
-        auth=AuthService(database, clock, mailer, settings.mail_from, attempts=attempts),
+        auth=AuthService(database, clock, outbox, settings.mail_from, attempts=attempts),
         gift_cards=gift_cards,
         captchas=captchas,
         bonus_codes=BonusCodeService(
             database,
             clock,
             ledger,
-            mailer,
+            outbox,
             captchas,
             mail_from=settings.mail_from,
             bonus_value_max_minor=settings.bonus_value_max_minor,

@@ -61,6 +61,7 @@ def serve(
         os.environ["CAGNOTTE_ENVIRONMENT"] = "development"
     settings = _settings()
     _require_production_keys(settings)
+    _require_mail(settings)
     run_migrations(settings.database_url)
     services = _bootstrap(settings)
     operator_key = services.merchants.ensure_operator_key()
@@ -88,7 +89,7 @@ def serve(
 
 @jobs_app.command("run")
 def jobs_run() -> None:
-    """Run due work once: hold timeouts, lot expiry."""
+    """Run due work once: hold timeouts, lot expiry, settlement, card expiry, the mail outbox."""
     from cagnotte.jobs import run_due_jobs
 
     services = _bootstrap(_settings())
@@ -170,11 +171,24 @@ def _require_production_keys(settings: Settings) -> None:
         raise typer.Exit(2) from None
 
 
+def _require_mail(settings: Settings) -> None:
+    """In production mail goes by SMTP only (mail.build_mailer refuses the file outbox)."""
+    from cagnotte.mail import build_mailer
+
+    try:
+        build_mailer(settings)
+    except SettingsError as error:
+        typer.echo(f"Refused settings: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _bootstrap(settings: Settings) -> Services:
-    """The services (bootstrap refuses a production without its keys: said, not a traceback)."""
+    """The services (bootstrap refuses a production without its keys or SMTP: said, not a
+    traceback)."""
     from cagnotte.bootstrap import bootstrap
 
     _require_production_keys(settings)
+    _require_mail(settings)
     return bootstrap(settings)
 
 

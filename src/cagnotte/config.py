@@ -27,8 +27,10 @@ class Settings(BaseSettings):
     # allows them.
     environment: Literal["development", "production"] = "production"
     database_url: str = "sqlite:///cagnotte.db"
-    # Where mail goes when no SMTP host is set: one .eml file per message.
+    # Where mail goes when no SMTP host is set, in development only: one .eml file
+    # per message, deleted by the jobs after this many minutes.
     outbox_dir: Path = Path("outbox")
+    outbox_files_kept_minutes: int = 60
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_username: str | None = None
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Seconds between two runs of the scheduled jobs inside `cagnotte serve`.
     jobs_interval_seconds: int = 30
+    # Seconds between two deliveries of the mail outbox inside `cagnotte serve`
+    # (a sign-in code should not wait for the other jobs).
+    mail_interval_seconds: float = 2.0
     database_pool_size: int = 10
     # How long an API key lookup may be served from memory.
     api_key_cache_seconds: int = 5

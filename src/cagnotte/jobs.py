@@ -1,13 +1,18 @@
-"""Scheduled work: hold timeouts, lot expiry, campaign settlement, card expiry.
+"""Scheduled work: hold timeouts, lot expiry, campaign settlement, card expiry, mail.
 
-`cagnotte jobs run` runs it once; `cagnotte serve` runs it on a schedule."""
+`cagnotte jobs run` runs it once; `cagnotte serve` runs it on a schedule, and
+delivers the mail outbox on a shorter one of its own (a sign-in code should not
+wait for a campaign's settlement).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from cagnotte.bootstrap import Services
+from cagnotte.mail import OutboxMailer
 
 log = logging.getLogger("cagnotte.jobs")
 
@@ -21,29 +26,59 @@ def run_due_jobs(services: Services) -> dict[str, int]:
         "bonus_campaigns_settled": services.bonus_codes.settle_due_campaigns(),
         "bonus_code_lists_wiped": services.bonus_codes.wipe_old_plain_codes(),
         "attempt_limits_forgotten": services.attempts.forget_spent(),
+        **deliver_mail(services),
+    }
+
+
+def deliver_mail(services: Services) -> dict[str, int]:
+    """Send the outbox's due mail, and wipe the development file outbox's old files."""
+    delivered = services.outbox.deliver_due()
+    mailer = services.mailer
+    return {
+        "mails_sent": delivered.sent,
+        "mails_to_retry": delivered.retried,
+        "mails_failed": delivered.failed,
+        "mail_files_wiped": mailer.wipe_old_files() if isinstance(mailer, OutboxMailer) else 0,
     }
 
 
 class JobScheduler:
-    """Runs the jobs every `interval_seconds` in a background thread."""
+    """Runs the jobs every `interval_seconds`, and the mail every `mail_interval_seconds`,
+    each in a background thread of its own."""
 
-    def __init__(self, services: Services, interval_seconds: int) -> None:
+    def __init__(
+        self, services: Services, interval_seconds: float, mail_interval_seconds: float = 2.0
+    ) -> None:
         self.services = services
-        self.interval_seconds = interval_seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cagnotte-jobs", daemon=True)
+        self._threads = [
+            threading.Thread(
+                target=self._loop,
+                args=(run_due_jobs, interval_seconds),
+                name="cagnotte-jobs",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._loop,
+                args=(deliver_mail, mail_interval_seconds),
+                name="cagnotte-mail",
+                daemon=True,
+            ),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
+    def _loop(self, job: Callable[[Services], dict[str, int]], interval_seconds: float) -> None:
+        while not self._stop.wait(interval_seconds):
             try:
-                done = run_due_jobs(self.services)
+                done = job(self.services)
                 if any(done.values()):
                     log.info("jobs: %s", done)
             except Exception:  # a failed run is retried at the next tick

@@ -77,6 +77,8 @@ def test_migrate_and_jobs_run_work_on_a_fresh_database(tmp_path: Path, monkeypat
     # In production, as the default environment is: with the keys of the hashes.
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", secrets.token_urlsafe(32))
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", secrets.token_hex(32))
+    # Mail goes by SMTP in production (nothing is sent here: the outbox is empty).
+    monkeypatch.setenv("CAGNOTTE_SMTP_HOST", "127.0.0.1")
     runner = CliRunner()
     migrated = runner.invoke(app, ["migrate"])
     assert migrated.exit_code == 0, migrated.output
@@ -84,3 +86,22 @@ def test_migrate_and_jobs_run_work_on_a_fresh_database(tmp_path: Path, monkeypat
     jobs = runner.invoke(app, ["jobs", "run"])
     assert jobs.exit_code == 0, jobs.output
     assert "holds_expired: 0" in jobs.output and "lots_expired: 0" in jobs.output
+    assert "mails_sent: 0" in jobs.output
+
+
+def test_in_production_without_an_smtp_host_neither_the_service_nor_the_jobs_start(
+    tmp_path: Path, monkeypatch
+):
+    for name in [name for name in os.environ if name.startswith("CAGNOTTE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CAGNOTTE_DATABASE_URL", f"sqlite:///{tmp_path / 'refused.db'}")
+    monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", secrets.token_urlsafe(32))
+    monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", secrets.token_hex(32))
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for command in (["serve"], ["jobs", "run"]):
+        refused = runner.invoke(app, command)
+        assert refused.exit_code == 2, refused.output
+        assert "No SMTP host is set (CAGNOTTE_SMTP_HOST)" in refused.output
+    # Refused before anything was written: no database, no outbox folder.
+    assert sorted(path.name for path in tmp_path.iterdir()) == []

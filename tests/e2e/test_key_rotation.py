@@ -59,6 +59,7 @@ def serving(database, clock, mailer, *, number_keys: str, code_keys: str) -> Ite
         bonus_code_key=code_keys,
     )
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
+    mailer.outbox = services.outbox  # reading mailer.sent delivers the outbox first
     services.captchas.make_answer = lambda: CAPTCHA_ANSWER
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         yield client, services
@@ -68,6 +69,8 @@ def _status(database, *, number_keys: str, code_keys: str, monkeypatch) -> str:
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", database.url)
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", number_keys)
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", code_keys)
+    # Production settings, as the service has them: with an SMTP host (nothing is sent).
+    monkeypatch.setenv("CAGNOTTE_SMTP_HOST", "127.0.0.1")
     result = CliRunner().invoke(cli, ["keys", "status"])
     assert result.exit_code == 0, result.output
     return result.output
@@ -246,6 +249,7 @@ def test_cards_under_the_development_key_are_found_once_it_is_given_as_the_older
     # As docs/keys.md says for an installation that ran on the key in the database.
     settings = Settings(environment="development", database_url=database.url)
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
+    mailer.outbox = services.outbox  # reading mailer.sent delivers the outbox first
     with TestClient(create_app(services), raise_server_exceptions=False) as client:
         operator_key = services.merchants.ensure_operator_key()
         merchant = make_merchant(client, operator_key, "Café Bleu")

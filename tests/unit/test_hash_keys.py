@@ -97,7 +97,12 @@ def test_production_with_only_one_key_names_the_missing_one(tmp_path: Path):
 
 def test_production_with_both_keys_and_development_without_them_start(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'never-opened.db'}"
-    production = Settings(database_url=url, gift_card_number_key=STRONG, bonus_code_key=STRONG)
+    production = Settings(
+        database_url=url,
+        gift_card_number_key=STRONG,
+        bonus_code_key=STRONG,
+        smtp_host="mail.example",  # production sends mail by SMTP only (mail.build_mailer)
+    )
     development = Settings(environment="development", database_url=url)
 
     for settings in (production, development):

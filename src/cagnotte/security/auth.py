@@ -8,6 +8,12 @@ write lock is held meanwhile); the outcome and the session are then one short
 write transaction. A customer whose platform account the operator has blocked
 signs in no more, and the sessions they hold stop working (customer_blocked).
 
+A customer's code is mailed through the outbox, and asking for one does the
+same work whether or not the address is a customer's: a code is drawn and
+its hash kept, a mail is written to the outbox, one transaction commits. The
+job, not the request, looks the address up and drops the mail of an unknown
+one, so neither the answer nor its timing says which addresses are known.
+
 Errors: one_time_code_invalid, locked_out, sign_in_failed, unauthenticated,
 customer_blocked.
 """
@@ -17,9 +23,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from cagnotte import errors
 from cagnotte.clock import Clock
@@ -27,6 +34,7 @@ from cagnotte.db import lookups
 from cagnotte.db.engine import Database
 from cagnotte.db.lookups import LookupKind
 from cagnotte.db.tables import (
+    PLATFORM_MERCHANT_ID,
     customers,
     memberships,
     merchants,
@@ -34,7 +42,8 @@ from cagnotte.db.tables import (
     sessions,
     staff,
 )
-from cagnotte.mail import Mailer, compose
+from cagnotte.mail import compose
+from cagnotte.outbox import ClaimedMessage, MessageKind, Outbox
 from cagnotte.security.attempts import AttemptLimiter, AttemptPolicy, AttemptRefused, subject_key
 from cagnotte.security.passwords import verify_password
 from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED, CustomerPrincipal, Principal
@@ -55,6 +64,7 @@ STAFF_FAILED_SIGN_INS_MAX = 5
 # Failures older than this no longer count (before the limiter they counted forever).
 STAFF_FAILED_SIGN_INS_WINDOW = timedelta(days=1)
 STAFF_LOCKOUT_DURATION = timedelta(minutes=30)
+SIGN_IN_CODE_MAIL = "customer_sign_in_code"
 
 # The attempt limiter's scopes and policies (security/attempts.py); the subject of
 # each is the e-mail address, kept as subject_key(email).
@@ -89,33 +99,27 @@ class AuthService:
         self,
         database: Database,
         clock: Clock,
-        mailer: Mailer,
+        outbox: Outbox,
         mail_from: str,
         *,
         attempts: AttemptLimiter | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
-        self.mailer = mailer
+        self.outbox = outbox
         self.mail_from = mail_from
         self.attempts = attempts or AttemptLimiter(database, clock)
+        outbox.register(MessageKind(SIGN_IN_CODE_MAIL, compose=_mail_if_known))
 
     # Customers -----------------------------------------------------------------
 
     def send_customer_code(self, email: str) -> None:
-        """Mail a one-time code if this e-mail names a customer; silent either way."""
+        """Mail a one-time code if this e-mail names a customer; the same work either way."""
         email = email.strip().lower()
         now = self.clock.now()
         with self.database.transaction() as connection:
-            known = (
-                connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
-                or connection.execute(
-                    select(memberships.c.customer_id).where(memberships.c.email == email)
-                ).first()
-            )
-            if known is None:
-                return
-            # Counted in the statement that changes the count, so parallel requests all count.
+            # Counted in the statement that changes the count (parallel requests all
+            # count), for every address alike, known or not.
             try:
                 self.attempts.reserve(
                     ONE_TIME_CODE_MAIL_SCOPE,
@@ -136,16 +140,23 @@ class AuthService:
                     created_at=now,
                 )
             )
-        self.mailer.send(
-            compose(
-                self.mail_from,
-                email,
-                "Your Cagnotte sign-in code",
-                f"Your sign-in code is {code}.\n\nIt is valid for "
-                f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did not "
-                "ask for it, ignore this message.\n",
+            # Whether the address is a customer's is for the job to find out
+            # (`_mail_if_known`): the request does not branch on it.
+            self.outbox.enqueue(
+                connection,
+                merchant_id=PLATFORM_MERCHANT_ID,
+                kind=SIGN_IN_CODE_MAIL,
+                recipient=email,
+                now=now,
+                mail=compose(
+                    self.mail_from,
+                    email,
+                    "Your Cagnotte sign-in code",
+                    f"Your sign-in code is {code}.\n\nIt is valid for "
+                    f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did "
+                    "not ask for it, ignore this message.\n",
+                ),
             )
-        )
 
     def verify_customer_code(self, email: str, code: str) -> Session:
         """Exchange a fresh one-time code for a session token.
@@ -325,3 +336,18 @@ def _active_staff(connection: Any, email: str) -> Any:
             staff.c.merchant_id == found[0], staff.c.id == found[1], staff.c.active.is_(True)
         )
     ).first()
+
+
+def _address_known(connection: Connection, email: str) -> bool:
+    """Whether a customer, or a membership at some merchant, has this e-mail address."""
+    return (
+        connection.execute(select(customers.c.id).where(customers.c.email == email)).first()
+        or connection.execute(
+            select(memberships.c.customer_id).where(memberships.c.email == email).limit(1)
+        ).first()
+    ) is not None
+
+
+def _mail_if_known(connection: Connection, message: ClaimedMessage) -> EmailMessage | None:
+    """The job's side of a sign-in code: sent to a known address, dropped for another."""
+    return message.stored_mail() if _address_known(connection, message.recipient) else None

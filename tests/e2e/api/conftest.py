@@ -12,16 +12,47 @@ from fastapi.testclient import TestClient
 from cagnotte.api.app import create_app
 from cagnotte.bootstrap import Services, bootstrap
 from cagnotte.config import Settings
+from cagnotte.outbox import Delivered, Outbox
 
 
 class RecordingMailer:
-    """Keeps sent messages, for tests to read."""
+    """Keeps what the outbox sends, for tests to read.
+
+    Mail is owed by the requests and sent by the job: reading `sent` first
+    delivers what the outbox holds due (`deliver_outbox`), as the job would have
+    by then, so a test reads the mail a request owes without running the jobs.
+    """
 
     def __init__(self) -> None:
-        self.sent: list[Any] = []
+        self.messages: list[Any] = []
+        self.outbox: Outbox | None = None
 
     def send(self, message: Any) -> None:
-        self.sent.append(message)
+        self.messages.append(message)
+
+    @property
+    def sent(self) -> list[Any]:
+        if self.outbox is not None:
+            self.outbox.deliver_due()
+        return self.messages
+
+
+class FlakyMailer(RecordingMailer):
+    """A RecordingMailer whose server refuses every message while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def send(self, message: Any) -> None:
+        if self.down:
+            raise ConnectionRefusedError("SMTP server down")
+        super().send(message)
+
+
+def deliver_outbox(services: Services) -> Delivered:
+    """Deliver the outbox's due mail now, as the job does (for a mailer of the test's own)."""
+    return services.outbox.deliver_due()
 
 
 @pytest.fixture
@@ -35,6 +66,7 @@ def services(database, clock, mailer, tmp_path) -> Iterator[Services]:
         environment="development", database_url=database.url, outbox_dir=tmp_path / "outbox"
     )
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
+    mailer.outbox = services.outbox
     yield services
 
 

@@ -268,6 +268,17 @@ def add_gift_cards(world: World) -> None:
         json={"name": "Alpha Mall", "program_ids": [program_id]},
     )
     assert reseller.status_code == 201, reseller.text
+    # An e-card, whose mail is still owed (and whose issuing key B will try).
+    ecard = client.post(
+        "/v1/gift-cards/e-cards",
+        headers={**a.register, "Idempotency-Key": "alpha-ecard-1"},
+        json={
+            "program_id": program_id,
+            "amount_minor": 5_000,
+            "recipient_email": "alpha-friend@example.com",
+        },
+    )
+    assert ecard.status_code == 201, ecard.text
     world.ids.update(
         {
             "program_id": program_id,
@@ -281,6 +292,8 @@ def add_gift_cards(world: World) -> None:
             "authorisation_id": hold.json()["id"],
             "rule_id": rule.json()["id"],
             "reseller_id": reseller.json()["id"],
+            "ecard_id": ecard.json()["card"]["id"],
+            "ecard_key": "alpha-ecard-1",
         }
     )
 
@@ -784,6 +797,12 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("POST", "/v1/gift-cards/{card_id}/adjustments"): Reach(
         body={"amount_minor": 1_000, "direction": "debit", "reason": "taking what is not mine"}
     ),
+    ("GET", "/v1/gift-cards/{card_id}/ecard-mails"): Reach(rename={"card_id": "ecard_id"}),
+    # B even sends the key A issued the e-card with: A's card is still no card to B.
+    ("POST", "/v1/gift-cards/{card_id}/ecard-mails"): Reach(
+        body={"idempotency_key": "{ecard_key}", "recipient_email": "mallory@example.com"},
+        rename={"card_id": "ecard_id"},
+    ),
     # At the register a card is named by number and PIN: A's card is told apart from no card
     # by nothing, and B's tries do not count against A's PIN.
     ("POST", "/v1/gift-cards/activations"): Reach(
@@ -918,6 +937,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         code="campaign_not_found", callers=("owner", "manager")
     ),
     ("GET", "/v1/bonus-campaigns/{campaign_id}/codes"): Reach(code="campaign_not_found"),
+    ("GET", "/v1/bonus-campaigns/{campaign_id}/codes-mails"): Reach(code="campaign_not_found"),
     ("GET", "/v1/bonus-campaigns/{campaign_id}/codes.{file_format}"): Reach(
         code="campaign_not_found", callers=("owner", "manager")
     ),

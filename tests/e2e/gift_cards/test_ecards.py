@@ -16,6 +16,7 @@ from PIL import Image
 from cagnotte.api.app import create_app
 from cagnotte.bootstrap import bootstrap
 from cagnotte.config import Settings
+from tests.e2e.api.conftest import deliver_outbox
 from tests.e2e.gift_cards.conftest import PROGRAM, bearer, make_merchant, post
 
 
@@ -82,6 +83,9 @@ def test_an_ecard_is_mailed_with_its_number_pin_message_and_a_qr_code(smtp_clien
     issued = response.json()
     assert issued["card"]["kind"] == "virtual" and issued["card"]["state"] == "active"
     assert issued["card"]["balance_minor"] == 5_000
+    # The request only owed the mail: the job sends it.
+    assert sink.messages == []
+    assert deliver_outbox(services).sent == 1
     (message,) = sink.messages
     assert message["To"] == "marie@example.ca"
     body = message.get_body(("plain",)).get_content()
@@ -116,6 +120,7 @@ def test_an_ecard_is_mailed_with_its_number_pin_message_and_a_qr_code(smtp_clien
         key="ecard-1",
     )
     assert again.status_code == 201 and again.json()["card"]["id"] == issued["card"]["id"]
-    assert again.json()["number"] is None
+    assert (again.json()["number"], again.json()["pin"]) == (issued["number"], issued["pin"])
+    assert deliver_outbox(services).sent == 0
     assert len(sink.messages) == 1
     assert bearer  # the helpers module is shared

@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas import AmountMinor, AssetCode, Email, Name, Strict
+from cagnotte.api.schemas.mail import MailOut
 from cagnotte.programs.bonus_codes.campaigns import CampaignView
 from cagnotte.programs.bonus_codes.delivery import FILE_TYPES
 from cagnotte.programs.bonus_codes.rows import BankPayment, Payout
@@ -254,6 +255,12 @@ def list_codes(
         MaskedCode(**asdict(code))
         for code in services.bonus_codes.list_codes(caller, campaign_id, offset=offset, limit=limit)
     ]
+
+
+@router.get("/bonus-campaigns/{campaign_id}/codes-mails")
+def codes_mails(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep) -> list[MailOut]:
+    """What became of the mail of the campaign's codes (sent by the jobs once funded)."""
+    return [MailOut.of(mail) for mail in services.bonus_codes.codes_mails(caller, campaign_id)]
 
 
 @router.get("/bonus-payouts")

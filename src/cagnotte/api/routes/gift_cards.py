@@ -29,6 +29,7 @@ from cagnotte.api.schemas.gift_cards import (
     CardCredentials,
     CardOut,
     ECardCreate,
+    ECardMailResend,
     IssuedCardOut,
     LoadCreate,
     OperationOut,
@@ -44,6 +45,7 @@ from cagnotte.api.schemas.gift_cards import (
     ResellerOut,
     SpendCreate,
 )
+from cagnotte.api.schemas.mail import MailOut
 from cagnotte.programs.gift_cards.reports import (
     ACTIVITY_COLUMNS,
     LIABILITY_COLUMNS,
@@ -179,7 +181,12 @@ def issue_ecard(
     idempotency: IdempotencyDep,
     response: Response,
 ) -> IssuedCardOut:
-    """Sell a virtual card: issued, loaded and e-mailed (number, PIN, QR code, message)."""
+    """Sell a virtual card: issued, loaded and e-mailed (number, PIN, QR code, message).
+
+    The mail is sent by the jobs (see its state at /v1/gift-cards/{card_id}/ecard-mails).
+    A retry with the same Idempotency-Key answers the same number and PIN: send a
+    random key (a UUID), since it is what keeps them sealed.
+    """
     issued = services.gift_cards.issue_ecard(
         caller,
         program_id=body.program_id,
@@ -199,6 +206,26 @@ def issue_ecard(
         page_url=issued.page_url,
         operation=operation,
     )
+
+
+@router.get("/gift-cards/{card_id}/ecard-mails")
+def ecard_mails(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> list[MailOut]:
+    """What became of an e-card's mails (the first and any sent again), newest first."""
+    return [MailOut.of(mail) for mail in services.gift_cards.ecard_mails(caller, card_id)]
+
+
+@router.post("/gift-cards/{card_id}/ecard-mails", status_code=status.HTTP_202_ACCEPTED)
+def resend_ecard_mail(
+    card_id: uuid.UUID, body: ECardMailResend, caller: Caller, services: ServicesDep
+) -> MailOut:
+    """Mail an e-card again (number, PIN, page), by the Idempotency-Key it was issued with."""
+    mail = services.gift_cards.resend_ecard_mail(
+        caller,
+        card_id,
+        idempotency_key=body.idempotency_key,
+        recipient_email=str(body.recipient_email) if body.recipient_email else None,
+    )
+    return MailOut.of(mail)
 
 
 @router.get("/gift-cards")

@@ -249,10 +249,24 @@ class ECardCreate(Strict):
 
 class IssuedCardOut(BaseModel):
     card: CardOut
-    number: str | None = Field(description="Shown this once (empty on a replay).")
+    number: str | None = Field(
+        description="Shown to the issuing request, and again to its retry with the same "
+        "Idempotency-Key (sealed under that key meanwhile)."
+    )
     pin: str | None
     page_url: str | None
     operation: OperationOut | None
+
+
+class ECardMailResend(Strict):
+    """Mail an e-card again: only the holder of the key it was issued with may."""
+
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=150)] = Field(
+        description="The Idempotency-Key the e-card was issued with."
+    )
+    recipient_email: Email | None = Field(
+        default=None, description="Another address (else the first one)."
+    )
 
 
 class ActivationCreate(Strict):

@@ -5,6 +5,13 @@ lives in `bonus_code_exports` until both files are fetched (or for
 PLAIN_CODES_KEPT, see settlement). Afterwards the merchant sees the codes'
 last characters only.
 
+The mail is written to the outbox in the unit of work that funds the campaign
+and draws its codes; it holds no codes itself. The job composes it when it
+sends it, from the plain codes still kept, so the codes are never copied into
+the outbox. If they are gone by then (downloaded, or the campaign closed), the
+mail fails for good. The merchant sees what became of it (`codes_mails`), and
+a mail that finally fails leaves an entry in the audit trail.
+
 Errors: forbidden, campaign_not_found, codes_already_downloaded.
 """
 
@@ -12,10 +19,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+
+from sqlalchemy import Connection
 
 from cagnotte import errors
+from cagnotte.audit import record_audit
 from cagnotte.db.unit_of_work import UnitOfWork
-from cagnotte.mail import Mailer, compose
+from cagnotte.mail import compose
+from cagnotte.outbox import ClaimedMessage, MessageKind, MessageState, Outbox, PermanentFailure
 from cagnotte.programs.bonus_codes import repository
 from cagnotte.programs.bonus_codes.context import BonusContext
 from cagnotte.programs.bonus_codes.rows import Campaign, MaskedCode
@@ -72,15 +85,56 @@ def codes_file(campaign: Campaign, plain: Sequence[str], file_format: str) -> by
     return codes_csv(campaign, plain) if file_format == "csv" else codes_xlsx(campaign, plain)
 
 
-class Delivery:
-    def __init__(self, context: BonusContext, mailer: Mailer) -> None:
-        self.context = context
-        self.mailer = mailer
+CODES_MAIL = "bonus_code_files"
 
-    def mail_codes(self, campaign: Campaign, plain: Sequence[str]) -> None:
-        """Mail a funded campaign's codes to its notify address (after the commit)."""
+
+class Delivery:
+    def __init__(self, context: BonusContext, outbox: Outbox) -> None:
+        self.context = context
+        self.outbox = outbox
+        outbox.register(
+            MessageKind(CODES_MAIL, compose=self._compose_codes_mail, on_failure=_audit_failure)
+        )
+
+    def mail_codes(self, unit: UnitOfWork, campaign: Campaign) -> None:
+        """Owe a funded campaign's codes to its notify address, in the unit that drew them."""
         if not campaign.notify_email:
             return
+        self.outbox.enqueue(
+            unit.connection,
+            merchant_id=campaign.merchant_id,
+            kind=CODES_MAIL,
+            recipient=campaign.notify_email,
+            now=unit.now,
+            title=f"Bonus codes: {campaign.name}",
+            reference_id=campaign.id,
+        )
+
+    def codes_mails(self, caller: Principal, campaign_id: uuid.UUID) -> list[MessageState]:
+        """What became of the mails of a campaign's codes, newest first."""
+        caller.require("manager")
+        with self.context.database.read() as connection:
+            if repository.campaign(connection, caller.merchant_id, campaign_id) is None:
+                raise errors.CampaignNotFound()
+        return self.outbox.messages_about(caller.merchant_id, CODES_MAIL, campaign_id)
+
+    def _compose_codes_mail(
+        self, connection: Connection, message: ClaimedMessage
+    ) -> EmailMessage | None:
+        """The job's side: the mail with both files, from the plain codes still kept.
+
+        Codes wiped because the merchant fetched both files need no mail (it is
+        dropped); codes wiped otherwise (the campaign closed, kept too long) make
+        it fail for good.
+        """
+        assert message.reference_id is not None
+        campaign = repository.campaign(connection, message.merchant_id, message.reference_id)
+        assert campaign is not None, "the campaign of a codes mail is gone"
+        plain = repository.plain_codes(connection, campaign)
+        if plain is None:
+            if repository.both_files_downloaded(connection, campaign):
+                return None
+            raise PermanentFailure("the plain codes were wiped before the mail could be sent")
         body = (
             f"Your bonus campaign “{campaign.name}” is funded and its {len(plain)} codes "
             f"are attached (CSV and XLSX).\n\nEach code is worth "
@@ -89,21 +143,19 @@ class Delivery:
             f"{campaign.valid_to:%Y-%m-%d %H:%M} UTC.\n"
             "Keep this message safe: the platform keeps only the codes' fingerprints.\n"
         )
-        self.mailer.send(
-            compose(
-                self.context.settings.mail_from,
-                campaign.notify_email,
-                f"Bonus codes: {campaign.name}",
-                body,
-                attachments=[
-                    (
-                        f"bonus-codes.{file_format}",
-                        media_type,
-                        codes_file(campaign, plain, file_format),
-                    )
-                    for file_format, media_type in FILE_TYPES.items()
-                ],
-            )
+        return compose(
+            self.context.settings.mail_from,
+            message.recipient,
+            f"Bonus codes: {campaign.name}",
+            body,
+            attachments=[
+                (
+                    f"bonus-codes.{file_format}",
+                    media_type,
+                    codes_file(campaign, plain, file_format),
+                )
+                for file_format, media_type in FILE_TYPES.items()
+            ],
         )
 
     def download_codes(
@@ -143,3 +195,21 @@ class Delivery:
             if campaign is None:
                 raise errors.CampaignNotFound()
             return repository.masked_codes(connection, campaign, offset=offset, limit=limit)
+
+
+def _audit_failure(connection: Connection, message: MessageState, now: datetime) -> None:
+    """The merchant's audit trail says that its codes' mail never arrived."""
+    record_audit(
+        connection,
+        message.merchant_id,
+        "platform",
+        "bonus_campaign.codes_mail_failed",
+        message.reference_id,
+        {
+            "message_id": str(message.id),
+            "recipient": message.recipient,
+            "attempts": message.attempts,
+            "last_error": message.last_error,
+        },
+        now,
+    )

@@ -433,8 +433,8 @@ class Funding:
             plans.append(plan_activation(campaign, unit.now))
         commit_plans(self.context.ledger, unit, plans, kind=kind, also_platform=True)
         if split.completes_funding:
-            plain = self.issue_codes(unit, campaign, keys)
-            unit.after_commit(lambda: self.delivery.mail_codes(campaign, plain))
+            self.issue_codes(unit, campaign, keys)
+            self.delivery.mail_codes(unit, campaign)
         return split
 
     def issue_codes(self, unit: UnitOfWork, campaign: Campaign, keys: HashKeys) -> list[str]:

@@ -382,6 +382,23 @@ def plain_codes_available(connection: Connection, campaign: Campaign) -> bool:
     return plain is not None and plain.plain_codes is not None
 
 
+def plain_codes(connection: Connection, campaign: Campaign) -> list[str] | None:
+    """The plain codes as kept (for the mail), or None once they are wiped."""
+    row = connection.execute(
+        select(bonus_code_exports.c.plain_codes).where(_export_of(campaign))
+    ).first()
+    return None if row is None or row.plain_codes is None else row.plain_codes.split("\n")
+
+
+def both_files_downloaded(connection: Connection, campaign: Campaign) -> bool:
+    row = connection.execute(
+        select(
+            bonus_code_exports.c.csv_downloaded_at, bonus_code_exports.c.xlsx_downloaded_at
+        ).where(_export_of(campaign))
+    ).first()
+    return row is not None and None not in (row.csv_downloaded_at, row.xlsx_downloaded_at)
+
+
 def take_plain_codes(
     connection: Connection, campaign: Campaign, file_format: str, now: datetime
 ) -> list[str] | None:

@@ -16,7 +16,7 @@ from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.unit_of_work import Idempotency, UnitsOfWork
 from cagnotte.ledger import Ledger
-from cagnotte.mail import Mailer
+from cagnotte.outbox import MessageState, Outbox
 from cagnotte.programs.bonus_codes.accounts import BonusAccounts
 from cagnotte.programs.bonus_codes.campaigns import CampaignRequest, Campaigns, CampaignView
 from cagnotte.programs.bonus_codes.context import (
@@ -45,7 +45,7 @@ class BonusCodeService:
         database: Database,
         clock: Clock,
         ledger: Ledger,
-        mailer: Mailer,
+        outbox: Outbox,
         captchas: CaptchaService,
         *,
         mail_from: str,
@@ -70,7 +70,7 @@ class BonusCodeService:
         )
         self.settlement = Settlement(self.context)
         self.campaigns = Campaigns(self.context, self.settlement)
-        self.delivery = Delivery(self.context, mailer)
+        self.delivery = Delivery(self.context, outbox)
         self.funding = Funding(self.context, self.campaigns, self.delivery)
         self.redemptions = Redemptions(
             self.context, captchas, attempts or AttemptLimiter(database, clock)
@@ -189,6 +189,9 @@ class BonusCodeService:
         self, caller: Principal, campaign_id: uuid.UUID, *, offset: int, limit: int
     ) -> list[MaskedCode]:
         return self.delivery.list_codes(caller, campaign_id, offset=offset, limit=limit)
+
+    def codes_mails(self, caller: Principal, campaign_id: uuid.UUID) -> list[MessageState]:
+        return self.delivery.codes_mails(caller, campaign_id)
 
     # Redemption ----------------------------------------------------------------------
 

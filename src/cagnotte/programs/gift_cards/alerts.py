@@ -13,14 +13,15 @@ A rule names a kind and its thresholds:
 A threshold rule raises its alert when the count crosses the threshold, not at
 every operation after it. Alerts are stored in the operation's wake (after its
 commit: an alert never holds up or undoes a sale) and mailed to the merchant's
-head office and/or the store's manager, as the rule says.
+head office and/or the store's manager, as the rule says: the mail is written
+to the outbox in the transaction that stores the alert, and the jobs send it
+(a mail that finally fails is logged; the alert stays listed).
 
 Errors: forbidden, invalid_input, not_found.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -33,7 +34,8 @@ from cagnotte import errors
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import merchants, stores
-from cagnotte.mail import Mailer, compose
+from cagnotte.mail import compose
+from cagnotte.outbox import MessageKind, Outbox
 from cagnotte.programs.gift_cards.rows import CardRow
 from cagnotte.programs.gift_cards.tables import (
     gift_card_alert_rules,
@@ -42,8 +44,6 @@ from cagnotte.programs.gift_cards.tables import (
     gift_card_operations,
 )
 from cagnotte.security.principals import Principal
-
-log = logging.getLogger("cagnotte.gift_cards.alerts")
 
 ALERT_KINDS = (
     "wrong_pins",
@@ -67,14 +67,16 @@ RULE_CACHE_SECONDS = 5.0
 ALERT_PAGE_MAX = 500
 _LOAD_KINDS = ("activation", "load")
 _SPEND_KINDS = ("spend", "authorisation")
+ALERT_MAIL = "gift_card_alert"
 
 
 class GiftCardAlerts:
-    def __init__(self, database: Database, clock: Clock, mailer: Mailer, mail_from: str):
+    def __init__(self, database: Database, clock: Clock, outbox: Outbox, mail_from: str):
         self.database = database
         self.clock = clock
-        self.mailer = mailer
+        self.outbox = outbox
         self.mail_from = mail_from
+        outbox.register(MessageKind(ALERT_MAIL))
         self._rules: dict[uuid.UUID, tuple[float, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
@@ -346,20 +348,23 @@ class GiftCardAlerts:
                     created_at=now,
                 )
             )
-        for recipient in recipients:
-            try:
-                self.mailer.send(
-                    compose(
+            for recipient in recipients:
+                self.outbox.enqueue(
+                    connection,
+                    merchant_id=merchant_id,
+                    kind=ALERT_MAIL,
+                    recipient=recipient,
+                    now=now,
+                    reference_id=alert_id,
+                    mail=compose(
                         self.mail_from,
                         recipient,
                         f"Gift card alert: {rule['kind']}",
                         f"{summary}\n\nAlert {alert_id}, {now.isoformat()}.\n"
                         f"Card: {card_id or '-'}; store: {store_id or '-'}; "
                         f"terminal: {terminal_id or '-'}.\n",
-                    )
+                    ),
                 )
-            except Exception:  # the alert is stored and listed; mail is best effort
-                log.exception("could not mail gift card alert %s to %s", alert_id, recipient)
 
     def _recipients(
         self, merchant_id: uuid.UUID, rule: dict[str, Any], store_id: uuid.UUID | None

@@ -24,7 +24,7 @@ import uuid
 from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.programs.gift_cards import plans, rules
 from cagnotte.programs.gift_cards.finding import CardFinder
-from cagnotte.programs.gift_cards.operating import Audit, CardOperations
+from cagnotte.programs.gift_cards.operating import Audit, CardOperations, Planner
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.queries import CardQueries
@@ -34,6 +34,17 @@ from cagnotte.programs.gift_cards.tender import LockedCard
 from cagnotte.programs.gift_cards.views import CardOperation
 from cagnotte.programs.tenders import Plan
 from cagnotte.security.principals import Principal
+
+
+def activation_planner(amount: int | None, invoice_number: str | None) -> Planner:
+    """What activating a locked card does: its state, and its first load if an amount is given."""
+
+    def plan(locked: LockedCard) -> Plan:
+        return plans.activation(
+            locked.facts, locked.accounts, locked.actor, amount, locked.invoice(invoice_number)
+        )
+
+    return plan
 
 
 class CardLoading:
@@ -80,14 +91,15 @@ class CardLoading:
         invoice_number: str | None,
         idempotency: Idempotency,
     ) -> CardOperation:
-        """Activate a card named by its id (a batch's card, a new e-card)."""
-
-        def plan(locked: LockedCard) -> Plan:
-            return plans.activation(
-                locked.facts, locked.accounts, locked.actor, amount, locked.invoice(invoice_number)
-            )
-
-        return self.operations.operate(caller, program, card_id, "activation", plan, idempotency)
+        """Activate a card named by its id (a batch's card)."""
+        return self.operations.operate(
+            caller,
+            program,
+            card_id,
+            "activation",
+            activation_planner(amount, invoice_number),
+            idempotency,
+        )
 
     def load(
         self,

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
+
+from cagnotte.security import sealing
 
 # Below this many random digits a number could be guessed; the rest of the
 # length is the program's prefix and the check digit.
@@ -73,19 +76,33 @@ def number_hash(key: bytes, number: str) -> str:
     return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
 
 
-def _page_keystream(page_token: str, length: int) -> bytes:
-    stream = hmac.new(page_token.encode(), b"gift card number", hashlib.sha256).digest()
-    assert length <= len(stream)
-    return stream[:length]
+# What an e-card's number is sealed for (security.sealing derives its key from the
+# page token with this purpose).
+PAGE_SEALING_PURPOSE = "e-card page number"
 
 
-def seal_number(page_token: str, number: str) -> str:
-    """The number hidden under a key only the e-card's page address holds."""
-    keystream = _page_keystream(page_token, len(number))
-    return bytes(a ^ b for a, b in zip(number.encode(), keystream, strict=True)).hex()
+def seal_number(page_token: str, number: str, card_id: uuid.UUID) -> str:
+    """The number sealed under a key only the e-card's page address holds, bound to its card."""
+    return sealing.seal(page_token, PAGE_SEALING_PURPOSE, number.encode(), context=str(card_id))
 
 
-def unseal_number(page_token: str, sealed: str) -> str:
+def unseal_number(page_token: str, sealed: str, card_id: uuid.UUID) -> str:
+    """The number of an e-card's page; SealBroken if the token or the value is not its own.
+
+    Cards issued before the sealing moved to AES-GCM keep a hex value (a
+    keystream of HMAC-SHA256 of the token, unauthenticated): it is still read,
+    never written.
+    """
+    if sealing.is_sealed(sealed):
+        return sealing.unseal(
+            page_token, PAGE_SEALING_PURPOSE, sealed, context=str(card_id)
+        ).decode()
+    return _legacy_unseal_number(page_token, sealed)
+
+
+def _legacy_unseal_number(page_token: str, sealed: str) -> str:
+    """Reads the first form of a sealed number (a hex XOR keystream), kept for old cards."""
     raw = bytes.fromhex(sealed)
-    keystream = _page_keystream(page_token, len(raw))
-    return bytes(a ^ b for a, b in zip(raw, keystream, strict=True)).decode()
+    keystream = hmac.new(page_token.encode(), b"gift card number", hashlib.sha256).digest()
+    assert len(raw) <= len(keystream)
+    return bytes(a ^ b for a, b in zip(raw, keystream, strict=False)).decode()

@@ -84,6 +84,31 @@ class CardOperations:
         audit: Audit | None = None,
     ) -> CardOperation:
         """Lock the card, plan, post the entry, log the operation: one unit of work."""
+        work = self.work(caller, program, card_id, kind, planner, audit=audit)
+        with invoice_race_means_reused():
+            operation = self.units.run(
+                caller.merchant_id,
+                f"gift_card_{kind}",
+                work,
+                idempotency=idempotency,
+                encode=CardOperation.as_json,
+                replay=lambda unit, stored: self.replayed(unit, stored)[0],
+            )
+        if not operation.replayed:
+            self.alerts.after_operation(operation)
+        return operation
+
+    def work(
+        self,
+        caller: Principal,
+        program: Program,
+        card_id: uuid.UUID,
+        kind: str,
+        planner: Planner,
+        *,
+        audit: Audit | None = None,
+    ) -> Callable[[UnitOfWork], CardOperation]:
+        """The work of `operate`, for a use case that does more in the same unit (an e-card)."""
         accounts = self.accounts.of_program(program)
         actor = self.resellers.actor_of(caller)
 
@@ -107,18 +132,7 @@ class CardOperations:
                 )
             return operation
 
-        with invoice_race_means_reused():
-            operation = self.units.run(
-                caller.merchant_id,
-                f"gift_card_{kind}",
-                work,
-                idempotency=idempotency,
-                encode=CardOperation.as_json,
-                replay=lambda unit, stored: self.replayed(unit, stored)[0],
-            )
-        if not operation.replayed:
-            self.alerts.after_operation(operation)
-        return operation
+        return work
 
     def commit(self, unit: UnitOfWork, plan: Plan, *, kind: str) -> tuple[CardOperation, ...]:
         """Post a gift card plan as the unit's one entry, apply its rows, check what landed."""

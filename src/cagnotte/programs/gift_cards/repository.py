@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, literal, select, update
 from cagnotte.db import lookups
 from cagnotte.db.lookups import LookupKind
 from cagnotte.db.rows import merchant_row
-from cagnotte.db.tables import transfers
+from cagnotte.db.tables import idempotency_records, transfers
 from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.programs.gift_cards import rules
 from cagnotte.programs.gift_cards.program import Program
@@ -77,6 +77,18 @@ def card_by_page_token_hash(connection: Connection, digest: str) -> CardRow | No
     if found is None:
         return None
     return card(connection, found[0], found[1])
+
+
+def stored_answer(
+    connection: Connection, merchant_id: uuid.UUID, key: str
+) -> tuple[str, Mapping[str, Any] | None] | None:
+    """The operation and the stored answer of the merchant's request with this key, if any."""
+    row = connection.execute(
+        select(idempotency_records.c.operation, idempotency_records.c.answer).where(
+            idempotency_records.c.merchant_id == merchant_id, idempotency_records.c.key == key
+        )
+    ).first()
+    return None if row is None else (row.operation, row.answer)
 
 
 def number_hash_taken(

@@ -5,7 +5,7 @@ methods; it holds no rules and no SQL of its own. Where each use case lives:
 
 - `programs_admin`  programs: create, change, read (cached)
 - `batches`         printed batches: create, export once, activate
-- `issuing`         new cards and their accounts; e-cards, sold and mailed
+- `issuing`         new cards and their accounts; e-cards, sold and mailed (outbox)
 - `cards`           activation, reload, a manager's correction
 - `spending`        spend, balance inquiry, authorise, capture, void, refund
 - `transfers`       a card's whole balance to a new card
@@ -35,8 +35,8 @@ from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.unit_of_work import UnitsOfWork
 from cagnotte.ledger import Ledger
-from cagnotte.mail import Mailer
 from cagnotte.merchants.service import MerchantService
+from cagnotte.outbox import Outbox
 from cagnotte.programs.gift_cards.accounts import CardAccounts
 from cagnotte.programs.gift_cards.alerts import GiftCardAlerts
 from cagnotte.programs.gift_cards.batches import Batches
@@ -82,7 +82,7 @@ def _compose(
     ledger: Ledger,
     customers: CustomerService,
     merchants: MerchantService,
-    mailer: Mailer,
+    outbox: Outbox,
     units: UnitsOfWork,
     alerts: GiftCardAlerts,
     accounts: CardAccounts,
@@ -105,12 +105,12 @@ def _compose(
         batches=Batches(database, clock, programs, issuer, loading),
         ecards=ECards(
             database,
+            clock,
             merchants,
-            mailer,
+            outbox,
             mail_from=mail_from,
             public_url=public_url,
             issuer=issuer,
-            loading=loading,
             programs=programs,
             resellers=resellers,
             operations=operations,
@@ -138,7 +138,7 @@ class GiftCardService:
         ledger: Ledger,
         customers: CustomerService,
         merchants: MerchantService,
-        mailer: Mailer,
+        outbox: Outbox,
         *,
         mail_from: str,
         public_url: str,
@@ -146,7 +146,7 @@ class GiftCardService:
         units: UnitsOfWork | None = None,
         attempts: AttemptLimiter | None = None,
     ) -> None:
-        self.alerts = GiftCardAlerts(database, clock, mailer, mail_from)
+        self.alerts = GiftCardAlerts(database, clock, outbox, mail_from)
         self.reports = GiftCardReports(database)
         accounts = CardAccounts(ledger)
         use = _compose(
@@ -155,7 +155,7 @@ class GiftCardService:
             ledger,
             customers,
             merchants,
-            mailer,
+            outbox,
             units or UnitsOfWork(database, clock),
             self.alerts,
             accounts,
@@ -181,6 +181,8 @@ class GiftCardService:
         # E-cards
         self.issue_ecard = use.ecards.issue_ecard
         self.ecard_page = use.ecards.ecard_page
+        self.ecard_mails = use.ecards.ecard_mails
+        self.resend_ecard_mail = use.ecards.resend_ecard_mail
         # Reading cards
         self.get_card = use.queries.get_card
         self.list_cards = use.queries.list_cards

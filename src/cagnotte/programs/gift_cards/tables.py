@@ -125,8 +125,9 @@ gift_cards = Table(
     # SHA-256 of the token in the e-card's page address.
     Column("page_token_hash", String(64)),
     # The e-card's number sealed with a key derived from its page token, which is
-    # not stored: the page can show the number, the database alone cannot.
-    Column("number_sealed", String(64)),
+    # not stored: the page can show the number, the database alone cannot
+    # (security.sealing; 100 characters since migration 0013).
+    Column("number_sealed", String(100)),
     Column("activated_at", UTCDateTime),
     Column("expires_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
