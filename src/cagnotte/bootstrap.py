@@ -56,7 +56,12 @@ def bootstrap(
     settings = settings or Settings()
     clock = clock or SystemClock()
     mailer = mailer or build_mailer(settings)
-    database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = database or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
+        busy_timeout_seconds=settings.database_busy_timeout_seconds,
+    )
     ledger = Ledger(database, clock)
     units = UnitsOfWork(database, clock)
     customers = CustomerService(database, clock, ledger)

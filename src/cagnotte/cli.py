@@ -43,6 +43,7 @@ def serve(
 
     import uvicorn
 
+    from cagnotte.asgi import proxy_options
     from cagnotte.bootstrap import bootstrap
     from cagnotte.db.migrate import migrate as run_migrations
 
@@ -73,6 +74,8 @@ def serve(
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # Settings.trusted_proxies (none by default): whose X-Forwarded-* are believed.
+        **proxy_options(settings),
     )
 
 

@@ -8,6 +8,7 @@ import logging
 import threading
 
 from cagnotte.bootstrap import Services
+from cagnotte.db.engine import is_unavailable
 
 log = logging.getLogger("cagnotte.jobs")
 
@@ -41,9 +42,21 @@ class JobScheduler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_seconds):
-            try:
-                done = run_due_jobs(self.services)
-                if any(done.values()):
-                    log.info("jobs: %s", done)
-            except Exception:  # a failed run is retried at the next tick
+            self.run_once()
+
+    def run_once(self) -> None:
+        """One tick: every job once. A failed run is retried at the next tick."""
+        try:
+            done = run_due_jobs(self.services)
+            if any(done.values()):
+                log.info("jobs: %s", done)
+        except Exception as error:
+            if not is_unavailable(error):
                 log.exception("a scheduled job failed")
+                return
+            # Busy (SQLite's write lock held past the busy timeout) or out of reach:
+            # nothing is wrong with the jobs, which run again at the next tick.
+            log.warning(
+                "jobs: the database is busy or out of reach (%s); retried at the next tick",
+                type(error).__name__,
+            )

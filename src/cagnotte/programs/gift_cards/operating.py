@@ -89,7 +89,7 @@ class CardOperations:
 
         def work(unit: UnitOfWork) -> CardOperation:
             card = repository.lock_card(unit, card_id)
-            card_program = self.programs.program(unit.merchant_id, card.program_id)
+            card_program = self.programs.program(unit.merchant_id, card.program_id, unit.connection)
             assert card_program.id == accounts.program_id
             facts = card_facts(unit, self.accounts, card, card_program)
             (operation,) = self.commit(
