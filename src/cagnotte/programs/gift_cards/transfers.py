@@ -88,8 +88,7 @@ class BalanceTransfers:
             replay=lambda unit, stored: tuple(self.operations.replayed(unit, stored)),
         )
         if not out.replayed:
-            self.alerts.after_operation(out)
-            self.alerts.after_operation(into)
+            self.operations.alert(out, into)
         return out, into
 
     def _transfer_in(
