@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import Request
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from cagnotte.api.app import create_app
@@ -134,6 +135,25 @@ def test_a_job_meeting_a_locked_database_warns_and_runs_again_at_the_next_tick(
     with caplog.at_level(logging.WARNING, "cagnotte"):
         scheduler.run_once()
     assert [r for r in caplog.records if r.name == "cagnotte.jobs"] == []
+
+
+def test_a_database_error_that_is_a_bug_is_still_a_500_logged_with_its_trace(services, caplog):
+    app = create_app(services)
+
+    @app.get("/test/broken")
+    def broken() -> None:
+        with services.database.read() as connection:
+            connection.execute(text("SELECT * FROM no_such_table"))
+
+    with (
+        TestClient(app, raise_server_exceptions=False) as client,
+        caplog.at_level(logging.ERROR, "cagnotte"),
+    ):
+        response = client.get("/test/broken")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert [r for r in caplog.records if r.exc_info]
 
 
 # The size of a body ----------------------------------------------------------------------
