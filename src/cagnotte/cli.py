@@ -83,11 +83,17 @@ def serve(
 def jobs_run() -> None:
     """Run due work once: hold timeouts, lot expiry."""
     from cagnotte.bootstrap import bootstrap
+    from cagnotte.db.engine import is_unavailable
     from cagnotte.jobs import run_due_jobs
 
     services = bootstrap(Settings())
     try:
         done = run_due_jobs(services)
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        typer.echo(f"The database is busy or out of reach ({type(error).__name__}): try again.")
+        raise typer.Exit(code=75) from None  # EX_TEMPFAIL: worth running again later
     finally:
         services.close()
     typer.echo(", ".join(f"{name}: {count}" for name, count in done.items()))
