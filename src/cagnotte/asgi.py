@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -45,3 +46,15 @@ def application() -> FastAPI:
 
 def application_without_jobs() -> FastAPI:
     return _build(with_jobs=False)
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn treats X-Forwarded-For and -Proto: believed from the trusted proxies only.
+
+    Uvicorn's own default believes them from 127.0.0.1, so that anything on the
+    machine (or a proxy that passes the header on unchecked) could claim any
+    client address. With no trusted proxy they are not read at all.
+    """
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}

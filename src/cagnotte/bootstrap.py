@@ -64,7 +64,12 @@ def bootstrap(
     clock = clock or SystemClock()
     # Refuses the file outbox outside development (MailNotConfigured).
     mailer = mailer or build_mailer(settings, clock)
-    database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = database or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout_seconds=settings.database_pool_timeout_seconds,
+        busy_timeout_seconds=settings.database_busy_timeout_seconds,
+    )
     outbox = Outbox(database, clock, mailer)
     ledger = Ledger(database, clock)
     # Every lockout counts its attempts here (security/attempts.py).

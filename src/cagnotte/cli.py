@@ -53,6 +53,7 @@ def serve(
 
     import uvicorn
 
+    from cagnotte.asgi import proxy_options
     from cagnotte.db.migrate import migrate as run_migrations
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -84,17 +85,25 @@ def serve(
         log_level="warning",
         access_log=False,
         lifespan="on",
+        # Settings.trusted_proxies (none by default): whose X-Forwarded-* are believed.
+        **proxy_options(settings),
     )
 
 
 @jobs_app.command("run")
 def jobs_run() -> None:
     """Run due work once: hold timeouts, lot expiry, settlement, card expiry, the mail outbox."""
+    from cagnotte.db.engine import is_unavailable
     from cagnotte.jobs import run_due_jobs
 
     services = _bootstrap(_settings())
     try:
         done = run_due_jobs(services)
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        typer.echo(f"The database is busy or out of reach ({type(error).__name__}): try again.")
+        raise typer.Exit(code=75) from None  # EX_TEMPFAIL: worth running again later
     finally:
         services.close()
     typer.echo(", ".join(f"{name}: {count}" for name, count in done.items()))

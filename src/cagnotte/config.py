@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cagnotte.security.hash_keys import parse_keys
 
@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     # (a sign-in code should not wait for the other jobs).
     mail_interval_seconds: float = 2.0
     database_pool_size: int = 10
+    # How long a request waits for a connection of the pool (PostgreSQL) or for the
+    # write lock (SQLite) before it is answered 503 service_unavailable, to retry.
+    database_pool_timeout_seconds: float = 10.0
+    database_busy_timeout_seconds: float = 10.0
+    # The largest request body read, in bytes; a bigger one is refused (413) before it
+    # is read whole. A catalogue import has its own, larger limit.
+    request_body_bytes_max: int = 1024 * 1024
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed:
+    # addresses or networks, comma-separated (CAGNOTTE_TRUSTED_PROXIES=10.0.0.5,10.0.1.0/24).
+    # None by default: the address a request comes from is the client's, whatever
+    # it claims, so per-address limits cannot be dodged with a made-up header.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     # How long an API key lookup may be served from memory.
     api_key_cache_seconds: int = 5
     # The most one bonus code may be worth, per currency, in minor units
@@ -62,6 +74,13 @@ class Settings(BaseSettings):
     # A check refund giving back more than this (minor units of the check's
     # currency) needs a manager; a cashier or register key may refund up to it.
     check_refund_cashier_max_minor: int = 50_000
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [address.strip() for address in value.split(",") if address.strip()]
+        return value
 
     @property
     def is_development(self) -> bool:

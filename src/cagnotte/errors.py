@@ -173,6 +173,15 @@ ImportFormatUnsupported = _error(
 )
 
 
+# Availability: not refusals of the request, but of the moment (the API answers 503
+# with Retry-After), and a body too large to be read at all (413).
+ServiceUnavailable = _error(
+    "service_unavailable",
+    "The service is busy or cannot reach its database just now; try again in a moment.",
+)
+RequestTooLarge = _error("request_too_large", "The request's body is larger than it may be.")
+
+
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""
     return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)

@@ -54,6 +54,11 @@ def test_serve_migrates_the_sqlite_default_and_prints_the_url_and_the_operator_k
     process = start()
     try:
         assert (tmp_path / "cagnotte.db").exists()
+        # No proxy is trusted by default: what a client says it came over is not believed.
+        claimed = httpx.get(
+            f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-Proto": "https"}
+        )
+        assert "Strict-Transport-Security" not in claimed.headers
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0]
@@ -70,6 +75,37 @@ def test_serve_migrates_the_sqlite_default_and_prints_the_url_and_the_operator_k
         second_output = process.communicate(timeout=30)[0]
     assert key_response.status_code == 200 and key_response.json() == []
     assert "Operator API key" not in second_output
+
+
+def test_serve_believes_forwarded_headers_from_a_trusted_proxy_only(tmp_path: Path):
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CAGNOTTE_")}
+    environment["CAGNOTTE_TRUSTED_PROXIES"] = "127.0.0.1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cagnotte.cli", "serve", "--development", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "cagnotte serve did not start"
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-Proto": "https"}
+                )
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+    # The trusted proxy says the client came over TLS: the answer pins it.
+    assert answer.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
 def test_migrate_and_jobs_run_work_on_a_fresh_database(tmp_path: Path, monkeypatch):

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cagnotte import __version__
+from cagnotte.api.middleware import BodyLimit, SecurityHeaders
 from cagnotte.api.problems import install_problem_handlers
 from cagnotte.api.routes import (
     accounts,
@@ -21,8 +22,9 @@ from cagnotte.api.routes import (
     merchants,
     wallets,
 )
+from cagnotte.api.unavailable import install_unavailable_handlers
 from cagnotte.bootstrap import Services
-from cagnotte.web import install_pages
+from cagnotte.web import install_pages, unavailable_page
 
 
 def create_app(services: Services) -> FastAPI:
@@ -30,9 +32,12 @@ def create_app(services: Services) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The event loop's own database connections, for the hot path (payments).
         await services.database.open_async_pool()
+        # Keys revoked by other processes are forgotten here too (PostgreSQL).
+        services.merchants.watch_revocations()
         try:
             yield
         finally:
+            services.merchants.stop_watching_revocations()
             await services.database.close_async_pool()
 
     app = FastAPI(
@@ -47,7 +52,19 @@ def create_app(services: Services) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    # A bigger body is refused (413 request_too_large) before it is read whole; a
+    # catalogue import may be larger (it checks its own limit as it reads).
+    app.add_middleware(
+        BodyLimit,
+        limit=services.settings.request_body_bytes_max,
+        limits_by_path={
+            f"{catalogue.router.prefix}/imports": catalogue.IMPORT_BYTES_MAX
+            + catalogue.MULTIPART_OVERHEAD_MAX
+        },
+    )
+    app.add_middleware(SecurityHeaders)
     install_problem_handlers(app)
+    install_unavailable_handlers(app, unavailable_page)
     # Routes are matched in order: the register's hot path (payments) first.
     for module in (
         wallets,

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cagnotte.errors import DomainError, domain_error_classes
+from cagnotte.errors import DomainError, RequestTooLarge, domain_error_classes
 
 log = logging.getLogger("cagnotte.api")
 
@@ -83,7 +83,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "import_invalid": 422,
     "import_too_large": 413,
     "import_format_unsupported": 415,
+    "request_too_large": 413,
+    "service_unavailable": 503,
 }
+
+# Seconds a client is told to wait (Retry-After) before it retries a request
+# answered 503 service_unavailable: the database was busy or out of reach.
+RETRY_AFTER_SECONDS = 2
 
 
 # Details of a domain error that its problem shows: when a lockout ends, and what is
@@ -107,7 +113,13 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def problem_response(
-    status: int, code: str, title: str, detail: str | None = None, **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://cagnotte.dev/problems/{code.replace('_', '-')}",
@@ -118,7 +130,11 @@ def problem_response(
     if detail:
         body["detail"] = detail
     body.update({key: value for key, value in extra.items() if value is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    elif status == 503:
+        headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
@@ -159,7 +175,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             401: "unauthenticated",
             404: "not_found",
             405: "method_not_allowed",
+            # The body limit (api/middleware.py BodyLimit), counted as it is read.
+            413: "request_too_large",
         }.get(error.status_code, "http_error")
+        if code == "request_too_large":
+            return problem_response(413, code, RequestTooLarge.message, str(error.detail))
         return problem_response(error.status_code, code, str(error.detail))
 
     @app.exception_handler(Exception)
@@ -171,5 +191,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 # Documented on every route, so clients (and schemathesis) know the shape of errors.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for status in (400, 401, 403, 404, 409, 410, 413, 415, 422, 423, 429)
+    for status in (400, 401, 403, 404, 409, 410, 413, 415, 422, 423, 429, 503)
 }

@@ -486,7 +486,7 @@ class Checkout:
                     operations.append(
                         Reverse(row["transfer_id"], taken, code=f"check_refund_{row['kind']}")
                     )
-                kept_off += self._value_of(caller, row, shortfall)
+                kept_off += self._value_of(unit, row, shortfall)
                 continue
             operations.append(Reverse(row["transfer_id"], due, code=f"check_refund_{row['kind']}"))
             # The reversal credits the account the effect debited.
@@ -556,11 +556,11 @@ class Checkout:
             available[account_id] = self.ledger.balance(account, unit.connection).available
         return available[account_id]
 
-    def _value_of(self, caller: Principal, row: Any, units: int) -> int:
+    def _value_of(self, unit: UnitOfWork, row: Any, units: int) -> int:
         """What `units` of the effect's program are worth in the check's currency."""
         if units == 0 or row["program_id"] is None:
             return 0
-        program = self.loyalty.program(caller.merchant_id, row["program_id"])
+        program = self.loyalty.program(unit.merchant_id, row["program_id"], unit.connection)
         return program.spending.value_of(units) if program.spending is not None else 0
 
     @staticmethod

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy.engine import make_url
+
+# How long a request waits at most for a connection of the pool (PostgreSQL) or
+# for the write lock (SQLite's busy timeout) before it is answered "busy" (503):
+# a client retries sooner than a request would wait in a queue that does not move.
+POOL_TIMEOUT_SECONDS = 10.0
+BUSY_TIMEOUT_SECONDS = 10.0
+# How long opening a PostgreSQL connection may take: a database out of reach is
+# known quickly, rather than after the system's TCP timeout.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def normalise_database_url(url: str) -> str:
@@ -23,10 +34,23 @@ def normalise_database_url(url: str) -> str:
 class Database:
     """The storage the services write to. `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout_seconds: float = POOL_TIMEOUT_SECONDS,
+        busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS,
+    ) -> None:
         self.url = normalise_database_url(url)
         self.pool_size = pool_size
-        self.engine: Engine = _create_engine(self.url, pool_size=pool_size)
+        self.pool_timeout_seconds = pool_timeout_seconds
+        self.engine: Engine = _create_engine(
+            self.url,
+            pool_size=pool_size,
+            pool_timeout_seconds=pool_timeout_seconds,
+            busy_timeout_seconds=busy_timeout_seconds,
+        )
         self.dialect = self.engine.dialect.name
         assert self.dialect in ("sqlite", "postgresql"), self.dialect
         # Opened by an application's lifespan, one per event loop (PostgreSQL only):
@@ -36,6 +60,11 @@ class Database:
     @property
     def is_postgresql(self) -> bool:
         return self.dialect == "postgresql"
+
+    @property
+    def conninfo(self) -> str:
+        """The URL as libpq takes it, for psycopg's own connections (PostgreSQL)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -79,15 +108,13 @@ class Database:
         loop = asyncio.get_running_loop()
         if not self.is_postgresql or loop in self._async_pools:
             return
-        conninfo = (
-            make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
         pool = AsyncConnectionPool(
-            conninfo,
+            self.conninfo,
             min_size=1,
             max_size=self.pool_size,
             open=False,
-            kwargs={"autocommit": True},
+            timeout=self.pool_timeout_seconds,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_SECONDS},
             name="cagnotte-async",
         )
         await pool.open(wait=True)
@@ -116,14 +143,26 @@ class Database:
         self.engine.dispose()
 
 
-def _create_engine(url: str, *, pool_size: int) -> Engine:
+def _create_engine(
+    url: str, *, pool_size: int, pool_timeout_seconds: float, busy_timeout_seconds: float
+) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
-        return _create_sqlite_engine(url)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+        return _create_sqlite_engine(url, busy_timeout_seconds)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=pool_timeout_seconds,
+        pool_pre_ping=False,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+    )
 
 
-def _create_sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+def _create_sqlite_engine(url: str, busy_timeout_seconds: float) -> Engine:
+    engine = create_engine(
+        url, connect_args={"timeout": busy_timeout_seconds, "check_same_thread": False}
+    )
+    busy_timeout_ms = int(busy_timeout_seconds * 1000)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -133,7 +172,7 @@ def _create_sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -146,3 +185,62 @@ def _create_sqlite_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+# What the database says when it is out of reach or too busy right now, rather
+# than that the request is wrong: the same request may well succeed in a moment.
+# By SQLSTATE (PostgreSQL) and result code (SQLite), never by a message's text.
+_UNAVAILABLE_SQLSTATE_CLASSES = (
+    "08",  # connection exception
+    "53",  # insufficient resources: too many connections, out of memory, disk full
+    "57P",  # admin_shutdown, crash_shutdown, cannot_connect_now, database_dropped, …
+)
+_UNAVAILABLE_SQLSTATES = {
+    "40001",  # serialization_failure, still failing after the unit of work's retries
+    "40P01",  # deadlock_detected, likewise
+    "55P03",  # lock_not_available (a lock timeout)
+    "57014",  # query_canceled (a statement timeout)
+}
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is out of reach or busy (answer 503, retry later).
+
+    A connection refused, reset or closed by the server (a restart), a pool with
+    no free connection within its timeout, SQLite's write lock still held after
+    the busy timeout, a deadlock or serialisation failure that outlived its
+    retries. Anything else is a bug or a refusal of the request itself.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _says_unavailable(current):
+            return True
+        if isinstance(current, sqlalchemy_errors.DBAPIError) and current.orig is not None:
+            current = current.orig
+        else:
+            current = current.__cause__
+    return False
+
+
+def _says_unavailable(error: BaseException) -> bool:
+    if isinstance(error, sqlalchemy_errors.TimeoutError):  # no free connection in the pool
+        return True
+    if isinstance(error, sqlalchemy_errors.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, psycopg.Error):
+        sqlstate = error.sqlstate
+        if sqlstate is None:
+            # Raised by the client, not the server: the connection failed or was
+            # lost, or the event loop's pool had none free (psycopg_pool.PoolTimeout).
+            return isinstance(error, psycopg.OperationalError)
+        return sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate.startswith(
+            _UNAVAILABLE_SQLSTATE_CLASSES
+        )
+    if isinstance(error, sqlite3.OperationalError):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    return False

@@ -22,6 +22,7 @@ from cagnotte.clock import Clock
 from cagnotte.db import lookups
 from cagnotte.db.engine import Database
 from cagnotte.db.lookups import LookupKind
+from cagnotte.db.notifications import Listener, notify
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import (
     PLATFORM_MERCHANT_ID,
@@ -40,6 +41,9 @@ from cagnotte.security.principals import Principal
 from cagnotte.security.secrets_ import new_token, token_hash
 
 API_KEY_NAME_MAX = 200
+# The channel on which a process says it revoked a key or changed a merchant's
+# status: every other process forgets the keys it had checked (db/notifications.py).
+API_KEYS_CHANNEL = "cagnotte_api_keys"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,11 @@ class MerchantService:
         self.clock = clock
         self._key_cache: dict[str, tuple[float, Principal | None]] = {}
         self._key_cache_lock = threading.Lock()
+        # Counts the times the cache was emptied, so that a look-up that began
+        # before a revocation does not put back what the revocation took out.
+        self._key_cache_generation = 0
         self.key_cache_seconds = key_cache_seconds
+        self._revocations: Listener | None = None
 
     # Operator ----------------------------------------------------------------
 
@@ -157,6 +165,7 @@ class MerchantService:
                 {"status": status},
                 self.clock.now(),
             )
+            notify(connection, API_KEYS_CHANNEL)
             merchant = self._merchant(connection, merchant_id)
         self._forget_keys()
         return merchant
@@ -403,16 +412,27 @@ class MerchantService:
                     {},
                     self.clock.now(),
                 )
+                notify(connection, API_KEYS_CHANNEL)
             key = self._one(connection, api_keys, caller.merchant_id, key_id)
         self._forget_keys()
         return {k: v for k, v in key.items() if k != "key_hash"}
 
     def authenticate_key(self, secret: str) -> Principal | None:
-        """The principal of an API key, or None; served from memory for a few seconds."""
+        """The principal of an API key, or None; served from memory for a few seconds.
+
+        A key revoked (or a merchant suspended) in this process is forgotten at
+        once. On PostgreSQL, once `watch_revocations` runs, so it is when another
+        process did it: it notifies the others when its transaction commits. While
+        that word cannot arrive (the listening connection is lost), every look-up
+        reads the database. Without it (no application running, e.g. a command),
+        a key revoked elsewhere may work for up to `key_cache_seconds`.
+        """
         digest = token_hash(secret)
-        cached = self._key_cache.get(digest)
+        use_cache = self._revocations is None or self._revocations.listening
+        cached = self._key_cache.get(digest) if use_cache else None
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        generation = self._key_cache_generation
         with self.database.read() as connection:
             found = lookups.find(connection, LookupKind.API_KEY, digest)
             row = (
@@ -434,14 +454,37 @@ class MerchantService:
                 terminal_id=row.terminal_id,
             )
         with self._key_cache_lock:
-            if len(self._key_cache) > 10_000:
-                self._key_cache.clear()
-            self._key_cache[digest] = (time.monotonic() + self.key_cache_seconds, principal)
+            if use_cache and generation == self._key_cache_generation:
+                if len(self._key_cache) > 10_000:
+                    self._key_cache.clear()
+                self._key_cache[digest] = (time.monotonic() + self.key_cache_seconds, principal)
         return principal
+
+    def watch_revocations(self) -> None:
+        """Hear of keys revoked and merchants suspended by other processes (PostgreSQL).
+
+        Started by the application (its lifespan): a connection of its own and a
+        thread that empties the key cache at each notification.
+        """
+        if not self.database.is_postgresql or self._revocations is not None:
+            return
+        self._revocations = Listener(
+            self.database,
+            API_KEYS_CHANNEL,
+            on_message=lambda _payload: self._forget_keys(),
+            on_gap=self._forget_keys,
+        )
+        self._revocations.start()
+
+    def stop_watching_revocations(self) -> None:
+        if self._revocations is not None:
+            self._revocations.stop()
+            self._revocations = None
 
     def _forget_keys(self) -> None:
         with self._key_cache_lock:
             self._key_cache.clear()
+            self._key_cache_generation += 1
 
     def _issue_key(
         self,

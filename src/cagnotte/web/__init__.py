@@ -16,7 +16,7 @@ from cagnotte.web.sessions import (
     close_session_cookie,
 )
 
-__all__ = ["install_pages"]
+__all__ = ["install_pages", "unavailable_page"]
 
 
 def install_pages(app: FastAPI) -> None:
@@ -50,4 +50,20 @@ def _refuse_form(request: Request, error: CsrfRefused) -> HTMLResponse:
             "back_text": "Start again",
         },
         403,
+    )
+
+
+def unavailable_page(request: Request) -> HTMLResponse:
+    """The page shown when the database is busy or out of reach (503): try again shortly."""
+    again = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return render(
+        request,
+        "message.html",
+        {
+            "title": "Please try again in a moment",
+            "text": "We cannot serve this page just now. Wait a few seconds and try again.",
+            "back_url": again if request.method == "GET" else None,
+            "back_text": "Try again",
+        },
+        503,
     )

@@ -7,12 +7,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
 from cagnotte.api.app import create_app
+from cagnotte.asgi import proxy_options
 
 SERVER_START_TIMEOUT_SECONDS = 10
 
@@ -20,13 +23,18 @@ SERVER_START_TIMEOUT_SECONDS = 10
 @pytest.fixture
 def server_url(postgres_url, services) -> Iterator[str]:
     """The app over the test's PostgreSQL database, served by uvicorn in a thread."""
+    with running_server(create_app(services), **proxy_options(services.settings)) as url:
+        yield url
+
+
+@contextmanager
+def running_server(app: Any, **options: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn (and these options of its Config) in a thread; its URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(services), log_level="warning", lifespan="on", access_log=False
-    )
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
@@ -34,10 +42,12 @@ def server_url(postgres_url, services) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=SERVER_START_TIMEOUT_SECONDS)
-    listener.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_START_TIMEOUT_SECONDS)
+        listener.close()
 
 
 def all_at_once(count: int, request: Callable[[httpx.Client], httpx.Response]):

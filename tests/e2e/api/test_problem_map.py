@@ -49,9 +49,13 @@ def test_the_table_names_no_code_that_no_domain_error_has():
     assert stale == set()
 
 
+# Not a refusal of the request but of the moment: the database is busy or out of reach.
+SERVER_SIDE_CODES = {"service_unavailable": 503}
+
+
 def test_every_status_is_a_client_error_documented_on_the_routes():
     for code, status in STATUS_BY_CODE.items():
-        assert 400 <= status < 500, code
+        assert 400 <= status < 500 or SERVER_SIDE_CODES.get(code) == status, code
         assert status in PROBLEM_RESPONSES, code
 
 

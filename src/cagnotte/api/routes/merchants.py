@@ -167,5 +167,5 @@ def list_api_keys(caller: Caller, services: ServicesDep) -> list[ApiKeyOut]:
 
 @router.post("/api-keys/{key_id}/revoke", tags=["staff"])
 def revoke_api_key(key_id: uuid.UUID, caller: Caller, services: ServicesDep) -> ApiKeyOut:
-    """Revoke a key: it stops working at once on this server, within seconds elsewhere."""
+    """Revoke a key: it stops working at once, on every server (PostgreSQL tells the others)."""
     return ApiKeyOut(**services.merchants.revoke_api_key(caller, key_id))

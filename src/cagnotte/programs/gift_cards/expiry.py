@@ -68,7 +68,7 @@ class CardExpiry:
         card = repository.lock_card(unit, card_id)
         if card.state not in ("active", "frozen"):
             return None  # closed meanwhile
-        program = self.programs.program(unit.merchant_id, card.program_id)
+        program = self.programs.program(unit.merchant_id, card.program_id, unit.connection)
         facts = card_facts(unit, self.accounts, card, program)
         holds = repository.open_holds(unit.connection, card)
         plan = plans.expiry(facts, accounts, EXPIRY_ACTOR, holds)

@@ -11,6 +11,7 @@ idempotency_key_reused, and those of the plan and of the ledger.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
+from cagnotte.db.engine import is_unavailable
 from cagnotte.db.unit_of_work import (
     Idempotency,
     StoredAnswer,
@@ -42,6 +44,8 @@ from cagnotte.programs.tenders import Plan, commit_plans
 from cagnotte.security.principals import Principal
 
 INVOICE_CONSTRAINT = "uq_gift_card_operations_merchant_id_invoice_number"
+
+log = logging.getLogger("cagnotte.gift_cards")
 
 # What an operation would do to the card it is given, locked: its plan.
 Planner = Callable[[LockedCard], Plan]
@@ -95,7 +99,7 @@ class CardOperations:
                 replay=lambda unit, stored: self.replayed(unit, stored)[0],
             )
         if not operation.replayed:
-            self.alerts.after_operation(operation)
+            self.alert(operation)
         return operation
 
     def work(
@@ -114,7 +118,7 @@ class CardOperations:
 
         def work(unit: UnitOfWork) -> CardOperation:
             card = repository.lock_card(unit, card_id)
-            card_program = self.programs.program(unit.merchant_id, card.program_id)
+            card_program = self.programs.program(unit.merchant_id, card.program_id, unit.connection)
             assert card_program.id == accounts.program_id
             facts = card_facts(unit, self.accounts, card, card_program)
             (operation,) = self.commit(
@@ -133,6 +137,23 @@ class CardOperations:
             return operation
 
         return work
+
+    def alert(self, *operations: CardOperation) -> None:
+        """Check the alert rules that operations just committed may trip.
+
+        The operations are done: a database too busy to check the rules just now
+        does not turn their answer into a 503, which a client would retry.
+        """
+        try:
+            for operation in operations:
+                self.alerts.after_operation(operation)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning(
+                "alert rules not checked after operations %s: the database is busy",
+                ", ".join(str(operation.id) for operation in operations),
+            )
 
     def commit(self, unit: UnitOfWork, plan: Plan, *, kind: str) -> tuple[CardOperation, ...]:
         """Post a gift card plan as the unit's one entry, apply its rows, check what landed."""

@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Connection
+
 from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
@@ -120,14 +122,24 @@ class ProgramCatalogue:
             raise errors.NotFound(setup_repository.NO_SUCH_PROGRAM)
         return program
 
-    def program(self, merchant_id: uuid.UUID, program_id: uuid.UUID) -> Program:
-        """A program, kept in memory for a few seconds (settings change rarely)."""
+    def program(
+        self, merchant_id: uuid.UUID, program_id: uuid.UUID, connection: Connection | None = None
+    ) -> Program:
+        """A program, kept in memory for a few seconds (settings change rarely).
+
+        In a unit of work, pass its connection: a request that holds a connection
+        (and the rows it locked) never waits for a second one of the pool, which
+        the requests queued on those rows may all be holding.
+        """
         key = (merchant_id, program_id)
         cached = self._programs.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        with self.database.read() as connection:
+        if connection is not None:
             program = setup_repository.program(connection, merchant_id, program_id)
+        else:
+            with self.database.read() as own_connection:
+                program = setup_repository.program(own_connection, merchant_id, program_id)
         with self._lock:
             self._programs[key] = (time.monotonic() + PROGRAM_CACHE_SECONDS, program)
         return program

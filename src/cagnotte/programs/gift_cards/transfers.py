@@ -92,8 +92,7 @@ class BalanceTransfers:
             replay=lambda unit, stored: tuple(self.operations.replayed(unit, stored)),
         )
         if not out.replayed:
-            self.alerts.after_operation(out)
-            self.alerts.after_operation(into)
+            self.operations.alert(out, into)
         return out, into
 
     def _transfer_in(
@@ -108,12 +107,11 @@ class BalanceTransfers:
         if from_card_id not in locked:  # another merchant's card id, from the back office
             raise errors.NotFound(repository.NO_SUCH_CARD)
         old, new = locked[from_card_id], locked[to_card_id]
-        old_facts = card_facts(
-            unit, self.accounts, old, self.programs.program(unit.merchant_id, old.program_id)
-        )
-        new_facts = card_facts(
-            unit, self.accounts, new, self.programs.program(unit.merchant_id, new.program_id)
-        )
+        programs = self.programs
+        old_program = programs.program(unit.merchant_id, old.program_id, unit.connection)
+        new_program = programs.program(unit.merchant_id, new.program_id, unit.connection)
+        old_facts = card_facts(unit, self.accounts, old, old_program)
+        new_facts = card_facts(unit, self.accounts, new, new_program)
         plan = plans.balance_transfer(old_facts, new_facts, actor)
         out, into = self.operations.commit(unit, plan, kind=OPERATION)
         self.ledger.set_frozen(unit.connection, unit.merchant_id, [old.account_id], frozen=True)

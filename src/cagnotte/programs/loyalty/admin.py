@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
@@ -235,12 +235,27 @@ class LoyaltyPrograms:
         caller.require("cashier")
         return self.program(caller.merchant_id, program_id)
 
-    def program(self, merchant_id: uuid.UUID, program_id: uuid.UUID) -> LoyaltyProgram:
-        """The merchant's program (deleted ones too: their history stays readable)."""
-        with self.database.read() as connection:
+    def program(
+        self, merchant_id: uuid.UUID, program_id: uuid.UUID, connection: Connection | None = None
+    ) -> LoyaltyProgram:
+        """The merchant's program (deleted ones too: their history stays readable).
+
+        In a unit of work, pass its connection: a request holding one never waits
+        for a second connection of the pool.
+        """
+        if connection is not None:
             row = merchant_row(
                 connection, loyalty_programs, merchant_id, program_id, missing=NO_SUCH_PROGRAM
             )
+        else:
+            with self.database.read() as own_connection:
+                row = merchant_row(
+                    own_connection,
+                    loyalty_programs,
+                    merchant_id,
+                    program_id,
+                    missing=NO_SUCH_PROGRAM,
+                )
         return _program(row)
 
     def list(self, caller: Principal, *, include_deleted: bool = False) -> list[LoyaltyProgram]:
