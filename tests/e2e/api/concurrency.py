@@ -42,8 +42,12 @@ def running_server(app: Any, **options: Any) -> Iterator[str]:
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    # FastAPI (0.16x) builds its routes' state on the first request, which takes
+    # seconds on a loaded machine: done here once, not inside a test's timeout.
+    httpx.get(f"{url}/healthz", timeout=120)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=SERVER_START_TIMEOUT_SECONDS)
