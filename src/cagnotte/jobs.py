@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from cagnotte import metrics
 from cagnotte.bootstrap import Services
-from cagnotte.db.job_locks import JobLocks
 from cagnotte.db.engine import is_unavailable
+from cagnotte.db.job_locks import JobLocks
 from cagnotte.mail import OutboxMailer
 
 log = logging.getLogger("cagnotte.jobs")

@@ -63,7 +63,7 @@ def test_two_schedulers_ticking_together_run_each_job_once_per_tick(two_processe
     for _ in range(ticks):
         barrier = threading.Barrier(len(schedulers))
 
-        def tick(scheduler: JobScheduler) -> None:
+        def tick(scheduler: JobScheduler, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             scheduler.run_once()
 
