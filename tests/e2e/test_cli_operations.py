@@ -1,0 +1,121 @@
+"""The operator's commands: the version, rotating the operator key, a merchant's first owner,
+and one clear line for a database URL that is wrong or out of reach."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from cagnotte import __version__
+from cagnotte.api.app import create_app
+from cagnotte.bootstrap import bootstrap
+from cagnotte.cli import app
+from cagnotte.config import Settings
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch) -> str:
+    """A development environment over a fresh SQLite file; returns its URL."""
+    for name in [name for name in os.environ if name.startswith("CAGNOTTE_")]:
+        monkeypatch.delenv(name)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CAGNOTTE_DATABASE_URL", url)
+    monkeypatch.setenv("CAGNOTTE_ENVIRONMENT", "development")
+    monkeypatch.setenv("CAGNOTTE_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(app, ["migrate"]).exit_code == 0
+    return url
+
+
+def _client(url: str, tmp_path: Path) -> TestClient:
+    settings = Settings(environment="development", database_url=url, outbox_dir=tmp_path / "outbox")
+    return TestClient(create_app(bootstrap(settings)), raise_server_exceptions=False)
+
+
+def test_version_is_said(tmp_path):
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"cagnotte {__version__}"
+
+
+def test_rotating_the_operator_key_shows_a_new_one_once_and_revokes_the_old(environment, tmp_path):
+    services = bootstrap(Settings())
+    old_key = services.merchants.ensure_operator_key()
+    services.close()
+
+    rotated = CliRunner().invoke(app, ["operator-key", "rotate"])
+
+    assert rotated.exit_code == 0, rotated.output
+    assert "Revoked operator keys: 1" in rotated.output
+    new_key = rotated.output.split("Operator API key (shown once, keep it safe): ")[1].split()[0]
+    assert new_key != old_key
+    with _client(environment, tmp_path) as client:
+        assert (
+            client.get("/v1/merchants", headers={"Authorization": f"Bearer {old_key}"}).json()[
+                "code"
+            ]
+            == "unauthenticated"
+        )
+        assert (
+            client.get("/v1/merchants", headers={"Authorization": f"Bearer {new_key}"}).json() == []
+        )
+
+
+def test_staff_create_gives_a_merchant_an_owner_who_signs_in_with_the_prompted_password(
+    environment, tmp_path
+):
+    with _client(environment, tmp_path) as client:
+        services = client.app.state.services
+        operator = {"Authorization": f"Bearer {services.merchants.ensure_operator_key()}"}
+        merchant = client.post("/v1/merchants", json={"name": "Café Bleu"}, headers=operator)
+        merchant_id = merchant.json()["id"]
+        password = secrets.token_urlsafe(12)
+
+        created = CliRunner().invoke(
+            app,
+            ["staff", "create", "--merchant", merchant_id, "--email", "Eva@Example.com"]
+            + ["--name", "Eva"],
+            input=f"{password}\n{password}\n",
+        )
+        assert created.exit_code == 0, created.output
+        # Prompted without echo: the password is not in what the terminal shows.
+        assert password not in created.output
+        signed_in = services.auth.staff_sign_in("eva@example.com", password)
+        assert signed_in is not None
+
+        unknown = CliRunner().invoke(
+            app,
+            ["staff", "create", "--merchant", "00000000-0000-4000-8000-000000000001"]
+            + ["--email", "x@example.com", "--name", "X", "--password", password],
+        )
+        assert unknown.exit_code == 1 and "Refused" in unknown.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://cagnotte:hunter2@127.0.0.1:1/cagnotte",  # nothing listens there
+        "sqlite:////no/such/folder/cagnotte.db",
+        "not a url at all",
+        "mysql://nobody@127.0.0.1/none",  # a database the service does not speak
+    ],
+)
+@pytest.mark.parametrize("command", [["migrate"], ["jobs", "run"], ["serve", "--development"]])
+def test_a_wrong_or_unreachable_database_url_is_one_clear_line_not_a_traceback(
+    environment, monkeypatch, url, command
+):
+    monkeypatch.setenv("CAGNOTTE_DATABASE_URL", url)
+
+    result = CliRunner().invoke(app, command)
+
+    assert result.exit_code in (2, 75), result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "database" in lines[0].lower() or "DATABASE_URL" in lines[0]
+    assert "hunter2" not in result.output
