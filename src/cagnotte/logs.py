@@ -22,12 +22,14 @@ request_id: ContextVar[str | None] = ContextVar("cagnotte_request_id", default=N
 
 # The attributes every LogRecord has; anything else was passed with `extra=`.
 _RECORD_ATTRIBUTES = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's message again, for terminals
 )
 
 
 class JsonFormatter(logging.Formatter):
-    """A log record as one line of JSON: time, level, logger, message, request id, extras."""
+    """A log record as one line of JSON: time, level, logger, message, process, request id,
+    extras."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -35,6 +37,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            # Which worker wrote it, when several serve.
+            "process": record.process,
         }
         current = getattr(record, "request_id", None) or request_id.get()
         if current is not None:
@@ -71,6 +75,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"level": level, "handlers": [], "propagate": True},
             "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # A line per plugin at every migration: noise.
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 

@@ -3,14 +3,23 @@ and one clear line for a database URL that is wrong or out of reach."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
+import cagnotte
 from cagnotte import __version__
 from cagnotte.api.app import create_app
 from cagnotte.bootstrap import bootstrap
@@ -119,3 +128,74 @@ def test_a_wrong_or_unreachable_database_url_is_one_clear_line_not_a_traceback(
     assert len(lines) == 1, result.output
     assert "database" in lines[0].lower() or "DATABASE_URL" in lines[0]
     assert "hunter2" not in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_workers_log_json_lines_and_their_metrics_add_up_whichever_answers(
+    postgres_url, tmp_path
+):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CAGNOTTE_", "PROM"))}
+    environment |= {
+        "CAGNOTTE_DATABASE_URL": postgres_url,
+        "CAGNOTTE_OUTBOX_DIR": str(tmp_path / "outbox"),
+        # This tree's code, whatever the folder the service runs in.
+        "PYTHONPATH": str(Path(cagnotte.__file__).parents[1]),
+    }
+    command = [sys.executable, "-m", "cagnotte.cli", "serve", "--development"]
+    process = subprocess.Popen(
+        [*command, "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Two workers importing everything on a busy machine: give them time.
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+        # Each on a connection of its own, so that both workers get some.
+        for number in range(30):
+            answer = httpx.get(f"{base}/healthz/live", headers={"X-Request-Id": f"probe-{number}"})
+            assert answer.headers["X-Request-Id"] == f"probe-{number}"
+        counts = {_live_count(httpx.get(f"{base}/metrics").text) for _ in range(10)}
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=30)
+
+    # Added up across the workers: every scrape, whichever worker answers, says 30.
+    assert counts == {30.0}, counts
+    log_lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert len(log_lines) == len(stderr.splitlines()), stderr
+    probes = [line for line in log_lines if str(line.get("request_id")).startswith("probe-")]
+    assert len(probes) == 30
+    assert {line["route"] for line in probes} == {"/healthz/live"}
+    assert len({line["process"] for line in probes}) == 2  # both workers served
+    key = re.search(r"Operator API key \(shown once, keep it safe\): (\S+)", stdout).group(1)
+    assert stdout.count(key) == 1 and key not in stderr
+
+
+def _live_count(exposition: str) -> float:
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "cagnotte_http_requests_total" and sample.labels == {
+                "method": "GET",
+                "route": "/healthz/live",
+                "status": "200",
+            }:
+                return sample.value
+    return 0.0
