@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cagnotte import metrics
 from cagnotte.api.app import create_app
 from cagnotte.bootstrap import bootstrap
 from cagnotte.config import Settings
@@ -35,6 +36,7 @@ def _build(with_jobs: bool) -> FastAPI:
             if scheduler is not None:
                 scheduler.stop()
         services.close()
+        metrics.process_stopped()
 
     app.router.lifespan_context = lifespan
     return app

@@ -14,6 +14,7 @@ from cagnotte.db.unit_of_work import UnitsOfWork
 from cagnotte.ledger import Ledger
 from cagnotte.mail import Mailer, build_mailer
 from cagnotte.merchants.service import MerchantService
+from cagnotte.metrics import instrument_database
 from cagnotte.outbox import Outbox
 from cagnotte.programs.bonus_codes.service import BonusCodeService
 from cagnotte.programs.gift_cards import GiftCardService
@@ -70,6 +71,8 @@ def bootstrap(
         pool_timeout_seconds=settings.database_pool_timeout_seconds,
         busy_timeout_seconds=settings.database_busy_timeout_seconds,
     )
+    # The pool's connections in use and the committed entries, for /metrics.
+    instrument_database(database)
     outbox = Outbox(database, clock, mailer)
     ledger = Ledger(database, clock)
     # Every lockout counts its attempts here (security/attempts.py).

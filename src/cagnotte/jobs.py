@@ -2,7 +2,9 @@
 
 `cagnotte jobs run` runs it once; `cagnotte serve` runs it on a schedule, and
 delivers the mail outbox on a shorter one of its own (a sign-in code should not
-wait for a campaign's settlement).
+wait for a campaign's settlement). Every uvicorn worker has a scheduler: each job
+runs under a database lock (db/job_locks.py), so that one process at a time runs
+it, and the others skip that tick.
 """
 
 from __future__ import annotations
@@ -11,24 +13,42 @@ import logging
 import threading
 from collections.abc import Callable
 
+from cagnotte import metrics
 from cagnotte.bootstrap import Services
 from cagnotte.db.engine import is_unavailable
+from cagnotte.db.job_locks import JobLocks
 from cagnotte.mail import OutboxMailer
 
 log = logging.getLogger("cagnotte.jobs")
 
 
-def run_due_jobs(services: Services) -> dict[str, int]:
-    """Run every job once; returns how much each did."""
-    return {
-        "holds_expired": services.ledger.expire_holds(),
-        "lots_expired": services.ledger.expire_lots(),
-        "gift_cards_expired": services.gift_cards.expire_cards(),
-        "bonus_campaigns_settled": services.bonus_codes.settle_due_campaigns(),
-        "bonus_code_lists_wiped": services.bonus_codes.wipe_old_plain_codes(),
-        "attempt_limits_forgotten": services.attempts.forget_spent(),
-        **deliver_mail(services),
-    }
+def run_due_jobs(services: Services, locks: JobLocks | None = None) -> dict[str, int]:
+    """Run every job once, each under its lock; returns how much each did.
+
+    A job whose lock another process (a worker, a host) holds is skipped: that
+    one runs it now. Its counts are then left out of the answer.
+    """
+    locks = locks or JobLocks(services.database)
+    done: dict[str, int] = {}
+    for name, job in JOBS:
+        done.update(run_locked(services, locks, name, job))
+    return done
+
+
+def run_locked(
+    services: Services, locks: JobLocks, name: str, job: Callable[[Services], dict[str, int]]
+) -> dict[str, int]:
+    """Run `job` if its lock is free ({} if it is not), counted in the metrics."""
+    with locks.hold(name) as taken:
+        if not taken:
+            metrics.job_skips.labels(job=name).inc()
+            return {}
+        metrics.job_runs.labels(job=name).inc()
+        try:
+            return job(services)
+        except Exception:
+            metrics.job_failures.labels(job=name).inc()
+            raise
 
 
 def deliver_mail(services: Services) -> dict[str, int]:
@@ -43,6 +63,28 @@ def deliver_mail(services: Services) -> dict[str, int]:
     }
 
 
+# The jobs, each with the name of its lock. The names are kept across versions:
+# a process of the older version must find the same locks.
+JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
+    ("holds", lambda services: {"holds_expired": services.ledger.expire_holds()}),
+    ("lots", lambda services: {"lots_expired": services.ledger.expire_lots()}),
+    ("gift_cards", lambda services: {"gift_cards_expired": services.gift_cards.expire_cards()}),
+    (
+        "bonus_campaigns",
+        lambda services: {"bonus_campaigns_settled": services.bonus_codes.settle_due_campaigns()},
+    ),
+    (
+        "bonus_code_lists",
+        lambda services: {"bonus_code_lists_wiped": services.bonus_codes.wipe_old_plain_codes()},
+    ),
+    (
+        "attempt_limits",
+        lambda services: {"attempt_limits_forgotten": services.attempts.forget_spent()},
+    ),
+    ("mail", deliver_mail),
+)
+
+
 class JobScheduler:
     """Runs the jobs every `interval_seconds`, and the mail every `mail_interval_seconds`,
     each in a background thread of its own."""
@@ -51,17 +93,21 @@ class JobScheduler:
         self, services: Services, interval_seconds: float, mail_interval_seconds: float = 2.0
     ) -> None:
         self.services = services
+        self.locks = JobLocks(services.database)
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(
                 target=self._loop,
-                args=(run_due_jobs, interval_seconds),
+                args=(lambda services: run_due_jobs(services, self.locks), interval_seconds),
                 name="cagnotte-jobs",
                 daemon=True,
             ),
             threading.Thread(
                 target=self._loop,
-                args=(deliver_mail, mail_interval_seconds),
+                args=(
+                    lambda services: run_locked(services, self.locks, "mail", deliver_mail),
+                    mail_interval_seconds,
+                ),
                 name="cagnotte-mail",
                 daemon=True,
             ),
@@ -80,10 +126,12 @@ class JobScheduler:
         while not self._stop.wait(interval_seconds):
             self.run_once(job)
 
-    def run_once(self, job: Callable[[Services], dict[str, int]] = run_due_jobs) -> None:
+    def run_once(self, job: Callable[[Services], dict[str, int]] | None = None) -> None:
         """One tick of a job (every job by default). A failed run is retried at the next tick."""
         try:
-            done = job(self.services)
+            done = (
+                job(self.services) if job is not None else run_due_jobs(self.services, self.locks)
+            )
             if any(done.values()):
                 log.info("jobs: %s", done)
         except Exception as error:

@@ -81,7 +81,8 @@ class OutboxMailer:
         moment = self.clock.now().astimezone(UTC).strftime(_OUTBOX_TIME_FORMAT)
         path = self.folder / f"{moment}-{uuid.uuid4().hex}.eml"
         path.write_bytes(message.as_bytes())
-        log.info("mail to %s (%s) written to %s", message["To"], message["Subject"], path)
+        # The file, not the recipient nor the subject: no personal data in the log.
+        log.info("a mail was written to %s", path)
 
     def wipe_old_files(self) -> int:
         """Delete the files this mailer wrote more than `kept` ago; how many."""

@@ -8,7 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cagnotte import __version__
+from cagnotte.api import observability
 from cagnotte.api.middleware import BodyLimit, SecurityHeaders
+from cagnotte.api.observability import RequestObservability
 from cagnotte.api.problems import install_problem_handlers
 from cagnotte.api.routes import (
     accounts,
@@ -63,6 +65,8 @@ def create_app(services: Services) -> FastAPI:
         },
     )
     app.add_middleware(SecurityHeaders)
+    # Added last, so outermost: the request id and the access log see every answer.
+    app.add_middleware(RequestObservability)
     install_problem_handlers(app)
     install_unavailable_handlers(app, unavailable_page)
     # Routes are matched in order: the register's hot path (payments) first.
@@ -84,5 +88,7 @@ def create_app(services: Services) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Liveness, readiness and the Prometheus metrics (api/observability.py).
+    app.include_router(observability.router)
     install_pages(app)
     return app

@@ -444,3 +444,13 @@ platform_keys = Table(
     Column("secret", String(200), nullable=False),
     created_at_column(),
 )
+
+# Which process runs a scheduled job now, and until when at most (SQLite only:
+# PostgreSQL uses advisory locks, db/job_locks.py).
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("lease_ends_at", UTCDateTime, nullable=False),
+)

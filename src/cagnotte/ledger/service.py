@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from cagnotte import errors
+from cagnotte import errors, metrics
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
@@ -358,7 +358,10 @@ class Ledger:
             except psycopg.Error as error:
                 raise _domain_error_from_psycopg(error) or error from None
             assert row is not None
-            return EntryResult.from_json(row[0])
+            landed = EntryResult.from_json(row[0])
+            if not landed.replayed:
+                metrics.count_entry(kind, arguments["operations"])
+            return landed
 
     def _post_entry_in(
         self,
@@ -415,7 +418,14 @@ class Ledger:
             if domain_error is not None:
                 raise domain_error from None
             raise
-        return EntryResult.from_json(result)
+        landed = EntryResult.from_json(result)
+        if landed.replayed:
+            return landed
+        if in_callers_transaction:
+            metrics.count_entry_at_commit(connection, kind, operations)
+        else:
+            metrics.count_entry(kind, operations)
+        return landed
 
     def _postgresql_parameters(
         self,

@@ -88,6 +88,55 @@ class MerchantService:
             issued = self._issue_key(connection, PLATFORM_MERCHANT_ID, "operator", "operator")
         return issued.secret
 
+    def rotate_operator_key(self) -> tuple[str, int]:
+        """A new operator key, every older one revoked (`cagnotte operator-key rotate`).
+
+        Returns the new key, shown once, and how many keys were revoked. The other
+        processes forget the revoked keys when this commits (API_KEYS_CHANNEL).
+        """
+        now = self.clock.now()
+        with self.database.transaction() as connection:
+            revoked = connection.execute(
+                update(api_keys)
+                .where(
+                    api_keys.c.merchant_id == PLATFORM_MERCHANT_ID,
+                    api_keys.c.role == "operator",
+                    api_keys.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            ).rowcount
+            issued = self._issue_key(connection, PLATFORM_MERCHANT_ID, "operator", "operator")
+            record_audit(
+                connection,
+                PLATFORM_MERCHANT_ID,
+                "command:operator-key rotate",
+                "operator_key.rotated",
+                issued.id,
+                {"revoked": revoked},
+                now,
+            )
+            notify(connection, API_KEYS_CHANNEL)
+        self._forget_keys()
+        return issued.secret, revoked
+
+    def create_first_owner(
+        self, merchant_id: uuid.UUID, *, email: str, name: str, password: str
+    ) -> dict[str, Any]:
+        """An owner who signs in with a password, made at the terminal (`cagnotte staff create`).
+
+        Errors: not_found (no such merchant), conflict (the e-mail is taken),
+        invalid_input (the password is too short).
+        """
+        with self.database.read() as connection:
+            self._merchant(connection, merchant_id)
+        return self.create_staff(
+            Principal(merchant_id=merchant_id, role="operator"),
+            email=email,
+            name=name,
+            role="owner",
+            password=password,
+        )
+
     def create_merchant(
         self, caller: Principal, *, name: str, head_office_email: str | None
     ) -> dict[str, Any]:

@@ -301,12 +301,13 @@ class Outbox:
             self._retry_later(message, str(error) or "cannot be delivered", done, give_up=True)
             return
         except Exception as error:  # SMTP down, refused, timed out: tried again later
+            # The error's class only: an SMTP refusal's text names the recipient.
             log.warning(
-                "outbox message %s (%s), attempt %d, failed: %r",
+                "outbox message %s (%s), attempt %d, failed: %s",
                 message.id,
                 message.kind,
                 message.attempts,
-                error,
+                type(error).__name__,
             )
             self._retry_later(message, _error_text(error), done, give_up=False)
             return
@@ -393,7 +394,8 @@ class Outbox:
             state.reference_id,
             state.merchant_id,
             state.attempts,
-            state.last_error,
+            # Its class: the whole text (kept in last_error) may name the recipient.
+            (state.last_error or "").partition(":")[0],
         )
         kind = self.kinds.get(message.kind)
         if kind is not None and kind.on_failure is not None:
