@@ -311,3 +311,56 @@ def test_another_merchants_endpoint_looks_like_none(client, merchant, other_merc
         response = client.request(method, path, headers=other_merchant.manager)
         assert response.status_code == 404, (path, response.text)
     assert client.get("/v1/webhook-endpoints", headers=other_merchant.manager).json() == []
+
+
+def events_received(receiver: Receiver) -> list[dict]:
+    return [json.loads(body) for _, body in receiver.requests]
+
+
+def test_gift_card_operations_are_told_with_their_amounts(client, services, merchant, receiver):
+    from tests.e2e.gift_cards.conftest import activate, create_program, new_cards, spend
+
+    receiver.failures = 0
+    register_endpoint(client, merchant, receiver.url, ["gift_card.operation"])
+    (card,) = new_cards(client, merchant, create_program(client, merchant), 1)
+    assert activate(client, merchant, card, 10_000).status_code == 201
+    assert spend(client, merchant, card, 2_500).status_code == 201
+    deliver_until_quiet(services, rounds=1)
+    told = events_received(receiver)
+    assert [e["type"] for e in told] == ["gift_card.operation"] * 2
+    assert {e["data"]["kind"] for e in told} >= {"spend"}
+    (spent,) = [e["data"] for e in told if e["data"]["kind"] == "spend"]
+    assert spent["amount_minor"] == 2_500
+    assert spent["balance_after_minor"] == 7_500
+    assert spent["card_id"] == card.id
+    # Nothing of the card's secrets travels.
+    assert all(card.number not in json.dumps(e) for e in told)
+
+
+def test_a_check_committed_and_refunded_is_told(client, services, merchant, receiver):
+    receiver.failures = 0
+    register_endpoint(client, merchant, receiver.url, ["check.committed", "check.refunded"])
+    lines = [{"sku": "CAKE", "quantity": 1, "unit_price_minor": 11_990}]
+    committed = client.post(
+        "/v1/checks",
+        json={"currency": "CZK", "lines": lines},
+        headers={**merchant.register, "Idempotency-Key": "check-1"},
+    )
+    assert committed.status_code == 201, committed.text
+    # A retry of the commit replays it and tells nothing more.
+    client.post(
+        "/v1/checks",
+        json={"currency": "CZK", "lines": lines},
+        headers={**merchant.register, "Idempotency-Key": "check-1"},
+    )
+    refunded = client.post(
+        f"/v1/checks/{committed.json()['id']}/refunds",
+        json={},
+        headers={**merchant.register, "Idempotency-Key": "refund-1"},
+    )
+    assert refunded.status_code == 201, refunded.text
+    deliver_until_quiet(services, rounds=1)
+    told = events_received(receiver)
+    assert [e["type"] for e in told] == ["check.committed", "check.refunded"]
+    assert told[0]["data"]["id"] == committed.json()["id"]
+    assert told[1]["data"]["money_back_minor"] == refunded.json()["money_back_minor"] == 11_990
