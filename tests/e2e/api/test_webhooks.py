@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +16,11 @@ from sqlalchemy import func, select
 
 from cagnotte.bootstrap import Services, bootstrap
 from cagnotte.config import Settings
+from cagnotte.db.engine import Database
+from cagnotte.outbox import Delivered, Outbox
 from cagnotte.outbox.tables import outbox_messages
 from cagnotte.webhooks import signing
+from cagnotte.webhooks.service import WebhookService, emit
 from cagnotte.webhooks.tables import webhook_events
 from tests.e2e.api.conftest import MerchantSetup, enrol, top_up
 
@@ -364,3 +368,52 @@ def test_a_check_committed_and_refunded_is_told(client, services, merchant, rece
     assert [e["type"] for e in told] == ["check.committed", "check.refunded"]
     assert told[0]["data"]["id"] == committed.json()["id"]
     assert told[1]["data"]["money_back_minor"] == refunded.json()["money_back_minor"] == 11_990
+
+
+def test_parallel_job_runners_deliver_each_event_exactly_once(client, services, merchant, receiver):
+    """Four runners (engines of their own, as four worker processes) share 40 deliveries."""
+    receiver.failures = 0
+    register_endpoint(client, merchant, receiver.url)
+    merchant_id = uuid.UUID(merchant.id)
+    with services.database.transaction() as connection:
+        emitted = [
+            emit(
+                connection,
+                merchant_id,
+                "wallet.top_up",
+                {"number": number},
+                now=services.clock.now(),
+            )
+            for number in range(40)
+        ]
+    runners = []
+    for _ in range(4):
+        database = Database(services.database.url, pool_size=2)
+        runner = Outbox(database, services.clock, services.mailer)
+        WebhookService(database, services.clock, development=True).register(runner)
+        runners.append(runner)
+    start = threading.Barrier(len(runners))
+    done: list[Delivered] = [Delivered() for _ in runners]
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            start.wait()
+            done[index] = runners[index].deliver_due()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(runners))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    try:
+        assert failures == []
+        assert Counter(receiver.accepted) == Counter({str(event_id): 1 for event_id in emitted})
+        assert len(receiver.requests) == 40
+        assert sum(result.sent for result in done) == 40
+        assert sum(result.lost_claims for result in done) == 0
+    finally:
+        for runner in runners:
+            runner.database.dispose()
