@@ -67,6 +67,10 @@ EVENT_TYPES = (
     "gift_card.operation",
     "check.committed",
     "check.refunded",
+    "bonus_code.redeemed",
+    "campaign.funded",
+    "campaign.settled",
+    "alert.raised",
 )
 ALL_EVENTS = "*"
 URL_LENGTH_MAX = 2000

@@ -104,6 +104,7 @@ def test_a_payment_arrives_once_signed_after_two_failures_and_the_log_shows_them
     assert endpoint["secret"].startswith("whsec_")
     customer = enrol(client, merchant)
     assert top_up(client, merchant, customer["id"], 50_000).status_code == 201
+    services.clock.advance(timedelta(seconds=1))
     payment = client.post(
         "/v1/payments",
         json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 12_000},
@@ -357,6 +358,7 @@ def test_a_check_committed_and_refunded_is_told(client, services, merchant, rece
         json={"currency": "CZK", "lines": lines},
         headers={**merchant.register, "Idempotency-Key": "check-1"},
     )
+    services.clock.advance(timedelta(seconds=1))
     refunded = client.post(
         f"/v1/checks/{committed.json()['id']}/refunds",
         json={},
