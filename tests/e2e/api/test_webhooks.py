@@ -419,3 +419,23 @@ def test_parallel_job_runners_deliver_each_event_exactly_once(client, services, 
     finally:
         for runner in runners:
             runner.database.dispose()
+
+
+def test_an_alert_raised_is_told(client, services, merchant, receiver):
+    from tests.e2e.gift_cards.conftest import activate, create_program, new_cards
+
+    receiver.failures = 0
+    register_endpoint(client, merchant, receiver.url, ["alert.raised"])
+    made = client.post(
+        "/v1/gift-card-alert-rules",
+        json={"kind": "large_load", "threshold_minor": 20_000},
+        headers=merchant.manager,
+    )
+    assert made.status_code == 201, made.text
+    (card,) = new_cards(client, merchant, create_program(client, merchant), 1)
+    assert activate(client, merchant, card, 25_000).status_code == 201
+    deliver_until_quiet(services, rounds=1)
+    (alert,) = events_received(receiver)
+    assert alert["type"] == "alert.raised"
+    assert alert["data"]["kind"] == "large_load"
+    assert alert["data"]["card_id"] == card.id
