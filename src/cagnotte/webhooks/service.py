@@ -77,6 +77,8 @@ URL_LENGTH_MAX = 2000
 # A receiver that does not answer within this is retried later: the job must go on.
 DELIVERY_TIMEOUT_SECONDS = 10.0
 ERROR_LENGTH_MAX = 500
+# The deliveries listed for an endpoint: the newest, at most this many.
+DELIVERIES_LISTED_MAX = 100
 # How long a process trusts its knowledge of whether a merchant has endpoints
 # (the wallet's one-statement payment skips the event when it has none).
 SUBSCRIBED_CACHE_SECONDS = 1.0
@@ -415,7 +417,7 @@ class WebhookService:
     # Deliveries ------------------------------------------------------------------
 
     def list_deliveries(self, caller: Principal, endpoint_id: uuid.UUID) -> list[Delivery]:
-        """The deliveries to one endpoint, newest first, each with its attempts."""
+        """The newest deliveries to one endpoint (DELIVERIES_LISTED_MAX), with their attempts."""
         caller.require(CONFIGURING_ROLE)
         with self.database.read() as connection:
             self._endpoint(connection, caller.merchant_id, endpoint_id)
@@ -429,11 +431,9 @@ class WebhookService:
             endpoint = self._endpoint(connection, caller.merchant_id, endpoint_id)
             if not endpoint.active:
                 raise errors.WebhookEndpointInactive()
-            earlier = [
-                delivery
-                for delivery in self._deliveries(connection, caller.merchant_id, endpoint_id)
-                if delivery.id == delivery_id
-            ]
+            earlier = self._deliveries(
+                connection, caller.merchant_id, endpoint_id, message_id=delivery_id
+            )
             if not earlier:
                 raise errors.NotFound("No such delivery.")
             message_id = _enqueue_delivery(
@@ -448,24 +448,32 @@ class WebhookService:
                 {"endpoint_id": str(endpoint_id), "delivery_id": str(message_id)},
                 now,
             )
-            return next(
-                delivery
-                for delivery in self._deliveries(connection, caller.merchant_id, endpoint_id)
-                if delivery.id == message_id
+            (resent,) = self._deliveries(
+                connection, caller.merchant_id, endpoint_id, message_id=message_id
             )
+            return resent
 
     def _deliveries(
-        self, connection: Connection, merchant_id: uuid.UUID, endpoint_id: uuid.UUID
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        endpoint_id: uuid.UUID,
+        *,
+        message_id: uuid.UUID | None = None,
     ) -> list[Delivery]:
+        """The newest deliveries to an endpoint, or the one with this id (if it is one)."""
+        query = select(outbox_messages).where(
+            outbox_messages.c.merchant_id == merchant_id,
+            outbox_messages.c.kind == KIND,
+            outbox_messages.c.reference_id == endpoint_id,
+        )
+        if message_id is not None:
+            query = query.where(outbox_messages.c.id == message_id)
         messages = (
             connection.execute(
-                select(outbox_messages)
-                .where(
-                    outbox_messages.c.merchant_id == merchant_id,
-                    outbox_messages.c.kind == KIND,
-                    outbox_messages.c.reference_id == endpoint_id,
+                query.order_by(outbox_messages.c.created_at.desc(), outbox_messages.c.id).limit(
+                    DELIVERIES_LISTED_MAX
                 )
-                .order_by(outbox_messages.c.created_at.desc(), outbox_messages.c.id)
             )
             .mappings()
             .all()

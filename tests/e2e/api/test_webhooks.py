@@ -319,7 +319,10 @@ def test_another_merchants_endpoint_looks_like_none(client, merchant, other_merc
 
 
 def events_received(receiver: Receiver) -> list[dict]:
-    return [json.loads(body) for _, body in receiver.requests]
+    """The events received, in the order they happened (deliveries keep no order)."""
+    return sorted(
+        (json.loads(body) for _, body in receiver.requests), key=lambda event: event["timestamp"]
+    )
 
 
 def test_gift_card_operations_are_told_with_their_amounts(client, services, merchant, receiver):
