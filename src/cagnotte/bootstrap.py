@@ -23,6 +23,7 @@ from cagnotte.programs.wallets import WalletService
 from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.auth import AuthService
 from cagnotte.security.captcha import CaptchaService
+from cagnotte.webhooks.service import WebhookService
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Services:
     loyalty: LoyaltyPrograms
     checkout: Checkout
     catalogue: CatalogueService
+    # Merchants' endpoints; their deliveries go through the outbox.
+    webhooks: WebhookService
 
     def close(self) -> None:
         self.database.dispose()
@@ -74,6 +77,8 @@ def bootstrap(
     # The pool's connections in use and the committed entries, for /metrics.
     instrument_database(database)
     outbox = Outbox(database, clock, mailer)
+    webhooks = WebhookService(database, clock, development=settings.is_development)
+    webhooks.register(outbox)
     ledger = Ledger(database, clock)
     # Every lockout counts its attempts here (security/attempts.py).
     attempts = AttemptLimiter(database, clock)
@@ -95,7 +100,7 @@ def bootstrap(
     )
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
-    wallets = WalletService(database, clock, ledger, customers, units)
+    wallets = WalletService(database, clock, ledger, customers, units, webhooks=webhooks)
     catalogue = CatalogueService(database, units)
     return Services(
         settings=settings,
@@ -139,4 +144,5 @@ def bootstrap(
             gift_cards=gift_cards,
         ),
         catalogue=catalogue,
+        webhooks=webhooks,
     )

@@ -182,6 +182,17 @@ ServiceUnavailable = _error(
 RequestTooLarge = _error("request_too_large", "The request's body is larger than it may be.")
 
 
+# Webhooks
+WebhookUrlInvalid = _error(
+    "webhook_url_invalid",
+    "The URL is not one webhooks may be sent to (https, and a public address in production).",
+)
+WebhookEventUnknown = _error("webhook_event_unknown", "No such event type.")
+WebhookEndpointInactive = _error(
+    "webhook_endpoint_inactive", "The endpoint is not active: activate it first."
+)
+
+
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""
     return {subclass.code: subclass for subclass in _all_subclasses(DomainError)}.get(code)

@@ -23,6 +23,7 @@ from cagnotte.api.routes import (
     me,
     merchants,
     wallets,
+    webhooks,
 )
 from cagnotte.api.unavailable import install_unavailable_handlers
 from cagnotte.bootstrap import Services
@@ -81,6 +82,7 @@ def create_app(services: Services) -> FastAPI:
         loyalty,
         checks,
         catalogue,
+        webhooks,
     ):
         app.include_router(module.router)
 

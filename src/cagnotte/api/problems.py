@@ -16,6 +16,9 @@ from cagnotte.errors import DomainError, RequestTooLarge, domain_error_classes
 log = logging.getLogger("cagnotte.api")
 
 STATUS_BY_CODE: dict[str, int] = {
+    "webhook_url_invalid": 422,
+    "webhook_event_unknown": 422,
+    "webhook_endpoint_inactive": 409,
     "insufficient_funds": 422,
     "limit_exceeded": 422,
     "account_not_found": 404,

@@ -17,6 +17,10 @@ the money returned** (`kept_off_refund_minor` in the answer; the register pays
 back that much less). So a customer never keeps points for a refunded purchase,
 and nothing is lost track of.
 
+A commit and a refund are told to the merchant's webhook endpoints
+(`check.committed`, `check.refunded`: the answer the register gets), written in
+the same unit of work.
+
 Errors: not_found, forbidden, invalid_input, insufficient_funds,
 customer_blocked, invoice_required, invoice_reused, idempotency_key_reused,
 refund_exceeds_check.
@@ -75,6 +79,7 @@ from cagnotte.programs.loyalty.tables import loyalty_rules
 from cagnotte.programs.tenders import Plan, RowInsert, commit_plans
 from cagnotte.programs.wallets import WalletAccounts, WalletService
 from cagnotte.security.principals import Principal
+from cagnotte.webhooks.service import emit
 
 CHANNELS = ("register", "kiosk", "e_store", "customer_app", "third_party_api")
 # The local time of the days and months that caps count in (a merchant's own time
@@ -290,7 +295,15 @@ class Checkout:
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
             result = commit_plans(self.ledger, unit, plans, kind="check")
-            return CommittedCheck(check_id, result.entry_id if result else None, quote)
+            committed = CommittedCheck(check_id, result.entry_id if result else None, quote)
+            emit(
+                unit.connection,
+                unit.merchant_id,
+                "check.committed",
+                _check_json(committed),
+                now=unit.now,
+            )
+            return committed
 
         return self.units.run(
             caller.merchant_id,
@@ -345,7 +358,7 @@ class Checkout:
         return self.units.run(
             caller.merchant_id,
             "check_refund",
-            lambda unit: self._refund_in(unit, caller, check_id, lines),
+            lambda unit: self._refund_told(unit, caller, check_id, lines),
             idempotency=idempotency,
             encode=CheckRefund.as_json,
             replay=lambda _unit, stored: CheckRefund.from_json(stored.answer or {}),
@@ -429,6 +442,18 @@ class Checkout:
         return rows, next_cursor
 
     # Refunds ----------------------------------------------------------------------------
+
+    def _refund_told(
+        self,
+        unit: UnitOfWork,
+        caller: Principal,
+        check_id: uuid.UUID,
+        requested: dict[int, int] | None,
+    ) -> CheckRefund:
+        """The refund, told to the merchant's webhook endpoints in the same unit of work."""
+        refund = self._refund_in(unit, caller, check_id, requested)
+        emit(unit.connection, unit.merchant_id, "check.refunded", refund.as_json(), now=unit.now)
+        return refund
 
     def _refund_in(
         self,

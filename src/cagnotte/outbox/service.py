@@ -118,10 +118,14 @@ class MessageState:
         return cls(**values)
 
 
-# What the job sends for a claimed message: a mail, or None to drop it unsent.
-# It reads in its own read-only transaction; it raises PermanentFailure when the
-# mail can never be composed.
-Composer = Callable[[Connection, ClaimedMessage], EmailMessage | None]
+# What the job sends for a claimed message: a mail (or, for a kind with a sender
+# of its own, what that sender takes), or None to drop it unsent. It reads in its
+# own read-only transaction; it raises PermanentFailure when the message can never
+# be composed.
+Composer = Callable[[Connection, ClaimedMessage], Any]
+# How a kind's composed message leaves, outside any transaction (a webhook's POST);
+# it raises to have the message tried again. Without one, the mailer sends it.
+Sender = Callable[[Any], None]
 # What a kind does when its message finally fails, in the transaction that marks it.
 FailureNotice = Callable[[Connection, MessageState, datetime], None]
 
@@ -138,6 +142,7 @@ class MessageKind:
     name: str
     compose: Composer = stored_mail
     on_failure: FailureNotice | None = None
+    send: Sender | None = None
 
 
 @dataclass(slots=True)
@@ -296,7 +301,7 @@ class Outbox:
             with self.database.read() as connection:
                 mail = kind.compose(connection, message)
             if mail is not None:
-                self.mailer.send(mail)
+                (kind.send or self.mailer.send)(mail)
         except PermanentFailure as error:
             self._retry_later(message, str(error) or "cannot be delivered", done, give_up=True)
             return

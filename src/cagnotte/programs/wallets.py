@@ -12,6 +12,11 @@ Accounts, per merchant and asset:
 
 Errors: not_found, asset_not_found, insufficient_funds, customer_blocked,
 reversal_exceeds_transfer, idempotency_key_reused, forbidden.
+
+Every top-up, payment and refund is told to the merchant's webhook endpoints
+(`webhooks.emit`, in the entry's transaction). When the merchant has none, a
+movement stays the one-statement entry of `commit_plan_alone`; when it has one,
+it takes a unit of work, so that the event lands with the entry or not at all.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import func, select
@@ -37,6 +43,7 @@ from cagnotte.ledger import AccountSpec, EntryResult, Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.programs.tenders import Plan, commit_plan_alone, commit_plan_alone_async
 from cagnotte.security.principals import Principal
+from cagnotte.webhooks.service import WebhookService, emit
 
 SETTLEMENT_SHARDS = 16
 
@@ -49,8 +56,11 @@ class WalletService:
         ledger: Ledger,
         customers: CustomerService,
         units: UnitsOfWork | None = None,
+        *,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self.database = database
+        self.webhooks = webhooks
         self.units = units or UnitsOfWork(database, clock)
         self.clock = clock
         self.ledger = ledger
@@ -129,7 +139,8 @@ class WalletService:
             (Transfer(funding.id, wallet.id, amount, "wallet_top_up", reference),),
             amount=amount,
         )
-        return self._commit(caller, plan, "wallet_top_up", idempotency)
+        event = _movement(membership_id, asset_code, amount, reference)
+        return self._commit(caller, plan, "wallet_top_up", idempotency, ("wallet.top_up", event))
 
     def pay(
         self,
@@ -145,7 +156,8 @@ class WalletService:
         caller.require("cashier")
         accounts = self.payment_accounts(caller.merchant_id, membership_id, asset_code)
         plan = self.plan_payment(accounts, amount, reference)
-        return self._commit(caller, plan, "wallet_payment", idempotency)
+        event = _movement(membership_id, asset_code, amount, reference)
+        return self._commit(caller, plan, "wallet_payment", idempotency, ("wallet.payment", event))
 
     def payment_accounts(
         self, merchant_id: uuid.UUID, membership_id: uuid.UUID, asset_code: str
@@ -190,7 +202,8 @@ class WalletService:
         """
         caller.require("cashier")
         accounts = self._known_accounts(caller.merchant_id, membership_id, asset_code, "settlement")
-        if accounts is None:
+        # A merchant with webhook endpoints needs the event written with the entry.
+        if accounts is None or self._told(caller.merchant_id):
             return await anyio.to_thread.run_sync(
                 functools.partial(
                     self.pay,
@@ -226,7 +239,12 @@ class WalletService:
         payment = self.get_payment(caller, payment_id)
         transfer = payment.transfers[0]
         plan = Plan("wallet", (Reverse(transfer.id, amount, code="wallet_refund"),))
-        return self._commit(caller, plan, "wallet_refund", idempotency)
+        event = {
+            "payment_id": str(payment_id),
+            "asset": transfer.asset_code,
+            "amount_minor": transfer.amount if amount is None else amount,
+        }
+        return self._commit(caller, plan, "wallet_refund", idempotency, ("wallet.refund", event))
 
     def adjust(
         self,
@@ -298,12 +316,48 @@ class WalletService:
                 ).scalar_one()
             )
 
+    def _told(self, merchant_id: uuid.UUID) -> bool:
+        return self.webhooks is not None and self.webhooks.subscribed(merchant_id)
+
     def _commit(
-        self, caller: Principal, plan: Plan, kind: str, idempotency: Idempotency
+        self,
+        caller: Principal,
+        plan: Plan,
+        kind: str,
+        idempotency: Idempotency,
+        event: tuple[str, dict[str, Any]],
     ) -> EntryResult:
+        if not self._told(caller.merchant_id):
+            with _frozen_wallet_means_blocked_customer():
+                return commit_plan_alone(
+                    self.ledger, caller.merchant_id, plan, kind=kind, idempotency=idempotency
+                )
+        event_type, data = event
+
+        def work(unit: UnitOfWork) -> EntryResult:
+            result = self.ledger.post_entry(
+                caller.merchant_id, plan.operations, kind=kind, unit=unit
+            )
+            emit(
+                unit.connection,
+                caller.merchant_id,
+                event_type,
+                {
+                    **data,
+                    "entry_id": str(result.entry_id),
+                    "amount_minor": result.transfers[0].amount,
+                },
+                now=unit.now,
+            )
+            return result
+
         with _frozen_wallet_means_blocked_customer():
-            return commit_plan_alone(
-                self.ledger, caller.merchant_id, plan, kind=kind, idempotency=idempotency
+            return self.units.run(
+                caller.merchant_id,
+                kind,
+                work,
+                idempotency=idempotency,
+                replay=self.ledger.replayed_entry,
             )
 
 
@@ -343,3 +397,15 @@ def _merchant_spec(merchant_id: uuid.UUID, asset_code: str, purpose: str) -> Acc
         purpose=purpose,
         balance_shards=shards,
     )
+
+
+def _movement(
+    membership_id: uuid.UUID, asset_code: str, amount: int, reference: str | None
+) -> dict[str, Any]:
+    """What a webhook says of a top-up or a payment (the entry's id is added once posted)."""
+    return {
+        "customer_id": str(membership_id),
+        "asset": asset_code,
+        "amount_minor": amount,
+        "reference": reference,
+    }

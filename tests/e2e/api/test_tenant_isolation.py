@@ -41,6 +41,7 @@ from cagnotte.db.tables import (
     terminals,
     transfers,
 )
+from cagnotte.webhooks.service import emit
 from tests.e2e.api.conftest import MerchantSetup, bearer, enrol, top_up
 
 PROBLEM = "application/problem+json"
@@ -164,6 +165,7 @@ def build_world(
     add_bonus_campaign(world, operator_key)
     add_loyalty_program(world)
     add_catalogue(world)
+    add_webhook_endpoint(world)
     # Strings that must never show in anything B (or Bob) reads (not the short PINs,
     # which may turn up by chance inside any id).
     world.secrets = [
@@ -397,6 +399,35 @@ def add_catalogue(world: World) -> None:
     )
     assert product.status_code == 201, product.text
     world.ids.update({"category_id": hot.json()["id"], "product_id": product.json()["id"]})
+
+
+def add_webhook_endpoint(world: World) -> None:
+    """A's webhook endpoint, and a delivery to it (of an event written here, not yet sent)."""
+    client, a = world.client, world.a
+    endpoint = client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "http://127.0.0.1:9/alpha-hooks", "events": ["*"]},
+        headers=a.manager,
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    with world.services.database.transaction() as connection:
+        emit(
+            connection,
+            uuid.UUID(a.id),
+            "wallet.top_up",
+            {"customer_id": world.ids["customer_id"], "amount_minor": 100},
+            now=world.services.clock.now(),
+        )
+    (delivery,) = client.get(
+        f"/v1/webhook-endpoints/{endpoint.json()['id']}/deliveries", headers=a.manager
+    ).json()
+    world.ids.update(
+        {
+            "endpoint_id": endpoint.json()["id"],
+            "delivery_id": delivery["id"],
+            "webhook_secret": endpoint.json()["secret"],
+        }
+    )
 
 
 def snapshot(world: World) -> dict[str, Any]:
@@ -980,6 +1011,17 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         f"{ALPHA_SKU},Beta espresso,ALPHA DRINKS/ALPHA HOT DRINKS,9.99,CZK\n",
         expect={"created": 1, "updated": 0, "unchanged": 0, "categories_created": 2},
     ),
+    # Webhooks
+    ("POST", "/v1/webhook-endpoints"): Create(
+        body={"url": "https://hooks.example.com/beta", "events": ["*"]}
+    ),
+    ("GET", "/v1/webhook-endpoints"): Listing(),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): Reach(),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): Reach(body={"active": False}),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): Reach(),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/secret"): Reach(),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): Reach(),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/resend"): Reach(),
 }
 
 

@@ -35,6 +35,7 @@ from cagnotte.programs.bonus_codes.tables import bonus_campaigns
 from cagnotte.programs.tenders import Plan, RowUpdate, commit_plans
 from cagnotte.security.hash_keys import HashKeys
 from cagnotte.security.principals import Principal
+from cagnotte.webhooks.service import emit
 
 # A code equal to one of another campaign is about one in 10^9 per code: a set
 # drawn again is all but sure to be free.
@@ -472,6 +473,13 @@ class Funding:
             campaign.id,
             {"codes": len(plain)},
             unit.now,
+        )
+        emit(
+            connection,
+            campaign.merchant_id,
+            "campaign.funded",
+            {"campaign_id": str(campaign.id), "asset": campaign.asset_code, "codes": len(plain)},
+            now=unit.now,
         )
         return plain
 

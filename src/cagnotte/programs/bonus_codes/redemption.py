@@ -69,6 +69,7 @@ from cagnotte.security.attempts import (
 from cagnotte.security.captcha import CaptchaService
 from cagnotte.security.hash_keys import HashKeys
 from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED
+from cagnotte.webhooks.service import emit
 
 WRONG_CODES_BEFORE_LOCK = 5
 LOCKOUT_DURATION = timedelta(hours=24)
@@ -301,6 +302,21 @@ class Redemptions:
         assert entry is not None
         lockouts.record_attempt(
             unit.connection, customer_id, attempts.client_address, "redeemed", unit.now
+        )
+        # The campaign's merchant is told (never the code itself), in this unit.
+        emit(
+            unit.connection,
+            campaign.merchant_id,
+            "bonus_code.redeemed",
+            {
+                "campaign_id": str(campaign.id),
+                "customer_id": str(membership_id) if membership_id is not None else None,
+                "asset": campaign.asset_code,
+                "amount_minor": plan.amount,
+                "transfer_id": str(plan.details["transfer_id"]),
+                "entry_id": str(entry.entry_id),
+            },
+            now=unit.now,
         )
         return Redemption(
             campaign_name=campaign.name,

@@ -24,6 +24,7 @@ from cagnotte.programs.bonus_codes.rows import Campaign, Payout, as_json, from_j
 from cagnotte.programs.bonus_codes.tables import bonus_campaigns, bonus_payouts
 from cagnotte.programs.tenders import Plan, RowInsert, RowUpdate, commit_plans
 from cagnotte.security.principals import Principal
+from cagnotte.webhooks.service import emit
 
 
 class Settlement:
@@ -99,6 +100,17 @@ class Settlement:
             [*before, plan],
             kind="campaign_settlement",
             also_platform=True,
+        )
+        emit(
+            unit.connection,
+            campaign.merchant_id,
+            "campaign.settled",
+            {
+                "campaign_id": str(campaign.id),
+                "asset": campaign.asset_code,
+                "returned_minor": plan.amount,
+            },
+            now=unit.now,
         )
         # Nothing needs the plain codes of a closed campaign.
         repository.wipe_plain_codes_of(unit.connection, campaign, unit.now)

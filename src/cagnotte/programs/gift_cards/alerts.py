@@ -44,6 +44,7 @@ from cagnotte.programs.gift_cards.tables import (
     gift_card_operations,
 )
 from cagnotte.security.principals import Principal
+from cagnotte.webhooks.service import emit
 
 ALERT_KINDS = (
     "wrong_pins",
@@ -347,6 +348,21 @@ class GiftCardAlerts:
                     mailed_to=recipients,
                     created_at=now,
                 )
+            )
+            emit(
+                connection,
+                merchant_id,
+                "alert.raised",
+                {
+                    "alert_id": str(alert_id),
+                    "rule_id": str(rule["id"]),
+                    "kind": rule["kind"],
+                    "summary": summary,
+                    "card_id": str(card_id) if card_id else None,
+                    "store_id": str(store_id) if store_id else None,
+                    "terminal_id": str(terminal_id) if terminal_id else None,
+                },
+                now=now,
             )
             for recipient in recipients:
                 self.outbox.enqueue(

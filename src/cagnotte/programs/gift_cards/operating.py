@@ -5,6 +5,10 @@ maximum balance are checked against a balance nobody else is changing; the
 ledger still refuses any overspend in the statement that moves the value. The
 operation's answer is stored with its Idempotency-Key, and a retry replays it.
 
+Every operation committed here (issue, load, spend, hold, settle, void,
+refund, transfer, expiry …) is told to the merchant's webhook endpoints as a
+`gift_card.operation` event, written in the same unit of work.
+
 Errors: invoice_reused (two operations with one new invoice number at once),
 idempotency_key_reused, and those of the plan and of the ledger.
 """
@@ -42,6 +46,7 @@ from cagnotte.programs.gift_cards.tender import LockedCard, card_facts
 from cagnotte.programs.gift_cards.views import CardOperation
 from cagnotte.programs.tenders import Plan, commit_plans
 from cagnotte.security.principals import Principal
+from cagnotte.webhooks.service import emit
 
 INVOICE_CONSTRAINT = "uq_gift_card_operations_merchant_id_invoice_number"
 
@@ -159,7 +164,16 @@ class CardOperations:
         """Post a gift card plan as the unit's one entry, apply its rows, check what landed."""
         result = commit_plans(self.ledger, unit, [plan], kind=kind)
         plans.check_landed(plan, result)
-        return plans.operations_of(plan)
+        operations = plans.operations_of(plan)
+        for operation in operations:
+            emit(
+                unit.connection,
+                unit.merchant_id,
+                "gift_card.operation",
+                operation.as_json(),
+                now=unit.now,
+            )
+        return operations
 
     def replay(
         self, merchant_id: uuid.UUID, idempotency: Idempotency

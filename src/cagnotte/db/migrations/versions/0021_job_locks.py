@@ -1,7 +1,7 @@
 """jobs: a lock row per scheduled job, with a lease (SQLite)
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-01 12:10:00
 
 Every uvicorn worker runs the scheduler, so that several may start the same job
@@ -19,7 +19,7 @@ from alembic import op
 import cagnotte.db.types
 
 revision: str = "0021"
-down_revision: str | Sequence[str] | None = "0019"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
