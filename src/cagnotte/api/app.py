@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from cagnotte import __version__
 from cagnotte.api.middleware import BodyLimit, SecurityHeaders
+from cagnotte.api.openapi import install_openapi, operation_id
 from cagnotte.api.problems import install_problem_handlers
 from cagnotte.api.routes import (
     accounts,
@@ -47,9 +48,10 @@ def create_app(services: Services) -> FastAPI:
         summary="Stored value and rewards on a double-entry ledger.",
         description=(
             "Amounts are integers of minor units. Errors are RFC 9457 problem details with "
-            "a stable `code`. Every POST that moves value takes an `Idempotency-Key`."
+            "a stable `code`. Every POST that moves value requires an `Idempotency-Key`."
         ),
         openapi_url="/openapi.json",
+        generate_unique_id_function=operation_id,
     )
     app.state.services = services
     # A bigger body is refused (413 request_too_large) before it is read whole; a
@@ -85,4 +87,5 @@ def create_app(services: Services) -> FastAPI:
         return {"status": "ok"}
 
     install_pages(app)
+    install_openapi(app)
     return app

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cagnotte.api.schemas.base import Strict
+from cagnotte.api.schemas.base import Strict, example
 from cagnotte.programs.loyalty.program import LoyaltyProgram, settings_of
 
 PositiveFraction = Field(ge=1, le=10**12)
@@ -66,16 +66,26 @@ class ProgramSettingsIn(Strict):
         )
 
 
+@example(
+    {
+        "kind": "points",
+        "name": "Café points",
+        "currency": "CZK",
+        "earning": {"numerator": 1, "denominator": 1000},
+    }
+)
 class LoyaltyProgramCreate(ProgramSettingsIn):
     kind: Literal["points", "stamps", "kitty"]
     name: str = Field(min_length=1, max_length=200)
     currency: str = Field(min_length=1, max_length=24, examples=["CZK"])
 
 
+@example({"name": "Café Bleu points"})
 class LoyaltyProgramChange(ProgramSettingsIn):
     name: str | None = Field(None, min_length=1, max_length=200)
 
 
+@example({"open_balances": "kept"})
 class LoyaltyProgramDeletion(Strict):
     """Kept: members' balances stay spendable until they expire; expired: to breakage now."""
 
