@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cagnotte import __version__
+from cagnotte.api.docs import install_docs
 from cagnotte.api.middleware import BodyLimit, SecurityHeaders
 from cagnotte.api.openapi import install_openapi, operation_id
 from cagnotte.api.problems import install_problem_handlers
@@ -51,6 +52,9 @@ def create_app(services: Services) -> FastAPI:
             "a stable `code`. Every POST that moves value requires an `Idempotency-Key`."
         ),
         openapi_url="/openapi.json",
+        # Served from the package by install_docs, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         generate_unique_id_function=operation_id,
     )
     app.state.services = services
@@ -87,5 +91,6 @@ def create_app(services: Services) -> FastAPI:
         return {"status": "ok"}
 
     install_pages(app)
+    install_docs(app)
     install_openapi(app)
     return app

@@ -14,7 +14,7 @@ from cagnotte.programs.loyalty.program import LoyaltyProgram, settings_of
 PositiveFraction = Field(ge=1, le=10**12)
 
 
-class ScopeIn(Strict):
+class ProgramScopeIn(Strict):
     """Products and categories; both empty: the whole catalogue."""
 
     product_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
@@ -37,7 +37,7 @@ class SpendingIn(Strict):
     spend_min_units: int = Field(1, ge=1, le=10**12)
     spend_block_units: int = Field(1, ge=1, le=10**12)
     scope: Literal["public", "all", "chosen", "members_only"] = "public"
-    chosen: ScopeIn = Field(default_factory=ScopeIn)
+    chosen: ProgramScopeIn = Field(default_factory=ProgramScopeIn)
 
 
 class StampCardIn(Strict):
@@ -50,7 +50,7 @@ class StampCardIn(Strict):
 class ProgramSettingsIn(Strict):
     """A program's options; what is left out keeps its default (or, on a change, its value)."""
 
-    scope: ScopeIn | None = None
+    scope: ProgramScopeIn | None = None
     valid_from: AwareDatetime | None = None
     valid_to: AwareDatetime | None = None
     earning: EarningIn | None = None
