@@ -205,6 +205,15 @@ ACCESS: dict[str, Access] = {
 }
 
 
+# What an operation's shape adds (see the module's docstring).
+SHAPE_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422, 503})
+
+
+def documented_problem_statuses() -> set[int]:
+    """Every problem status some operation of the document may declare."""
+    return set(SHAPE_STATUSES).union(*(access.problems for access in ACCESS.values()))
+
+
 def install_openapi(app: FastAPI) -> None:
     """Build the document once, on first request, with the conventions above applied."""
 
