@@ -8,6 +8,7 @@ operation (ACCESS); the rest of its problem statuses follow from its shape:
 - every operation: 503 service_unavailable (the database was busy or away);
 - with a credential: 401, and 403 where a role is needed;
 - with a path id: 404; with any parameter or body: 422 (validation_error);
+- with a `cursor`: 400 invalid_cursor;
 - with a body: 400 (malformed_body) and 413 (request_too_large);
 - with an Idempotency-Key: 400 idempotency_key_required and 409 idempotency_key_reused.
 
@@ -291,6 +292,8 @@ def _problem_statuses(
         statuses.add(404)
     if parameters or "requestBody" in operation:
         statuses.add(422)
+    if any(p["name"] == "cursor" for p in parameters):
+        statuses.add(400)
     if "requestBody" in operation:
         statuses |= {400, 413}
     if idempotent:
