@@ -59,6 +59,10 @@ IdempotencyKeyReused = _error(
     "idempotency_key_reused",
     "This Idempotency-Key was used with another request.",
 )
+IdempotencyKeyRequired = _error(
+    "idempotency_key_required",
+    "A request that moves value needs an Idempotency-Key header, so that a retry is safe.",
+)
 InvalidCursor = _error("invalid_cursor", "The pagination cursor is not valid.")
 
 # Tenancy and access

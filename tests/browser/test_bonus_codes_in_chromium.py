@@ -4,6 +4,7 @@ wrong codes lock the feature."""
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -42,7 +43,7 @@ def campaign_codes(client, merchant, operator_key, services, mailer):
             "amount_minor": 75_000,
             "variable_symbol": campaign["funding"]["variable_symbol"],
         },
-        headers={"Authorization": f"Bearer {operator_key}"},
+        headers={"Authorization": f"Bearer {operator_key}", "Idempotency-Key": str(uuid.uuid4())},
     )
     assert paid.status_code == 201, paid.text
     return codes_from_mail(mailer)

@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from cagnotte import __version__
 from cagnotte.api import observability
+from cagnotte.api.docs import install_docs
 from cagnotte.api.middleware import BodyLimit, SecurityHeaders
 from cagnotte.api.observability import RequestObservability
+from cagnotte.api.openapi import install_openapi, operation_id
 from cagnotte.api.problems import install_problem_handlers
 from cagnotte.api.routes import (
     accounts,
@@ -50,9 +52,13 @@ def create_app(services: Services) -> FastAPI:
         summary="Stored value and rewards on a double-entry ledger.",
         description=(
             "Amounts are integers of minor units. Errors are RFC 9457 problem details with "
-            "a stable `code`. Every POST that moves value takes an `Idempotency-Key`."
+            "a stable `code`. Every POST that moves value requires an `Idempotency-Key`."
         ),
         openapi_url="/openapi.json",
+        # Served from the package by install_docs, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.services = services
     # A bigger body is refused (413 request_too_large) before it is read whole; a
@@ -93,4 +99,6 @@ def create_app(services: Services) -> FastAPI:
     # Liveness, readiness and the Prometheus metrics (api/observability.py).
     app.include_router(observability.router)
     install_pages(app)
+    install_docs(app)
+    install_openapi(app)
     return app

@@ -33,11 +33,13 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+# A string in the OpenAPI (a generated client sends a header as text), parsed here.
 MerchantHeader = Annotated[
-    uuid.UUID | None,
+    str | None,
     Header(
         alias="Cagnotte-Merchant-Id",
-        description="With an operator key: the merchant to act for.",
+        max_length=36,
+        description="With an operator key: the id (a UUID) of the merchant to act for.",
     ),
 ]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -50,10 +52,16 @@ async def get_caller(
     return _caller(services, credentials, merchant_header)
 
 
+async def get_operator_caller(services: ServicesDep, credentials: Credentials) -> Principal:
+    """The caller of an operator's own route: no merchant to act for (the use case checks
+    that it is the operator)."""
+    return _caller(services, credentials, None)
+
+
 def _caller(
     services: Services,
     credentials: HTTPAuthorizationCredentials | None,
-    merchant_header: uuid.UUID | None,
+    merchant_header: str | None,
 ) -> Principal:
     if credentials is None:
         raise errors.Unauthenticated()
@@ -63,12 +71,17 @@ def _caller(
     if merchant_header is not None:
         if not principal.is_operator:
             raise errors.Forbidden("Only the operator may act for another merchant.")
-        services.merchants.get_merchant(principal, merchant_header)
-        return principal.acting_for(merchant_header)
+        try:
+            merchant_id = uuid.UUID(merchant_header)
+        except ValueError:
+            raise errors.InvalidInput("Cagnotte-Merchant-Id is not a merchant's id.") from None
+        services.merchants.get_merchant(principal, merchant_id)
+        return principal.acting_for(merchant_id)
     return principal
 
 
 Caller = Annotated[Principal, Depends(get_caller)]
+OperatorCaller = Annotated[Principal, Depends(get_operator_caller)]
 
 
 async def get_customer(
@@ -88,7 +101,10 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
-        description="Send the same key to retry safely: the first answer comes back.",
+        description=(
+            "Required: a key of your choice (a UUID) for this request. Send the same key "
+            "to retry safely: the first answer comes back, marked Idempotent-Replayed."
+        ),
     ),
 ]
 
@@ -100,8 +116,11 @@ async def get_idempotency(
 
 
 async def _idempotency(request: Request, idempotency_key: str | None) -> Idempotency:
+    # Required on every request that moves value: without it a blind retry (after a
+    # lost answer) would move the value twice. Checked here rather than by FastAPI so
+    # that the refusal has its own code (400 idempotency_key_required), not a 422.
     if idempotency_key is None:
-        return Idempotency()
+        raise errors.IdempotencyKeyRequired()
     body = await request.body()
     try:
         canonical = json.dumps(json.loads(body or b"null"), sort_keys=True).encode()

@@ -36,6 +36,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "pending_amount_exceeded": 422,
     "reversal_exceeds_transfer": 422,
     "idempotency_key_reused": 409,
+    "idempotency_key_required": 400,
     "invalid_cursor": 400,
     "not_found": 404,
     "forbidden": 403,
@@ -110,6 +111,7 @@ class Problem(BaseModel):
     detail: str | None = None
     errors: list[dict[str, Any]] | None = None
     error_count: int | None = None
+    locked_until: str | None = None
 
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -191,8 +193,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(500, "internal_error", "Something went wrong on our side.")
 
 
-# Documented on every route, so clients (and schemathesis) know the shape of errors.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for status in (400, 401, 403, 404, 409, 410, 413, 415, 422, 423, 429, 503)
-}
+# The problem statuses of each operation are declared in api/openapi.py (from what it
+# requires and what its use case may refuse); a router passing this adds nothing.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -159,9 +160,8 @@ def top_up(
     asset: str = "CZK",
     key: str | None = None,
 ):
-    headers = dict(merchant.register)
-    if key:
-        headers["Idempotency-Key"] = key
+    # Every value-moving POST needs a key: a fresh one unless the test names it.
+    headers = {**merchant.register, "Idempotency-Key": key or str(uuid.uuid4())}
     return client.post(
         "/v1/wallet/top-ups",
         json={"customer_id": customer_id, "asset": asset, "amount_minor": amount},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -168,7 +169,11 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(client, merch
     response = client.post(
         "/v1/wallet/top-ups",
         content=body,
-        headers={**merchant.register, "Content-Type": "application/json"},
+        headers={
+            **merchant.register,
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
     )
 
     assert response.status_code == 413
@@ -190,7 +195,11 @@ def test_a_body_without_a_length_is_counted_as_it_comes(client, merchant):
     response = client.post(
         "/v1/wallet/top-ups",
         content=chunks(),
-        headers={**merchant.register, "Content-Type": "application/json"},
+        headers={
+            **merchant.register,
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(uuid.uuid4()),
+        },
     )
 
     assert "content-length" not in {k.lower() for k in response.request.headers}

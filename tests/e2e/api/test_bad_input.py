@@ -76,7 +76,7 @@ def shop(client: TestClient, merchant: MerchantSetup) -> dict[str, str]:
     payment = client.post(
         "/v1/payments",
         json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 300},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert payment.status_code == 201
     return {
@@ -103,12 +103,19 @@ def assert_refused(response, expected: tuple[int, str]) -> None:
     assert body["type"].startswith("https://") and body["title"], body
 
 
+def keyed(request: dict) -> dict:
+    """The request with an Idempotency-Key, unless it names one: every value-moving POST
+    requires one, and these tests are about what the body holds."""
+    headers = {"Idempotency-Key": str(uuid.uuid4()), **request.get("headers", {})}
+    return {**request, "headers": headers}
+
+
 def refuse_all(client, services, subtests, requests, expected=INVALID) -> None:
     """Send each request; each is refused with `expected` and writes nothing."""
     for label, request in requests:
         with subtests.test(case=label):
             before = written_rows(services)
-            assert_refused(client.request(**request), expected)
+            assert_refused(client.request(**keyed(request)), expected)
             assert written_rows(services) == before
 
 
@@ -807,7 +814,7 @@ def test_a_body_that_is_not_json_or_not_an_object_is_refused(
     for label, request in undecodable:
         with subtests.test(case=label):
             before = written_rows(services)
-            response = client.request(**request)
+            response = client.request(**keyed(request))
             assert response.status_code in (400, 422), response.text
             assert response.headers["content-type"].startswith(PROBLEM)
             assert response.json()["code"] in ("malformed_body", "validation_error")

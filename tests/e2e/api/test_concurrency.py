@@ -8,6 +8,7 @@ Idempotency-Key sent many times at once posts one payment and gives one answer.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 import httpx
@@ -32,7 +33,7 @@ def test_fifty_concurrent_payments_of_ten_from_a_hundred_let_exactly_ten_through
         return http.post(
             f"{server_url}/v1/payments",
             json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 10},
-            headers=merchant.register,
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
         )
 
     responses = all_at_once(50, pay)

@@ -49,7 +49,7 @@ def pay(client, merchant, membership_id, amount):
     return client.post(
         "/v1/payments",
         json={"customer_id": membership_id, "asset": "CZK", "amount_minor": amount},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
 
 

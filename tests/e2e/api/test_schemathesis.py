@@ -109,7 +109,7 @@ def targets(client, merchant, services) -> Targets:
     payment = client.post(
         "/v1/payments",
         json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 10**9},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": "fuzz-payment"},
     ).json()
     spare_key = client.post(
         "/v1/api-keys", json={"name": "spare", "role": "cashier"}, headers=merchant.owner
@@ -134,12 +134,12 @@ def targets(client, merchant, services) -> Targets:
     card = next(csv.DictReader(io.StringIO(export.text)))
     client.post(
         "/v1/gift-cards/activations",
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": "fuzz-activation"},
         json={"number": card["number"], "amount_minor": 10**6},
     )
     spend = client.post(
         "/v1/gift-cards/spends",
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": "fuzz-spend"},
         json={"number": card["number"], "pin": card["pin"], "amount_minor": 1_000},
     ).json()
     rule = client.post(

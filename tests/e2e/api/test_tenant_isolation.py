@@ -229,7 +229,7 @@ def add_gift_cards(world: World) -> None:
     for active in (card, spare):
         activated = client.post(
             "/v1/gift-cards/activations",
-            headers=a.register,
+            headers={**a.register, "Idempotency-Key": str(uuid.uuid4())},
             json={"number": active["number"], "amount_minor": 10_000},
         )
         assert activated.status_code == 201, activated.text
@@ -245,13 +245,13 @@ def add_gift_cards(world: World) -> None:
     assert registered.status_code == 201, registered.text
     spend = client.post(
         "/v1/gift-cards/spends",
-        headers=a.register,
+        headers={**a.register, "Idempotency-Key": str(uuid.uuid4())},
         json={"number": card["number"], "pin": card["pin"], "amount_minor": 1_000},
     )
     assert spend.status_code == 201, spend.text
     hold = client.post(
         "/v1/gift-cards/authorisations",
-        headers=a.register,
+        headers={**a.register, "Idempotency-Key": str(uuid.uuid4())},
         json={"number": card["number"], "pin": card["pin"], "amount_minor": 700},
     )
     assert hold.status_code == 201, hold.text
@@ -320,7 +320,7 @@ def add_bonus_campaign(world: World, operator_key: str) -> None:
     assert campaign.status_code == 201, campaign.text
     paid = client.post(
         "/v1/bank-payments",
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
         json={
             "asset": "CZK",
             "amount_minor": 60_000,
@@ -522,7 +522,7 @@ class Reach:
         ids = renamed(ids, self.rename)
         body = fill(self.body, ids)
         url = world.path(path, ids) + self.query
-        return world.client.request(method, url, json=body, headers=headers)
+        return world.client.request(method, url, json=body, headers=keyed(headers))
 
 
 @dataclass(frozen=True)
@@ -550,7 +550,7 @@ class Create:
 
     def run(self, world: World, method: str, path: str) -> None:
         body = fill(self.body, world.aimed_ids())
-        response = world.client.request(method, path, json=body, headers=world.b.owner)
+        response = world.client.request(method, path, json=body, headers=keyed(world.b.owner))
         assert response.status_code == 201, response.text
         created = response.json()
         assert created.get("merchant_id", world.b.id) == world.b.id, created
@@ -573,7 +573,7 @@ class OperatorOnly:
                 method,
                 world.path(path, ids),
                 json=fill(self.body, ids),
-                headers=getattr(world.b, caller),
+                headers=keyed(getattr(world.b, caller)),
             )
             assert_problem(response, 403, "forbidden")
             assert_reveals_nothing(world, response)
@@ -592,10 +592,12 @@ class CustomerOwn:
         body = fill(self.body, world.aimed_ids())
         for caller in ("owner", "manager", "register"):
             response = world.client.request(
-                method, url, json=body, headers=getattr(world.b, caller)
+                method, url, json=body, headers=keyed(getattr(world.b, caller))
             )
             assert_problem(response, 401, "unauthenticated")
-        response = world.client.request(method, url, json=body, headers=bearer(world.bob_session))
+        response = world.client.request(
+            method, url, json=body, headers=keyed(bearer(world.bob_session))
+        )
         if self.code is not None:
             assert_problem(response, self.status, self.code)
         else:
@@ -646,7 +648,9 @@ class OfflineBatchAimedAtA:
                 }
             ]
         }
-        response = world.client.request(method, path, json=body, headers=getattr(world.b, caller))
+        response = world.client.request(
+            method, path, json=body, headers=keyed(getattr(world.b, caller))
+        )
         assert response.status_code == 200, response.text
         assert_reveals_nothing(world, response)
         (outcome,) = response.json()
@@ -1025,6 +1029,12 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
 }
 
 
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    """The headers with a fresh Idempotency-Key, which every value-moving POST requires
+    (sent to every route: the others ignore it)."""
+    return {**headers, "Idempotency-Key": str(uuid.uuid4())}
+
+
 def openapi_operations(client: TestClient) -> list[tuple[str, str]]:
     paths = client.get("/openapi.json").json()["paths"]
     return sorted(
@@ -1157,7 +1167,7 @@ def test_a_cashier_may_not_do_what_needs_a_manager_or_an_owner(client, services,
     ]
     before = _merchant_rows(services, merchant)
     for method, path, body in refused:
-        response = client.request(method, path, json=body, headers=merchant.register)
+        response = client.request(method, path, json=body, headers=keyed(merchant.register))
         assert_problem(response, 403, "forbidden")
     assert _merchant_rows(services, merchant) == before
     assert (
@@ -1177,7 +1187,7 @@ def test_a_manager_may_not_do_what_needs_an_owner(client, services, merchant):
     ]
     before = _merchant_rows(services, merchant)
     for method, path, body in refused:
-        response = client.request(method, path, json=body, headers=merchant.manager)
+        response = client.request(method, path, json=body, headers=keyed(merchant.manager))
         assert_problem(response, 403, "forbidden")
     assert _merchant_rows(services, merchant) == before
 
@@ -1219,7 +1229,7 @@ def test_a_suspended_merchants_keys_are_refused_until_it_is_active_again(
     payment = client.post(
         "/v1/payments",
         json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 100},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert_problem(payment, 401, "unauthenticated")
     assert client.get("/v1/customers", headers=other_merchant.owner).status_code == 200

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from tests.e2e.api.conftest import enrol, top_up
 
 
 def pay(client, merchant, customer_id, amount, key=None, asset="CZK"):
-    headers = dict(merchant.register)
-    if key:
-        headers["Idempotency-Key"] = key
+    # Every value-moving POST needs a key: a fresh one unless the test names it.
+    headers = {**merchant.register, "Idempotency-Key": key or str(uuid.uuid4())}
     return client.post(
         "/v1/payments",
         json={
@@ -75,16 +76,20 @@ def test_refunds_add_up_to_at_most_the_payment(client, merchant):
     first = client.post(
         f"/v1/payments/{payment['id']}/refunds",
         json={"amount_minor": 200},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert first.status_code == 201 and first.json()["wallet_balance_minor"] == 600
     too_much = client.post(
         f"/v1/payments/{payment['id']}/refunds",
         json={"amount_minor": 401},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert too_much.json()["code"] == "reversal_exceeds_transfer"
-    rest = client.post(f"/v1/payments/{payment['id']}/refunds", json={}, headers=merchant.register)
+    rest = client.post(
+        f"/v1/payments/{payment['id']}/refunds",
+        json={},
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert rest.status_code == 201 and rest.json()["amount_minor"] == 400
     assert wallet_balance(client, merchant, customer["id"]) == 1_000
     fetched = client.get(f"/v1/payments/{payment['id']}", headers=merchant.register).json()
@@ -116,9 +121,17 @@ def test_a_cashier_may_not_adjust_and_a_manager_may_with_an_audit_record(
         "direction": "credit",
         "reason": "goodwill after a broken coffee machine",
     }
-    refused = client.post("/v1/adjustments", json=body, headers=merchant.register)
+    refused = client.post(
+        "/v1/adjustments",
+        json=body,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
-    done = client.post("/v1/adjustments", json=body, headers=merchant.manager)
+    done = client.post(
+        "/v1/adjustments",
+        json=body,
+        headers={**merchant.manager, "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert done.status_code == 201 and done.json()["wallet_balance_minor"] == 500
     from sqlalchemy import select
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -74,9 +75,8 @@ def request_campaign(client, merchant, clock, **overrides):
 
 
 def pay_by_bank(client, operator_key, amount, variable_symbol, key=None):
-    headers = bearer(operator_key)
-    if key:
-        headers["Idempotency-Key"] = key
+    # Every value-moving POST needs a key: a fresh one unless the test names it.
+    headers = {**bearer(operator_key), "Idempotency-Key": key or str(uuid.uuid4())}
     return client.post(
         "/v1/bank-payments",
         json={"asset": "CZK", "amount_minor": amount, "variable_symbol": variable_symbol},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -138,13 +139,13 @@ def test_an_unknown_reference_is_parked_until_the_operator_assigns_it(
     assigned = client.post(
         f"/v1/bank-payments/{parked['id']}/assign",
         json={"merchant_id": merchant.id},
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
     ).json()
     assert assigned["status"] == "assigned" and assigned["to_business_minor"] == 70_000
     again = client.post(
         f"/v1/bank-payments/{parked['id']}/assign",
         json={"merchant_id": merchant.id},
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
     )
     assert again.json()["code"] == "bank_payment_already_assigned"
     assert _business_balance(services, merchant) == 70_000
@@ -155,20 +156,24 @@ def test_funding_from_the_business_account_needs_the_money_there(
 ):
     campaign = request_campaign(client, merchant, clock)
     url = f"/v1/bonus-campaigns/{campaign['id']}/funding/business-account"
-    refused = client.post(url, headers=merchant.owner)
+
+    def fund():
+        return client.post(url, headers={**merchant.owner, "Idempotency-Key": str(uuid.uuid4())})
+
+    refused = fund()
     assert refused.status_code == 422 and refused.json()["code"] == "insufficient_funds"
     parked = pay_by_bank(client, operator_key, 150_000, None).json()
     client.post(
         f"/v1/bank-payments/{parked['id']}/assign",
         json={"merchant_id": merchant.id},
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
     )
-    funded = client.post(url, headers=merchant.owner)
+    funded = fund()
     assert funded.status_code == 200, funded.text
     assert funded.json()["status"] == "active"
     assert _business_balance(services, merchant) == 50_000
     assert len(codes_from_mail(mailer)) == 5
-    twice = client.post(url, headers=merchant.owner)
+    twice = fund()
     assert twice.json()["code"] == "campaign_not_awaiting_funding"
 
 
@@ -230,9 +235,15 @@ def test_a_rest_for_a_bank_account_waits_as_a_payout_until_the_operator_pays_it(
     assert len(payouts) == 1 and payouts[0]["amount_minor"] == 100_000
     mine = client.get("/v1/bonus-payouts", headers=merchant.owner).json()
     assert [p["id"] for p in mine] == [payouts[0]["id"]]
-    paid = client.post(f"/v1/bonus-payouts/{payouts[0]['id']}/paid", headers=bearer(operator_key))
+    paid = client.post(
+        f"/v1/bonus-payouts/{payouts[0]['id']}/paid",
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert paid.json()["status"] == "paid"
-    twice = client.post(f"/v1/bonus-payouts/{payouts[0]['id']}/paid", headers=bearer(operator_key))
+    twice = client.post(
+        f"/v1/bonus-payouts/{payouts[0]['id']}/paid",
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
+    )
     assert twice.json()["code"] == "payout_already_paid"
     _assert_ledger_balances(services)
 

@@ -107,7 +107,7 @@ def test_a_retried_funding_from_the_business_account_replays_the_campaign_and_pa
     client.post(
         f"/v1/bank-payments/{parked['id']}/assign",
         json={"merchant_id": merchant.id},
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
     )
     url = f"/v1/bonus-campaigns/{campaign['id']}/funding/business-account"
     headers = {**merchant.owner, "Idempotency-Key": "fund-spring"}
@@ -120,7 +120,9 @@ def test_a_retried_funding_from_the_business_account_replays_the_campaign_and_pa
     assert business_balance(services, merchant) == 50_000
     assert len(campaign_mails(mailer)) == 1
     without_key = client.post(url, headers=merchant.owner)
-    assert without_key.json()["code"] == "campaign_not_awaiting_funding"
+    assert without_key.json()["code"] == "idempotency_key_required"
+    another_key = client.post(url, headers={**merchant.owner, "Idempotency-Key": "fund-again"})
+    assert another_key.json()["code"] == "campaign_not_awaiting_funding"
 
 
 def test_a_retried_assignment_replays_its_first_answer_and_moves_the_money_once(
@@ -146,7 +148,7 @@ def test_a_payment_assigned_to_a_campaign_funds_it_and_its_codes_come(
     assigned = client.post(
         f"/v1/bank-payments/{parked['id']}/assign",
         json={"campaign_id": campaign["id"]},
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
     ).json()
     assert assigned["status"] == "assigned" and assigned["campaign_id"] == campaign["id"]
     assert assigned["to_campaign_minor"] == 100_000 and assigned["to_business_minor"] == 20_000
@@ -163,7 +165,7 @@ def test_a_payment_cannot_be_assigned_to_a_merchant_that_does_not_exist(
     refused = client.post(
         f"/v1/bank-payments/{parked['id']}/assign",
         json={"merchant_id": str(uuid.uuid4())},
-        headers=bearer(operator_key),
+        headers={**bearer(operator_key), "Idempotency-Key": str(uuid.uuid4())},
     )
     assert refused.status_code == 404 and refused.json()["code"] == "not_found"
     listed = client.get("/v1/bank-payments?status=unmatched", headers=bearer(operator_key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +69,8 @@ def new_cards(client: TestClient, merchant: MerchantSetup, program: dict, count:
 
 
 def post(client: TestClient, path: str, body: dict, headers: dict, key: str | None = None):
-    headers = dict(headers)
-    if key:
-        headers["Idempotency-Key"] = key
+    # Every value-moving POST needs a key: a fresh one unless the test names it.
+    headers = {**headers, "Idempotency-Key": key or str(uuid.uuid4())}
     return client.post(path, json=body, headers=headers)
 
 

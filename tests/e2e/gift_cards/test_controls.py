@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -249,7 +250,7 @@ def test_alert_rules_raise_stored_listed_and_mailed_alerts(client, operator_key,
     client.post(
         f"/v1/gift-cards/{first.id}/adjustments",
         json={"amount_minor": 100, "direction": "credit", "reason": "till error"},
-        headers=shop.manager,
+        headers={**shop.manager, "Idempotency-Key": str(uuid.uuid4())},
     )
     post(
         client,

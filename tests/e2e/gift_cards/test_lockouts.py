@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -241,7 +242,7 @@ def test_fifty_parallel_look_ups_of_missing_numbers_look_up_at_most_the_policy_s
         return http.post(
             f"{server_url}/v1/gift-cards/loads",
             json={"number": missing_number(card, index), "amount_minor": 1_000},
-            headers=merchant.register,
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
         )
 
     responses = all_at_once(50, guess)
@@ -282,7 +283,7 @@ def test_twenty_parallel_spends_with_the_right_pin_are_not_refused_for_being_man
         return http.post(
             f"{server_url}/v1/gift-cards/spends",
             json={"number": card.number, "pin": card.pin, "amount_minor": 100},
-            headers=merchant.register,
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
         )
 
     responses = all_at_once(20, pay)

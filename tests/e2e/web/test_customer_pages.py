@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from cagnotte.web.sessions import CUSTOMER_SESSION_COOKIE
@@ -24,7 +25,7 @@ def pay(client, merchant, customer_id, amount_minor):
             "amount_minor": amount_minor,
             "reference": "R-1",
         },
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert response.status_code == 201, response.text
 

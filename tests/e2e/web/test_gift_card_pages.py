@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import timedelta
 
 from openpyxl import load_workbook
@@ -80,7 +81,7 @@ def test_a_manager_sees_the_alerts_newest_first_and_never_another_merchants(
     adjusted = client.post(
         f"/v1/gift-cards/{card.id}/adjustments",
         json={"amount_minor": 700, "direction": "credit", "reason": "till"},
-        headers=merchant.manager,
+        headers={**merchant.manager, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert adjusted.status_code == 201, adjusted.text
     signed_in_manager(client, merchant)

@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas import AccountOut, BalanceOut, TransferOut, TransferPage
 from cagnotte.bootstrap import Services
 from cagnotte.ledger import Account
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 def account_out(services: Services, account: Account) -> AccountOut:

@@ -10,17 +10,26 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.deps import Caller, Customer, IdempotencyDep, OperatorCaller, ServicesDep
 from cagnotte.api.schemas import AmountMinor, AssetCode, Email, Name, Strict
+from cagnotte.api.schemas.base import example
 from cagnotte.api.schemas.mail import MailOut
 from cagnotte.programs.bonus_codes.campaigns import CampaignView
 from cagnotte.programs.bonus_codes.delivery import FILE_TYPES
 from cagnotte.programs.bonus_codes.rows import BankPayment, Payout
 
-router = APIRouter(prefix="/v1", tags=["bonus codes"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["bonus codes"])
 
 
+@example(
+    {
+        "name": "Spring bonus",
+        "bonus_value_minor": 10000,
+        "code_count": 500,
+        "valid_from": "2026-03-01T00:00:00Z",
+        "valid_to": "2026-05-31T23:59:59Z",
+    }
+)
 class CampaignRequest(Strict):
     name: Name
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
@@ -94,6 +103,14 @@ class MaskedCode(BaseModel):
     redeemed_at: datetime | None
 
 
+@example(
+    {
+        "asset": "CZK",
+        "amount_minor": 5000000,
+        "variable_symbol": "2026000417",
+        "note": "Statement of 2 March",
+    }
+)
 class BankPaymentCreate(Strict):
     asset: AssetCode = "CZK"
     amount_minor: AmountMinor
@@ -102,6 +119,7 @@ class BankPaymentCreate(Strict):
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+@example({"campaign_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7"})
 class BankPaymentAssign(Strict):
     campaign_id: uuid.UUID | None = None
     merchant_id: uuid.UUID | None = None
@@ -148,6 +166,13 @@ class CaptchaOut(BaseModel):
     expires_at: datetime
 
 
+@example(
+    {
+        "code": "BQ7K-M2XD-9PLA",
+        "captcha_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        "captcha_answer": "7KQ2P",
+    }
+)
 class RedemptionCreate(Strict):
     code: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     captcha_id: uuid.UUID
@@ -172,7 +197,9 @@ class BonusLockOut(BaseModel):
 
 
 @router.post("/bonus-campaigns", status_code=status.HTTP_201_CREATED)
-def request_campaign(body: CampaignRequest, caller: Caller, services: ServicesDep) -> CampaignOut:
+def request_bonus_campaign(
+    body: CampaignRequest, caller: Caller, services: ServicesDep
+) -> CampaignOut:
     """Ask for a campaign. The answer says how much to pay and how; no code exists yet."""
     campaign = services.bonus_codes.request_campaign(
         caller,
@@ -191,18 +218,20 @@ def request_campaign(body: CampaignRequest, caller: Caller, services: ServicesDe
 
 
 @router.get("/bonus-campaigns")
-def list_campaigns(caller: Caller, services: ServicesDep) -> list[CampaignOut]:
+def list_bonus_campaigns(caller: Caller, services: ServicesDep) -> list[CampaignOut]:
     return [CampaignOut.of(c) for c in services.bonus_codes.list_campaigns(caller)]
 
 
 @router.get("/bonus-campaigns/{campaign_id}")
-def get_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CampaignOut:
+def get_bonus_campaign(
+    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> CampaignOut:
     """The campaign with its funding state and report."""
     return CampaignOut.of(services.bonus_codes.get_campaign(caller, campaign_id))
 
 
 @router.post("/bonus-campaigns/{campaign_id}/funding/business-account")
-def fund_from_business_account(
+def fund_bonus_campaign_from_business_account(
     campaign_id: uuid.UUID, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep
 ) -> CampaignOut:
     """Pay what is still needed from the business account; the codes are generated at once."""
@@ -212,7 +241,9 @@ def fund_from_business_account(
 
 
 @router.post("/bonus-campaigns/{campaign_id}/stop")
-def stop_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CampaignOut:
+def stop_bonus_campaign(
+    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> CampaignOut:
     """Stop early: the remaining codes are refused and the rest is refunded at settlement."""
     return CampaignOut.of(services.bonus_codes.stop_campaign(caller, campaign_id))
 
@@ -227,7 +258,7 @@ def stop_campaign(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep)
         }
     },
 )
-def download_codes(
+def download_bonus_codes(
     campaign_id: uuid.UUID,
     file_format: Literal["csv", "xlsx"],
     caller: Caller,
@@ -243,7 +274,7 @@ def download_codes(
 
 
 @router.get("/bonus-campaigns/{campaign_id}/codes")
-def list_codes(
+def list_bonus_codes(
     campaign_id: uuid.UUID,
     caller: Caller,
     services: ServicesDep,
@@ -258,13 +289,15 @@ def list_codes(
 
 
 @router.get("/bonus-campaigns/{campaign_id}/codes-mails")
-def codes_mails(campaign_id: uuid.UUID, caller: Caller, services: ServicesDep) -> list[MailOut]:
+def list_bonus_codes_mails(
+    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> list[MailOut]:
     """What became of the mail of the campaign's codes (sent by the jobs once funded)."""
     return [MailOut.of(mail) for mail in services.bonus_codes.codes_mails(caller, campaign_id)]
 
 
 @router.get("/bonus-payouts")
-def list_payouts(
+def list_bonus_payouts(
     caller: Caller,
     services: ServicesDep,
     payout_status: Annotated[Literal["pending", "paid"] | None, Query(alias="status")] = None,
@@ -277,7 +310,10 @@ def list_payouts(
 
 @router.post("/bank-payments", status_code=status.HTTP_201_CREATED, tags=["operator"])
 def record_bank_payment(
-    body: BankPaymentCreate, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep
+    body: BankPaymentCreate,
+    caller: OperatorCaller,
+    services: ServicesDep,
+    idempotency: IdempotencyDep,
 ) -> BankPaymentOut:
     """Record money received on the platform's bank account; matched by variable symbol."""
     return BankPaymentOut.of(
@@ -295,7 +331,7 @@ def record_bank_payment(
 
 @router.get("/bank-payments", tags=["operator"])
 def list_bank_payments(
-    caller: Caller,
+    caller: OperatorCaller,
     services: ServicesDep,
     payment_status: Annotated[
         Literal["matched", "unmatched", "assigned"] | None, Query(alias="status")
@@ -311,7 +347,7 @@ def list_bank_payments(
 def assign_bank_payment(
     payment_id: uuid.UUID,
     body: BankPaymentAssign,
-    caller: Caller,
+    caller: OperatorCaller,
     services: ServicesDep,
     idempotency: IdempotencyDep,
 ) -> BankPaymentOut:
@@ -329,7 +365,7 @@ def assign_bank_payment(
 
 @router.post("/bonus-payouts/{payout_id}/paid", tags=["operator"])
 def mark_payout_paid(
-    payout_id: uuid.UUID, caller: Caller, services: ServicesDep, idempotency: IdempotencyDep
+    payout_id: uuid.UUID, caller: OperatorCaller, services: ServicesDep, idempotency: IdempotencyDep
 ) -> PayoutOut:
     """The operator records that a campaign's rest was paid to the merchant's bank."""
     return PayoutOut.of(services.bonus_codes.mark_payout_paid(caller, payout_id, idempotency))
@@ -339,7 +375,7 @@ def mark_payout_paid(
 
 
 @router.post("/me/captchas", status_code=status.HTTP_201_CREATED, tags=["customer"])
-def new_captcha(customer: Customer, services: ServicesDep) -> CaptchaOut:
+def create_captcha(customer: Customer, services: ServicesDep) -> CaptchaOut:
     """A captcha for one redemption attempt; it expires after a few minutes."""
     captcha = services.captchas.issue(customer.customer_id)
     return CaptchaOut(id=captcha.id, image=captcha.data_url, expires_at=captcha.expires_at)
@@ -370,6 +406,6 @@ def redeem_bonus_code(
 
 
 @router.get("/me/bonus-lock", tags=["customer"])
-def bonus_lock(customer: Customer, services: ServicesDep) -> BonusLockOut:
+def get_bonus_lock(customer: Customer, services: ServicesDep) -> BonusLockOut:
     locked_until = services.bonus_codes.lock_state(customer.customer_id)
     return BonusLockOut(locked=locked_until is not None, locked_until=locked_until)

@@ -14,7 +14,6 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from cagnotte import errors
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_RESPONSES, Problem
 from cagnotte.api.schemas.catalogue import (
     CategoryChange,
     CategoryCreate,
@@ -30,7 +29,7 @@ from cagnotte.catalogue.importing import IMPORT_BYTES_MAX
 from cagnotte.catalogue.rows import ProductDraft, ProductFilter
 from cagnotte.catalogue.service import PRODUCT_SEARCH_LENGTH_MAX, PRODUCTS_PAGE_SIZE_MAX
 
-router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMAT_BY_MEDIA_TYPE = {"text/csv": "csv", XLSX_MEDIA_TYPE: "xlsx"}
@@ -115,7 +114,7 @@ def list_categories(caller: Caller, services: ServicesDep) -> list[CategoryOut]:
 
 
 @router.get("/categories/tree")
-def category_tree(caller: Caller, services: ServicesDep) -> list[CategoryTreeOut]:
+def get_category_tree(caller: Caller, services: ServicesDep) -> list[CategoryTreeOut]:
     """The top categories, each with its subcategories."""
     return [CategoryTreeOut.of(node) for node in services.catalogue.category_tree(caller)]
 
@@ -213,13 +212,9 @@ _IMPORT_BODY = {
         XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
     },
 }
-_UPLOAD_PROBLEMS = {
-    code: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-    for code in (status.HTTP_413_CONTENT_TOO_LARGE, status.HTTP_415_UNSUPPORTED_MEDIA_TYPE)
-}
 
 
-@router.post("/imports", openapi_extra={"requestBody": _IMPORT_BODY}, responses=_UPLOAD_PROBLEMS)
+@router.post("/imports", openapi_extra={"requestBody": _IMPORT_BODY})
 def import_products(caller: Caller, upload: ImportFileDep, services: ServicesDep) -> ImportOut:
     """Create or update (by SKU) the products of a CSV or XLSX file, all of them or none.
 

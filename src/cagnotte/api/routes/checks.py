@@ -12,7 +12,6 @@ from pydantic import AwareDatetime
 
 from cagnotte import errors
 from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas.checks import (
     BatchOutcomeOut,
     CheckIn,
@@ -27,7 +26,7 @@ from cagnotte.api.schemas.checks import (
 from cagnotte.checkout.service import CHECK_PAGE_SIZE_MAX, CheckFilters
 from cagnotte.db.unit_of_work import Idempotency
 
-router = APIRouter(prefix="/v1", tags=["checks"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["checks"])
 
 REPLAY_HEADER = "Idempotent-Replayed"
 

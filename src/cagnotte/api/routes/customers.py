@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.routes.accounts import account_out
 from cagnotte.api.schemas import (
     AccountOut,
@@ -21,7 +20,7 @@ from cagnotte.api.schemas import (
 # PostgreSQL cannot compare text with U+0000 in it.
 NO_NUL_CHARACTER = r"^[^\x00]*$"
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
 
 @router.post(

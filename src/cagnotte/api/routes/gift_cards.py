@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas import IssuedApiKeyOut
 from cagnotte.api.schemas.gift_cards import (
     ActivationCreate,
@@ -54,7 +53,7 @@ from cagnotte.programs.gift_cards.reports import (
 )
 from cagnotte.programs.gift_cards.views import CardOperation
 
-router = APIRouter(prefix="/v1", tags=["gift cards"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["gift cards"])
 
 REPLAY_HEADER = "Idempotent-Replayed"
 ExportFormat = Literal["json", "csv", "xlsx"]
@@ -90,7 +89,9 @@ def _report(
 
 
 @router.post("/gift-card-programs", status_code=status.HTTP_201_CREATED)
-def create_program(body: ProgramCreate, caller: Caller, services: ServicesDep) -> ProgramOut:
+def create_gift_card_program(
+    body: ProgramCreate, caller: Caller, services: ServicesDep
+) -> ProgramOut:
     """A manager sets up a program: card format, PIN, load range, expiry, controls."""
     settings = body.model_dump()
     settings["asset_code"] = settings.pop("asset")
@@ -98,17 +99,19 @@ def create_program(body: ProgramCreate, caller: Caller, services: ServicesDep) -
 
 
 @router.get("/gift-card-programs")
-def list_programs(caller: Caller, services: ServicesDep) -> list[ProgramOut]:
+def list_gift_card_programs(caller: Caller, services: ServicesDep) -> list[ProgramOut]:
     return [ProgramOut.of(program) for program in services.gift_cards.list_programs(caller)]
 
 
 @router.get("/gift-card-programs/{program_id}")
-def get_program(program_id: uuid.UUID, caller: Caller, services: ServicesDep) -> ProgramOut:
+def get_gift_card_program(
+    program_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> ProgramOut:
     return ProgramOut.of(services.gift_cards.get_program(caller, program_id))
 
 
 @router.patch("/gift-card-programs/{program_id}")
-def update_program(
+def update_gift_card_program(
     program_id: uuid.UUID, body: ProgramChange, caller: Caller, services: ServicesDep
 ) -> ProgramOut:
     """Change limits and controls; the card number format stays as it was."""
@@ -117,7 +120,7 @@ def update_program(
 
 
 @router.post("/gift-card-programs/{program_id}/batches", status_code=status.HTTP_201_CREATED)
-def create_batch(
+def create_gift_card_batch(
     program_id: uuid.UUID, body: BatchCreate, caller: Caller, services: ServicesDep
 ) -> BatchOut:
     """N inactive plastic cards; export their numbers and PINs once for the printer."""
@@ -127,7 +130,7 @@ def create_batch(
 
 
 @router.get("/gift-card-batches/{batch_id}")
-def get_batch(batch_id: uuid.UUID, caller: Caller, services: ServicesDep) -> BatchOut:
+def get_gift_card_batch(batch_id: uuid.UUID, caller: Caller, services: ServicesDep) -> BatchOut:
     return BatchOut.of(services.gift_cards.get_batch(caller, batch_id))
 
 
@@ -136,7 +139,7 @@ def get_batch(batch_id: uuid.UUID, caller: Caller, services: ServicesDep) -> Bat
     response_class=Response,
     responses={200: {"content": {_MEDIA_TYPES["csv"]: {}, _MEDIA_TYPES["xlsx"]: {}}}},
 )
-def export_batch(
+def export_gift_card_batch(
     batch_id: uuid.UUID,
     caller: Caller,
     services: ServicesDep,
@@ -150,7 +153,7 @@ def export_batch(
 
 
 @router.post("/gift-card-batches/{batch_id}/activations", status_code=status.HTTP_201_CREATED)
-def activate_batch(
+def activate_gift_card_batch(
     batch_id: uuid.UUID,
     body: BatchActivationCreate,
     caller: Caller,
@@ -209,7 +212,7 @@ def issue_ecard(
 
 
 @router.get("/gift-cards/{card_id}/ecard-mails")
-def ecard_mails(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> list[MailOut]:
+def list_ecard_mails(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> list[MailOut]:
     """What became of an e-card's mails (the first and any sent again), newest first."""
     return [MailOut.of(mail) for mail in services.gift_cards.ecard_mails(caller, card_id)]
 
@@ -229,7 +232,7 @@ def resend_ecard_mail(
 
 
 @router.get("/gift-cards")
-def list_cards(
+def list_gift_cards(
     caller: Caller,
     services: ServicesDep,
     program_id: uuid.UUID | None = None,
@@ -244,12 +247,12 @@ def list_cards(
 
 
 @router.get("/gift-cards/{card_id}")
-def get_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+def get_gift_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
     return _card(services.gift_cards.get_card(caller, card_id))
 
 
 @router.get("/gift-cards/{card_id}/operations")
-def card_operations(
+def list_gift_card_operations(
     card_id: uuid.UUID, caller: Caller, services: ServicesDep
 ) -> list[OperationOut]:
     """The card's history, newest first (a balance transfer shows on both cards)."""
@@ -257,7 +260,7 @@ def card_operations(
 
 
 @router.post("/gift-cards/activations", status_code=status.HTTP_201_CREATED)
-def activate_card(
+def activate_gift_card(
     body: ActivationCreate,
     caller: Caller,
     services: ServicesDep,
@@ -278,7 +281,7 @@ def activate_card(
 
 
 @router.post("/gift-cards/loads", status_code=status.HTTP_201_CREATED)
-def load_card(
+def load_gift_card(
     body: LoadCreate,
     caller: Caller,
     services: ServicesDep,
@@ -299,7 +302,7 @@ def load_card(
 
 
 @router.post("/gift-cards/spends", status_code=status.HTTP_201_CREATED)
-def spend_card(
+def spend_gift_card(
     body: SpendCreate,
     caller: Caller,
     services: ServicesDep,
@@ -322,7 +325,7 @@ def spend_card(
 
 
 @router.post("/gift-cards/spends/{operation_id}/refunds", status_code=status.HTTP_201_CREATED)
-def refund_spend(
+def refund_gift_card_spend(
     operation_id: uuid.UUID,
     body: PartialAmount,
     caller: Caller,
@@ -337,13 +340,15 @@ def refund_spend(
 
 
 @router.post("/gift-cards/balance-inquiries")
-def balance_inquiry(body: CardCredentials, caller: Caller, services: ServicesDep) -> CardOut:
+def inquire_gift_card_balance(
+    body: CardCredentials, caller: Caller, services: ServicesDep
+) -> CardOut:
     """The balance for a number and PIN (sent in the body, never in the address)."""
     return _card(services.gift_cards.balance_inquiry(caller, number=body.number, pin=body.pin))
 
 
 @router.post("/gift-cards/authorisations", status_code=status.HTTP_201_CREATED)
-def authorise(
+def authorise_gift_card_amount(
     body: AuthorisationCreate,
     caller: Caller,
     services: ServicesDep,
@@ -367,7 +372,7 @@ def authorise(
 @router.post(
     "/gift-cards/authorisations/{operation_id}/capture", status_code=status.HTTP_201_CREATED
 )
-def capture(
+def capture_gift_card_authorisation(
     operation_id: uuid.UUID,
     body: PartialAmount,
     caller: Caller,
@@ -381,7 +386,7 @@ def capture(
 
 
 @router.post("/gift-cards/authorisations/{operation_id}/void", status_code=status.HTTP_201_CREATED)
-def void(
+def void_gift_card_authorisation(
     operation_id: uuid.UUID,
     caller: Caller,
     services: ServicesDep,
@@ -392,7 +397,7 @@ def void(
 
 
 @router.post("/gift-cards/balance-transfers", status_code=status.HTTP_201_CREATED)
-def transfer_balance(
+def transfer_gift_card_balance(
     body: BalanceTransferCreate,
     caller: Caller,
     services: ServicesDep,
@@ -414,28 +419,28 @@ def transfer_balance(
 
 
 @router.post("/gift-cards/{card_id}/freeze")
-def freeze(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+def freeze_gift_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
     return _card(services.gift_cards.freeze(caller, card_id))
 
 
 @router.post("/gift-cards/{card_id}/unfreeze")
-def unfreeze(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+def unfreeze_gift_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
     return _card(services.gift_cards.unfreeze(caller, card_id))
 
 
 @router.post("/gift-cards/{card_id}/close")
-def close(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+def close_gift_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
     return _card(services.gift_cards.close(caller, card_id))
 
 
 @router.post("/gift-cards/{card_id}/unlock")
-def unlock(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
+def unlock_gift_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> CardOut:
     """Lift a PIN lockout before its time."""
     return _card(services.gift_cards.unlock(caller, card_id))
 
 
 @router.post("/gift-cards/{card_id}/adjustments", status_code=status.HTTP_201_CREATED)
-def adjust(
+def adjust_gift_card(
     card_id: uuid.UUID,
     body: CardAdjustmentCreate,
     caller: Caller,
@@ -461,7 +466,7 @@ def adjust(
 
 
 @router.post("/gift-cards/registrations", status_code=status.HTTP_201_CREATED)
-def register_card(body: RegistrationCreate, caller: Caller, services: ServicesDep) -> CardOut:
+def register_gift_card(body: RegistrationCreate, caller: Caller, services: ServicesDep) -> CardOut:
     """Register a card to a member (number and PIN); a complete profile earns the bonus."""
     return _card(
         services.gift_cards.register_card(
@@ -471,7 +476,7 @@ def register_card(body: RegistrationCreate, caller: Caller, services: ServicesDe
 
 
 @router.post("/gift-cards/profile-bonuses", status_code=status.HTTP_201_CREATED)
-def give_profile_bonus(
+def give_gift_card_profile_bonus(
     body: ProfileBonusCreate, caller: Caller, services: ServicesDep, response: Response
 ) -> OperationOut:
     """The program's bonus for a member who completed the profile, once per program."""
@@ -484,7 +489,7 @@ def give_profile_bonus(
 
 
 @router.get("/me/gift-cards", tags=["customer"])
-def my_gift_cards(customer: Customer, services: ServicesDep) -> list[CardOut]:
+def list_my_gift_cards(customer: Customer, services: ServicesDep) -> list[CardOut]:
     """The signed-in customer's registered cards, with their balances."""
     return [_card(card) for card in services.gift_cards.cards_of_customer(customer.customer_id)]
 
@@ -506,24 +511,26 @@ def register_my_gift_card(
 
 
 @router.post("/gift-card-alert-rules", status_code=status.HTTP_201_CREATED)
-def create_alert_rule(body: AlertRuleCreate, caller: Caller, services: ServicesDep) -> AlertRuleOut:
+def create_gift_card_alert_rule(
+    body: AlertRuleCreate, caller: Caller, services: ServicesDep
+) -> AlertRuleOut:
     return AlertRuleOut(**services.gift_cards.alerts.create_rule(caller, body.model_dump()))
 
 
 @router.get("/gift-card-alert-rules")
-def list_alert_rules(caller: Caller, services: ServicesDep) -> list[AlertRuleOut]:
+def list_gift_card_alert_rules(caller: Caller, services: ServicesDep) -> list[AlertRuleOut]:
     return [AlertRuleOut(**rule) for rule in services.gift_cards.alerts.list_rules(caller)]
 
 
 @router.patch("/gift-card-alert-rules/{rule_id}")
-def change_alert_rule(
+def change_gift_card_alert_rule(
     rule_id: uuid.UUID, body: AlertRuleChange, caller: Caller, services: ServicesDep
 ) -> AlertRuleOut:
     return AlertRuleOut(**services.gift_cards.alerts.set_rule_active(caller, rule_id, body.active))
 
 
 @router.get("/gift-card-alerts")
-def list_alerts(
+def list_gift_card_alerts(
     caller: Caller,
     services: ServicesDep,
     kind: str | None = None,
@@ -539,7 +546,9 @@ def list_alerts(
 
 
 @router.post("/gift-card-resellers", status_code=status.HTTP_201_CREATED)
-def create_reseller(body: ResellerCreate, caller: Caller, services: ServicesDep) -> ResellerCreated:
+def create_gift_card_reseller(
+    body: ResellerCreate, caller: Caller, services: ServicesDep
+) -> ResellerCreated:
     """A distribution partner; its key (shown once) may only activate and load its programs."""
     reseller, key = services.gift_cards.create_reseller(
         caller,
@@ -551,12 +560,12 @@ def create_reseller(body: ResellerCreate, caller: Caller, services: ServicesDep)
 
 
 @router.get("/gift-card-resellers")
-def list_resellers(caller: Caller, services: ServicesDep) -> list[ResellerOut]:
+def list_gift_card_resellers(caller: Caller, services: ServicesDep) -> list[ResellerOut]:
     return [ResellerOut.of(reseller) for reseller in services.gift_cards.list_resellers(caller)]
 
 
 @router.get("/gift-card-resellers/{reseller_id}/settlement")
-def reseller_settlement(
+def get_reseller_settlement(
     reseller_id: uuid.UUID,
     caller: Caller,
     services: ServicesDep,
@@ -575,7 +584,7 @@ def reseller_settlement(
 
 
 @router.get("/gift-card-reports/liability")
-def liability_report(
+def get_gift_card_liability_report(
     caller: Caller,
     services: ServicesDep,
     file_format: Annotated[ExportFormat, Query(alias="format")] = "json",
@@ -586,7 +595,7 @@ def liability_report(
 
 
 @router.get("/gift-card-reports/activity")
-def activity_report(
+def get_gift_card_activity_report(
     caller: Caller,
     services: ServicesDep,
     date_from: Annotated[date, Query(alias="from")],

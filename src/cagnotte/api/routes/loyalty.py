@@ -8,7 +8,6 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas.loyalty import (
     LoyaltyProgramChange,
     LoyaltyProgramCreate,
@@ -19,7 +18,7 @@ from cagnotte.programs.loyalty.admin import StoredRule
 from cagnotte.programs.loyalty.definitions import RuleDefinition
 from cagnotte.programs.loyalty.program import ProgramKind
 
-router = APIRouter(prefix="/v1", tags=["loyalty"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["loyalty"])
 
 
 @router.post("/loyalty-programs", status_code=status.HTTP_201_CREATED)

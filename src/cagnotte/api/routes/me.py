@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 
 from cagnotte import errors
 from cagnotte.api.deps import Customer, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.routes.accounts import account_out, transfer_page
 from cagnotte.api.schemas import (
     AccountOut,
@@ -27,7 +26,7 @@ from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account
 from cagnotte.security.principals import CustomerPrincipal
 
-router = APIRouter(prefix="/v1", tags=["customer"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["customer"])
 
 
 @router.post("/customer-sign-in/codes", status_code=status.HTTP_202_ACCEPTED)

@@ -9,8 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.deps import Caller, OperatorCaller, ServicesDep
 from cagnotte.api.routes.customers import NO_NUL_CHARACTER
 from cagnotte.api.schemas import (
     ApiKeyCreate,
@@ -33,11 +32,13 @@ from cagnotte.api.schemas import (
     TerminalOut,
 )
 
-router = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1")
 
 
 @router.post("/merchants", status_code=status.HTTP_201_CREATED, tags=["operator"])
-def create_merchant(body: MerchantCreate, caller: Caller, services: ServicesDep) -> MerchantCreated:
+def create_merchant(
+    body: MerchantCreate, caller: OperatorCaller, services: ServicesDep
+) -> MerchantCreated:
     """The operator creates a merchant; the answer holds the owner's first API key, once."""
     merchant = services.merchants.create_merchant(
         caller, name=body.name, head_office_email=body.head_office_email
@@ -47,7 +48,7 @@ def create_merchant(body: MerchantCreate, caller: Caller, services: ServicesDep)
 
 
 @router.get("/merchants", tags=["operator"])
-def list_merchants(caller: Caller, services: ServicesDep) -> list[MerchantOut]:
+def list_merchants(caller: OperatorCaller, services: ServicesDep) -> list[MerchantOut]:
     return [MerchantOut(**m) for m in services.merchants.list_merchants(caller)]
 
 
@@ -58,7 +59,10 @@ def get_merchant(merchant_id: uuid.UUID, caller: Caller, services: ServicesDep) 
 
 @router.post("/merchants/{merchant_id}/status", tags=["operator"])
 def set_merchant_status(
-    merchant_id: uuid.UUID, body: MerchantStatusChange, caller: Caller, services: ServicesDep
+    merchant_id: uuid.UUID,
+    body: MerchantStatusChange,
+    caller: OperatorCaller,
+    services: ServicesDep,
 ) -> MerchantOut:
     """Suspend a merchant (its keys stop working) or make it active again."""
     return MerchantOut(**services.merchants.set_merchant_status(caller, merchant_id, body.status))
@@ -66,7 +70,7 @@ def set_merchant_status(
 
 @router.get("/platform-accounts", tags=["operator"])
 def find_platform_accounts(
-    caller: Caller,
+    caller: OperatorCaller,
     services: ServicesDep,
     phone: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_CHARACTER)] = None,
     email: Annotated[str | None, Query(max_length=320, pattern=NO_NUL_CHARACTER)] = None,
@@ -80,7 +84,7 @@ def find_platform_accounts(
 def set_platform_account_status(
     platform_account_id: uuid.UUID,
     body: PlatformStatusChange,
-    caller: Caller,
+    caller: OperatorCaller,
     services: ServicesDep,
 ) -> PlatformAccountOut:
     """The operator blocks a customer's platform account (no sign-in, no bonus code, every

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
-from cagnotte.api.problems import PROBLEM_RESPONSES
 from cagnotte.api.schemas import (
     AdjustmentCreate,
     PaymentOut,
@@ -18,7 +17,7 @@ from cagnotte.api.schemas import (
 )
 from cagnotte.ledger import EntryResult
 
-router = APIRouter(prefix="/v1", tags=["wallets"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["wallets"])
 
 REPLAY_HEADER = "Idempotent-Replayed"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
@@ -13,6 +14,7 @@ AssetCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,23}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
 Email = Annotated[EmailStr, StringConstraints(max_length=320)]
+Model = TypeVar("Model", bound=type[BaseModel])
 
 
 class Strict(BaseModel):
@@ -32,3 +34,17 @@ class Strict(BaseModel):
 def without_default(schema: dict) -> None:
     """A field's OpenAPI schema without its default (a PATCH field that takes no null)."""
     schema.pop("default", None)
+
+
+def example(values: dict[str, Any]) -> Callable[[Model], Model]:
+    """Give a request body an example in the OpenAPI (its JSON schema's `examples`).
+
+    A class decorator, and a function for the models made with create_model.
+    """
+
+    def add(model: Model) -> Model:
+        model.model_config["json_schema_extra"] = {"examples": [values]}
+        model.model_rebuild(force=True)
+        return model
+
+    return add

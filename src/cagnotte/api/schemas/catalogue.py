@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from cagnotte.api.schemas.base import AssetCode, Strict
+from cagnotte.api.schemas.base import AssetCode, Strict, example
 from cagnotte.catalogue.fields import (
     CATEGORY_NAME_LENGTH_MAX,
     PRODUCT_NAME_LENGTH_MAX,
@@ -49,6 +49,15 @@ def _unset() -> Any:
 # Products ---------------------------------------------------------------------------
 
 
+@example(
+    {
+        "sku": "ESPRESSO",
+        "name": "Espresso",
+        "unit_price_minor": 5500,
+        "currency": "CZK",
+        "category_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    }
+)
 class ProductCreate(Strict):
     sku: Sku = Field(description="The product's code at the register; it never changes.")
     name: ProductName
@@ -60,6 +69,7 @@ class ProductCreate(Strict):
     active: Flag = True
 
 
+@example({"unit_price_minor": 5900})
 class ProductChange(Strict):
     """A PATCH: the fields sent change; category_id null takes the product out of its
     category. The SKU stays: a product under a new SKU is a new product."""
@@ -130,11 +140,13 @@ class ProductPageOut(BaseModel):
 # Categories -------------------------------------------------------------------------
 
 
+@example({"name": "Hot drinks", "parent_id": None})
 class CategoryCreate(Strict):
     name: CategoryName
     parent_id: uuid.UUID | None = Field(default=None, description="None: a top category.")
 
 
+@example({"name": "Coffee"})
 class CategoryChange(Strict):
     """A PATCH: rename (name), move (parent_id; null moves it to the top), or both."""
 

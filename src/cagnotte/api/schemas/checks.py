@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cagnotte.api.schemas.base import Strict
+from cagnotte.api.schemas.base import Strict, example
 from cagnotte.checkout.model import (
     CHECK_LINES_MAX,
     LINE_QUANTITY_MAX,
@@ -51,6 +51,15 @@ class GiftCardUseIn(Strict):
     )
 
 
+@example(
+    {
+        "store_id": "a1c3e2d4-6b7f-4e8a-9c0d-1e2f3a4b5c6d",
+        "channel": "register",
+        "currency": "CZK",
+        "customer_id": "5b2f8f1e-8a3c-4d61-9a57-0c2f6f0d9b11",
+        "lines": [{"sku": "ESPRESSO", "quantity": 2, "unit_price_minor": 5500}],
+    }
+)
 class CheckIn(Strict):
     """A check as the register sends it (the customer is optional: anonymous)."""
 
@@ -225,6 +234,16 @@ class CheckOut(QuoteOut):
 OFFLINE_BATCH_CHECKS_MAX = 500
 
 
+@example(
+    {
+        "store_id": "a1c3e2d4-6b7f-4e8a-9c0d-1e2f3a4b5c6d",
+        "channel": "register",
+        "currency": "CZK",
+        "lines": [{"sku": "ESPRESSO", "quantity": 1, "unit_price_minor": 5500}],
+        "occurred_at": "2026-03-02T09:30:00Z",
+        "idempotency_key": "till-1/offline/0042",
+    }
+)
 class OfflineCheckIn(CheckIn):
     """One check of an offline batch: its own Idempotency-Key and the moment it was made."""
 
@@ -232,6 +251,20 @@ class OfflineCheckIn(CheckIn):
     occurred_at: AwareDatetime
 
 
+@example(
+    {
+        "checks": [
+            {
+                "store_id": "a1c3e2d4-6b7f-4e8a-9c0d-1e2f3a4b5c6d",
+                "channel": "register",
+                "currency": "CZK",
+                "lines": [{"sku": "ESPRESSO", "quantity": 1, "unit_price_minor": 5500}],
+                "occurred_at": "2026-03-02T09:30:00Z",
+                "idempotency_key": "till-1/offline/0042",
+            }
+        ]
+    }
+)
 class OfflineBatchIn(Strict):
     checks: list[OfflineCheckIn] = Field(min_length=1, max_length=OFFLINE_BATCH_CHECKS_MAX)
 
@@ -249,6 +282,7 @@ class RefundLineIn(Strict):
     quantity: int = Field(ge=1, le=LINE_QUANTITY_MAX)
 
 
+@example({"lines": [{"index": 0, "quantity": 1}]})
 class CheckRefundIn(Strict):
     """Lines and quantities to give back; omitted: whatever is left of the whole check."""
 

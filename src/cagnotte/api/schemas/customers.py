@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from cagnotte.api.schemas.base import Email, Strict, without_default
+from cagnotte.api.schemas.base import Email, Strict, example, without_default
 
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
@@ -23,6 +23,7 @@ class Profile(Strict):
     consent_marketing_sms: bool | None = None
 
 
+@example({"last_name": "Dvořák", "consent_marketing_email": True})
 class ProfileChange(Profile):
     """A PATCH: only the fields sent change; null clears a text field, not a consent."""
 
@@ -30,6 +31,14 @@ class ProfileChange(Profile):
     consent_marketing_sms: bool = Field(default=None, json_schema_extra=without_default)
 
 
+@example(
+    {
+        "phone": "+420601123456",
+        "first_name": "Jana",
+        "email": "jana@example.com",
+        "accept_terms": True,
+    }
+)
 class CustomerEnrol(Profile):
     phone: Annotated[str, StringConstraints(min_length=3, max_length=32)] | None = Field(
         default=None, description="Any common notation; stored in E.164."
@@ -62,6 +71,7 @@ class CustomerOut(BaseModel):
         )
 
 
+@example({"status": "blocked"})
 class CustomerStatusChange(Strict):
     status: Literal["active", "blocked"]
 
@@ -76,6 +86,7 @@ class PlatformAccountOut(BaseModel):
     created_at: datetime
 
 
+@example({"status": "blocked", "reason": "Reported stolen phone"})
 class PlatformStatusChange(Strict):
     status: Literal["active", "blocked"]
     reason: Annotated[

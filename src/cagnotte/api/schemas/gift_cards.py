@@ -28,6 +28,7 @@ from cagnotte.api.schemas.base import (
     Email,
     Name,
     Strict,
+    example,
     without_default,
 )
 from cagnotte.api.schemas.merchants import IssuedApiKeyOut
@@ -101,7 +102,7 @@ def _change() -> type[BaseModel]:
     )
 
 
-ProgramChange = _change()
+ProgramChange = example({"load_max_minor": 1500000, "spends_per_card_per_day_max": 10})(_change())
 
 
 class _ProgramCreateBase(ProgramControls):
@@ -120,7 +121,16 @@ def _create() -> type[BaseModel]:
     return create_model("ProgramCreate", __base__=_ProgramCreateBase, **fields)
 
 
-ProgramCreate = _create()
+ProgramCreate = example(
+    {
+        "name": "Café Bleu gift card",
+        "asset": "CZK",
+        "load_min_minor": 20000,
+        "load_max_minor": 1000000,
+        "balance_max_minor": 2000000,
+        "expiry_months": 24,
+    }
+)(_create())
 
 
 class _ProgramAnswer(BaseModel):
@@ -144,6 +154,7 @@ ProgramOut = _answer()
 # Batches, cards and operations -------------------------------------------------------
 
 
+@example({"card_count": 500, "note": "Christmas print run"})
 class BatchCreate(Strict):
     card_count: Annotated[int, Field(strict=True, ge=1, le=5_000)]
     note: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -164,6 +175,7 @@ class BatchOut(BaseModel):
         return cls(**dataclasses.asdict(batch))
 
 
+@example({"sequence_from": 1, "sequence_to": 100, "load_minor": 50000})
 class BatchActivationCreate(Strict):
     """The whole batch (nothing else given), a range of its sequence numbers, or a list."""
 
@@ -237,6 +249,16 @@ class OperationOut(BaseModel):
         return cls(**data, rest_due_minor=operation.rest_due_minor)
 
 
+@example(
+    {
+        "program_id": "0e7d6c5b-4a39-4281-8f7e-6d5c4b3a2910",
+        "amount_minor": 100000,
+        "recipient_email": "petr@example.com",
+        "recipient_name": "Petr",
+        "sender_name": "Jana",
+        "message": "Happy birthday!",
+    }
+)
 class ECardCreate(Strict):
     program_id: uuid.UUID
     amount_minor: AmountMinor
@@ -258,6 +280,7 @@ class IssuedCardOut(BaseModel):
     operation: OperationOut | None
 
 
+@example({"idempotency_key": "0b1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"})
 class ECardMailResend(Strict):
     """Mail an e-card again: only the holder of the key it was issued with may."""
 
@@ -269,18 +292,21 @@ class ECardMailResend(Strict):
     )
 
 
+@example({"number": "6280001234567890", "amount_minor": 50000})
 class ActivationCreate(Strict):
     number: CardNumber
     amount_minor: AmountMinor | None = None
     invoice_number: Invoice | None = None
 
 
+@example({"number": "6280001234567890", "amount_minor": 30000})
 class LoadCreate(Strict):
     number: CardNumber
     amount_minor: AmountMinor
     invoice_number: Invoice | None = None
 
 
+@example({"number": "6280001234567890", "pin": "4821", "amount_minor": 12900})
 class SpendCreate(Strict):
     number: CardNumber
     pin: Pin | None = None
@@ -292,6 +318,7 @@ class SpendCreate(Strict):
     )
 
 
+@example({"number": "6280001234567890", "pin": "4821", "amount_minor": 25000})
 class AuthorisationCreate(Strict):
     number: CardNumber
     pin: Pin | None = None
@@ -299,15 +326,18 @@ class AuthorisationCreate(Strict):
     invoice_number: Invoice | None = None
 
 
+@example({"number": "6280001234567890", "pin": "4821"})
 class CardCredentials(Strict):
     number: CardNumber
     pin: Pin | None = None
 
 
+@example({"amount_minor": 5000})
 class PartialAmount(Strict):
     amount_minor: AmountMinor | None = None
 
 
+@example({"from_number": "6280001234567890", "from_pin": "4821", "to_number": "6280009876543210"})
 class BalanceTransferCreate(Strict):
     """The old card by id (back office) or by number and PIN (register); the new by number."""
 
@@ -328,18 +358,33 @@ class BalanceTransferOut(BaseModel):
     transfer_in: OperationOut
 
 
+@example({"amount_minor": 10000, "direction": "credit", "reason": "Card reader charged twice"})
 class CardAdjustmentCreate(Strict):
     amount_minor: AmountMinor
     direction: Literal["credit", "debit"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 
 
+@example(
+    {
+        "customer_id": "5b2f8f1e-8a3c-4d61-9a57-0c2f6f0d9b11",
+        "number": "6280001234567890",
+        "pin": "4821",
+    }
+)
 class RegistrationCreate(Strict):
     customer_id: uuid.UUID
     number: CardNumber
     pin: Pin | None = None
 
 
+@example(
+    {
+        "merchant_id": "c0ffee00-1234-4abc-8def-0123456789ab",
+        "number": "6280001234567890",
+        "pin": "4821",
+    }
+)
 class OwnRegistrationCreate(Strict):
     """A customer's own card: the merchant of their membership, the number and the PIN."""
 
@@ -348,11 +393,18 @@ class OwnRegistrationCreate(Strict):
     pin: Pin
 
 
+@example(
+    {
+        "customer_id": "5b2f8f1e-8a3c-4d61-9a57-0c2f6f0d9b11",
+        "card_id": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
+    }
+)
 class ProfileBonusCreate(Strict):
     customer_id: uuid.UUID
     card_id: uuid.UUID
 
 
+@example({"kind": "large_load", "threshold_minor": 500000, "notify_head_office": True})
 class AlertRuleCreate(Strict):
     kind: Literal[
         "wrong_pins",
@@ -384,6 +436,7 @@ class AlertRuleOut(BaseModel):
     created_at: datetime
 
 
+@example({"active": False})
 class AlertRuleChange(Strict):
     active: bool
 
@@ -401,6 +454,13 @@ class AlertOut(BaseModel):
     created_at: datetime
 
 
+@example(
+    {
+        "name": "City Mall kiosk",
+        "email": "sales@citymall.example",
+        "program_ids": ["0e7d6c5b-4a39-4281-8f7e-6d5c4b3a2910"],
+    }
+)
 class ResellerCreate(Strict):
     name: Name
     email: Email | None = None

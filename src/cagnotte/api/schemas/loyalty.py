@@ -8,13 +8,13 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cagnotte.api.schemas.base import Strict
+from cagnotte.api.schemas.base import Strict, example
 from cagnotte.programs.loyalty.program import LoyaltyProgram, settings_of
 
 PositiveFraction = Field(ge=1, le=10**12)
 
 
-class ScopeIn(Strict):
+class ProgramScopeIn(Strict):
     """Products and categories; both empty: the whole catalogue."""
 
     product_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10_000)
@@ -37,7 +37,7 @@ class SpendingIn(Strict):
     spend_min_units: int = Field(1, ge=1, le=10**12)
     spend_block_units: int = Field(1, ge=1, le=10**12)
     scope: Literal["public", "all", "chosen", "members_only"] = "public"
-    chosen: ScopeIn = Field(default_factory=ScopeIn)
+    chosen: ProgramScopeIn = Field(default_factory=ProgramScopeIn)
 
 
 class StampCardIn(Strict):
@@ -50,7 +50,7 @@ class StampCardIn(Strict):
 class ProgramSettingsIn(Strict):
     """A program's options; what is left out keeps its default (or, on a change, its value)."""
 
-    scope: ScopeIn | None = None
+    scope: ProgramScopeIn | None = None
     valid_from: AwareDatetime | None = None
     valid_to: AwareDatetime | None = None
     earning: EarningIn | None = None
@@ -66,16 +66,26 @@ class ProgramSettingsIn(Strict):
         )
 
 
+@example(
+    {
+        "kind": "points",
+        "name": "Café points",
+        "currency": "CZK",
+        "earning": {"numerator": 1, "denominator": 1000},
+    }
+)
 class LoyaltyProgramCreate(ProgramSettingsIn):
     kind: Literal["points", "stamps", "kitty"]
     name: str = Field(min_length=1, max_length=200)
     currency: str = Field(min_length=1, max_length=24, examples=["CZK"])
 
 
+@example({"name": "Café Bleu points"})
 class LoyaltyProgramChange(ProgramSettingsIn):
     name: str | None = Field(None, min_length=1, max_length=200)
 
 
+@example({"open_balances": "kept"})
 class LoyaltyProgramDeletion(Strict):
     """Kept: members' balances stay spendable until they expire; expired: to breakage now."""
 

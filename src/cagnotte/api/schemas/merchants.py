@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from cagnotte.api.schemas.base import AssetCode, Email, Name, Strict
+from cagnotte.api.schemas.base import AssetCode, Email, Name, Strict, example
 
 
+@example({"name": "Café Bleu", "head_office_email": "office@cafe-bleu.example"})
 class MerchantCreate(Strict):
     name: Name
     head_office_email: Email | None = None
@@ -44,10 +45,12 @@ class MerchantCreated(MerchantOut):
     owner_key: IssuedApiKeyOut
 
 
+@example({"status": "suspended"})
 class MerchantStatusChange(Strict):
     status: Literal["active", "suspended"]
 
 
+@example({"code": "POINTS", "scale": 0, "name": "Café points"})
 class AssetCreate(Strict):
     code: AssetCode
     scale: Annotated[int, Field(strict=True, ge=0, le=8)]
@@ -61,6 +64,13 @@ class AssetOut(BaseModel):
     merchant_id: uuid.UUID | None
 
 
+@example(
+    {
+        "name": "Café Bleu Old Town",
+        "address": "Old Town Square 1, Prague",
+        "manager_email": "old-town@cafe-bleu.example",
+    }
+)
 class StoreCreate(Strict):
     name: Name
     address: Annotated[str, StringConstraints(max_length=500)] | None = None
@@ -76,6 +86,7 @@ class StoreOut(BaseModel):
     created_at: datetime
 
 
+@example({"store_id": "a1c3e2d4-6b7f-4e8a-9c0d-1e2f3a4b5c6d", "kind": "register", "name": "Till 1"})
 class TerminalCreate(Strict):
     store_id: uuid.UUID
     kind: Literal["register", "kiosk", "e_store"]
@@ -96,6 +107,7 @@ class TerminalCreated(TerminalOut):
     api_key: IssuedApiKeyOut
 
 
+@example({"email": "eva@cafe-bleu.example", "name": "Eva Novák", "role": "cashier"})
 class StaffCreate(Strict):
     email: Email
     name: Name
@@ -114,6 +126,7 @@ class StaffOut(BaseModel):
     created_at: datetime
 
 
+@example({"name": "Back office", "role": "manager", "store_id": None})
 class ApiKeyCreate(Strict):
     name: Name
     role: Literal["owner", "manager", "cashier"]

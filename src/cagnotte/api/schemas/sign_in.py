@@ -8,14 +8,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
-from cagnotte.api.schemas.base import Email, Strict
+from cagnotte.api.schemas.base import Email, Strict, example
 from cagnotte.api.schemas.customers import CustomerOut
 
 
+@example({"email": "jana@example.com"})
 class SignInCodeRequest(Strict):
     email: Email
 
 
+@example({"email": "jana@example.com", "code": "483920"})
 class SignInCodeVerify(Strict):
     email: Email
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=12)]

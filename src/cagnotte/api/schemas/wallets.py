@@ -8,11 +8,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from cagnotte.api.schemas.base import AmountMinor, AssetCode, ShortText, Strict
+from cagnotte.api.schemas.base import AmountMinor, AssetCode, ShortText, Strict, example
 from cagnotte.api.schemas.ledger import TransferOut
 from cagnotte.ledger import EntryResult
 
 
+@example(
+    {
+        "customer_id": "5b2f8f1e-8a3c-4d61-9a57-0c2f6f0d9b11",
+        "asset": "CZK",
+        "amount_minor": 1250,
+        "reference": "till-1/2041",
+    }
+)
 class WalletMovement(Strict):
     customer_id: uuid.UUID
     asset: AssetCode
@@ -20,10 +28,20 @@ class WalletMovement(Strict):
     reference: ShortText | None = Field(default=None, description="e.g. the POS receipt number")
 
 
+@example({"amount_minor": 500})
 class RefundCreate(Strict):
     amount_minor: AmountMinor | None = Field(default=None, description="Omit for the whole rest.")
 
 
+@example(
+    {
+        "customer_id": "5b2f8f1e-8a3c-4d61-9a57-0c2f6f0d9b11",
+        "asset": "CZK",
+        "amount_minor": 2000,
+        "direction": "credit",
+        "reason": "Goodwill after a broken machine",
+    }
+)
 class AdjustmentCreate(Strict):
     customer_id: uuid.UUID
     asset: AssetCode

@@ -197,6 +197,20 @@ class GoodsLimitIn(_Strict):
 class RuleDefinition(_Strict):
     """An earning rule (a promotion) of one program: condition, benefit, caps."""
 
+    # The example a client's documentation shows (the OpenAPI of the rule routes).
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "50 points for a first purchase",
+                    "benefit": {"kind": "fixed_bonus", "units": 50},
+                }
+            ]
+        },
+    )
+
     name: str = Field(min_length=1, max_length=200)
     priority: int = Field(0, ge=-1_000, le=1_000)
     exclusive: bool = False
