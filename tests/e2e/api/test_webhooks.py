@@ -108,7 +108,7 @@ def test_a_payment_arrives_once_signed_after_two_failures_and_the_log_shows_them
     payment = client.post(
         "/v1/payments",
         json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 12_000},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert payment.status_code == 201, payment.text
 
@@ -174,7 +174,7 @@ def test_a_refused_payment_emits_nothing(client, services, merchant, receiver):
     refused = client.post(
         "/v1/payments",
         json={"customer_id": customer["id"], "asset": "CZK", "amount_minor": 12_000},
-        headers=merchant.register,
+        headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
     )
     assert refused.json()["code"] == "insufficient_funds"
     with services.database.read() as connection:

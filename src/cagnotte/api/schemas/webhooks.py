@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from cagnotte.api.schemas.base import Strict
+from cagnotte.api.schemas.base import Strict, example
 from cagnotte.webhooks.service import (
     ALL_EVENTS,
     EVENT_TYPES,
@@ -30,12 +30,20 @@ Events = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYP
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
+@example(
+    {
+        "url": "https://pos.example/cagnotte/webhooks",
+        "events": ["wallet.payment", "check.committed"],
+        "description": "Back office",
+    }
+)
 class WebhookEndpointCreate(Strict):
     url: WebhookUrl
     events: Events
     description: Description | None = None
 
 
+@example({"events": ["*"], "active": True})
 class WebhookEndpointChange(Strict):
     url: WebhookUrl | None = None
     events: Events | None = None
