@@ -89,7 +89,10 @@ CodesAlreadyDownloaded = _error(
 )
 CodeInvalid = _error("code_invalid", "This code cannot be used.")
 CodeNotValidNow = _error("code_not_valid_now", "This code is not valid at this time.")
-CaptchaInvalid = _error("captcha_invalid", "The text from the image is wrong or has expired.")
+CaptchaInvalid = _error(
+    "captcha_invalid", "The text from the picture (or the digits heard) is wrong or has expired."
+)
+TooManyCaptchas = _error("too_many_captchas", "Too many captchas were asked for; try again later.")
 TooManyAttempts = _error(
     "too_many_attempts", "Too many attempts from this address; try again later."
 )
