@@ -70,7 +70,7 @@ def test_a_customer_redeems_a_code_through_the_form_and_sees_the_balance_change(
     page.get_by_role("link", name="Apply a bonus code").click()
     captcha = page.locator("img.captcha")
     expect(captcha).to_be_visible()
-    assert page.evaluate("document.querySelector('img.captcha').naturalWidth") == 220
+    assert page.evaluate("document.querySelector('img.captcha').naturalWidth") == 280
     _enter(page, campaign_codes[0])
     expect(page.locator("#bonus-credited")).to_contain_text("250.00 CZK")
     expect(page.locator("#bonus-balance")).to_have_text("250.00 CZK")

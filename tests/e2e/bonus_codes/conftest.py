@@ -18,6 +18,7 @@ from tests.e2e.api.conftest import (  # noqa: F401  (fixtures)
     merchant,
     operator_key,
     other_merchant,
+    server_url,
     services,
 )
 
