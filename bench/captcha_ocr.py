@@ -10,7 +10,8 @@ the answer (upper-cased, without spaces: what the service accepts).
 Generators: `before` is the picture the service drew until the captcha issue
 (the `captcha` package's ImageCaptcha, 220 × 80, five characters of
 ACDEFHJKMNPRTUVWXY34679), kept here to measure against; `after` is today's
-(`cagnotte.security.captcha_image`, 280 × 90, six characters).
+(`cagnotte.security.captcha_image`, 280 × 90, six characters of
+CDEHKMNRTX34679).
 
 Recognisers, each given the best chance an attacker would give it:
 - `tesseract` (pytesseract; Debian's tesseract-ocr 5): one text line (psm 7)
@@ -18,7 +19,9 @@ Recognisers, each given the best chance an attacker would give it:
   a black-and-white one (threshold at the mean grey); each variant is counted
   apart, and `any` counts a picture that one of them solved;
 - `ddddocr` (PyPI; a CNN trained for captchas, its model inside the package):
-  as it comes, and restricted to the alphabet (`set_ranges`).
+  as it comes, restricted to the alphabet (`set_ranges`), and — an attack
+  aimed at today's picture, whose characters are vivid and half its clutter
+  grey — on a copy where every greyish pixel (saturation < 0.35) is made white.
 `--audio N` also runs pocketsphinx (PyPI, its en-us model inside the package)
 with a grammar of exactly six digits on N spoken clips of the accessible
 alternative (slow: ~10 s a clip).
@@ -122,9 +125,24 @@ def ddddocr_reader(alphabet: str) -> Callable[[bytes], dict[str, str]]:
         return {
             "plain": normalised(plain.classification(png)),
             "alphabet": normalised(restricted.classification(png)),
+            "without-grey": normalised(plain.classification(without_grey(png))),
         }
 
     return read
+
+
+def without_grey(png: bytes, saturation_min: float = 0.35) -> bytes:
+    """The picture with every pixel of little colour (grey, or the light background) white."""
+    import numpy
+
+    rgb = numpy.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(numpy.float32) / 255
+    brightest, darkest = rgb.max(axis=2), rgb.min(axis=2)
+    saturation = (brightest - darkest) / numpy.maximum(brightest, 1e-6)
+    keep = (saturation > saturation_min) & (brightest < 0.95)
+    kept = numpy.where(keep[..., None], rgb, 1.0)
+    out = io.BytesIO()
+    Image.fromarray((kept * 255).astype(numpy.uint8)).save(out, "PNG")
+    return out.getvalue()
 
 
 READERS = {"tesseract": tesseract_reader, "ddddocr": ddddocr_reader}

@@ -20,7 +20,7 @@ from cagnotte.security.captcha_image import (
     CaptchaImages,
 )
 
-LOOK_ALIKES = set("0OQ1IL2Z5S8BGVWFP")
+LOOK_ALIKES = set("0OQ1IL2Z5S8BGVWFPA")
 
 
 def test_the_picture_is_a_png_of_the_size_the_page_shows():

@@ -5,20 +5,22 @@ recogniser (which works on a grey copy, left to right, at one text height)
 stumbles on, measured by `bench/captcha_ocr.py`:
 
 - each character in its own size (38–58 px), height on the line (±12 px),
-  dark colour, font (DroidSansMono shipped by the `captcha` package, or the
+  vivid colour, font (DroidSansMono shipped by the `captcha` package, or the
   FreeType font Pillow ships), weight, slant, width and a small rotation;
 - behind the characters, four wavy lines as thick as their strokes and a dozen
-  arc fragments, in other dark colours of the same greys: in a grey copy they
-  join the characters into one tangle, a person sees them behind the text;
+  arc fragments, half of them grey and half vivid, all as dark as the
+  characters: in a grey copy they join the characters into one tangle, a
+  person sees vivid letters in front of mostly grey scribbles;
 - the whole drawing warped by a sine wave, on a light background of rings.
 
 The characters are drawn on top of the clutter, never crossed by it: a line
 over a glyph turns an F into an E, a P into an R (which is why neither F nor P
-is in the alphabet either).
+is in the alphabet either: a stroke of the clutter may still touch a glyph).
 """
 
 from __future__ import annotations
 
+import colorsys
 import io
 import math
 import secrets
@@ -30,17 +32,17 @@ from PIL import Image, ImageDraw, ImageFont
 
 CAPTCHA_IMAGE_WIDTH = 280
 CAPTCHA_IMAGE_HEIGHT = 90
-# Without look-alikes (no O/Q/0, I/L/1, Z/2, S/5, B/8, G beside 6, V/W beside U),
-# and without F or P (a stroke nearby makes them an E or an R).
-CAPTCHA_IMAGE_ALPHABET = "ACDEHJKMNRTUXY34679"
+# Without look-alikes (no O/Q/0, I/L/1, Z/2, S/5, B/8, G beside 6, V/W/U/J, Y beside
+# X and 4, A beside a slanted 4), nor F or P (a stroke nearby makes them an E or an R).
+CAPTCHA_IMAGE_ALPHABET = "CDEHKMNRTX34679"
 CAPTCHA_IMAGE_LENGTH = 6
 
 _FONT_FILE = Path(captcha.__file__).parent / "data" / "DroidSansMono.ttf"
 _FONT_SIZES = (38, 46, 58)
 _STROKE_WIDTHS = (1, 2)
 _VERTICAL_JITTER = 12
-_ROTATION_DEGREES = 20
-_SHEAR = 0.25
+_ROTATION_DEGREES = 12
+_SHEAR = 0.15
 _OVERLAP = (0.0, 0.1)
 _LINES = 4
 _LINE_WIDTHS = (3, 4, 5)
@@ -48,9 +50,8 @@ _ARC_FRAGMENTS = 12
 _ARC_WIDTHS = (2, 3, 4)
 _WAVE_AMPLITUDE = (7.0, 10.0)
 _BACKGROUND_RINGS = 40
-# Greys (luma, 0–255) of the characters and of the clutter behind them.
-_TEXT_LUMA_MAX = 100
-_CLUTTER_LUMA_MAX = 150
+# The greys (luma, 0–255) of the characters and of the clutter behind them.
+_LUMA = (40, 110)
 _MESH_STEP = 6
 
 Colour = tuple[int, int, int]
@@ -60,12 +61,24 @@ def _uniform(low: float, high: float) -> float:
     return low + (high - low) * secrets.randbelow(10_001) / 10_000
 
 
-def _dark_colour(luma_max: int) -> Colour:
-    """A colour of any hue, darker than `luma_max` in a grey copy."""
+def _luma(colour: Colour) -> float:
+    red, green, blue = colour
+    return 0.30 * red + 0.59 * green + 0.11 * blue
+
+
+def _vivid_colour() -> Colour:
+    """A saturated colour of any hue, as dark in a grey copy as _LUMA says."""
     while True:
-        red, green, blue = (secrets.randbelow(160) for _ in range(3))
-        if 0.30 * red + 0.59 * green + 0.11 * blue < luma_max:
-            return red, green, blue
+        hue, saturation = secrets.randbelow(1000) / 1000, _uniform(0.75, 1.0)
+        value = _uniform(0.45, 0.9)
+        colour = tuple(int(255 * part) for part in colorsys.hsv_to_rgb(hue, saturation, value))
+        if _LUMA[0] <= _luma(colour) <= _LUMA[1]:
+            return colour  # type: ignore[return-value]
+
+
+def _grey() -> Colour:
+    level = _LUMA[0] + secrets.randbelow(_LUMA[1] - _LUMA[0] + 1)
+    return level, level, level
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +134,7 @@ class CaptchaImages:
     def _glyph(self, character: str) -> Image.Image:
         font = secrets.choice(secrets.choice(self.fonts))
         stroke = secrets.choice(_STROKE_WIDTHS)
-        colour = _dark_colour(_TEXT_LUMA_MAX)
+        colour = _vivid_colour()
         left, top, right, bottom = font.getbbox(character, stroke_width=stroke)
         width, height = right - left + 8, bottom - top + 8
         glyph = Image.new("RGBA", (width, height))
@@ -164,7 +177,9 @@ def _background(width: int, height: int) -> Image.Image:
 def _draw_clutter(layer: Image.Image) -> None:
     """Wavy lines across the text band and arc fragments, in colours of their own."""
     width, height = layer.size
-    colours = [_dark_colour(_CLUTTER_LUMA_MAX) for _ in range(4)]
+    # Half grey, which a person tells from the vivid text at once; half vivid, so
+    # that dropping the grey pixels does not leave the characters alone.
+    colours = [_grey(), _grey(), _vivid_colour(), _vivid_colour()]
     drawing = ImageDraw.Draw(layer)
     for _ in range(_LINES):
         start, end = secrets.randbelow(width // 4), width - secrets.randbelow(width // 4)
