@@ -7,10 +7,10 @@ stumbles on, measured by `bench/captcha_ocr.py`:
 - each character in its own size (38–58 px), height on the line (±12 px),
   vivid colour, font (DroidSansMono shipped by the `captcha` package, or the
   FreeType font Pillow ships), weight, slant, width and a small rotation;
-- behind the characters, four wavy lines as thick as their strokes and a dozen
-  arc fragments, half of them grey and half vivid, all as dark as the
-  characters: in a grey copy they join the characters into one tangle, a
-  person sees vivid letters in front of mostly grey scribbles;
+- behind the characters, four wavy lines as thick as their strokes (grey or
+  vivid) and a dozen grey arc fragments, all as dark as the characters: in a
+  grey copy they join the characters into one tangle, a person sees vivid
+  letters in front of mostly grey scribbles;
 - the whole drawing warped by a sine wave, on a light background of rings.
 
 The characters are drawn on top of the clutter, never crossed by it: a line
@@ -177,9 +177,11 @@ def _background(width: int, height: int) -> Image.Image:
 def _draw_clutter(layer: Image.Image) -> None:
     """Wavy lines across the text band and arc fragments, in colours of their own."""
     width, height = layer.size
-    # Half grey, which a person tells from the vivid text at once; half vivid, so
-    # that dropping the grey pixels does not leave the characters alone.
-    colours = [_grey(), _grey(), _vivid_colour(), _vivid_colour()]
+    # Grey, which a person tells from the vivid text at once; half the lines vivid,
+    # so that dropping the grey pixels does not leave the characters alone. The arcs
+    # stay grey: a vivid arc beside a C or a 6 reads as a D.
+    line_colours = [_grey(), _vivid_colour()]
+    arc_colours = [_grey(), _grey()]
     drawing = ImageDraw.Draw(layer)
     for _ in range(_LINES):
         start, end = secrets.randbelow(width // 4), width - secrets.randbelow(width // 4)
@@ -190,7 +192,7 @@ def _draw_clutter(layer: Image.Image) -> None:
             (x, base + slope * (x - start) + amplitude * math.sin(2 * math.pi * x / period + phase))
             for x in range(start, end, 4)
         ]
-        drawing.line(points, fill=secrets.choice(colours), width=secrets.choice(_LINE_WIDTHS))
+        drawing.line(points, fill=secrets.choice(line_colours), width=secrets.choice(_LINE_WIDTHS))
     for _ in range(_ARC_FRAGMENTS):
         x = secrets.randbelow(width)
         y = int(height * 0.2) + secrets.randbelow(int(height * 0.6))
@@ -199,7 +201,7 @@ def _draw_clutter(layer: Image.Image) -> None:
             (x - radius, y - radius, x + radius, y + radius),
             begin,
             begin + 60 + secrets.randbelow(120),
-            fill=secrets.choice(colours),
+            fill=secrets.choice(arc_colours),
             width=secrets.choice(_ARC_WIDTHS),
         )
 
