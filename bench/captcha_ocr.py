@@ -107,7 +107,11 @@ def tesseract_reader(alphabet: str) -> Callable[[bytes], dict[str, str]]:
         for picture_name, picture in (("grey", grey), ("bw", black_and_white)):
             for psm in (7, 8):
                 config = f"--psm {psm} -c tessedit_char_whitelist={alphabet}"
-                text = pytesseract.image_to_string(picture, config=config)
+                try:
+                    text = pytesseract.image_to_string(picture, config=config)
+                except pytesseract.TesseractError:
+                    # Tesseract 5.3 now and then dies on a picture (SIGFPE): nothing read.
+                    text = ""
                 out[f"{picture_name}-psm{psm}"] = normalised(text)
         return out
 

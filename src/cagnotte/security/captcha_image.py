@@ -7,8 +7,8 @@ stumbles on, measured by `bench/captcha_ocr.py`:
 - each character in its own size (38–58 px), height on the line (±12 px),
   vivid colour, font (DroidSansMono shipped by the `captcha` package, or the
   FreeType font Pillow ships), weight, slant, width and a small rotation;
-- behind the characters, four wavy lines as thick as their strokes (grey or
-  vivid) and a dozen grey arc fragments, all as dark as the characters: in a
+- behind the characters, five wavy lines as thick as their strokes (grey or
+  vivid) and sixteen grey arc fragments, all as dark as the characters: in a
   grey copy they join the characters into one tangle, a person sees vivid
   letters in front of mostly grey scribbles;
 - the whole drawing warped by a sine wave, on a light background of rings.
@@ -44,9 +44,9 @@ _VERTICAL_JITTER = 12
 _ROTATION_DEGREES = 12
 _SHEAR = 0.15
 _OVERLAP = (0.0, 0.1)
-_LINES = 4
+_LINES = 5
 _LINE_WIDTHS = (3, 4, 5)
-_ARC_FRAGMENTS = 12
+_ARC_FRAGMENTS = 16
 _ARC_WIDTHS = (2, 3, 4)
 _WAVE_AMPLITUDE = (7.0, 10.0)
 _BACKGROUND_RINGS = 40
