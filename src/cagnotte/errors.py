@@ -98,7 +98,10 @@ CodeInvalid = _error(
     "code_invalid",
     "This code cannot be used: it is wrong, used, withdrawn or not valid at this time.",
 )
-CaptchaInvalid = _error("captcha_invalid", "The text from the image is wrong or has expired.")
+CaptchaInvalid = _error(
+    "captcha_invalid", "The text from the picture (or the digits heard) is wrong or has expired."
+)
+TooManyCaptchas = _error("too_many_captchas", "Too many captchas were asked for; try again later.")
 TooManyAttempts = _error(
     "too_many_attempts", "Too many attempts from this address; try again later."
 )

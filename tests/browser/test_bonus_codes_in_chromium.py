@@ -71,7 +71,7 @@ def test_a_customer_redeems_a_code_through_the_form_and_sees_the_balance_change(
     page.get_by_role("link", name="Apply a bonus code").click()
     captcha = page.locator("img.captcha")
     expect(captcha).to_be_visible()
-    assert page.evaluate("document.querySelector('img.captcha').naturalWidth") == 220
+    assert page.evaluate("document.querySelector('img.captcha').naturalWidth") == 280
     _enter(page, campaign_codes[0])
     expect(page.locator("#bonus-credited")).to_contain_text("250.00 CZK")
     expect(page.locator("#bonus-balance")).to_have_text("250.00 CZK")
@@ -102,3 +102,24 @@ def test_five_wrong_codes_in_the_form_lock_the_feature(
     expect(page.get_by_label("Bonus code")).to_have_count(0)
     page.goto(f"{live_server}/c/bonus")
     expect(page.locator("#bonus-locked")).to_be_visible()
+
+
+def test_a_customer_who_cannot_read_the_picture_redeems_with_the_spoken_digits(
+    page, live_server, mailer, customer, campaign_codes, services
+):
+    services.captchas.make_audio_answer = lambda: "482913"
+    _sign_in(page, live_server, mailer, customer.email)
+    page.goto(f"{live_server}/c/bonus")
+    page.get_by_role("link", name="Listen to six digits instead").click()
+    clip = page.locator("audio.captcha-audio")
+    expect(clip).to_be_visible()
+    # The page's Content-Security-Policy lets the clip load: Chromium reads its length.
+    page.wait_for_function("document.querySelector('audio.captcha-audio').readyState >= 1")
+    assert 5 < page.evaluate("document.querySelector('audio.captcha-audio').duration") < 15
+    page.get_by_label("Bonus code").fill(campaign_codes[0])
+    page.get_by_label("Digits you hear").fill("482 913")
+    page.get_by_role("button", name="Apply the code").click()
+    expect(page.locator("#bonus-credited")).to_contain_text("250.00 CZK")
+    expect(page.locator("audio.captcha-audio")).to_be_visible()
+    if SCREENSHOTS:
+        page.screenshot(path=f"{SCREENSHOTS}/bonus-audio.png", full_page=True)

@@ -72,6 +72,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "codes_already_downloaded": 410,
     "code_invalid": 422,
     "captcha_invalid": 422,
+    "too_many_captchas": 429,
     "too_many_attempts": 429,
     "bank_payment_not_found": 404,
     "bank_payment_already_assigned": 409,
@@ -98,7 +99,7 @@ RETRY_AFTER_SECONDS = 2
 
 # Details of a domain error that its problem shows: when a lockout ends, and what is
 # wrong with each row of a refused import (and how many errors there were).
-_SHOWN_DETAILS = ("locked_until", "errors", "error_count")
+_SHOWN_DETAILS = ("locked_until", "errors", "error_count", "retry_after_seconds")
 
 
 class Problem(BaseModel):
@@ -161,7 +162,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         status = STATUS_BY_CODE[error.code]
         detail = error.message if error.message != type(error).message else None
         extra = {k: v for k, v in error.details.items() if k in _SHOWN_DETAILS}
-        return problem_response(status, error.code, type(error).message, detail, **extra)
+        response = problem_response(status, error.code, type(error).message, detail, **extra)
+        # A refusal that ends at a known time (a quota's window) says when.
+        if "retry_after_seconds" in error.details:
+            response.headers["Retry-After"] = str(error.details["retry_after_seconds"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:

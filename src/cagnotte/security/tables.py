@@ -1,8 +1,8 @@
-"""Tables of the security features that are not a product's own (migrations 0002, 0012)."""
+"""Tables of the security features that are not a product's own (migrations 0002, 0012, 0016)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, PrimaryKeyConstraint, String, Table, Uuid
+from sqlalchemy import CheckConstraint, Column, Integer, PrimaryKeyConstraint, String, Table, Uuid
 
 from cagnotte.db.tables import metadata
 from cagnotte.db.types import UTCDateTime
@@ -30,4 +30,17 @@ attempt_limits = Table(
     Column("locked_until", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("scope", "subject"),
+)
+
+# How many challenges a customer or a client address was given in its current
+# window (security/captcha.py): one counter row each, raised by an upsert.
+captcha_quotas = Table(
+    "captcha_quotas",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("subject", String(100), primary_key=True),
+    Column("window_started_at", UTCDateTime, nullable=False),
+    Column("issued", Integer, nullable=False),
+    CheckConstraint("scope IN ('customer', 'address')", name="scope"),
+    CheckConstraint("issued > 0", name="issued_positive"),
 )

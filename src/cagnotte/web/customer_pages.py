@@ -278,9 +278,14 @@ def _bonus_page(
     error: str | None = None,
     credited: views.BonusCredited | None = None,
     status_code: int = 200,
+    captcha_kind: str = "image",
 ) -> HTMLResponse:
-    form = views.bonus_form(services, session.principal.customer_id)
-    return render(
+    form = views.bonus_form(
+        services, session.principal.customer_id, _client_address(request), captcha_kind
+    )
+    if form.captchas_refused:
+        status_code = 429
+    response = render(
         request,
         "customer_bonus.html",
         {
@@ -292,14 +297,22 @@ def _bonus_page(
         },
         status_code,
     )
+    if form.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(form.retry_after_seconds)
+    return response
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.get("/bonus")
 def bonus_form(
-    request: Request, session: CustomerSessionDep, services: ServicesDep
+    request: Request, session: CustomerSessionDep, services: ServicesDep, captcha: str = "image"
 ) -> HTMLResponse:
-    """The bonus code form: the code and the text of a captcha image."""
-    return _bonus_page(request, services, session)
+    """The bonus code form: the code and the text of a captcha picture, or with
+    `?captcha=audio` the digits of a spoken clip (the accessible alternative)."""
+    return _bonus_page(request, services, session, captcha_kind=captcha)
 
 
 @router.post("/bonus")
@@ -311,13 +324,19 @@ def redeem_bonus_code(
     code: FormText = "",
     captcha_id: FormText = "",
     captcha_answer: FormText = "",
+    captcha_kind: FormText = "image",
 ) -> HTMLResponse:
     require_csrf(session.token, csrf)
     try:
         challenge = uuid.UUID(captcha_id)
     except ValueError:
         return _bonus_page(
-            request, services, session, status_code=400, error=errors.CaptchaInvalid.message
+            request,
+            services,
+            session,
+            status_code=400,
+            error=errors.CaptchaInvalid.message,
+            captcha_kind=captcha_kind,
         )
     try:
         credited = views.redeem_bonus_code(
@@ -326,11 +345,18 @@ def redeem_bonus_code(
             code=code[:40],
             captcha_id=challenge,
             captcha_answer=captcha_answer[:20],
-            client_address=request.client.host if request.client else "unknown",
+            client_address=_client_address(request),
         )
     except errors.DomainError as error:
-        return _bonus_page(request, services, session, error=error.message, status_code=400)
-    return _bonus_page(request, services, session, credited=credited)
+        return _bonus_page(
+            request,
+            services,
+            session,
+            error=error.message,
+            status_code=400,
+            captcha_kind=captcha_kind,
+        )
+    return _bonus_page(request, services, session, credited=credited, captcha_kind=captcha_kind)
 
 
 @router.post("/sign-out")

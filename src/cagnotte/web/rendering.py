@@ -18,8 +18,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
-        # data: images are the captchas, made for one page and never stored.
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        # data: images and clips are the captchas, made for one page and never stored.
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; media-src data:; "
+        "form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "Referrer-Policy": "same-origin",

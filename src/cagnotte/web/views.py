@@ -21,6 +21,7 @@ from cagnotte.bootstrap import Services
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account, Balance, TransferRecord
 from cagnotte.money import Asset
+from cagnotte.security.captcha import CaptchaKind
 from cagnotte.security.principals import Principal
 from cagnotte.web import gift_card_views, loyalty_views
 
@@ -234,20 +235,44 @@ def _customer_accounts(
 
 @dataclass(frozen=True, slots=True)
 class BonusForm:
-    """The code entry form: a fresh captcha, or the lock that keeps the form away."""
+    """The code entry form: a fresh captcha (a picture, or a clip for those who ask), or
+    what keeps the form away: the bonus lock, or the captcha quota until its window ends."""
 
     locked_until: datetime | None
     captcha_id: uuid.UUID | None
     captcha_image: str | None
+    captcha_kind: str = "image"
+    captcha_audio: str | None = None
+    captchas_refused: str | None = None
+    retry_after_seconds: int | None = None
 
 
-def bonus_form(services: Services, customer_id: uuid.UUID) -> BonusForm:
+def bonus_form(
+    services: Services, customer_id: uuid.UUID, client_address: str, kind: str = "image"
+) -> BonusForm:
     """A new captcha for the next attempt, unless the bonus feature is locked."""
     locked_until = services.bonus_codes.lock_state(customer_id)
     if locked_until is not None:
         return BonusForm(locked_until=locked_until, captcha_id=None, captcha_image=None)
-    captcha = services.captchas.issue(customer_id)
-    return BonusForm(locked_until=None, captcha_id=captcha.id, captcha_image=captcha.data_url)
+    captcha_kind: CaptchaKind = "audio" if kind == "audio" else "image"
+    try:
+        captcha = services.captchas.issue(customer_id, client_address, captcha_kind)
+    except errors.TooManyCaptchas as refusal:
+        return BonusForm(
+            locked_until=None,
+            captcha_id=None,
+            captcha_image=None,
+            captcha_kind=captcha_kind,
+            captchas_refused=refusal.message,
+            retry_after_seconds=refusal.details["retry_after_seconds"],
+        )
+    return BonusForm(
+        locked_until=None,
+        captcha_id=captcha.id,
+        captcha_image=captcha.data_url if captcha.kind == "image" else None,
+        captcha_kind=captcha.kind,
+        captcha_audio=captcha.data_url if captcha.kind == "audio" else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,10 @@ def test_parallel_redemptions_of_one_code_credit_exactly_once(
                 headers["Authorization"].removeprefix("Bearer ")
             ).customer_id
         )
-    captchas = [services.captchas.issue(customer_id).id for customer_id in customer_ids]
+    captchas = [
+        services.captchas.issue(customer_id, f"10.0.0.{index}").id
+        for index, customer_id in enumerate(customer_ids)
+    ]
     barrier = threading.Barrier(len(customer_ids))
 
     def attempt(index: int) -> str:
@@ -72,7 +75,7 @@ def test_parallel_wrong_codes_lock_the_customer_without_an_error(
     ).customer_id
 
     def attempt(index: int, barrier: threading.Barrier | None = None) -> str:
-        captcha_id = services.captchas.issue(customer_id).id
+        captcha_id = services.captchas.issue(customer_id, f"10.0.1.{index}").id
         if barrier is not None:
             barrier.wait()
         try:

@@ -162,7 +162,13 @@ class PayoutOut(BaseModel):
 
 class CaptchaOut(BaseModel):
     id: uuid.UUID
-    image: str = Field(description="A data: URL of the PNG image to show.")
+    kind: Literal["image", "audio"]
+    image: str | None = Field(
+        default=None, description="For an image: a data: URL of the PNG picture to show."
+    )
+    audio: str | None = Field(
+        default=None, description="For audio: a data: URL of the WAV clip speaking six digits."
+    )
     expires_at: datetime
 
 
@@ -375,10 +381,27 @@ def mark_payout_paid(
 
 
 @router.post("/me/captchas", status_code=status.HTTP_201_CREATED, tags=["customer"])
-def create_captcha(customer: Customer, services: ServicesDep) -> CaptchaOut:
-    """A captcha for one redemption attempt; it expires after a few minutes."""
-    captcha = services.captchas.issue(customer.customer_id)
-    return CaptchaOut(id=captcha.id, image=captcha.data_url, expires_at=captcha.expires_at)
+def create_captcha(
+    customer: Customer,
+    services: ServicesDep,
+    request: Request,
+    kind: Annotated[Literal["image", "audio"], Query()] = "image",
+) -> CaptchaOut:
+    """A captcha for one redemption attempt; it expires after a few minutes. `kind=audio`
+    is the accessible alternative: six spoken digits, counted and checked the same way.
+    A customer gets 20 an hour, an address 60 (too_many_captchas, with Retry-After)."""
+    captcha = services.captchas.issue(
+        customer.customer_id,
+        request.client.host if request.client else "unknown",
+        kind,
+    )
+    return CaptchaOut(
+        id=captcha.id,
+        kind=captcha.kind,
+        image=captcha.data_url if captcha.kind == "image" else None,
+        audio=captcha.data_url if captcha.kind == "audio" else None,
+        expires_at=captcha.expires_at,
+    )
 
 
 @router.post("/me/bonus-redemptions", status_code=status.HTTP_201_CREATED, tags=["customer"])
