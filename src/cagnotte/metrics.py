@@ -25,6 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import SQLAlchemyError
 
 from cagnotte.db.engine import Database
 
@@ -97,12 +98,27 @@ def instrument_database(database: Database) -> None:
 
     @event.listens_for(engine, "commit")
     def _commit(connection: Connection) -> None:
-        for kind, operations in connection.info.pop(_PENDING_ENTRIES, []):
+        for kind, operations in _pending(connection):
             count_entry(kind, operations)
 
     @event.listens_for(engine, "rollback")
     def _rollback(connection: Connection) -> None:
-        connection.info.pop(_PENDING_ENTRIES, None)
+        _pending(connection)
+
+
+def _pending(connection: Connection) -> list[Any]:
+    """The entries counted at this connection's commit, taken off it.
+
+    A connection the database dropped (a restart) is invalidated: reading its
+    `info` then raises, which inside the rollback of a lost connection would turn
+    the request's 503 into a 500. Nothing is counted for it.
+    """
+    if connection.invalidated or connection.closed:
+        return []
+    try:
+        return connection.info.pop(_PENDING_ENTRIES, [])
+    except SQLAlchemyError:
+        return []
 
 
 def exposition() -> tuple[bytes, str]:
