@@ -15,15 +15,27 @@ import uuid
 from collections import Counter
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from cagnotte.programs.bonus_codes.tables import bonus_attempts
+from cagnotte.security import captcha as captcha_module
 from tests.e2e.api.concurrency import all_at_once
 from tests.e2e.bonus_codes.conftest import CAPTCHA_ANSWER, sign_in_customer
 
 WRONG_CODE = "WRONGCODE2"
 # The client address of every request to the test server.
 SERVER_CLIENT_ADDRESS = "127.0.0.1"
+
+# The captchas are issued by the test, not through the route: one address for all.
+TEST_ADDRESS = "192.0.2.1"
+
+
+@pytest.fixture(autouse=True)
+def _captcha_quotas_out_of_the_way(monkeypatch):
+    """These tests count wrong codes, not captchas: more captchas than a customer's hour."""
+    monkeypatch.setattr(captcha_module, "CAPTCHAS_PER_CUSTOMER_MAX", 1_000)
+    monkeypatch.setattr(captcha_module, "CAPTCHAS_PER_ADDRESS_MAX", 1_000)
 
 
 def customer_id_of(services, headers) -> uuid.UUID:
@@ -41,7 +53,7 @@ def wrong_codes_evaluated(services, **where) -> int:
 
 
 def redeem_over_http(server_url, services, headers, code) -> httpx.Response:
-    captcha_id = services.captchas.issue(customer_id_of(services, headers)).id
+    captcha_id = services.captchas.issue(customer_id_of(services, headers), TEST_ADDRESS).id
     return httpx.post(
         f"{server_url}/v1/me/bonus-redemptions",
         json={"code": code, "captcha_id": str(captcha_id), "captcha_answer": CAPTCHA_ANSWER},
@@ -72,7 +84,7 @@ def test_twenty_five_wrong_codes_at_once_evaluate_five_and_then_the_right_code_i
     customer_id = customer_id_of(services, headers)
     attempts: queue.Queue = queue.Queue()
     for _ in range(25):
-        attempts.put((headers, str(services.captchas.issue(customer_id).id)))
+        attempts.put((headers, str(services.captchas.issue(customer_id, TEST_ADDRESS).id)))
 
     responses = all_at_once(25, guesses(server_url, attempts))
 
@@ -98,7 +110,12 @@ def test_wrong_codes_at_once_from_one_address_for_many_customers_stop_at_the_add
         headers = sign_in_customer(
             client, mailer, merchant, f"walker{n}@example.com", f"+4206077770{n:02d}"
         )
-        attempts.put((headers, str(services.captchas.issue(customer_id_of(services, headers)).id)))
+        attempts.put(
+            (
+                headers,
+                str(services.captchas.issue(customer_id_of(services, headers), TEST_ADDRESS).id),
+            )
+        )
 
     responses = all_at_once(30, guesses(server_url, attempts))
 

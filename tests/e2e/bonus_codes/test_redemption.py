@@ -287,7 +287,7 @@ def test_a_platform_account_the_operator_blocked_cannot_redeem(
 ):
     _campaign, codes = funded_campaign
     customer_id = uuid.UUID(client.get("/v1/me", headers=customer).json()["customer_id"])
-    captcha = services.captchas.issue(customer_id)
+    captcha = services.captchas.issue(customer_id, "192.0.2.1")
     blocked = client.post(
         f"/v1/platform-accounts/{customer_id}/status",
         json={"status": "blocked", "reason": "Codes bought from a fraudster"},
