@@ -108,7 +108,6 @@ class UnitOfWork:
         # rows written beside the entry can name it).
         self.entry_id = uuid.uuid4()
         self.entry_posted = False
-        self._after_commit: list[Callable[[], None]] = []
         self._lock_rank = -1
 
     @property
@@ -181,23 +180,18 @@ class UnitOfWork:
         ).first()
         return claimed is not None
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once the transaction has committed (not on a replay)."""
-        self._after_commit.append(callback)
-
     def acting_for(self, merchant_id: uuid.UUID) -> UnitOfWork:
         """This unit's transaction on a merchant's behalf (an operator's use case).
 
         The operator's Idempotency-Key stays among the operator's own, while the
         rows locked and the entry posted through the returned unit are the
         merchant's. Both share the transaction, its moment, the entry id, the
-        lock order reached so far and the work run after the commit. Post the
+        lock order reached so far. Post the
         entry through one of them only: the key's record names no entry then,
         so such a use case stores its answer (`encode`).
         """
         other = UnitOfWork(self.connection, merchant_id, self.now)
         other.entry_id = self.entry_id
-        other._after_commit = self._after_commit
         other._lock_rank = self._lock_rank
         return other
 
@@ -250,8 +244,6 @@ class UnitsOfWork:
                 # in the same order.
                 time.sleep(random.uniform(0, RETRY_PAUSE_MAX.total_seconds()))
                 attempt += 1
-        for callback in unit._after_commit:
-            callback()
         return answer
 
     def replay_if_stored(
