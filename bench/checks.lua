@@ -1,10 +1,10 @@
 -- wrk script: register checks, each a quote then its commit, random members, one merchant.
 --
 --   wrk -t2 -c8 -d15s --latency -s bench/checks.lua http://127.0.0.1:PORT \
---       -- CUSTOMERS_FILE REGISTER_KEY KEY_PREFIX
+--       -- BODIES_FILE REGISTER_KEY KEY_PREFIX
 --
--- Every check has 10 lines (10 of the 50 SKUs the benchmark's rules name) and a
--- random member, and earns points. Requests alternate: POST /v1/checks/quotes,
+-- BODIES_FILE holds one check per line (JSON: 10 lines, a member; bench/checks.py
+-- writes it), taken at random; every check earns points. Requests alternate: POST /v1/checks/quotes,
 -- then POST /v1/checks with the same body and a unique Idempotency-Key. At the end
 -- one line "BENCH_JSON {...}" holds the figures (latencies in microseconds).
 
@@ -17,9 +17,9 @@ end
 
 function init(args)
    local path, register_key, prefix = args[1], args[2], args[3]
-   customers = {}
+   bodies = {}
    for line in io.lines(path) do
-      if #line > 0 then customers[#customers + 1] = line end
+      if #line > 0 then bodies[#bodies + 1] = line end
    end
    math.randomseed(os.time() * 1000 + thread_id * 7919 + math.floor(os.clock() * 1e6))
    key_prefix = string.format("%s-%d", prefix, thread_id)
@@ -31,15 +31,7 @@ function init(args)
 end
 
 local function check_body()
-   local lines = {}
-   local first = math.random(0, 40)
-   for i = 0, 9 do
-      lines[#lines + 1] = string.format(
-         '{"sku":"SKU-%02d","quantity":%d,"unit_price_minor":%d}',
-         first + i, math.random(1, 3), math.random(500, 20000))
-   end
-   return string.format('{"currency":"CZK","customer_id":"%s","lines":[%s]}',
-      customers[math.random(#customers)], table.concat(lines, ","))
+   return bodies[math.random(#bodies)]
 end
 
 function request()

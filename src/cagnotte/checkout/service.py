@@ -231,14 +231,14 @@ class Checkout:
         self.catalogue = catalogue
         self.refund_cashier_max_minor = refund_cashier_max_minor
         self.gift_cards = gift_cards
+        self._stores_seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
 
     # Use cases -------------------------------------------------------------------
 
     def quote(self, caller: Principal, request: CheckRequest) -> Quote:
         """What the check would do; nothing is written."""
         caller.require("cashier")
-        request = self._identified(caller, request)
-        prepared = self._prepare(caller, request)
+        request, prepared = self._prepare(caller, request)
         with self.database.read() as connection:
             customer = self._customer(connection, caller.merchant_id, request, prepared)
             card = (
@@ -261,8 +261,7 @@ class Checkout:
         replay = self.units.replay_if_stored(caller.merchant_id, idempotency, _replayed_check)
         if replay is not None:
             return replay
-        request = self._identified(caller, request)
-        prepared = self._prepare(caller, request)
+        request, prepared = self._prepare(caller, request)
         check_id = uuid.uuid4()
 
         def work(unit: UnitOfWork) -> CommittedCheck:
@@ -639,9 +638,20 @@ class Checkout:
 
     # Preparation (outside the unit of work) ----------------------------------------
 
-    def _prepare(self, caller: Principal, request: CheckRequest) -> _Prepared:
+    def _prepare(self, caller: Principal, request: CheckRequest) -> tuple[CheckRequest, _Prepared]:
+        """The check's member named by id, and what pricing it needs from the database.
+
+        Its look-ups share one read transaction; the gift card's PIN is checked
+        after it (the check counts an attempt and writes its outcome).
+        """
         if request.channel not in CHANNELS:
             raise errors.InvalidInput(f"A check's channel is one of {', '.join(CHANNELS)}.")
+        with self.database.read():
+            request = self._identified(caller, request)
+            prepared = self._read_facts(caller, request)
+        return request, replace(prepared, gift_card=self._payment_card(caller, request))
+
+    def _read_facts(self, caller: Principal, request: CheckRequest) -> _Prepared:
         moment = request.occurred_at or self.clock.now()
         self._require_store(caller, request.store_id)
         lines = self._resolve(caller.merchant_id, request)
@@ -649,7 +659,12 @@ class Checkout:
         member_accounts: dict[uuid.UUID, Account] = {}
         issuance_accounts: dict[uuid.UUID, Account] = {}
         wallet = None
-        running = self._running_programs(caller, request.currency, moment)
+        rules, programs = self.loyalty.for_checks(caller.merchant_id)
+        running = [
+            program
+            for program in programs
+            if program.currency == request.currency and program.running_at(moment)
+        ]
         if request.membership_id is not None:
             if self.customers.require_membership(caller.merchant_id, request.membership_id) == (
                 "blocked"
@@ -676,9 +691,9 @@ class Checkout:
             moment,
             currency,
             running,
-            self.loyalty.rule_index(caller.merchant_id),
+            rules,
             caller.merchant_id,
-            self._payment_card(caller, request),
+            None,
         )
 
     def _payment_card(self, caller: Principal, request: CheckRequest) -> PaymentCard | None:
@@ -710,8 +725,12 @@ class Checkout:
         """The store is the merchant's (and the register key's own, if it has one)."""
         if caller.store_id is not None and caller.store_id != store_id:
             raise errors.Forbidden("A register records checks of its own store.")
+        known = (caller.merchant_id, store_id)
+        if known in self._stores_seen:  # a store is never deleted: once seen, it exists
+            return
         with self.database.read() as connection:
             merchant_row(connection, stores, caller.merchant_id, store_id, missing="No such store.")
+        self._stores_seen.add(known)
 
     def _resolve(self, merchant_id: uuid.UUID, request: CheckRequest) -> list[ResolvedLine]:
         """Each line with what the catalogue knows of its SKU (a deactivated product's line
@@ -735,15 +754,6 @@ class Checkout:
                 )
             )
         return resolved
-
-    def _running_programs(
-        self, caller: Principal, currency: str, moment: datetime
-    ) -> list[LoyaltyProgram]:
-        return [
-            program
-            for program in self.loyalty.programs_for_checks(caller.merchant_id)
-            if program.currency == currency and program.running_at(moment)
-        ]
 
     def _balances(
         self, prepared: _Prepared, connection: Connection, card: CardRow | None

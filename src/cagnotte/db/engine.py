@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -56,6 +57,10 @@ class Database:
         # Opened by an application's lifespan, one per event loop (PostgreSQL only):
         # a pool's connections and tasks belong to the loop that opened them.
         self._async_pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
+        # The read transaction open in this thread (or task), which nested reads join.
+        self._current_read: ContextVar[Connection | None] = ContextVar(
+            f"cagnotte_read_{id(self)}", default=None
+        )
 
     @property
     def is_postgresql(self) -> bool:
@@ -74,12 +79,27 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction; on SQLite it does not wait for the write lock."""
+        """A read-only transaction; on SQLite it does not wait for the write lock.
+
+        A read opened while another is open in the same thread joins it: a use
+        case that wraps its look-ups in one `read()` reads them on one
+        connection, in one transaction and one snapshot, whatever services it
+        asks. (Measured on a register's quote: 16 reads had cost 16 pool
+        check-outs, BEGINs and COMMITs, most of its time.)
+        """
+        joined = self._current_read.get()
+        if joined is not None:
+            yield joined
+            return
         with (
             self.engine.connect().execution_options(sqlite_read_only=True) as connection,
             connection.begin(),
         ):
-            yield connection
+            token = self._current_read.set(connection)
+            try:
+                yield connection
+            finally:
+                self._current_read.reset(token)
 
     @contextmanager
     def single_statement(self) -> Iterator[Connection]:

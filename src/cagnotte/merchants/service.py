@@ -72,6 +72,7 @@ class MerchantService:
         self._key_cache_generation = 0
         self.key_cache_seconds = key_cache_seconds
         self._revocations: Listener | None = None
+        self._assets: dict[str, Asset] = {}
 
     # Operator ----------------------------------------------------------------
 
@@ -271,13 +272,16 @@ class MerchantService:
     def assets_by_code(self, codes: Iterable[str]) -> dict[str, Asset]:
         """How to count and show these assets (their scale), by code."""
         wanted = set(codes)
-        if not wanted:
-            return {}
+        known = {code: self._assets[code] for code in wanted if code in self._assets}
+        if len(known) == len(wanted):
+            return known
         with self.database.read() as connection:
             rows = connection.execute(
                 select(assets.c.code, assets.c.scale).where(assets.c.code.in_(wanted))
             ).all()
-        return {row.code: Asset(row.code, row.scale) for row in rows}
+        found = {row.code: Asset(row.code, row.scale) for row in rows}
+        self._assets.update(found)  # an asset is never changed nor deleted
+        return found
 
     # Stores and terminals --------------------------------------------------------
 

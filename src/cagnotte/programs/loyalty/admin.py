@@ -13,7 +13,6 @@ Errors: not_found, forbidden, invalid_input, asset_not_found, conflict.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,9 +81,9 @@ class LoyaltyPrograms:
         self.ledger = ledger
         self.units = units
         self.merchants = merchants
-        self._indexes: dict[uuid.UUID, RuleIndex] = {}
-        self._programs: dict[uuid.UUID, tuple[Any, list[LoyaltyProgram]]] = {}
-        self._indexes_lock = threading.Lock()
+        # Per merchant: its rules compiled and its programs (not deleted), as of
+        # one version of its rules; replaced whole, so a reader sees both or neither.
+        self._compiled: dict[uuid.UUID, tuple[RuleIndex, list[LoyaltyProgram]]] = {}
 
     # Use cases -------------------------------------------------------------------
 
@@ -384,11 +383,21 @@ class LoyaltyPrograms:
         ]
 
     def rule_index(self, merchant_id: uuid.UUID) -> RuleIndex:
-        """The merchant's earning rules compiled for checks, cached until a rule changes.
+        """The merchant's earning rules compiled for checks, cached until a rule changes."""
+        return self.for_checks(merchant_id)[0]
 
-        Holds every program's base rate and every active promotion; a check
-        keeps the awards of the programs running for it. One small read (the
-        version) per check; the compile happens once per change per process.
+    def programs_for_checks(self, merchant_id: uuid.UUID) -> list[LoyaltyProgram]:
+        """The merchant's programs (not deleted), as of the rules index just read."""
+        return self.for_checks(merchant_id)[1]
+
+    def for_checks(self, merchant_id: uuid.UUID) -> tuple[RuleIndex, list[LoyaltyProgram]]:
+        """The merchant's rules compiled for checks and its programs, cached until one changes.
+
+        The index holds every program's base rate and every active promotion; a
+        check keeps the awards of the programs running for it. Programs change
+        rarely, and every change of a program or a rule bumps the merchant's
+        rules version in its unit of work: one small read (the version) per
+        check, and the compile once per change per process.
         """
         with self.database.read() as connection:
             version = (
@@ -399,8 +408,8 @@ class LoyaltyPrograms:
                 ).scalar()
                 or 0
             )
-            cached = self._indexes.get(merchant_id)
-            if cached is not None and cached.version == version:
+            cached = self._compiled.get(merchant_id)
+            if cached is not None and cached[0].version == version:
                 return cached
             programs = {
                 row["id"]: _program(row)
@@ -431,25 +440,12 @@ class LoyaltyPrograms:
             for row in rows
             if row["program_id"] in programs
         ]
-        index = compile_rules(rules, version=version)
-        with self._indexes_lock:
-            self._indexes[merchant_id] = index
-            self._programs[merchant_id] = (version, list(programs.values()))
-        return index
-
-    def programs_for_checks(self, merchant_id: uuid.UUID) -> list[LoyaltyProgram]:
-        """The merchant's programs (not deleted), as of the rules index just read.
-
-        Programs change rarely and each change bumps the rules version, so the
-        list read with the index serves every check until the next change.
-        """
-        index = self.rule_index(merchant_id)
-        cached = self._programs.get(merchant_id)
-        if cached is None or cached[0] != index.version:
-            self._indexes.pop(merchant_id, None)
-            self.rule_index(merchant_id)
-            cached = self._programs[merchant_id]
-        return sorted(cached[1], key=lambda program: str(program.id))
+        compiled = (
+            compile_rules(rules, version=version),
+            sorted(programs.values(), key=lambda program: str(program.id)),
+        )
+        self._compiled[merchant_id] = compiled
+        return compiled
 
     def _check_rule(
         self,
