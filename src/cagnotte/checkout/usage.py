@@ -49,16 +49,7 @@ def member_facts(
     counted: bool,
 ) -> CustomerFacts:
     """What the engine knows of the member at `moment`; `counted` reads the usage counters."""
-    row = connection.execute(
-        select(
-            memberships.c.first_name,
-            memberships.c.last_name,
-            memberships.c.email,
-            memberships.c.phone,
-            memberships.c.birth_date,
-        ).where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
-    ).one()
-    earlier = connection.execute(
+    earlier_checks = (
         select(func.count())
         .select_from(checks)
         .where(
@@ -66,7 +57,19 @@ def member_facts(
             checks.c.membership_id == membership_id,
             checks.c.occurred_at <= moment,
         )
-    ).scalar_one()
+        .scalar_subquery()
+    )
+    row = connection.execute(  # one round trip: the profile and the visits before
+        select(
+            memberships.c.first_name,
+            memberships.c.last_name,
+            memberships.c.email,
+            memberships.c.phone,
+            memberships.c.birth_date,
+            earlier_checks.label("earlier"),
+        ).where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
+    ).one()
+    earlier = int(row.earlier)
     rule_usage: dict[str, RuleUsage] = {}
     goods_usage: dict[tuple[str, str], GoodsUsage] = {}
     if counted:

@@ -263,17 +263,20 @@ class Ledger:
         if unit is not None:
             assert connection is None and not unit.entry_posted, "one entry per unit of work"
             assert unit.merchant_id == merchant_id
+            # A refused entry fails the whole unit (its work raises, the unit rolls
+            # back): no savepoint needed to keep the transaction usable after it.
             result = self._post_entry_in(
                 unit.connection,
                 in_callers_transaction=True,
                 entry_id=unit.entry_id,
+                savepoint=False,
                 **arguments,
             )
             unit.entry_posted = True
             return result
         if connection is not None:
             return self._post_entry_in(
-                connection, in_callers_transaction=True, entry_id=None, **arguments
+                connection, in_callers_transaction=True, entry_id=None, savepoint=True, **arguments
             )
         attempt = 1
         while True:
@@ -285,6 +288,7 @@ class Ledger:
                         own_connection,
                         in_callers_transaction=False,
                         entry_id=None,
+                        savepoint=False,
                         **arguments,
                     )
             except OperationalError as error:
@@ -376,15 +380,17 @@ class Ledger:
         allowed: tuple[uuid.UUID, ...],
         in_callers_transaction: bool,
         entry_id: uuid.UUID | None,
+        savepoint: bool,
     ) -> EntryResult:
         entry_id = entry_id or uuid.uuid4()
         now = self.clock.now()
         try:
             if self.database.is_postgresql:
-                # A refused entry aborts a PostgreSQL transaction; inside the caller's
-                # transaction a savepoint keeps it usable, as on SQLite. A transaction
-                # of our own is rolled back anyway, so it goes without the round trips.
-                with connection.begin_nested() if in_callers_transaction else nullcontext():
+                # A refused entry aborts a PostgreSQL transaction; inside a caller's
+                # transaction that goes on after a refusal, a savepoint keeps it
+                # usable, as on SQLite. A transaction of our own, or a unit of work,
+                # is rolled back anyway, so it goes without the two round trips.
+                with connection.begin_nested() if savepoint else nullcontext():
                     result = self._post_on_postgresql(
                         connection,
                         self._postgresql_parameters(
