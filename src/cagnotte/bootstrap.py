@@ -23,6 +23,7 @@ from cagnotte.programs.wallets import WalletService
 from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.auth import AuthService
 from cagnotte.security.captcha import CaptchaService
+from cagnotte.statistics.service import CheckStatistics
 from cagnotte.webhooks.service import WebhookService
 
 
@@ -46,6 +47,7 @@ class Services:
     bonus_codes: BonusCodeService
     loyalty: LoyaltyPrograms
     checkout: Checkout
+    statistics: CheckStatistics
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -143,6 +145,7 @@ def bootstrap(
             refund_cashier_max_minor=settings.check_refund_cashier_max_minor,
             gift_cards=gift_cards,
         ),
+        statistics=CheckStatistics(database),
         catalogue=catalogue,
         webhooks=webhooks,
     )

@@ -24,6 +24,7 @@ from cagnotte.api.routes import (
     loyalty,
     me,
     merchants,
+    statistics,
     wallets,
     webhooks,
 )
@@ -88,6 +89,7 @@ def create_app(services: Services) -> FastAPI:
         loyalty,
         checks,
         catalogue,
+        statistics,
         webhooks,
     ):
         app.include_router(module.router)

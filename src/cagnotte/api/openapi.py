@@ -200,6 +200,8 @@ ACCESS: dict[str, Access] = {
     "replay_offline_checks": Access("cashier"),
     "list_checks": Access("cashier", (400,)),
     "get_check": Access("cashier"),
+    "get_check_statistics": Access("manager", (400,)),
+    "export_check_statistics": Access("manager", (400,)),
     "refund_check": Access("cashier"),
     # Catalogue
     "create_product": Access("manager", (404, 409)),

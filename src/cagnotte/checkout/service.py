@@ -55,7 +55,7 @@ from cagnotte.checkout.pricing import (
     wallet_payment,
 )
 from cagnotte.checkout.tables import check_effects, check_lines, check_refunds, checks
-from cagnotte.checkout.usage import member_facts, record_usage, take_back_usage
+from cagnotte.checkout.usage import local_day, member_facts, record_usage, take_back_usage
 from cagnotte.clock import Clock
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
@@ -1031,6 +1031,7 @@ class Checkout:
                     "refunded_minor": 0,
                     "status": "committed",
                     "occurred_at": quote.occurred_at,
+                    "occurred_on": local_day(quote.occurred_at, TIME_ZONE),
                     "entry_id": unit.entry_id if moves_value else None,
                     "created_at": unit.now,
                 },

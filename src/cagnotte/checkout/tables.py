@@ -54,6 +54,8 @@ checks = Table(
     Column("status", String(20), nullable=False),
     # When the check was made (an offline register's replay keeps its own time).
     Column("occurred_at", UTCDateTime, nullable=False),
+    # Its day in the merchant's time zone, fixed at commit (statistics by day).
+    Column("occurred_on", Date),
     Column("entry_id", Uuid),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("merchant_id", "id"),
@@ -66,6 +68,7 @@ checks = Table(
 )
 Index("ix_checks_occurred", checks.c.merchant_id, checks.c.occurred_at, checks.c.id)
 Index("ix_checks_membership", checks.c.merchant_id, checks.c.membership_id, checks.c.occurred_at)
+Index("ix_checks_occurred_on", checks.c.merchant_id, checks.c.occurred_on, checks.c.store_id)
 
 check_lines = Table(
     "check_lines",

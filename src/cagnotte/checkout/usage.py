@@ -33,9 +33,14 @@ from cagnotte.programs.loyalty import CustomerFacts
 from cagnotte.programs.loyalty.facts import GoodsUsage, RuleUsage
 
 
+def local_day(moment: datetime, time_zone: str) -> date:
+    """The day `moment` falls on in the time zone."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
 def periods(moment: datetime, time_zone: str) -> tuple[date, date]:
     """The local day of `moment` and the first day of its month."""
-    day = moment.astimezone(ZoneInfo(time_zone)).date()
+    day = local_day(moment, time_zone)
     return day, day.replace(day=1)
 
 

@@ -542,6 +542,35 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class StatisticsOfA:
+    """B asks for statistics naming A's store, program and customer's checks: it counts none."""
+
+    export: bool = False
+
+    def run(self, world: World, method: str, path: str) -> None:
+        for query in (
+            "?currency=CZK",
+            "?currency=CZK&store_id={store_id}&group_by=store",
+            "?currency=CZK&program_id={loyalty_program_id}&group_by=day",
+        ):
+            for caller in ("owner", "manager", "register"):
+                response = world.client.request(
+                    method, path + query.format(**world.ids), headers=getattr(world.b, caller)
+                )
+                if caller == "register":
+                    assert response.status_code == 403, response.text
+                    continue
+                assert response.status_code == 200, response.text
+                assert_reveals_nothing(world, response)
+                if self.export:
+                    total = response.text.strip().splitlines()[-1].split(",")
+                    assert total[:2] == ["total", "0"], response.text
+                else:
+                    assert response.json()["totals"]["checks"] == 0, response.text
+                    assert response.json()["groups"] == [], response.text
+
+
+@dataclass(frozen=True)
 class Create:
     """B creates something of its own: it lands at B, and A's data does not move."""
 
@@ -951,6 +980,8 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         )
     ),
     ("GET", "/v1/checks/{check_id}"): Reach(),
+    ("GET", "/v1/statistics/checks"): StatisticsOfA(),
+    ("GET", "/v1/statistics/checks/export"): StatisticsOfA(export=True),
     ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
     ("POST", "/v1/bonus-campaigns"): Create(

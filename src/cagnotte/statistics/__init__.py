@@ -1,0 +1,1 @@
+"""Statistics of recorded checks (service.py)."""
