@@ -8,6 +8,7 @@ from cagnotte.catalogue.service import CatalogueService
 from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
+from cagnotte.crm.card import CustomerCards
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.unit_of_work import UnitsOfWork
@@ -48,6 +49,7 @@ class Services:
     loyalty: LoyaltyPrograms
     checkout: Checkout
     statistics: CheckStatistics
+    customer_cards: CustomerCards
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -146,6 +148,7 @@ def bootstrap(
             gift_cards=gift_cards,
         ),
         statistics=CheckStatistics(database),
+        customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
         catalogue=catalogue,
         webhooks=webhooks,
     )

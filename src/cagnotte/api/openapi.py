@@ -112,6 +112,7 @@ ACCESS: dict[str, Access] = {
     "enrol_customer": Access("cashier", (409,)),
     "search_customers": Access("cashier"),
     "get_customer": Access("cashier"),
+    "get_customer_card": Access("cashier"),
     "update_customer": Access("cashier", (409,)),
     "set_customer_status": Access("manager", (409,)),
     "list_customer_accounts": Access("cashier"),

@@ -775,6 +775,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
         queries=("", "?name=alice", "?phone=601123456", f"?after={uuid.UUID(int=0)}")
     ),
     ("GET", "/v1/customers/{customer_id}"): Reach(),
+    ("GET", "/v1/customers/{customer_id}/card"): Reach(),
     ("PATCH", "/v1/customers/{customer_id}"): Reach(body={"first_name": "Mallory"}),
     ("POST", "/v1/customers/{customer_id}/status"): Reach(
         body={"status": "blocked"}, callers=("owner", "manager")

@@ -16,6 +16,7 @@ from cagnotte.api.schemas import (
     CustomerStatusChange,
     ProfileChange,
 )
+from cagnotte.api.schemas.customer_card import CustomerCardOut
 
 # PostgreSQL cannot compare text with U+0000 in it.
 NO_NUL_CHARACTER = r"^[^\x00]*$"
@@ -86,6 +87,15 @@ def set_customer_status(
 ) -> CustomerOut:
     """Block (accounts frozen: nothing moves) or unblock a customer. Manager or owner."""
     return CustomerOut.of(services.customers.set_status(caller, customer_id, body.status))
+
+
+@router.get("/{customer_id}/card")
+def get_customer_card(
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> CustomerCardOut:
+    """The customer card: visits, spending, each program's standing, open credits, the
+    latest checks; from the ledger and the recorded checks, right after refunds."""
+    return CustomerCardOut.of(services.customer_cards.card(caller, customer_id))
 
 
 @router.get("/{customer_id}/accounts")

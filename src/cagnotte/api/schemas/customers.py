@@ -92,3 +92,37 @@ class PlatformStatusChange(Strict):
     reason: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)
     ] = Field(description="Why: kept in the audit trail with who decided.")
+
+
+class SpendingOut(BaseModel):
+    currency: str
+    visits: int = Field(description="Checks not wholly refunded.")
+    last_visit_at: datetime | None
+    total_spent_minor: int = Field(description="Gross − discounts − refunded.")
+    refunded_minor: int
+    average_basket_minor: int = Field(description="Total spent / visits, rounded half up.")
+
+
+class ExpiringOut(BaseModel):
+    units: int
+    expires_at: datetime
+
+
+class ProgramStandingOut(BaseModel):
+    program_id: uuid.UUID
+    name: str
+    kind: str
+    status: str
+    asset_code: str
+    balance_units: int
+    pending_units: int = Field(description="Earned, not yet spendable.")
+    stamps_on_card: int | None
+    card_size: int | None
+    expiring: list[ExpiringOut] = Field(description="The soonest expiring lots.")
+    rewards_received: int
+    rewards_value_minor: int
+
+
+class WalletOut(BaseModel):
+    asset_code: str
+    available_minor: int

@@ -79,6 +79,13 @@ class CardQueries:
             )
         return self.views(cards)
 
+    def registered_cards(self, caller: Principal, membership_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The cards registered to one of the merchant's members (the customer card)."""
+        caller.require("cashier")
+        with self.database.read() as connection:
+            cards = repository.registered_cards(connection, caller.merchant_id, membership_id)
+        return self.views(cards)
+
     def cards_of_customer(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
         """The cards registered to any membership of this identity (the customer page)."""
         views = []

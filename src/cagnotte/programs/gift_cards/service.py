@@ -187,6 +187,7 @@ class GiftCardService:
         self.get_card = use.queries.get_card
         self.list_cards = use.queries.list_cards
         self.cards_of_customer = use.queries.cards_of_customer
+        self.registered_cards = use.queries.registered_cards
         self.find_cards = use.queries.find_cards
         self.card_history = use.queries.card_history
         self.customer_card_history = use.queries.customer_card_history
