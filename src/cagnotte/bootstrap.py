@@ -9,6 +9,7 @@ from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
 from cagnotte.crm.card import CustomerCards
+from cagnotte.crm.privacy import PersonalData
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.unit_of_work import UnitsOfWork
@@ -50,6 +51,7 @@ class Services:
     checkout: Checkout
     statistics: CheckStatistics
     customer_cards: CustomerCards
+    personal_data: PersonalData
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -149,6 +151,7 @@ def bootstrap(
         ),
         statistics=CheckStatistics(database),
         customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
+        personal_data=PersonalData(database, clock, ledger),
         catalogue=catalogue,
         webhooks=webhooks,
     )

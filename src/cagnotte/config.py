@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cagnotte.security.hash_keys import parse_keys
@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # unset, a key is made once and kept in the database.
     gift_card_number_key: str | None = None
     bonus_code_key: str | None = None
+    # Members with no check and no change for this many years are erased by the
+    # retention job (crm/privacy.py: personal data anonymised, books kept); unset: never.
+    retention_years: int | None = Field(None, ge=1, le=100)
     # A check refund giving back more than this (minor units of the check's
     # currency) needs a manager; a cashier or register key may refund up to it.
     check_refund_cashier_max_minor: int = 50_000

@@ -51,6 +51,14 @@ def run_locked(
             raise
 
 
+def erase_inactive(services: Services) -> dict[str, int]:
+    """Members inactive past the retention setting, anonymised (none when it is unset)."""
+    years = services.settings.retention_years
+    if years is None:
+        return {}
+    return {"members_erased": services.personal_data.erase_inactive(years)}
+
+
 def deliver_mail(services: Services) -> dict[str, int]:
     """Send the outbox's due mail, and wipe the development file outbox's old files."""
     delivered = services.outbox.deliver_due()
@@ -81,6 +89,7 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
         "attempt_limits",
         lambda services: {"attempt_limits_forgotten": services.attempts.forget_spent()},
     ),
+    ("retention", lambda services: erase_inactive(services)),
     ("mail", deliver_mail),
 )
 

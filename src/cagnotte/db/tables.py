@@ -330,6 +330,8 @@ customers = Table(
     # A platform-wide status: a blocked customer may use no platform feature.
     Column("status", String(16), nullable=False, server_default=text("'active'")),
     created_at_column(),
+    # When its personal data were erased (crm/privacy.py): the row stays, a pseudonym.
+    Column("erased_at", UTCDateTime),
     UniqueConstraint("phone"),
     UniqueConstraint("email"),
     CheckConstraint("phone IS NOT NULL OR email IS NOT NULL", name="contact"),
@@ -358,6 +360,8 @@ memberships = Table(
     Column("search_name", String(210), nullable=False, server_default=text("''")),
     created_at_column(),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When its personal data were erased: its id goes on naming its accounts and checks.
+    Column("erased_at", UTCDateTime),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "customer_id"),
     CheckConstraint("status IN ('active', 'blocked')", name="status"),

@@ -652,6 +652,43 @@ class CustomerOwnAtA:
 
 
 @dataclass(frozen=True)
+class CustomerErasesOnlySelf:
+    """Dave, a member at B only, erases himself: keys get 401; Alice at A keeps her data."""
+
+    def run(self, world: World, method: str, path: str) -> None:
+        for caller in ("owner", "manager", "register"):
+            assert_problem(
+                world.client.request(method, path, headers=keyed(getattr(world.b, caller))),
+                401,
+                "unauthenticated",
+            )
+        dave = world.client.post(
+            "/v1/customers",
+            json={"phone": "+420601000777", "email": "dave@example.com", "accept_terms": True},
+            headers=world.b.register,
+        )
+        assert dave.status_code == 201, dave.text
+        # Signed in without the mail (delivering the outbox would move A's webhooks).
+        auth = world.services.auth
+        with world.services.database.transaction() as connection:
+            dave_id = connection.execute(
+                select(memberships.c.customer_id).where(
+                    memberships.c.id == uuid.UUID(dave.json()["id"])
+                )
+            ).scalar_one()
+            session = auth._open_session(
+                connection, "customer", dave_id, None, timedelta(hours=1)
+            ).token
+        response = world.client.request(method, path, headers=keyed(bearer(session)))
+        assert response.status_code == 200, response.text
+        alice = world.client.get(
+            f"/v1/customers/{world.ids['customer_id']}", headers=world.a.owner
+        ).json()
+        assert alice["phone"] and alice.get("erased_at") is None, alice
+        assert_problem(world.client.get("/v1/me", headers=bearer(session)), 401, "unauthenticated")
+
+
+@dataclass(frozen=True)
 class OfflineBatchAimedAtA:
     """B replays a batch naming A's customer, with A's check's key: refused, nothing of A."""
 
@@ -984,6 +1021,10 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("GET", "/v1/statistics/checks"): StatisticsOfA(),
     ("GET", "/v1/statistics/checks/export"): StatisticsOfA(export=True),
     ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
+    ("GET", "/v1/me/personal-data"): CustomerOwn(),
+    ("POST", "/v1/me/erasure"): CustomerErasesOnlySelf(),
+    ("GET", "/v1/customers/{customer_id}/personal-data"): Reach(),
+    ("POST", "/v1/customers/{customer_id}/erasure"): Reach(body={}),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),
     ("POST", "/v1/bonus-campaigns"): Create(
         body={

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from fastapi.encoders import jsonable_encoder
 
 from cagnotte.api.deps import Caller, ServicesDep
 from cagnotte.api.routes.accounts import account_out
+from cagnotte.api.routes.me import ErasureOut
 from cagnotte.api.schemas import (
     AccountOut,
     CustomerEnrol,
@@ -96,6 +98,22 @@ def get_customer_card(
     """The customer card: visits, spending, each program's standing, open credits, the
     latest checks; from the ledger and the recorded checks, right after refunds."""
     return CustomerCardOut.of(services.customer_cards.card(caller, customer_id))
+
+
+@router.get("/{customer_id}/personal-data")
+def export_customer_personal_data(
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> dict[str, Any]:
+    """Everything held on the member here, as JSON (their request under the GDPR)."""
+    return jsonable_encoder(services.personal_data.export_membership(caller, customer_id))
+
+
+@router.post("/{customer_id}/erasure")
+def erase_customer(customer_id: uuid.UUID, caller: Caller, services: ServicesDep) -> ErasureOut:
+    """Erase the member's personal data (on their request); balances and history stay under
+    the membership's id, and neither their phone nor their e-mail finds them any more.
+    Erasing again answers the first erasure's time. It cannot be undone."""
+    return ErasureOut(erased_at=services.personal_data.erase_membership(caller, customer_id))
 
 
 @router.get("/{customer_id}/accounts")

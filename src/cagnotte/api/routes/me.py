@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from cagnotte import errors
@@ -91,3 +92,23 @@ def issue_member_token(
     """A short-lived code naming the customer's membership at this merchant."""
     token, expires_at = services.customers.member_token(customer.customer_id, merchant_id)
     return MemberTokenOut(token=token, expires_at=expires_at)
+
+
+class ErasureOut(BaseModel):
+    erased_at: datetime = Field(description="When the personal data were erased.")
+
+
+@router.get("/me/personal-data")
+def export_my_personal_data(customer: Customer, services: ServicesDep) -> dict[str, Any]:
+    """Everything held on the signed-in customer (the identity and every membership), as JSON."""
+    return jsonable_encoder(services.personal_data.export_customer(customer.customer_id))
+
+
+@router.post("/me/erasure")
+def erase_me(customer: Customer, services: ServicesDep) -> ErasureOut:
+    """Erase the signed-in customer's personal data at every merchant, and sign them out.
+
+    Balances and history stay under the memberships' ids (pseudonyms); the phone
+    and e-mail no longer find anybody. It cannot be undone.
+    """
+    return ErasureOut(erased_at=services.personal_data.erase_customer(customer.customer_id))

@@ -62,6 +62,9 @@ class CustomerOut(BaseModel):
     last_visit_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    erased_at: datetime | None = Field(
+        None, description="When the member's personal data were erased (then all null)."
+    )
 
     @classmethod
     def of(cls, membership: dict) -> CustomerOut:
