@@ -9,6 +9,7 @@ from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
 from cagnotte.crm.card import CustomerCards
+from cagnotte.crm.consents import Consents
 from cagnotte.crm.privacy import PersonalData
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
@@ -52,6 +53,7 @@ class Services:
     statistics: CheckStatistics
     customer_cards: CustomerCards
     personal_data: PersonalData
+    consents: Consents
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -152,6 +154,7 @@ def bootstrap(
         statistics=CheckStatistics(database),
         customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
         personal_data=PersonalData(database, clock, ledger),
+        consents=Consents(database, clock),
         catalogue=catalogue,
         webhooks=webhooks,
     )

@@ -160,6 +160,11 @@ RefundExceedsCheck = _error(
     "refund_exceeds_check", "The refund gives back more than is left of the check."
 )
 
+# Customers
+UnsubscribeLinkInvalid = _error(
+    "unsubscribe_link_invalid", "This unsubscribe link is not valid: it may have been altered."
+)
+
 
 # Catalogue
 ProductSkuExists = _error("product_sku_exists", "A product with this SKU exists already.")

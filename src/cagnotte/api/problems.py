@@ -80,6 +80,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "payout_already_paid": 409,
     "refund_exceeds_check": 422,
     "member_token_invalid": 422,
+    "unsubscribe_link_invalid": 404,
     "product_sku_exists": 409,
     "category_name_taken": 409,
     "category_cycle": 409,

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
+from cagnotte.crm.consents import caller_source, record_consents
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID, accounts, customers, memberships
@@ -87,8 +88,10 @@ class CustomerService:
                     membership_id = uuid.uuid4()
                     values = {key: profile.get(key) for key in PROFILE_FIELDS}
                     values["email"] = values["email"] or email
-                    values["consent_marketing_email"] = bool(values["consent_marketing_email"])
-                    values["consent_marketing_sms"] = bool(values["consent_marketing_sms"])
+                    # Given below, with their proof (crm/consents.py).
+                    consents = _consent_changes(values)
+                    values["consent_marketing_email"] = False
+                    values["consent_marketing_sms"] = False
                     connection.execute(
                         insert(memberships).values(
                             merchant_id=caller.merchant_id,
@@ -102,6 +105,15 @@ class CustomerService:
                             consent_terms_at=now if accept_terms else None,
                             **values,
                         )
+                    )
+                    record_consents(
+                        connection,
+                        caller.merchant_id,
+                        membership_id,
+                        consents,
+                        source=caller_source(caller),
+                        text_version=None,
+                        now=now,
                     )
                     record_audit(
                         connection,
@@ -197,13 +209,24 @@ class CustomerService:
         with self.database.transaction() as connection:
             current = self._membership(connection, caller.merchant_id, membership_id)
             merged = {**current, **changes}
+            consents = _consent_changes(changes)
+            profile = {k: v for k, v in changes.items() if not k.startswith("consent_")}
             connection.execute(
                 update(memberships)
                 .where(
                     memberships.c.merchant_id == caller.merchant_id,
                     memberships.c.id == membership_id,
                 )
-                .values(search_name=_search_name(merged), updated_at=self.clock.now(), **changes)
+                .values(search_name=_search_name(merged), updated_at=self.clock.now(), **profile)
+            )
+            record_consents(
+                connection,
+                caller.merchant_id,
+                membership_id,
+                consents,
+                source=caller_source(caller),
+                text_version=None,
+                now=self.clock.now(),
             )
             record_audit(
                 connection,
@@ -499,6 +522,18 @@ def _membership_view(row: Any) -> dict[str, Any]:
     view = dict(row)
     view.pop("search_name", None)
     return view
+
+
+def _consent_changes(values: dict[str, Any]) -> dict[str, bool]:
+    """The consent flags a profile sets, by channel (an absent or null one changes nothing)."""
+    return {
+        channel: bool(values[column])
+        for channel, column in (
+            ("email", "consent_marketing_email"),
+            ("sms", "consent_marketing_sms"),
+        )
+        if values.get(column) is not None
+    }
 
 
 def _search_name(values: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from cagnotte.catalogue import tables as _catalogue  # noqa: F401
 from cagnotte.checkout import tables as _checkout  # noqa: F401
+from cagnotte.crm import tables as _crm  # noqa: F401
 from cagnotte.db.tables import metadata
 from cagnotte.outbox import tables as _outbox  # noqa: F401
 from cagnotte.programs.bonus_codes import tables as _bonus_codes  # noqa: F401

@@ -354,6 +354,8 @@ memberships = Table(
     Column("address", String(500)),
     Column("consent_marketing_email", Boolean, nullable=False, server_default=text("false")),
     Column("consent_marketing_sms", Boolean, nullable=False, server_default=text("false")),
+    # Phone canvassing only for those who asked to be called back (crm/consents.py).
+    Column("consent_phone_callback", Boolean, nullable=False, server_default=text("false")),
     Column("consent_terms_at", UTCDateTime),
     Column("last_visit_at", UTCDateTime),
     # Lower-cased "first last" for case-insensitive search on both databases.

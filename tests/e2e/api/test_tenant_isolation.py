@@ -54,6 +54,9 @@ ALPHA_SKU = "ALPHA-ESPRESSO"
 # Routes anyone may call: health, and the customer sign-in (which reveals nothing).
 PUBLIC_OPERATIONS = {
     ("GET", "/healthz"),
+    # A signed token names the member and channel: tests/e2e/loyalty/test_consents.py
+    # shows a forged or altered one refused.
+    ("POST", "/v1/unsubscribe/{token}"),
     ("POST", "/v1/customer-sign-in/codes"),
     ("POST", "/v1/customer-sign-in/sessions"),
 }
@@ -1023,6 +1026,11 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
     ("GET", "/v1/me/personal-data"): CustomerOwn(),
     ("POST", "/v1/me/erasure"): CustomerErasesOnlySelf(),
+    ("POST", "/v1/me/consents"): CustomerOwn(
+        body={"merchant_id": "{merchant_id}", "email": False}, status=404, code="not_found"
+    ),
+    ("GET", "/v1/customers/{customer_id}/consents"): Reach(),
+    ("POST", "/v1/customers/{customer_id}/consents"): Reach(body={"email": False}),
     ("GET", "/v1/customers/{customer_id}/personal-data"): Reach(),
     ("POST", "/v1/customers/{customer_id}/erasure"): Reach(body={}),
     ("POST", "/v1/checks/{check_id}/refunds"): Reach(body={}, idempotency_key="refund-1"),

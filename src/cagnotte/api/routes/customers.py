@@ -19,6 +19,7 @@ from cagnotte.api.schemas import (
     ProfileChange,
 )
 from cagnotte.api.schemas.customer_card import CustomerCardOut
+from cagnotte.api.schemas.customers import ConsentChange, ConsentsOut
 
 # PostgreSQL cannot compare text with U+0000 in it.
 NO_NUL_CHARACTER = r"^[^\x00]*$"
@@ -98,6 +99,30 @@ def get_customer_card(
     """The customer card: visits, spending, each program's standing, open credits, the
     latest checks; from the ledger and the recorded checks, right after refunds."""
     return CustomerCardOut.of(services.customer_cards.card(caller, customer_id))
+
+
+@router.get("/{customer_id}/consents")
+def get_customer_consents(
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> ConsentsOut:
+    """The member's consent per channel, and every change with its source and text."""
+    return ConsentsOut(**services.consents.of_member(caller, customer_id))
+
+
+@router.post("/{customer_id}/consents")
+def change_customer_consents(
+    customer_id: uuid.UUID, body: ConsentChange, caller: Caller, services: ServicesDep
+) -> ConsentsOut:
+    """Record the member's choice (given at the register or to the back office)."""
+    return ConsentsOut(
+        **services.consents.change(
+            caller,
+            customer_id,
+            body.changes(),
+            source=body.source,
+            text_version=body.text_version,
+        )
+    )
 
 
 @router.get("/{customer_id}/personal-data")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,8 @@ from cagnotte.api.schemas import (
     SignInCodeVerify,
     TransferPage,
 )
+from cagnotte.api.schemas.base import Strict, example
+from cagnotte.api.schemas.customers import ConsentsOut
 from cagnotte.bootstrap import Services
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account
@@ -112,3 +114,48 @@ def erase_me(customer: Customer, services: ServicesDep) -> ErasureOut:
     and e-mail no longer find anybody. It cannot be undone.
     """
     return ErasureOut(erased_at=services.personal_data.erase_customer(customer.customer_id))
+
+
+@example({"merchant_id": "5b0f3c1e-8d2a-4f6b-9c7e-1a2b3c4d5e6f", "email": False})
+class OwnConsentChange(Strict):
+    """The customer's own choice at one merchant (withdrawal at any time)."""
+
+    merchant_id: uuid.UUID
+    email: bool | None = None
+    sms: bool | None = None
+    phone: bool | None = Field(None, description="Ask to be called back (or stop it).")
+    text_version: str | None = Field(None, max_length=40)
+
+
+@router.post("/me/consents")
+def change_my_consents(
+    body: OwnConsentChange, customer: Customer, services: ServicesDep
+) -> ConsentsOut:
+    """Give or withdraw consent to marketing at one of the customer's merchants."""
+    changes = {
+        channel: value
+        for channel, value in (("email", body.email), ("sms", body.sms), ("phone", body.phone))
+        if value is not None
+    }
+    return ConsentsOut(
+        **services.consents.change_own(
+            customer.customer_id, body.merchant_id, changes, body.text_version
+        )
+    )
+
+
+class UnsubscribedOut(BaseModel):
+    merchant_id: uuid.UUID
+    channel: str
+    granted: bool
+
+
+@router.post("/unsubscribe/{token}")
+def unsubscribe(
+    token: Annotated[str, Path(max_length=200)], services: ServicesDep
+) -> UnsubscribedOut:
+    """One-click unsubscribe (RFC 8058): the link of a marketing mail withdraws its consent.
+
+    No sign-in: the link's signed token names the member and the channel.
+    """
+    return UnsubscribedOut(**services.consents.unsubscribe(token))

@@ -129,3 +129,50 @@ class ProgramStandingOut(BaseModel):
 class WalletOut(BaseModel):
     asset_code: str
     available_minor: int
+
+
+ConsentSource = Literal["register", "import", "back_office", "api"]
+
+
+@example({"email": True, "sms": False, "text_version": "2026-09"})
+class ConsentChange(Strict):
+    """The member's choice per channel (a channel left out does not change)."""
+
+    email: bool | None = Field(None, description="Marketing e-mails.")
+    sms: bool | None = Field(None, description="Marketing text messages.")
+    phone: bool | None = Field(
+        None, description="Calls: only when the customer asked to be called back."
+    )
+    source: ConsentSource | None = Field(
+        None, description="Where it was given; by default the caller's (register, back office)."
+    )
+    text_version: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="The version of the text the customer agreed to."
+    )
+
+    def changes(self) -> dict[str, bool]:
+        return {
+            channel: value
+            for channel, value in (("email", self.email), ("sms", self.sms), ("phone", self.phone))
+            if value is not None
+        }
+
+
+class ChannelConsentOut(BaseModel):
+    granted: bool
+    since: datetime | None
+    source: str | None
+    text_version: str | None
+
+
+class ConsentEventOut(BaseModel):
+    channel: Literal["email", "sms", "phone"]
+    granted: bool
+    source: str
+    text_version: str | None
+    created_at: datetime
+
+
+class ConsentsOut(BaseModel):
+    current: dict[Literal["email", "sms", "phone"], ChannelConsentOut]
+    history: list[ConsentEventOut]
