@@ -11,6 +11,7 @@ from cagnotte.config import Settings
 from cagnotte.crm.card import CustomerCards
 from cagnotte.crm.consents import Consents
 from cagnotte.crm.privacy import PersonalData
+from cagnotte.crm.segments import Segments
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.unit_of_work import UnitsOfWork
@@ -54,6 +55,7 @@ class Services:
     customer_cards: CustomerCards
     personal_data: PersonalData
     consents: Consents
+    segments: Segments
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -155,6 +157,7 @@ def bootstrap(
         customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
         personal_data=PersonalData(database, clock, ledger),
         consents=Consents(database, clock),
+        segments=Segments(database, clock, loyalty),
         catalogue=catalogue,
         webhooks=webhooks,
     )

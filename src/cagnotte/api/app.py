@@ -24,6 +24,7 @@ from cagnotte.api.routes import (
     loyalty,
     me,
     merchants,
+    segments,
     statistics,
     wallets,
     webhooks,
@@ -89,6 +90,7 @@ def create_app(services: Services) -> FastAPI:
         loyalty,
         checks,
         catalogue,
+        segments,
         statistics,
         webhooks,
     ):

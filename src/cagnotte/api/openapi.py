@@ -210,6 +210,12 @@ ACCESS: dict[str, Access] = {
     "list_checks": Access("cashier", (400,)),
     "get_check": Access("cashier"),
     "get_check_statistics": Access("manager", (400,)),
+    "create_segment": Access("manager", (404, 409)),
+    "list_segments": Access("cashier"),
+    "get_segment": Access("cashier"),
+    "update_segment": Access("manager"),
+    "delete_segment": Access("manager"),
+    "list_segment_members": Access("cashier", (400,)),
     "export_check_statistics": Access("manager", (400,)),
     "refund_check": Access("cashier"),
     # Catalogue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Table,
     Uuid,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from cagnotte.db.tables import merchant_id_column, metadata
 from cagnotte.db.types import UTCDateTime
@@ -47,4 +49,19 @@ Index(
     consent_events.c.merchant_id,
     consent_events.c.membership_id,
     consent_events.c.created_at,
+)
+
+# A merchant's customer segments: a name and filters (crm/segments.py), counted
+# live. Deleted ones are kept (a rule or a campaign may still name them).
+segments = Table(
+    "segments",
+    metadata,
+    merchant_id_column(),
+    Column("id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("definition", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    PrimaryKeyConstraint("merchant_id", "id"),
 )

@@ -169,6 +169,7 @@ def build_world(
     add_loyalty_program(world)
     add_catalogue(world)
     add_webhook_endpoint(world)
+    add_segment(world)
     # Strings that must never show in anything B (or Bob) reads (not the short PINs,
     # which may turn up by chance inside any id).
     world.secrets = [
@@ -402,6 +403,17 @@ def add_catalogue(world: World) -> None:
     )
     assert product.status_code == 201, product.text
     world.ids.update({"category_id": hot.json()["id"], "product_id": product.json()["id"]})
+
+
+def add_segment(world: World) -> None:
+    """A's segment of its customers with a wallet payment (Alice is in it)."""
+    segment = world.client.post(
+        "/v1/segments",
+        json={"name": "Alpha regulars", "definition": {"visits_min": 0}},
+        headers=world.a.manager,
+    )
+    assert segment.status_code == 201, segment.text
+    world.ids["segment_id"] = segment.json()["id"]
 
 
 def add_webhook_endpoint(world: World) -> None:
@@ -1022,6 +1034,12 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ),
     ("GET", "/v1/checks/{check_id}"): Reach(),
     ("GET", "/v1/statistics/checks"): StatisticsOfA(),
+    ("POST", "/v1/segments"): Create(body={"name": "B's", "definition": {"visits_min": 1}}),
+    ("GET", "/v1/segments"): Listing(),
+    ("GET", "/v1/segments/{segment_id}"): Reach(),
+    ("PUT", "/v1/segments/{segment_id}"): Reach(body={"name": "Mine", "definition": {}}),
+    ("DELETE", "/v1/segments/{segment_id}"): Reach(),
+    ("GET", "/v1/segments/{segment_id}/members"): Reach(),
     ("GET", "/v1/statistics/checks/export"): StatisticsOfA(export=True),
     ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
     ("GET", "/v1/me/personal-data"): CustomerOwn(),
