@@ -110,6 +110,7 @@ def bootstrap(
     )
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
+    segments = Segments(database, clock, loyalty)
     wallets = WalletService(database, clock, ledger, customers, units, webhooks=webhooks)
     catalogue = CatalogueService(database, units)
     return Services(
@@ -152,12 +153,13 @@ def bootstrap(
             catalogue=catalogue,
             refund_cashier_max_minor=settings.check_refund_cashier_max_minor,
             gift_cards=gift_cards,
+            segments=segments,
         ),
         statistics=CheckStatistics(database),
         customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
         personal_data=PersonalData(database, clock, ledger),
         consents=Consents(database, clock),
-        segments=Segments(database, clock, loyalty),
+        segments=segments,
         catalogue=catalogue,
         webhooks=webhooks,
     )

@@ -57,6 +57,7 @@ from cagnotte.checkout.pricing import (
 from cagnotte.checkout.tables import check_effects, check_lines, check_refunds, checks
 from cagnotte.checkout.usage import local_day, member_facts, record_usage, take_back_usage
 from cagnotte.clock import Clock
+from cagnotte.crm.segments import Segments
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
 from cagnotte.db.rows import merchant_row
@@ -220,6 +221,7 @@ class Checkout:
         catalogue: CatalogueService | None = None,
         refund_cashier_max_minor: int = 50_000,
         gift_cards: GiftCardService | None = None,
+        segments: Segments | None = None,
     ) -> None:
         self.database = database
         self.clock = clock
@@ -231,6 +233,7 @@ class Checkout:
         self.catalogue = catalogue
         self.refund_cashier_max_minor = refund_cashier_max_minor
         self.gift_cards = gift_cards
+        self.segments = segments
         self._stores_seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
 
     # Use cases -------------------------------------------------------------------
@@ -809,13 +812,29 @@ class Checkout:
     ) -> CustomerFacts:
         if request.membership_id is None:
             return ANONYMOUS
-        return member_facts(
+        facts = member_facts(
             connection,
             merchant_id,
             request.membership_id,
             prepared.moment,
             time_zone=TIME_ZONE,
             counted=bool(prepared.rules.counted),
+        )
+        named = frozenset(prepared.rules.by_segment)
+        if not named or self.segments is None:
+            return facts
+        # Only the segments the merchant's rules name are asked about.
+        return replace(
+            facts,
+            segment_ids=frozenset(
+                str(segment_id)
+                for segment_id in self.segments.of_member(
+                    connection,
+                    merchant_id,
+                    request.membership_id,
+                    frozenset(uuid.UUID(segment_id) for segment_id in named),
+                )
+            ),
         )
 
     def _count_usage(

@@ -13,6 +13,8 @@ coffee card of 5 stamps (the cheapest coffee free). Éloïse:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.e2e.api.conftest import enrol, top_up
@@ -44,14 +46,16 @@ def commit(client, merchant, key, member, lines) -> dict:
     return response.json()
 
 
-def test_the_card_adds_up_visits_spending_programs_and_credits(client, merchant, eloise):
+def test_the_card_adds_up_visits_spending_programs_and_credits(client, merchant, eloise, clock):
     points = program(client, merchant, kind="points", name="Café points")
     card_program = program(
         client, merchant, kind="stamps", name="Coffee card", stamp_card={"size": 5}
     )
     commit(client, merchant, "c1", eloise, [{**COFFEE, "quantity": 3}])
+    clock.advance(timedelta(minutes=5))
     second = commit(client, merchant, "c2", eloise, [{**COFFEE, "quantity": 2}, CAKE])
     assert second["discount_minor"] == 5_000
+    clock.advance(timedelta(minutes=5))
     cake = commit(client, merchant, "c3", eloise, [CAKE])
     refund = client.post(
         f"/v1/checks/{cake['id']}/refunds",

@@ -186,3 +186,38 @@ def test_a_segment_is_renamed_changed_and_deleted(client, merchant, cafe):
     )
     assert client.get(f"/v1/segments/{segment['id']}", headers=merchant.register).status_code == 404
     assert client.get("/v1/segments", headers=merchant.register).json() == []
+
+
+def test_a_rule_for_a_segment_gives_only_to_its_members(client, merchant, cafe):
+    segment = client.post(
+        "/v1/segments",
+        json={"name": "Regulars", "definition": {"visits_min": 2}},
+        headers=merchant.manager,
+    ).json()
+    rule = client.post(
+        f"/v1/loyalty-programs/{cafe['points']['id']}/rules",
+        json={
+            "name": "100 points for regulars",
+            "benefit": {"kind": "fixed_bonus", "units": 100},
+            "segment_ids": [segment["id"]],
+        },
+        headers=merchant.manager,
+    )
+    assert rule.status_code == 201, rule.text
+
+    def bonus(member) -> int:
+        quote = client.post(
+            "/v1/checks/quotes",
+            json={"currency": "CZK", "customer_id": member["id"], "lines": [line(10_000)]},
+            headers=merchant.register,
+        ).json()
+        return sum(e["units"] for e in quote["effects"] if e["rule_id"] == rule.json()["id"])
+
+    assert bonus(cafe["anna"]) == 100  # two visits
+    assert bonus(cafe["boris"]) == 0  # one
+    anonymous = client.post(
+        "/v1/checks/quotes",
+        json={"currency": "CZK", "lines": [line(10_000)]},
+        headers=merchant.register,
+    ).json()
+    assert all(e["rule_id"] != rule.json()["id"] for e in anonymous["effects"])

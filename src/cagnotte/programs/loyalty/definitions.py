@@ -220,6 +220,11 @@ class RuleDefinition(_Strict):
     scope: ScopeIn = Field(default_factory=ScopeIn)
     windows: list[WindowIn] = Field(default_factory=list, max_length=20)
     store_ids: list[uuid.UUID] = Field(default_factory=list, max_length=LIST_MAX)
+    segment_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=LIST_MAX,
+        description="Only for members in one of these segments (GET /v1/segments).",
+    )
     channels: list[Literal["register", "kiosk", "e_store", "customer_app", "third_party_api"]] = (
         Field(default_factory=list, max_length=5)
     )
@@ -274,6 +279,7 @@ def engine_rule(rule_id: uuid.UUID, program: LoyaltyProgram, definition: RuleDef
                 for window in definition.windows
             ),
             store_ids=_ids(definition.store_ids),
+            segment_ids=_ids(definition.segment_ids),
             channels=frozenset(Channel(channel) for channel in definition.channels),
             requirements=tuple(_requirement(item) for item in definition.requirements),
         ),
