@@ -45,3 +45,14 @@ def test_every_documented_request_is_a_route(client):  # noqa: F811
         ):
             unrouted.append(f"{page}: {method} {path}")
     assert not unrouted, unrouted
+
+
+def test_the_pages_the_readme_shows_answer(client):  # noqa: F811
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### The pages and the mail", 1)[1].split("\n## ", 1)[0]
+    shown = [path for path in re.findall(r"`(/[\w/-]*)`", section)]
+    assert {"/c", "/back-office", "/docs", "/redoc"} <= set(shown)
+    for path in shown:
+        # A page answers itself, or sends a visitor who is not signed in to sign in.
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code in (200, 303), (path, response.status_code)

@@ -32,7 +32,7 @@ from tests.e2e.api.concurrency import running_server
 ROOT = Path(__file__).resolve().parents[2]
 WALKTHROUGH = ROOT / "docs" / "walkthrough.md"
 CAPTCHA_ANSWER = "7KQ2PX"
-STEP_TIMEOUT_SECONDS = 600
+WALK_TIMEOUT_SECONDS = 300
 
 
 @dataclass
@@ -179,7 +179,7 @@ def test_the_walkthrough_runs_against_a_live_development_server(tmp_path: Path):
                 env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CAGNOTTE": url},
                 capture_output=True,
                 text=True,
-                timeout=STEP_TIMEOUT_SECONDS,
+                timeout=WALK_TIMEOUT_SECONDS,
             )
     finally:
         scheduler.stop()
