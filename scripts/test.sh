@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs the whole suite on SQLite and PostgreSQL.
 #   scripts/test.sh [pytest arguments]
-# System packages (PostgreSQL's server, Chromium for the browser tests) come from
-# Debian when missing; Python packages from PyPI. A throw-away PostgreSQL cluster
-# is started on 127.0.0.1 for the run and removed afterwards.
+# System packages (PostgreSQL's server, Chromium for the browser tests, curl and jq
+# for the walk-through) come from Debian when missing; Python packages from PyPI.
+# A throw-away PostgreSQL cluster is started on 127.0.0.1 for the run and removed
+# afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   missing+=(postgresql)
 fi
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The walk-through of docs/walkthrough.md, run by the tests, uses curl and jq.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 # A stock Debian or Ubuntu Python refuses pip outside a virtual environment
 # (PEP 668), and makes venvs only with its python3-venv package.
 if [ ! -x .venv/bin/python ] && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then

@@ -136,7 +136,7 @@ def bootstrap(
             captchas,
             mail_from=settings.mail_from,
             bonus_value_max_minor=settings.bonus_value_max_minor,
-            platform_bank_account=settings.platform_bank_account,
+            platform_bank_account=settings.campaign_bank_account,
             units=units,
             code_keys=settings.bonus_code_keys,
             attempts=attempts,

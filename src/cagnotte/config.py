@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cagnotte.security.hash_keys import parse_keys
 
+# Stands in for CAGNOTTE_PLATFORM_BANK_ACCOUNT in development: all zeros, no bank's.
+DEVELOPMENT_BANK_ACCOUNT = "0000000000/0000"
+
 
 class SettingsError(ValueError):
     """Settings the service refuses to start with; the message names the variables."""
@@ -62,7 +65,10 @@ class Settings(BaseSettings):
     # (JSON in the environment, e.g. CAGNOTTE_BONUS_VALUE_MAX_MINOR='{"CZK": 500000}').
     bonus_value_max_minor: dict[str, int] = {"CZK": 500_000, "EUR": 20_000}
     # Where merchants send campaign funds by bank transfer (with the variable symbol).
-    platform_bank_account: str = "72887288/0300"
+    # No default: a real-looking one would send merchants' money to a stranger. Unset
+    # in production, requesting a campaign is refused (platform_bank_account_missing);
+    # development shows DEVELOPMENT_BANK_ACCOUNT, which is nobody's.
+    platform_bank_account: str | None = None
     # The keys gift card numbers (HMAC-SHA256) and bonus codes (BLAKE2b) are hashed
     # and looked up by: each at least 32 random bytes as hex or base64 (`python -c
     # 'import secrets; print(secrets.token_urlsafe(32))'`), several separated by
@@ -88,6 +94,14 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def campaign_bank_account(self) -> str | None:
+        """The account shown in campaigns' funding instructions: the setting, or in
+        development an example that is nobody's; None when production has none."""
+        if self.platform_bank_account:
+            return self.platform_bank_account
+        return DEVELOPMENT_BANK_ACCOUNT if self.is_development else None
 
     @field_validator("gift_card_number_key", "bonus_code_key")
     @classmethod

@@ -85,6 +85,12 @@ InvalidBankAccount = _error(
 )
 BonusValueTooHigh = _error("bonus_value_too_high", "The value of each bonus exceeds the cap.")
 CampaignNotFound = _error("campaign_not_found", "No such campaign.")
+# The platform's state, not the request's: no retry helps until the operator sets it.
+PlatformBankAccountMissing = _error(
+    "platform_bank_account_missing",
+    "Bonus campaigns cannot be requested: the platform has no bank account to be paid to "
+    "(CAGNOTTE_PLATFORM_BANK_ACCOUNT).",
+)
 CampaignNotAwaitingFunding = _error(
     "campaign_not_awaiting_funding", "The campaign is not waiting for funds."
 )

@@ -67,6 +67,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_bank_account": 422,
     "bonus_value_too_high": 422,
     "campaign_not_found": 404,
+    "platform_bank_account_missing": 409,
     "campaign_not_awaiting_funding": 409,
     "campaign_not_active": 409,
     "codes_already_downloaded": 410,

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from cagnotte.config import DEVELOPMENT_BANK_ACCOUNT
 from cagnotte.db.tables import account_balances, accounts, transfers
 from cagnotte.jobs import run_due_jobs
 from cagnotte.programs.bonus_codes.codes import CODE_ALPHABET, CODE_LENGTH
@@ -27,7 +28,7 @@ def test_a_request_states_the_amount_and_how_to_pay_and_generates_nothing(
     assert campaign["status"] == "awaiting_funding"
     assert campaign["funding"]["required_minor"] == 1_000_000
     assert campaign["funding"]["outstanding_minor"] == 1_000_000
-    assert campaign["funding"]["bank_account"] == "72887288/0300"
+    assert campaign["funding"]["bank_account"] == DEVELOPMENT_BANK_ACCOUNT
     assert len(campaign["funding"]["variable_symbol"]) == 10
     with services.database.read() as connection:
         assert connection.execute(select(func.count()).select_from(bonus_codes)).scalar() == 0

@@ -135,7 +135,7 @@ def test_a_campaign_view_comes_back_whole_from_its_stored_answer():
     campaign = a_campaign(status="settled", rest_minor=60_000, settled_at=NOW)
     view = CampaignView(
         campaign=campaign,
-        funding=CampaignFunding(100_000, 100_000, 0, "72887288/0300", campaign.variable_symbol),
+        funding=CampaignFunding(100_000, 100_000, 0, "0000000000/0000", campaign.variable_symbol),
         escrow_balance_minor=0,
         report=campaign_report(campaign, codes_issued=5, codes_redeemed=2),
         plain_codes_available=False,

@@ -51,7 +51,10 @@ class Funding(BaseModel):
     required_minor: int
     funded_minor: int
     outstanding_minor: int
-    bank_account: str = Field(description="Pay by bank transfer to this account …")
+    bank_account: str | None = Field(
+        description="Pay by bank transfer to this account … (null while the platform has "
+        "none set: then no campaign can be requested)"
+    )
     variable_symbol: str = Field(description="… with this variable symbol (payment reference).")
 
 

@@ -36,7 +36,9 @@ class CampaignFunding:
     required_minor: int
     funded_minor: int
     outstanding_minor: int
-    bank_account: str
+    # None when the platform has no bank account set (no campaign is requested then,
+    # but those requested before still show their state).
+    bank_account: str | None
     variable_symbol: str
 
 
@@ -95,8 +97,14 @@ class Campaigns:
         self.settlement = settlement
 
     def request_campaign(self, caller: Principal, request: CampaignRequest) -> CampaignView:
-        """Ask for a campaign; nothing is generated until it is funded."""
+        """Ask for a campaign; nothing is generated until it is funded.
+
+        Refused with platform_bank_account_missing while the platform has no bank
+        account to tell the merchant to pay to.
+        """
         caller.require("manager")
+        if not self.context.settings.platform_bank_account:
+            raise errors.PlatformBankAccountMissing()
         with self.context.database.read() as connection:
             is_currency = repository.is_currency(connection, request.asset_code)
             head_office_email = repository.head_office_email(connection, caller.merchant_id)

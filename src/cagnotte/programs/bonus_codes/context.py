@@ -16,7 +16,6 @@ from cagnotte.security.platform_keys import HashKeySource
 
 CODES_PER_CAMPAIGN_MAX = 1_000_000
 DEFAULT_BONUS_VALUE_MAX_MINOR = {"CZK": 500_000, "EUR": 20_000}
-PLATFORM_BANK_ACCOUNT = "72887288/0300"
 # Plain codes are wiped this long after generation even if never downloaded.
 PLAIN_CODES_KEPT = timedelta(days=7)
 
@@ -30,8 +29,9 @@ class BonusSettings:
     bonus_value_max_minor: dict[str, int] = field(
         default_factory=lambda: dict(DEFAULT_BONUS_VALUE_MAX_MINOR)
     )
-    # Where merchants send a campaign's funds by bank transfer.
-    platform_bank_account: str = PLATFORM_BANK_ACCOUNT
+    # Where merchants send a campaign's funds by bank transfer; None when the platform
+    # has none set, and then no campaign may be requested.
+    platform_bank_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ from cagnotte.programs.bonus_codes.accounts import BonusAccounts
 from cagnotte.programs.bonus_codes.campaigns import CampaignRequest, Campaigns, CampaignView
 from cagnotte.programs.bonus_codes.context import (
     DEFAULT_BONUS_VALUE_MAX_MINOR,
-    PLATFORM_BANK_ACCOUNT,
     BonusContext,
     BonusSettings,
 )
@@ -50,7 +49,7 @@ class BonusCodeService:
         *,
         mail_from: str,
         bonus_value_max_minor: dict[str, int] | None = None,
-        platform_bank_account: str = PLATFORM_BANK_ACCOUNT,
+        platform_bank_account: str | None = None,
         units: UnitsOfWork | None = None,
         code_keys: Sequence[bytes] = (),
         attempts: AttemptLimiter | None = None,
