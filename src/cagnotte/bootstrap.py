@@ -8,6 +8,7 @@ from cagnotte.catalogue.service import CatalogueService
 from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
+from cagnotte.crm.campaigns import Campaigns
 from cagnotte.crm.card import CustomerCards
 from cagnotte.crm.consents import Consents
 from cagnotte.crm.privacy import PersonalData
@@ -56,6 +57,7 @@ class Services:
     personal_data: PersonalData
     consents: Consents
     segments: Segments
+    campaigns: Campaigns
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -111,6 +113,7 @@ def bootstrap(
     captchas = captchas or CaptchaService(database, clock)
     loyalty = LoyaltyPrograms(database, clock, ledger, units, merchants)
     segments = Segments(database, clock, loyalty)
+    consents = Consents(database, clock)
     wallets = WalletService(database, clock, ledger, customers, units, webhooks=webhooks)
     catalogue = CatalogueService(database, units)
     return Services(
@@ -158,8 +161,19 @@ def bootstrap(
         statistics=CheckStatistics(database),
         customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
         personal_data=PersonalData(database, clock, ledger),
-        consents=Consents(database, clock),
+        consents=consents,
         segments=segments,
+        campaigns=Campaigns(
+            database,
+            clock,
+            ledger,
+            outbox,
+            segments,
+            consents,
+            loyalty,
+            mail_from=settings.mail_from,
+            public_url=settings.public_url,
+        ),
         catalogue=catalogue,
         webhooks=webhooks,
     )

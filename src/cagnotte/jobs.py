@@ -90,6 +90,7 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
         lambda services: {"attempt_limits_forgotten": services.attempts.forget_spent()},
     ),
     ("retention", lambda services: erase_inactive(services)),
+    ("campaigns", lambda services: {"campaign_mails_queued": services.campaigns.send_due()}),
     ("mail", deliver_mail),
 )
 

@@ -17,6 +17,7 @@ from cagnotte.api.problems import install_problem_handlers
 from cagnotte.api.routes import (
     accounts,
     bonus_codes,
+    campaigns,
     catalogue,
     checks,
     customers,
@@ -90,6 +91,7 @@ def create_app(services: Services) -> FastAPI:
         loyalty,
         checks,
         catalogue,
+        campaigns,
         segments,
         statistics,
         webhooks,

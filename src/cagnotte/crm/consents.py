@@ -193,6 +193,15 @@ class Consents:
             )
         return {"merchant_id": merchant_id, "channel": channel, "granted": False}
 
+    def prepare_links(self) -> None:
+        """Make sure the links' key exists (it is made, once, in a transaction of its own:
+        call this before a transaction that writes links)."""
+        self._key()
+
+    def read_unsubscribe_token(self, token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
+        """The merchant, member and channel a link names (unsubscribe_link_invalid if not)."""
+        return self._read(token)
+
     def _read(self, token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
         prefix, _, body = token.partition(".")
         try:

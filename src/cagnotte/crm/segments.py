@@ -349,6 +349,10 @@ class Segments:
                 found.add(row.id)
         return frozenset(found)
 
+    def members_select(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
+        """The query of the segment's member ids now (a campaign fixes its recipients by it)."""
+        return self._members(merchant_id, definition)
+
     def _members(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
         account = None
         if definition.program_id is not None:

@@ -9,9 +9,11 @@ from sqlalchemy import (
     Column,
     ForeignKeyConstraint,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -64,4 +66,41 @@ segments = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deleted_at", UTCDateTime),
     PrimaryKeyConstraint("merchant_id", "id"),
+)
+
+# E-mail campaigns to a segment (crm/campaigns.py) and their recipients, fixed
+# when the send begins; a recipient's mail is an outbox message.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    merchant_id_column(),
+    Column("id", Uuid, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("segment_id", Uuid, nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("rate_per_hour", Integer, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    PrimaryKeyConstraint("merchant_id", "id"),
+    ForeignKeyConstraint(["merchant_id", "segment_id"], ["segments.merchant_id", "segments.id"]),
+    CheckConstraint("status IN ('draft', 'sending', 'sent')", name="status"),
+    CheckConstraint("rate_per_hour > 0", name="rate_positive"),
+)
+Index("ix_campaigns_status", campaigns.c.status)
+
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    merchant_id_column(),
+    Column("campaign_id", Uuid, nullable=False),
+    Column("membership_id", Uuid, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("outbox_id", Uuid),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "campaign_id", "membership_id"),
+    ForeignKeyConstraint(["merchant_id", "campaign_id"], ["campaigns.merchant_id", "campaigns.id"]),
+    CheckConstraint("status IN ('pending', 'queued', 'unsubscribed')", name="status"),
 )

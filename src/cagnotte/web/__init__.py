@@ -6,7 +6,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from cagnotte.web import back_office_pages, customer_pages, gift_card_pages, gift_cards
+from cagnotte.web import (
+    back_office_pages,
+    customer_pages,
+    gift_card_pages,
+    gift_cards,
+    unsubscribe_pages,
+)
 from cagnotte.web.rendering import STATIC_DIR, render
 from cagnotte.web.sessions import (
     CUSTOMER_PAGES_PATH,
@@ -26,6 +32,7 @@ def install_pages(app: FastAPI) -> None:
     app.include_router(back_office_pages.router)
     app.include_router(gift_card_pages.router)
     app.include_router(gift_cards.router)
+    app.include_router(unsubscribe_pages.router)
     app.add_exception_handler(SignInRequired, _send_to_sign_in)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, _refuse_form)  # type: ignore[arg-type]
 

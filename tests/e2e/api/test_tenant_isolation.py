@@ -414,6 +414,18 @@ def add_segment(world: World) -> None:
     )
     assert segment.status_code == 201, segment.text
     world.ids["segment_id"] = segment.json()["id"]
+    campaign = world.client.post(
+        "/v1/campaigns",
+        json={
+            "name": "Alpha news",
+            "segment_id": world.ids["segment_id"],
+            "subject": "Hello {{ first_name }}",
+            "body": "News from {{ merchant }}.",
+        },
+        headers=world.a.manager,
+    )
+    assert campaign.status_code == 201, campaign.text
+    world.ids["campaign_id"] = campaign.json()["id"]
 
 
 def add_webhook_endpoint(world: World) -> None:
@@ -536,7 +548,7 @@ class Reach:
     def _call(self, world: World, method: str, path: str, ids: dict[str, str], headers):
         ids = renamed(ids, self.rename)
         body = fill(self.body, ids)
-        url = world.path(path, ids) + self.query
+        url = world.path(path, ids) + self.query.format(**ids)
         return world.client.request(method, url, json=body, headers=keyed(headers))
 
 
@@ -1040,6 +1052,15 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/segments/{segment_id}"): Reach(body={"name": "Mine", "definition": {}}),
     ("DELETE", "/v1/segments/{segment_id}"): Reach(),
     ("GET", "/v1/segments/{segment_id}/members"): Reach(),
+    ("POST", "/v1/campaigns"): Reach(
+        body={"name": "x", "segment_id": "{segment_id}", "subject": "s", "body": "b"}
+    ),
+    ("GET", "/v1/campaigns/{campaign_id}"): Reach(),
+    ("GET", "/v1/campaigns/{campaign_id}/preview"): Reach(query="?customer_id={customer_id}"),
+    ("POST", "/v1/campaigns/{campaign_id}/test-sends"): Reach(
+        body={"customer_id": "{customer_id}", "email": "mallory@example.com"}
+    ),
+    ("POST", "/v1/campaigns/{campaign_id}/send"): Reach(),
     ("GET", "/v1/statistics/checks/export"): StatisticsOfA(export=True),
     ("POST", "/v1/me/member-tokens"): CustomerOwnAtA(),
     ("GET", "/v1/me/personal-data"): CustomerOwn(),
