@@ -81,6 +81,10 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
         "attempt_limits",
         lambda services: {"attempt_limits_forgotten": services.attempts.forget_spent()},
     ),
+    (
+        "return_window",
+        lambda services: {"earnings_posted": services.checkout.post_due_earnings()},
+    ),
     ("mail", deliver_mail),
 )
 

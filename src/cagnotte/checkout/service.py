@@ -39,7 +39,7 @@ from sqlalchemy import Connection, insert, select, update
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
-from cagnotte.checkout import earning, refunds, stamps
+from cagnotte.checkout import earning, pending, refunds, stamps
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -292,6 +292,7 @@ class Checkout:
                 plans.append(gift_card_plan)
             plans.extend(self._wallet_plans(prepared, quote))
             plans.append(self._check_rows(unit, request, check_id, quote))
+            plans.append(pending.pending_rows(check_id, request.membership_id, quote))
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
             result = commit_plans(self.ledger, unit, plans, kind="check")
@@ -362,6 +363,12 @@ class Checkout:
             idempotency=idempotency,
             encode=CheckRefund.as_json,
             replay=lambda _unit, stored: CheckRefund.from_json(stored.answer or {}),
+        )
+
+    def post_due_earnings(self, batch_size: int = pending.POSTING_BATCH_SIZE_MAX) -> int:
+        """Post what checks earned whose return window has ended (the job); how many."""
+        return pending.post_due_earnings(
+            self.database, self.units, self.ledger, self.clock.now(), batch_size
         )
 
     def get_check(self, caller: Principal, check_id: uuid.UUID) -> dict[str, Any]:
@@ -488,6 +495,9 @@ class Checkout:
         # What is given back first (spent points, a handed-in stamp card, wallet
         # payments), so that what is then taken back may count on it.
         giving_first = sorted(effect_rows, key=lambda row: row["kind"] in ("earn", "stamps"))
+        # Earnings still held for a return window are voided, not taken back.
+        held = pending.pending_of(connection, unit.merchant_id, check_id)
+        voided: dict[uuid.UUID, int] = {}
         for row in giving_first:
             effect = refunds.EffectState(
                 row["ordinal"],
@@ -505,11 +515,22 @@ class Checkout:
                 units, times = uncounted.get(uuid.UUID(row["rule_id"]), (0, 0))
                 whole = refunds.reversed_units(effect, states, after) == effect.units
                 uncounted[uuid.UUID(row["rule_id"])] = (units + due, max(times, int(whole)))
+            earning_held = held.get(row["transfer_id"])
+            if earning_held is not None and earning_held.status == "pending":
+                voided[row["transfer_id"]] = voided.get(row["transfer_id"], 0) + due
+                continue
             if row["kind"] in ("earn", "stamps"):
                 taken, shortfall = self._take_back(unit, original.credit_account_id, due, available)
                 if taken:
                     operations.append(
-                        Reverse(row["transfer_id"], taken, code=f"check_refund_{row['kind']}")
+                        Reverse(
+                            # Held then posted: the post is what credited the member.
+                            earning_held.posted_transfer_id
+                            if earning_held is not None and earning_held.posted_transfer_id
+                            else row["transfer_id"],
+                            taken,
+                            code=f"check_refund_{row['kind']}",
+                        )
                     )
                 kept_off += self._value_of(unit, row, shortfall)
                 continue
@@ -532,6 +553,7 @@ class Checkout:
             )
         refund_id = uuid.uuid4()
         operations = _one_reversal_per_transfer(operations)
+        operations += pending.void_refunded(unit, self.ledger, held, voided)
         result = (
             self.ledger.post_entry(unit.merchant_id, operations, kind="check_refund", unit=unit)
             if operations
@@ -863,7 +885,9 @@ class Checkout:
             budgets_left=budgets_left,
             time_zone=TIME_ZONE,
         )
-        earns = _sharing_transfers(earned.effects)
+        earns = pending.with_return_window(
+            _sharing_transfers(earned.effects), prepared.programs, prepared.moment
+        )
         payments: list[Effect] = []
         if request.gift_card is not None:
             payment = wallet_payment(
@@ -920,6 +944,14 @@ class Checkout:
                 issuance = budgets[effect.budget_id].account_id
             # Points or kitty paid, or a full stamp card handed in: from the member.
             paid = effect.kind in ("spend", "reward")
+            if effect.pending_until is not None and not paid:
+                # Earned in a return window: held until it ends (checkout/pending.py).
+                operations.append(
+                    pending.hold_for(
+                        effect, issuance, member.id, amounts[transfer_id], request.invoice_number
+                    )
+                )
+                continue
             operations.append(
                 Transfer(
                     member.id if paid else issuance,
@@ -1178,6 +1210,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
                 "transfer_id": str(effect.transfer_id),
                 "lines": [[share.line_index, share.amount] for share in effect.lines],
                 "expires_at": effect.expires_at.isoformat() if effect.expires_at else None,
+                "pending_until": effect.pending_until.isoformat() if effect.pending_until else None,
             }
             for effect in quote.effects
         ],
@@ -1237,6 +1270,9 @@ def quote_from_json(data: dict[str, Any]) -> Quote:
                 lines=tuple(LineShare(index, amount) for index, amount in effect["lines"]),
                 expires_at=datetime.fromisoformat(effect["expires_at"])
                 if effect["expires_at"]
+                else None,
+                pending_until=datetime.fromisoformat(effect["pending_until"])
+                if effect.get("pending_until")
                 else None,
             )
             for effect in data["effects"]

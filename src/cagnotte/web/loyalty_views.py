@@ -1,21 +1,24 @@
-"""The customer page's loyalty part: each program's balance, stamp card, expiring points.
+"""The customer page's loyalty part: each program's balance, stamp card, expiring points,
+points pending for a return window, and the member's tier.
 
 Read-only: a member's account is found among the accounts the ledger already
 has for the membership (none is opened by looking), by the purpose and asset
 a program gives its members' accounts. Points that expire are the member's
-lots with an end date, soonest first, as the ledger spends them.
+lots with an end date, soonest first, as the ledger spends them. Points still
+held for a check's return window are shown with the day they become spendable.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
 
 from cagnotte.bootstrap import Services
+from cagnotte.checkout.pending import member_pending
 from cagnotte.db.tables import lots
 from cagnotte.ledger import Account
 from cagnotte.programs.loyalty.admin import member_account_spec
@@ -32,6 +35,12 @@ class Expiring:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    amount: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ProgramView:
     """One program as its member sees it."""
 
@@ -43,6 +52,8 @@ class ProgramView:
     card_size: int | None
     expiring: list[Expiring]
     suspended: bool
+    # Earned in a return window: not spendable until then.
+    pending: list[Pending] = field(default_factory=list)
 
 
 def member_programs(
@@ -53,6 +64,8 @@ def member_programs(
 ) -> list[ProgramView]:
     """The merchant's programs (not deleted) with this member's standing in each."""
     views = []
+    with services.database.read() as connection:
+        held = member_pending(connection, merchant_id, membership_id)
     for program in services.loyalty.programs_for_checks(merchant_id):
         spec = member_account_spec(program, membership_id)
         account = next(
@@ -64,7 +77,12 @@ def member_programs(
             None,
         )
         units = services.ledger.balance(account).credit_balance if account is not None else 0
-        views.append(_view(services, program, account, units))
+        view = _view(services, program, account, units)
+        pending = [
+            Pending(_amount(services, program, held_units), until)
+            for held_units, until in held.get(program.id, [])
+        ]
+        views.append(replace(view, pending=pending) if pending else view)
     return views
 
 
