@@ -39,7 +39,7 @@ from sqlalchemy import Connection, insert, select, update
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
-from cagnotte.checkout import earning, pending, refunds, stamps
+from cagnotte.checkout import earning, pending, refunds, stamps, tiers
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -71,7 +71,7 @@ from cagnotte.programs.gift_cards import repository as gift_card_repository
 from cagnotte.programs.gift_cards.rows import CardRow
 from cagnotte.programs.gift_cards.spending import PaymentCard
 from cagnotte.programs.loyalty import ANONYMOUS, CustomerFacts
-from cagnotte.programs.loyalty.admin import LoyaltyPrograms
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
 from cagnotte.programs.loyalty.budgets import Budget, budgets_of
 from cagnotte.programs.loyalty.index import RuleIndex
 from cagnotte.programs.loyalty.program import LoyaltyProgram
@@ -98,6 +98,17 @@ class CommittedCheck:
 
 
 CHECK_PAGE_SIZE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStanding:
+    """A member in one program: balance, spendable now, pending (units, until), tier."""
+
+    program: LoyaltyProgram
+    balance_units: int
+    available_units: int
+    pending: tuple[tuple[int, datetime], ...]
+    tier: tiers.MemberTier | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +306,16 @@ class Checkout:
             plans.append(pending.pending_rows(check_id, request.membership_id, quote))
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
+            if request.membership_id is not None:
+                tiers.count_spend(
+                    unit.connection,
+                    unit.merchant_id,
+                    request.membership_id,
+                    prepared.programs,
+                    prepared.moment,
+                    TIME_ZONE,
+                    quote.lines,
+                )
             result = commit_plans(self.ledger, unit, plans, kind="check")
             committed = CommittedCheck(check_id, result.entry_id if result else None, quote)
             emit(
@@ -370,6 +391,40 @@ class Checkout:
         return pending.post_due_earnings(
             self.database, self.units, self.ledger, self.clock.now(), batch_size
         )
+
+    def member_standing(self, caller: Principal, membership_id: uuid.UUID) -> list[MemberStanding]:
+        """A member's standing in each program: balance, what is pending, the tier."""
+        caller.require("cashier")
+        self.customers.require_membership(caller.merchant_id, membership_id)
+        programs = self.loyalty.programs_for_checks(caller.merchant_id)
+        now = self.clock.now()
+        with self.database.read() as connection:
+            held = pending.member_pending(connection, caller.merchant_id, membership_id)
+            reached = tiers.member_tiers(
+                connection, caller.merchant_id, membership_id, programs, now, TIME_ZONE
+            )
+        # Found among the member's accounts: none is opened by looking.
+        opened = {
+            (account.purpose, account.asset_code): account
+            for account in self.ledger.find_accounts(
+                caller.merchant_id, "membership", membership_id
+            )
+        }
+        standings = []
+        for program in programs:
+            spec = member_account_spec(program, membership_id)
+            account = opened.get((spec.purpose, spec.asset_code))
+            balance = self.ledger.balance(account) if account is not None else None
+            standings.append(
+                MemberStanding(
+                    program,
+                    balance.credit_balance if balance else 0,
+                    balance.available if balance else 0,
+                    tuple(held.get(program.id, ())),
+                    reached.get(program.id),
+                )
+            )
+        return standings
 
     def get_check(self, caller: Principal, check_id: uuid.UUID) -> dict[str, Any]:
         """A recorded check with its lines and effects."""
@@ -551,6 +606,16 @@ class Checkout:
                 TIME_ZONE,
                 given=uncounted,
             )
+        if check["membership_id"] is not None and money > 0:
+            tiers.uncount_spend(
+                connection,
+                unit.merchant_id,
+                check["membership_id"],
+                self._tiered_programs_of(unit.merchant_id, check),
+                check["occurred_at"],
+                TIME_ZONE,
+                money,
+            )
         refund_id = uuid.uuid4()
         operations = _one_reversal_per_transfer(operations)
         operations += pending.void_refunded(unit, self.ledger, held, voided)
@@ -585,6 +650,16 @@ class Checkout:
             kept_off_refund_minor=min(kept_off, money - to_wallet - to_gift_card),
             entry_id=result.entry_id if result else None,
         )
+
+    def _tiered_programs_of(self, merchant_id: uuid.UUID, check: Any) -> list[LoyaltyProgram]:
+        """The programs with tiers that counted the check's spend (running at its moment)."""
+        return [
+            program
+            for program in self.loyalty.programs_for_checks(merchant_id)
+            if program.tiers is not None
+            and program.currency == check["currency"]
+            and program.running_at(check["occurred_at"])
+        ]
 
     def _take_back(
         self, unit: UnitOfWork, account_id: uuid.UUID, due: int, available: dict[uuid.UUID, int]
@@ -821,13 +896,22 @@ class Checkout:
     ) -> CustomerFacts:
         if request.membership_id is None:
             return ANONYMOUS
-        return member_facts(
+        facts = member_facts(
             connection,
             merchant_id,
             request.membership_id,
             prepared.moment,
             time_zone=TIME_ZONE,
             counted=bool(prepared.rules.counted),
+        )
+        return tiers.with_standings(
+            facts,
+            connection,
+            merchant_id,
+            request.membership_id,
+            prepared.programs,
+            prepared.moment,
+            TIME_ZONE,
         )
 
     def _count_usage(
@@ -868,6 +952,8 @@ class Checkout:
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )
+        # The tier this check earns at counts its own spend (checkout/tiers.py).
+        customer = tiers.with_check(customer, prepared.programs, priced)
         earning_standings = prepared.standings or [
             Standing(program, 0) for program in prepared.programs
         ]

@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from cagnotte.bootstrap import Services
 from cagnotte.checkout.pending import member_pending
+from cagnotte.checkout.service import TIME_ZONE
+from cagnotte.checkout.tiers import member_tiers
 from cagnotte.db.tables import lots
 from cagnotte.ledger import Account
 from cagnotte.programs.loyalty.admin import member_account_spec
@@ -54,6 +56,8 @@ class ProgramView:
     suspended: bool
     # Earned in a return window: not spendable until then.
     pending: list[Pending] = field(default_factory=list)
+    # A program with tiers: the member's tier now, and what the next one needs.
+    tier: str | None = None
 
 
 def member_programs(
@@ -64,9 +68,13 @@ def member_programs(
 ) -> list[ProgramView]:
     """The merchant's programs (not deleted) with this member's standing in each."""
     views = []
+    programs = services.loyalty.programs_for_checks(merchant_id)
     with services.database.read() as connection:
         held = member_pending(connection, merchant_id, membership_id)
-    for program in services.loyalty.programs_for_checks(merchant_id):
+        tiers = member_tiers(
+            connection, merchant_id, membership_id, programs, services.clock.now(), TIME_ZONE
+        )
+    for program in programs:
         spec = member_account_spec(program, membership_id)
         account = next(
             (
@@ -82,7 +90,8 @@ def member_programs(
             Pending(_amount(services, program, held_units), until)
             for held_units, until in held.get(program.id, [])
         ]
-        views.append(replace(view, pending=pending) if pending else view)
+        reached = tiers.get(program.id)
+        views.append(replace(view, pending=pending, tier=_tier(services, program, reached)))
     return views
 
 
@@ -113,6 +122,18 @@ def _view(
             for remaining, expires_at in _expiring(services, account)
         ],
         suspended,
+    )
+
+
+def _tier(services: Services, program: LoyaltyProgram, reached) -> str | None:
+    if reached is None:
+        return None
+    if reached.next_tier is None:
+        return reached.tier
+    asset = services.loyalty.merchants.assets_by_code([program.currency])[program.currency]
+    return (
+        f"{reached.tier} · {asset.format(reached.next_tier_missing_minor)} more to "
+        f"{reached.next_tier}"
     )
 
 

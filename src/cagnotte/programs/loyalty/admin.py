@@ -32,7 +32,13 @@ from cagnotte.ledger import AccountSpec, Ledger, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.merchants.service import MerchantService
 from cagnotte.programs.loyalty.budgets import budget_account_spec, budget_change, budgets_of
-from cagnotte.programs.loyalty.definitions import RuleDefinition, base_rule, engine_rule
+from cagnotte.programs.loyalty.definitions import (
+    RuleDefinition,
+    TieredRateIn,
+    base_rule,
+    engine_rule,
+    unknown_tiers,
+)
 from cagnotte.programs.loyalty.index import RuleIndex, compile_rules
 from cagnotte.programs.loyalty.program import (
     DEFAULT_SETTINGS,
@@ -465,6 +471,11 @@ class LoyaltyPrograms:
         benefit = definition.benefit
         if program.kind == ProgramKind.POINTS and benefit.kind == "kitty_percentage":
             raise errors.InvalidInput("A points program earns points, not a kitty percentage.")
+        if isinstance(benefit, TieredRateIn) and unknown_tiers(benefit, program):
+            raise errors.InvalidInput(
+                "A tiered rate names tiers of its program: "
+                f"{', '.join(sorted(unknown_tiers(benefit, program)))} is not one."
+            )
         base = getattr(benefit, "base_rule_id", None)
         if base not in (None, "base"):
             row = unit.connection.execute(
