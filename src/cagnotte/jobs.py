@@ -85,6 +85,7 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
         "return_window",
         lambda services: {"earnings_posted": services.checkout.post_due_earnings()},
     ),
+    ("birthdays", lambda services: {"birthdays_credited": services.checkout.credit_birthdays()}),
     ("mail", deliver_mail),
 )
 

@@ -6,7 +6,8 @@ lines in the program's scope, after discounts and — unless the program says
 otherwise — without what points or the kitty paid of them, rounded down once
 for the check as a whole and spread over the lines by largest remainder. The
 engine's near misses ("add 120 CZK to …", "join to earn 12 points") are
-passed on to the quote. (Stamps are counted by `checkout.stamps`.)
+passed on to the quote. (Stamps are counted by `checkout.stamps`.) A fixed
+birthday bonus is left to the birthday job (`checkout.birthdays`).
 
 A promotion with a budget gives at most what is left of it (`budgets_left`,
 read by the commit under the rule's lock): the awards drawing on one budget
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cagnotte.checkout.birthdays import paid_by_the_job
 from cagnotte.checkout.model import Effect, LineShare, NearMiss, PricedLine
 from cagnotte.checkout.pricing import ResolvedLine, Standing
 from cagnotte.money import Asset, allocate
@@ -95,6 +97,8 @@ def earned(
         program = programs.get(award.program_id)
         if program is None:
             continue  # a suspended program, or one not valid at this moment
+        if paid_by_the_job(index.rule(award.rule_id)):
+            continue  # a fixed birthday bonus: the birthday job credits it on the day
         units, shares, reason = award.amount, award.shares, award.reason
         budget_id = uuid.UUID(award.budget_id) if award.budget_id else None
         if budget_id is not None:

@@ -39,7 +39,7 @@ from sqlalchemy import Connection, insert, select, update
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
-from cagnotte.checkout import earning, pending, refunds, stamps, tiers
+from cagnotte.checkout import birthdays, earning, pending, refunds, stamps, tiers
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -390,6 +390,12 @@ class Checkout:
         """Post what checks earned whose return window has ended (the job); how many."""
         return pending.post_due_earnings(
             self.database, self.units, self.ledger, self.clock.now(), batch_size
+        )
+
+    def credit_birthdays(self) -> int:
+        """Credit today's birthday bonuses (the job); how many members were credited."""
+        return birthdays.credit_birthdays(
+            self.database, self.units, self.ledger, self.loyalty, self.clock.now(), TIME_ZONE
         )
 
     def member_standing(self, caller: Principal, membership_id: uuid.UUID) -> list[MemberStanding]:

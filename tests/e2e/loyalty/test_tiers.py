@@ -198,3 +198,31 @@ def test_the_customer_page_shows_the_tier(client, merchant, services, mailer):
     (tier,) = re.findall(r'data-testid="tier">([^<]*)<', page.text)
     # 5 100.00 CZK spent: 4 900.00 CZK more to Gold.
     assert tier.startswith("Tier: Silver · 4") and tier.endswith("900.00 CZK more to Gold")
+
+
+def test_twenty_parallel_checks_of_one_member_count_every_crossing_once(
+    client, merchant, member, server_url
+):
+    from tests.e2e.api.concurrency import all_at_once
+
+    program = make_program(client, merchant)
+    bonus = program["tier_rule_id"]
+
+    def purchase(http):
+        return http.post(
+            f"{server_url}/v1/checks",
+            json={
+                "currency": "CZK",
+                "customer_id": member["id"],
+                "lines": [{"sku": "CATERING", "quantity": 1, "unit_price_minor": 30_000}],
+            },
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    responses = all_at_once(20, purchase)
+    assert [r.status_code for r in responses] == [201] * 20
+    # 20 × 300.00 CZK: whatever the order, the 17th check crosses 5 000.00, so exactly
+    # four checks (the 17th to the 20th) earn the Silver bonus of 30 points.
+    bonuses = [earned_by_rule(r.json()).get(bonus, 0) for r in responses]
+    assert sorted(bonuses) == [0] * 16 + [30] * 4
+    assert standing(client, merchant, member)["tier"]["spend_minor"] == 600_000
