@@ -146,6 +146,63 @@ def earned(
     return Earned(effects, near_misses, goods, draws)
 
 
+def stamp_promotions(
+    lines: Sequence[ResolvedLine],
+    priced: Sequence[PricedLine],
+    standings: Sequence[Standing],
+    *,
+    index: RuleIndex,
+    store_id: uuid.UUID,
+    terminal_id: uuid.UUID | None,
+    channel: str,
+    currency: Asset,
+    moment: datetime,
+    customer: CustomerFacts,
+    time_zone: str = "UTC",
+) -> list[Effect]:
+    """The extra stamps the promotions of the member's stamps programs give on this check
+    (double stamps on Tuesdays), each an effect of its rule. Evaluated only when a stamps
+    program has promotions (the index then has its card)."""
+    programs = {
+        str(standing.program.id): standing.program
+        for standing in standings
+        if standing.program.kind == ProgramKind.STAMPS
+        and str(standing.program.id) in index.stamp_cards
+    }
+    if not programs:
+        return []
+    check = CheckFacts(
+        lines=tuple(
+            _line_facts(line, line_priced) for line, line_priced in zip(lines, priced, strict=True)
+        ),
+        store_id=str(store_id),
+        terminal_id=str(terminal_id) if terminal_id else None,
+        channel=Channel(channel),
+        currency=currency,
+        moment=moment,
+        time_zone=time_zone,
+    )
+    effects = []
+    for award in evaluate(index, check, customer).awards:
+        program = programs.get(award.program_id)
+        if program is None:
+            continue
+        effects.append(
+            Effect(
+                contributor="loyalty",
+                kind="stamps",
+                asset_code=program.asset_code,
+                units=award.amount,
+                value_minor=0,
+                program_id=program.id,
+                rule_id=award.rule_id,
+                lines=tuple(LineShare(share.line_index, share.amount) for share in award.shares),
+                reason=award.reason[:300],
+            )
+        )
+    return effects
+
+
 def _spread(units: int, shares: Sequence[Any]) -> Sequence[Any]:
     """An award's line shares for fewer units: in proportion, adding up exactly."""
     weights = [share.amount for share in shares]

@@ -954,7 +954,22 @@ class Checkout:
         budgets_left: dict[uuid.UUID, int] | None = None,
     ) -> tuple[Quote, earning.Earned]:
         priced = priced_lines(prepared.lines)
-        priced, stamp_effects = stamps.stamp_cards(prepared.lines, priced, prepared.standings)
+        promoted = earning.stamp_promotions(
+            prepared.lines,
+            priced,
+            prepared.standings,
+            index=prepared.rules,
+            store_id=request.store_id,
+            terminal_id=request.terminal_id,
+            channel=request.channel,
+            currency=prepared.currency,
+            moment=prepared.moment,
+            customer=customer,
+            time_zone=TIME_ZONE,
+        )
+        priced, stamp_effects = stamps.stamp_cards(
+            prepared.lines, priced, prepared.standings, promoted
+        )
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )

@@ -60,6 +60,12 @@ ISSUANCE_SHARDS = 16
 # Balances given up when a program is deleted with its balances expired: this
 # many members' transfers per journal entry.
 EXPIRY_TRANSFERS_PER_ENTRY = 100
+CAPS_PER_CUSTOMER = (
+    "per_day_amount_max",
+    "per_day_times_max",
+    "per_month_amount_max",
+    "per_month_times_max",
+)
 NO_SUCH_PROGRAM = "No such loyalty program."
 
 
@@ -466,9 +472,20 @@ class LoyaltyPrograms:
     ) -> None:
         if program.status == ProgramStatus.DELETED:
             raise errors.NotFound(NO_SUCH_PROGRAM)
-        if program.kind == ProgramKind.STAMPS:
-            raise errors.InvalidInput("A stamps program earns by its card; it takes no rules.")
         benefit = definition.benefit
+        if (program.kind == ProgramKind.STAMPS) != (benefit.kind == "extra_stamps"):
+            raise errors.InvalidInput(
+                "A stamps program's promotions give extra stamps, and only they do."
+            )
+        if program.kind == ProgramKind.STAMPS and (
+            definition.budget_units
+            or definition.goods_limit
+            or any(getattr(definition.per_customer, name) for name in CAPS_PER_CUSTOMER)
+            or definition.expires_after_days
+        ):
+            raise errors.InvalidInput(
+                "A stamps promotion takes no budget, caps per customer, limit on goods or expiry."
+            )
         if program.kind == ProgramKind.POINTS and benefit.kind == "kitty_percentage":
             raise errors.InvalidInput("A points program earns points, not a kitty percentage.")
         if isinstance(benefit, TieredRateIn) and unknown_tiers(benefit, program):

@@ -43,6 +43,8 @@ from cagnotte.programs.loyalty.rules import (
     ProgressiveRate,
     Rate,
     Rule,
+    StampsPerItem,
+    StampsPerVisit,
     TieredRate,
     TierRate,
     TimeWindow,
@@ -140,8 +142,22 @@ class TieredRateIn(_Strict):
         return self
 
 
+class ExtraStampsIn(_Strict):
+    """A stamps program's promotion: more stamps per item (or per visit, on a visit card)
+    when its conditions hold: 1 is double stamps."""
+
+    kind: Literal["extra_stamps"]
+    stamps: int = Field(1, ge=1, le=100)
+
+
 Benefit = Annotated[
-    FixedRateIn | KittyPercentageIn | ProgressiveIn | FixedBonusIn | MultiplierIn | TieredRateIn,
+    FixedRateIn
+    | KittyPercentageIn
+    | ProgressiveIn
+    | FixedBonusIn
+    | MultiplierIn
+    | TieredRateIn
+    | ExtraStampsIn,
     Field(discriminator="kind"),
 ]
 
@@ -344,6 +360,12 @@ def _benefit(benefit: object, program: LoyaltyProgram):  # -> the engine's Benef
         return FixedBonus(benefit.units)
     if isinstance(benefit, TieredRateIn):
         return _tiered(benefit, program)
+    if isinstance(benefit, ExtraStampsIn):
+        card = program.stamp_card
+        assert card is not None, "extra stamps are a stamps program's"
+        if card.counts_visits:
+            return StampsPerVisit(card.size, card.reward.value, stamps=benefit.stamps)
+        return StampsPerItem(card.size, card.reward.value, stamps_per_item=benefit.stamps)
     assert isinstance(benefit, MultiplierIn)
     base = f"base:{program.id}" if benefit.base_rule_id == "base" else str(benefit.base_rule_id)
     return Multiplier(base, benefit.factor_numerator, benefit.factor_denominator)
