@@ -89,6 +89,11 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
         "attempt_limits",
         lambda services: {"attempt_limits_forgotten": services.attempts.forget_spent()},
     ),
+    (
+        "return_window",
+        lambda services: {"earnings_posted": services.checkout.post_due_earnings()},
+    ),
+    ("birthdays", lambda services: {"birthdays_credited": services.checkout.credit_birthdays()}),
     ("retention", lambda services: erase_inactive(services)),
     ("campaigns", lambda services: {"campaign_mails_queued": services.campaigns.send_due()}),
     ("mail", deliver_mail),

@@ -120,6 +120,7 @@ ACCESS: dict[str, Access] = {
     "update_customer": Access("cashier", (409,)),
     "set_customer_status": Access("manager", (409,)),
     "list_customer_accounts": Access("cashier"),
+    "get_customer_loyalty": Access("cashier"),
     "get_account": Access("cashier"),
     "list_account_transfers": Access("cashier"),
     # The customer's own

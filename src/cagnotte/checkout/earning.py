@@ -6,7 +6,8 @@ lines in the program's scope, after discounts and — unless the program says
 otherwise — without what points or the kitty paid of them, rounded down once
 for the check as a whole and spread over the lines by largest remainder. The
 engine's near misses ("add 120 CZK to …", "join to earn 12 points") are
-passed on to the quote. (Stamps are counted by `checkout.stamps`.)
+passed on to the quote. (Stamps are counted by `checkout.stamps`.) A fixed
+birthday bonus is left to the birthday job (`checkout.birthdays`).
 
 A promotion with a budget gives at most what is left of it (`budgets_left`,
 read by the commit under the rule's lock): the awards drawing on one budget
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cagnotte.checkout.birthdays import paid_by_the_job
 from cagnotte.checkout.model import Effect, LineShare, NearMiss, PricedLine
 from cagnotte.checkout.pricing import ResolvedLine, Standing
 from cagnotte.money import Asset, allocate
@@ -95,6 +97,8 @@ def earned(
         program = programs.get(award.program_id)
         if program is None:
             continue  # a suspended program, or one not valid at this moment
+        if paid_by_the_job(index.rule(award.rule_id)):
+            continue  # a fixed birthday bonus: the birthday job credits it on the day
         units, shares, reason = award.amount, award.shares, award.reason
         budget_id = uuid.UUID(award.budget_id) if award.budget_id else None
         if budget_id is not None:
@@ -140,6 +144,63 @@ def earned(
         if item.rule_id in given
     ]
     return Earned(effects, near_misses, goods, draws)
+
+
+def stamp_promotions(
+    lines: Sequence[ResolvedLine],
+    priced: Sequence[PricedLine],
+    standings: Sequence[Standing],
+    *,
+    index: RuleIndex,
+    store_id: uuid.UUID,
+    terminal_id: uuid.UUID | None,
+    channel: str,
+    currency: Asset,
+    moment: datetime,
+    customer: CustomerFacts,
+    time_zone: str = "UTC",
+) -> list[Effect]:
+    """The extra stamps the promotions of the member's stamps programs give on this check
+    (double stamps on Tuesdays), each an effect of its rule. Evaluated only when a stamps
+    program has promotions (the index then has its card)."""
+    programs = {
+        str(standing.program.id): standing.program
+        for standing in standings
+        if standing.program.kind == ProgramKind.STAMPS
+        and str(standing.program.id) in index.stamp_cards
+    }
+    if not programs:
+        return []
+    check = CheckFacts(
+        lines=tuple(
+            _line_facts(line, line_priced) for line, line_priced in zip(lines, priced, strict=True)
+        ),
+        store_id=str(store_id),
+        terminal_id=str(terminal_id) if terminal_id else None,
+        channel=Channel(channel),
+        currency=currency,
+        moment=moment,
+        time_zone=time_zone,
+    )
+    effects = []
+    for award in evaluate(index, check, customer).awards:
+        program = programs.get(award.program_id)
+        if program is None:
+            continue
+        effects.append(
+            Effect(
+                contributor="loyalty",
+                kind="stamps",
+                asset_code=program.asset_code,
+                units=award.amount,
+                value_minor=0,
+                program_id=program.id,
+                rule_id=award.rule_id,
+                lines=tuple(LineShare(share.line_index, share.amount) for share in award.shares),
+                reason=award.reason[:300],
+            )
+        )
+    return effects
 
 
 def _spread(units: int, shares: Sequence[Any]) -> Sequence[Any]:

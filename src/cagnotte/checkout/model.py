@@ -123,6 +123,8 @@ class Effect:
     expires_at: datetime | None = None
     # For a promotion with a budget: the rule whose budget account pays it.
     budget_id: uuid.UUID | None = None
+    # Earned in a program with a return window: pending (held) until then.
+    pending_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

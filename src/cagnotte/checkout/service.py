@@ -39,7 +39,7 @@ from sqlalchemy import Connection, insert, select, update
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
-from cagnotte.checkout import earning, refunds, stamps
+from cagnotte.checkout import birthdays, earning, pending, refunds, stamps, tiers
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -72,7 +72,7 @@ from cagnotte.programs.gift_cards import repository as gift_card_repository
 from cagnotte.programs.gift_cards.rows import CardRow
 from cagnotte.programs.gift_cards.spending import PaymentCard
 from cagnotte.programs.loyalty import ANONYMOUS, CustomerFacts
-from cagnotte.programs.loyalty.admin import LoyaltyPrograms
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
 from cagnotte.programs.loyalty.budgets import Budget, budgets_of
 from cagnotte.programs.loyalty.index import RuleIndex
 from cagnotte.programs.loyalty.program import LoyaltyProgram
@@ -99,6 +99,17 @@ class CommittedCheck:
 
 
 CHECK_PAGE_SIZE_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStanding:
+    """A member in one program: balance, spendable now, pending (units, until), tier."""
+
+    program: LoyaltyProgram
+    balance_units: int
+    available_units: int
+    pending: tuple[tuple[int, datetime], ...]
+    tier: tiers.MemberTier | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +305,19 @@ class Checkout:
                 plans.append(gift_card_plan)
             plans.extend(self._wallet_plans(prepared, quote))
             plans.append(self._check_rows(unit, request, check_id, quote))
+            plans.append(pending.pending_rows(check_id, request.membership_id, quote))
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
+            if request.membership_id is not None:
+                tiers.count_spend(
+                    unit.connection,
+                    unit.merchant_id,
+                    request.membership_id,
+                    prepared.programs,
+                    prepared.moment,
+                    TIME_ZONE,
+                    quote.lines,
+                )
             result = commit_plans(self.ledger, unit, plans, kind="check")
             committed = CommittedCheck(check_id, result.entry_id if result else None, quote)
             emit(
@@ -365,6 +387,52 @@ class Checkout:
             encode=CheckRefund.as_json,
             replay=lambda _unit, stored: CheckRefund.from_json(stored.answer or {}),
         )
+
+    def post_due_earnings(self, batch_size: int = pending.POSTING_BATCH_SIZE_MAX) -> int:
+        """Post what checks earned whose return window has ended (the job); how many."""
+        return pending.post_due_earnings(
+            self.database, self.units, self.ledger, self.clock.now(), batch_size
+        )
+
+    def credit_birthdays(self) -> int:
+        """Credit today's birthday bonuses (the job); how many members were credited."""
+        return birthdays.credit_birthdays(
+            self.database, self.units, self.ledger, self.loyalty, self.clock.now(), TIME_ZONE
+        )
+
+    def member_standing(self, caller: Principal, membership_id: uuid.UUID) -> list[MemberStanding]:
+        """A member's standing in each program: balance, what is pending, the tier."""
+        caller.require("cashier")
+        self.customers.require_membership(caller.merchant_id, membership_id)
+        programs = self.loyalty.programs_for_checks(caller.merchant_id)
+        now = self.clock.now()
+        with self.database.read() as connection:
+            held = pending.member_pending(connection, caller.merchant_id, membership_id)
+            reached = tiers.member_tiers(
+                connection, caller.merchant_id, membership_id, programs, now, TIME_ZONE
+            )
+        # Found among the member's accounts: none is opened by looking.
+        opened = {
+            (account.purpose, account.asset_code): account
+            for account in self.ledger.find_accounts(
+                caller.merchant_id, "membership", membership_id
+            )
+        }
+        standings = []
+        for program in programs:
+            spec = member_account_spec(program, membership_id)
+            account = opened.get((spec.purpose, spec.asset_code))
+            balance = self.ledger.balance(account) if account is not None else None
+            standings.append(
+                MemberStanding(
+                    program,
+                    balance.credit_balance if balance else 0,
+                    balance.available if balance else 0,
+                    tuple(held.get(program.id, ())),
+                    reached.get(program.id),
+                )
+            )
+        return standings
 
     def get_check(self, caller: Principal, check_id: uuid.UUID) -> dict[str, Any]:
         """A recorded check with its lines and effects."""
@@ -490,6 +558,9 @@ class Checkout:
         # What is given back first (spent points, a handed-in stamp card, wallet
         # payments), so that what is then taken back may count on it.
         giving_first = sorted(effect_rows, key=lambda row: row["kind"] in ("earn", "stamps"))
+        # Earnings still held for a return window are voided, not taken back.
+        held = pending.pending_of(connection, unit.merchant_id, check_id)
+        voided: dict[uuid.UUID, int] = {}
         for row in giving_first:
             effect = refunds.EffectState(
                 row["ordinal"],
@@ -507,11 +578,22 @@ class Checkout:
                 units, times = uncounted.get(uuid.UUID(row["rule_id"]), (0, 0))
                 whole = refunds.reversed_units(effect, states, after) == effect.units
                 uncounted[uuid.UUID(row["rule_id"])] = (units + due, max(times, int(whole)))
+            earning_held = held.get(row["transfer_id"])
+            if earning_held is not None and earning_held.status == "pending":
+                voided[row["transfer_id"]] = voided.get(row["transfer_id"], 0) + due
+                continue
             if row["kind"] in ("earn", "stamps"):
                 taken, shortfall = self._take_back(unit, original.credit_account_id, due, available)
                 if taken:
                     operations.append(
-                        Reverse(row["transfer_id"], taken, code=f"check_refund_{row['kind']}")
+                        Reverse(
+                            # Held then posted: the post is what credited the member.
+                            earning_held.posted_transfer_id
+                            if earning_held is not None and earning_held.posted_transfer_id
+                            else row["transfer_id"],
+                            taken,
+                            code=f"check_refund_{row['kind']}",
+                        )
                     )
                 kept_off += self._value_of(unit, row, shortfall)
                 continue
@@ -532,8 +614,19 @@ class Checkout:
                 TIME_ZONE,
                 given=uncounted,
             )
+        if check["membership_id"] is not None and money > 0:
+            tiers.uncount_spend(
+                connection,
+                unit.merchant_id,
+                check["membership_id"],
+                self._tiered_programs_of(unit.merchant_id, check),
+                check["occurred_at"],
+                TIME_ZONE,
+                money,
+            )
         refund_id = uuid.uuid4()
         operations = _one_reversal_per_transfer(operations)
+        operations += pending.void_refunded(unit, self.ledger, held, voided)
         result = (
             self.ledger.post_entry(unit.merchant_id, operations, kind="check_refund", unit=unit)
             if operations
@@ -565,6 +658,16 @@ class Checkout:
             kept_off_refund_minor=min(kept_off, money - to_wallet - to_gift_card),
             entry_id=result.entry_id if result else None,
         )
+
+    def _tiered_programs_of(self, merchant_id: uuid.UUID, check: Any) -> list[LoyaltyProgram]:
+        """The programs with tiers that counted the check's spend (running at its moment)."""
+        return [
+            program
+            for program in self.loyalty.programs_for_checks(merchant_id)
+            if program.tiers is not None
+            and program.currency == check["currency"]
+            and program.running_at(check["occurred_at"])
+        ]
 
     def _take_back(
         self, unit: UnitOfWork, account_id: uuid.UUID, due: int, available: dict[uuid.UUID, int]
@@ -820,6 +923,15 @@ class Checkout:
             time_zone=TIME_ZONE,
             counted=bool(prepared.rules.counted),
         )
+        facts = tiers.with_standings(
+            facts,
+            connection,
+            merchant_id,
+            request.membership_id,
+            prepared.programs,
+            prepared.moment,
+            TIME_ZONE,
+        )
         named = frozenset(prepared.rules.by_segment)
         if not named or self.segments is None:
             return facts
@@ -871,10 +983,27 @@ class Checkout:
         budgets_left: dict[uuid.UUID, int] | None = None,
     ) -> tuple[Quote, earning.Earned]:
         priced = priced_lines(prepared.lines)
-        priced, stamp_effects = stamps.stamp_cards(prepared.lines, priced, prepared.standings)
+        promoted = earning.stamp_promotions(
+            prepared.lines,
+            priced,
+            prepared.standings,
+            index=prepared.rules,
+            store_id=request.store_id,
+            terminal_id=request.terminal_id,
+            channel=request.channel,
+            currency=prepared.currency,
+            moment=prepared.moment,
+            customer=customer,
+            time_zone=TIME_ZONE,
+        )
+        priced, stamp_effects = stamps.stamp_cards(
+            prepared.lines, priced, prepared.standings, promoted
+        )
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )
+        # The tier this check earns at counts its own spend (checkout/tiers.py).
+        customer = tiers.with_check(customer, prepared.programs, priced)
         earning_standings = prepared.standings or [
             Standing(program, 0) for program in prepared.programs
         ]
@@ -892,7 +1021,9 @@ class Checkout:
             budgets_left=budgets_left,
             time_zone=TIME_ZONE,
         )
-        earns = _sharing_transfers(earned.effects)
+        earns = pending.with_return_window(
+            _sharing_transfers(earned.effects), prepared.programs, prepared.moment
+        )
         payments: list[Effect] = []
         if request.gift_card is not None:
             payment = wallet_payment(
@@ -949,6 +1080,14 @@ class Checkout:
                 issuance = budgets[effect.budget_id].account_id
             # Points or kitty paid, or a full stamp card handed in: from the member.
             paid = effect.kind in ("spend", "reward")
+            if effect.pending_until is not None and not paid:
+                # Earned in a return window: held until it ends (checkout/pending.py).
+                operations.append(
+                    pending.hold_for(
+                        effect, issuance, member.id, amounts[transfer_id], request.invoice_number
+                    )
+                )
+                continue
             operations.append(
                 Transfer(
                     member.id if paid else issuance,
@@ -1208,6 +1347,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
                 "transfer_id": str(effect.transfer_id),
                 "lines": [[share.line_index, share.amount] for share in effect.lines],
                 "expires_at": effect.expires_at.isoformat() if effect.expires_at else None,
+                "pending_until": effect.pending_until.isoformat() if effect.pending_until else None,
             }
             for effect in quote.effects
         ],
@@ -1267,6 +1407,9 @@ def quote_from_json(data: dict[str, Any]) -> Quote:
                 lines=tuple(LineShare(index, amount) for index, amount in effect["lines"]),
                 expires_at=datetime.fromisoformat(effect["expires_at"])
                 if effect["expires_at"]
+                else None,
+                pending_until=datetime.fromisoformat(effect["pending_until"])
+                if effect.get("pending_until")
                 else None,
             )
             for effect in data["effects"]

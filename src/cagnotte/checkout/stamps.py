@@ -10,6 +10,11 @@ are taken off (a full card is `size` stamps; the rest carries over):
 - a percentage off the eligible lines (rounded down).
 A discount is spread over the eligible lines by largest remainder and never
 takes a line below zero. A reward never exceeds what the eligible lines cost.
+
+A stamps program's promotions (`extra_stamps` rules: double stamps on Tuesdays)
+give more stamps on the checks their conditions hold for; the rules engine
+says which (`checkout.earning.stamp_promotions`), and their stamps count
+towards filling the card in the same check.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ def stamp_cards(
     lines: Sequence[ResolvedLine],
     priced: list[PricedLine],
     standings: Sequence[Standing],
+    extra: Sequence[Effect] = (),
 ) -> tuple[list[PricedLine], list[Effect]]:
-    """Stamps each stamps program gives this check, and the rewards of cards it fills."""
+    """Stamps each stamps program gives this check (with the `extra` of its promotions),
+    and the rewards of cards it fills."""
     effects: list[Effect] = []
     for standing in standings:
         program = standing.program
@@ -60,6 +67,9 @@ def stamp_cards(
                 reason=f"{earned} stamps on the {program.name} card",
             )
         )
+        promoted = [effect for effect in extra if effect.program_id == program.id]
+        effects.extend(promoted)
+        earned += sum(effect.units for effect in promoted)
         if standing.balance_units + earned >= card.size:
             priced, reward = _reward(priced, positions, standing)
             if reward is not None:

@@ -169,3 +169,74 @@ loyalty_goods_usage = Table(
     ),
     CheckConstraint("period IN ('day', 'month')", name="period"),
 )
+
+# Points and kitty a check earned in a program with a return window: held (a
+# ledger pending transfer) until `available_at`, then posted by the job
+# (checkout/pending.py); a refund within the window voids its part. One row per
+# earn transfer of the check (`transfer_id`, the effects' name for it); `hold_id`
+# is the hold open now (a partial refund voids the hold and holds the rest anew).
+loyalty_pending_earnings = Table(
+    "loyalty_pending_earnings",
+    metadata,
+    merchant_id_column(),
+    Column("transfer_id", Uuid, nullable=False),
+    Column("check_id", Uuid, nullable=False),
+    Column("membership_id", Uuid, nullable=False),
+    Column("program_id", Uuid, nullable=False),
+    Column("hold_id", Uuid, nullable=False),
+    # What the hold open now keeps (0 once voided in full).
+    Column("units", BigInteger, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    # Temporary points: when the lot the post credits expires.
+    Column("lot_expires_at", UTCDateTime),
+    Column("status", String(10), nullable=False),
+    Column("posted_transfer_id", Uuid),
+    Column("resolved_at", UTCDateTime),
+    PrimaryKeyConstraint("merchant_id", "transfer_id"),
+    ForeignKeyConstraint(["merchant_id", "check_id"], ["checks.merchant_id", "checks.id"]),
+    CheckConstraint("status IN ('pending', 'posted', 'voided')", name="status"),
+    CheckConstraint("units >= 0", name="units_not_negative"),
+)
+Index(
+    "ix_loyalty_pending_earnings_due",
+    loyalty_pending_earnings.c.status,
+    loyalty_pending_earnings.c.available_at,
+)
+Index(
+    "ix_loyalty_pending_earnings_member",
+    loyalty_pending_earnings.c.merchant_id,
+    loyalty_pending_earnings.c.membership_id,
+    loyalty_pending_earnings.c.status,
+)
+
+# What each member spent in a program that has tiers, per local month of the
+# merchant: the tier's qualifying spend (a rolling 12 months or a calendar year
+# is a sum of months), counted by the commit under the member's row lock and
+# taken back by a refund (checkout/usage.py).
+loyalty_member_spend = Table(
+    "loyalty_member_spend",
+    metadata,
+    merchant_id_column(),
+    Column("membership_id", Uuid, nullable=False),
+    Column("program_id", Uuid, nullable=False),
+    # The first day of the local month.
+    Column("starts_on", Date, nullable=False),
+    Column("spend_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "membership_id", "program_id", "starts_on"),
+    CheckConstraint("spend_minor >= 0", name="spend_not_negative"),
+)
+
+# A birthday rule's credit, once per member, program and year: the row is the
+# job's idempotency (its key names the transfer too, birthday:{program}:{member}:{year}).
+loyalty_birthday_credits = Table(
+    "loyalty_birthday_credits",
+    metadata,
+    merchant_id_column(),
+    Column("program_id", Uuid, nullable=False),
+    Column("membership_id", Uuid, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("units", BigInteger, nullable=False),
+    Column("transfer_id", Uuid, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "program_id", "membership_id", "year"),
+)

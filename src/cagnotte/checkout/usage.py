@@ -14,6 +14,11 @@ the merchant's time zone.
 The member's other facts for conditional rules come from their membership:
 a completed profile (first and last name, e-mail, phone and birth date), the
 birth date, and which visit this check is (1 + the member's earlier checks).
+
+A program with tiers counts each member's qualifying spend per local month
+(`loyalty_member_spend`), added by the commit under the same lock and taken
+back by a refund from the check's own month; the tier's period is a sum of
+months (`TierLadder.first_month`).
 """
 
 from __future__ import annotations
@@ -27,10 +32,16 @@ from sqlalchemy import Connection, case, func, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from cagnotte.checkout.tables import checks, loyalty_goods_usage, loyalty_rule_usage
+from cagnotte.checkout.tables import (
+    checks,
+    loyalty_goods_usage,
+    loyalty_member_spend,
+    loyalty_rule_usage,
+)
 from cagnotte.db.tables import memberships
 from cagnotte.programs.loyalty import CustomerFacts
 from cagnotte.programs.loyalty.facts import GoodsUsage, RuleUsage
+from cagnotte.programs.loyalty.program import LoyaltyProgram
 
 
 def local_day(moment: datetime, time_zone: str) -> date:
@@ -234,3 +245,104 @@ def _in_period(table, day: date, month: date):  # -> a SQL condition
 
 def _key(table) -> Sequence:
     return list(table.primary_key.columns)
+
+
+# Tier spend -------------------------------------------------------------------------
+
+
+def read_spend(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    programs: Sequence[LoyaltyProgram],
+    moment: datetime,
+    time_zone: str,
+) -> dict[uuid.UUID, int]:
+    """The member's qualifying spend in each program with tiers, over the period ending
+    with the local month of `moment` (months after it, an offline replay's future, are
+    not counted)."""
+    tiered = [program for program in programs if program.tiers is not None]
+    if not tiered:
+        return {}
+    month = periods(moment, time_zone)[1]
+    firsts = {program.id: program.tiers.first_month(month) for program in tiered}  # type: ignore[union-attr]
+    spend = dict.fromkeys(firsts, 0)
+    for program_id, starts_on, amount in connection.execute(
+        select(
+            loyalty_member_spend.c.program_id,
+            loyalty_member_spend.c.starts_on,
+            loyalty_member_spend.c.spend_minor,
+        ).where(
+            loyalty_member_spend.c.merchant_id == merchant_id,
+            loyalty_member_spend.c.membership_id == membership_id,
+            loyalty_member_spend.c.program_id.in_(sorted(firsts)),
+            loyalty_member_spend.c.starts_on >= min(firsts.values()),
+            loyalty_member_spend.c.starts_on <= month,
+        )
+    ):
+        if starts_on >= firsts[program_id]:
+            spend[program_id] += int(amount)
+    return spend
+
+
+def record_spend(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    moment: datetime,
+    time_zone: str,
+    spends: Mapping[uuid.UUID, int],
+) -> None:
+    """Add a check's qualifying spend to the member's month in each program (under the
+    member's lock, as the commit holds it)."""
+    month = periods(moment, time_zone)[1]
+    rows = [
+        {
+            "merchant_id": merchant_id,
+            "membership_id": membership_id,
+            "program_id": program_id,
+            "starts_on": month,
+            "spend_minor": amount,
+        }
+        for program_id, amount in sorted(spends.items())
+        if amount > 0
+    ]
+    if not rows:
+        return
+    insert = pg_dialect.insert if connection.dialect.name == "postgresql" else sqlite_dialect.insert
+    statement = insert(loyalty_member_spend)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=_key(loyalty_member_spend),
+            set_={
+                "spend_minor": loyalty_member_spend.c.spend_minor + statement.excluded.spend_minor
+            },
+        ),
+        rows,
+    )
+
+
+def take_back_spend(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    moment: datetime,
+    time_zone: str,
+    spends: Mapping[uuid.UUID, int],
+) -> None:
+    """A refund's part: take the refunded spend off the check's own month (never below 0)."""
+    month = periods(moment, time_zone)[1]
+    spend = loyalty_member_spend.c.spend_minor
+    for program_id, amount in sorted(spends.items()):
+        if amount <= 0:
+            continue
+        connection.execute(
+            update(loyalty_member_spend)
+            .where(
+                loyalty_member_spend.c.merchant_id == merchant_id,
+                loyalty_member_spend.c.membership_id == membership_id,
+                loyalty_member_spend.c.program_id == program_id,
+                loyalty_member_spend.c.starts_on == month,
+            )
+            .values(spend_minor=case((spend > amount, spend - amount), else_=0))
+        )

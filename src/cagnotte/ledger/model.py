@@ -131,6 +131,9 @@ class PostHold:
     pending_id: uuid.UUID
     amount: int | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
+    # On a credited account that keeps lots: when the posted value expires (as a
+    # transfer's `lot_expires_at`; temporary points held for a return window).
+    lot_expires_at: datetime | None = None
     op = "post"
 
     def __post_init__(self) -> None:

@@ -161,7 +161,10 @@ class SqliteLedgerWriter:
             )
         if isinstance(operation, PostHold | VoidHold | Expire):
             amount = operation.amount if isinstance(operation, PostHold) else None
-            return self._resolve_hold(operation.id, operation.pending_id, operation.op, amount)
+            lot_expires_at = operation.lot_expires_at if isinstance(operation, PostHold) else None
+            return self._resolve_hold(
+                operation.id, operation.pending_id, operation.op, amount, lot_expires_at
+            )
         if isinstance(operation, Reverse):
             return self._reverse(operation)
         raise AssertionError(f"unknown operation {operation!r}")
@@ -285,7 +288,12 @@ class SqliteLedgerWriter:
         return _as_json(record)
 
     def _resolve_hold(
-        self, transfer_id: uuid.UUID, pending_id: uuid.UUID, kind: str, amount: int | None
+        self,
+        transfer_id: uuid.UUID,
+        pending_id: uuid.UUID,
+        kind: str,
+        amount: int | None,
+        lot_expires_at: datetime | None = None,
     ) -> dict[str, Any]:
         hold = self.connection.execute(
             select(transfers).where(
@@ -358,7 +366,7 @@ class SqliteLedgerWriter:
             if debit.uses_lots:
                 self._consume_lots(debit, posted)
             if credit.uses_lots:
-                self._add_lot(credit, transfer_id, posted, None)
+                self._add_lot(credit, transfer_id, posted, lot_expires_at)
         return _as_json(record)
 
     def _reverse(self, operation: Reverse) -> dict[str, Any]:

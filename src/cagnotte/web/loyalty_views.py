@@ -1,21 +1,26 @@
-"""The customer page's loyalty part: each program's balance, stamp card, expiring points.
+"""The customer page's loyalty part: each program's balance, stamp card, expiring points,
+points pending for a return window, and the member's tier.
 
 Read-only: a member's account is found among the accounts the ledger already
 has for the membership (none is opened by looking), by the purpose and asset
 a program gives its members' accounts. Points that expire are the member's
-lots with an end date, soonest first, as the ledger spends them.
+lots with an end date, soonest first, as the ledger spends them. Points still
+held for a check's return window are shown with the day they become spendable.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
 
 from cagnotte.bootstrap import Services
+from cagnotte.checkout.pending import member_pending
+from cagnotte.checkout.service import TIME_ZONE
+from cagnotte.checkout.tiers import member_tiers
 from cagnotte.db.tables import lots
 from cagnotte.ledger import Account
 from cagnotte.programs.loyalty.admin import member_account_spec
@@ -32,6 +37,12 @@ class Expiring:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    amount: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ProgramView:
     """One program as its member sees it."""
 
@@ -43,6 +54,10 @@ class ProgramView:
     card_size: int | None
     expiring: list[Expiring]
     suspended: bool
+    # Earned in a return window: not spendable until then.
+    pending: list[Pending] = field(default_factory=list)
+    # A program with tiers: the member's tier now, and what the next one needs.
+    tier: str | None = None
 
 
 def member_programs(
@@ -53,7 +68,13 @@ def member_programs(
 ) -> list[ProgramView]:
     """The merchant's programs (not deleted) with this member's standing in each."""
     views = []
-    for program in services.loyalty.programs_for_checks(merchant_id):
+    programs = services.loyalty.programs_for_checks(merchant_id)
+    with services.database.read() as connection:
+        held = member_pending(connection, merchant_id, membership_id)
+        tiers = member_tiers(
+            connection, merchant_id, membership_id, programs, services.clock.now(), TIME_ZONE
+        )
+    for program in programs:
         spec = member_account_spec(program, membership_id)
         account = next(
             (
@@ -64,7 +85,13 @@ def member_programs(
             None,
         )
         units = services.ledger.balance(account).credit_balance if account is not None else 0
-        views.append(_view(services, program, account, units))
+        view = _view(services, program, account, units)
+        pending = [
+            Pending(_amount(services, program, held_units), until)
+            for held_units, until in held.get(program.id, [])
+        ]
+        reached = tiers.get(program.id)
+        views.append(replace(view, pending=pending, tier=_tier(services, program, reached)))
     return views
 
 
@@ -95,6 +122,18 @@ def _view(
             for remaining, expires_at in _expiring(services, account)
         ],
         suspended,
+    )
+
+
+def _tier(services: Services, program: LoyaltyProgram, reached) -> str | None:
+    if reached is None:
+        return None
+    if reached.next_tier is None:
+        return reached.tier
+    asset = services.loyalty.merchants.assets_by_code([program.currency])[program.currency]
+    return (
+        f"{reached.tier} · {asset.format(reached.next_tier_missing_minor)} more to "
+        f"{reached.next_tier}"
     )
 
 

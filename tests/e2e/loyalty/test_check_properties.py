@@ -7,6 +7,10 @@ refunded beyond itself. At the end every check is refunded in full: the member
 then holds exactly the points whose value was kept off the money returned (the
 points earned on refunded purchases that the member had already spent), so a
 customer never keeps points for a refunded purchase and no point is lost track of.
+
+The same machine runs with a 14-day return window, where a step may also let
+the window end (the clock moves on and the job posts what is due): refunds then
+void holds or take back posted points, and at the end nothing is left pending.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -42,11 +47,15 @@ lines = st.lists(
 ).map(tuple)
 
 
-def run_machine(services, client, merchant) -> None:
+def run_machine(services, client, merchant, clock=None, pending_days: int = 0) -> None:
     register = services.merchants.authenticate_key(merchant.register["Authorization"].split()[1])
     manager = services.merchants.authenticate_key(merchant.manager["Authorization"].split()[1])
     program = services.loyalty.create(
-        manager, kind=ProgramKind.POINTS, name="Points", currency="CZK", settings={}
+        manager,
+        kind=ProgramKind.POINTS,
+        name="Points",
+        currency="CZK",
+        settings={"pending_days": pending_days},
     )
     phones = iter(f"+4206017{n:05d}" for n in range(100_000))
 
@@ -84,6 +93,13 @@ def run_machine(services, client, merchant) -> None:
         @rule(request_lines=lines, use=st.integers(1, 300))
         def buy_with_points(self, request_lines, use) -> None:
             self._commit(request_lines, use)
+
+        @precondition(lambda self: pending_days > 0)
+        @rule()
+        def the_window_ends(self) -> None:
+            assert clock is not None
+            clock.advance(timedelta(days=pending_days))
+            services.checkout.post_due_earnings()
 
         @precondition(lambda self: self.checks)
         @rule(data=st.data())
@@ -144,6 +160,7 @@ def run_machine(services, client, merchant) -> None:
             for check_id in self.checks:
                 with contextlib.suppress(errors.RefundExceedsCheck):  # refunded in full already
                     self._refund(check_id, None)
+            assert services.ledger.balance(self.account).credits_pending == 0
             balance = services.ledger.balance(self.account).credit_balance
             assert balance * POINT_VALUE_MINOR == self.kept_off_minor, (
                 balance,
@@ -161,3 +178,9 @@ def run_machine(services, client, merchant) -> None:
 
 def test_checks_and_refunds_never_keep_or_lose_points(services, client, merchant):
     run_machine(services, client, merchant)
+
+
+def test_with_a_return_window_refunds_never_leave_points_earned_on_refunded_amounts(
+    services, client, merchant, clock
+):
+    run_machine(services, client, merchant, clock, pending_days=14)

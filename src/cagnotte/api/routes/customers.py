@@ -16,6 +16,7 @@ from cagnotte.api.schemas import (
     CustomerEnrol,
     CustomerOut,
     CustomerStatusChange,
+    MemberStandingOut,
     ProfileChange,
 )
 from cagnotte.api.schemas.customer_card import CustomerCardOut
@@ -148,3 +149,15 @@ def list_customer_accounts(
     services.customers.get(caller, customer_id)
     accounts = services.ledger.find_accounts(caller.merchant_id, "membership", customer_id)
     return [account_out(services, account) for account in accounts]
+
+
+@router.get("/{customer_id}/loyalty")
+def get_customer_loyalty(
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
+) -> list[MemberStandingOut]:
+    """The member in each loyalty program: balance, what is spendable now, points pending
+    for a return window (and until when), and their tier with the spend that made it."""
+    return [
+        MemberStandingOut.of(standing)
+        for standing in services.checkout.member_standing(caller, customer_id)
+    ]

@@ -31,6 +31,7 @@ from cagnotte.api.schemas.ledger import (
     TransferOut,
     TransferPage,
 )
+from cagnotte.api.schemas.loyalty import MemberStandingOut
 from cagnotte.api.schemas.merchants import (
     ApiKeyCreate,
     ApiKeyOut,
@@ -65,6 +66,7 @@ from cagnotte.api.schemas.wallets import (
 
 __all__ = [
     "AccountOut",
+    "MemberStandingOut",
     "AdjustmentCreate",
     "AmountMinor",
     "ApiKeyCreate",

@@ -137,6 +137,11 @@ class EffectOut(BaseModel):
     lines: list[list[int]] = Field(description="[line index, share of the units] pairs.")
     reason: str
     expires_at: datetime | None
+    pending_until: datetime | None = Field(
+        None,
+        description="Earned in a program with a return window: held (not spendable) until "
+        "then, voided by a refund before it.",
+    )
 
 
 class SpendableOut(BaseModel):
@@ -197,6 +202,7 @@ class QuoteOut(BaseModel):
                     lines=[[s.line_index, s.amount] for s in e.lines],
                     reason=e.reason,
                     expires_at=e.expires_at,
+                    pending_until=e.pending_until,
                 )
                 for e in quote.effects
             ],

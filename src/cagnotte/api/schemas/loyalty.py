@@ -47,6 +47,18 @@ class StampCardIn(Strict):
     reward_value: int = Field(0, ge=0, le=10**12)
 
 
+class TierIn(Strict):
+    name: str = Field(min_length=1, max_length=60)
+    spend_min_minor: int = Field(ge=0, le=10**12)
+
+
+class TiersIn(Strict):
+    """A program's tiers by the member's spend over a period, the lowest (from 0) first."""
+
+    period: Literal["rolling_12_months", "calendar_year"] = "rolling_12_months"
+    levels: list[TierIn] = Field(min_length=1, max_length=10)
+
+
 class ProgramSettingsIn(Strict):
     """A program's options; what is left out keeps its default (or, on a change, its value)."""
 
@@ -59,6 +71,7 @@ class ProgramSettingsIn(Strict):
     earn_on_loyalty_payment: bool | None = None
     spend_earned_in_same_check: bool | None = None
     pending_days: int | None = Field(None, ge=0, le=365)
+    tiers: TiersIn | None = None
 
     def settings(self) -> dict[str, Any]:
         return self.model_dump(
@@ -117,4 +130,51 @@ class LoyaltyProgramOut(BaseModel):
             valid_from=program.valid_from,
             valid_to=program.valid_to,
             settings=settings_of(program),
+        )
+
+
+class PendingOut(BaseModel):
+    units: int
+    until: datetime = Field(description="When the return window ends and the units post.")
+
+
+class TierOut(BaseModel):
+    name: str
+    spend_minor: int = Field(description="The qualifying spend over the tier's period.")
+    next_tier: str | None
+    next_tier_missing_minor: int | None
+
+
+class MemberStandingOut(BaseModel):
+    """A member in one program: the balance, what may be spent now, pending units, the tier."""
+
+    program_id: uuid.UUID
+    name: str
+    kind: str
+    asset: str
+    balance_units: int
+    available_units: int
+    pending: list[PendingOut]
+    tier: TierOut | None
+
+    @classmethod
+    def of(cls, standing: Any) -> MemberStandingOut:  # checkout.service.MemberStanding
+        program = standing.program
+        tier = standing.tier
+        return cls(
+            program_id=program.id,
+            name=program.name,
+            kind=program.kind.value,
+            asset=program.asset_code,
+            balance_units=standing.balance_units,
+            available_units=standing.available_units,
+            pending=[PendingOut(units=units, until=until) for units, until in standing.pending],
+            tier=TierOut(
+                name=tier.tier,
+                spend_minor=tier.spend_minor,
+                next_tier=tier.next_tier,
+                next_tier_missing_minor=tier.next_tier_missing_minor,
+            )
+            if tier is not None
+            else None,
         )

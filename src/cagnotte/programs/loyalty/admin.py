@@ -31,7 +31,13 @@ from cagnotte.ledger import AccountSpec, Ledger, Transfer
 from cagnotte.ledger.model import Account
 from cagnotte.merchants.service import MerchantService
 from cagnotte.programs.loyalty.budgets import budget_account_spec, budget_change, budgets_of
-from cagnotte.programs.loyalty.definitions import RuleDefinition, base_rule, engine_rule
+from cagnotte.programs.loyalty.definitions import (
+    RuleDefinition,
+    TieredRateIn,
+    base_rule,
+    engine_rule,
+    unknown_tiers,
+)
 from cagnotte.programs.loyalty.index import RuleIndex, compile_rules
 from cagnotte.programs.loyalty.program import (
     DEFAULT_SETTINGS,
@@ -53,6 +59,12 @@ ISSUANCE_SHARDS = 16
 # Balances given up when a program is deleted with its balances expired: this
 # many members' transfers per journal entry.
 EXPIRY_TRANSFERS_PER_ENTRY = 100
+CAPS_PER_CUSTOMER = (
+    "per_day_amount_max",
+    "per_day_times_max",
+    "per_month_amount_max",
+    "per_month_times_max",
+)
 NO_SUCH_PROGRAM = "No such loyalty program."
 
 
@@ -456,11 +468,27 @@ class LoyaltyPrograms:
     ) -> None:
         if program.status == ProgramStatus.DELETED:
             raise errors.NotFound(NO_SUCH_PROGRAM)
-        if program.kind == ProgramKind.STAMPS:
-            raise errors.InvalidInput("A stamps program earns by its card; it takes no rules.")
         benefit = definition.benefit
+        if (program.kind == ProgramKind.STAMPS) != (benefit.kind == "extra_stamps"):
+            raise errors.InvalidInput(
+                "A stamps program's promotions give extra stamps, and only they do."
+            )
+        if program.kind == ProgramKind.STAMPS and (
+            definition.budget_units
+            or definition.goods_limit
+            or any(getattr(definition.per_customer, name) for name in CAPS_PER_CUSTOMER)
+            or definition.expires_after_days
+        ):
+            raise errors.InvalidInput(
+                "A stamps promotion takes no budget, caps per customer, limit on goods or expiry."
+            )
         if program.kind == ProgramKind.POINTS and benefit.kind == "kitty_percentage":
             raise errors.InvalidInput("A points program earns points, not a kitty percentage.")
+        if isinstance(benefit, TieredRateIn) and unknown_tiers(benefit, program):
+            raise errors.InvalidInput(
+                "A tiered rate names tiers of its program: "
+                f"{', '.join(sorted(unknown_tiers(benefit, program)))} is not one."
+            )
         base = getattr(benefit, "base_rule_id", None)
         if base not in (None, "base"):
             row = unit.connection.execute(

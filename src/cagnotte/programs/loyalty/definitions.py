@@ -8,8 +8,9 @@ multiplier's base named), so the engine's own asserts never see bad data, and
 Caps per customer per day and month and limits on goods are counted by the
 commit (`checkout/usage.py`, under the member's lock); a budget is a ledger
 account of the rule's own (`LoyaltyPrograms.budget_account`) that its awards
-are paid from. Not offered yet (refused rather than ignored): tiers and
-customer segments.
+are paid from. A tiered rate names a rate for some of the program's tiers
+(`LoyaltyProgram.tiers`: the member's tier comes from their spend, counted by
+the commit). Not offered yet (refused rather than ignored): customer segments.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from cagnotte.programs.loyalty.rules import (
     ProgressiveRate,
     Rate,
     Rule,
+    StampsPerItem,
+    StampsPerVisit,
+    TieredRate,
+    TierRate,
     TimeWindow,
 )
 
@@ -114,8 +119,45 @@ class MultiplierIn(_Strict):
         return self
 
 
+class TierRateIn(_Strict):
+    """The rate of one of the program's tiers (by its name)."""
+
+    tier: str = Field(min_length=1, max_length=60)
+    numerator: int = Field(ge=0, le=RATE_TERM_MAX)
+    denominator: int = Field(ge=1, le=RATE_TERM_MAX)
+
+
+class TieredRateIn(_Strict):
+    """A rate by the member's tier in the program; a tier not listed earns nothing here."""
+
+    kind: Literal["tiered_rate"]
+    tiers: list[TierRateIn] = Field(min_length=1, max_length=10)
+    per_line: bool = False
+
+    @model_validator(mode="after")
+    def _once_each(self) -> TieredRateIn:
+        names = [tier.tier for tier in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("a tier is given one rate")
+        return self
+
+
+class ExtraStampsIn(_Strict):
+    """A stamps program's promotion: more stamps per item (or per visit, on a visit card)
+    when its conditions hold: 1 is double stamps."""
+
+    kind: Literal["extra_stamps"]
+    stamps: int = Field(1, ge=1, le=100)
+
+
 Benefit = Annotated[
-    FixedRateIn | KittyPercentageIn | ProgressiveIn | FixedBonusIn | MultiplierIn,
+    FixedRateIn
+    | KittyPercentageIn
+    | ProgressiveIn
+    | FixedBonusIn
+    | MultiplierIn
+    | TieredRateIn
+    | ExtraStampsIn,
     Field(discriminator="kind"),
 ]
 
@@ -322,9 +364,48 @@ def _benefit(benefit: object, program: LoyaltyProgram):  # -> the engine's Benef
         )
     if isinstance(benefit, FixedBonusIn):
         return FixedBonus(benefit.units)
+    if isinstance(benefit, TieredRateIn):
+        return _tiered(benefit, program)
+    if isinstance(benefit, ExtraStampsIn):
+        card = program.stamp_card
+        assert card is not None, "extra stamps are a stamps program's"
+        if card.counts_visits:
+            return StampsPerVisit(card.size, card.reward.value, stamps=benefit.stamps)
+        return StampsPerItem(card.size, card.reward.value, stamps_per_item=benefit.stamps)
     assert isinstance(benefit, MultiplierIn)
     base = f"base:{program.id}" if benefit.base_rule_id == "base" else str(benefit.base_rule_id)
     return Multiplier(base, benefit.factor_numerator, benefit.factor_denominator)
+
+
+def unknown_tiers(benefit: TieredRateIn, program: LoyaltyProgram) -> set[str]:
+    """The tiers a tiered rate names that the program does not have (all, without tiers)."""
+    known = {tier.name for tier in program.tiers.levels} if program.tiers else set()
+    return {tier.tier for tier in benefit.tiers} - known
+
+
+def _tiered(benefit: TieredRateIn, program: LoyaltyProgram):  # -> the engine's Benefit
+    """The engine's tiered rate, its tiers in the program's order with their thresholds.
+
+    A rule is checked against the program's tiers when it is written; should the
+    program's tiers change later, a tier no longer there earns nothing.
+    """
+    rates = {tier.tier: tier for tier in benefit.tiers}
+    levels = [
+        tier for tier in (program.tiers.levels if program.tiers else ()) if tier.name in rates
+    ]
+    if not levels:
+        return FixedRate(Rate(0, 1))
+    return TieredRate(
+        tuple(
+            TierRate(
+                tier.name,
+                Rate(rates[tier.name].numerator, rates[tier.name].denominator),
+                tier.spend_min_minor,
+            )
+            for tier in levels
+        ),
+        per_line=benefit.per_line,
+    )
 
 
 def _requirement(item: RequirementIn):  # -> the engine's Requirement

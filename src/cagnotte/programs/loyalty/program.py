@@ -16,6 +16,12 @@ Documented defaults (the merchant may change each):
   (`spend_earned_in_same_check` False);
 - points are spendable at once (`pending_days` 0; N > 0 keeps them pending for
   a return window of N days);
+- no tiers (`tiers` None). With tiers, a member's tier is the highest whose
+  threshold their qualifying spend over the tier period reaches: what they
+  paid after discounts, less what points and kitty paid, over the current
+  local month and the 11 before (`rolling_12_months`) or since 1 January
+  (`calendar_year`); refunds take their part back. The purchase that crosses a
+  threshold already earns at the new tier (its own amount counts);
 - the whole of a check's eligible amount may be paid with points
   (`share_max_basis_points` 10 000), from 1 point up, in blocks of 1; the value
   of points is rounded down to the minor unit (a customer is never paid a
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -129,6 +135,59 @@ class StampCard:
             raise errors.InvalidInput("A percentage discount is 0.01 % to 100 %.")
 
 
+class TierPeriod(StrEnum):
+    """Over what a member's qualifying spend is counted (local months of the merchant)."""
+
+    ROLLING_12_MONTHS = "rolling_12_months"  # this month and the 11 before
+    CALENDAR_YEAR = "calendar_year"  # since 1 January
+
+
+TIERS_MAX = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier: its name and the spend over the period that reaches it."""
+
+    name: str
+    spend_min_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierLadder:
+    """A program's tiers, the lowest first (it starts at 0: every member has a tier)."""
+
+    period: TierPeriod
+    levels: tuple[Tier, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.levels) <= TIERS_MAX:
+            raise errors.InvalidInput(f"A program has 1 to {TIERS_MAX} tiers.")
+        if self.levels[0].spend_min_minor != 0:
+            raise errors.InvalidInput("The lowest tier starts at 0.")
+        names = [tier.name for tier in self.levels]
+        if len(set(names)) != len(names) or not all(names):
+            raise errors.InvalidInput("Each tier has a name of its own.")
+        for lower, higher in zip(self.levels, self.levels[1:], strict=False):
+            if lower.spend_min_minor >= higher.spend_min_minor:
+                raise errors.InvalidInput("Tiers are listed by rising spend.")
+
+    def tier_for(self, spend_minor: int) -> Tier:
+        """The highest tier the spend reaches."""
+        reached = self.levels[0]
+        for tier in self.levels:
+            if tier.spend_min_minor <= spend_minor:
+                reached = tier
+        return reached
+
+    def first_month(self, month: date) -> date:
+        """The first month (its first day) of the period that ends with `month`."""
+        if self.period == TierPeriod.CALENDAR_YEAR:
+            return month.replace(month=1, day=1)
+        index = month.year * 12 + month.month - 1 - 11
+        return date(index // 12, index % 12 + 1, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class BaseEarning:
     """A program's base rate: units earned per minor unit of the eligible amount.
@@ -170,6 +229,7 @@ class LoyaltyProgram:
     earn_on_loyalty_payment: bool = False
     spend_earned_in_same_check: bool = False
     pending_days: int = 0
+    tiers: TierLadder | None = None
 
     def __post_init__(self) -> None:
         if self.kind == ProgramKind.STAMPS:
@@ -281,6 +341,7 @@ def program_from_settings(
         "earn_on_loyalty_payment",
         "spend_earned_in_same_check",
         "pending_days",
+        "tiers",
     }
     unknown = set(settings) - known
     if unknown:
@@ -320,6 +381,7 @@ def program_from_settings(
             earn_on_loyalty_payment=bool(settings.get("earn_on_loyalty_payment", False)),
             spend_earned_in_same_check=bool(settings.get("spend_earned_in_same_check", False)),
             pending_days=int(settings.get("pending_days", 0)),
+            tiers=_tiers(settings["tiers"]) if settings.get("tiers") else None,
         )
     except (TypeError, ValueError, KeyError) as error:
         raise errors.InvalidInput(f"The program's settings are not valid: {error}") from None
@@ -335,6 +397,14 @@ def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
         "spend_earned_in_same_check": program.spend_earned_in_same_check,
         "pending_days": program.pending_days,
     }
+    if program.tiers is not None:
+        settings["tiers"] = {
+            "period": program.tiers.period.value,
+            "levels": [
+                {"name": tier.name, "spend_min_minor": tier.spend_min_minor}
+                for tier in program.tiers.levels
+            ],
+        }
     if program.earning is not None:
         settings["earning"] = {
             "numerator": program.earning.numerator,
@@ -360,6 +430,15 @@ def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
             "reward_value": card.reward_value,
         }
     return settings
+
+
+def _tiers(data: dict[str, Any]) -> TierLadder:
+    return TierLadder(
+        period=TierPeriod(data.get("period", "rolling_12_months")),
+        levels=tuple(
+            Tier(str(level["name"]), int(level["spend_min_minor"])) for level in data["levels"]
+        ),
+    )
 
 
 def _scope(data: dict[str, Any]) -> Scope:
