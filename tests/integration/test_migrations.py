@@ -30,6 +30,7 @@ SHIPPED_SQL_FILES = {
     "0001_postgres_ledger.sql": "ef014e4490a8082ae7d483591909ae454afe2895e7ad6873577cfece7c3770b9",
     "0004_postgres_ledger.sql": "e4093b99d19dc718e6dcb81db5d3a15299f7bb771c69e16a39061ed907418685",
     "0009_postgres_ledger.sql": "8f0fcb93be86b6ed41b601b101b8d5ae44b82b4470bb4dedba1734885bbf4271",
+    "0025_postgres_ledger.sql": "467a3820bfd9be84b113daf8bfd0cbffb0909491dd1000a00d8b7bc39be14123",
 }
 
 _FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$\$\n(.*?)\$\$;", re.DOTALL)
