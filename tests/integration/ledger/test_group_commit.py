@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from cagnotte import errors
 from cagnotte.db.engine import Database, is_unavailable
@@ -213,3 +214,41 @@ def test_without_group_commit_no_batch_is_sent(books: Books, postgres_url: str):
     assert batches_seen() == batches_before
     assert balance(books, wallet) == 70
     assert not any(isinstance(result, Exception) for result in results)
+
+
+def deadlocks(database: Database) -> int:
+    with database.read() as connection:
+        return connection.execute(
+            text("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
+
+
+def test_two_workers_batches_crossing_the_same_wallets_do_not_deadlock(
+    batched: Books, database: Database
+):
+    # Each batch pays from both wallets, the two workers in opposite orders: without
+    # the batch's locks taken up front by account, each would hold the row the
+    # other's second entry waits for.
+    first, second = batched.wallet(), batched.wallet()
+    batched.fund(first, 10_000)
+    batched.fund(second, 10_000)
+    rounds = 25
+    before = deadlocks(database)
+
+    def worker(order: tuple[Any, Any]) -> list[Any]:
+        async def batches() -> list[Any]:
+            results: list[Any] = []
+            for _ in range(rounds):
+                results += await together(*(pay(batched, wallet, 1) for wallet in order))
+            return results
+
+        return on_batched_loop(batched, batches)
+
+    with ThreadPoolExecutor(max_workers=2) as workers:
+        outcomes = list(workers.map(worker, [(first, second), (second, first)]))
+
+    assert not [
+        result for results in outcomes for result in results if isinstance(result, Exception)
+    ]
+    assert deadlocks(database) == before
+    assert balance(batched, first) == balance(batched, second) == 10_000 - 2 * rounds
