@@ -67,7 +67,8 @@ class EntryBatcher:
         was committed and the caller posts it alone. Raises psycopg's
         OperationalError when the connection was lost with the entry in flight.
         """
-        assert not self._closed, "the batcher is closed"
+        if self._closed:
+            return None  # the loop is ending: posted alone, like a refused batch
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((entry_json, future))
         if self._task is None:
