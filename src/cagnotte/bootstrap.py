@@ -91,7 +91,7 @@ def bootstrap(
     outbox = Outbox(database, clock, mailer)
     webhooks = WebhookService(database, clock, development=settings.is_development)
     webhooks.register(outbox)
-    ledger = Ledger(database, clock)
+    ledger = Ledger(database, clock, group_commit=settings.ledger_group_commit)
     # Every lockout counts its attempts here (security/attempts.py).
     attempts = AttemptLimiter(database, clock)
     units = UnitsOfWork(database, clock)

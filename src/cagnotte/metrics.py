@@ -48,6 +48,11 @@ ledger_transfers = Counter(
     "Ledger operations posted (transfers, holds, posts, voids), by operation and code.",
     ["operation", "code"],
 )
+ledger_batch_size = Histogram(
+    "cagnotte_ledger_batch_size",
+    "Journal entries per batch of the group commit (one statement, one commit; PostgreSQL).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 job_runs = Counter("cagnotte_job_runs", "Scheduled job runs, by job.", ["job"])
 job_failures = Counter("cagnotte_job_failures", "Scheduled job runs that failed, by job.", ["job"])
 job_skips = Counter(

@@ -31,6 +31,7 @@ SHIPPED_SQL_FILES = {
     "0004_postgres_ledger.sql": "e4093b99d19dc718e6dcb81db5d3a15299f7bb771c69e16a39061ed907418685",
     "0009_postgres_ledger.sql": "8f0fcb93be86b6ed41b601b101b8d5ae44b82b4470bb4dedba1734885bbf4271",
     "0024_postgres_ledger.sql": "fdcb44582dad0df02694c18f34fca263922d21846303fbba8bb603f1d8196650",
+    "0025_postgres_ledger.sql": "976350fade290aa0bc270abf62cddd410222dcc2edfe85a91b10d24063e87fad",
 }
 
 _FUNCTION = re.compile(r"CREATE OR REPLACE FUNCTION (\w+)\(.*?\$\$\n(.*?)\$\$;", re.DOTALL)

@@ -40,12 +40,15 @@ def create_app(services: Services) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The event loop's own database connections, for the hot path (payments).
         await services.database.open_async_pool()
+        # Its batcher, which gathers the payments that arrive together (group commit).
+        await services.ledger.open_group_commit()
         # Keys revoked by other processes are forgotten here too (PostgreSQL).
         services.merchants.watch_revocations()
         try:
             yield
         finally:
             services.merchants.stop_watching_revocations()
+            await services.ledger.close_group_commit()
             await services.database.close_async_pool()
 
     app = FastAPI(

@@ -46,6 +46,7 @@ from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
 from cagnotte.db.unit_of_work import StoredAnswer, UnitOfWork, constraint_name
+from cagnotte.ledger.batcher import EntryBatcher, entry_json
 from cagnotte.ledger.model import (
     Account,
     AccountSpec,
@@ -84,9 +85,14 @@ DEADLOCK_RETRY_PAUSE_MAX = timedelta(milliseconds=50)
 class Ledger:
     """Accounts and journal entries over one Database."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, *, group_commit: bool = False) -> None:
         self.database = database
         self.clock = clock
+        # Whether post_entry_async gathers the entries that arrive together into
+        # one statement and one commit (PostgreSQL; see ledger/batcher.py).
+        self.group_commit = group_commit
+        # One batcher per event loop, opened by the application's lifespan.
+        self._batchers: dict[asyncio.AbstractEventLoop, EntryBatcher] = {}
         self._accounts: dict[tuple[Any, ...], Account] = {}
         self._accounts_lock = threading.Lock()
 
@@ -302,6 +308,17 @@ class Ledger:
                 time.sleep(random.uniform(0, DEADLOCK_RETRY_PAUSE_MAX.total_seconds()))
                 attempt += 1
 
+    async def open_group_commit(self) -> None:
+        """Give the running event loop its batcher (PostgreSQL, with group_commit on)."""
+        loop = asyncio.get_running_loop()
+        if self.group_commit and self.database.is_postgresql and loop not in self._batchers:
+            self._batchers[loop] = EntryBatcher(self.database.conninfo)
+
+    async def close_group_commit(self) -> None:
+        batcher = self._batchers.pop(asyncio.get_running_loop(), None)
+        if batcher is not None:
+            await batcher.close()
+
     async def post_entry_async(
         self,
         merchant_id: uuid.UUID,
@@ -319,6 +336,10 @@ class Ledger:
         awaited statement: no worker thread, no SQLAlchemy. Otherwise (SQLite,
         which has one writer at a time anyway, or no open pool) post_entry runs
         in a worker thread. Same rules, errors and retries either way.
+
+        With the loop's batcher open (group commit), the entry goes in the next
+        batch of cagnotte_post_entries instead, and is answered once that batch
+        has committed; an entry of a batch that failed as a whole is posted alone.
         """
         if not self.database.has_async_pool():
             return await anyio.to_thread.run_sync(
@@ -342,6 +363,11 @@ class Ledger:
             memo=memo,
             also_platform=also_platform,
         )
+        batcher = self._batchers.get(asyncio.get_running_loop())
+        if batcher is not None:
+            landed = await self._post_in_batch(batcher, arguments)
+            if landed is not None:
+                return landed
         attempt = 1
         while True:
             parameters = self._postgresql_parameters(**arguments)
@@ -366,6 +392,30 @@ class Ledger:
             if not landed.replayed:
                 metrics.count_entry(kind, arguments["operations"])
             return landed
+
+    async def _post_in_batch(
+        self, batcher: EntryBatcher, arguments: dict[str, Any]
+    ) -> EntryResult | None:
+        """The entry posted with the next batch; None if it is to be posted alone."""
+        answer = await batcher.post(entry_json(self._postgresql_parameters(**arguments)))
+        if answer is None:
+            return None
+        if "error" in answer:
+            refusal = answer["error"]
+            error = (
+                _unique_violation_error(refusal["constraint"])
+                if refusal["sqlstate"] == "23505"
+                else _domain_error_of(refusal["sqlstate"], refusal["message"], refusal["detail"])
+            )
+            if error is None:
+                # Not a refusal we know (a bug): posted alone, it fails as it would
+                # without the batcher. Its subtransaction was rolled back.
+                return None
+            raise error
+        landed = EntryResult.from_json(answer["result"])
+        if not landed.replayed:
+            metrics.count_entry(arguments["kind"], arguments["operations"])
+        return landed
 
     def _post_entry_in(
         self,
@@ -769,16 +819,19 @@ def _unique_violation_error(constraint: str | None) -> Exception | None:
 
 def _domain_error_from_psycopg(error: psycopg.Error) -> Exception | None:
     """The domain error cagnotte_post_entry raised (its code is the message), if any."""
-    if error.sqlstate == "P0001":
-        code = error.diag.message_primary or ""
+    return _domain_error_of(error.sqlstate, error.diag.message_primary, error.diag.message_detail)
+
+
+def _domain_error_of(
+    sqlstate: str | None, message: str | None, detail: str | None
+) -> Exception | None:
+    """The domain error a ledger function's error stands for (by SQLSTATE and code)."""
+    if sqlstate == "P0001":
+        code = message or ""
         domain_error = errors.error_for_code(code)
         if domain_error is not None:
-            return (
-                domain_error(error.diag.message_detail)
-                if code == "invalid_input"
-                else (domain_error())
-            )
-    if error.sqlstate == "22003":
+            return domain_error(detail) if code == "invalid_input" else (domain_error())
+    if sqlstate == "22003":
         return errors.AmountOverflow()
     return None
 

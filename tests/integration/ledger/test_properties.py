@@ -8,11 +8,16 @@ example to the next, so the global invariants also cover earlier examples.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -35,6 +40,7 @@ from cagnotte.ledger import (
     Account,
     AccountSpec,
     Balance,
+    EntryResult,
     Hold,
     Ledger,
     PostHold,
@@ -63,6 +69,46 @@ def test_the_ledger_keeps_its_invariants_under_random_operations(
     ledger: Ledger, database: Database, clock: ManualClock
 ) -> None:
     run_state_machine_as_test(machine_for(ledger, database, clock), settings=MACHINE_SETTINGS)
+
+
+def test_the_ledger_keeps_its_invariants_through_the_group_commit(
+    ledger: Ledger, database: Database, clock: ManualClock, postgres_url: str
+) -> None:
+    # The same machine, each entry posted from an event loop with its batcher open:
+    # cagnotte_post_entries, its per-entry subtransaction and its errors' mapping.
+    ledger.group_commit = True
+    with batching_loop(ledger) as post:
+        run_state_machine_as_test(
+            machine_for(ledger, database, clock, post=post), settings=MACHINE_SETTINGS
+        )
+
+
+@contextmanager
+def batching_loop(ledger: Ledger) -> Iterator[Callable[..., EntryResult]]:
+    """An event loop in a thread with its connections and batcher open; a post_entry for it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def call(work: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, loop).result()
+
+    async def open_all() -> None:
+        await ledger.database.open_async_pool()
+        await ledger.open_group_commit()
+
+    async def close_all() -> None:
+        await ledger.close_group_commit()
+        await ledger.database.close_async_pool()
+
+    call(open_all())
+    try:
+        yield lambda *arguments, **options: call(ledger.post_entry_async(*arguments, **options))
+    finally:
+        call(close_all())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
 
 
 # The model --------------------------------------------------------------------------------
@@ -155,8 +201,17 @@ def refusal_of_move(
 # The machine ------------------------------------------------------------------------------
 
 
-def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
-    """A state machine class bound to this test's ledger, database and clock."""
+def machine_for(
+    ledger: Ledger,
+    database: Database,
+    clock: ManualClock,
+    post: Callable[..., EntryResult] | None = None,
+) -> type:
+    """A state machine class bound to this test's ledger, database and clock.
+
+    Entries are posted by `post` (post_entry unless given).
+    """
+    post = post or ledger.post_entry
 
     class LedgerMachine(RuleBasedStateMachine):
         accounts = Bundle("accounts")
@@ -199,9 +254,7 @@ def machine_for(ledger: Ledger, database: Database, clock: ManualClock) -> type:
         def _post(self, operation, expected, **options):
             """Post one operation; the outcome must be the one the model expects."""
             try:
-                result = ledger.post_entry(
-                    self.merchant_id, [operation], kind="property", **options
-                )
+                result = post(self.merchant_id, [operation], kind="property", **options)
             except errors.DomainError as error:
                 assert expected is not None, f"refused unexpectedly: {error.code}"
                 assert isinstance(error, expected), f"{error.code}, expected {expected.code}"
