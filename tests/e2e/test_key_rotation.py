@@ -69,6 +69,7 @@ def _status(database, *, number_keys: str, code_keys: str, monkeypatch) -> str:
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", database.url)
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", number_keys)
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", code_keys)
+    monkeypatch.setenv("CAGNOTTE_GIFT_CARD_PIN_KEY", NEW)
     # Production settings, as the service has them: with an SMTP host (nothing is sent).
     monkeypatch.setenv("CAGNOTTE_SMTP_HOST", "127.0.0.1")
     result = CliRunner().invoke(cli, ["keys", "status"])
