@@ -212,15 +212,14 @@ class CardFinder:
         digits = normalise_number(number)
         if not digits:
             raise NotInUnit()
-        found = repository.card_by_number_hashes(
-            unit.connection, caller.merchant_id, self.numbers.hashes(digits)
-        )
-        if found is None or is_argon2(found.pin_hash, found.pin_key_id):
+        # Found and locked by one statement; a card it must not act on is let go by the
+        # rollback that NotInUnit brings.
+        card = repository.lock_card_by_number_hashes(unit, self.numbers.hashes(digits))
+        if card is None or is_argon2(card.pin_hash, card.pin_key_id):
             raise NotInUnit()
-        program = self.programs.program(caller.merchant_id, found.program_id, unit.connection)
+        program = self.programs.program(caller.merchant_id, card.program_id, unit.connection)
         if not program.pin_required:
             raise NotInUnit()
-        card = repository.lock_card(unit, found.id)
         try:
             attempt = self.attempts.reserve(
                 PIN_SCOPE,

@@ -71,6 +71,12 @@ def card_by_number_hashes(
     return CardRow.from_mapping(row) if row is not None else None
 
 
+def lock_card_by_number_hashes(unit: UnitOfWork, digests: Sequence[str]) -> CardRow | None:
+    """The merchant's card whose number has one of these hashes, its row locked; or None."""
+    row = unit.lock_where(gift_cards, gift_cards.c.number_hash.in_(digests))
+    return CardRow.from_mapping(row) if row is not None else None
+
+
 def card_by_page_token_hash(connection: Connection, digest: str) -> CardRow | None:
     """An e-card by the hash of its page's token (of whichever merchant issued it)."""
     found = lookups.find(connection, LookupKind.ECARD_PAGE, digest)
