@@ -23,7 +23,9 @@ count:
   locked by their typos on every card payment.
 Failed look-ups and balance inquiries are also logged per terminal for the
 alerts. All of it runs before the operation's unit of work, in short
-transactions of its own; argon2 runs with no transaction open.
+transactions of its own; an argon2 PIN (a card from before the keyed hash) is
+checked with no transaction open. A spend or authorisation with a PIN first
+tries `find_in_unit`: the same counts, in the operation's own unit of work.
 
 Errors: gift_card_invalid, too_many_attempts.
 """
