@@ -2,28 +2,26 @@
 
     python3 bench/bonus_codes.py [--codes 100000] [--rounds 3] [--database-url URL]
 
-Without --database-url it starts a throw-away PostgreSQL cluster (durable
-settings) with scripts/postgres.sh. Each round requests and funds a campaign
-through the services; the figure is the time of the transaction that draws the
-codes, hashes them with the platform key, stores them (COPY) and activates the
-campaign — what a funding request waits for.
+Without --database-url it starts a throw-away PostgreSQL cluster (bench/run.py's,
+durable settings, bench/throwaway.py) and removes it afterwards. Each round
+requests and funds a campaign through the services; the figure is the time of
+the transaction that draws the codes, hashes them with the platform key, stores
+them (COPY) and activates the campaign — what a funding request waits for.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
+from throwaway import throwaway_cluster
 
 from cagnotte.bootstrap import Services, bootstrap
 from cagnotte.config import Settings
@@ -43,12 +41,6 @@ ROOT = Path(__file__).resolve().parent.parent
 class DiscardingMailer:
     def send(self, message) -> None:  # noqa: ANN001
         return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def activate(
@@ -119,19 +111,8 @@ def main() -> int:
     if arguments.database_url:
         timings = run(arguments.database_url, arguments.codes, arguments.rounds)
     else:
-        workdir = Path(tempfile.mkdtemp(prefix="cagnotte-bench-codes-"))
-        workdir.chmod(0o755)
-        data = workdir / "pg"
-        url = subprocess.run(
-            [str(ROOT / "scripts/postgres.sh"), "start", str(data), str(free_port())],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        try:
+        with throwaway_cluster("cagnotte-bench-codes-") as (url, _cluster):
             timings = run(url, arguments.codes, arguments.rounds)
-        finally:
-            subprocess.run([str(ROOT / "scripts/postgres.sh"), "stop", str(data)], check=False)
     median = statistics.median(timings)
     verdict = "meets" if median < 3 else "MISSES"
     print(f"median: {median:.2f} s for {arguments.codes} codes ({verdict} the 3 s target)")

@@ -107,6 +107,7 @@ def bootstrap(
         mail_from=settings.mail_from,
         public_url=settings.public_url,
         number_keys=settings.gift_card_number_keys,
+        pin_keys=settings.gift_card_pin_keys,
         units=units,
         attempts=attempts,
     )

@@ -29,7 +29,7 @@ app = typer.Typer(help="Cagnotte: stored value and rewards processing.", no_args
 jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 keys_app = typer.Typer(
-    help="The keys of the card number and bonus code hashes (docs/keys.md).",
+    help="The keys of the card number, bonus code and PIN hashes (docs/keys.md).",
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
@@ -203,7 +203,7 @@ def staff_create(
 
 @keys_app.command("status")
 def keys_status() -> None:
-    """How many card numbers and bonus codes still need an older key of their hashes."""
+    """How many card numbers, bonus codes and PINs still need an older key of their hashes."""
     services = _bootstrap(_settings())
     try:
         reports = [
@@ -220,6 +220,13 @@ def keys_status() -> None:
                 "codes (unused, of active campaigns)",
                 services.settings.bonus_code_keys,
                 services.bonus_codes.code_key_usage(),
+            ),
+            (
+                "Gift card PINs",
+                "CAGNOTTE_GIFT_CARD_PIN_KEY",
+                "cards with a PIN (not closed)",
+                services.settings.gift_card_pin_keys,
+                services.gift_cards.pin_key_usage(),
             ),
         ]
     finally:

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # unset, a key is made once and kept in the database.
     gift_card_number_key: str | None = None
     bonus_code_key: str | None = None
+    # The key of the gift card PIN hashes (HMAC-SHA256 of number and PIN): the same
+    # form and rotation as the two above, required in production likewise.
+    gift_card_pin_key: str | None = None
     # Members with no check and no change for this many years are erased by the
     # retention job (crm/privacy.py: personal data anonymised, books kept); unset: never.
     retention_years: int | None = Field(None, ge=1, le=100)
@@ -108,7 +111,7 @@ class Settings(BaseSettings):
             return self.platform_bank_account
         return DEVELOPMENT_BANK_ACCOUNT if self.is_development else None
 
-    @field_validator("gift_card_number_key", "bonus_code_key")
+    @field_validator("gift_card_number_key", "bonus_code_key", "gift_card_pin_key")
     @classmethod
     def _strong_keys(cls, value: str | None, info: ValidationInfo) -> str | None:
         try:
@@ -125,19 +128,23 @@ class Settings(BaseSettings):
     def bonus_code_keys(self) -> tuple[bytes, ...]:
         return parse_keys(self.bonus_code_key)
 
+    @property
+    def gift_card_pin_keys(self) -> tuple[bytes, ...]:
+        return parse_keys(self.gift_card_pin_key)
+
     def require_production_keys(self) -> None:
         """In production the hashing keys must be settings, never kept beside the hashes."""
         if self.is_development:
             return
         missing = [
             f"CAGNOTTE_{name.upper()}"
-            for name in ("gift_card_number_key", "bonus_code_key")
+            for name in ("gift_card_number_key", "bonus_code_key", "gift_card_pin_key")
             if not parse_keys(getattr(self, name))
         ]
         if missing:
             raise SettingsError(
                 f"In production {' and '.join(missing)} must be set, so that the keys of "
-                "the card number and bonus code hashes live apart from the database: "
+                "the card number, bonus code and PIN hashes live apart from the database: "
                 "each at least 32 random bytes as hex or base64, e.g. "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'. "
                 "A developer's machine may run with --development "

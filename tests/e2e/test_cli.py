@@ -113,6 +113,7 @@ def test_migrate_and_jobs_run_work_on_a_fresh_database(tmp_path: Path, monkeypat
     # In production, as the default environment is: with the keys of the hashes.
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", secrets.token_urlsafe(32))
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("CAGNOTTE_GIFT_CARD_PIN_KEY", secrets.token_hex(32))
     # Mail goes by SMTP in production (nothing is sent here: the outbox is empty).
     monkeypatch.setenv("CAGNOTTE_SMTP_HOST", "127.0.0.1")
     runner = CliRunner()
@@ -133,6 +134,7 @@ def test_in_production_without_an_smtp_host_neither_the_service_nor_the_jobs_sta
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", f"sqlite:///{tmp_path / 'refused.db'}")
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", secrets.token_urlsafe(32))
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("CAGNOTTE_GIFT_CARD_PIN_KEY", secrets.token_hex(32))
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     for command in (["serve"], ["jobs", "run"]):

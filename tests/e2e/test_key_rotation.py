@@ -50,13 +50,17 @@ def _key(text: str) -> bytes:
 
 
 @contextmanager
-def serving(database, clock, mailer, *, number_keys: str, code_keys: str) -> Iterator:
+def serving(
+    database, clock, mailer, *, number_keys: str, code_keys: str, pin_keys: str = NEW
+) -> Iterator:
     """The app over the test's database, with these keys (newest first)."""
     settings = Settings(
         environment="development",
         database_url=database.url,
         gift_card_number_key=number_keys,
         bonus_code_key=code_keys,
+        # Unless a test rotates it, the PINs' key stays NEW (`_status`'s production needs one).
+        gift_card_pin_key=pin_keys,
     )
     services = bootstrap(settings, clock=clock, mailer=mailer, database=database)
     mailer.outbox = services.outbox  # reading mailer.sent delivers the outbox first
@@ -69,6 +73,7 @@ def _status(database, *, number_keys: str, code_keys: str, monkeypatch) -> str:
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", database.url)
     monkeypatch.setenv("CAGNOTTE_GIFT_CARD_NUMBER_KEY", number_keys)
     monkeypatch.setenv("CAGNOTTE_BONUS_CODE_KEY", code_keys)
+    monkeypatch.setenv("CAGNOTTE_GIFT_CARD_PIN_KEY", NEW)
     # Production settings, as the service has them: with an SMTP host (nothing is sent).
     monkeypatch.setenv("CAGNOTTE_SMTP_HOST", "127.0.0.1")
     result = CliRunner().invoke(cli, ["keys", "status"])
@@ -271,3 +276,52 @@ def test_cards_under_the_development_key_are_found_once_it_is_given_as_the_older
         )
         assert activated.status_code == 201, activated.text
         assert _card_hash(database, card.id)[1] == key_id(_key(NEW))
+
+
+def _pin_key_id(database, card_id: str) -> str | None:
+    with database.read() as connection:
+        return connection.execute(
+            select(gift_cards.c.pin_key_id).where(gift_cards.c.id == uuid.UUID(card_id))
+        ).scalar_one()
+
+
+def test_a_pin_under_the_old_pin_key_is_checked_after_the_rotation_and_hashed_again(
+    database, clock, mailer
+):
+    keys = {"number_keys": OLD, "code_keys": OLD}
+    with serving(database, clock, mailer, **keys, pin_keys=OLD) as (client, services):
+        operator_key = services.merchants.ensure_operator_key()
+        merchant = make_merchant(client, operator_key, "Café Bleu")
+        used, idle = new_cards(client, merchant, create_program(client, merchant), 2)
+        for card in (used, idle):
+            activated = post(
+                client,
+                "/v1/gift-cards/activations",
+                {"number": card.number, "amount_minor": 5_000},
+                merchant.register,
+            )
+            assert activated.status_code == 201, activated.text
+    assert _pin_key_id(database, used.id) == key_id(_key(OLD))
+
+    with serving(database, clock, mailer, **keys, pin_keys=f"{NEW},{OLD}") as (client, services):
+        assert services.gift_cards.pin_key_usage().under_older_keys == 2
+        spent = post(
+            client,
+            "/v1/gift-cards/spends",
+            {"number": used.number, "pin": used.pin, "amount_minor": 1_500},
+            merchant.register,
+        )
+        assert spent.status_code == 201, spent.text
+        assert _pin_key_id(database, used.id) == key_id(_key(NEW))
+        assert services.gift_cards.pin_key_usage().under_older_keys == 1
+
+    # The old key dropped too early: the card spent since works, the idle one's PIN is wrong.
+    with serving(database, clock, mailer, **keys, pin_keys=NEW) as (client, _services):
+        for card, status in ((used, 201), (idle, 422)):
+            answer = post(
+                client,
+                "/v1/gift-cards/spends",
+                {"number": card.number, "pin": card.pin, "amount_minor": 100},
+                merchant.register,
+            )
+            assert answer.status_code == status, answer.text

@@ -31,6 +31,7 @@ def test_the_service_does_not_start_in_production_without_an_smtp_host(tmp_path:
         database_url=f"sqlite:///{tmp_path / 'never.db'}",
         gift_card_number_key=secrets.token_urlsafe(32),
         bonus_code_key=secrets.token_urlsafe(32),
+        gift_card_pin_key=secrets.token_urlsafe(32),
     )
     with pytest.raises(MailNotConfigured):
         bootstrap(settings)

@@ -59,7 +59,7 @@ def test_a_setting_lists_keys_newest_first_and_refuses_one_twice():
         parse_keys(f"{new},{new}")
 
 
-@pytest.mark.parametrize("name", ["gift_card_number_key", "bonus_code_key"])
+@pytest.mark.parametrize("name", ["gift_card_number_key", "bonus_code_key", "gift_card_pin_key"])
 def test_a_weak_key_in_the_settings_is_refused_by_its_variable_without_showing_it(name):
     weak = "my-own-little-secret"
 
@@ -101,6 +101,7 @@ def test_production_with_both_keys_and_development_without_them_start(tmp_path: 
         database_url=url,
         gift_card_number_key=STRONG,
         bonus_code_key=STRONG,
+        gift_card_pin_key=STRONG,
         smtp_host="mail.example",  # production sends mail by SMTP only (mail.build_mailer)
     )
     development = Settings(environment="development", database_url=url)
@@ -111,7 +112,7 @@ def test_production_with_both_keys_and_development_without_them_start(tmp_path: 
 
 def test_the_command_refuses_production_without_the_keys_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", f"sqlite:///{tmp_path / 'never-opened.db'}")
-    for name in ("ENVIRONMENT", "GIFT_CARD_NUMBER_KEY", "BONUS_CODE_KEY"):
+    for name in ("ENVIRONMENT", "GIFT_CARD_NUMBER_KEY", "BONUS_CODE_KEY", "GIFT_CARD_PIN_KEY"):
         monkeypatch.delenv(f"CAGNOTTE_{name}", raising=False)
 
     for command in (["jobs", "run"], ["keys", "status"]):

@@ -144,6 +144,19 @@ class UnitOfWork:
             query = query.with_for_update(key_share=keys_stay)
         return list(self.connection.execute(query).mappings().all())
 
+    def lock_where(self, table: Table, *conditions: Any) -> RowMapping | None:
+        """The merchant's one row of `table` meeting `conditions`, locked; None if there is none.
+
+        A row found by another unique key than its id (a card by its number's
+        hash) is looked up and locked by one statement, in its table's place of
+        LOCK_ORDER.
+        """
+        self._check_lock_order(table)
+        query = select(table).where(table.c.merchant_id == self.merchant_id, *conditions)
+        if self.is_postgresql:
+            query = query.with_for_update()
+        return self.connection.execute(query).mappings().first()
+
     def _check_lock_order(self, table: Table) -> None:
         assert table.name in LOCK_ORDER, f"{table.name} has no place in LOCK_ORDER"
         rank = LOCK_ORDER.index(table.name)

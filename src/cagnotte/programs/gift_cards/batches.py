@@ -54,7 +54,7 @@ class Batches:
         if not 1 <= card_count <= BATCH_CARDS_MAX:
             raise errors.InvalidInput(f"A batch has 1 to {BATCH_CARDS_MAX} cards.")
         program = self.programs.program(caller.merchant_id, program_id)
-        self.issuer.numbers.value()  # made before the batch's transaction takes the write lock
+        self.issuer.prepare_keys()  # made before the transaction takes the write lock
         batch_id = uuid.uuid4()
         now = self.clock.now()
         with self.database.transaction() as connection:

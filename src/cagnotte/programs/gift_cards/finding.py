@@ -23,7 +23,9 @@ count:
   locked by their typos on every card payment.
 Failed look-ups and balance inquiries are also logged per terminal for the
 alerts. All of it runs before the operation's unit of work, in short
-transactions of its own; argon2 runs with no transaction open.
+transactions of its own; an argon2 PIN (a card from before the keyed hash) is
+checked with no transaction open. A spend or authorisation with a PIN first
+tries `find_in_unit`: the same counts, in the operation's own unit of work.
 
 Errors: gift_card_invalid, too_many_attempts.
 """
@@ -34,18 +36,19 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
 from cagnotte import errors
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.programs.gift_cards import repository
 from cagnotte.programs.gift_cards.alerts import GiftCardAlerts
 from cagnotte.programs.gift_cards.number_keys import NumberKey
 from cagnotte.programs.gift_cards.numbers import normalise_number
-from cagnotte.programs.gift_cards.pins import burn_pin_check, verify_pin
+from cagnotte.programs.gift_cards.pins import PinHash, PinKey, is_argon2, verify_pin
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.resellers import Resellers
@@ -99,6 +102,26 @@ class FoundCard:
     card: CardRow
     program: Program
     number: str
+    # The PIN was right under an older key or argon2: what the card should store now.
+    pin_rehash: PinHash | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WrongPin:
+    """A wrong PIN checked inside a unit of work, its attempt counted there: commit, then refuse."""
+
+    caller: Principal
+    card: CardRow
+    attempt: Attempt
+    locked_until: datetime | None
+
+
+class NotInUnit(Exception):
+    """The look-up cannot be finished inside the unit of work: roll it back, take the long way.
+
+    A miss, a lock, an argon2 hash (too slow for a write transaction) or a card
+    whose program's accounts are not known yet: nothing was counted.
+    """
 
 
 # Whether an operation named by the number alone may act on this card (else: a miss).
@@ -114,6 +137,7 @@ class CardFinder:
         programs: ProgramCatalogue,
         resellers: Resellers,
         numbers: NumberKey,
+        pins: PinKey,
         attempts: AttemptLimiter,
     ) -> None:
         self.database = database
@@ -122,27 +146,121 @@ class CardFinder:
         self.programs = programs
         self.resellers = resellers
         self.numbers = numbers
+        self.pins = pins
         self.attempts = attempts
 
-    def find(self, caller: Principal, number: str, *, pin: str | None) -> FoundCard:
+    def find(
+        self, caller: Principal, number: str, *, pin: str | None, defer_pin_rehash: bool = False
+    ) -> FoundCard:
         """The card with this number and (when its program asks) PIN; one error for every miss.
 
         With a PIN given, every answer but the right PIN's is the same: a miss,
         a wrong PIN, and a PIN for a card that has none (a wrong PIN too, or a
         made-up PIN would probe numbers uncounted). Without one, the look-up is
-        a number's alone, counted as find_by_number counts it.
+        a number's alone, counted as find_by_number counts it. A PIN proven right
+        under an older key (or argon2) is hashed again under the newest key: at
+        once, or, with `defer_pin_rehash`, by the caller's unit of work
+        (`FoundCard.pin_rehash`).
         """
         if pin is None:
             found = self._counted_look_up(caller, number, usable=None)
         else:
             found = self._look_up(caller, number, lookup=None, pin_given=True, usable=None)
             if not found.program.pin_required:
-                burn_pin_check()
+                self.pins.burn_check()
                 self.record_lookup(caller, found.card.number_hash, succeeded=False)
                 raise errors.GiftCardInvalid()
         if found.program.pin_required:
             self._check_pin(caller, found, pin)
+            assert pin is not None
+            found = self._with_pin_rehash(found, pin, defer=defer_pin_rehash)
         return self._rehashed(found)
+
+    def _with_pin_rehash(self, found: FoundCard, pin: str, *, defer: bool) -> FoundCard:
+        """The card's PIN hashed under the newest key, if it was not: now, or by the caller."""
+        if not self.pins.needs_rehash(found.card.pin_key_id):
+            return found
+        rehash = self.pins.hash(found.number, pin)
+        if defer:
+            return dataclasses.replace(found, pin_rehash=rehash)
+        with self.database.transaction() as connection:
+            repository.rehash_pin(connection, found.card, rehash.digest, rehash.key_id)
+        card = dataclasses.replace(found.card, pin_hash=rehash.digest, pin_key_id=rehash.key_id)
+        return dataclasses.replace(found, card=card)
+
+    def prepare_keys(self) -> None:
+        """Fetch the number and PIN keys before a unit of work (in development they may be
+        made, once, in a transaction of their own)."""
+        self.numbers.keys()
+        self.pins.keys()
+
+    def find_in_unit(
+        self, unit: UnitOfWork, caller: Principal, number: str, pin: str
+    ) -> FoundCard | WrongPin:
+        """The card with this number and PIN, found, locked and its PIN checked in `unit`.
+
+        A keyed PIN check costs a microsecond, so a spend needs no transaction of
+        its own for it: the PIN attempt is reserved in the unit's transaction,
+        with the card's row locked (the order `unlock` takes them in too), and its
+        outcome recorded there — a right PIN starts the count again and the spend
+        goes on; a wrong one is counted (WrongPin: the caller commits, then
+        refuses). The attempt's row stays locked until the unit ends, so parallel
+        guesses at one card queue and each sees the count the previous left: at
+        most the policy's number are checked, as with `find`. Everything else
+        (a miss, a lock, attempts spent, an argon2 hash, a program without PINs)
+        raises NotInUnit before anything is counted: the caller rolls back and
+        calls `find`, which answers it as always.
+        """
+        digits = normalise_number(number)
+        if not digits:
+            raise NotInUnit()
+        # Found and locked by one statement; a card it must not act on is let go by the
+        # rollback that NotInUnit brings.
+        card = repository.lock_card_by_number_hashes(unit, self.numbers.hashes(digits))
+        if card is None or is_argon2(card.pin_hash, card.pin_key_id):
+            raise NotInUnit()
+        program = self.programs.program(caller.merchant_id, card.program_id, unit.connection)
+        if not program.pin_required:
+            raise NotInUnit()
+        try:
+            attempt = self.attempts.reserve(
+                PIN_SCOPE,
+                pin_subject(card.merchant_id, card.id),
+                pin_policy(program),
+                connection=unit.connection,
+            )
+        except AttemptRefused:
+            raise NotInUnit() from None
+        if not verify_pin(card.pin_hash, digits, pin, self.pins.keys(), card.pin_key_id):
+            locked_until = self.attempts.failed(attempt, connection=unit.connection)
+            self._insert_lookup(unit.connection, caller, card.number_hash, succeeded=False)
+            return WrongPin(caller, card, attempt, locked_until)
+        self.attempts.succeeded(attempt, connection=unit.connection)
+        return FoundCard(
+            card=self._rehashed_in(unit, card, digits, pin), program=program, number=digits
+        )
+
+    def _rehashed_in(self, unit: UnitOfWork, card: CardRow, digits: str, pin: str) -> CardRow:
+        """The locked card with its number and PIN hashed under the newest keys, in `unit`."""
+        number_keys = self.numbers.keys()
+        if card.number_key_id != number_keys.newest_id:
+            digest = self.numbers.hash(digits)
+            repository.rehash_number(unit.connection, card, digest, number_keys.newest_id)
+            card = dataclasses.replace(
+                card, number_hash=digest, number_key_id=number_keys.newest_id
+            )
+        if self.pins.needs_rehash(card.pin_key_id):
+            rehash = self.pins.hash(digits, pin)
+            repository.rehash_pin(unit.connection, card, rehash.digest, rehash.key_id)
+            card = dataclasses.replace(card, pin_hash=rehash.digest, pin_key_id=rehash.key_id)
+        return card
+
+    def after_wrong_pin(self, wrong: WrongPin) -> None:
+        """The alerts of a wrong PIN counted in a unit of work, once it committed."""
+        self.alerts.after_wrong_pin(
+            wrong.caller, wrong.card, wrong.attempt.number, wrong.locked_until is not None
+        )
+        self.alerts.after_lookup(wrong.caller)
 
     def find_by_number(
         self, caller: Principal, number: str, usable: CardUse | None = None
@@ -213,7 +331,7 @@ class CardFinder:
             or (usable is not None and not usable(card, program))
         ):
             if pin_given:
-                burn_pin_check()
+                self.pins.burn_check()
             with self.database.transaction() as connection:
                 if lookup is not None:
                     self.attempts.failed(lookup, connection=connection)
@@ -234,10 +352,12 @@ class CardFinder:
                 settle=PIN_SETTLE,
             )
         except AttemptRefused:  # locked: refused without looking at the PIN
-            burn_pin_check()
+            self.pins.burn_check()
             self.record_lookup(caller, card.number_hash, succeeded=False)
             raise errors.GiftCardInvalid() from None
-        if pin is None or not verify_pin(card.pin_hash, found.number, pin):
+        if pin is None or not verify_pin(
+            card.pin_hash, found.number, pin, self.pins.keys(), card.pin_key_id
+        ):
             self._count_wrong_pin(caller, card, attempt)
             raise errors.GiftCardInvalid()
         self.attempts.succeeded(attempt)

@@ -1,7 +1,7 @@
 """Issuing cards: a new card and its account, and the e-card an e-store sells and mails.
 
 A card's number is drawn at random (`numbers`) and stored only as a keyed hash
-and its last four digits; its PIN only as an argon2 hash. An e-card's page
+and its last four digits; its PIN only as a keyed hash (`pins`). An e-card's page
 token is not stored either: the page's address carries it, and the number is
 sealed with a key derived from it (`security.sealing`).
 
@@ -62,7 +62,7 @@ from cagnotte.programs.gift_cards.numbers import (
     unseal_number,
 )
 from cagnotte.programs.gift_cards.operating import CardOperations, invoice_race_means_reused
-from cagnotte.programs.gift_cards.pins import hash_pin
+from cagnotte.programs.gift_cards.pins import PinKey
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.queries import CardQueries
@@ -89,10 +89,19 @@ NO_ECARD_WITH_KEY = "No e-card of this card was issued with this key."
 class CardIssuer:
     """Makes new inactive cards, with their ledger accounts, in the caller's transaction."""
 
-    def __init__(self, clock: Clock, accounts: CardAccounts, numbers: NumberKey) -> None:
+    def __init__(
+        self, clock: Clock, accounts: CardAccounts, numbers: NumberKey, pins: PinKey
+    ) -> None:
         self.clock = clock
         self.accounts = accounts
         self.numbers = numbers
+        self.pins = pins
+
+    def prepare_keys(self) -> None:
+        """Fetch the number and PIN keys (in development, made once in a transaction of their
+        own) before the caller's transaction takes the write lock."""
+        self.numbers.keys()
+        self.pins.keys()
 
     def create_card(
         self,
@@ -110,6 +119,7 @@ class CardIssuer:
         account = self.accounts.open_card_account(program, card_id, connection)
         number, digest = self._free_number(connection, program)
         pin = new_pin(program.pin_length) if program.pin_required else None
+        pin_hash = self.pins.hash(number, pin) if pin else None
         if page_token:
             # 192 random bits: a hash already taken means a broken random source.
             claimed = lookups.claim(
@@ -132,7 +142,8 @@ class CardIssuer:
                 number_hash=digest,
                 number_key_id=self.numbers.keys().newest_id,
                 number_last4=number[-4:],
-                pin_hash=hash_pin(number, pin) if pin else None,
+                pin_hash=pin_hash.digest if pin_hash else None,
+                pin_key_id=pin_hash.key_id if pin_hash else None,
                 pin_failures=0,
                 account_id=account.id,
                 batch_id=batch_id,
@@ -257,7 +268,7 @@ class ECards:
         if replayed is not None:
             return self._answer(caller, replayed)
         program = self.programs.program(caller.merchant_id, program_id)
-        self.issuer.numbers.value()  # made before the transaction takes the write lock
+        self.issuer.prepare_keys()  # made before the transaction takes the write lock
         page_token = secrets.token_urlsafe(PAGE_TOKEN_BYTES)
         with self.database.transaction() as connection:
             issued = self.issuer.create_card(

@@ -36,12 +36,13 @@ from cagnotte.db.unit_of_work import (
 )
 from cagnotte.ledger import Ledger
 from cagnotte.programs.gift_cards import plans, repository
-from cagnotte.programs.gift_cards.accounts import CardAccounts
+from cagnotte.programs.gift_cards.accounts import CardAccounts, ProgramAccounts
 from cagnotte.programs.gift_cards.alerts import GiftCardAlerts
+from cagnotte.programs.gift_cards.pins import PinHash
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.resellers import Resellers
-from cagnotte.programs.gift_cards.rows import OperationRow
+from cagnotte.programs.gift_cards.rows import Actor, CardRow, OperationRow
 from cagnotte.programs.gift_cards.tender import LockedCard, card_facts
 from cagnotte.programs.gift_cards.views import CardOperation
 from cagnotte.programs.tenders import Plan, commit_plans
@@ -91,9 +92,16 @@ class CardOperations:
         idempotency: Idempotency,
         *,
         audit: Audit | None = None,
+        pin_rehash: PinHash | None = None,
     ) -> CardOperation:
-        """Lock the card, plan, post the entry, log the operation: one unit of work."""
-        work = self.work(caller, program, card_id, kind, planner, audit=audit)
+        """Lock the card, plan, post the entry, log the operation: one unit of work.
+
+        `pin_rehash`: the card's PIN proven right before the unit, to store
+        hashed under the newest key beside the operation.
+        """
+        work = self.work(
+            caller, program, card_id, kind, planner, audit=audit, pin_rehash=pin_rehash
+        )
         with invoice_race_means_reused():
             operation = self.units.run(
                 caller.merchant_id,
@@ -116,6 +124,7 @@ class CardOperations:
         planner: Planner,
         *,
         audit: Audit | None = None,
+        pin_rehash: PinHash | None = None,
     ) -> Callable[[UnitOfWork], CardOperation]:
         """The work of `operate`, for a use case that does more in the same unit (an e-card)."""
         accounts = self.accounts.of_program(program)
@@ -123,12 +132,9 @@ class CardOperations:
 
         def work(unit: UnitOfWork) -> CardOperation:
             card = repository.lock_card(unit, card_id)
-            card_program = self.programs.program(unit.merchant_id, card.program_id, unit.connection)
-            assert card_program.id == accounts.program_id
-            facts = card_facts(unit, self.accounts, card, card_program)
-            (operation,) = self.commit(
-                unit, planner(LockedCard(unit, facts, accounts, actor)), kind=f"gift_card_{kind}"
-            )
+            if pin_rehash is not None:
+                repository.rehash_pin(unit.connection, card, pin_rehash.digest, pin_rehash.key_id)
+            operation = self.on_locked_card(unit, card, accounts, actor, kind, planner)
             if audit is not None:
                 record_audit(
                     unit.connection,
@@ -142,6 +148,24 @@ class CardOperations:
             return operation
 
         return work
+
+    def on_locked_card(
+        self,
+        unit: UnitOfWork,
+        card: CardRow,
+        accounts: ProgramAccounts,
+        actor: Actor,
+        kind: str,
+        planner: Planner,
+    ) -> CardOperation:
+        """Plan and commit an operation on a card this unit has locked."""
+        card_program = self.programs.program(unit.merchant_id, card.program_id, unit.connection)
+        assert card_program.id == accounts.program_id
+        facts = card_facts(unit, self.accounts, card, card_program)
+        (operation,) = self.commit(
+            unit, planner(LockedCard(unit, facts, accounts, actor)), kind=f"gift_card_{kind}"
+        )
+        return operation
 
     def alert(self, *operations: CardOperation) -> None:
         """Check the alert rules that operations just committed may trip.

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select, update
+from sqlalchemy import Connection, delete, func, insert, literal, select, update
 
 from cagnotte.db import lookups
 from cagnotte.db.lookups import LookupKind
@@ -71,6 +71,12 @@ def card_by_number_hashes(
     return CardRow.from_mapping(row) if row is not None else None
 
 
+def lock_card_by_number_hashes(unit: UnitOfWork, digests: Sequence[str]) -> CardRow | None:
+    """The merchant's card whose number has one of these hashes, its row locked; or None."""
+    row = unit.lock_where(gift_cards, gift_cards.c.number_hash.in_(digests))
+    return CardRow.from_mapping(row) if row is not None else None
+
+
 def card_by_page_token_hash(connection: Connection, digest: str) -> CardRow | None:
     """An e-card by the hash of its page's token (of whichever merchant issued it)."""
     found = lookups.find(connection, LookupKind.ECARD_PAGE, digest)
@@ -89,6 +95,15 @@ def stored_answer(
         )
     ).first()
     return None if row is None else (row.operation, row.answer)
+
+
+def release_idempotency_key(connection: Connection, merchant_id: uuid.UUID, key: str) -> None:
+    """Delete the key this transaction claimed: it commits as if it had claimed none."""
+    connection.execute(
+        delete(idempotency_records).where(
+            idempotency_records.c.merchant_id == merchant_id, idempotency_records.c.key == key
+        )
+    )
 
 
 def number_hash_taken(
@@ -124,6 +139,25 @@ def number_key_counts(connection: Connection) -> dict[str | None, int]:
         select(gift_cards.c.number_key_id, func.count())
         .where(gift_cards.c.state != "closed")
         .group_by(gift_cards.c.number_key_id)
+    ).all()
+    return {identity: int(count) for identity, count in rows}
+
+
+def rehash_pin(connection: Connection, card: CardRow, digest: str, key_id: str) -> None:
+    """Store the card's PIN hash under another key (the card is locked by the caller)."""
+    connection.execute(
+        update(gift_cards)
+        .where(gift_cards.c.merchant_id == card.merchant_id, gift_cards.c.id == card.id)
+        .values(pin_hash=digest, pin_key_id=key_id)
+    )
+
+
+def pin_key_counts(connection: Connection) -> dict[str | None, int]:
+    """Cards with a PIN that are not closed, of every merchant, per key id of the PIN's hash."""
+    rows = connection.execute(
+        select(gift_cards.c.pin_key_id, func.count())
+        .where(gift_cards.c.state != "closed", gift_cards.c.pin_hash.is_not(None))
+        .group_by(gift_cards.c.pin_key_id)
     ).all()
     return {identity: int(count) for identity, count in rows}
 

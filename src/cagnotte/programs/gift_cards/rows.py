@@ -64,6 +64,8 @@ class CardRow:
     created_at: datetime
     # The id of the key number_hash was made under; None from before ids were kept.
     number_key_id: str | None = field(default=None, repr=False)
+    # The id of the key pin_hash was made under; None for an argon2 hash from before.
+    pin_key_id: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         assert self.kind in CARD_KINDS, self.kind

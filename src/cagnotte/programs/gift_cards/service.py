@@ -16,7 +16,8 @@ methods; it holds no rules and no SQL of its own. Where each use case lives:
 - `queries`         card views and histories
 
 and beneath them: `finding` (a card by number and PIN, one answer for every
-miss), `number_keys` (the keys of the number hashes, and their rotation),
+miss), `number_keys` and `pins` (the keys of the number and PIN hashes, and
+their rotation),
 `operating` (the unit of work of an operation on one card), `tender` and
 `plans` (what an operation would do, as a `tenders.Plan`), `repository` and
 `setup_repository` (the SQL), `rows` (typed rows), `program` (a program's one
@@ -46,6 +47,7 @@ from cagnotte.programs.gift_cards.finding import CardFinder
 from cagnotte.programs.gift_cards.issuing import CardIssuer, ECards
 from cagnotte.programs.gift_cards.number_keys import NumberKey
 from cagnotte.programs.gift_cards.operating import CardOperations
+from cagnotte.programs.gift_cards.pins import PinKey
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.queries import CardQueries
 from cagnotte.programs.gift_cards.registration import Registration
@@ -74,6 +76,7 @@ class _UseCases:
     resellers: Resellers
     expiry: CardExpiry
     numbers: NumberKey
+    pins: PinKey
 
 
 def _compose(
@@ -91,15 +94,17 @@ def _compose(
     mail_from: str,
     public_url: str,
     number_keys: Sequence[bytes],
+    pin_keys: Sequence[bytes],
 ) -> _UseCases:
     numbers = NumberKey(database, clock, number_keys)
+    pins = PinKey(database, clock, tuple(pin_keys))
     resellers = Resellers(database, clock, merchants)
     programs = ProgramCatalogue(database, clock, merchants, resellers)
-    finder = CardFinder(database, clock, alerts, programs, resellers, numbers, attempts)
+    finder = CardFinder(database, clock, alerts, programs, resellers, numbers, pins, attempts)
     queries = CardQueries(database, accounts, programs, customers, numbers, attempts)
     operations = CardOperations(units, ledger, accounts, programs, resellers, alerts)
     loading = CardLoading(finder, operations, resellers, queries, programs)
-    issuer = CardIssuer(clock, accounts, numbers)
+    issuer = CardIssuer(clock, accounts, numbers, pins)
     return _UseCases(
         programs=programs,
         batches=Batches(database, clock, programs, issuer, loading),
@@ -127,6 +132,7 @@ def _compose(
         resellers=resellers,
         expiry=CardExpiry(database, clock, units, ledger, accounts, programs, operations, alerts),
         numbers=numbers,
+        pins=pins,
     )
 
 
@@ -143,6 +149,7 @@ class GiftCardService:
         mail_from: str,
         public_url: str,
         number_keys: Sequence[bytes] = (),
+        pin_keys: Sequence[bytes] = (),
         units: UnitsOfWork | None = None,
         attempts: AttemptLimiter | None = None,
     ) -> None:
@@ -163,6 +170,7 @@ class GiftCardService:
             mail_from=mail_from,
             public_url=public_url,
             number_keys=number_keys,
+            pin_keys=pin_keys,
         )
         # Gift cards as a tender, for a check paid with a card and something else.
         self.tender = GiftCardTender(accounts)
@@ -220,3 +228,5 @@ class GiftCardService:
         self.expire_cards = use.expiry.expire_cards
         # The number keys' rotation (`cagnotte keys status`)
         self.number_key_usage = use.numbers.usage
+        self.pin_key_usage = use.pins.usage
+        self.pin_keys = use.pins.keys

@@ -18,11 +18,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from cagnotte.db.unit_of_work import Idempotency
+from cagnotte import errors
+from cagnotte.db.unit_of_work import Idempotency, UnitOfWork
 from cagnotte.programs.gift_cards import plans, repository
 from cagnotte.programs.gift_cards.accounts import CardAccounts, ProgramAccounts
-from cagnotte.programs.gift_cards.finding import CardFinder
-from cagnotte.programs.gift_cards.operating import CardOperations
+from cagnotte.programs.gift_cards.finding import CardFinder, NotInUnit, WrongPin
+from cagnotte.programs.gift_cards.operating import (
+    CardOperations,
+    Planner,
+    invoice_race_means_reused,
+)
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.queries import CardQueries
 from cagnotte.programs.gift_cards.resellers import Resellers
@@ -61,6 +66,9 @@ class Spending:
         self.accounts = accounts
         self.resellers = resellers
         self.queries = queries
+        # The accounts of the programs whose cards were paid with (opened by the long
+        # way, in transactions of their own): a unit of work never opens one.
+        self._accounts: dict[uuid.UUID, ProgramAccounts] = {}
 
     def spend(
         self,
@@ -75,10 +83,6 @@ class Spending:
     ) -> CardOperation:
         """Pay with the card: all of `amount`, or, when asked, what it holds and the rest due."""
         caller.require("cashier")
-        replay = self.operations.replay(caller.merchant_id, idempotency)
-        if replay:
-            return replay[0]
-        found = self.finder.find(caller, number, pin=pin)
 
         def plan(locked: LockedCard) -> Plan:
             return plans.spend(
@@ -90,9 +94,87 @@ class Spending:
                 take_what_is_there=take_what_is_there,
             )
 
+        return self._operate_with_pin(caller, number, pin, "spend", plan, idempotency)
+
+    def _operate_with_pin(
+        self,
+        caller: Principal,
+        number: str,
+        pin: str | None,
+        kind: str,
+        plan: Planner,
+        idempotency: Idempotency,
+    ) -> CardOperation:
+        """An operation on the card of this number and PIN: in one unit of work when it can be."""
+        if pin is not None and caller.role != "reseller":
+            try:
+                return self._in_one_unit(caller, number, pin, kind, plan, idempotency)
+            except NotInUnit:
+                pass  # rolled back, nothing counted: the long way answers it
+        replay = self.operations.replay(caller.merchant_id, idempotency)
+        if replay:
+            return replay[0]
+        found = self.finder.find(caller, number, pin=pin, defer_pin_rehash=True)
+        self._accounts[found.program.id] = self.accounts.of_program(found.program)
         return self.operations.operate(
-            caller, found.program, found.card.id, "spend", plan, idempotency
+            caller,
+            found.program,
+            found.card.id,
+            kind,
+            plan,
+            idempotency,
+            pin_rehash=found.pin_rehash,
         )
+
+    def _in_one_unit(
+        self,
+        caller: Principal,
+        number: str,
+        pin: str,
+        kind: str,
+        plan: Planner,
+        idempotency: Idempotency,
+    ) -> CardOperation:
+        """The replay, the look-up, the PIN, the operation: one transaction, one connection.
+
+        What the long way does in five transactions (the replay's look-up, the
+        card's, the PIN attempt reserved, its outcome, the operation) is done in
+        the operation's unit of work (finding.CardFinder.find_in_unit). A wrong
+        PIN commits its count and releases the Idempotency-Key, as if the unit
+        had claimed none, then is refused. A program's accounts are opened in
+        transactions of their own by the long way, the first time.
+        """
+        self.finder.prepare_keys()
+        actor = self.resellers.actor_of(caller)
+
+        def work(unit: UnitOfWork) -> CardOperation | WrongPin:
+            found = self.finder.find_in_unit(unit, caller, number, pin)
+            if isinstance(found, WrongPin):
+                if idempotency.key is not None:
+                    repository.release_idempotency_key(
+                        unit.connection, unit.merchant_id, idempotency.key
+                    )
+                return found
+            accounts = self._accounts.get(found.program.id)
+            if accounts is None:
+                raise NotInUnit()
+            return self.operations.on_locked_card(unit, found.card, accounts, actor, kind, plan)
+
+        with invoice_race_means_reused():
+            outcome = self.operations.units.run(
+                caller.merchant_id,
+                f"gift_card_{kind}",
+                work,
+                idempotency=idempotency,
+                encode=_answer_of,
+                replay=lambda unit, stored: self.operations.replayed(unit, stored)[0],
+            )
+        if isinstance(outcome, WrongPin):
+            self.finder.after_wrong_pin(outcome)
+            raise errors.GiftCardInvalid()
+        if not outcome.replayed:
+            self.operations.alert(outcome)
+        return outcome
 
     def payment_card(self, caller: Principal, *, number: str, pin: str | None) -> PaymentCard:
         """A card made ready to pay part of a check (number and PIN checked here)."""
@@ -124,19 +206,13 @@ class Spending:
     ) -> CardOperation:
         """The first phase of a two-phase spend: hold the amount on the card (PIN checked here)."""
         caller.require("cashier")
-        replay = self.operations.replay(caller.merchant_id, idempotency)
-        if replay:
-            return replay[0]
-        found = self.finder.find(caller, number, pin=pin)
 
         def plan(locked: LockedCard) -> Plan:
             return plans.authorisation(
                 locked.facts, locked.accounts, locked.actor, amount, locked.invoice(invoice_number)
             )
 
-        return self.operations.operate(
-            caller, found.program, found.card.id, "authorisation", plan, idempotency
-        )
+        return self._operate_with_pin(caller, number, pin, "authorisation", plan, idempotency)
 
     def capture(
         self,
@@ -200,3 +276,8 @@ class Spending:
             return plans.refund(locked.facts, locked.actor, spend, amount, refunded_minor=refunded)
 
         return self.operations.operate(caller, program, spend.card_id, "refund", plan, idempotency)
+
+
+def _answer_of(outcome: CardOperation | WrongPin) -> dict[str, Any]:
+    """The answer stored with the key; a wrong PIN released its key and stores none."""
+    return outcome.as_json() if isinstance(outcome, CardOperation) else {}

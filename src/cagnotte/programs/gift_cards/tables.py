@@ -110,7 +110,11 @@ gift_cards = Table(
     # for cards hashed before ids were recorded.
     Column("number_key_id", String(16)),
     Column("number_last4", String(4), nullable=False),
+    # HMAC-SHA256 of number and PIN under the PIN key (programs/gift_cards/pins.py),
+    # or, for a card not checked since, the argon2 hash it was issued with.
     Column("pin_hash", String(200)),
+    # The id of the PIN key pin_hash was made under; NULL for an argon2 hash.
+    Column("pin_key_id", String(16)),
     # Unused since wrong PINs are counted by the attempt limiter (security/attempts.py,
     # scope gift_card_pin): kept, as a shipped migration is never edited; new cards say 0.
     Column("pin_failures", Integer, nullable=False),
