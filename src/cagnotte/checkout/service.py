@@ -62,6 +62,7 @@ from cagnotte.db.engine import Database
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import memberships, stores
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, UnitsOfWork
+from cagnotte.i18n import DEFAULT_TIME_ZONE, merchant_locale
 from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
 from cagnotte.ledger.service import decode_cursor, encode_cursor
@@ -82,9 +83,6 @@ from cagnotte.security.principals import Principal
 from cagnotte.webhooks.service import emit
 
 CHANNELS = ("register", "kiosk", "e_store", "customer_app", "third_party_api")
-# The local time of the days and months that caps count in (a merchant's own time
-# zone comes with the locales of the integrators issue).
-TIME_ZONE = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +193,9 @@ class _Prepared:
     rules: RuleIndex
     merchant_id: uuid.UUID
     gift_card: PaymentCard | None = None
+    # The merchant's zone (read with its store): the local day and month its
+    # promotions' caps count in and its rules' time windows are read in.
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +291,7 @@ class Checkout:
                 gift_card_plan, quote = self._gift_card_plan(unit, prepared, request, quote, card)
                 plans.append(gift_card_plan)
             plans.extend(self._wallet_plans(prepared, quote))
-            plans.append(self._check_rows(unit, request, check_id, quote))
+            plans.append(self._check_rows(unit, request, check_id, quote, prepared.time_zone))
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
             result = commit_plans(self.ledger, unit, plans, kind="check")
@@ -526,7 +527,7 @@ class Checkout:
                 unit.merchant_id,
                 check["membership_id"],
                 check["occurred_at"],
-                TIME_ZONE,
+                merchant_locale(connection, unit.merchant_id).time_zone,
                 given=uncounted,
             )
         refund_id = uuid.uuid4()
@@ -654,6 +655,10 @@ class Checkout:
     def _read_facts(self, caller: Principal, request: CheckRequest) -> _Prepared:
         moment = request.occurred_at or self.clock.now()
         self._require_store(caller, request.store_id)
+        # The merchant's zone, read once per check in the quote's read transaction
+        # (a merchant may change it, so it is not remembered like its stores).
+        with self.database.read() as connection:
+            time_zone = merchant_locale(connection, caller.merchant_id).time_zone
         lines = self._resolve(caller.merchant_id, request)
         standings: list[Standing] = []
         member_accounts: dict[uuid.UUID, Account] = {}
@@ -694,6 +699,7 @@ class Checkout:
             rules,
             caller.merchant_id,
             None,
+            time_zone=time_zone,
         )
 
     def _payment_card(self, caller: Principal, request: CheckRequest) -> PaymentCard | None:
@@ -814,7 +820,7 @@ class Checkout:
             merchant_id,
             request.membership_id,
             prepared.moment,
-            time_zone=TIME_ZONE,
+            time_zone=prepared.time_zone,
             counted=bool(prepared.rules.counted),
         )
 
@@ -838,7 +844,7 @@ class Checkout:
             unit.merchant_id,
             membership_id,
             prepared.moment,
-            TIME_ZONE,
+            prepared.time_zone,
             given=given,
             goods=earned.goods,
         )
@@ -871,7 +877,7 @@ class Checkout:
             moment=prepared.moment,
             customer=customer,
             budgets_left=budgets_left,
-            time_zone=TIME_ZONE,
+            time_zone=prepared.time_zone,
         )
         earns = _sharing_transfers(earned.effects)
         payments: list[Effect] = []
@@ -1010,6 +1016,7 @@ class Checkout:
         request: CheckRequest,
         check_id: uuid.UUID,
         quote: Quote,
+        time_zone: str,
     ) -> Plan:
         moves_value = any(effect.units for effect in quote.effects)
         rows = [
@@ -1031,7 +1038,7 @@ class Checkout:
                     "refunded_minor": 0,
                     "status": "committed",
                     "occurred_at": quote.occurred_at,
-                    "occurred_on": local_day(quote.occurred_at, TIME_ZONE),
+                    "occurred_on": local_day(quote.occurred_at, time_zone),
                     "entry_id": unit.entry_id if moves_value else None,
                     "created_at": unit.now,
                 },
