@@ -167,6 +167,22 @@ class LocaleFormat:
         )
         return f"{written} {format_datetime(local, 'zzz', locale=self.locale)}"
 
+    def asset(self, code: str, scale: int) -> WrittenAsset:
+        """An asset that writes its amounts this way (what the pages' views hold)."""
+        return WrittenAsset(code, scale, self)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenAsset:
+    """An asset (a code and a scale) whose `format` writes amounts for one locale."""
+
+    code: str
+    scale: int
+    written: LocaleFormat
+
+    def format(self, amount_minor: int) -> str:
+        return self.written.money(amount_minor, self.code, self.scale)
+
 
 def _decimal_pattern(scale: int) -> str:
     return "#,##0" + ("." + "0" * scale if scale else "")

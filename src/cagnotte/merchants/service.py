@@ -207,6 +207,11 @@ class MerchantService:
             ).all()
         return {row.id: row.name for row in rows}
 
+    def locale_of(self, merchant_id: uuid.UUID) -> i18n.MerchantLocale:
+        """Where the merchant is (for its mails and pages); the platform's for no merchant."""
+        with self.database.read() as connection:
+            return i18n.merchant_locale(connection, merchant_id)
+
     def get_merchant(self, caller: Principal, merchant_id: uuid.UUID) -> dict[str, Any]:
         if not caller.is_operator and caller.merchant_id != merchant_id:
             raise errors.NotFound()

@@ -435,10 +435,10 @@ class Reports:
 
 
 def report_period(
-    services: Services, date_from: date | None, date_to: date | None
+    services: Services, principal: Principal, date_from: date | None, date_to: date | None
 ) -> tuple[date, date]:
-    """The period asked for, or the last 30 days up to today (UTC)."""
-    today = services.clock.now().date()
+    """The period asked for, or the last 30 days up to the merchant's today."""
+    today = services.merchants.locale_of(principal.merchant_id).local_date(services.clock.now())
     date_to = date_to or today
     return date_from or date_to - timedelta(days=REPORT_DAYS_DEFAULT - 1), date_to
 

@@ -439,11 +439,12 @@ class ECards:
     def _mail(self, program: Program, amount: int, ecard: ECardSecrets) -> EmailMessage:
         asset = self.merchants.assets_by_code([program.asset_code])[program.asset_code]
         merchant_name = self.merchants.merchant_names([program.merchant_id])[program.merchant_id]
+        written = self.merchants.locale_of(program.merchant_id).format
         return compose_ecard_mail(
             sender=self.mail_from,
             to=ecard.recipient_email,
             merchant_name=merchant_name,
-            amount_text=asset.format(amount),
+            amount_text=written.money(amount, asset.code, asset.scale),
             number=ecard.number,
             pin=ecard.pin,
             page_url=ecard.page_url,
