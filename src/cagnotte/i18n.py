@@ -13,13 +13,14 @@ Errors: unknown_country, unknown_locale, unknown_time_zone.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
@@ -55,20 +56,39 @@ def check_country(code: str) -> str:
     return country
 
 
+# A language, then a script, a region or a variant: no POSIX names (`C`), no modifiers.
+_LOCALE_NAME = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})*")
+
+
 def check_locale(name: str) -> str:
     """The Babel name (`fr_CA`) of a locale written `fr_CA` or `fr-CA` (unknown_locale)."""
+    written = name.strip().replace("-", "_")
     try:
-        return str(Locale.parse(name.strip().replace("-", "_")))
+        if not _LOCALE_NAME.fullmatch(written):
+            raise ValueError(written)
+        locale = Locale.parse(written)
     except (UnknownLocaleError, ValueError, TypeError):
         raise errors.UnknownLocale(f"{name!r} is not a locale Babel knows.") from None
+    if locale.language != written.split("_")[0].lower():
+        # Babel reads 'und' (undetermined) and the like as another language.
+        raise errors.UnknownLocale(f"{name!r} is not a locale Babel knows.")
+    return str(locale)
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    # 'localtime' (the host's own zone, a link some systems list) and 'Factory' name no place.
+    return frozenset(available_timezones()) - {"localtime", "Factory"}
 
 
 def check_time_zone(name: str) -> str:
-    """An IANA time zone name such as `America/Montreal` (unknown_time_zone)."""
-    try:
-        zone(name.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise errors.UnknownTimeZone(f"{name!r} is not an IANA time zone.") from None
+    """An IANA time zone name such as `America/Montreal` (unknown_time_zone).
+
+    Only the names of the tz database: not the files beside them in its folder
+    (`localtime`, `posixrules`, `right/…`).
+    """
+    if name.strip() not in _zone_names():
+        raise errors.UnknownTimeZone(f"{name!r} is not an IANA time zone.")
     return name.strip()
 
 

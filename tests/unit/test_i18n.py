@@ -56,6 +56,12 @@ def test_names_are_checked_and_written_one_way():
         (i18n.check_country, "ZZ", errors.UnknownCountry),
         (i18n.check_time_zone, "Europe/Atlantis", errors.UnknownTimeZone),
         (i18n.check_time_zone, "/etc/passwd", errors.UnknownTimeZone),
+        (i18n.check_time_zone, "localtime", errors.UnknownTimeZone),
+        (i18n.check_time_zone, "posixrules", errors.UnknownTimeZone),
+        (i18n.check_time_zone, "right/UTC", errors.UnknownTimeZone),
+        (i18n.check_locale, "C", errors.UnknownLocale),
+        (i18n.check_locale, "und", errors.UnknownLocale),
+        (i18n.check_locale, "en@euro", errors.UnknownLocale),
     ):
         with pytest.raises(error):
             check(bad)
