@@ -237,3 +237,30 @@ def test_a_happy_hour_is_the_merchant_s_local_hour(client, merchant, quebec, clo
     clock.set(datetime(2026, 1, 5, 16, 30, tzinfo=UTC))  # 17:30 in Prague, 11:30 in Montréal
     assert _bonus(client, merchant, prague_member, prague_rule, commit=False) == 50
     assert _bonus(client, quebec, quebec_member, quebec_rule, commit=False) == 0
+
+
+def test_the_check_statistics_count_the_merchant_s_days(client, quebec):
+    """A check at 03:00 UTC on the 6th is on the 5th in Montréal, for the table and the filter."""
+    for key, when in (("late", "2026-01-06T03:00:00Z"), ("next", "2026-01-06T15:00:00Z")):
+        response = client.post(
+            "/v1/checks",
+            json={"currency": "CZK", "lines": [LATTE], "occurred_at": when},
+            headers={**quebec.register, "Idempotency-Key": key},
+        )
+        assert response.status_code == 201, response.text
+    by_day = client.get(
+        "/v1/statistics/checks",
+        params={"currency": "CZK", "group_by": "day"},
+        headers=quebec.manager,
+    )
+    assert by_day.status_code == 200, by_day.text
+    assert [(g["key"], g["figures"]["checks"]) for g in by_day.json()["groups"]] == [
+        ("2026-01-05", 1),
+        ("2026-01-06", 1),
+    ]
+    the_5th = client.get(
+        "/v1/statistics/checks",
+        params={"currency": "CZK", "date_from": "2026-01-05", "date_to": "2026-01-05"},
+        headers=quebec.manager,
+    ).json()
+    assert the_5th["totals"]["checks"] == 1
