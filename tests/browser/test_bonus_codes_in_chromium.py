@@ -73,15 +73,15 @@ def test_a_customer_redeems_a_code_through_the_form_and_sees_the_balance_change(
     expect(captcha).to_be_visible()
     assert page.evaluate("document.querySelector('img.captcha').naturalWidth") == 280
     _enter(page, campaign_codes[0])
-    expect(page.locator("#bonus-credited")).to_contain_text("250.00 CZK")
-    expect(page.locator("#bonus-balance")).to_have_text("250.00 CZK")
+    expect(page.locator("#bonus-credited")).to_contain_text("250,00\u00a0Kč")
+    expect(page.locator("#bonus-balance")).to_have_text("250,00\u00a0Kč")
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/bonus-credited.png", full_page=True)
 
     page.get_by_role("link", name="Back to your wallet").click()
     heading = page.get_by_role("heading", name="Your Cagnotte account")
     platform = page.locator("section", has=heading)
-    expect(platform.locator(".balance__amount")).to_have_text("250.00 CZK")
+    expect(platform.locator(".balance__amount")).to_have_text("250,00\u00a0Kč")
     expect(platform.get_by_role("table")).to_contain_text("Bonus code: Spring bonus")
 
     page.goto(f"{live_server}/c/bonus")
@@ -119,7 +119,7 @@ def test_a_customer_who_cannot_read_the_picture_redeems_with_the_spoken_digits(
     page.get_by_label("Bonus code").fill(campaign_codes[0])
     page.get_by_label("Digits you hear").fill("482 913")
     page.get_by_role("button", name="Apply the code").click()
-    expect(page.locator("#bonus-credited")).to_contain_text("250.00 CZK")
+    expect(page.locator("#bonus-credited")).to_contain_text("250,00\u00a0Kč")
     expect(page.locator("audio.captcha-audio")).to_be_visible()
     if SCREENSHOTS:
         page.screenshot(path=f"{SCREENSHOTS}/bonus-audio.png", full_page=True)

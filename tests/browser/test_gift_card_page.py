@@ -41,7 +41,7 @@ def test_the_ecard_page_shows_the_balance_and_a_qr_code_of_the_number(
     path = issued["page_url"].split("/gift-cards/e/", 1)[1]
     response = page.goto(f"{live_server}/gift-cards/e/{path}")
     assert response is not None and response.status == 200
-    assert page.get_by_test_id("balance").inner_text() == "62.50 CAD"
+    assert page.get_by_test_id("balance").inner_text() == "62,50\u00a0CA$"
     assert page.get_by_test_id("number").inner_text().replace(" ", "") == issued["number"]
     assert issued["pin"] not in page.content()
     screenshot = page.get_by_test_id("qr-code").screenshot()

@@ -25,10 +25,10 @@ def test_a_customer_signs_in_with_the_mailed_code_and_sees_balance_and_history(
 
     expect(page).to_have_url(f"{live_server}/c")
     expect(page.get_by_role("heading", name="Café Bleu")).to_be_visible()
-    expect(page.locator(".balance__amount")).to_have_text("500.00 CZK")
+    expect(page.locator(".balance__amount")).to_have_text("500,00\u00a0Kč")
     history = page.get_by_role("table")
     expect(history).to_contain_text("Top-up")
-    expect(history).to_contain_text("+500.00 CZK")
+    expect(history).to_contain_text("+500,00\u00a0Kč")
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["cagnotte_customer_session"]["httpOnly"] is True
     assert cookies["cagnotte_customer_session"]["sameSite"] == "Lax"
@@ -65,5 +65,5 @@ def test_a_cashier_signs_in_and_finds_a_customer_with_the_balance(
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"/back-office\?name=nov"))
     row = page.get_by_role("row", name=re.compile("Jana Nováková"))
-    expect(row).to_contain_text("Wallet (CZK): 500.00 CZK")
+    expect(row).to_contain_text("Wallet (CZK): 500,00\u00a0Kč")
     expect(row).to_contain_text("+420 601 123 456")

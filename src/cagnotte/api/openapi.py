@@ -93,6 +93,7 @@ ACCESS: dict[str, Access] = {
     "create_merchant": Access("operator", (409,)),
     "list_merchants": Access("operator"),
     "get_merchant": Access("reseller"),
+    "update_merchant_locale": Access("owner"),
     "set_merchant_status": Access("operator", (409,)),
     "find_platform_accounts": Access("operator"),
     "set_platform_account_status": Access("operator", (409,)),

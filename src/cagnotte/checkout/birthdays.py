@@ -38,6 +38,7 @@ from cagnotte.checkout.tables import loyalty_birthday_credits
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import memberships
 from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork
+from cagnotte.i18n import merchant_locale
 from cagnotte.ledger import Ledger, Transfer
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms
 from cagnotte.programs.loyalty.budgets import budgets_of
@@ -83,18 +84,24 @@ def credit_birthdays(
     ledger: Ledger,
     loyalty: LoyaltyPrograms,
     now: datetime,
-    time_zone: str,
     batch_size: int = BIRTHDAY_BATCH_SIZE_MAX,
 ) -> int:
-    """Credit today's birthday bonuses not credited yet; returns how many were credited."""
+    """Credit today's birthday bonuses not credited yet; returns how many were credited.
+
+    "Today" is each merchant's local day (its time zone).
+    """
     assert 1 <= batch_size <= BIRTHDAY_BATCH_SIZE_MAX
-    today = now.astimezone(ZoneInfo(time_zone)).date()
+    zones: dict[uuid.UUID, str] = {}
     credited = 0
     seen: set[uuid.UUID] = set()
     for rule in _birthday_rules(database, loyalty, now):
         if rule.program.id in seen:
             continue  # the first rule of a program in priority order credits it
         seen.add(rule.program.id)
+        if rule.merchant_id not in zones:
+            with database.read() as connection:
+                zones[rule.merchant_id] = merchant_locale(connection, rule.merchant_id).time_zone
+        today = now.astimezone(ZoneInfo(zones[rule.merchant_id])).date()
         issuance = loyalty.issuance_account(rule.program).id
         while True:
             members = _members_due(database, rule, today, batch_size)
@@ -105,8 +112,8 @@ def credit_birthdays(
                     credited += units.run(
                         rule.merchant_id,
                         "birthday_credit",
-                        lambda unit, m=membership_id, a=member, r=rule, i=issuance: _credit(
-                            unit, ledger, r, m, (i, a), today, now
+                        lambda unit, m=membership_id, a=member, r=rule, i=issuance, d=today: (
+                            _credit(unit, ledger, r, m, (i, a), d, now)
                         ),
                     )
                 except errors.DomainError as error:

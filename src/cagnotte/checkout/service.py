@@ -63,6 +63,7 @@ from cagnotte.db.engine import Database
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import memberships, stores
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, UnitsOfWork
+from cagnotte.i18n import DEFAULT_TIME_ZONE, merchant_locale
 from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
 from cagnotte.ledger.service import decode_cursor, encode_cursor
@@ -83,9 +84,6 @@ from cagnotte.security.principals import Principal
 from cagnotte.webhooks.service import emit
 
 CHANNELS = ("register", "kiosk", "e_store", "customer_app", "third_party_api")
-# The local time of the days and months that caps count in (a merchant's own time
-# zone comes with the locales of the integrators issue).
-TIME_ZONE = "UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +205,9 @@ class _Prepared:
     rules: RuleIndex
     merchant_id: uuid.UUID
     gift_card: PaymentCard | None = None
+    # The merchant's zone (read with its store): the local day and month its
+    # promotions' caps count in and its rules' time windows are read in.
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +305,7 @@ class Checkout:
                 gift_card_plan, quote = self._gift_card_plan(unit, prepared, request, quote, card)
                 plans.append(gift_card_plan)
             plans.extend(self._wallet_plans(prepared, quote))
-            plans.append(self._check_rows(unit, request, check_id, quote))
+            plans.append(self._check_rows(unit, request, check_id, quote, prepared.time_zone))
             plans.append(pending.pending_rows(check_id, request.membership_id, quote))
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
@@ -315,7 +316,7 @@ class Checkout:
                     request.membership_id,
                     prepared.programs,
                     prepared.moment,
-                    TIME_ZONE,
+                    prepared.time_zone,
                     quote.lines,
                 )
             result = commit_plans(self.ledger, unit, plans, kind="check")
@@ -397,7 +398,7 @@ class Checkout:
     def credit_birthdays(self) -> int:
         """Credit today's birthday bonuses (the job); how many members were credited."""
         return birthdays.credit_birthdays(
-            self.database, self.units, self.ledger, self.loyalty, self.clock.now(), TIME_ZONE
+            self.database, self.units, self.ledger, self.loyalty, self.clock.now()
         )
 
     def member_standing(self, caller: Principal, membership_id: uuid.UUID) -> list[MemberStanding]:
@@ -409,7 +410,12 @@ class Checkout:
         with self.database.read() as connection:
             held = pending.member_pending(connection, caller.merchant_id, membership_id)
             reached = tiers.member_tiers(
-                connection, caller.merchant_id, membership_id, programs, now, TIME_ZONE
+                connection,
+                caller.merchant_id,
+                membership_id,
+                programs,
+                now,
+                merchant_locale(connection, caller.merchant_id).time_zone,
             )
         # Found among the member's accounts: none is opened by looking.
         opened = {
@@ -611,7 +617,7 @@ class Checkout:
                 unit.merchant_id,
                 check["membership_id"],
                 check["occurred_at"],
-                TIME_ZONE,
+                merchant_locale(connection, unit.merchant_id).time_zone,
                 given=uncounted,
             )
         if check["membership_id"] is not None and money > 0:
@@ -621,7 +627,7 @@ class Checkout:
                 check["membership_id"],
                 self._tiered_programs_of(unit.merchant_id, check),
                 check["occurred_at"],
-                TIME_ZONE,
+                merchant_locale(connection, unit.merchant_id).time_zone,
                 money,
             )
         refund_id = uuid.uuid4()
@@ -760,6 +766,10 @@ class Checkout:
     def _read_facts(self, caller: Principal, request: CheckRequest) -> _Prepared:
         moment = request.occurred_at or self.clock.now()
         self._require_store(caller, request.store_id)
+        # The merchant's zone, read once per check in the quote's read transaction
+        # (a merchant may change it, so it is not remembered like its stores).
+        with self.database.read() as connection:
+            time_zone = merchant_locale(connection, caller.merchant_id).time_zone
         lines = self._resolve(caller.merchant_id, request)
         standings: list[Standing] = []
         member_accounts: dict[uuid.UUID, Account] = {}
@@ -800,6 +810,7 @@ class Checkout:
             rules,
             caller.merchant_id,
             None,
+            time_zone=time_zone,
         )
 
     def _payment_card(self, caller: Principal, request: CheckRequest) -> PaymentCard | None:
@@ -920,7 +931,7 @@ class Checkout:
             merchant_id,
             request.membership_id,
             prepared.moment,
-            time_zone=TIME_ZONE,
+            time_zone=prepared.time_zone,
             counted=bool(prepared.rules.counted),
         )
         facts = tiers.with_standings(
@@ -930,7 +941,7 @@ class Checkout:
             request.membership_id,
             prepared.programs,
             prepared.moment,
-            TIME_ZONE,
+            prepared.time_zone,
         )
         named = frozenset(prepared.rules.by_segment)
         if not named or self.segments is None:
@@ -969,7 +980,7 @@ class Checkout:
             unit.merchant_id,
             membership_id,
             prepared.moment,
-            TIME_ZONE,
+            prepared.time_zone,
             given=given,
             goods=earned.goods,
         )
@@ -994,7 +1005,7 @@ class Checkout:
             currency=prepared.currency,
             moment=prepared.moment,
             customer=customer,
-            time_zone=TIME_ZONE,
+            time_zone=prepared.time_zone,
         )
         priced, stamp_effects = stamps.stamp_cards(
             prepared.lines, priced, prepared.standings, promoted
@@ -1019,7 +1030,7 @@ class Checkout:
             moment=prepared.moment,
             customer=customer,
             budgets_left=budgets_left,
-            time_zone=TIME_ZONE,
+            time_zone=prepared.time_zone,
         )
         earns = pending.with_return_window(
             _sharing_transfers(earned.effects), prepared.programs, prepared.moment
@@ -1168,6 +1179,7 @@ class Checkout:
         request: CheckRequest,
         check_id: uuid.UUID,
         quote: Quote,
+        time_zone: str,
     ) -> Plan:
         moves_value = any(effect.units for effect in quote.effects)
         rows = [
@@ -1189,7 +1201,7 @@ class Checkout:
                     "refunded_minor": 0,
                     "status": "committed",
                     "occurred_at": quote.occurred_at,
-                    "occurred_on": local_day(quote.occurred_at, TIME_ZONE),
+                    "occurred_on": local_day(quote.occurred_at, time_zone),
                     "entry_id": unit.entry_id if moves_value else None,
                     "created_at": unit.now,
                 },

@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +30,7 @@ from cagnotte.crm.consents import caller_source, record_consents
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID, accounts, customers, memberships
+from cagnotte.i18n import merchant_locale
 from cagnotte.ledger import Ledger
 from cagnotte.security.member_tokens import issue_member_token, read_member_token
 from cagnotte.security.platform_keys import platform_key
@@ -52,6 +54,8 @@ class CustomerService:
         self.database = database
         self.clock = clock
         self.ledger = ledger
+        # The operator's look-ups name no merchant: their national numbers are read
+        # here. A merchant's are read in its own country (i18n.merchant_locale).
         self.region = region
         # Memberships never change merchant and are never deleted: once seen, known.
         self._known: set[tuple[uuid.UUID, uuid.UUID]] = set()
@@ -71,7 +75,7 @@ class CustomerService:
         A customer enrolled already is returned as is, with created False.
         """
         caller.require("cashier")
-        phone = normalise_phone(phone, self.region) if phone else None
+        phone = self._normalised_phone(caller.merchant_id, phone) if phone else None
         email = email.strip().lower() if email else None
         if phone is None and email is None:
             raise errors.InvalidInput("A phone number or an e-mail is needed.")
@@ -129,6 +133,12 @@ class CustomerService:
                 # Someone enrolled the same phone at the same moment; look again.
                 continue
         raise errors.Conflict("The customer is being enrolled by another request.")
+
+    def _normalised_phone(self, merchant_id: uuid.UUID, phone: str) -> str:
+        """The phone in E.164, a national number read in the merchant's country."""
+        with self.database.read() as connection:
+            region = merchant_locale(connection, merchant_id).country
+        return normalise_phone(phone, region)
 
     def _identity(self, connection: Connection, phone: str | None, email: str | None) -> uuid.UUID:
         """The platform-wide identity for this phone (or e-mail), created if new.
@@ -190,15 +200,15 @@ class CustomerService:
         if name:
             pattern = "%" + _escape_like(name.strip().lower()) + "%"
             query = query.where(memberships.c.search_name.like(pattern, escape="\\"))
-        if phone:
-            digits = "".join(ch for ch in phone if ch.isdigit())
-            if not digits:
-                raise errors.InvalidInput("A phone search needs digits.")
-            query = query.where(memberships.c.phone.like("%" + digits + "%"))
-        if after is not None:
-            query = query.where(memberships.c.id > after)
-        query = query.order_by(memberships.c.id).limit(limit)
         with self.database.read() as connection:
+            if phone:
+                region = merchant_locale(connection, caller.merchant_id).country
+                query = query.where(
+                    memberships.c.phone.like("%" + _searched_digits(phone, region) + "%")
+                )
+            if after is not None:
+                query = query.where(memberships.c.id > after)
+            query = query.order_by(memberships.c.id).limit(limit)
             return [_membership_view(row) for row in connection.execute(query).mappings()]
 
     def update_profile(
@@ -398,9 +408,11 @@ class CustomerService:
             return [_membership_view(row) for row in rows]
 
     def membership_by_phone(self, merchant_id: uuid.UUID, phone: str) -> uuid.UUID:
-        """The merchant's member with this phone (any format); not_found otherwise."""
-        normalised = normalise_phone(phone, self.region)
+        """The merchant's member with this phone (any format, national ones read in the
+        merchant's country); not_found otherwise."""
         with self.database.read() as connection:
+            region = merchant_locale(connection, merchant_id).country
+            normalised = normalise_phone(phone, region)
             found = connection.execute(
                 select(memberships.c.id).where(
                     memberships.c.merchant_id == merchant_id, memberships.c.phone == normalised
@@ -543,3 +555,18 @@ def _search_name(values: dict[str, Any]) -> str:
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _searched_digits(phone: str, region: str) -> str:
+    """What a phone search looks for: the national number of a whole number (so that
+    '06 12 34 56 78' finds +33612345678 at a French merchant), else the digits typed."""
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        return str(number.national_number)
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if not digits:
+        raise errors.InvalidInput("A phone search needs digits.")
+    return digits

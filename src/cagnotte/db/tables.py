@@ -63,6 +63,11 @@ merchants = Table(
     Column("status", String(16), nullable=False),
     Column("head_office_email", String(320)),
     created_at_column(),
+    # Where the merchant is (i18n.py): the region its customers' phones are read in,
+    # the locale its mails and pages are written in, the zone its days begin in.
+    Column("country", String(2), nullable=False, server_default=text("'CZ'")),
+    Column("locale", String(35), nullable=False, server_default=text("'cs_CZ'")),
+    Column("time_zone", String(64), nullable=False, server_default=text("'Europe/Prague'")),
     CheckConstraint("status IN ('active', 'suspended')", name="status"),
 )
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cagnotte import errors
+from cagnotte import errors, i18n
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db import lookups
@@ -139,10 +139,24 @@ class MerchantService:
         )
 
     def create_merchant(
-        self, caller: Principal, *, name: str, head_office_email: str | None
+        self,
+        caller: Principal,
+        *,
+        name: str,
+        head_office_email: str | None,
+        country: str | None = None,
+        locale: str | None = None,
+        time_zone: str | None = None,
     ) -> dict[str, Any]:
+        """A new merchant and its owner's first key.
+
+        Where it is defaults to the platform's home (i18n.py); a locale left out
+        follows the country (`fr` for FR), a zone left out too (Canada: Toronto).
+        Errors: forbidden, unknown_country, unknown_locale, unknown_time_zone.
+        """
         if not caller.is_operator:
             raise errors.Forbidden("Only the operator creates merchants.")
+        where = _locale_of(country, locale, time_zone)
         merchant_id = uuid.uuid4()
         with self.database.transaction() as connection:
             connection.execute(
@@ -152,6 +166,9 @@ class MerchantService:
                     status="active",
                     head_office_email=head_office_email,
                     created_at=self.clock.now(),
+                    country=where.country,
+                    locale=where.locale,
+                    time_zone=where.time_zone,
                 )
             )
             issued = self._issue_key(connection, merchant_id, "owner", "owner key")
@@ -190,6 +207,11 @@ class MerchantService:
             ).all()
         return {row.id: row.name for row in rows}
 
+    def locale_of(self, merchant_id: uuid.UUID) -> i18n.MerchantLocale:
+        """Where the merchant is (for its mails and pages); the platform's for no merchant."""
+        with self.database.read() as connection:
+            return i18n.merchant_locale(connection, merchant_id)
+
     def get_merchant(self, caller: Principal, merchant_id: uuid.UUID) -> dict[str, Any]:
         if not caller.is_operator and caller.merchant_id != merchant_id:
             raise errors.NotFound()
@@ -219,6 +241,50 @@ class MerchantService:
             merchant = self._merchant(connection, merchant_id)
         self._forget_keys()
         return merchant
+
+    def update_merchant_locale(
+        self,
+        caller: Principal,
+        merchant_id: uuid.UUID,
+        *,
+        country: str | None = None,
+        locale: str | None = None,
+        time_zone: str | None = None,
+    ) -> dict[str, Any]:
+        """Change where a merchant is (the operator, or the merchant's owner).
+
+        What is left out stays. Counters already kept for a day stay that day's:
+        a new zone counts from the next check on.
+        Errors: not_found, forbidden, unknown_country, unknown_locale, unknown_time_zone.
+        """
+        if not caller.is_operator and caller.merchant_id != merchant_id:
+            raise errors.NotFound()
+        caller.require("owner")
+        changes = {
+            key: check(value)
+            for key, value, check in (
+                ("country", country, i18n.check_country),
+                ("locale", locale, i18n.check_locale),
+                ("time_zone", time_zone, i18n.check_time_zone),
+            )
+            if value is not None
+        }
+        with self.database.transaction() as connection:
+            self._merchant(connection, merchant_id)
+            if changes:
+                connection.execute(
+                    update(merchants).where(merchants.c.id == merchant_id).values(**changes)
+                )
+                record_audit(
+                    connection,
+                    merchant_id,
+                    caller.actor,
+                    "merchant.locale",
+                    merchant_id,
+                    changes,
+                    self.clock.now(),
+                )
+            return self._merchant(connection, merchant_id)
 
     def _merchant(self, connection: Connection, merchant_id: uuid.UUID) -> dict[str, Any]:
         row = (
@@ -595,3 +661,20 @@ class MerchantService:
                 .order_by(table.c.created_at, table.c.id)
             ).mappings()
             return [dict(row) for row in rows]
+
+
+def _locale_of(
+    country: str | None, locale: str | None, time_zone: str | None
+) -> i18n.MerchantLocale:
+    """The new merchant's locale: what the operator named, the rest from the country."""
+    if country is None:
+        return i18n.MerchantLocale(
+            locale=i18n.check_locale(locale) if locale else i18n.DEFAULT_LOCALE,
+            time_zone=i18n.check_time_zone(time_zone) if time_zone else i18n.DEFAULT_TIME_ZONE,
+        )
+    country = i18n.check_country(country)
+    return i18n.MerchantLocale(
+        country=country,
+        locale=i18n.check_locale(locale) if locale else i18n.locale_of_country(country),
+        time_zone=i18n.check_time_zone(time_zone) if time_zone else i18n.zone_of_country(country),
+    )

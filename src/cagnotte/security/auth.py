@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from cagnotte import errors
+from cagnotte import errors, i18n
 from cagnotte.clock import Clock
 from cagnotte.db import lookups
 from cagnotte.db.engine import Database
@@ -113,8 +113,12 @@ class AuthService:
 
     # Customers -----------------------------------------------------------------
 
-    def send_customer_code(self, email: str) -> None:
-        """Mail a one-time code if this e-mail names a customer; the same work either way."""
+    def send_customer_code(self, email: str, locale: str = i18n.DEFAULT_LOCALE) -> None:
+        """Mail a one-time code if this e-mail names a customer; the same work either way.
+
+        The code's end is written for `locale` (the browser's, when a page asks),
+        in the platform's zone: a customer belongs to no one merchant.
+        """
         email = email.strip().lower()
         now = self.clock.now()
         with self.database.transaction() as connection:
@@ -153,7 +157,8 @@ class AuthService:
                     email,
                     "Your Cagnotte sign-in code",
                     f"Your sign-in code is {code}.\n\nIt is valid for "
-                    f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes. If you did "
+                    f"{int(ONE_TIME_CODE_LIFETIME.total_seconds() // 60)} minutes, until "
+                    f"{_written(locale).moment(now + ONE_TIME_CODE_LIFETIME)}. If you did "
                     "not ask for it, ignore this message.\n",
                 ),
             )
@@ -318,6 +323,11 @@ class AuthService:
         if row is None or row.kind != kind or row.expires_at <= self.clock.now():
             raise errors.Unauthenticated()
         return row
+
+
+def _written(locale: str) -> i18n.LocaleFormat:
+    """How the platform's own mail writes moments for this locale (its zone: the platform's)."""
+    return i18n.LocaleFormat(locale, i18n.PLATFORM_LOCALE.time_zone)
 
 
 def _require_active(platform_status: str) -> None:

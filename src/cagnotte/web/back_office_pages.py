@@ -103,7 +103,12 @@ def dashboard(
     return render(
         request,
         "staff_dashboard.html",
-        {"page": page, "csrf_token": session.csrf_token, "sign_out_url": SIGN_OUT_URL},
+        {
+            "page": page,
+            "csrf_token": session.csrf_token,
+            "sign_out_url": SIGN_OUT_URL,
+            "locale_format": services.merchants.locale_of(session.principal.merchant_id).format,
+        },
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.i18n import negotiate
 from cagnotte.programs.gift_cards.ecards import qr_svg_data_uri
 from cagnotte.security.auth import ONE_TIME_CODE_LIFETIME
 from cagnotte.security.member_tokens import MEMBER_TOKEN_LIFETIME
@@ -84,7 +85,9 @@ def send_sign_in_code(
             status_code=400,
             error="Enter your e-mail address, like name@example.com.",
         )
-    services.auth.send_customer_code(email)
+    services.auth.send_customer_code(
+        email, locale=negotiate(request.headers.get("accept-language"))
+    )
     return _sign_in_page(request, step="code", email=email)
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cagnotte import errors
 from cagnotte.web import gift_card_views
-from cagnotte.web.deps import ServicesDep, StaffSession, StaffSessionDep
+from cagnotte.web.deps import ServicesDep, StaffSession, StaffSessionDep, get_services
 from cagnotte.web.rendering import render
 from cagnotte.web.sessions import CSRF_FIELD, STAFF_PAGES_PATH, require_csrf
 
@@ -53,6 +53,10 @@ def _page(
             "staff_role": session.principal.role,
             "csrf_token": session.csrf_token,
             "sign_out_url": SIGN_OUT_URL,
+            # The merchant's locale writes the page's moments.
+            "locale_format": get_services(request)
+            .merchants.locale_of(session.principal.merchant_id)
+            .format,
         },
         status_code,
     )
@@ -295,7 +299,9 @@ def reports(
     date_to: DateTo = None,
 ) -> HTMLResponse:
     """Liability per program, and loads, spends, breakage per day and store."""
-    date_from, date_to = gift_card_views.report_period(services, date_from, date_to)
+    date_from, date_to = gift_card_views.report_period(
+        services, session.principal, date_from, date_to
+    )
     try:
         page = gift_card_views.gift_card_reports(services, session.principal, date_from, date_to)
     except errors.Forbidden:
@@ -321,7 +327,9 @@ def report_file(
     date_to: DateTo = None,
 ) -> Response:
     """A report as a CSV or XLSX download, made by the service's export."""
-    date_from, date_to = gift_card_views.report_period(services, date_from, date_to)
+    date_from, date_to = gift_card_views.report_period(
+        services, session.principal, date_from, date_to
+    )
     try:
         content, filename = gift_card_views.gift_card_report_file(
             services, session.principal, report, file_format, date_from, date_to

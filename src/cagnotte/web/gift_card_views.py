@@ -22,6 +22,7 @@ from typing import Any
 from cagnotte import errors
 from cagnotte.bootstrap import Services
 from cagnotte.db.unit_of_work import Idempotency
+from cagnotte.i18n import WrittenAsset
 from cagnotte.money import Asset
 from cagnotte.programs.gift_cards.reports import ACTIVITY_COLUMNS, LIABILITY_COLUMNS, export_rows
 from cagnotte.programs.gift_cards.views import CardOperation
@@ -87,6 +88,17 @@ def _assets(services: Services, codes: Iterable[str]) -> dict[str, Asset]:
     return found
 
 
+def _written_assets(
+    services: Services, merchant_id: uuid.UUID, codes: Iterable[str]
+) -> dict[str, WrittenAsset]:
+    """The assets, writing their amounts for the merchant's locale."""
+    written = services.merchants.locale_of(merchant_id).format
+    return {
+        code: written.asset(asset.code, asset.scale)
+        for code, asset in _assets(services, codes).items()
+    }
+
+
 def _places(services: Services, principal: Principal) -> tuple[dict, dict]:
     """Store and terminal names by id, to say where something happened."""
     stores = {store["id"]: store["name"] for store in services.merchants.list_stores(principal)}
@@ -105,7 +117,9 @@ def _place(stores: dict, terminals: dict, store_id: Any, terminal_id: Any) -> st
     return " · ".join(name for name in names if name) or "Back office"
 
 
-def operation_line(operation: CardOperation, asset: Asset, place: str = "") -> OperationLine:
+def operation_line(
+    operation: CardOperation, asset: Asset | WrittenAsset, place: str = ""
+) -> OperationLine:
     words, direction = OPERATION_WORDS.get(
         operation.kind, (operation.kind.replace("_", " ").capitalize(), "neutral")
     )
@@ -145,8 +159,10 @@ def gift_card_alerts(services: Services, principal: Principal) -> list[AlertRow]
         card_id: services.gift_cards.get_card(principal, card_id)["number_last4"]
         for card_id in {alert["card_id"] for alert in alerts if alert["card_id"]}
     }
-    assets = _assets(
-        services, (alert["details"]["asset"] for alert in alerts if "asset" in alert["details"])
+    assets = _written_assets(
+        services,
+        principal.merchant_id,
+        (alert["details"]["asset"] for alert in alerts if "asset" in alert["details"]),
     )
     rows = []
     for alert in alerts:
@@ -224,7 +240,7 @@ def find_gift_cards(services: Services, principal: Principal, query: str) -> Car
         cards = services.gift_cards.find_cards(principal, query)
     except errors.InvalidInput as error:
         return CardLookup(query=query, searched=True, cards=[], error=error.message)
-    assets = _assets(services, (card["asset"] for card in cards))
+    assets = _written_assets(services, principal.merchant_id, (card["asset"] for card in cards))
     return CardLookup(
         query=query,
         searched=True,
@@ -250,7 +266,7 @@ def gift_card_detail(services: Services, principal: Principal, card_id: uuid.UUI
     """One card of this merchant: state, balance and every operation, newest first."""
     card = services.gift_cards.get_card(principal, card_id)
     operations = services.gift_cards.card_history(principal, card_id)
-    asset = _assets(services, [card["asset"]])[card["asset"]]
+    asset = _written_assets(services, principal.merchant_id, [card["asset"]])[card["asset"]]
     stores, terminals = _places(services, principal)
     now = services.clock.now()
     return CardDetail(
@@ -435,10 +451,10 @@ class Reports:
 
 
 def report_period(
-    services: Services, date_from: date | None, date_to: date | None
+    services: Services, principal: Principal, date_from: date | None, date_to: date | None
 ) -> tuple[date, date]:
-    """The period asked for, or the last 30 days up to today (UTC)."""
-    today = services.clock.now().date()
+    """The period asked for, or the last 30 days up to the merchant's today."""
+    today = services.merchants.locale_of(principal.merchant_id).local_date(services.clock.now())
     date_to = date_to or today
     return date_from or date_to - timedelta(days=REPORT_DAYS_DEFAULT - 1), date_to
 
@@ -455,7 +471,9 @@ def gift_card_reports(
         activity, message = [], error.message
     else:
         message = None
-    assets = _assets(services, [row["asset"] for row in liability + activity])
+    assets = _written_assets(
+        services, principal.merchant_id, [row["asset"] for row in liability + activity]
+    )
     programs = {str(row["program_id"]): row["program_name"] for row in liability}
     stores, _terminals = _places(services, principal)
     store_names = {str(store_id): name for store_id, name in stores.items()}
@@ -549,7 +567,10 @@ def customer_gift_cards(services: Services, customer_id: uuid.UUID) -> list[Cust
     assets = _assets(services, (card["asset"] for card in cards))
     views = []
     for card in cards:
-        asset = assets[card["asset"]]
+        # Each card's amounts written for its merchant's locale.
+        asset = services.merchants.locale_of(card["merchant_id"]).format.asset(
+            card["asset"], assets[card["asset"]].scale
+        )
         operations = services.gift_cards.customer_card_history(
             customer_id, card["id"], limit=CUSTOMER_HISTORY_LINES
         )

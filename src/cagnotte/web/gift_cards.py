@@ -36,6 +36,7 @@ def ecard_page(page_token: str, request: Request) -> HTMLResponse:
         "gift_cards/ecard.html",
         {
             "card": card,
+            "locale_format": card["locale_format"],
             "grouped_number": " ".join(number[i : i + 4] for i in range(0, len(number), 4)),
             "qr_code": qr_svg_data_uri(number),
         },

@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from cagnotte.bootstrap import Services
 from cagnotte.checkout.pending import member_pending
-from cagnotte.checkout.service import TIME_ZONE
 from cagnotte.checkout.tiers import member_tiers
 from cagnotte.db.tables import lots
+from cagnotte.i18n import merchant_locale
 from cagnotte.ledger import Account
 from cagnotte.programs.loyalty.admin import member_account_spec
 from cagnotte.programs.loyalty.program import LoyaltyProgram, ProgramKind, ProgramStatus
@@ -72,7 +72,12 @@ def member_programs(
     with services.database.read() as connection:
         held = member_pending(connection, merchant_id, membership_id)
         tiers = member_tiers(
-            connection, merchant_id, membership_id, programs, services.clock.now(), TIME_ZONE
+            connection,
+            merchant_id,
+            membership_id,
+            programs,
+            services.clock.now(),
+            merchant_locale(connection, merchant_id).time_zone,
         )
     for program in programs:
         spec = member_account_spec(program, membership_id)

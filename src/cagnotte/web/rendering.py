@@ -10,6 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from cagnotte.i18n import PLATFORM_LOCALE, LocaleFormat, install_filters, negotiate
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -45,8 +47,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["moment"] = format_moment
     environment.filters["iso_moment"] = iso_moment
+    # `money`, `date` and `moment`, written for the page's `locale_format`.
+    install_filters(environment)
     return environment
 
 
@@ -56,5 +59,14 @@ _templates = _environment()
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
+    """The page, its money and moments written for `locale_format` (a back-office page
+    gives its merchant's), else for the browser's language in the platform's zone."""
+    if "locale_format" not in context:
+        context = {
+            **context,
+            "locale_format": LocaleFormat(
+                negotiate(request.headers.get("accept-language")), PLATFORM_LOCALE.time_zone
+            ),
+        }
     html = _templates.get_template(template).render(request=request, **context)
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)

@@ -122,11 +122,17 @@ def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[Membersh
     owned = _customer_accounts(services, customer_id)
     platform_accounts = _platform_accounts(services, customer_id)
     names = services.merchants.merchant_names(m["merchant_id"] for m, _ in owned)
-    assets = _assets(
+    codes = _assets(
         services,
         [a.asset_code for _, accounts in owned for a in accounts]
         + [a.asset_code for a in platform_accounts],
     )
+    # Each merchant's amounts written its way; the platform wallet's the platform's.
+    assets = _written(codes, PLATFORM_MERCHANT_ID, services)
+    merchant_assets = {
+        membership["merchant_id"]: _written(codes, membership["merchant_id"], services)
+        for membership, _ in owned
+    }
     platform = (
         [
             MembershipView(
@@ -149,7 +155,11 @@ def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[Membersh
             blocked=membership["status"] == "blocked",
             accounts=[
                 _account_view(
-                    services, account, assets[account.asset_code], None, HISTORY_LINES_ON_WALLET
+                    services,
+                    account,
+                    merchant_assets[membership["merchant_id"]][account.asset_code],
+                    None,
+                    HISTORY_LINES_ON_WALLET,
                 )
                 for account in accounts
             ],
@@ -185,7 +195,9 @@ def customer_account(
     """One page of one of this customer's accounts; another's account is not found."""
     for account in _platform_accounts(services, customer_id):
         if account.id == account_id:
-            assets = _assets(services, [account.asset_code])
+            assets = _written(
+                _assets(services, [account.asset_code]), PLATFORM_MERCHANT_ID, services
+            )
             return AccountPage(
                 merchant_name=PLATFORM_WALLET_NAME,
                 account=_account_view(
@@ -196,7 +208,9 @@ def customer_account(
     for membership, accounts in _customer_accounts(services, customer_id):
         for account in accounts:
             if account.id == account_id:
-                assets = _assets(services, [account.asset_code])
+                assets = _written(
+                    _assets(services, [account.asset_code]), membership["merchant_id"], services
+                )
                 names = services.merchants.merchant_names([membership["merchant_id"]])
                 return AccountPage(
                     merchant_name=names.get(membership["merchant_id"], "—"),
@@ -299,7 +313,9 @@ def redeem_bonus_code(
         captcha_answer=captcha_answer,
         client_address=client_address,
     )
-    asset = _assets(services, [redemption.asset_code])[redemption.asset_code]
+    asset = _written(_assets(services, [redemption.asset_code]), PLATFORM_MERCHANT_ID, services)[
+        redemption.asset_code
+    ]
     return BonusCredited(
         campaign_name=redemption.campaign_name,
         amount=asset.format(redemption.amount_minor),
@@ -352,7 +368,11 @@ def _customer_rows(
         )
         for membership in found
     }
-    assets = _assets(services, (a.asset_code for owned in accounts.values() for a in owned))
+    assets = _written(
+        _assets(services, (a.asset_code for owned in accounts.values() for a in owned)),
+        principal.merchant_id,
+        services,
+    )
     rows = []
     for membership in found:
         full_name = " ".join(
@@ -383,6 +403,13 @@ def _assets(services: Services, codes: Iterable[str]) -> dict[str, Asset]:
     found = services.merchants.assets_by_code(wanted)
     assert wanted <= found.keys(), f"accounts in unknown assets: {wanted - found.keys()}"
     return found
+
+
+def _written(assets: dict[str, Asset], merchant_id: uuid.UUID, services: Services) -> dict:
+    """These assets writing their amounts for the merchant's locale (the platform's own:
+    the platform's)."""
+    written = services.merchants.locale_of(merchant_id).format
+    return {code: written.asset(asset.code, asset.scale) for code, asset in assets.items()}
 
 
 def _account_view(

@@ -86,3 +86,21 @@ def test_the_code_mailed_through_the_outbox_opens_a_session(client, services, ma
     code = re.search(r"code is (\d{6})", mailer.messages[-1].get_content()).group(1)
     session = client.post("/v1/customer-sign-in/sessions", json={"email": known, "code": code})
     assert session.status_code == 201, session.text
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "until"),
+    [
+        (None, "until 5. 1. 2026 10:10 SEČ."),
+        ("fr-CA,fr;q=0.9", "until 5 janv. 2026, 10 h 10 +0100."),
+        ("en-CA", "until Jan 5, 2026, 10:10\N{NARROW NO-BREAK SPACE}a.m. +0100."),
+    ],
+)
+def test_the_code_s_end_is_written_for_the_browser_s_language(
+    client, known, mailer, accept_language, until
+):
+    headers = {"Accept-Language": accept_language} if accept_language else {}
+    response = client.post("/v1/customer-sign-in/codes", json={"email": known}, headers=headers)
+    assert response.status_code == 202, response.text
+    (mail,) = mailer.sent
+    assert until in mail.get_content()

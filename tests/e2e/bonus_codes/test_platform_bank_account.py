@@ -26,6 +26,7 @@ def production(database, clock, mailer, **settings) -> Iterator[tuple[TestClient
         database_url=database.url,
         gift_card_number_key=secrets.token_urlsafe(32),
         bonus_code_key=secrets.token_urlsafe(32),
+        gift_card_pin_key=secrets.token_urlsafe(32),
         **settings,
     )
     services = bootstrap(production_settings, clock=clock, mailer=mailer, database=database)

@@ -92,7 +92,7 @@ def test_an_ecard_is_mailed_with_its_number_pin_message_and_a_qr_code(smtp_clien
     number = issued["number"]
     grouped = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
     assert grouped in body and f"PIN: {issued['pin']}" in body
-    assert "Bon anniversaire !" in body and "Luc sends you" in body and "50.00 CAD" in body
+    assert "Bon anniversaire !" in body and "Luc sends you" in body and "50,00\u00a0CA$" in body
     assert issued["page_url"].startswith("https://cards.example/gift-cards/e/")
     assert issued["page_url"] in body
     (attachment,) = list(message.iter_attachments())

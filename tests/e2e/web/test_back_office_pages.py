@@ -117,7 +117,7 @@ def test_a_search_by_name_or_phone_shows_the_customers_balances(client, merchant
     add_staff(client, merchant, CASHIER)
     sign_in_staff(client, CASHIER)
     by_name = client.get("/back-office", params={"name": "nováK"})
-    assert "Jana Nováková" in by_name.text and "Wallet (CZK): 500.00 CZK" in by_name.text
+    assert "Jana Nováková" in by_name.text and "Wallet (CZK): 500,00\u00a0Kč" in by_name.text
     assert "Petr" not in by_name.text
     assert "1 customer found" in by_name.text
     by_phone = client.get("/back-office", params={"phone": "602 000"})
@@ -158,7 +158,7 @@ def test_staff_see_only_their_merchants_customers(client, merchant, other_mercha
     dashboard = sign_in_staff(client, "baker@rival.example")
     assert "<h1>Rival Bakery</h1>" in dashboard.text and "Café Bleu" not in dashboard.text
     found = client.get("/back-office", params={"name": "novák"})
-    assert "Jan Novák" in found.text and "123.00 CZK" in found.text
+    assert "Jan Novák" in found.text and "123,00\u00a0Kč" in found.text
     assert "Nováková" not in found.text and "500.00" not in found.text
     by_phone = client.get("/back-office", params={"phone": "601123456"})
     assert "No customer matches this search." in by_phone.text
@@ -199,3 +199,27 @@ def test_the_staff_of_a_suspended_merchant_are_signed_out(client, merchant, oper
     response = client.get("/back-office", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/back-office/sign-in"
+
+
+def test_the_dashboard_writes_money_and_visits_for_the_merchant_s_locale(
+    client, merchant, operator_key, clock
+):
+    changed = client.patch(
+        f"/v1/merchants/{merchant.id}",
+        json={"locale": "en_CA", "time_zone": "America/Toronto"},
+        headers={"Authorization": f"Bearer {operator_key}"},
+    )
+    assert changed.status_code == 200, changed.text
+    customer_with_wallet(
+        client,
+        merchant,
+        email="jana@example.com",
+        phone="+420601123456",
+        first_name="Jana",
+        last_name="Nováková",
+        amount_minor=123_450,
+    )
+    add_staff(client, merchant, CASHIER)
+    sign_in_staff(client, CASHIER)
+    page = client.get("/back-office", params={"name": "jana"})
+    assert "Wallet (CZK): CZK1,234.50" in page.text

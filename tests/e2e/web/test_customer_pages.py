@@ -39,10 +39,10 @@ def test_a_customer_signs_in_with_the_mailed_code_and_sees_balance_and_history(
     assert wallet.status_code == 200
     assert wallet.url.path == "/c"
     assert "Café Bleu" in wallet.text
-    assert "376.55 CZK" in wallet.text
-    assert "Top-up" in wallet.text and "+500.00 CZK" in wallet.text
-    assert "Payment" in wallet.text and "\u2212123.45 CZK" in wallet.text
-    assert "5 Jan 2026, 10:00 UTC" in wallet.text
+    assert "376,55\u00a0Kč" in wallet.text
+    assert "Top-up" in wallet.text and "+500,00\u00a0Kč" in wallet.text
+    assert "Payment" in wallet.text and "\u2212123,45\u00a0Kč" in wallet.text
+    assert "5. 1. 2026 11:00 SEČ" in wallet.text
     assert mailer.sent[-1]["Subject"] == "Your Cagnotte sign-in code"
 
 
@@ -198,11 +198,11 @@ def test_a_customer_never_sees_another_customers_accounts(client, mailer, mercha
         f"/v1/customers/{other.id}/accounts", headers=merchant.owner
     ).json()
     wallet = sign_in_customer(client, mailer, customer.email)
-    assert "500.00 CZK" in wallet.text
-    assert "777.00 CZK" not in wallet.text
+    assert "500,00\u00a0Kč" in wallet.text
+    assert "777,00\u00a0Kč" not in wallet.text
     response = client.get(f"/c/accounts/{others_accounts[0]['id']}")
     assert response.status_code == 404
-    assert "777.00" not in response.text
+    assert "777,00" not in response.text and "777.00" not in response.text
     assert "no such account" in response.text
 
 
@@ -219,7 +219,7 @@ def test_each_membership_shows_its_merchant_name(client, mailer, merchant, opera
     )
     wallet = sign_in_customer(client, mailer, customer.email)
     assert "Café Bleu" in wallet.text and "Rival Bakery" in wallet.text
-    assert "10.00 CZK" in wallet.text and "500.00 CZK" in wallet.text
+    assert "10,00\u00a0Kč" in wallet.text and "500,00\u00a0Kč" in wallet.text
 
 
 def test_the_history_pages_follow_the_cursor(client, mailer, merchant, customer, clock):
@@ -228,13 +228,17 @@ def test_the_history_pages_follow_the_cursor(client, mailer, merchant, customer,
         assert top_up(client, merchant, customer.id, number * 100).status_code == 201
     wallet = sign_in_customer(client, mailer, customer.email)
     assert wallet.text.count("Top-up") == 5
-    assert "+7.00 CZK" in wallet.text and "+3.00 CZK" in wallet.text
+    assert "+7,00\u00a0Kč" in wallet.text and "+3,00\u00a0Kč" in wallet.text
     older = wallet.text.split('href="/c/accounts/')[1].split('"')[0].replace("&amp;", "&")
     assert "?cursor=" in older
     page = client.get("/c/accounts/" + older)
     assert page.status_code == 200
-    assert "+2.00 CZK" in page.text and "+1.00 CZK" in page.text and "+500.00 CZK" in page.text
-    assert "+3.00 CZK" not in page.text
+    assert (
+        "+2,00\u00a0Kč" in page.text
+        and "+1,00\u00a0Kč" in page.text
+        and "+500,00\u00a0Kč" in page.text
+    )
+    assert "+3,00\u00a0Kč" not in page.text
     assert "Newest transfers" in page.text and "?cursor=" not in page.text
 
 

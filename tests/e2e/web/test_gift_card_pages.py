@@ -90,10 +90,10 @@ def test_a_manager_sees_the_alerts_newest_first_and_never_another_merchants(
 
     assert page.status_code == 200
     text = without_tags(page.text)
-    assert "Large load" in text and "250.00 CAD" in text and f"…{card.number[-4:]}" in text
+    assert "Large load" in text and "250,00 CA$" in text and f"…{card.number[-4:]}" in text
     assert "Café Bleu main · Till 1" in text
     assert text.index("Manual adjustment") < text.index("Large load")  # newest first
-    assert "300.00 CAD" not in text
+    assert "300,00 CA$" not in text
     assert rival_card.number[-4:] not in text or rival_card.number[-4:] == card.number[-4:]
     assert card.number not in page.text and card.pin not in page.text
 
@@ -128,13 +128,13 @@ def test_a_card_is_found_by_its_last_digits_or_number_with_its_state_balance_and
     for found in (by_digits, by_number):
         assert found.status_code == 200
         assert f'href="{PAGES}/cards/{card.id}"' in found.text
-        assert "74.50 CAD" in found.text and "Active" in found.text
+        assert "74,50\u00a0CA$" in found.text and "Active" in found.text
     detail = client.get(f"{PAGES}/cards/{card.id}")
     text = without_tags(detail.text)
     assert "Gift card …" + card.number[-4:] in text
-    assert "74.50 CAD" in text and "Active" in text
-    assert "Activation" in text and "+100.00 CAD" in text
-    assert "Spend" in text and "\u221225.50 CAD" in text
+    assert "74,50 CA$" in text and "Active" in text
+    assert "Activation" in text and "+100,00 CA$" in text
+    assert "Spend" in text and "\u221225,50 CA$" in text
     assert text.index("Spend") < text.index("Activation")  # newest first
     for page in (by_digits, by_number, detail):
         assert card.number not in page.text.replace(f'value="{card.number}"', "")
@@ -159,7 +159,7 @@ def test_another_merchants_card_is_never_shown(client, merchant, other_merchant)
     by_address = client.get(f"{PAGES}/cards/{rival_card.id}")
 
     assert "No card matches." in by_number.text and "No card matches." in by_digits.text
-    assert by_address.status_code == 404 and "100.00 CAD" not in by_address.text
+    assert by_address.status_code == 404 and "100,00\u00a0CA$" not in by_address.text
 
 
 def test_report_figures_match_the_api(client, merchant):
@@ -186,12 +186,12 @@ def test_report_figures_match_the_api(client, merchant):
     text = without_tags(page.text)
     (program_row,) = liability
     assert program_row["outstanding_minor"] == 11_500
-    assert f"{program['name']} 0 2 0 0 115.00 CAD" in text
+    assert f"{program['name']} 0 2 0 0 115,00 CA$" in text
     (day,) = activity
     assert (day["loaded_minor"], day["spent_minor"], day["refunded_minor"]) == (14_000, 3_000, 500)
     assert (
         f"{day['business_date']} Café Bleu main {program['name']} {day['operations']} "
-        "140.00 CAD 30.00 CAD 5.00 CAD 0.00 CAD 0.00 CAD"
+        "140,00 CA$ 30,00 CA$ 5,00 CA$ 0,00 CA$ 0,00 CA$"
     ) in text
 
 
@@ -327,7 +327,7 @@ def test_an_adjustment_moves_the_balance_by_exactly_the_amount_and_needs_a_reaso
     assert debited.status_code == 303
     assert balance(client, merchant, card) == 11_000
     text = without_tags(client.get(debited.headers["location"]).text)
-    assert "The balance is corrected." in text and "110.00 CAD" in text
+    assert "The balance is corrected." in text and "110,00 CA$" in text
     assert text.count("Correction") == 2
 
 
@@ -495,10 +495,10 @@ def test_a_customer_sees_their_registered_cards_balance_and_not_anothers(
 
     text = without_tags(page.text)
     assert f"Gift card …{mine.number[-4:]} Café Bleu gift card · Active" in text
-    assert "65.00 CAD" in text and "Active" in text
-    assert "Spend \u221210.00 CAD" in text and "Activation +75.00 CAD" in text
+    assert "65,00 CA$" in text and "Active" in text
+    assert "Spend \u221210,00 CA$" in text and "Activation +75,00 CA$" in text
     assert text.index("Spend") < text.index("Activation")  # newest first
-    assert "99.00 CAD" not in text and f"…{theirs.number[-4:]}" not in text.replace(
+    assert "99,00 CA$" not in text and f"…{theirs.number[-4:]}" not in text.replace(
         f"…{mine.number[-4:]}", ""
     )
     assert mine.number not in page.text and mine.pin not in text
@@ -531,7 +531,7 @@ def test_a_customer_registers_a_card_with_its_number_and_pin(client, merchant, m
 
     assert done.status_code == 200, done.text
     assert f"…{card.number[-4:]}" in done.text and "is now registered to you" in done.text
-    assert "40.00 CAD" in done.text
+    assert "40,00\u00a0CA$" in done.text
     listed = client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register)
     assert [c["id"] for c in listed.json()] == [card.id]
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Header, Path, Query, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,7 @@ from cagnotte.api.schemas.base import Strict, example
 from cagnotte.api.schemas.customers import ConsentsOut
 from cagnotte.bootstrap import Services
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
+from cagnotte.i18n import negotiate
 from cagnotte.ledger import Account
 from cagnotte.security.principals import CustomerPrincipal
 
@@ -33,9 +34,15 @@ router = APIRouter(prefix="/v1", tags=["customer"])
 
 
 @router.post("/customer-sign-in/codes", status_code=status.HTTP_202_ACCEPTED)
-def request_sign_in_code(body: SignInCodeRequest, services: ServicesDep) -> dict[str, str]:
-    """Mail a one-time code. The answer is the same whether the e-mail is known or not."""
-    services.auth.send_customer_code(str(body.email))
+def request_sign_in_code(
+    body: SignInCodeRequest,
+    services: ServicesDep,
+    accept_language: Annotated[str | None, Header(max_length=500)] = None,
+) -> dict[str, str]:
+    """Mail a one-time code. The answer is the same whether the e-mail is known or not.
+
+    The mail writes the code's end for the first locale of Accept-Language."""
+    services.auth.send_customer_code(str(body.email), locale=negotiate(accept_language))
     return {"status": "If this e-mail belongs to a customer, a code is on its way."}
 
 

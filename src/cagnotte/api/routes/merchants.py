@@ -19,6 +19,7 @@ from cagnotte.api.schemas import (
     IssuedApiKeyOut,
     MerchantCreate,
     MerchantCreated,
+    MerchantLocaleChange,
     MerchantOut,
     MerchantStatusChange,
     PlatformAccountOut,
@@ -41,7 +42,12 @@ def create_merchant(
 ) -> MerchantCreated:
     """The operator creates a merchant; the answer holds the owner's first API key, once."""
     merchant = services.merchants.create_merchant(
-        caller, name=body.name, head_office_email=body.head_office_email
+        caller,
+        name=body.name,
+        head_office_email=body.head_office_email,
+        country=body.country,
+        locale=body.locale,
+        time_zone=body.time_zone,
     )
     owner_key = IssuedApiKeyOut(**asdict(merchant.pop("owner_key")))
     return MerchantCreated(**merchant, owner_key=owner_key)
@@ -55,6 +61,22 @@ def list_merchants(caller: OperatorCaller, services: ServicesDep) -> list[Mercha
 @router.get("/merchants/{merchant_id}", tags=["operator"])
 def get_merchant(merchant_id: uuid.UUID, caller: Caller, services: ServicesDep) -> MerchantOut:
     return MerchantOut(**services.merchants.get_merchant(caller, merchant_id))
+
+
+@router.patch("/merchants/{merchant_id}", tags=["operator"])
+def update_merchant_locale(
+    merchant_id: uuid.UUID, body: MerchantLocaleChange, caller: Caller, services: ServicesDep
+) -> MerchantOut:
+    """Change where the merchant is: its country, default locale and time zone."""
+    return MerchantOut(
+        **services.merchants.update_merchant_locale(
+            caller,
+            merchant_id,
+            country=body.country,
+            locale=body.locale,
+            time_zone=body.time_zone,
+        )
+    )
 
 
 @router.post("/merchants/{merchant_id}/status", tags=["operator"])

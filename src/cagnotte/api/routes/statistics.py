@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from cagnotte.api.deps import Caller, ServicesDep
 from cagnotte.api.schemas.statistics import StatisticsOut
-from cagnotte.checkout.service import TIME_ZONE
 from cagnotte.statistics.service import StatisticsFilters
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
@@ -70,7 +69,10 @@ def get_check_statistics(
     grouped by day, week, month or store. Days are the merchant's local days."""
     return StatisticsOut.of(
         services.statistics.report(
-            caller, query.filters, group_by=query.group_by, time_zone=TIME_ZONE
+            caller,
+            query.filters,
+            group_by=query.group_by,
+            time_zone=services.merchants.locale_of(caller.merchant_id).time_zone,
         )
     )
 
@@ -96,7 +98,7 @@ def export_check_statistics(
         caller,
         query.filters,
         group_by=query.group_by,
-        time_zone=TIME_ZONE,
+        time_zone=services.merchants.locale_of(caller.merchant_id).time_zone,
         file_format=file_format,
     )
     return Response(

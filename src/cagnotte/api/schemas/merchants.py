@@ -10,11 +10,61 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from cagnotte.api.schemas.base import AssetCode, Email, Name, Strict, example
 
+Country = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=2),
+    Field(
+        description="ISO 3166-1 alpha-2: the region the merchant's customers' phones are "
+        "read in (`514 555 0100` is +15145550100 in CA).",
+        examples=["CA"],
+    ),
+]
+LocaleName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=35),
+    Field(
+        description="A BCP 47 / Babel locale (`fr_CA` or `fr-CA`): how mails and pages "
+        "write money and dates.",
+        examples=["fr_CA"],
+    ),
+]
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    Field(
+        description="An IANA time zone: when the merchant's day and month begin, for "
+        "daily and monthly caps, cards' daily limits and reports.",
+        examples=["America/Montreal"],
+    ),
+]
 
-@example({"name": "Café Bleu", "head_office_email": "office@cafe-bleu.example"})
+
+@example(
+    {
+        "name": "Café Bleu",
+        "head_office_email": "office@cafe-bleu.example",
+        "country": "CA",
+        "locale": "fr_CA",
+        "time_zone": "America/Montreal",
+    }
+)
 class MerchantCreate(Strict):
+    """A new merchant. Left out: the locale and zone follow the country; no country, CZ."""
+
     name: Name
     head_office_email: Email | None = None
+    country: Country | None = None
+    locale: LocaleName | None = None
+    time_zone: TimeZoneName | None = None
+
+
+@example({"locale": "en_CA", "time_zone": "America/Toronto"})
+class MerchantLocaleChange(Strict):
+    """Where the merchant is; what is left out stays."""
+
+    country: Country | None = None
+    locale: LocaleName | None = None
+    time_zone: TimeZoneName | None = None
 
 
 class MerchantOut(BaseModel):
@@ -23,6 +73,9 @@ class MerchantOut(BaseModel):
     status: Literal["active", "suspended"]
     head_office_email: str | None
     created_at: datetime
+    country: str = Field(examples=["CZ"])
+    locale: str = Field(examples=["cs_CZ"])
+    time_zone: str = Field(examples=["Europe/Prague"])
 
 
 class ApiKeyOut(BaseModel):

@@ -22,11 +22,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
+from cagnotte.db.tables import assets
 from cagnotte.db.unit_of_work import UnitOfWork
+from cagnotte.i18n import merchant_locale
 from cagnotte.mail import compose
 from cagnotte.outbox import ClaimedMessage, MessageKind, MessageState, Outbox, PermanentFailure
 from cagnotte.programs.bonus_codes import repository
@@ -135,12 +137,17 @@ class Delivery:
             if repository.both_files_downloaded(connection, campaign):
                 return None
             raise PermanentFailure("the plain codes were wiped before the mail could be sent")
+        # Written for the merchant: its locale's money, its zone's moments.
+        written = merchant_locale(connection, campaign.merchant_id).format
+        scale = connection.execute(
+            select(assets.c.scale).where(assets.c.code == campaign.asset_code)
+        ).scalar_one()
         body = (
             f"Your bonus campaign “{campaign.name}” is funded and its {len(plain)} codes "
             f"are attached (CSV and XLSX).\n\nEach code is worth "
-            f"{campaign.bonus_value_minor} minor units of {campaign.asset_code} and is "
-            f"valid from {campaign.valid_from:%Y-%m-%d %H:%M} to "
-            f"{campaign.valid_to:%Y-%m-%d %H:%M} UTC.\n"
+            f"{written.money(campaign.bonus_value_minor, campaign.asset_code, scale)} and is "
+            f"valid from {written.moment(campaign.valid_from)} to "
+            f"{written.moment(campaign.valid_to)}.\n"
             "Keep this message safe: the platform keeps only the codes' fingerprints.\n"
         )
         return compose(

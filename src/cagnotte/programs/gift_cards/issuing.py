@@ -372,13 +372,16 @@ class ECards:
         program = self.programs.program(card.merchant_id, card.program_id)
         asset = self.merchants.assets_by_code([program.asset_code])[program.asset_code]
         view = self.queries.view(card)
+        # The page is the merchant's: its money and moments written for its locale.
+        written = self.merchants.locale_of(card.merchant_id).format
         return {
             **view,
             "number": number,
             "merchant_name": merchant_name,
             "program_name": program.name,
-            "balance_text": asset.format(view["balance_minor"]),
-            "available_text": asset.format(view["available_minor"]),
+            "balance_text": written.money(view["balance_minor"], asset.code, asset.scale),
+            "available_text": written.money(view["available_minor"], asset.code, asset.scale),
+            "locale_format": written,
         }
 
     def _replay(
@@ -450,11 +453,12 @@ class ECards:
     def _mail(self, program: Program, amount: int, ecard: ECardSecrets) -> EmailMessage:
         asset = self.merchants.assets_by_code([program.asset_code])[program.asset_code]
         merchant_name = self.merchants.merchant_names([program.merchant_id])[program.merchant_id]
+        written = self.merchants.locale_of(program.merchant_id).format
         return compose_ecard_mail(
             sender=self.mail_from,
             to=ecard.recipient_email,
             merchant_name=merchant_name,
-            amount_text=asset.format(amount),
+            amount_text=written.money(amount, asset.code, asset.scale),
             number=ecard.number,
             pin=ecard.pin,
             page_url=ecard.page_url,

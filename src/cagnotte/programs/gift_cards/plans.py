@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cagnotte import errors
@@ -54,6 +54,9 @@ class CardFacts:
     today: DayActivity
     now: datetime
     entry_id: uuid.UUID
+    # The merchant's local day at `now`: the day an operation counts in (daily
+    # limits, the activity report).
+    business_date: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +483,7 @@ def _row(
         actor=actor.actor,
         invoice_number=invoice_number or None,
         hold_expires_at=hold_expires_at,
-        business_date=facts.now.date(),
+        business_date=facts.business_date,
         created_at=facts.now,
     )
 

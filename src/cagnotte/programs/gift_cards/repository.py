@@ -340,7 +340,7 @@ def operations_of_entry(
 
 
 def day_activity(connection: Connection, card: CardRow, day: date) -> DayActivity:
-    """What the card loaded and spent on this UTC day."""
+    """What the card loaded and spent on this day (the merchant's local day)."""
     rows = connection.execute(
         select(
             gift_card_operations.c.kind,

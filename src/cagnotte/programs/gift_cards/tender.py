@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 
 from cagnotte.db.unit_of_work import UnitOfWork
+from cagnotte.i18n import merchant_locale
 from cagnotte.ledger import EntryResult
 from cagnotte.programs.gift_cards import plans, repository
 from cagnotte.programs.gift_cards.accounts import CardAccounts, ProgramAccounts
@@ -36,8 +37,9 @@ def card_facts(
 ) -> CardFacts:
     """What a plan knows of a card whose row this unit of work has locked."""
     assert card.program_id == program.id
+    business_date = merchant_locale(unit.connection, unit.merchant_id).local_date(unit.now)
     today = (
-        repository.day_activity(unit.connection, card, unit.now.date())
+        repository.day_activity(unit.connection, card, business_date)
         if program.has_daily_limits
         else DayActivity()
     )
@@ -48,6 +50,7 @@ def card_facts(
         today=today,
         now=unit.now,
         entry_id=unit.entry_id,
+        business_date=business_date,
     )
 
 
