@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.routes.accounts import account_out
+from cagnotte.api.pagination import PageDep
+from cagnotte.api.routes.accounts import ACCOUNT_ORDER, account_out, account_sort_key
 from cagnotte.api.schemas import (
     AccountOut,
     CustomerEnrol,
@@ -16,6 +17,8 @@ from cagnotte.api.schemas import (
     CustomerStatusChange,
     ProfileChange,
 )
+from cagnotte.api.schemas.pages import Page
+from cagnotte.db.pages import page_of_list
 
 # PostgreSQL cannot compare text with U+0000 in it.
 NO_NUL_CHARACTER = r"^[^\x00]*$"
@@ -51,18 +54,14 @@ def enrol_customer(
 def search_customers(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     name: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_CHARACTER)] = None,
     phone: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    after: Annotated[
-        uuid.UUID | None, Query(description="The last id of the previous page")
-    ] = None,
-) -> list[CustomerOut]:
-    """Search by (part of) the name and/or the phone number."""
-    return [
-        CustomerOut.of(m)
-        for m in services.customers.search(caller, name=name, phone=phone, limit=limit, after=after)
-    ]
+) -> Page[CustomerOut]:
+    """Search by (part of) the name and/or the phone number; the members in the order
+    they enrolled."""
+    found = services.customers.search(caller, name=name, phone=phone, page=page)
+    return Page.of(found, CustomerOut.of)
 
 
 @router.get("/{customer_id}")
@@ -90,8 +89,10 @@ def set_customer_status(
 
 @router.get("/{customer_id}/accounts")
 def list_customer_accounts(
-    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[AccountOut]:
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[AccountOut]:
+    """The member's accounts, by purpose and asset."""
     services.customers.get(caller, customer_id)
     accounts = services.ledger.find_accounts(caller.merchant_id, "membership", customer_id)
-    return [account_out(services, account) for account in accounts]
+    found = page_of_list(accounts, ACCOUNT_ORDER, page, key=account_sort_key)
+    return Page.of(found, lambda account: account_out(services, account))

@@ -29,7 +29,6 @@ from cagnotte.api.schemas.ledger import (
     BalanceOut,
     EntryOut,
     TransferOut,
-    TransferPage,
 )
 from cagnotte.api.schemas.merchants import (
     ApiKeyCreate,
@@ -105,7 +104,6 @@ __all__ = [
     "TerminalCreated",
     "TerminalOut",
     "TransferOut",
-    "TransferPage",
     "WalletEntryOut",
     "WalletMovement",
     "without_default",
