@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, and_, or_
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from cagnotte import errors
 
@@ -84,7 +85,7 @@ class Order:
 
     @property
     def types(self) -> tuple[type, ...]:
-        return tuple(column.type.python_type for column in self.columns)
+        return tuple(_python_type(column.type) for column in self.columns)
 
     def clauses(self) -> list[ColumnElement[Any]]:
         return [c.desc() if self.descending else c.asc() for c in self.columns]
@@ -165,6 +166,13 @@ def decode_cursor(cursor: str, order: Order) -> list[Any]:
     if not isinstance(data, list) or len(data) != len(types) + 1 or data[0] != order.name:
         raise errors.InvalidCursor()
     return [_typed(value, kind) for value, kind in zip(data[1:], types, strict=True)]
+
+
+def _python_type(column_type: TypeEngine[Any]) -> type:
+    """What a column holds in Python (a decorated type, such as UTCDateTime, its impl's)."""
+    if isinstance(column_type, TypeDecorator):
+        return _python_type(column_type.impl_instance)
+    return column_type.python_type
 
 
 def _plain(value: Any) -> Any:
