@@ -55,8 +55,11 @@ T = TypeVar("T")
 CONFIGURING_ROLE = "manager"
 READING_ROLE = "cashier"
 PRODUCT_SEARCH_LENGTH_MAX = 100
-# Categories are listed by name in any case, then id (names repeat under other parents).
+# Categories are listed as the tree reads top to bottom: by their path of names in any
+# case (unique: siblings' names differ), joined with a character that sorts before any
+# a name holds, so that a parent comes before its children.
 CATEGORY_ORDER = Order("categories", (product_categories.c.name_key, product_categories.c.id))
+_PATH_SEPARATOR = "\x01"
 # The unique constraints a concurrent writer can beat a unit of work to on
 # PostgreSQL (on SQLite, one writer at a time, the checks before them see all).
 _SKU_CONSTRAINT = "uq_products_merchant_id_sku"
@@ -237,14 +240,9 @@ class CatalogueService:
     def list_categories(
         self, caller: Principal, page: PageRequest = FIRST_PAGE
     ) -> Page[CategoryNode]:
-        """Every category, in name order (any case), a page at a time; the tree is short,
-        read whole and paged in Python."""
-        return page_of_list(
-            self._tree(caller).flattened(),
-            CATEGORY_ORDER,
-            page,
-            key=lambda node: (fields.name_key(node.category.name), node.category.id),
-        )
+        """Every category, each before its children, siblings in name order, a page at a
+        time; the tree is short, read whole and paged in Python."""
+        return page_of_list(self._tree(caller).flattened(), CATEGORY_ORDER, page, _tree_position)
 
     def category_tree(self, caller: Principal) -> list[CategoryNode]:
         """The top categories, each with its subcategories."""
@@ -483,6 +481,11 @@ def _imported_over(current: Product, row: ImportRow, category_id: uuid.UUID | No
 
 def _given(value: bool | None, otherwise: bool) -> bool:
     return otherwise if value is None else value
+
+
+def _tree_position(node: CategoryNode) -> tuple[str, uuid.UUID]:
+    """Where a category comes in the list: its path of names, then its id."""
+    return _PATH_SEPARATOR.join(fields.name_key(name) for name in node.path), node.category.id
 
 
 def _import_invalid(problems: Sequence[RowError]) -> errors.DomainError:

@@ -201,7 +201,7 @@ def _typed(value: Any, kind: type) -> Any:
         elif kind is str and isinstance(value, str) and "\x00" not in value:
             return value
         elif kind is bytes and isinstance(value, str):
-            return base64.urlsafe_b64decode(value.encode())
+            return base64.b64decode(value, altchars=b"-_", validate=True)
         elif kind is int and type(value) is int and abs(value) <= _INTEGER_MAX:
             return value
     except (ValueError, OverflowError, binascii.Error) as error:

@@ -195,7 +195,7 @@ def test_the_plain_codes_can_be_downloaded_once_per_format_then_only_their_ends_
     assert client.get(f"{base}/codes.xlsx", headers=merchant.owner).status_code == 410
     after = client.get(base, headers=merchant.owner).json()
     assert after["plain_codes_available"] is False
-    masked = client.get(f"{base}/codes", headers=merchant.owner).json()
+    masked = client.get(f"{base}/codes", headers=merchant.owner).json()["items"]
     assert sorted(m["last_characters"] for m in masked) == sorted(c[-3:] for c in codes)
 
 

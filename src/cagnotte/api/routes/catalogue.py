@@ -107,7 +107,7 @@ def create_category(body: CategoryCreate, caller: Caller, services: ServicesDep)
 
 @router.get("/categories")
 def list_categories(caller: Caller, services: ServicesDep, page: PageDep) -> Page[CategoryOut]:
-    """Every category, by name in any case (the tree is /categories/tree)."""
+    """Every category, each before its subcategories, siblings in name order."""
     return Page.of(services.catalogue.list_categories(caller, page), CategoryOut.of)
 
 
