@@ -91,7 +91,7 @@ def set_customer_status(
 def list_customer_accounts(
     customer_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
 ) -> Page[AccountOut]:
-    """The member's accounts, by purpose and asset."""
+    """The member's accounts, oldest first."""
     services.customers.get(caller, customer_id)
     accounts = services.ledger.find_accounts(caller.merchant_id, "membership", customer_id)
     found = page_of_list(accounts, ACCOUNT_ORDER, page, key=account_sort_key)
