@@ -474,6 +474,22 @@ FILL: dict[str, Callable[[World], Listing]] = {
 }
 
 
+# A tree is not a list: its top categories, each with its subcategories.
+NOT_LISTS = {"get_category_tree"}
+
+
+def bare_arrays(document: dict[str, Any]) -> set[str]:
+    """Every GET that answers a bare JSON array."""
+    found = set()
+    for item in document["paths"].values():
+        operation = item.get("get")
+        content = operation["responses"].get("200", {}).get("content", {}) if operation else {}
+        schema = content.get("application/json", {}).get("schema", {})
+        if schema.get("type") == "array":
+            found.add(operation["operationId"])
+    return found
+
+
 def list_operations(document: dict[str, Any]) -> dict[str, str]:
     """Every GET whose answer is a page: operation id → path."""
     found = {}
@@ -496,6 +512,7 @@ def test_every_list_answers_a_page_and_each_is_walked_below(client):
     document = client.get("/openapi.json").json()
     lists = list_operations(document)
     assert lists.keys() == FILL.keys()
+    assert bare_arrays(document) == NOT_LISTS
     for operation_id, path in lists.items():
         parameters = {p["name"]: p for p in document["paths"][path]["get"]["parameters"]}
         assert parameters["limit"]["schema"]["maximum"] == PAGE_LIMIT_MAX, operation_id
