@@ -57,7 +57,7 @@ def test_a_moment_in_another_zone_reads_back_in_utc():
     assert moment == MOMENT and moment.tzinfo == UTC
 
 
-SOME_ID = str(uuid.uuid4())
+SOME_ID = "36082f7a-91f8-46a3-b65f-f81a23231592"
 
 
 @pytest.mark.parametrize(
