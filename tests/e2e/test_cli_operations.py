@@ -71,7 +71,10 @@ def test_rotating_the_operator_key_shows_a_new_one_once_and_revokes_the_old(envi
             == "unauthenticated"
         )
         assert (
-            client.get("/v1/merchants", headers={"Authorization": f"Bearer {new_key}"}).json() == []
+            client.get("/v1/merchants", headers={"Authorization": f"Bearer {new_key}"}).json()[
+                "items"
+            ]
+            == []
         )
 
 

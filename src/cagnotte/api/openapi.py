@@ -18,6 +18,8 @@ server sends (api/problems.py), with the Problem schema.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -276,7 +278,30 @@ def apply_conventions(schema: dict[str, Any]) -> dict[str, Any]:
     # FastAPI's own 422 shape is never sent: validation errors are problems too.
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
-    return schema
+    return _page_names(schema)
+
+
+_PAGE_NAME = re.compile(r"^Page_(\w+?)(?:Out)?_$")
+
+
+def _page_names(schema: dict[str, Any]) -> dict[str, Any]:
+    """`Page[StoreOut]` is `StorePage` in the document, not pydantic's `Page_StoreOut_`."""
+    components = schema["components"]["schemas"]
+    renames = {
+        name: _PAGE_NAME.sub(r"\1Page", name) for name in components if _PAGE_NAME.match(name)
+    }
+    if not renames:
+        return schema
+    text = json.dumps(schema)
+    for old, new in renames.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    renamed = json.loads(text)
+    components = renamed["components"]["schemas"]
+    for old, new in renames.items():
+        assert new not in components, new
+        components[new] = components.pop(old)
+        components[new]["title"] = new
+    return renamed
 
 
 def _apply(operation: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from cagnotte.catalogue import fields
 from cagnotte.catalogue.rows import Category, Product, ProductFilter
 from cagnotte.catalogue.tables import product_categories, products
 from cagnotte.catalogue.tree import NO_SUCH_CATEGORY
+from cagnotte.db.pages import Order, Page, PageRequest, fetch_page
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import assets
 from cagnotte.db.unit_of_work import UnitOfWork
@@ -26,6 +27,7 @@ NO_SUCH_PRODUCT = "No such product."
 _CHUNK_SIZE = 500
 
 T = TypeVar("T")
+PRODUCT_ORDER = Order("products", (products.c.sku,))
 
 
 # Currencies ---------------------------------------------------------------------
@@ -230,10 +232,9 @@ def product_page(
     connection: Connection,
     merchant_id: uuid.UUID,
     wanted: ProductFilter,
-    after_sku: str | None,
-    limit: int,
-) -> list[Product]:
-    """Up to `limit` products in SKU order, after `after_sku` if given."""
+    page: PageRequest,
+) -> Page[Product]:
+    """A page of the products, in SKU order (unique in a merchant's catalogue)."""
     query = select(products).where(products.c.merchant_id == merchant_id)
     if wanted.category_id is not None:
         query = query.where(
@@ -245,10 +246,7 @@ def product_page(
         query = query.where(
             products.c.search_text.contains(wanted.text.casefold(), autoescape=True)
         )
-    if after_sku is not None:
-        query = query.where(products.c.sku > after_sku)
-    rows = connection.execute(query.order_by(products.c.sku).limit(limit)).mappings()
-    return [Product.from_row(row) for row in rows]
+    return fetch_page(connection, query, PRODUCT_ORDER, page).map(Product.from_row)
 
 
 # Helpers ------------------------------------------------------------------------

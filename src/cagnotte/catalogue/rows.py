@@ -89,14 +89,6 @@ class ProductFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class ProductPage:
-    """One page of a product list, in SKU order; next_cursor names the next page, if any."""
-
-    items: tuple[Product, ...]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class ProductFilter:
     """Which products a list holds: all of them when nothing is set."""
 

@@ -20,8 +20,6 @@ import_format_unsupported.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, replace
@@ -44,11 +42,11 @@ from cagnotte.catalogue.rows import (
     ProductDraft,
     ProductFacts,
     ProductFilter,
-    ProductPage,
 )
-from cagnotte.catalogue.tables import products
+from cagnotte.catalogue.tables import product_categories, products
 from cagnotte.catalogue.tree import CategoryTree
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, page_of_list
 from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork, constraint_name
 from cagnotte.security.principals import Principal
 
@@ -56,9 +54,12 @@ T = TypeVar("T")
 
 CONFIGURING_ROLE = "manager"
 READING_ROLE = "cashier"
-PRODUCTS_PAGE_SIZE_MAX = 200
 PRODUCT_SEARCH_LENGTH_MAX = 100
-_CURSOR_PREFIX = "sku:"
+# Categories are listed as the tree reads top to bottom: by their path of names in any
+# case (unique: siblings' names differ), joined with a character that sorts before any
+# a name holds, so that a parent comes before its children.
+CATEGORY_ORDER = Order("categories", (product_categories.c.name_key, product_categories.c.id))
+_PATH_SEPARATOR = "\x01"
 # The unique constraints a concurrent writer can beat a unit of work to on
 # PostgreSQL (on SQLite, one writer at a time, the checks before them see all).
 _SKU_CONSTRAINT = "uq_products_merchant_id_sku"
@@ -142,13 +143,10 @@ class CatalogueService:
         self,
         caller: Principal,
         wanted: ProductFilter,
-        *,
-        cursor: str | None = None,
-        limit: int = 50,
-    ) -> ProductPage:
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[Product]:
         """Products in SKU order, a page at a time; an unknown category holds none."""
         caller.require(READING_ROLE)
-        assert 1 <= limit <= PRODUCTS_PAGE_SIZE_MAX
         text = fields.clean(wanted.text) if wanted.text else None
         if text is not None and len(text) > PRODUCT_SEARCH_LENGTH_MAX:
             raise errors.InvalidInput(
@@ -157,14 +155,8 @@ class CatalogueService:
         if text is not None and "\x00" in text:
             raise errors.InvalidInput("A search cannot hold a NUL character.")
         wanted = replace(wanted, text=text or None)
-        after_sku = _decode_cursor(cursor) if cursor else None
         with self.database.read() as connection:
-            found = repository.product_page(
-                connection, caller.merchant_id, wanted, after_sku, limit + 1
-            )
-        items = tuple(found[:limit])
-        next_cursor = _encode_cursor(items[-1].sku) if len(found) > limit else None
-        return ProductPage(items, next_cursor)
+            return repository.product_page(connection, caller.merchant_id, wanted, page)
 
     def resolve_lines(
         self, merchant_id: uuid.UUID, skus: Collection[str]
@@ -245,9 +237,12 @@ class CatalogueService:
 
         return self._change_tree(caller, "catalogue_category_change", change)
 
-    def list_categories(self, caller: Principal) -> list[CategoryNode]:
-        """Every category, each before its children, siblings in name order."""
-        return self._tree(caller).flattened()
+    def list_categories(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[CategoryNode]:
+        """Every category, each before its children, siblings in name order, a page at a
+        time; the tree is short, read whole and paged in Python."""
+        return page_of_list(self._tree(caller).flattened(), CATEGORY_ORDER, page, _tree_position)
 
     def category_tree(self, caller: Principal) -> list[CategoryNode]:
         """The top categories, each with its subcategories."""
@@ -488,24 +483,10 @@ def _given(value: bool | None, otherwise: bool) -> bool:
     return otherwise if value is None else value
 
 
+def _tree_position(node: CategoryNode) -> tuple[str, uuid.UUID]:
+    """Where a category comes in the list: its path of names, then its id."""
+    return _PATH_SEPARATOR.join(fields.name_key(name) for name in node.path), node.category.id
+
+
 def _import_invalid(problems: Sequence[RowError]) -> errors.DomainError:
     return errors.ImportInvalid(errors=importing.reported(problems), error_count=len(problems))
-
-
-# Cursors ------------------------------------------------------------------------
-
-
-def _encode_cursor(sku: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + sku).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    """The SKU a page ends with; invalid_cursor for anything this did not write."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise errors.InvalidCursor() from error
-    sku = raw.removeprefix(_CURSOR_PREFIX)
-    if sku == raw or fields.sku_problem(sku) is not None or fields.clean(sku) != sku:
-        raise errors.InvalidCursor()
-    return sku

@@ -60,13 +60,13 @@ from cagnotte.clock import Clock
 from cagnotte.crm.segments import Segments
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import memberships, stores
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork, UnitsOfWork
 from cagnotte.i18n import DEFAULT_TIME_ZONE, merchant_locale
 from cagnotte.ledger import Ledger, Reverse, Transfer
 from cagnotte.ledger.model import Account, Operation
-from cagnotte.ledger.service import decode_cursor, encode_cursor
 from cagnotte.money import Asset
 from cagnotte.programs.gift_cards import GiftCardService
 from cagnotte.programs.gift_cards import repository as gift_card_repository
@@ -94,9 +94,6 @@ class CommittedCheck:
     entry_id: uuid.UUID | None
     quote: Quote
     replayed: bool = False
-
-
-CHECK_PAGE_SIZE_MAX = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,13 +463,10 @@ class Checkout:
         self,
         caller: Principal,
         filters: CheckFilters,
-        *,
-        limit: int,
-        cursor: str | None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[dict[str, Any]]:
         """Recorded checks, newest first, a page at a time (member or not, any filter)."""
         caller.require("cashier")
-        assert 1 <= limit <= CHECK_PAGE_SIZE_MAX
         query = select(checks).where(checks.c.merchant_id == caller.merchant_id)
         for column, value in (
             (checks.c.store_id, filters.store_id),
@@ -502,20 +496,9 @@ class Checkout:
                 )
                 .exists()
             )
-        if cursor is not None:
-            moment, last_id = decode_cursor(cursor)
-            query = query.where(
-                (checks.c.occurred_at < moment)
-                | ((checks.c.occurred_at == moment) & (checks.c.id < last_id))
-            )
-        query = query.order_by(checks.c.occurred_at.desc(), checks.c.id.desc()).limit(limit + 1)
+        order = Order("checks", (checks.c.occurred_at, checks.c.id), descending=True)
         with self.database.read() as connection:
-            rows = [dict(row) for row in connection.execute(query).mappings()]
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["occurred_at"], rows[-1]["id"])
-        return rows, next_cursor
+            return fetch_page(connection, query, order, page).map(dict)
 
     # Refunds ----------------------------------------------------------------------------
 

@@ -33,13 +33,13 @@ from cagnotte.checkout.tables import checks
 from cagnotte.clock import Clock
 from cagnotte.crm.tables import segments
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.db.tables import account_balances, accounts, memberships
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
 from cagnotte.security.principals import Principal
 
 AMOUNT_MAX = 10**15
 SEGMENTS_MAX = 200
-MEMBERS_PAGE_MAX = 200
 CONSENT_COLUMNS = {
     "email": memberships.c.consent_marketing_email,
     "sms": memberships.c.consent_marketing_sms,
@@ -278,17 +278,15 @@ class Segments:
                 .values(deleted_at=self.clock.now())
             )
 
-    def list(self, caller: Principal) -> list[dict]:
+    def list(self, caller: Principal, page: PageRequest = FIRST_PAGE) -> Page[dict]:
+        """The merchant's segments, oldest first."""
         caller.require("cashier")
+        query = select(segments).where(
+            segments.c.merchant_id == caller.merchant_id, segments.c.deleted_at.is_(None)
+        )
+        order = Order("segments", (segments.c.created_at, segments.c.id))
         with self.database.read() as connection:
-            rows = connection.execute(
-                select(segments)
-                .where(
-                    segments.c.merchant_id == caller.merchant_id, segments.c.deleted_at.is_(None)
-                )
-                .order_by(segments.c.name, segments.c.id)
-            ).mappings()
-            return [_view(row) for row in rows]
+            return fetch_page(connection, query, order, page).map(_view)
 
     def get(self, caller: Principal, segment_id: uuid.UUID) -> dict:
         caller.require("cashier")
@@ -303,51 +301,15 @@ class Segments:
             return int(connection.execute(select(func.count()).select_from(query)).scalar_one())
 
     def members(
-        self,
-        caller: Principal,
-        segment_id: uuid.UUID,
-        *,
-        limit: int,
-        after: uuid.UUID | None = None,
-    ) -> tuple[list[uuid.UUID], uuid.UUID | None]:
-        """The segment's members by id, a page at a time (the last id to go on after)."""
+        self, caller: Principal, segment_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[uuid.UUID]:
+        """The segment's members now, by id, a page at a time."""
         caller.require("cashier")
-        assert 1 <= limit <= MEMBERS_PAGE_MAX
         with self.database.read() as connection:
             segment = self._row(connection, caller.merchant_id, segment_id)
             query = self._members(caller.merchant_id, segment["definition"])
-            if after is not None:
-                query = query.where(memberships.c.id > after)
-            ids = list(
-                connection.execute(query.order_by(memberships.c.id).limit(limit + 1)).scalars()
-            )
-        if len(ids) > limit:
-            return ids[:limit], ids[limit - 1]
-        return ids, None
-
-    def of_member(
-        self,
-        connection: Connection,
-        merchant_id: uuid.UUID,
-        membership_id: uuid.UUID,
-        among: frozenset[uuid.UUID],
-    ) -> frozenset[uuid.UUID]:
-        """Which of these segments (those a check's rules name) the member is in now."""
-        if not among:
-            return frozenset()
-        found = set()
-        for row in connection.execute(
-            select(segments.c.id, segments.c.definition).where(
-                segments.c.merchant_id == merchant_id,
-                segments.c.deleted_at.is_(None),
-                segments.c.id.in_(sorted(among)),
-            )
-        ):
-            definition = SegmentDefinition.model_validate(row.definition)
-            query = self._members(merchant_id, definition).where(memberships.c.id == membership_id)
-            if connection.execute(query).first() is not None:
-                found.add(row.id)
-        return frozenset(found)
+            order = Order("segment_members", (memberships.c.id,))
+            return fetch_page(connection, query, order, page).map(lambda row: row["id"])
 
     def members_select(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
         """The query of the segment's member ids now (a campaign fixes its recipients by it)."""

@@ -29,6 +29,7 @@ from cagnotte.clock import Clock
 from cagnotte.crm.consents import caller_source, record_consents
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID, accounts, customers, memberships
 from cagnotte.i18n import merchant_locale
 from cagnotte.ledger import Ledger
@@ -36,7 +37,6 @@ from cagnotte.security.member_tokens import issue_member_token, read_member_toke
 from cagnotte.security.platform_keys import platform_key
 from cagnotte.security.principals import PLATFORM_ACCOUNT_BLOCKED, Principal
 
-SEARCH_PAGE_SIZE_MAX = 100
 PLATFORM_STATUSES = ("active", "blocked")
 PROFILE_FIELDS = (
     "first_name",
@@ -190,26 +190,23 @@ class CustomerService:
         *,
         name: str | None,
         phone: str | None,
-        limit: int = 50,
-        after: uuid.UUID | None = None,
-    ) -> list[dict[str, Any]]:
-        """Search by name (part of first or last name, any case) and/or phone (digits)."""
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[dict[str, Any]]:
+        """Search by name (part of first or last name, any case) and/or phone (digits);
+        the members in the order they enrolled."""
         caller.require("cashier")
-        assert 1 <= limit <= SEARCH_PAGE_SIZE_MAX
         query = _membership_query().where(memberships.c.merchant_id == caller.merchant_id)
         if name:
             pattern = "%" + _escape_like(name.strip().lower()) + "%"
             query = query.where(memberships.c.search_name.like(pattern, escape="\\"))
+        order = Order("customers", (memberships.c.created_at, memberships.c.id))
         with self.database.read() as connection:
             if phone:
                 region = merchant_locale(connection, caller.merchant_id).country
                 query = query.where(
                     memberships.c.phone.like("%" + _searched_digits(phone, region) + "%")
                 )
-            if after is not None:
-                query = query.where(memberships.c.id > after)
-            query = query.order_by(memberships.c.id).limit(limit)
-            return [_membership_view(row) for row in connection.execute(query).mappings()]
+            return fetch_page(connection, query, order, page).map(_membership_view)
 
     def update_profile(
         self, caller: Principal, membership_id: uuid.UUID, changes: dict[str, Any]
@@ -287,9 +284,15 @@ class CustomerService:
     # The platform account (the operator's) -------------------------------------------
 
     def find_platform_accounts(
-        self, caller: Principal, *, phone: str | None, email: str | None
-    ) -> list[dict[str, Any]]:
-        """The platform account with this phone (any notation) or e-mail: none or one."""
+        self,
+        caller: Principal,
+        *,
+        phone: str | None,
+        email: str | None,
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[dict[str, Any]]:
+        """The platform account with this phone (any notation) or e-mail: none or one (a
+        page, as every list is)."""
         _require_operator(caller)
         if phone is None and email is None:
             raise errors.InvalidInput("Name a phone number or an e-mail.")
@@ -298,8 +301,9 @@ class CustomerService:
             query = query.where(customers.c.phone == normalise_phone(phone, self.region))
         if email is not None:
             query = query.where(customers.c.email == email.strip().lower())
+        order = Order("platform_accounts", (customers.c.created_at, customers.c.id))
         with self.database.read() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
+            return fetch_page(connection, query, order, page).map(dict)
 
     def set_platform_status(
         self, caller: Principal, customer_id: uuid.UUID, status: str, *, reason: str

@@ -22,7 +22,6 @@ the first that fails decides. Within one operation:
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import json
 import random
@@ -31,7 +30,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -44,6 +43,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from cagnotte import errors, metrics
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, decode_cursor, page_of_rows
 from cagnotte.db.tables import account_balances, accounts, journal_entries, lots, transfers
 from cagnotte.db.unit_of_work import StoredAnswer, UnitOfWork, constraint_name
 from cagnotte.ledger.batcher import EntryBatcher, entry_json
@@ -60,7 +60,8 @@ from cagnotte.ledger.model import (
 )
 from cagnotte.ledger.sqlite_backend import SqliteLedgerWriter
 
-HISTORY_PAGE_SIZE_MAX = 200
+# The name of a transfer history in its cursors (db/pages.py).
+HISTORY_ORDER = "transfers"
 # The widths of idempotency_records.key and .request_hash (a SHA-256 in hex).
 IDEMPOTENCY_KEY_LENGTH_MAX = 200
 REQUEST_HASH_LENGTH_MAX = 64
@@ -526,12 +527,8 @@ class Ledger:
 
     # Reading -----------------------------------------------------------------
 
-    def history(
-        self, account: Account, *, cursor: str | None = None, limit: int = 50
-    ) -> tuple[list[TransferRecord], str | None]:
+    def history(self, account: Account, page: PageRequest = FIRST_PAGE) -> Page[TransferRecord]:
         """The account's transfers, newest first, a page at a time."""
-        assert 1 <= limit <= HISTORY_PAGE_SIZE_MAX
-        after = decode_cursor(cursor) if cursor else None
         columns = [
             transfers.c.id,
             transfers.c.kind,
@@ -546,32 +543,28 @@ class Ledger:
             transfers.c.reverses_id,
             transfers.c.created_at,
         ]
+        newest_first = Order(
+            HISTORY_ORDER, (transfers.c.created_at, transfers.c.id), descending=True
+        )
+        after = decode_cursor(page.cursor, newest_first) if page.cursor else None
 
         def side(column: Any) -> Any:
+            # Each side pages on its own index (debit or credit account, then time).
             query = select(*columns).where(column == account.id)
             if after is not None:
-                moment, last_id = after
-                query = query.where(
-                    (transfers.c.created_at < moment)
-                    | ((transfers.c.created_at == moment) & (transfers.c.id < last_id))
-                )
-            return query.order_by(transfers.c.created_at.desc(), transfers.c.id.desc()).limit(
-                limit + 1
-            )
+                query = query.where(newest_first.after(after))
+            return query.order_by(*newest_first.clauses()).limit(page.limit + 1)
 
         both = union_all(
             side(transfers.c.debit_account_id).subquery().select(),
             side(transfers.c.credit_account_id).subquery().select(),
         ).subquery()
-        query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit + 1)
+        order = Order(HISTORY_ORDER, (both.c.created_at, both.c.id), descending=True)
+        query = select(both).order_by(*order.clauses()).limit(page.limit + 1)
         with self.database.read() as connection:
             rows = connection.execute(query).mappings().all()
-        records = [TransferRecord.from_mapping(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = records[-1]
-            next_cursor = encode_cursor(last.created_at, last.id)
-        return records, next_cursor
+        records = [TransferRecord.from_mapping(row) for row in rows]
+        return page_of_rows(records, order, page, key=lambda r: (r.created_at, r.id))
 
     def entry_result(self, merchant_id: uuid.UUID, entry_id: uuid.UUID) -> EntryResult:
         with self.database.read() as connection:
@@ -834,22 +827,3 @@ def _domain_error_of(
     if sqlstate == "22003":
         return errors.AmountOverflow()
     return None
-
-
-def encode_cursor(moment: datetime, transfer_id: uuid.UUID) -> str:
-    """An opaque cursor for keyset pagination by (moment, id)."""
-    raw = f"{moment.isoformat()}|{transfer_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, transfer_id = raw.split("|")
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        # In UTC here, so that a moment beyond the calendar's ends is refused, not stored.
-        return parsed.astimezone(UTC), uuid.UUID(transfer_id)
-    except (ValueError, UnicodeDecodeError, OverflowError) as error:
-        raise errors.InvalidCursor() from error

@@ -23,6 +23,7 @@ from cagnotte.db import lookups
 from cagnotte.db.engine import Database
 from cagnotte.db.lookups import LookupKind
 from cagnotte.db.notifications import Listener, notify
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import (
     PLATFORM_MERCHANT_ID,
@@ -184,17 +185,16 @@ class MerchantService:
             merchant = self._merchant(connection, merchant_id)
         return {**merchant, "owner_key": issued}
 
-    def list_merchants(self, caller: Principal) -> list[dict[str, Any]]:
+    def list_merchants(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        """The merchants, oldest first."""
         query = select(merchants).where(merchants.c.id != PLATFORM_MERCHANT_ID)
         if not caller.is_operator:
             query = query.where(merchants.c.id == caller.merchant_id)
+        order = Order("merchants", (merchants.c.created_at, merchants.c.id))
         with self.database.read() as connection:
-            return [
-                dict(row)
-                for row in connection.execute(
-                    query.order_by(merchants.c.created_at, merchants.c.id)
-                ).mappings()
-            ]
+            return fetch_page(connection, query, order, page).map(dict)
 
     def merchant_names(self, merchant_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The public names of these merchants (for the customer's own page)."""
@@ -325,15 +325,17 @@ class MerchantService:
             raise errors.AssetExists() from None
         return {"code": code, "scale": scale, "name": name, "merchant_id": owner}
 
-    def list_assets(self, caller: Principal) -> list[dict[str, Any]]:
+    def list_assets(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        """The assets the caller may use, by code."""
         query = select(assets.c.code, assets.c.scale, assets.c.name, assets.c.merchant_id)
         if not caller.is_operator:
             query = query.where(
                 assets.c.merchant_id.is_(None) | (assets.c.merchant_id == caller.merchant_id)
             )
         with self.database.read() as connection:
-            rows = connection.execute(query.order_by(assets.c.code)).mappings()
-            return [dict(row) for row in rows]
+            return fetch_page(connection, query, Order("assets", (assets.c.code,)), page).map(dict)
 
     def assets_by_code(self, codes: Iterable[str]) -> dict[str, Asset]:
         """How to count and show these assets (their scale), by code."""
@@ -369,8 +371,10 @@ class MerchantService:
             )
             return self._one(connection, stores, caller.merchant_id, store_id)
 
-    def list_stores(self, caller: Principal) -> list[dict[str, Any]]:
-        return self._list(stores, caller.merchant_id)
+    def list_stores(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        return self._list(stores, caller.merchant_id, page)
 
     def get_store(self, caller: Principal, store_id: uuid.UUID) -> dict[str, Any]:
         with self.database.read() as connection:
@@ -406,8 +410,10 @@ class MerchantService:
             terminal = self._one(connection, terminals, caller.merchant_id, terminal_id)
         return {**terminal, "api_key": issued}
 
-    def list_terminals(self, caller: Principal) -> list[dict[str, Any]]:
-        return self._list(terminals, caller.merchant_id)
+    def list_terminals(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        return self._list(terminals, caller.merchant_id, page)
 
     # Staff ---------------------------------------------------------------------
 
@@ -468,9 +474,10 @@ class MerchantService:
             member = self._one(connection, staff, caller.merchant_id, caller.staff_id)
         return self._staff_views([member])[0]
 
-    def list_staff(self, caller: Principal) -> list[dict[str, Any]]:
+    def list_staff(self, caller: Principal, page: PageRequest = FIRST_PAGE) -> Page[dict[str, Any]]:
         caller.require("manager")
-        return self._staff_views(self._list(staff, caller.merchant_id))
+        found = self._list(staff, caller.merchant_id, page)
+        return Page(self._staff_views(found.items), found.next_cursor)
 
     def _staff_views(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Staff as shown: no password hash; a sign-in lock as the attempt limiter has it."""
@@ -507,10 +514,12 @@ class MerchantService:
             )
         return issued
 
-    def list_api_keys(self, caller: Principal) -> list[dict[str, Any]]:
+    def list_api_keys(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
         caller.require("owner")
-        rows = self._list(api_keys, caller.merchant_id)
-        return [{k: v for k, v in row.items() if k != "key_hash"} for row in rows]
+        found = self._list(api_keys, caller.merchant_id, page)
+        return found.map(lambda row: {k: v for k, v in row.items() if k != "key_hash"})
 
     def revoke_api_key(self, caller: Principal, key_id: uuid.UUID) -> dict[str, Any]:
         caller.require("owner")
@@ -653,14 +662,12 @@ class MerchantService:
     def _one(self, connection: Connection, table: Any, merchant_id: uuid.UUID, row_id: uuid.UUID):
         return dict(merchant_row(connection, table, merchant_id, row_id))
 
-    def _list(self, table: Any, merchant_id: uuid.UUID) -> list[dict[str, Any]]:
+    def _list(self, table: Any, merchant_id: uuid.UUID, page: PageRequest) -> Page[dict[str, Any]]:
+        """A page of the merchant's rows of a set-up table, oldest first."""
+        order = Order(table.name, (table.c.created_at, table.c.id))
+        query = select(table).where(table.c.merchant_id == merchant_id)
         with self.database.read() as connection:
-            rows = connection.execute(
-                select(table)
-                .where(table.c.merchant_id == merchant_id)
-                .order_by(table.c.created_at, table.c.id)
-            ).mappings()
-            return [dict(row) for row in rows]
+            return fetch_page(connection, query, order, page).map(dict)
 
 
 def _locale_of(

@@ -47,6 +47,7 @@ from sqlalchemy import Connection, RowMapping, insert, select, tuple_, update
 
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.mail import Mailer
 from cagnotte.outbox.tables import outbox_messages
 
@@ -63,6 +64,10 @@ CLAIM_LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 10
 # At most this many messages per run of the job, so that a run ends.
 MESSAGES_PER_RUN_MAX = 1_000
+# A list of messages (a campaign's or an e-card's mails): newest first.
+MESSAGE_ORDER = Order(
+    "messages", (outbox_messages.c.created_at, outbox_messages.c.id), descending=True
+)
 LAST_ERROR_LENGTH_MAX = 500
 
 
@@ -225,20 +230,20 @@ class Outbox:
     # Reading ---------------------------------------------------------------------
 
     def messages_about(
-        self, merchant_id: uuid.UUID, kind: str, reference_id: uuid.UUID
-    ) -> list[MessageState]:
+        self,
+        merchant_id: uuid.UUID,
+        kind: str,
+        reference_id: uuid.UUID,
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[MessageState]:
         """The messages of one kind about one object of a merchant, newest first."""
+        query = select(outbox_messages).where(
+            outbox_messages.c.merchant_id == merchant_id,
+            outbox_messages.c.kind == kind,
+            outbox_messages.c.reference_id == reference_id,
+        )
         with self.database.read() as connection:
-            rows = connection.execute(
-                select(outbox_messages)
-                .where(
-                    outbox_messages.c.merchant_id == merchant_id,
-                    outbox_messages.c.kind == kind,
-                    outbox_messages.c.reference_id == reference_id,
-                )
-                .order_by(outbox_messages.c.created_at.desc(), outbox_messages.c.id)
-            ).mappings()
-            return [MessageState.of(row) for row in rows]
+            return fetch_page(connection, query, MESSAGE_ORDER, page).map(MessageState.of)
 
     # Delivering (the job) ------------------------------------------------------------
 

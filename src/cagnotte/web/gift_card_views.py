@@ -17,10 +17,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.db.pages import PageRequest, every_item
 from cagnotte.db.unit_of_work import Idempotency
 from cagnotte.i18n import WrittenAsset
 from cagnotte.money import Asset
@@ -101,10 +103,13 @@ def _written_assets(
 
 def _places(services: Services, principal: Principal) -> tuple[dict, dict]:
     """Store and terminal names by id, to say where something happened."""
-    stores = {store["id"]: store["name"] for store in services.merchants.list_stores(principal)}
+    stores = {
+        store["id"]: store["name"]
+        for store in every_item(partial(services.merchants.list_stores, principal))
+    }
     terminals = {
         terminal["id"]: terminal["name"]
-        for terminal in services.merchants.list_terminals(principal)
+        for terminal in every_item(partial(services.merchants.list_terminals, principal))
     }
     return stores, terminals
 
@@ -153,7 +158,9 @@ class AlertRow:
 
 def gift_card_alerts(services: Services, principal: Principal) -> list[AlertRow]:
     """The merchant's latest alerts, newest first."""
-    alerts = services.gift_cards.alerts.list_alerts(principal, limit=ALERTS_ON_PAGE)
+    alerts = services.gift_cards.alerts.list_alerts(
+        principal, page=PageRequest(limit=ALERTS_ON_PAGE)
+    ).items
     stores, terminals = _places(services, principal)
     last4 = {
         card_id: services.gift_cards.get_card(principal, card_id)["number_last4"]
@@ -265,7 +272,7 @@ def find_gift_cards(services: Services, principal: Principal, query: str) -> Car
 def gift_card_detail(services: Services, principal: Principal, card_id: uuid.UUID) -> CardDetail:
     """One card of this merchant: state, balance and every operation, newest first."""
     card = services.gift_cards.get_card(principal, card_id)
-    operations = services.gift_cards.card_history(principal, card_id)
+    operations = every_item(partial(services.gift_cards.card_history, principal, card_id))
     asset = _written_assets(services, principal.merchant_id, [card["asset"]])[card["asset"]]
     stores, terminals = _places(services, principal)
     now = services.clock.now()
@@ -562,7 +569,7 @@ class RegistrationShop:
 
 def customer_gift_cards(services: Services, customer_id: uuid.UUID) -> list[CustomerGiftCard]:
     """The cards registered to the customer's memberships, with a short history each."""
-    cards = services.gift_cards.cards_of_customer(customer_id)
+    cards = every_item(partial(services.gift_cards.cards_of_customer, customer_id))
     names = services.merchants.merchant_names({card["merchant_id"] for card in cards})
     assets = _assets(services, (card["asset"] for card in cards))
     views = []

@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import phonenumbers
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.db.pages import PageRequest, every_item
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account, Balance, TransferRecord
 from cagnotte.money import Asset
@@ -340,8 +342,11 @@ def staff_dashboard(
     if searched:
         try:
             found = services.customers.search(
-                principal, name=name or None, phone=phone or None, limit=SEARCH_RESULTS_MAX
-            )
+                principal,
+                name=name or None,
+                phone=phone or None,
+                page=PageRequest(limit=SEARCH_RESULTS_MAX),
+            ).items
         except errors.InvalidInput as error:
             search_error = error.message
         else:
@@ -350,7 +355,7 @@ def staff_dashboard(
         merchant_name=merchant["name"],
         staff_name=member["name"],
         staff_role=member["role"],
-        stores=services.merchants.list_stores(principal),
+        stores=every_item(partial(services.merchants.list_stores, principal)),
         search_name=name,
         search_phone=phone,
         searched=searched,
@@ -416,7 +421,8 @@ def _account_view(
     services: Services, account: Account, asset: Asset, cursor: str | None, limit: int
 ) -> AccountView:
     balance: Balance = services.ledger.balance(account)
-    records, next_cursor = services.ledger.history(account, cursor=cursor, limit=limit)
+    history = services.ledger.history(account, PageRequest(cursor=cursor, limit=limit))
+    records, next_cursor = history.items, history.next_cursor
     return AccountView(
         id=account.id,
         title=_account_title(account),

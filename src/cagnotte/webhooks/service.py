@@ -43,12 +43,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, Select, delete, insert, select, update
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.outbox import ClaimedMessage, MessageKind, Outbox, PermanentFailure
 from cagnotte.outbox.tables import outbox_messages
 from cagnotte.security.principals import Principal
@@ -77,8 +78,6 @@ URL_LENGTH_MAX = 2000
 # A receiver that does not answer within this is retried later: the job must go on.
 DELIVERY_TIMEOUT_SECONDS = 10.0
 ERROR_LENGTH_MAX = 500
-# The deliveries listed for an endpoint: the newest, at most this many.
-DELIVERIES_LISTED_MAX = 100
 # How long a process trusts its knowledge of whether a merchant has endpoints
 # (the wallet's one-statement payment skips the event when it has none).
 SUBSCRIBED_CACHE_SECONDS = 1.0
@@ -152,6 +151,15 @@ def _enqueue_delivery(
         )
     )
     return message_id
+
+
+def _delivery_query(merchant_id: uuid.UUID, endpoint_id: uuid.UUID) -> Select[Any]:
+    """The deliveries to an endpoint: its messages in the outbox."""
+    return select(outbox_messages).where(
+        outbox_messages.c.merchant_id == merchant_id,
+        outbox_messages.c.kind == KIND,
+        outbox_messages.c.reference_id == endpoint_id,
+    )
 
 
 def event_body(event: RowMapping) -> bytes:
@@ -298,15 +306,15 @@ class WebhookService:
         self._forget(caller.merchant_id)
         return endpoint, secret
 
-    def list_endpoints(self, caller: Principal) -> list[Endpoint]:
+    def list_endpoints(self, caller: Principal, page: PageRequest = FIRST_PAGE) -> Page[Endpoint]:
+        """The merchant's endpoints, oldest first."""
         caller.require(CONFIGURING_ROLE)
+        query = select(webhook_endpoints).where(
+            webhook_endpoints.c.merchant_id == caller.merchant_id
+        )
+        order = Order("webhook_endpoints", (webhook_endpoints.c.created_at, webhook_endpoints.c.id))
         with self.database.read() as connection:
-            rows = connection.execute(
-                select(webhook_endpoints)
-                .where(webhook_endpoints.c.merchant_id == caller.merchant_id)
-                .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
-            ).mappings()
-            return [Endpoint.of(row) for row in rows]
+            return fetch_page(connection, query, order, page).map(Endpoint.of)
 
     def get_endpoint(self, caller: Principal, endpoint_id: uuid.UUID) -> Endpoint:
         caller.require(CONFIGURING_ROLE)
@@ -416,12 +424,22 @@ class WebhookService:
 
     # Deliveries ------------------------------------------------------------------
 
-    def list_deliveries(self, caller: Principal, endpoint_id: uuid.UUID) -> list[Delivery]:
-        """The newest deliveries to one endpoint (DELIVERIES_LISTED_MAX), with their attempts."""
+    def list_deliveries(
+        self, caller: Principal, endpoint_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[Delivery]:
+        """The deliveries to one endpoint, newest first, with their attempts."""
         caller.require(CONFIGURING_ROLE)
+        order = Order(
+            "webhook_deliveries",
+            (outbox_messages.c.created_at, outbox_messages.c.id),
+            descending=True,
+        )
         with self.database.read() as connection:
             self._endpoint(connection, caller.merchant_id, endpoint_id)
-            return self._deliveries(connection, caller.merchant_id, endpoint_id)
+            query = _delivery_query(caller.merchant_id, endpoint_id)
+            found = fetch_page(connection, query, order, page)
+            views = self._delivery_views(connection, caller.merchant_id, endpoint_id, found.items)
+        return Page(views, found.next_cursor)
 
     def resend(self, caller: Principal, endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> Delivery:
         """Deliver a delivery's event again (a new delivery with the same `webhook-id`)."""
@@ -431,9 +449,7 @@ class WebhookService:
             endpoint = self._endpoint(connection, caller.merchant_id, endpoint_id)
             if not endpoint.active:
                 raise errors.WebhookEndpointInactive()
-            earlier = self._deliveries(
-                connection, caller.merchant_id, endpoint_id, message_id=delivery_id
-            )
+            earlier = self._delivery(connection, caller.merchant_id, endpoint_id, delivery_id)
             if not earlier:
                 raise errors.NotFound("No such delivery.")
             message_id = _enqueue_delivery(
@@ -448,36 +464,29 @@ class WebhookService:
                 {"endpoint_id": str(endpoint_id), "delivery_id": str(message_id)},
                 now,
             )
-            (resent,) = self._deliveries(
-                connection, caller.merchant_id, endpoint_id, message_id=message_id
-            )
+            (resent,) = self._delivery(connection, caller.merchant_id, endpoint_id, message_id)
             return resent
 
-    def _deliveries(
+    def _delivery(
         self,
         connection: Connection,
         merchant_id: uuid.UUID,
         endpoint_id: uuid.UUID,
-        *,
-        message_id: uuid.UUID | None = None,
+        message_id: uuid.UUID,
     ) -> list[Delivery]:
-        """The newest deliveries to an endpoint, or the one with this id (if it is one)."""
-        query = select(outbox_messages).where(
-            outbox_messages.c.merchant_id == merchant_id,
-            outbox_messages.c.kind == KIND,
-            outbox_messages.c.reference_id == endpoint_id,
-        )
-        if message_id is not None:
-            query = query.where(outbox_messages.c.id == message_id)
-        messages = (
-            connection.execute(
-                query.order_by(outbox_messages.c.created_at.desc(), outbox_messages.c.id).limit(
-                    DELIVERIES_LISTED_MAX
-                )
-            )
-            .mappings()
-            .all()
-        )
+        """The delivery to an endpoint with this id, if it is one."""
+        query = _delivery_query(merchant_id, endpoint_id).where(outbox_messages.c.id == message_id)
+        messages = connection.execute(query).mappings().all()
+        return self._delivery_views(connection, merchant_id, endpoint_id, messages)
+
+    def _delivery_views(
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        endpoint_id: uuid.UUID,
+        messages: Sequence[RowMapping],
+    ) -> list[Delivery]:
+        """Deliveries as shown: each message with its event's type and its attempts."""
         event_ids = {uuid.UUID(row["payload"]["event_id"]) for row in messages}
         types = dict(
             connection.execute(

@@ -65,7 +65,9 @@ def write_lock_held(sqlite_url: str) -> Iterator[None]:
 
 
 def wallet_balance(client, merchant, customer_id) -> int:
-    accounts = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()
+    accounts = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()[
+        "items"
+    ]
     wallets = [a["balance"]["balance_minor"] for a in accounts if a["purpose"] == "wallet"]
     return sum(wallets)
 

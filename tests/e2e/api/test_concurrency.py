@@ -19,7 +19,9 @@ from tests.queries import entries_of_key
 
 
 def wallet_balance(client, merchant, customer_id) -> int:
-    accounts = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()
+    accounts = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()[
+        "items"
+    ]
     return next(a["balance"]["balance_minor"] for a in accounts if a["purpose"] == "wallet")
 
 

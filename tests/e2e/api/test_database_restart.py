@@ -169,7 +169,7 @@ def test_a_database_restart_under_payments_answers_503_and_loses_or_doubles_noth
                     assert connection.execute(entries_of_key(key)).scalar() == 1, key
             accounts = http.get(
                 f"/v1/customers/{customer['id']}/accounts", headers=bearer(merchant.owner_key)
-            ).json()
+            ).json()["items"]
             wallet = next(a for a in accounts if a["purpose"] == "wallet")
             assert wallet["balance"]["balance_minor"] == 1_000_000 - PAYMENT_MINOR * len(answers)
     finally:

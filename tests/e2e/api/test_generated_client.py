@@ -94,7 +94,7 @@ def test_a_generated_client_pays_reads_a_typed_problem_and_replays(
 
     accounts = client.get(
         f"/v1/customers/{customer['id']}/accounts", headers=merchant.register
-    ).json()
+    ).json()["items"]
     # Paid once (the replay moved nothing), and the refused payment took nothing.
     assert [a["balance"]["available_minor"] for a in accounts] == [3_500]
 

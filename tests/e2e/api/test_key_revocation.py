@@ -53,7 +53,7 @@ def refused_within(services: Services, secret: str, seconds: float) -> bool:
 def test_a_key_revoked_by_one_process_is_refused_by_another(
     client, merchant: MerchantSetup, other_process
 ):
-    keys = client.get("/v1/api-keys", headers=merchant.owner).json()
+    keys = client.get("/v1/api-keys", headers=merchant.owner).json()["items"]
     manager_key = next(key for key in keys if key["role"] == "manager")
     # The other process has checked the key and keeps it in memory.
     assert other_process.merchants.authenticate_key(merchant.manager_key) is not None
@@ -95,7 +95,7 @@ def test_a_listener_whose_connection_was_lost_listens_again(
         ).all()
     # Both processes' listeners (the test client's application listens too).
     assert cut and all(terminated for (terminated,) in cut)
-    keys = client.get("/v1/api-keys", headers=merchant.owner).json()
+    keys = client.get("/v1/api-keys", headers=merchant.owner).json()["items"]
     manager_key = next(key for key in keys if key["role"] == "manager")
 
     revoked = client.post(f"/v1/api-keys/{manager_key['id']}/revoke", headers=merchant.owner)

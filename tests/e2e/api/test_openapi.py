@@ -120,9 +120,10 @@ def test_each_operation_lists_only_the_statuses_it_can_return(document):
     def statuses(method: str, path: str) -> set[str]:
         return {s for s in document["paths"][path][method]["responses"] if s[0] in "45"}
 
-    # A read of a list: no body, no id, no conflict (422: a malformed merchant header).
-    assert statuses("get", "/v1/stores") == {"401", "403", "422", "503"}
-    assert statuses("get", "/v1/merchants") == {"401", "403", "503"}
+    # A read of a list: no body, no id, no conflict; 400 for a cursor it did not give, 422
+    # for a limit out of range (or a malformed merchant header).
+    assert statuses("get", "/v1/stores") == {"400", "401", "403", "422", "503"}
+    assert statuses("get", "/v1/merchants") == {"400", "401", "403", "422", "503"}
     # By id: 404 too, and 422 for a malformed id.
     assert statuses("get", "/v1/payments/{payment_id}") == {"401", "403", "404", "422", "503"}
     # A payment: its body, its key, and what its use case refuses.
@@ -187,7 +188,7 @@ def test_a_value_moving_post_without_an_idempotency_key_is_refused_and_moves_not
     assert refused.json()["code"] == "idempotency_key_required"
     accounts = client.get(
         f"/v1/customers/{customer['id']}/accounts", headers=merchant.register
-    ).json()
+    ).json()["items"]
     assert [a["balance"]["available_minor"] for a in accounts] == [5_000]
 
 
@@ -196,7 +197,7 @@ def test_the_operator_names_a_merchant_by_its_id_as_text(client, merchant, opera
         "/v1/stores", headers={**bearer(operator_key), "Cagnotte-Merchant-Id": merchant.id}
     )
     assert acting.status_code == 200, acting.text
-    assert [s["id"] for s in acting.json()] == [merchant.store_id]
+    assert [s["id"] for s in acting.json()["items"]] == [merchant.store_id]
     malformed = client.get(
         "/v1/stores", headers={**bearer(operator_key), "Cagnotte-Merchant-Id": "not-a-merchant"}
     )

@@ -33,7 +33,7 @@ def sign_in(client, mailer, email: str = JANA_EMAIL):
 def platform_account(client, operator_key, **query) -> dict:
     found = client.get("/v1/platform-accounts", params=query, headers=bearer(operator_key))
     assert found.status_code == 200, found.text
-    (account,) = found.json()
+    (account,) = found.json()["items"]
     return account
 
 
@@ -63,7 +63,7 @@ def test_the_operator_finds_an_account_and_blocks_it_with_a_reason_kept_in_the_a
     nobody = client.get(
         "/v1/platform-accounts", params={"phone": "+420 602 999 999"}, headers=bearer(operator_key)
     )
-    assert nobody.json() == []
+    assert nobody.json() == {"items": [], "next_cursor": None}
 
     blocked = set_platform_status(client, operator_key, by_phone["id"], "blocked")
     assert blocked.status_code == 200, blocked.text

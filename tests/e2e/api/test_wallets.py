@@ -23,7 +23,9 @@ def pay(client, merchant, customer_id, amount, key=None, asset="CZK"):
 
 
 def wallet_balance(client, merchant, customer_id, asset="CZK"):
-    accounts = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()
+    accounts = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()[
+        "items"
+    ]
     wallets = [a for a in accounts if a["purpose"] == "wallet" and a["asset_code"] == asset]
     return wallets[0]["balance"]["balance_minor"] if wallets else 0
 

@@ -87,7 +87,7 @@ def deliveries(client: TestClient, merchant: MerchantSetup, endpoint_id: str) ->
         f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=merchant.manager
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    return response.json()["items"]
 
 
 def deliver_until_quiet(services: Services, rounds: int = 6) -> None:
@@ -260,7 +260,7 @@ def test_a_deleted_endpoint_gets_nothing_more(client, services, merchant, receiv
 
 def test_endpoints_are_listed_updated_and_their_secret_rotated(client, merchant):
     endpoint = register_endpoint(client, merchant, "https://hooks.example.com/cagnotte")
-    listed = client.get("/v1/webhook-endpoints", headers=merchant.manager).json()
+    listed = client.get("/v1/webhook-endpoints", headers=merchant.manager).json()["items"]
     assert [e["id"] for e in listed] == [endpoint["id"]]
     assert "secret" not in listed[0]
     changed = client.patch(
@@ -315,7 +315,7 @@ def test_another_merchants_endpoint_looks_like_none(client, merchant, other_merc
     ]:
         response = client.request(method, path, headers=other_merchant.manager)
         assert response.status_code == 404, (path, response.text)
-    assert client.get("/v1/webhook-endpoints", headers=other_merchant.manager).json() == []
+    assert client.get("/v1/webhook-endpoints", headers=other_merchant.manager).json()["items"] == []
 
 
 def events_received(receiver: Receiver) -> list[dict]:

@@ -114,7 +114,7 @@ def redeem(client, customer, code):
 
 
 def platform_wallet_balance(client, customer, asset="CZK"):
-    accounts = client.get("/v1/me/accounts", headers=customer).json()
+    accounts = client.get("/v1/me/accounts", headers=customer).json()["items"]
     for account in accounts:
         if account["owner_type"] == "customer" and account["asset_code"] == asset:
             return account["balance"]["balance_minor"]

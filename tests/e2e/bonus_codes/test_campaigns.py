@@ -132,7 +132,9 @@ def test_an_unknown_reference_is_parked_until_the_operator_assigns_it(
 ):
     parked = pay_by_bank(client, operator_key, 70_000, "1234").json()
     assert parked["status"] == "unmatched" and parked["campaign_id"] is None
-    listed = client.get("/v1/bank-payments?status=unmatched", headers=bearer(operator_key)).json()
+    listed = client.get("/v1/bank-payments?status=unmatched", headers=bearer(operator_key)).json()[
+        "items"
+    ]
     assert [p["id"] for p in listed] == [parked["id"]]
     merchant_try = client.get("/v1/bank-payments", headers=merchant.owner)
     assert merchant_try.status_code == 403
@@ -194,7 +196,7 @@ def test_the_plain_codes_can_be_downloaded_once_per_format_then_only_their_ends_
     assert client.get(f"{base}/codes.xlsx", headers=merchant.owner).status_code == 410
     after = client.get(base, headers=merchant.owner).json()
     assert after["plain_codes_available"] is False
-    masked = client.get(f"{base}/codes", headers=merchant.owner).json()
+    masked = client.get(f"{base}/codes", headers=merchant.owner).json()["items"]
     assert sorted(m["last_characters"] for m in masked) == sorted(c[-3:] for c in codes)
 
 
@@ -232,9 +234,11 @@ def test_a_rest_for_a_bank_account_waits_as_a_payout_until_the_operator_pays_it(
     pay_by_bank(client, operator_key, 100_000, campaign["funding"]["variable_symbol"])
     clock.advance(timedelta(days=31))
     run_due_jobs(services)
-    payouts = client.get("/v1/bonus-payouts?status=pending", headers=bearer(operator_key)).json()
+    payouts = client.get("/v1/bonus-payouts?status=pending", headers=bearer(operator_key)).json()[
+        "items"
+    ]
     assert len(payouts) == 1 and payouts[0]["amount_minor"] == 100_000
-    mine = client.get("/v1/bonus-payouts", headers=merchant.owner).json()
+    mine = client.get("/v1/bonus-payouts", headers=merchant.owner).json()["items"]
     assert [p["id"] for p in mine] == [payouts[0]["id"]]
     paid = client.post(
         f"/v1/bonus-payouts/{payouts[0]['id']}/paid",
@@ -281,7 +285,7 @@ def test_another_merchant_sees_nothing_of_a_campaign(client, other_merchant, fun
     assert client.get(base, headers=other_merchant.owner).status_code == 404
     assert client.get(f"{base}/codes.csv", headers=other_merchant.owner).status_code == 404
     assert client.post(f"{base}/stop", headers=other_merchant.owner).status_code == 404
-    assert client.get("/v1/bonus-campaigns", headers=other_merchant.owner).json() == []
+    assert client.get("/v1/bonus-campaigns", headers=other_merchant.owner).json()["items"] == []
 
 
 def _assert_ledger_balances(services):

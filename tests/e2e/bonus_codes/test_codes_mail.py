@@ -37,7 +37,7 @@ def codes_mails(client, merchant, campaign) -> list[dict]:
         f"/v1/bonus-campaigns/{campaign['id']}/codes-mails", headers=merchant.manager
     )
     assert response.status_code == 200, response.text
-    return response.json()
+    return response.json()["items"]
 
 
 def test_the_codes_mail_is_owed_by_the_funding_and_sent_by_the_job(

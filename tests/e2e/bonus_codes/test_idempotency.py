@@ -169,7 +169,7 @@ def test_a_payment_cannot_be_assigned_to_a_merchant_that_does_not_exist(
     )
     assert refused.status_code == 404 and refused.json()["code"] == "not_found"
     listed = client.get("/v1/bank-payments?status=unmatched", headers=bearer(operator_key))
-    assert [p["id"] for p in listed.json()] == [parked["id"]]
+    assert [p["id"] for p in listed.json()["items"]] == [parked["id"]]
 
 
 def test_a_retried_payout_record_replays_its_first_answer_and_pays_once(
@@ -181,7 +181,7 @@ def test_a_retried_payout_record_replays_its_first_answer_and_pays_once(
     pay_by_bank(client, operator_key, 100_000, campaign["funding"]["variable_symbol"])
     clock.advance(timedelta(days=31))
     run_due_jobs(services)
-    (payout,) = client.get("/v1/bonus-payouts", headers=bearer(operator_key)).json()
+    (payout,) = client.get("/v1/bonus-payouts", headers=bearer(operator_key)).json()["items"]
     url = f"/v1/bonus-payouts/{payout['id']}/paid"
     headers = {**bearer(operator_key), "Idempotency-Key": "payout-1"}
     first = client.post(url, headers=headers)

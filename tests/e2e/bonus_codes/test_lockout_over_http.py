@@ -97,7 +97,7 @@ def test_twenty_five_wrong_codes_at_once_evaluate_five_and_then_the_right_code_i
     right = redeem_over_http(server_url, services, headers, codes[0])
     assert right.status_code == 423 and right.json()["code"] == "locked_out"
     assert services.bonus_codes.lock_state(customer_id) is not None
-    accounts = client.get("/v1/me/accounts", headers=headers).json()
+    accounts = client.get("/v1/me/accounts", headers=headers).json()["items"]
     assert all(a["balance"]["balance_minor"] == 0 for a in accounts if a["asset_code"] == "CZK")
 
 

@@ -32,7 +32,7 @@ def test_categories_make_a_tree_read_as_a_list_and_as_a_tree(client, merchant):
     food = create_category(client, merchant, "Food")
     assert tea["path"] == ["Drinks", "Hot drinks", "Tea"]
     assert tea["parent_id"] == hot["id"] and drinks["parent_id"] is None
-    listed = client.get("/v1/catalogue/categories", headers=merchant.register).json()
+    listed = client.get("/v1/catalogue/categories", headers=merchant.register).json()["items"]
     assert [c["path"] for c in listed] == [
         ["Drinks"],
         ["Drinks", "Hot drinks"],
@@ -88,7 +88,7 @@ def test_a_category_is_renamed_and_moved_with_its_subcategories(client, merchant
     assert moved.status_code == 200 and moved.json()["path"] == ["Menu", "Drinks"]
     listed = {
         c["id"]: c["path"]
-        for c in client.get("/v1/catalogue/categories", headers=merchant.owner).json()
+        for c in client.get("/v1/catalogue/categories", headers=merchant.owner).json()["items"]
     }
     assert listed[tea["id"]] == ["Menu", "Drinks", "Hot drinks", "Tea"]
     to_top = move(client, merchant, tea, None)

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from cagnotte.catalogue.rows import ProductDraft
 from cagnotte.catalogue.tables import product_categories, products
 from cagnotte.catalogue.tree import CategoryTree
+from cagnotte.db.pages import every_item
 from cagnotte.errors import DomainError
 from tests.e2e.catalogue.conftest import count, csv_file
 
@@ -58,8 +60,9 @@ def test_two_categories_moved_below_each_other_at_once_make_no_cycle(services, m
     outcomes = all_at_once(len(moves), move)
     for i in range(len(pairs)):
         assert sorted([outcomes[i], outcomes[i + len(pairs)]]) == ["category_cycle", "moved"]
-    tree = CategoryTree(n.category for n in catalogue.list_categories(manager))
-    assert all(len(tree.chain(n.category.id)) <= 2 for n in catalogue.list_categories(manager))
+    nodes = every_item(partial(catalogue.list_categories, manager))
+    tree = CategoryTree(n.category for n in nodes)
+    assert all(len(tree.chain(n.category.id)) <= 2 for n in nodes)
     assert len(tree.roots()) == len(pairs)
 
 

@@ -33,7 +33,7 @@ def products_by_sku(client, merchant) -> dict[str, dict]:
 
 
 def paths_by_id(client, merchant) -> dict[str, list[str]]:
-    listed = client.get("/v1/catalogue/categories", headers=merchant.owner).json()
+    listed = client.get("/v1/catalogue/categories", headers=merchant.owner).json()["items"]
     return {c["id"]: c["path"] for c in listed}
 
 

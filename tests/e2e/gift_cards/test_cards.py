@@ -321,5 +321,5 @@ def test_a_retried_activation_without_a_load_replays_its_first_answer(client, me
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency_key_reused"
     operations = client.get(f"/v1/gift-cards/{card.id}/operations", headers=merchant.manager)
-    assert [operation["kind"] for operation in operations.json()] == ["activation"]
+    assert [operation["kind"] for operation in operations.json()["items"]] == ["activation"]
     assert balance(client, merchant, card) == 0

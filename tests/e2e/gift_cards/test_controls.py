@@ -143,10 +143,10 @@ def test_a_balance_transfer_moves_everything_and_closes_the_old_card(
     assert (new["state"], new["balance_minor"]) == ("active", 7_500)
     old_history = client.get(
         f"/v1/gift-cards/{card.id}/operations", headers=merchant.manager
-    ).json()
+    ).json()["items"]
     new_history = client.get(
         f"/v1/gift-cards/{new_card.id}/operations", headers=merchant.manager
-    ).json()
+    ).json()["items"]
     assert "transfer_out" in [operation["kind"] for operation in old_history]
     assert "transfer_in" in [operation["kind"] for operation in new_history]
     assert spend(client, merchant, card, 100).json()["code"] == "gift_card_closed"
@@ -222,7 +222,7 @@ def rule(client, merchant, **body):
 
 def alerts(client, merchant, kind=None):
     path = "/v1/gift-card-alerts" + (f"?kind={kind}" if kind else "")
-    return client.get(path, headers=merchant.manager).json()
+    return client.get(path, headers=merchant.manager).json()["items"]
 
 
 def test_alert_rules_raise_stored_listed_and_mailed_alerts(client, operator_key, services, mailer):

@@ -104,7 +104,7 @@ def test_a_locked_card_reads_as_locked_until_a_manager_lifts_the_lock(
     locked_until = clock.now() + timedelta(minutes=30)
     assert datetime.fromisoformat(view["locked_until"]) == locked_until
     assert view["pin_failures"] == 3
-    (listed,) = client.get("/v1/gift-cards", headers=merchant.manager).json()
+    (listed,) = client.get("/v1/gift-cards", headers=merchant.manager).json()["items"]
     assert listed["locked_until"] == view["locked_until"]
     unlocked = client.post(f"/v1/gift-cards/{card.id}/unlock", headers=merchant.manager)
     assert unlocked.json()["locked_until"] is None and unlocked.json()["pin_failures"] == 0

@@ -66,7 +66,7 @@ def test_a_reseller_activates_and_loads_only_its_programs(client, merchant):
     )
     assert spent.status_code == 403
     assert client.get("/v1/customers?q=x", headers=key).status_code in (403, 404, 422)
-    assert [p["id"] for p in client.get("/v1/gift-card-programs", headers=key).json()] == [
+    assert [p["id"] for p in client.get("/v1/gift-card-programs", headers=key).json()["items"]] == [
         sold["id"]
     ]
     settlement = client.get(
@@ -138,7 +138,7 @@ def test_a_registered_card_with_a_complete_profile_earns_the_bonus_once(client, 
     assert again.json()["code"] == "profile_bonus_already_given"
     cards = client.get(
         f"/v1/gift-cards?customer_id={customer['id']}", headers=merchant.register
-    ).json()
+    ).json()["items"]
     assert {c["id"] for c in cards} == {first.id, second.id}
 
 

@@ -73,7 +73,7 @@ def entry_count(services: Services) -> int:
 def card_operations(client, merchant, card: Card) -> list[dict]:
     response = client.get(f"/v1/gift-cards/{card.id}/operations", headers=merchant.manager)
     assert response.status_code == 200, response.text
-    return response.json()
+    return response.json()["items"]
 
 
 def test_a_gift_card_and_a_wallet_pay_one_sale_in_one_journal_entry(

@@ -278,7 +278,7 @@ def test_a_refund_gives_back_to_the_wallet_what_it_paid(client, merchant, points
     assert refund.status_code == 201, refund.text
     assert refund.json()["to_wallet_minor"] == 20_990
     balance = client.get(f"/v1/customers/{member['id']}/accounts", headers=merchant.register)
-    (wallet,) = [a for a in balance.json() if a["purpose"] == "wallet"]
+    (wallet,) = [a for a in balance.json()["items"] if a["purpose"] == "wallet"]
     assert wallet["balance"]["balance_minor"] == 30_000
 
 

@@ -179,13 +179,13 @@ def test_a_segment_is_renamed_changed_and_deleted(client, merchant, cafe):
         client.get(f"/v1/segments/{segment['id']}", headers=merchant.register).json()["members"]
         == 0
     )
-    listed = client.get("/v1/segments", headers=merchant.register).json()
+    listed = client.get("/v1/segments", headers=merchant.register).json()["items"]
     assert [s["name"] for s in listed] == ["January birthdays"]
     assert (
         client.delete(f"/v1/segments/{segment['id']}", headers=merchant.manager).status_code == 204
     )
     assert client.get(f"/v1/segments/{segment['id']}", headers=merchant.register).status_code == 404
-    assert client.get("/v1/segments", headers=merchant.register).json() == []
+    assert client.get("/v1/segments", headers=merchant.register).json()["items"] == []
 
 
 def test_a_rule_for_a_segment_gives_only_to_its_members(client, merchant, cafe):

@@ -80,7 +80,7 @@ def earned_by_rule(answer: dict) -> dict[str, int]:
 def standing(client, merchant, member) -> dict:
     response = client.get(f"/v1/customers/{member['id']}/loyalty", headers=merchant.register)
     assert response.status_code == 200, response.text
-    (program,) = response.json()
+    (program,) = response.json()["items"]
     return program
 
 

@@ -196,7 +196,7 @@ def test_a_customer_never_sees_another_customers_accounts(client, mailer, mercha
     )
     others_accounts = client.get(
         f"/v1/customers/{other.id}/accounts", headers=merchant.owner
-    ).json()
+    ).json()["items"]
     wallet = sign_in_customer(client, mailer, customer.email)
     assert "500,00\u00a0Kč" in wallet.text
     assert "777,00\u00a0Kč" not in wallet.text
@@ -244,7 +244,9 @@ def test_the_history_pages_follow_the_cursor(client, mailer, merchant, customer,
 
 def test_a_broken_cursor_is_a_not_found_page_not_an_error(client, mailer, merchant, customer):
     sign_in_customer(client, mailer, customer.email)
-    accounts = client.get(f"/v1/customers/{customer.id}/accounts", headers=merchant.owner).json()
+    accounts = client.get(f"/v1/customers/{customer.id}/accounts", headers=merchant.owner).json()[
+        "items"
+    ]
     response = client.get(f"/c/accounts/{accounts[0]['id']}?cursor=not-a-cursor")
     assert response.status_code == 404
 
@@ -268,7 +270,7 @@ def test_a_platform_account_the_operator_blocked_is_signed_out_and_told_why_at_s
     operator = {"Authorization": f"Bearer {operator_key}"}
     (account,) = client.get(
         "/v1/platform-accounts", params={"email": customer.email}, headers=operator
-    ).json()
+    ).json()["items"]
     blocked = client.post(
         f"/v1/platform-accounts/{account['id']}/status",
         json={"status": "blocked", "reason": "Chargeback fraud"},

@@ -533,7 +533,7 @@ def test_a_customer_registers_a_card_with_its_number_and_pin(client, merchant, m
     assert f"…{card.number[-4:]}" in done.text and "is now registered to you" in done.text
     assert "40,00\u00a0CA$" in done.text
     listed = client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register)
-    assert [c["id"] for c in listed.json()] == [card.id]
+    assert [c["id"] for c in listed.json()["items"]] == [card.id]
 
 
 def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer_and_wrong_pins_lock(
@@ -568,7 +568,10 @@ def test_a_wrong_pin_and_an_unknown_number_get_the_same_answer_and_wrong_pins_lo
     for answer in (unknown, *answers, locked):
         assert answer.status_code == 400 and message in answer.text
     assert (
-        client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register).json() == []
+        client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register).json()[
+            "items"
+        ]
+        == []
     )
 
 
@@ -595,7 +598,10 @@ def test_the_registration_form_needs_its_csrf_token(client, merchant, mailer):
     )
     assert refused.status_code == 403
     assert (
-        client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register).json() == []
+        client.get(f"/v1/gift-cards?customer_id={jana.id}", headers=merchant.register).json()[
+            "items"
+        ]
+        == []
     )
 
 
@@ -632,5 +638,5 @@ def test_a_customer_registers_a_card_through_the_api(client, merchant, mailer):
     assert wrong.json()["code"] == "gift_card_invalid"
     assert done.status_code == 201, done.text
     assert done.json()["membership_id"] == jana.id
-    mine = client.get("/v1/me/gift-cards", headers=headers).json()
+    mine = client.get("/v1/me/gift-cards", headers=headers).json()["items"]
     assert [(c["id"], c["balance_minor"]) for c in mine] == [(card.id, 4_000)]

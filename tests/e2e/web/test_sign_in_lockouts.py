@@ -112,7 +112,9 @@ def test_the_staff_list_shows_a_locked_account_as_locked(client, merchant, clock
     for _ in range(5):
         sign_in_staff(client, CASHIER, "not the password")
     (member,) = [
-        s for s in client.get("/v1/staff", headers=merchant.owner).json() if s["email"] == CASHIER
+        s
+        for s in client.get("/v1/staff", headers=merchant.owner).json()["items"]
+        if s["email"] == CASHIER
     ]
     locked_until = datetime.fromisoformat(member["locked_until"])
     assert locked_until == clock.now() + auth.STAFF_LOCKOUT_DURATION

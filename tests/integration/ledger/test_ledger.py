@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 from cagnotte import errors
 from cagnotte.clock import ManualClock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import PageRequest
 from cagnotte.db.tables import (
     PLATFORM_MERCHANT_ID,
     account_balances,
@@ -1025,7 +1026,8 @@ def test_a_sharded_account_sums_its_shards(books, clock, database):
 def read_all_history(ledger: Ledger, account: Account, limit: int) -> list:
     pages, cursor = [], None
     while True:
-        page, cursor = ledger.history(account, cursor=cursor, limit=limit)
+        found = ledger.history(account, PageRequest(cursor=cursor, limit=limit))
+        page, cursor = found.items, found.next_cursor
         pages.append(page)
         if cursor is None:
             return [record for page in pages for record in page]
@@ -1070,10 +1072,10 @@ def test_history_of_an_exact_page_ends_without_a_cursor(books, clock):
         clock.advance(timedelta(seconds=1))
         books.fund(wallet, amount)
 
-    page, cursor = books.ledger.history(wallet, limit=4)
+    page = books.ledger.history(wallet, PageRequest(limit=4))
 
-    assert [record.amount for record in page] == [4, 3, 2, 1]
-    assert cursor is None
+    assert [record.amount for record in page.items] == [4, 3, 2, 1]
+    assert page.next_cursor is None
 
 
 @pytest.mark.parametrize(
@@ -1083,9 +1085,15 @@ def test_history_of_an_exact_page_ends_without_a_cursor(books, clock):
         "%%%",
         # A naive moment (no offset) with a well-formed transfer id.
         base64.urlsafe_b64encode(
-            b"2026-01-05T09:00:00|36082f7a-91f8-46a3-b65f-f81a23231592"
+            b'["transfers","2026-01-05T09:00:00","36082f7a-91f8-46a3-b65f-f81a23231592"]'
         ).decode(),
-        base64.urlsafe_b64encode(b"2026-01-05T09:00:00+00:00|not-a-uuid").decode(),
+        base64.urlsafe_b64encode(
+            b'["transfers","2026-01-05T09:00:00+00:00","not-a-uuid"]'
+        ).decode(),
+        # Another list's cursor.
+        base64.urlsafe_b64encode(
+            b'["checks","2026-01-05T09:00:00+00:00","36082f7a-91f8-46a3-b65f-f81a23231592"]'
+        ).decode(),
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
     ],
 )
@@ -1094,7 +1102,7 @@ def test_an_invalid_history_cursor_is_refused(books, cursor):
     books.fund(wallet, 1)
 
     with pytest.raises(errors.InvalidCursor):
-        books.ledger.history(wallet, cursor=cursor, limit=10)
+        books.ledger.history(wallet, PageRequest(cursor=cursor, limit=10))
 
 
 # Journal entries are atomic -------------------------------------------------------------------

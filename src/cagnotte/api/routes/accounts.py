@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.schemas import AccountOut, BalanceOut, TransferOut, TransferPage
+from cagnotte.api.pagination import PageDep
+from cagnotte.api.schemas import AccountOut, BalanceOut, TransferOut
+from cagnotte.api.schemas.pages import Page
 from cagnotte.bootstrap import Services
+from cagnotte.db.pages import Order, PageRequest
+from cagnotte.db.tables import accounts
 from cagnotte.ledger import Account
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+# A customer's accounts are a handful, read whole and paged in Python: oldest first.
+ACCOUNT_ORDER = Order("accounts", (accounts.c.created_at, accounts.c.id))
+
+
+def account_sort_key(account: Account) -> Sequence[Any]:
+    return (account.created_at, account.id)
 
 
 def account_out(services: Services, account: Account) -> AccountOut:
@@ -31,11 +43,8 @@ def account_out(services: Services, account: Account) -> AccountOut:
     )
 
 
-def transfer_page(
-    services: Services, account: Account, cursor: str | None, limit: int
-) -> TransferPage:
-    records, next_cursor = services.ledger.history(account, cursor=cursor, limit=limit)
-    return TransferPage(items=[TransferOut.of(r) for r in records], next_cursor=next_cursor)
+def transfer_page(services: Services, account: Account, page: PageRequest) -> Page[TransferOut]:
+    return Page.of(services.ledger.history(account, page), TransferOut.of)
 
 
 @router.get("/{account_id}")
@@ -49,10 +58,9 @@ def list_account_transfers(
     account_id: uuid.UUID,
     caller: Caller,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> TransferPage:
+    page: PageDep,
+) -> Page[TransferOut]:
     """The account's transfers, newest first; pass next_cursor to get the next page."""
     caller.require("cashier")
     account = services.ledger.get_account(caller.merchant_id, account_id)
-    return transfer_page(services, account, cursor, limit)
+    return transfer_page(services, account, page)

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from cagnotte.api.deps import Caller, Customer, IdempotencyDep, OperatorCaller, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.schemas import AmountMinor, AssetCode, Email, Name, Strict
 from cagnotte.api.schemas.base import example
 from cagnotte.api.schemas.mail import MailOut
+from cagnotte.api.schemas.pages import Page
 from cagnotte.programs.bonus_codes.campaigns import CampaignView
 from cagnotte.programs.bonus_codes.delivery import FILE_TYPES
 from cagnotte.programs.bonus_codes.rows import BankPayment, Payout
@@ -227,8 +229,9 @@ def request_bonus_campaign(
 
 
 @router.get("/bonus-campaigns")
-def list_bonus_campaigns(caller: Caller, services: ServicesDep) -> list[CampaignOut]:
-    return [CampaignOut.of(c) for c in services.bonus_codes.list_campaigns(caller)]
+def list_bonus_campaigns(caller: Caller, services: ServicesDep, page: PageDep) -> Page[CampaignOut]:
+    """The merchant's campaigns, newest first."""
+    return Page.of(services.bonus_codes.list_campaigns(caller, page), CampaignOut.of)
 
 
 @router.get("/bonus-campaigns/{campaign_id}")
@@ -287,31 +290,32 @@ def list_bonus_codes(
     campaign_id: uuid.UUID,
     caller: Caller,
     services: ServicesDep,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[MaskedCode]:
-    """The codes as the platform keeps them: their last characters and whether used."""
-    return [
-        MaskedCode(**asdict(code))
-        for code in services.bonus_codes.list_codes(caller, campaign_id, offset=offset, limit=limit)
-    ]
+    page: PageDep,
+) -> Page[MaskedCode]:
+    """The codes as the platform keeps them: their last characters and whether used, in
+    an order that tells nothing of when each was made."""
+    found = services.bonus_codes.list_codes(caller, campaign_id, page)
+    return Page.of(found, lambda code: MaskedCode(**asdict(code)))
 
 
 @router.get("/bonus-campaigns/{campaign_id}/codes-mails")
 def list_bonus_codes_mails(
-    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[MailOut]:
-    """What became of the mail of the campaign's codes (sent by the jobs once funded)."""
-    return [MailOut.of(mail) for mail in services.bonus_codes.codes_mails(caller, campaign_id)]
+    campaign_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[MailOut]:
+    """What became of the mail of the campaign's codes (sent by the jobs once funded),
+    newest first."""
+    return Page.of(services.bonus_codes.codes_mails(caller, campaign_id, page), MailOut.of)
 
 
 @router.get("/bonus-payouts")
 def list_bonus_payouts(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     payout_status: Annotated[Literal["pending", "paid"] | None, Query(alias="status")] = None,
-) -> list[PayoutOut]:
-    return [PayoutOut.of(p) for p in services.bonus_codes.list_payouts(caller, payout_status)]
+) -> Page[PayoutOut]:
+    """The payouts of campaigns' rests, newest first."""
+    return Page.of(services.bonus_codes.list_payouts(caller, payout_status, page), PayoutOut.of)
 
 
 # Operator ---------------------------------------------------------------------
@@ -342,14 +346,14 @@ def record_bank_payment(
 def list_bank_payments(
     caller: OperatorCaller,
     services: ServicesDep,
+    page: PageDep,
     payment_status: Annotated[
         Literal["matched", "unmatched", "assigned"] | None, Query(alias="status")
     ] = None,
-) -> list[BankPaymentOut]:
-    return [
-        BankPaymentOut.of(p)
-        for p in services.bonus_codes.list_bank_payments(caller, payment_status)
-    ]
+) -> Page[BankPaymentOut]:
+    """The payments received on the platform's bank account, newest first."""
+    found = services.bonus_codes.list_bank_payments(caller, payment_status, page)
+    return Page.of(found, BankPaymentOut.of)
 
 
 @router.post("/bank-payments/{payment_id}/assign", tags=["operator"])

@@ -14,6 +14,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from cagnotte import errors
 from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.schemas.catalogue import (
     CategoryChange,
     CategoryCreate,
@@ -23,11 +24,11 @@ from cagnotte.api.schemas.catalogue import (
     ProductChange,
     ProductCreate,
     ProductOut,
-    ProductPageOut,
 )
+from cagnotte.api.schemas.pages import Page
 from cagnotte.catalogue.importing import IMPORT_BYTES_MAX
 from cagnotte.catalogue.rows import ProductDraft, ProductFilter
-from cagnotte.catalogue.service import PRODUCT_SEARCH_LENGTH_MAX, PRODUCTS_PAGE_SIZE_MAX
+from cagnotte.catalogue.service import PRODUCT_SEARCH_LENGTH_MAX
 
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 
@@ -63,6 +64,7 @@ def create_product(body: ProductCreate, caller: Caller, services: ServicesDep) -
 def list_products(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     category_id: Annotated[
         uuid.UUID | None, Query(description="This category and every one below it.")
     ] = None,
@@ -75,14 +77,10 @@ def list_products(
             description="Part of the SKU or of the name, in any case.",
         ),
     ] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=PRODUCTS_PAGE_SIZE_MAX)] = 50,
-) -> ProductPageOut:
+) -> Page[ProductOut]:
     """The products in SKU order; pass next_cursor to get the next page."""
     wanted = ProductFilter(category_id=category_id, active=active, text=q)
-    return ProductPageOut.of(
-        services.catalogue.list_products(caller, wanted, cursor=cursor, limit=limit)
-    )
+    return Page.of(services.catalogue.list_products(caller, wanted, page), ProductOut.of)
 
 
 @router.get("/products/{product_id}")
@@ -108,9 +106,9 @@ def create_category(body: CategoryCreate, caller: Caller, services: ServicesDep)
 
 
 @router.get("/categories")
-def list_categories(caller: Caller, services: ServicesDep) -> list[CategoryOut]:
+def list_categories(caller: Caller, services: ServicesDep, page: PageDep) -> Page[CategoryOut]:
     """Every category, each before its subcategories, siblings in name order."""
-    return [CategoryOut.of(node) for node in services.catalogue.list_categories(caller)]
+    return Page.of(services.catalogue.list_categories(caller, page), CategoryOut.of)
 
 
 @router.get("/categories/tree")

@@ -12,18 +12,19 @@ from pydantic import AwareDatetime
 
 from cagnotte import errors
 from cagnotte.api.deps import Caller, ServicesDep, ValueMoveDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.schemas.checks import (
     BatchOutcomeOut,
     CheckIn,
     CheckOut,
-    CheckPage,
     CheckRefundIn,
     CheckRefundOut,
     CheckSummaryOut,
     OfflineBatchIn,
     QuoteOut,
 )
-from cagnotte.checkout.service import CHECK_PAGE_SIZE_MAX, CheckFilters
+from cagnotte.api.schemas.pages import Page
+from cagnotte.checkout.service import CheckFilters
 from cagnotte.db.unit_of_work import Idempotency
 
 router = APIRouter(prefix="/v1", tags=["checks"])
@@ -83,6 +84,7 @@ def replay_offline_checks(
 def list_checks(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     occurred_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     occurred_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     store_id: uuid.UUID | None = None,
@@ -91,11 +93,9 @@ def list_checks(
     program_id: uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
     member: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=CHECK_PAGE_SIZE_MAX)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> CheckPage:
+) -> Page[CheckSummaryOut]:
     """Recorded checks (members' and others'), newest first, with filters; `cursor` pages on."""
-    rows, next_cursor = services.checkout.list_checks(
+    found = services.checkout.list_checks(
         caller,
         CheckFilters(
             occurred_from=occurred_from,
@@ -107,10 +107,9 @@ def list_checks(
             membership_id=customer_id,
             member=member,
         ),
-        limit=limit,
-        cursor=cursor,
+        page,
     )
-    return CheckPage(items=[CheckSummaryOut(**row) for row in rows], next_cursor=next_cursor)
+    return Page.of(found, lambda row: CheckSummaryOut(**row))
 
 
 @router.get("/checks/{check_id}")

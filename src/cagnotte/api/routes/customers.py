@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.encoders import jsonable_encoder
 
 from cagnotte.api.deps import Caller, ServicesDep
-from cagnotte.api.routes.accounts import account_out
+from cagnotte.api.pagination import PageDep
+from cagnotte.api.routes.accounts import ACCOUNT_ORDER, account_out, account_sort_key
 from cagnotte.api.routes.me import ErasureOut
 from cagnotte.api.schemas import (
     AccountOut,
@@ -21,11 +22,16 @@ from cagnotte.api.schemas import (
 )
 from cagnotte.api.schemas.customer_card import CustomerCardOut
 from cagnotte.api.schemas.customers import ConsentChange, ConsentsOut
+from cagnotte.api.schemas.pages import Page
+from cagnotte.db.pages import Order, page_of_list
+from cagnotte.programs.loyalty.tables import loyalty_programs
 
 # PostgreSQL cannot compare text with U+0000 in it.
 NO_NUL_CHARACTER = r"^[^\x00]*$"
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+# A member's standings are few (one per program): paged in Python, by program id.
+STANDING_ORDER = Order("loyalty_standings", (loyalty_programs.c.id,))
 
 
 @router.post(
@@ -56,18 +62,14 @@ def enrol_customer(
 def search_customers(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     name: Annotated[str | None, Query(max_length=100, pattern=NO_NUL_CHARACTER)] = None,
     phone: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    after: Annotated[
-        uuid.UUID | None, Query(description="The last id of the previous page")
-    ] = None,
-) -> list[CustomerOut]:
-    """Search by (part of) the name and/or the phone number."""
-    return [
-        CustomerOut.of(m)
-        for m in services.customers.search(caller, name=name, phone=phone, limit=limit, after=after)
-    ]
+) -> Page[CustomerOut]:
+    """Search by (part of) the name and/or the phone number; the members in the order
+    they enrolled."""
+    found = services.customers.search(caller, name=name, phone=phone, page=page)
+    return Page.of(found, CustomerOut.of)
 
 
 @router.get("/{customer_id}")
@@ -144,20 +146,24 @@ def erase_customer(customer_id: uuid.UUID, caller: Caller, services: ServicesDep
 
 @router.get("/{customer_id}/accounts")
 def list_customer_accounts(
-    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[AccountOut]:
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[AccountOut]:
+    """The member's accounts, oldest first."""
     services.customers.get(caller, customer_id)
     accounts = services.ledger.find_accounts(caller.merchant_id, "membership", customer_id)
-    return [account_out(services, account) for account in accounts]
+    found = page_of_list(accounts, ACCOUNT_ORDER, page, key=account_sort_key)
+    return Page.of(found, lambda account: account_out(services, account))
 
 
 @router.get("/{customer_id}/loyalty")
 def get_customer_loyalty(
-    customer_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[MemberStandingOut]:
+    customer_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[MemberStandingOut]:
     """The member in each loyalty program: balance, what is spendable now, points pending
-    for a return window (and until when), and their tier with the spend that made it."""
-    return [
-        MemberStandingOut.of(standing)
-        for standing in services.checkout.member_standing(caller, customer_id)
-    ]
+    for a return window (and until when), and their tier with the spend that made it;
+    programs by id."""
+    standings = services.checkout.member_standing(caller, customer_id)
+    found = page_of_list(
+        standings, STANDING_ORDER, page, key=lambda standing: [standing.program.id]
+    )
+    return Page.of(found, MemberStandingOut.of)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from cagnotte.api.deps import Caller, Customer, IdempotencyDep, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.schemas import IssuedApiKeyOut
 from cagnotte.api.schemas.gift_cards import (
     ActivationCreate,
@@ -45,6 +46,7 @@ from cagnotte.api.schemas.gift_cards import (
     SpendCreate,
 )
 from cagnotte.api.schemas.mail import MailOut
+from cagnotte.api.schemas.pages import Page
 from cagnotte.programs.gift_cards.reports import (
     ACTIVITY_COLUMNS,
     LIABILITY_COLUMNS,
@@ -99,8 +101,11 @@ def create_gift_card_program(
 
 
 @router.get("/gift-card-programs")
-def list_gift_card_programs(caller: Caller, services: ServicesDep) -> list[ProgramOut]:
-    return [ProgramOut.of(program) for program in services.gift_cards.list_programs(caller)]
+def list_gift_card_programs(
+    caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[ProgramOut]:
+    """The merchant's programs, oldest first; for a reseller, those it may sell."""
+    return Page.of(services.gift_cards.programs_page(caller, page), ProgramOut.of)
 
 
 @router.get("/gift-card-programs/{program_id}")
@@ -212,9 +217,11 @@ def issue_ecard(
 
 
 @router.get("/gift-cards/{card_id}/ecard-mails")
-def list_ecard_mails(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> list[MailOut]:
+def list_ecard_mails(
+    card_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[MailOut]:
     """What became of an e-card's mails (the first and any sent again), newest first."""
-    return [MailOut.of(mail) for mail in services.gift_cards.ecard_mails(caller, card_id)]
+    return Page.of(services.gift_cards.ecard_mails(caller, card_id, page), MailOut.of)
 
 
 @router.post("/gift-cards/{card_id}/ecard-mails", status_code=status.HTTP_202_ACCEPTED)
@@ -235,15 +242,16 @@ def resend_ecard_mail(
 def list_gift_cards(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     program_id: uuid.UUID | None = None,
     state: Literal["inactive", "active", "frozen", "closed"] | None = None,
     customer_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[CardOut]:
+) -> Page[CardOut]:
+    """The merchant's cards, newest first, filtered as asked."""
     cards = services.gift_cards.list_cards(
-        caller, program_id=program_id, state=state, membership_id=customer_id, limit=limit
+        caller, program_id=program_id, state=state, membership_id=customer_id, page=page
     )
-    return [_card(card) for card in cards]
+    return Page.of(cards, _card)
 
 
 @router.get("/gift-cards/{card_id}")
@@ -253,10 +261,10 @@ def get_gift_card(card_id: uuid.UUID, caller: Caller, services: ServicesDep) -> 
 
 @router.get("/gift-cards/{card_id}/operations")
 def list_gift_card_operations(
-    card_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[OperationOut]:
+    card_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[OperationOut]:
     """The card's history, newest first (a balance transfer shows on both cards)."""
-    return [OperationOut.of(op) for op in services.gift_cards.card_history(caller, card_id)]
+    return Page.of(services.gift_cards.card_history(caller, card_id, page), OperationOut.of)
 
 
 @router.post("/gift-cards/activations", status_code=status.HTTP_201_CREATED)
@@ -489,9 +497,10 @@ def give_gift_card_profile_bonus(
 
 
 @router.get("/me/gift-cards", tags=["customer"])
-def list_my_gift_cards(customer: Customer, services: ServicesDep) -> list[CardOut]:
-    """The signed-in customer's registered cards, with their balances."""
-    return [_card(card) for card in services.gift_cards.cards_of_customer(customer.customer_id)]
+def list_my_gift_cards(customer: Customer, services: ServicesDep, page: PageDep) -> Page[CardOut]:
+    """The signed-in customer's registered cards, with their balances, in the order they
+    were registered."""
+    return Page.of(services.gift_cards.cards_of_customer(customer.customer_id, page), _card)
 
 
 @router.post("/me/gift-cards", tags=["customer"], status_code=status.HTTP_201_CREATED)
@@ -518,8 +527,12 @@ def create_gift_card_alert_rule(
 
 
 @router.get("/gift-card-alert-rules")
-def list_gift_card_alert_rules(caller: Caller, services: ServicesDep) -> list[AlertRuleOut]:
-    return [AlertRuleOut(**rule) for rule in services.gift_cards.alerts.list_rules(caller)]
+def list_gift_card_alert_rules(
+    caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[AlertRuleOut]:
+    """The merchant's alert rules, oldest first."""
+    found = services.gift_cards.alerts.list_rules(caller, page)
+    return Page.of(found, lambda rule: AlertRuleOut(**rule))
 
 
 @router.patch("/gift-card-alert-rules/{rule_id}")
@@ -533,13 +546,12 @@ def change_gift_card_alert_rule(
 def list_gift_card_alerts(
     caller: Caller,
     services: ServicesDep,
+    page: PageDep,
     kind: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[AlertOut]:
-    return [
-        AlertOut(**alert)
-        for alert in services.gift_cards.alerts.list_alerts(caller, kind=kind, limit=limit)
-    ]
+) -> Page[AlertOut]:
+    """The alerts raised, newest first."""
+    found = services.gift_cards.alerts.list_alerts(caller, kind=kind, page=page)
+    return Page.of(found, lambda alert: AlertOut(**alert))
 
 
 # Resellers ---------------------------------------------------------------------------
@@ -560,8 +572,11 @@ def create_gift_card_reseller(
 
 
 @router.get("/gift-card-resellers")
-def list_gift_card_resellers(caller: Caller, services: ServicesDep) -> list[ResellerOut]:
-    return [ResellerOut.of(reseller) for reseller in services.gift_cards.list_resellers(caller)]
+def list_gift_card_resellers(
+    caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[ResellerOut]:
+    """The merchant's resellers, oldest first."""
+    return Page.of(services.gift_cards.list_resellers(caller, page), ResellerOut.of)
 
 
 @router.get("/gift-card-resellers/{reseller_id}/settlement")

@@ -8,12 +8,14 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.schemas.loyalty import (
     LoyaltyProgramChange,
     LoyaltyProgramCreate,
     LoyaltyProgramDeletion,
     LoyaltyProgramOut,
 )
+from cagnotte.api.schemas.pages import Page
 from cagnotte.programs.loyalty.admin import StoredRule
 from cagnotte.programs.loyalty.definitions import RuleDefinition
 from cagnotte.programs.loyalty.program import ProgramKind
@@ -38,8 +40,11 @@ def create_loyalty_program(
 
 
 @router.get("/loyalty-programs")
-def list_loyalty_programs(caller: Caller, services: ServicesDep) -> list[LoyaltyProgramOut]:
-    return [LoyaltyProgramOut.of(program) for program in services.loyalty.list(caller)]
+def list_loyalty_programs(
+    caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[LoyaltyProgramOut]:
+    """The merchant's programs (not the deleted ones), oldest first."""
+    return Page.of(services.loyalty.list(caller, page=page), LoyaltyProgramOut.of)
 
 
 @router.get("/loyalty-programs/{program_id}")
@@ -113,9 +118,11 @@ def create_loyalty_rule(
 
 @router.get("/loyalty-programs/{program_id}/rules")
 def list_loyalty_rules(
-    program_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[LoyaltyRuleOut]:
-    return [LoyaltyRuleOut.of(rule) for rule in services.loyalty.list_rules(caller, program_id)]
+    program_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[LoyaltyRuleOut]:
+    """The program's promotions, highest priority first."""
+    found = services.loyalty.list_rules(caller, program_id, page)
+    return Page.of(found, LoyaltyRuleOut.of)
 
 
 @router.put("/loyalty-programs/{program_id}/rules/{rule_id}")

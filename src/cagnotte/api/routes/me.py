@@ -6,13 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Header, Path, status
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from cagnotte import errors
 from cagnotte.api.deps import Customer, ServicesDep
-from cagnotte.api.routes.accounts import account_out, transfer_page
+from cagnotte.api.pagination import PageDep
+from cagnotte.api.routes.accounts import (
+    ACCOUNT_ORDER,
+    account_out,
+    account_sort_key,
+    transfer_page,
+)
 from cagnotte.api.schemas import (
     AccountOut,
     CustomerOut,
@@ -20,11 +26,13 @@ from cagnotte.api.schemas import (
     SessionOut,
     SignInCodeRequest,
     SignInCodeVerify,
-    TransferPage,
+    TransferOut,
 )
 from cagnotte.api.schemas.base import Strict, example
 from cagnotte.api.schemas.customers import ConsentsOut
+from cagnotte.api.schemas.pages import Page
 from cagnotte.bootstrap import Services
+from cagnotte.db.pages import page_of_list
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.i18n import negotiate
 from cagnotte.ledger import Account
@@ -61,8 +69,10 @@ def get_me(customer: Customer, services: ServicesDep) -> MeOut:
 
 
 @router.get("/me/accounts")
-def list_my_accounts(customer: Customer, services: ServicesDep) -> list[AccountOut]:
-    return [account_out(services, account) for account in _my_accounts(services, customer)]
+def list_my_accounts(customer: Customer, services: ServicesDep, page: PageDep) -> Page[AccountOut]:
+    """The customer's platform wallets and membership accounts, oldest first."""
+    found = page_of_list(_my_accounts(services, customer), ACCOUNT_ORDER, page, account_sort_key)
+    return Page.of(found, lambda account: account_out(services, account))
 
 
 def _my_accounts(services: Services, customer: CustomerPrincipal) -> list[Account]:
@@ -80,12 +90,12 @@ def list_my_transfers(
     account_id: uuid.UUID,
     customer: Customer,
     services: ServicesDep,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> TransferPage:
+    page: PageDep,
+) -> Page[TransferOut]:
+    """The account's transfers, newest first."""
     for account in _my_accounts(services, customer):
         if account.id == account_id:
-            return transfer_page(services, account, cursor, limit)
+            return transfer_page(services, account, page)
     raise errors.AccountNotFound()
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from cagnotte.api.deps import Caller, OperatorCaller, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.routes.customers import NO_NUL_CHARACTER
 from cagnotte.api.schemas import (
     ApiKeyCreate,
@@ -32,6 +33,7 @@ from cagnotte.api.schemas import (
     TerminalCreated,
     TerminalOut,
 )
+from cagnotte.api.schemas.pages import Page
 
 router = APIRouter(prefix="/v1")
 
@@ -54,8 +56,11 @@ def create_merchant(
 
 
 @router.get("/merchants", tags=["operator"])
-def list_merchants(caller: OperatorCaller, services: ServicesDep) -> list[MerchantOut]:
-    return [MerchantOut(**m) for m in services.merchants.list_merchants(caller)]
+def list_merchants(
+    caller: OperatorCaller, services: ServicesDep, page: PageDep
+) -> Page[MerchantOut]:
+    """The merchants, oldest first."""
+    return Page.of(services.merchants.list_merchants(caller, page), lambda row: MerchantOut(**row))
 
 
 @router.get("/merchants/{merchant_id}", tags=["operator"])
@@ -94,12 +99,13 @@ def set_merchant_status(
 def find_platform_accounts(
     caller: OperatorCaller,
     services: ServicesDep,
+    page: PageDep,
     phone: Annotated[str | None, Query(max_length=32, pattern=NO_NUL_CHARACTER)] = None,
     email: Annotated[str | None, Query(max_length=320, pattern=NO_NUL_CHARACTER)] = None,
-) -> list[PlatformAccountOut]:
+) -> Page[PlatformAccountOut]:
     """The operator finds a customer's platform account by phone or e-mail (none or one)."""
-    found = services.customers.find_platform_accounts(caller, phone=phone, email=email)
-    return [PlatformAccountOut(**account) for account in found]
+    found = services.customers.find_platform_accounts(caller, phone=phone, email=email, page=page)
+    return Page.of(found, lambda account: PlatformAccountOut(**account))
 
 
 @router.post("/platform-accounts/{platform_account_id}/status", tags=["operator"])
@@ -126,8 +132,9 @@ def create_asset(body: AssetCreate, caller: Caller, services: ServicesDep) -> As
 
 
 @router.get("/assets", tags=["assets"])
-def list_assets(caller: Caller, services: ServicesDep) -> list[AssetOut]:
-    return [AssetOut(**a) for a in services.merchants.list_assets(caller)]
+def list_assets(caller: Caller, services: ServicesDep, page: PageDep) -> Page[AssetOut]:
+    """The currencies and the merchant's own units, by code."""
+    return Page.of(services.merchants.list_assets(caller, page), lambda row: AssetOut(**row))
 
 
 @router.post("/stores", status_code=status.HTTP_201_CREATED, tags=["stores"])
@@ -140,8 +147,9 @@ def create_store(body: StoreCreate, caller: Caller, services: ServicesDep) -> St
 
 
 @router.get("/stores", tags=["stores"])
-def list_stores(caller: Caller, services: ServicesDep) -> list[StoreOut]:
-    return [StoreOut(**s) for s in services.merchants.list_stores(caller)]
+def list_stores(caller: Caller, services: ServicesDep, page: PageDep) -> Page[StoreOut]:
+    """The merchant's stores, oldest first."""
+    return Page.of(services.merchants.list_stores(caller, page), lambda row: StoreOut(**row))
 
 
 @router.get("/stores/{store_id}", tags=["stores"])
@@ -160,8 +168,9 @@ def create_terminal(body: TerminalCreate, caller: Caller, services: ServicesDep)
 
 
 @router.get("/terminals", tags=["stores"])
-def list_terminals(caller: Caller, services: ServicesDep) -> list[TerminalOut]:
-    return [TerminalOut(**t) for t in services.merchants.list_terminals(caller)]
+def list_terminals(caller: Caller, services: ServicesDep, page: PageDep) -> Page[TerminalOut]:
+    """The merchant's terminals, oldest first."""
+    return Page.of(services.merchants.list_terminals(caller, page), lambda row: TerminalOut(**row))
 
 
 @router.post("/staff", status_code=status.HTTP_201_CREATED, tags=["staff"])
@@ -174,8 +183,9 @@ def create_staff(body: StaffCreate, caller: Caller, services: ServicesDep) -> St
 
 
 @router.get("/staff", tags=["staff"])
-def list_staff(caller: Caller, services: ServicesDep) -> list[StaffOut]:
-    return [StaffOut(**s) for s in services.merchants.list_staff(caller)]
+def list_staff(caller: Caller, services: ServicesDep, page: PageDep) -> Page[StaffOut]:
+    """The merchant's staff, oldest first."""
+    return Page.of(services.merchants.list_staff(caller, page), lambda row: StaffOut(**row))
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, tags=["staff"])
@@ -187,8 +197,9 @@ def create_api_key(body: ApiKeyCreate, caller: Caller, services: ServicesDep) ->
 
 
 @router.get("/api-keys", tags=["staff"])
-def list_api_keys(caller: Caller, services: ServicesDep) -> list[ApiKeyOut]:
-    return [ApiKeyOut(**k) for k in services.merchants.list_api_keys(caller)]
+def list_api_keys(caller: Caller, services: ServicesDep, page: PageDep) -> Page[ApiKeyOut]:
+    """The merchant's API keys (revoked ones too), oldest first."""
+    return Page.of(services.merchants.list_api_keys(caller, page), lambda row: ApiKeyOut(**row))
 
 
 @router.post("/api-keys/{key_id}/revoke", tags=["staff"])

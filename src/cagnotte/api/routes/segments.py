@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
-from cagnotte import errors
 from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.schemas import CustomerOut
 from cagnotte.api.schemas.base import Strict, example
-from cagnotte.crm.segments import MEMBERS_PAGE_MAX, SegmentDefinition
+from cagnotte.api.schemas.pages import Page
+from cagnotte.crm.segments import SegmentDefinition
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
@@ -45,19 +44,15 @@ class SegmentOut(BaseModel):
     members: int | None = Field(None, description="How many members it has now (one segment).")
 
 
-class SegmentMembersOut(BaseModel):
-    items: list[CustomerOut]
-    next_cursor: str | None
-
-
 @router.post("/segments", status_code=status.HTTP_201_CREATED)
 def create_segment(body: SegmentIn, caller: Caller, services: ServicesDep) -> SegmentOut:
     return SegmentOut(**services.segments.create(caller, body.name, body.definition))
 
 
 @router.get("/segments")
-def list_segments(caller: Caller, services: ServicesDep) -> list[SegmentOut]:
-    return [SegmentOut(**row) for row in services.segments.list(caller)]
+def list_segments(caller: Caller, services: ServicesDep, page: PageDep) -> Page[SegmentOut]:
+    """The merchant's segments, oldest first."""
+    return Page.of(services.segments.list(caller, page), lambda row: SegmentOut(**row))
 
 
 @router.get("/segments/{segment_id}")
@@ -82,22 +77,10 @@ def delete_segment(segment_id: uuid.UUID, caller: Caller, services: ServicesDep)
 
 @router.get("/segments/{segment_id}/members")
 def list_segment_members(
-    segment_id: uuid.UUID,
-    caller: Caller,
-    services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=MEMBERS_PAGE_MAX)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> SegmentMembersOut:
+    segment_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[CustomerOut]:
     """The segment's members now, by id, a page at a time."""
-    after = None
-    if cursor is not None:
-        try:
-            after = uuid.UUID(bytes=base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        except ValueError:
-            raise errors.InvalidInput("That cursor is not one of ours.") from None
-    ids, last = services.segments.members(caller, segment_id, limit=limit, after=after)
-    members = [services.customers.get(caller, membership_id) for membership_id in ids]
-    return SegmentMembersOut(
-        items=[CustomerOut.of(member) for member in members],
-        next_cursor=base64.urlsafe_b64encode(last.bytes).decode().rstrip("=") if last else None,
+    found = services.segments.members(caller, segment_id, page)
+    return Page.of(
+        found, lambda member_id: CustomerOut.of(services.customers.get(caller, member_id))
     )

@@ -7,7 +7,9 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from cagnotte.api.deps import Caller, ServicesDep
+from cagnotte.api.pagination import PageDep
 from cagnotte.api.problems import PROBLEM_RESPONSES
+from cagnotte.api.schemas.pages import Page
 from cagnotte.api.schemas.webhooks import (
     WebhookDeliveryOut,
     WebhookEndpointChange,
@@ -31,10 +33,11 @@ def create_webhook_endpoint(
 
 
 @router.get("")
-def list_webhook_endpoints(caller: Caller, services: ServicesDep) -> list[WebhookEndpointOut]:
-    return [
-        WebhookEndpointOut.of(endpoint) for endpoint in services.webhooks.list_endpoints(caller)
-    ]
+def list_webhook_endpoints(
+    caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[WebhookEndpointOut]:
+    """The merchant's endpoints, oldest first."""
+    return Page.of(services.webhooks.list_endpoints(caller, page), WebhookEndpointOut.of)
 
 
 @router.get("/{endpoint_id}")
@@ -74,13 +77,11 @@ def rotate_webhook_secret(
 
 @router.get("/{endpoint_id}/deliveries")
 def list_webhook_deliveries(
-    endpoint_id: uuid.UUID, caller: Caller, services: ServicesDep
-) -> list[WebhookDeliveryOut]:
+    endpoint_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[WebhookDeliveryOut]:
     """The deliveries to this endpoint, newest first, each with its attempts."""
-    return [
-        WebhookDeliveryOut.of(delivery)
-        for delivery in services.webhooks.list_deliveries(caller, endpoint_id)
-    ]
+    found = services.webhooks.list_deliveries(caller, endpoint_id, page)
+    return Page.of(found, WebhookDeliveryOut.of)
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/resend", status_code=status.HTTP_201_CREATED)

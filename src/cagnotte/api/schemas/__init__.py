@@ -29,7 +29,6 @@ from cagnotte.api.schemas.ledger import (
     BalanceOut,
     EntryOut,
     TransferOut,
-    TransferPage,
 )
 from cagnotte.api.schemas.loyalty import MemberStandingOut
 from cagnotte.api.schemas.merchants import (
@@ -109,7 +108,6 @@ __all__ = [
     "TerminalCreated",
     "TerminalOut",
     "TransferOut",
-    "TransferPage",
     "WalletEntryOut",
     "WalletMovement",
     "without_default",

@@ -15,7 +15,7 @@ from cagnotte.catalogue.fields import (
     SKU_LENGTH_MAX,
     UNIT_PRICE_MINOR_MAX,
 )
-from cagnotte.catalogue.rows import CategoryNode, ImportSummary, Product, ProductPage
+from cagnotte.catalogue.rows import CategoryNode, ImportSummary, Product
 
 Sku = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SKU_LENGTH_MAX)
@@ -126,15 +126,6 @@ class ProductOut(BaseModel):
             created_at=product.created_at,
             updated_at=product.updated_at,
         )
-
-
-class ProductPageOut(BaseModel):
-    items: list[ProductOut]
-    next_cursor: str | None = Field(description="Pass it as `cursor` for the next page.")
-
-    @classmethod
-    def of(cls, page: ProductPage) -> ProductPageOut:
-        return cls(items=[ProductOut.of(p) for p in page.items], next_cursor=page.next_cursor)
 
 
 # Categories -------------------------------------------------------------------------

@@ -343,8 +343,3 @@ class CheckSummaryOut(BaseModel):
     occurred_at: datetime
     entry_id: uuid.UUID | None
     created_at: datetime
-
-
-class CheckPage(BaseModel):
-    items: list[CheckSummaryOut]
-    next_cursor: str | None

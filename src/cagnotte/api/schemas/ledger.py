@@ -77,11 +77,6 @@ class TransferOut(BaseModel):
         )
 
 
-class TransferPage(BaseModel):
-    items: list[TransferOut]
-    next_cursor: str | None
-
-
 class EntryOut(BaseModel):
     id: uuid.UUID
     kind: str

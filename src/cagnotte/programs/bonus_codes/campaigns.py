@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
+from cagnotte.db.pages import FIRST_PAGE, Page, PageRequest
 from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.programs.bonus_codes import repository
 from cagnotte.programs.bonus_codes.bank import new_variable_symbol, normalise_bank_account
@@ -198,13 +199,14 @@ class Campaigns:
         with self.context.database.read() as connection:
             return self.view(connection, self._campaign(connection, caller, campaign_id))
 
-    def list_campaigns(self, caller: Principal) -> list[CampaignView]:
+    def list_campaigns(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[CampaignView]:
+        """The merchant's campaigns, newest first, each with its funding and report."""
         caller.require("cashier")
         with self.context.database.read() as connection:
-            return [
-                self.view(connection, campaign)
-                for campaign in repository.campaigns_of(connection, caller.merchant_id)
-            ]
+            found = repository.campaigns_of(connection, caller.merchant_id, page)
+            return found.map(lambda campaign: self.view(connection, campaign))
 
     def view(self, connection: Connection, campaign: Campaign) -> CampaignView:
         """The campaign with its funding, escrow balance and report, read in `connection`."""

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, select
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
+from cagnotte.db.pages import FIRST_PAGE, Page, PageRequest
 from cagnotte.db.tables import assets
 from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.i18n import merchant_locale
@@ -112,13 +113,15 @@ class Delivery:
             reference_id=campaign.id,
         )
 
-    def codes_mails(self, caller: Principal, campaign_id: uuid.UUID) -> list[MessageState]:
+    def codes_mails(
+        self, caller: Principal, campaign_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[MessageState]:
         """What became of the mails of a campaign's codes, newest first."""
         caller.require("manager")
         with self.context.database.read() as connection:
             if repository.campaign(connection, caller.merchant_id, campaign_id) is None:
                 raise errors.CampaignNotFound()
-        return self.outbox.messages_about(caller.merchant_id, CODES_MAIL, campaign_id)
+        return self.outbox.messages_about(caller.merchant_id, CODES_MAIL, campaign_id, page)
 
     def _compose_codes_mail(
         self, connection: Connection, message: ClaimedMessage
@@ -193,15 +196,15 @@ class Delivery:
         return campaign, plain
 
     def list_codes(
-        self, caller: Principal, campaign_id: uuid.UUID, *, offset: int, limit: int
-    ) -> list[MaskedCode]:
+        self, caller: Principal, campaign_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[MaskedCode]:
         """The codes as the merchant sees them after the download: last characters, state."""
         caller.require("manager")
         with self.context.database.read() as connection:
             campaign = repository.campaign(connection, caller.merchant_id, campaign_id)
             if campaign is None:
                 raise errors.CampaignNotFound()
-            return repository.masked_codes(connection, campaign, offset=offset, limit=limit)
+            return repository.masked_codes(connection, campaign, page)
 
 
 def _audit_failure(connection: Connection, message: MessageState, now: datetime) -> None:

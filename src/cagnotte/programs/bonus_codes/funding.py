@@ -22,6 +22,7 @@ from datetime import datetime
 
 from cagnotte import errors
 from cagnotte.audit import record_audit
+from cagnotte.db.pages import FIRST_PAGE, Page, PageRequest
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork
 from cagnotte.ledger import Transfer
@@ -408,11 +409,14 @@ class Funding:
             raise errors.BankPaymentNotFound()
         return payment
 
-    def list_bank_payments(self, caller: Principal, status: str | None) -> list[BankPayment]:
+    def list_bank_payments(
+        self, caller: Principal, status: str | None, page: PageRequest = FIRST_PAGE
+    ) -> Page[BankPayment]:
+        """The payments received, newest first."""
         if not caller.is_operator:
             raise errors.Forbidden()
         with self.context.database.read() as connection:
-            return repository.bank_payments_listed(connection, status)
+            return repository.bank_payments_listed(connection, status, page)
 
     # Money in, and activation -------------------------------------------------------------
 

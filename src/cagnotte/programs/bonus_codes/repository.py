@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -24,6 +25,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from cagnotte import errors
 from cagnotte.db import lookups
 from cagnotte.db.lookups import LookupKind
+from cagnotte.db.pages import Order, Page, PageRequest, fetch_page
 from cagnotte.db.tables import assets, customers, memberships, merchants
 from cagnotte.db.unit_of_work import UnitOfWork
 from cagnotte.programs.bonus_codes.rows import (
@@ -43,8 +45,6 @@ from cagnotte.programs.bonus_codes.tables import (
     bonus_payouts,
 )
 
-# The most bank payments or payouts one listing shows.
-LISTING_ROWS_MAX = 500
 # The primary key a code drawn twice (in two campaigns) runs into.
 CODE_HASH_CONSTRAINT = "pk_bonus_codes"
 # Hashes per IN list: well under SQLite's limit of bound parameters.
@@ -187,13 +187,15 @@ def lock_campaign(unit: UnitOfWork, campaign_id: uuid.UUID) -> Campaign:
     return row_of(Campaign, rows[0])
 
 
-def campaigns_of(connection: Connection, merchant_id: uuid.UUID) -> list[Campaign]:
-    rows = connection.execute(
-        select(bonus_campaigns)
-        .where(bonus_campaigns.c.merchant_id == merchant_id)
-        .order_by(bonus_campaigns.c.created_at.desc(), bonus_campaigns.c.id)
-    ).mappings()
-    return [row_of(Campaign, row) for row in rows]
+def campaigns_of(
+    connection: Connection, merchant_id: uuid.UUID, page: PageRequest
+) -> Page[Campaign]:
+    """A page of the merchant's campaigns, newest first."""
+    query = select(bonus_campaigns).where(bonus_campaigns.c.merchant_id == merchant_id)
+    order = Order(
+        "bonus_campaigns", (bonus_campaigns.c.created_at, bonus_campaigns.c.id), descending=True
+    )
+    return fetch_page(connection, query, order, page).map(partial(row_of, Campaign))
 
 
 def due_campaigns(connection: Connection, now: datetime) -> list[tuple[uuid.UUID, uuid.UUID]]:
@@ -336,20 +338,21 @@ def lock_code(unit: UnitOfWork, digest: bytes) -> BonusCode | None:
     return None if row is None else row_of(BonusCode, row)
 
 
-def masked_codes(
-    connection: Connection, campaign: Campaign, *, offset: int, limit: int
-) -> list[MaskedCode]:
-    rows = connection.execute(
-        select(bonus_codes.c.last_characters, bonus_codes.c.redeemed_at)
-        .where(
-            bonus_codes.c.merchant_id == campaign.merchant_id,
-            bonus_codes.c.campaign_id == campaign.id,
+def masked_codes(connection: Connection, campaign: Campaign, page: PageRequest) -> Page[MaskedCode]:
+    """A page of the campaign's codes in the order of their hashes (unique, and telling
+    nothing of when a code was made)."""
+    query = select(
+        bonus_codes.c.code_hash, bonus_codes.c.last_characters, bonus_codes.c.redeemed_at
+    ).where(
+        bonus_codes.c.merchant_id == campaign.merchant_id,
+        bonus_codes.c.campaign_id == campaign.id,
+    )
+    order = Order("bonus_codes", (bonus_codes.c.code_hash,))
+    return fetch_page(connection, query, order, page).map(
+        lambda row: MaskedCode(
+            last_characters=row["last_characters"], redeemed_at=row["redeemed_at"]
         )
-        .order_by(bonus_codes.c.code_hash)
-        .offset(offset)
-        .limit(limit)
-    ).mappings()
-    return [row_of(MaskedCode, row) for row in rows]
+    )
 
 
 # The plain codes until they are downloaded --------------------------------------
@@ -507,13 +510,17 @@ def assign_bank_payment(
     )
 
 
-def bank_payments_listed(connection: Connection, status: str | None) -> list[BankPayment]:
-    query = (
-        select(bank_payments).order_by(bank_payments.c.created_at.desc()).limit(LISTING_ROWS_MAX)
-    )
+def bank_payments_listed(
+    connection: Connection, status: str | None, page: PageRequest
+) -> Page[BankPayment]:
+    """A page of the payments received, newest first."""
+    query = select(bank_payments)
     if status:
         query = query.where(bank_payments.c.status == status)
-    return [row_of(BankPayment, row) for row in connection.execute(query).mappings()]
+    order = Order(
+        "bank_payments", (bank_payments.c.created_at, bank_payments.c.id), descending=True
+    )
+    return fetch_page(connection, query, order, page).map(partial(row_of, BankPayment))
 
 
 # Payouts ---------------------------------------------------------------------------
@@ -534,14 +541,15 @@ def lock_payout(unit: UnitOfWork, payout_id: uuid.UUID) -> Payout | None:
 
 
 def payouts_listed(
-    connection: Connection, merchant_id: uuid.UUID | None, status: str | None
-) -> list[Payout]:
-    """The newest payouts, of one merchant or (None) of all."""
-    query = (
-        select(bonus_payouts).order_by(bonus_payouts.c.created_at.desc()).limit(LISTING_ROWS_MAX)
-    )
+    connection: Connection, merchant_id: uuid.UUID | None, status: str | None, page: PageRequest
+) -> Page[Payout]:
+    """A page of the payouts, of one merchant or (None) of all, newest first."""
+    query = select(bonus_payouts)
     if merchant_id is not None:
         query = query.where(bonus_payouts.c.merchant_id == merchant_id)
     if status:
         query = query.where(bonus_payouts.c.status == status)
-    return [row_of(Payout, row) for row in connection.execute(query).mappings()]
+    order = Order(
+        "bonus_payouts", (bonus_payouts.c.created_at, bonus_payouts.c.id), descending=True
+    )
+    return fetch_page(connection, query, order, page).map(partial(row_of, Payout))

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Page, PageRequest
 from cagnotte.db.unit_of_work import Idempotency, UnitsOfWork
 from cagnotte.ledger import Ledger
 from cagnotte.outbox import MessageState, Outbox
@@ -118,8 +119,10 @@ class BonusCodeService:
     def get_campaign(self, caller: Principal, campaign_id: uuid.UUID) -> CampaignView:
         return self.campaigns.get_campaign(caller, campaign_id)
 
-    def list_campaigns(self, caller: Principal) -> list[CampaignView]:
-        return self.campaigns.list_campaigns(caller)
+    def list_campaigns(
+        self, caller: Principal, page: PageRequest = FIRST_PAGE
+    ) -> Page[CampaignView]:
+        return self.campaigns.list_campaigns(caller, page)
 
     def stop_campaign(self, caller: Principal, campaign_id: uuid.UUID) -> CampaignView:
         return self.campaigns.stop_campaign(caller, campaign_id)
@@ -174,8 +177,10 @@ class BonusCodeService:
     def get_bank_payment(self, caller: Principal, payment_id: uuid.UUID) -> BankPayment:
         return self.funding.get_bank_payment(caller, payment_id)
 
-    def list_bank_payments(self, caller: Principal, status: str | None) -> list[BankPayment]:
-        return self.funding.list_bank_payments(caller, status)
+    def list_bank_payments(
+        self, caller: Principal, status: str | None, page: PageRequest = FIRST_PAGE
+    ) -> Page[BankPayment]:
+        return self.funding.list_bank_payments(caller, status, page)
 
     # Delivery ------------------------------------------------------------------------
 
@@ -185,12 +190,14 @@ class BonusCodeService:
         return self.delivery.download_codes(caller, campaign_id, file_format)
 
     def list_codes(
-        self, caller: Principal, campaign_id: uuid.UUID, *, offset: int, limit: int
-    ) -> list[MaskedCode]:
-        return self.delivery.list_codes(caller, campaign_id, offset=offset, limit=limit)
+        self, caller: Principal, campaign_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[MaskedCode]:
+        return self.delivery.list_codes(caller, campaign_id, page)
 
-    def codes_mails(self, caller: Principal, campaign_id: uuid.UUID) -> list[MessageState]:
-        return self.delivery.codes_mails(caller, campaign_id)
+    def codes_mails(
+        self, caller: Principal, campaign_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[MessageState]:
+        return self.delivery.codes_mails(caller, campaign_id, page)
 
     # Redemption ----------------------------------------------------------------------
 
@@ -222,8 +229,10 @@ class BonusCodeService:
     def wipe_old_plain_codes(self) -> int:
         return self.settlement.wipe_old_plain_codes()
 
-    def list_payouts(self, caller: Principal, status: str | None) -> list[Payout]:
-        return self.settlement.list_payouts(caller, status)
+    def list_payouts(
+        self, caller: Principal, status: str | None, page: PageRequest = FIRST_PAGE
+    ) -> Page[Payout]:
+        return self.settlement.list_payouts(caller, status, page)
 
     def mark_payout_paid(
         self, caller: Principal, payout_id: uuid.UUID, idempotency: Idempotency = Idempotency()

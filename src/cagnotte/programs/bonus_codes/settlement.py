@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from cagnotte import errors
+from cagnotte.db.pages import FIRST_PAGE, Page, PageRequest
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.db.unit_of_work import Idempotency, UnitOfWork
 from cagnotte.ledger import Transfer
@@ -149,13 +150,16 @@ class Settlement:
 
     # Payouts -----------------------------------------------------------------------
 
-    def list_payouts(self, caller: Principal, status: str | None) -> list[Payout]:
-        """The operator sees every merchant's payouts; a manager their merchant's."""
+    def list_payouts(
+        self, caller: Principal, status: str | None, page: PageRequest = FIRST_PAGE
+    ) -> Page[Payout]:
+        """The operator sees every merchant's payouts; a manager their merchant's. Newest
+        first."""
         if not caller.is_operator:
             caller.require("manager")
         merchant_id = None if caller.is_operator else caller.merchant_id
         with self.context.database.read() as connection:
-            return repository.payouts_listed(connection, merchant_id, status)
+            return repository.payouts_listed(connection, merchant_id, status, page)
 
     def mark_payout_paid(
         self, caller: Principal, payout_id: uuid.UUID, idempotency: Idempotency = Idempotency()

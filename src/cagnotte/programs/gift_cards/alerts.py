@@ -33,6 +33,13 @@ from sqlalchemy import distinct, func, insert, select, update
 from cagnotte import errors
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import (
+    FIRST_PAGE,
+    Order,
+    Page,
+    PageRequest,
+    fetch_page,
+)
 from cagnotte.db.tables import merchants, stores
 from cagnotte.mail import compose
 from cagnotte.outbox import MessageKind, Outbox
@@ -65,7 +72,6 @@ _NEEDS = {
     "manual_adjustment": (),
 }
 RULE_CACHE_SECONDS = 5.0
-ALERT_PAGE_MAX = 500
 _LOAD_KINDS = ("activation", "load")
 _SPEND_KINDS = ("spend", "authorisation")
 ALERT_MAIL = "gift_card_alert"
@@ -113,17 +119,18 @@ class GiftCardAlerts:
         self._forget(caller.merchant_id)
         return self._rule(caller.merchant_id, rule_id)
 
-    def list_rules(self, caller: Principal) -> list[dict[str, Any]]:
+    def list_rules(self, caller: Principal, page: PageRequest = FIRST_PAGE) -> Page[dict[str, Any]]:
+        """The merchant's alert rules, oldest first."""
         caller.require("manager")
+        query = select(gift_card_alert_rules).where(
+            gift_card_alert_rules.c.merchant_id == caller.merchant_id
+        )
+        order = Order(
+            "gift_card_alert_rules",
+            (gift_card_alert_rules.c.created_at, gift_card_alert_rules.c.id),
+        )
         with self.database.read() as connection:
-            return [
-                dict(row)
-                for row in connection.execute(
-                    select(gift_card_alert_rules)
-                    .where(gift_card_alert_rules.c.merchant_id == caller.merchant_id)
-                    .order_by(gift_card_alert_rules.c.created_at)
-                ).mappings()
-            ]
+            return fetch_page(connection, query, order, page).map(dict)
 
     def set_rule_active(self, caller: Principal, rule_id: uuid.UUID, active: bool) -> dict:
         caller.require("manager")
@@ -141,21 +148,20 @@ class GiftCardAlerts:
         return self._rule(caller.merchant_id, rule_id)
 
     def list_alerts(
-        self, caller: Principal, *, kind: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+        self, caller: Principal, *, kind: str | None = None, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        """The alerts raised, newest first."""
         caller.require("manager")
         query = select(gift_card_alerts).where(gift_card_alerts.c.merchant_id == caller.merchant_id)
         if kind is not None:
             query = query.where(gift_card_alerts.c.kind == kind)
+        order = Order(
+            "gift_card_alerts",
+            (gift_card_alerts.c.created_at, gift_card_alerts.c.id),
+            descending=True,
+        )
         with self.database.read() as connection:
-            return [
-                dict(row)
-                for row in connection.execute(
-                    query.order_by(
-                        gift_card_alerts.c.created_at.desc(), gift_card_alerts.c.id
-                    ).limit(min(limit, ALERT_PAGE_MAX))
-                ).mappings()
-            ]
+            return fetch_page(connection, query, order, page).map(dict)
 
     def _rule(self, merchant_id: uuid.UUID, rule_id: uuid.UUID) -> dict[str, Any]:
         with self.database.read() as connection:

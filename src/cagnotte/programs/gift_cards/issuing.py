@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -47,6 +48,12 @@ from cagnotte.clock import Clock
 from cagnotte.db import lookups
 from cagnotte.db.engine import Database
 from cagnotte.db.lookups import LookupKind
+from cagnotte.db.pages import (
+    FIRST_PAGE,
+    Page,
+    PageRequest,
+    every_item,
+)
 from cagnotte.db.unit_of_work import Idempotency, StoredAnswer, UnitOfWork
 from cagnotte.merchants.service import MerchantService
 from cagnotte.outbox import MessageKind, MessageState, Outbox
@@ -312,11 +319,13 @@ class ECards:
             self.operations.alerts.after_operation(done.operation)
         return self._answer(caller, done)
 
-    def ecard_mails(self, caller: Principal, card_id: uuid.UUID) -> list[MessageState]:
+    def ecard_mails(
+        self, caller: Principal, card_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[MessageState]:
         """What became of an e-card's mails (the first and any sent again), newest first."""
         card = self.queries.get_card(caller, card_id, check_role=False)
         self.resellers.require_seller(caller, card["program_id"])
-        return self.outbox.messages_about(caller.merchant_id, ECARD_MAIL, card_id)
+        return self.outbox.messages_about(caller.merchant_id, ECARD_MAIL, card_id, page)
 
     def resend_ecard_mail(
         self,
@@ -353,7 +362,9 @@ class ECards:
             )
         (state,) = [
             state
-            for state in self.outbox.messages_about(caller.merchant_id, ECARD_MAIL, card_id)
+            for state in every_item(
+                partial(self.outbox.messages_about, caller.merchant_id, ECARD_MAIL, card_id)
+            )
             if state.id == message_id
         ]
         return state

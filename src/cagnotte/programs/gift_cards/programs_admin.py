@@ -22,6 +22,11 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import (
+    FIRST_PAGE,
+    Page,
+    PageRequest,
+)
 from cagnotte.merchants.service import MerchantService
 from cagnotte.programs.gift_cards import rules, setup_repository
 from cagnotte.programs.gift_cards.program import (
@@ -115,6 +120,12 @@ class ProgramCatalogue:
             allowed = self.resellers.program_ids_of(caller)
             programs = [program for program in programs if program.id in allowed]
         return programs
+
+    def programs_page(self, caller: Principal, page: PageRequest = FIRST_PAGE) -> Page[Program]:
+        """A page of list_programs, oldest first."""
+        allowed = self.resellers.program_ids_of(caller) if caller.role == "reseller" else None
+        with self.database.read() as connection:
+            return setup_repository.programs_page(connection, caller.merchant_id, allowed, page)
 
     def get_program(self, caller: Principal, program_id: uuid.UUID) -> Program:
         program = self.program(caller.merchant_id, program_id)

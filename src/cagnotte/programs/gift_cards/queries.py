@@ -16,6 +16,13 @@ from typing import Any
 from cagnotte import errors
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import (
+    FIRST_PAGE,
+    Order,
+    Page,
+    PageRequest,
+    page_of_list,
+)
 from cagnotte.programs.gift_cards import repository
 from cagnotte.programs.gift_cards.accounts import CardAccounts
 from cagnotte.programs.gift_cards.finding import PIN_SCOPE, pin_subject
@@ -24,11 +31,13 @@ from cagnotte.programs.gift_cards.numbers import normalise_number
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.programs_admin import ProgramCatalogue
 from cagnotte.programs.gift_cards.rows import CardRow, OperationRow
+from cagnotte.programs.gift_cards.tables import gift_cards
 from cagnotte.programs.gift_cards.views import CardOperation, card_view
 from cagnotte.security.attempts import AttemptLimiter
 from cagnotte.security.principals import Principal
 
 CARD_LIST_PAGE_MAX = 500
+REGISTERED_ORDER = Order("registered_gift_cards", (gift_cards.c.registered_at, gift_cards.c.id))
 CARD_SEARCH_RESULTS_MAX = 20
 
 
@@ -65,8 +74,9 @@ class CardQueries:
         program_id: uuid.UUID | None = None,
         state: str | None = None,
         membership_id: uuid.UUID | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[dict[str, Any]]:
+        """The merchant's cards, newest first, filtered as asked."""
         caller.require("manager" if membership_id is None else "cashier")
         with self.database.read() as connection:
             cards = repository.cards(
@@ -75,9 +85,9 @@ class CardQueries:
                 program_id=program_id,
                 state=state,
                 membership_id=membership_id,
-                limit=min(limit, CARD_LIST_PAGE_MAX),
+                page=page,
             )
-        return self.views(cards)
+        return Page(self.views(cards.items), cards.next_cursor)
 
     def registered_cards(self, caller: Principal, membership_id: uuid.UUID) -> list[dict[str, Any]]:
         """The cards registered to one of the merchant's members (the customer card)."""
@@ -86,16 +96,21 @@ class CardQueries:
             cards = repository.registered_cards(connection, caller.merchant_id, membership_id)
         return self.views(cards)
 
-    def cards_of_customer(self, customer_id: uuid.UUID) -> list[dict[str, Any]]:
-        """The cards registered to any membership of this identity (the customer page)."""
-        views = []
+    def cards_of_customer(
+        self, customer_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        """The cards registered to any membership of this identity (the customer page), in
+        the order they were registered; a customer's few cards, paged in Python."""
+        cards: list[CardRow] = []
         for membership in self.customers.memberships_of(customer_id):
             with self.database.read() as connection:
-                cards = repository.registered_cards(
+                cards += repository.registered_cards(
                     connection, membership["merchant_id"], membership["id"]
                 )
-            views += self.views(cards)
-        return views
+        found = page_of_list(
+            cards, REGISTERED_ORDER, page, key=lambda card: (card.registered_at, card.id)
+        )
+        return Page(self.views(found.items), found.next_cursor)
 
     def find_cards(self, caller: Principal, text: str) -> list[dict[str, Any]]:
         """Cards by their full number, or by their last four digits (the back office)."""
@@ -117,13 +132,15 @@ class CardQueries:
                 cards = [found] if found is not None else []
         return self.views(cards)
 
-    def card_history(self, caller: Principal, card_id: uuid.UUID) -> list[CardOperation]:
-        """Every operation on the card, newest first."""
+    def card_history(
+        self, caller: Principal, card_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[CardOperation]:
+        """The operations on the card, newest first, a page at a time."""
         caller.require("manager")
         with self.database.read() as connection:
             card = repository.card(connection, caller.merchant_id, card_id)
-            rows = repository.card_operations(connection, card)
-        return self._operations(card, rows)
+            rows = repository.card_operations_page(connection, card, page)
+        return Page(self._operations(card, rows.items), rows.next_cursor)
 
     def customer_card_history(
         self, customer_id: uuid.UUID, card_id: uuid.UUID, *, limit: int

@@ -17,6 +17,12 @@ from sqlalchemy import Connection, delete, func, insert, literal, select, update
 
 from cagnotte.db import lookups
 from cagnotte.db.lookups import LookupKind
+from cagnotte.db.pages import (
+    Order,
+    Page,
+    PageRequest,
+    fetch_page,
+)
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import idempotency_records, transfers
 from cagnotte.db.unit_of_work import UnitOfWork
@@ -182,9 +188,9 @@ def cards(
     program_id: uuid.UUID | None,
     state: str | None,
     membership_id: uuid.UUID | None,
-    limit: int,
-) -> list[CardRow]:
-    """The merchant's cards, newest first, filtered as asked."""
+    page: PageRequest,
+) -> Page[CardRow]:
+    """A page of the merchant's cards, newest first, filtered as asked."""
     query = select(gift_cards).where(gift_cards.c.merchant_id == merchant_id)
     if program_id is not None:
         query = query.where(gift_cards.c.program_id == program_id)
@@ -192,8 +198,8 @@ def cards(
         query = query.where(gift_cards.c.state == state)
     if membership_id is not None:
         query = query.where(gift_cards.c.membership_id == membership_id)
-    query = query.order_by(gift_cards.c.created_at.desc(), gift_cards.c.id).limit(limit)
-    return [CardRow.from_mapping(row) for row in connection.execute(query).mappings()]
+    order = Order("gift_cards", (gift_cards.c.created_at, gift_cards.c.id), descending=True)
+    return fetch_page(connection, query, order, page).map(CardRow.from_mapping)
 
 
 def cards_by_last4(
@@ -303,6 +309,22 @@ def card_operations(
     if limit is not None:
         query = query.limit(limit)
     return [OperationRow.from_mapping(row) for row in connection.execute(query).mappings()]
+
+
+def card_operations_page(
+    connection: Connection, card: CardRow, page: PageRequest
+) -> Page[OperationRow]:
+    """A page of the card's operations, newest first."""
+    query = select(gift_card_operations).where(
+        gift_card_operations.c.merchant_id == card.merchant_id,
+        gift_card_operations.c.card_id == card.id,
+    )
+    order = Order(
+        "gift_card_operations",
+        (gift_card_operations.c.created_at, gift_card_operations.c.id),
+        descending=True,
+    )
+    return fetch_page(connection, query, order, page).map(OperationRow.from_mapping)
 
 
 def operations_of_entry(

@@ -12,6 +12,11 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import (
+    FIRST_PAGE,
+    Page,
+    PageRequest,
+)
 from cagnotte.merchants.service import IssuedKey, MerchantService
 from cagnotte.programs.gift_cards import setup_repository
 from cagnotte.programs.gift_cards.rows import Actor, Reseller
@@ -71,10 +76,11 @@ class Resellers:
         with self.database.read() as connection:
             return setup_repository.reseller(connection, caller.merchant_id, reseller_id)
 
-    def list_resellers(self, caller: Principal) -> list[Reseller]:
+    def list_resellers(self, caller: Principal, page: PageRequest = FIRST_PAGE) -> Page[Reseller]:
+        """The merchant's resellers, oldest first."""
         caller.require("manager")
         with self.database.read() as connection:
-            return setup_repository.resellers(connection, caller.merchant_id)
+            return setup_repository.resellers(connection, caller.merchant_id, page)
 
     def reseller_of(self, caller: Principal) -> Reseller:
         """The reseller a reseller key belongs to."""

@@ -179,6 +179,7 @@ class GiftCardService:
         self.create_program = use.programs.create_program
         self.update_program = use.programs.update_program
         self.list_programs = use.programs.list_programs
+        self.programs_page = use.programs.programs_page
         self.get_program = use.programs.get_program
         self.program = use.programs.program
         # Batches of plastic cards

@@ -7,12 +7,19 @@ query names the merchant.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from cagnotte.db.pages import (
+    Order,
+    Page,
+    PageRequest,
+    fetch_page,
+)
 from cagnotte.db.rows import merchant_row
 from cagnotte.programs.gift_cards.program import Program
 from cagnotte.programs.gift_cards.rows import Reseller
@@ -135,6 +142,20 @@ def programs(connection: Connection, merchant_id: uuid.UUID) -> list[Program]:
     return [Program.from_row(row) for row in rows]
 
 
+def programs_page(
+    connection: Connection,
+    merchant_id: uuid.UUID,
+    program_ids: Collection[uuid.UUID] | None,
+    page: PageRequest,
+) -> Page[Program]:
+    """A page of the merchant's programs (of these only, unless None), oldest first."""
+    query = select(gift_card_programs).where(gift_card_programs.c.merchant_id == merchant_id)
+    if program_ids is not None:
+        query = query.where(gift_card_programs.c.id.in_(program_ids))
+    order = Order("gift_card_programs", (gift_card_programs.c.created_at, gift_card_programs.c.id))
+    return fetch_page(connection, query, order, page).map(Program.from_row)
+
+
 def insert_program(connection: Connection, values: Mapping[str, Any]) -> None:
     connection.execute(insert(gift_card_programs).values(**values))
 
@@ -180,17 +201,13 @@ def reseller_by_key(
     return _reseller(connection, row) if row is not None else None
 
 
-def resellers(connection: Connection, merchant_id: uuid.UUID) -> list[Reseller]:
-    rows = (
-        connection.execute(
-            select(gift_card_resellers)
-            .where(gift_card_resellers.c.merchant_id == merchant_id)
-            .order_by(gift_card_resellers.c.created_at)
-        )
-        .mappings()
-        .all()
+def resellers(connection: Connection, merchant_id: uuid.UUID, page: PageRequest) -> Page[Reseller]:
+    """A page of the merchant's resellers, oldest first."""
+    query = select(gift_card_resellers).where(gift_card_resellers.c.merchant_id == merchant_id)
+    order = Order(
+        "gift_card_resellers", (gift_card_resellers.c.created_at, gift_card_resellers.c.id)
     )
-    return [_reseller(connection, row) for row in rows]
+    return fetch_page(connection, query, order, page).map(partial(_reseller, connection))
 
 
 def insert_reseller(

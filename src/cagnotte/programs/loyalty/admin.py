@@ -24,6 +24,7 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.db.engine import Database
+from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.db.rows import merchant_row
 from cagnotte.db.tables import account_balances, accounts, assets
 from cagnotte.db.unit_of_work import UnitOfWork, UnitsOfWork
@@ -269,20 +270,17 @@ class LoyaltyPrograms:
                 )
         return _program(row)
 
-    def list(self, caller: Principal, *, include_deleted: bool = False) -> list[LoyaltyProgram]:
+    def list(
+        self, caller: Principal, *, include_deleted: bool = False, page: PageRequest = FIRST_PAGE
+    ) -> Page[LoyaltyProgram]:
+        """The merchant's programs, oldest first."""
         caller.require("cashier")
         query = select(loyalty_programs).where(loyalty_programs.c.merchant_id == caller.merchant_id)
         if not include_deleted:
             query = query.where(loyalty_programs.c.status != ProgramStatus.DELETED.value)
+        order = Order("loyalty_programs", (loyalty_programs.c.created_at, loyalty_programs.c.id))
         with self.database.read() as connection:
-            rows = (
-                connection.execute(
-                    query.order_by(loyalty_programs.c.created_at, loyalty_programs.c.id)
-                )
-                .mappings()
-                .all()
-            )
-        return [_program(row) for row in rows]
+            return fetch_page(connection, query, order, page).map(_program)
 
     # Earning rules (promotions) ---------------------------------------------------------
 
@@ -371,28 +369,26 @@ class LoyaltyPrograms:
 
         return self.units.run(caller.merchant_id, "loyalty_rule_replace", work)
 
-    def list_rules(self, caller: Principal, program_id: uuid.UUID) -> list[StoredRule]:
+    def list_rules(
+        self, caller: Principal, program_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[StoredRule]:
+        """The program's promotions, highest priority first (then the newest id first)."""
         caller.require("cashier")
         self.get(caller, program_id)
+        query = select(loyalty_rules).where(
+            loyalty_rules.c.merchant_id == caller.merchant_id,
+            loyalty_rules.c.program_id == program_id,
+        )
+        order = Order(
+            "loyalty_rules", (loyalty_rules.c.priority, loyalty_rules.c.id), descending=True
+        )
         with self.database.read() as connection:
-            rows = (
-                connection.execute(
-                    select(loyalty_rules)
-                    .where(
-                        loyalty_rules.c.merchant_id == caller.merchant_id,
-                        loyalty_rules.c.program_id == program_id,
-                    )
-                    .order_by(loyalty_rules.c.priority.desc(), loyalty_rules.c.id)
-                )
-                .mappings()
-                .all()
-            )
-        return [
-            StoredRule(
+            found = fetch_page(connection, query, order, page)
+        return found.map(
+            lambda row: StoredRule(
                 row["id"], row["program_id"], RuleDefinition.model_validate(row["definition"])
             )
-            for row in rows
-        ]
+        )
 
     def rule_index(self, merchant_id: uuid.UUID) -> RuleIndex:
         """The merchant's earning rules compiled for checks, cached until a rule changes."""
