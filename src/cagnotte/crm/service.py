@@ -27,6 +27,7 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.crm.consents import caller_source, record_consents
+from cagnotte.crm.names import fold
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
 from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
@@ -192,14 +193,15 @@ class CustomerService:
         phone: str | None,
         page: PageRequest = FIRST_PAGE,
     ) -> Page[dict[str, Any]]:
-        """Search by name (part of first or last name, any case) and/or phone (digits);
-        the members in the order they enrolled."""
+        """Search by name (part of first or last name, whatever the case and accents:
+        `eloise` finds Éloïse) and/or phone (any format, read in the merchant's country);
+        the members in the order of their names ("first last"), then by id."""
         caller.require("cashier")
         query = _membership_query().where(memberships.c.merchant_id == caller.merchant_id)
-        if name:
-            pattern = "%" + _escape_like(name.strip().lower()) + "%"
+        if name and fold(name):
+            pattern = "%" + _escape_like(fold(name)) + "%"
             query = query.where(memberships.c.search_name.like(pattern, escape="\\"))
-        order = Order("customers", (memberships.c.created_at, memberships.c.id))
+        order = Order("customers", (memberships.c.search_name, memberships.c.id))
         with self.database.read() as connection:
             if phone:
                 region = merchant_locale(connection, caller.merchant_id).country
@@ -554,7 +556,7 @@ def _consent_changes(values: dict[str, Any]) -> dict[str, bool]:
 
 def _search_name(values: dict[str, Any]) -> str:
     parts = [values.get("first_name") or "", values.get("last_name") or ""]
-    return " ".join(part.strip().lower() for part in parts if part).strip()
+    return " ".join(fold(part) for part in parts if part).strip()
 
 
 def _escape_like(value: str) -> str:
