@@ -28,13 +28,13 @@ def test_a_manager_finds_a_card_and_downloads_the_liability_report(
     page.get_by_label("Last four digits or the whole card number").fill(card.number[-4:])
     page.get_by_role("button", name="Find").click()
     page.get_by_role("link", name=f"…{card.number[-4:]}").click()
-    expect(page.locator("#card-balance")).to_have_text("75.00 CAD")
+    expect(page.locator("#card-balance")).to_have_text("75,00\u00a0CA$")
     expect(page.locator("#card-state")).to_have_text("Active")
     expect(page.get_by_role("table")).to_contain_text("Spend")
     expect(page.locator("body")).not_to_contain_text(card.number)
 
     page.get_by_role("link", name="Gift card reports").click()
-    expect(page.locator("#liability")).to_contain_text("75.00 CAD")
+    expect(page.locator("#liability")).to_contain_text("75,00\u00a0CA$")
     with page.expect_download() as download_info:
         page.locator("#liability-title").locator("..").get_by_role("link", name="CSV").click()
     download = download_info.value

@@ -73,7 +73,7 @@ def test_serve_migrates_the_sqlite_default_and_prints_the_url_and_the_operator_k
     finally:
         process.terminate()
         second_output = process.communicate(timeout=30)[0]
-    assert key_response.status_code == 200 and key_response.json() == []
+    assert key_response.status_code == 200 and key_response.json()["items"] == []
     assert "Operator API key" not in second_output
 
 

@@ -311,6 +311,30 @@ class Segments:
             order = Order("segment_members", (memberships.c.id,))
             return fetch_page(connection, query, order, page).map(lambda row: row["id"])
 
+    def of_member(
+        self,
+        connection: Connection,
+        merchant_id: uuid.UUID,
+        membership_id: uuid.UUID,
+        among: frozenset[uuid.UUID],
+    ) -> frozenset[uuid.UUID]:
+        """Which of these segments (those a check's rules name) the member is in now."""
+        if not among:
+            return frozenset()
+        found = set()
+        for row in connection.execute(
+            select(segments.c.id, segments.c.definition).where(
+                segments.c.merchant_id == merchant_id,
+                segments.c.deleted_at.is_(None),
+                segments.c.id.in_(sorted(among)),
+            )
+        ):
+            definition = SegmentDefinition.model_validate(row.definition)
+            query = self._members(merchant_id, definition).where(memberships.c.id == membership_id)
+            if connection.execute(query).first() is not None:
+                found.add(row.id)
+        return frozenset(found)
+
     def members_select(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
         """The query of the segment's member ids now (a campaign fixes its recipients by it)."""
         return self._members(merchant_id, definition)

@@ -108,4 +108,4 @@ def test_a_generated_client_acts_for_a_merchant_as_the_operator(
         # Sent as text: a UUID object in a header was a TypeError in the client.
         stores = list_stores.sync_detailed(client=api, cagnotte_merchant_id=merchant.id)
     assert stores.status_code == 200, stores.content
-    assert [str(store.id) for store in stores.parsed] == [merchant.store_id]
+    assert [str(store.id) for store in stores.parsed.items] == [merchant.store_id]

@@ -91,7 +91,9 @@ def test_any_other_request_goes_the_general_way_and_gets_its_usual_answer(
     assert response.status_code == status, response.text
     if code is not None:
         assert response.json()["code"] == code
-    balances = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()
+    balances = client.get(f"/v1/customers/{customer_id}/accounts", headers=merchant.owner).json()[
+        "items"
+    ]
     assert [a["balance"]["balance_minor"] for a in balances if a["purpose"] == "wallet"] == [1_000]
 
 

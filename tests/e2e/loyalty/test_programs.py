@@ -47,7 +47,7 @@ def test_a_kitty_counts_in_its_currency_and_stamps_in_a_unit_of_their_own(client
     ).json()
     assert stamps["asset"].startswith("STP-")
     assert stamps["settings"]["stamp_card"]["size"] == 8
-    listed = client.get(PROGRAMS, headers=merchant.register).json()
+    listed = client.get(PROGRAMS, headers=merchant.register).json()["items"]
     assert {p["name"] for p in listed} == {"Cagnotte", "Coffee card"}
 
 
@@ -62,7 +62,7 @@ def test_options_that_contradict_each_other_are_refused(client, merchant):
         client, merchant, kind="stamps", stamp_card={"size": 5, "reward": "fixed_discount"}
     )
     assert discount.status_code == 422 and discount.json()["code"] == "invalid_input"
-    assert client.get(PROGRAMS, headers=merchant.manager).json() == []
+    assert client.get(PROGRAMS, headers=merchant.manager).json()["items"] == []
 
 
 def test_a_cashier_may_read_programs_but_not_set_them_up(client, merchant):
@@ -137,7 +137,7 @@ def test_deleting_a_program_with_its_balances_expired_moves_them_to_breakage(
         client.get(f"{PROGRAMS}/{program.id}", headers=merchant.manager).json()["status"]
         == "deleted"
     )
-    assert client.get(PROGRAMS, headers=merchant.manager).json() == []
+    assert client.get(PROGRAMS, headers=merchant.manager).json()["items"] == []
     gone = client.post(f"{PROGRAMS}/{program.id}/resumption", headers=merchant.manager)
     assert gone.status_code == 404
 

@@ -53,7 +53,7 @@ def test_a_first_purchase_bonus_and_double_points_add_to_the_base_rate(client, m
     earned = _earned(_quote(client, merchant, member))
     # 120.00 CZK: 12 base points, 12 more for double points, 50 for the welcome bonus.
     assert earned == {f"base:{program['id']}": 12, double.json()["id"]: 12, bonus.json()["id"]: 50}
-    listed = client.get(rules, headers=merchant.register).json()
+    listed = client.get(rules, headers=merchant.register).json()["items"]
     assert {rule["definition"]["name"] for rule in listed} == {"Welcome", "Double points"}
 
 
@@ -124,7 +124,7 @@ def test_bad_rules_are_refused_with_a_clear_problem(client, merchant):
     ):
         response = client.post(rules, headers=merchant.manager, json=body)
         assert response.status_code == 422, (body, response.text)
-    assert client.get(rules, headers=merchant.manager).json() == []
+    assert client.get(rules, headers=merchant.manager).json()["items"] == []
     cashier = client.post(
         rules,
         headers=merchant.register,

@@ -210,8 +210,9 @@ def test_a_rule_for_a_segment_gives_only_to_its_members(client, merchant, cafe):
             "/v1/checks/quotes",
             json={"currency": "CZK", "customer_id": member["id"], "lines": [line(10_000)]},
             headers=merchant.register,
-        ).json()
-        return sum(e["units"] for e in quote["effects"] if e["rule_id"] == rule.json()["id"])
+        )
+        assert quote.status_code == 200, quote.text
+        return sum(e["units"] for e in quote.json()["effects"] if e["rule_id"] == rule.json()["id"])
 
     assert bonus(cafe["anna"]) == 100  # two visits
     assert bonus(cafe["boris"]) == 0  # one
