@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import email
 import io
-import socket
-from email import policy
 
 import pytest
 import zxingcpp
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -18,29 +14,13 @@ from cagnotte.bootstrap import bootstrap
 from cagnotte.config import Settings
 from tests.e2e.api.conftest import deliver_outbox
 from tests.e2e.gift_cards.conftest import PROGRAM, bearer, make_merchant, post
-
-
-class Sink:
-    """An SMTP server's handler that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
+from tests.smtp import running_sink
 
 
 @pytest.fixture
 def smtp_sink():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield sink, port
-    controller.stop()
+    with running_sink() as sink_and_port:
+        yield sink_and_port
 
 
 @pytest.fixture

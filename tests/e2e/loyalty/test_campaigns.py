@@ -7,14 +7,10 @@ are recipients; the second of them unsubscribes before their turn.
 
 from __future__ import annotations
 
-import email
-import socket
 import uuid
 from datetime import timedelta
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from cagnotte.api.app import create_app
@@ -22,29 +18,15 @@ from cagnotte.bootstrap import bootstrap
 from cagnotte.config import Settings
 from cagnotte.crm import campaigns as campaigns_module
 from tests.e2e.api.conftest import make_merchant
+from tests.smtp import running_sink
 
 BODY = "Hello {{ first_name }},\nYou have {{ balances['Café points'] }} points at {{ merchant }}."
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
 def sink():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with running_sink() as sink_and_port:
+        yield sink_and_port
 
 
 @pytest.fixture
