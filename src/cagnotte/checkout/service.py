@@ -73,7 +73,7 @@ from cagnotte.programs.gift_cards import repository as gift_card_repository
 from cagnotte.programs.gift_cards.rows import CardRow
 from cagnotte.programs.gift_cards.spending import PaymentCard
 from cagnotte.programs.loyalty import ANONYMOUS, CustomerFacts
-from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_among
 from cagnotte.programs.loyalty.budgets import Budget, budgets_of
 from cagnotte.programs.loyalty.index import RuleIndex
 from cagnotte.programs.loyalty.program import LoyaltyProgram
@@ -414,17 +414,10 @@ class Checkout:
                 now,
                 merchant_locale(connection, caller.merchant_id).time_zone,
             )
-        # Found among the member's accounts: none is opened by looking.
-        opened = {
-            (account.purpose, account.asset_code): account
-            for account in self.ledger.find_accounts(
-                caller.merchant_id, "membership", membership_id
-            )
-        }
+        opened = self.ledger.find_accounts(caller.merchant_id, "membership", membership_id)
         standings = []
         for program in programs:
-            spec = member_account_spec(program, membership_id)
-            account = opened.get((spec.purpose, spec.asset_code))
+            account = member_account_among(opened, program, membership_id)
             balance = self.ledger.balance(account) if account is not None else None
             standings.append(
                 MemberStanding(

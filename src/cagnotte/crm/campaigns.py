@@ -47,7 +47,7 @@ from cagnotte.db.types import UTCDateTime
 from cagnotte.ledger import Ledger
 from cagnotte.outbox import MessageKind, Outbox
 from cagnotte.outbox.tables import outbox_messages
-from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_among
 from cagnotte.security.principals import Principal
 
 CAMPAIGN_MAIL = "campaign_mail"
@@ -136,7 +136,8 @@ class Campaigns:
         with self.database.read() as connection:
             campaign = self._campaign(connection, caller.merchant_id, campaign_id)
             member = self._member(connection, caller.merchant_id, membership_id)
-            return self._render(connection, campaign, member)
+            subject, body, _token = self._member_mail(connection, campaign, member)
+            return subject, body
 
     def test_send(
         self, caller: Principal, campaign_id: uuid.UUID, membership_id: uuid.UUID, email: str
@@ -147,7 +148,7 @@ class Campaigns:
         with self.database.transaction() as connection:
             campaign = self._campaign(connection, caller.merchant_id, campaign_id)
             member = self._member(connection, caller.merchant_id, membership_id)
-            subject, body = self._render(connection, campaign, member)
+            subject, body, _token = self._member_mail(connection, campaign, member)
             return self.outbox.enqueue(
                 connection,
                 merchant_id=caller.merchant_id,
@@ -242,14 +243,15 @@ class Campaigns:
                 .all()
             )
             queued = 0
+            merchant_name = _merchant_name(connection, merchant_id)
             for membership_id in due:
                 member = self._member(connection, merchant_id, membership_id)
                 changes: dict[str, Any] = {"updated_at": now}
                 if not member["consent_marketing_email"] or not member["email"]:
                     changes["status"] = "unsubscribed"
                 else:
-                    subject, body = self._render(connection, campaign, member)
                     token = self.consents.unsubscribe_token(merchant_id, membership_id)
+                    subject, body = self._render(connection, campaign, member, merchant_name, token)
                     changes["outbox_id"] = self.outbox.enqueue(
                         connection,
                         merchant_id=merchant_id,
@@ -281,12 +283,14 @@ class Campaigns:
     # Pieces -------------------------------------------------------------------------------
 
     def _render(
-        self, connection: Connection, campaign: dict[str, Any], member: dict[str, Any]
+        self,
+        connection: Connection,
+        campaign: dict[str, Any],
+        member: dict[str, Any],
+        merchant_name: str,
+        token: str,
     ) -> tuple[str, str]:
-        merchant_name = connection.execute(
-            select(merchants.c.name).where(merchants.c.id == campaign["merchant_id"])
-        ).scalar_one()
-        token = self.consents.unsubscribe_token(campaign["merchant_id"], member["id"])
+        """The member's subject and body; `token` is their unsubscribe link's."""
         context = {
             "first_name": member["first_name"] or "",
             "last_name": member["last_name"] or "",
@@ -300,17 +304,21 @@ class Campaigns:
             body += f"\n\n--\nUnsubscribe: {context['unsubscribe_url']}\n"
         return subject, body
 
+    def _member_mail(
+        self, connection: Connection, campaign: dict[str, Any], member: dict[str, Any]
+    ) -> tuple[str, str, str]:
+        """A member's subject, body and unsubscribe token (a preview or a test)."""
+        token = self.consents.unsubscribe_token(campaign["merchant_id"], member["id"])
+        name = _merchant_name(connection, campaign["merchant_id"])
+        return (*self._render(connection, campaign, member, name, token), token)
+
     def _balances(
         self, connection: Connection, merchant_id: uuid.UUID, membership_id: uuid.UUID
     ) -> dict[str, int]:
         held = self.ledger.find_accounts(merchant_id, "membership", membership_id)
         balances = {}
         for program in self.loyalty.programs_for_checks(merchant_id):
-            spec = member_account_spec(program, membership_id)
-            account = next(
-                (a for a in held if a.purpose == spec.purpose and a.asset_code == spec.asset_code),
-                None,
-            )
+            account = member_account_among(held, program, membership_id)
             balances[program.name] = (
                 self.ledger.balance(account, connection).credit_balance if account else 0
             )
@@ -400,3 +408,9 @@ class Campaigns:
                 )
             counts[status] += int(count)
         return {**campaign, "recipients": counts}
+
+
+def _merchant_name(connection: Connection, merchant_id: uuid.UUID) -> str:
+    return connection.execute(
+        select(merchants.c.name).where(merchants.c.id == merchant_id)
+    ).scalar_one()

@@ -28,10 +28,9 @@ from sqlalchemy import and_, case, func, select
 from cagnotte.checkout.tables import check_effects, checks
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
-from cagnotte.db.tables import lots
-from cagnotte.ledger import Account, Ledger
+from cagnotte.ledger import Ledger
 from cagnotte.money import Rounding, divide
-from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
+from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_among
 from cagnotte.programs.loyalty.program import ProgramKind
 from cagnotte.security.principals import Principal
 
@@ -151,15 +150,7 @@ class CustomerCards:
             }
             programs = []
             for program in self.loyalty.programs_for_checks(merchant_id):
-                spec = member_account_spec(program, membership_id)
-                account = next(
-                    (
-                        a
-                        for a in accounts
-                        if a.purpose == spec.purpose and a.asset_code == spec.asset_code
-                    ),
-                    None,
-                )
+                account = member_account_among(accounts, program, membership_id)
                 balance = self.ledger.balance(account, connection) if account else None
                 units = balance.credit_balance if balance else 0
                 size = program.stamp_card.size if program.kind == ProgramKind.STAMPS else None
@@ -175,7 +166,11 @@ class CustomerCards:
                         pending_units=balance.credits_pending if balance else 0,
                         stamps_on_card=units % size if size else None,
                         card_size=size,
-                        expiring=_expiring(connection, account, self.loyalty.clock.now()),
+                        expiring=self.ledger.expiring_lots(
+                            account, self.loyalty.clock.now(), EXPIRING_SHOWN, connection
+                        )
+                        if account
+                        else [],
                         rewards_received=count,
                         rewards_value_minor=value,
                     )
@@ -202,23 +197,3 @@ class CustomerCards:
             else []
         )
         return CustomerCard(customer, spending, programs, wallets, cards, recent)
-
-
-def _expiring(
-    connection: Any, account: Account | None, now: datetime
-) -> list[tuple[int, datetime]]:
-    if account is None:
-        return []
-    rows = connection.execute(
-        select(lots.c.remaining, lots.c.expires_at)
-        .where(
-            lots.c.merchant_id == account.merchant_id,
-            lots.c.account_id == account.id,
-            lots.c.expires_at.is_not(None),
-            lots.c.expires_at > now,
-            lots.c.remaining > 0,
-        )
-        .order_by(lots.c.expires_at)
-        .limit(EXPIRING_SHOWN)
-    ).all()
-    return [(int(row.remaining), row.expires_at) for row in rows]

@@ -179,7 +179,7 @@ class Consents:
 
     def unsubscribe(self, token: str) -> dict[str, Any]:
         """Withdraw the consent a link names (unsubscribe_link_invalid when forged)."""
-        merchant_id, membership_id, channel = self._read(token)
+        merchant_id, membership_id, channel = self.read_unsubscribe_token(token)
         with self.database.transaction() as connection:
             _require_member(connection, merchant_id, membership_id)
             record_consents(
@@ -200,9 +200,6 @@ class Consents:
 
     def read_unsubscribe_token(self, token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
         """The merchant, member and channel a link names (unsubscribe_link_invalid if not)."""
-        return self._read(token)
-
-    def _read(self, token: str) -> tuple[uuid.UUID, uuid.UUID, str]:
         prefix, _, body = token.partition(".")
         try:
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))

@@ -297,7 +297,7 @@ class Segments:
         caller.require("cashier")
         with self.database.read() as connection:
             segment = self._row(connection, caller.merchant_id, segment_id)
-            query = self._members(caller.merchant_id, segment["definition"]).subquery()
+            query = self.members_select(caller.merchant_id, segment["definition"]).subquery()
             return int(connection.execute(select(func.count()).select_from(query)).scalar_one())
 
     def members(
@@ -307,7 +307,7 @@ class Segments:
         caller.require("cashier")
         with self.database.read() as connection:
             segment = self._row(connection, caller.merchant_id, segment_id)
-            query = self._members(caller.merchant_id, segment["definition"])
+            query = self.members_select(caller.merchant_id, segment["definition"])
             order = Order("segment_members", (memberships.c.id,))
             return fetch_page(connection, query, order, page).map(lambda row: row["id"])
 
@@ -330,16 +330,15 @@ class Segments:
             )
         ):
             definition = SegmentDefinition.model_validate(row.definition)
-            query = self._members(merchant_id, definition).where(memberships.c.id == membership_id)
+            query = self.members_select(merchant_id, definition).where(
+                memberships.c.id == membership_id
+            )
             if connection.execute(query).first() is not None:
                 found.add(row.id)
         return frozenset(found)
 
     def members_select(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
         """The query of the segment's member ids now (a campaign fixes its recipients by it)."""
-        return self._members(merchant_id, definition)
-
-    def _members(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
         account = None
         if definition.program_id is not None:
             program = self.loyalty.program(merchant_id, definition.program_id)

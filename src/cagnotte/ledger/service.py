@@ -233,6 +233,26 @@ class Ledger:
                 row = own_connection.execute(query).one()
         return Balance(*(int(value) for value in row))
 
+    def expiring_lots(
+        self, account: Account, now: datetime, limit: int, connection: Connection | None = None
+    ) -> list[tuple[int, datetime]]:
+        """What is left of the account's lots that end after `now`, soonest first (as the
+        ledger spends them): (remaining, expires_at)."""
+        query = (
+            select(lots.c.remaining, lots.c.expires_at)
+            .where(
+                lots.c.merchant_id == account.merchant_id,
+                lots.c.account_id == account.id,
+                lots.c.expires_at.is_not(None),
+                lots.c.expires_at > now,
+                lots.c.remaining > 0,
+            )
+            .order_by(lots.c.expires_at)
+            .limit(limit)
+        )
+        with nullcontext(connection) if connection is not None else self.database.read() as c:
+            return [(int(row.remaining), row.expires_at) for row in c.execute(query)]
+
     # Journal entries ---------------------------------------------------------
 
     def post_entry(

@@ -15,15 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
-
 from cagnotte.bootstrap import Services
 from cagnotte.checkout.pending import member_pending
 from cagnotte.checkout.tiers import member_tiers
-from cagnotte.db.tables import lots
 from cagnotte.i18n import merchant_locale
 from cagnotte.ledger import Account
-from cagnotte.programs.loyalty.admin import member_account_spec
+from cagnotte.programs.loyalty.admin import member_account_among
 from cagnotte.programs.loyalty.program import LoyaltyProgram, ProgramKind, ProgramStatus
 
 # The soonest expiring lots shown per program.
@@ -80,15 +77,7 @@ def member_programs(
             merchant_locale(connection, merchant_id).time_zone,
         )
     for program in programs:
-        spec = member_account_spec(program, membership_id)
-        account = next(
-            (
-                account
-                for account in accounts
-                if account.purpose == spec.purpose and account.asset_code == spec.asset_code
-            ),
-            None,
-        )
+        account = member_account_among(accounts, program, membership_id)
         units = services.ledger.balance(account).credit_balance if account is not None else 0
         view = _view(services, program, account, units)
         pending = [
@@ -124,7 +113,11 @@ def _view(
         None,
         [
             Expiring(_amount(services, program, remaining), expires_at)
-            for remaining, expires_at in _expiring(services, account)
+            for remaining, expires_at in (
+                services.ledger.expiring_lots(account, services.clock.now(), EXPIRING_SHOWN)
+                if account is not None
+                else []
+            )
         ],
         suspended,
     )
@@ -147,22 +140,3 @@ def _amount(services: Services, program: LoyaltyProgram, units: int) -> str:
         asset = services.loyalty.merchants.assets_by_code([program.asset_code])[program.asset_code]
         return asset.format(units)
     return f"{units} point" + ("" if units == 1 else "s")
-
-
-def _expiring(services: Services, account: Account | None) -> list[tuple[int, datetime]]:
-    if account is None:
-        return []
-    with services.database.read() as connection:
-        rows = connection.execute(
-            select(lots.c.remaining, lots.c.expires_at)
-            .where(
-                lots.c.merchant_id == account.merchant_id,
-                lots.c.account_id == account.id,
-                lots.c.expires_at.is_not(None),
-                lots.c.expires_at > services.clock.now(),
-                lots.c.remaining > 0,
-            )
-            .order_by(lots.c.expires_at)
-            .limit(EXPIRING_SHOWN)
-        ).all()
-    return [(int(row.remaining), row.expires_at) for row in rows]

@@ -28,17 +28,7 @@ class CustomerCardOut(BaseModel):
     def of(cls, card: CustomerCard) -> CustomerCardOut:
         return cls(
             customer=CustomerOut.of(card.customer),
-            spending=[
-                SpendingOut(
-                    currency=s.currency,
-                    visits=s.visits,
-                    last_visit_at=s.last_visit_at,
-                    total_spent_minor=s.total_spent_minor,
-                    refunded_minor=s.refunded_minor,
-                    average_basket_minor=s.average_basket_minor,
-                )
-                for s in card.spending
-            ],
+            spending=[SpendingOut.model_validate(s, from_attributes=True) for s in card.spending],
             programs=[
                 ProgramStandingOut(
                     program_id=p.program_id,

@@ -14,7 +14,7 @@ Errors: not_found, forbidden, invalid_input, asset_not_found, conflict.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -668,6 +668,18 @@ def issuance_account_spec(program: LoyaltyProgram) -> AccountSpec:
         owner_id=program.id,
         purpose="loyalty_issuance",
         balance_shards=ISSUANCE_SHARDS,
+    )
+
+
+def member_account_among(
+    accounts: Iterable[Account], program: LoyaltyProgram, membership_id: uuid.UUID
+) -> Account | None:
+    """The member's account in the program among those the ledger has for the membership
+    (found, never opened, by looking: a read path opens nothing)."""
+    spec = member_account_spec(program, membership_id)
+    return next(
+        (a for a in accounts if a.purpose == spec.purpose and a.asset_code == spec.asset_code),
+        None,
     )
 
 
