@@ -12,10 +12,12 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Select, bindparam, insert, literal, select, update
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from cagnotte.catalogue import fields
 from cagnotte.catalogue.rows import Category, Product, ProductFilter
-from cagnotte.catalogue.tables import product_categories, products
+from cagnotte.catalogue.tables import category_versions, product_categories, products
 from cagnotte.catalogue.tree import NO_SUCH_CATEGORY
 from cagnotte.db.pages import Order, Page, PageRequest, fetch_page
 from cagnotte.db.rows import merchant_row
@@ -95,6 +97,35 @@ def insert_categories(connection: Connection, new: Sequence[Category]) -> None:
     """Insert these categories, each after its parent."""
     if new:
         connection.execute(insert(product_categories), [_category_values(c) for c in new])
+        _bump_categories_version(connection, new[0].merchant_id)
+
+
+def category_parents(
+    connection: Connection, merchant_id: uuid.UUID
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """Each of the merchant's categories and its parent (None for a root): the tree."""
+    rows = connection.execute(
+        select(product_categories.c.id, product_categories.c.parent_id).where(
+            product_categories.c.merchant_id == merchant_id
+        )
+    )
+    return {row.id: row.parent_id for row in rows}
+
+
+def _bump_categories_version(connection: Connection, merchant_id: uuid.UUID) -> None:
+    """Say that the merchant's tree changed, in the unit of work that changes it.
+
+    An upsert: the merchant's first two categories, made in parallel when there
+    was none yet for lock_categories to lock, make and bump one row.
+    """
+    dialect = pg_dialect if connection.dialect.name == "postgresql" else sqlite_dialect
+    statement = dialect.insert(category_versions).values(merchant_id=merchant_id, version=1)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[category_versions.c.merchant_id],
+            set_={"version": category_versions.c.version + 1},
+        )
+    )
 
 
 def update_category(connection: Connection, changed: Category) -> None:
@@ -108,6 +139,7 @@ def update_category(connection: Connection, changed: Category) -> None:
             name=changed.name, name_key=fields.name_key(changed.name), parent_id=changed.parent_id
         )
     )
+    _bump_categories_version(connection, changed.merchant_id)
 
 
 def category_chains(

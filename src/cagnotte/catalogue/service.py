@@ -80,6 +80,9 @@ class CatalogueService:
     def __init__(self, database: Database, units: UnitsOfWork) -> None:
         self.database = database
         self.units = units
+        # Each merchant's category tree as last read, with its version: what a
+        # check needs of it (each line's ancestors), without a query per check.
+        self._trees: dict[uuid.UUID, tuple[int, Mapping[uuid.UUID, uuid.UUID | None]]] = {}
 
     # Products --------------------------------------------------------------------
 
@@ -159,23 +162,26 @@ class CatalogueService:
             return repository.product_page(connection, caller.merchant_id, wanted, page)
 
     def resolve_lines(
-        self, merchant_id: uuid.UUID, skus: Collection[str]
+        self, merchant_id: uuid.UUID, skus: Collection[str], categories_version: int | None = None
     ) -> dict[str, ProductFacts]:
         """What the catalogue knows of each SKU of a check's lines, by the SKU as given.
 
         A SKU the merchant's catalogue does not know (uncatalogued) is not in the
         answer. A deactivated product is, with active False: the check decides.
+        A caller that has read the tree's version (`categories_version`, the
+        check with its context) gets the ancestors from the tree kept in memory.
         """
         cleaned = {sku: fields.clean(sku) for sku in skus}
         # What cannot be a SKU is in no catalogue (and a NUL would not reach PostgreSQL).
         cleaned = {sku: clean for sku, clean in cleaned.items() if not fields.sku_problem(clean)}
         with self.database.read() as connection:
             found = repository.products_by_sku(connection, merchant_id, set(cleaned.values()))
-            chains = repository.category_chains(
-                connection,
-                merchant_id,
-                {p.category_id for p in found.values() if p.category_id is not None},
-            )
+            used = {p.category_id for p in found.values() if p.category_id is not None}
+            if categories_version is None:
+                chains = repository.category_chains(connection, merchant_id, used)
+            else:
+                parents = self._parents(connection, merchant_id, categories_version)
+                chains = {category_id: _chain(parents, category_id) for category_id in used}
         facts = {}
         for sku, clean_sku in cleaned.items():
             product = found.get(clean_sku)
@@ -183,6 +189,22 @@ class CatalogueService:
                 chain = chains.get(product.category_id, ()) if product.category_id else ()
                 facts[sku] = ProductFacts(product, chain)
         return facts
+
+    def _parents(
+        self, connection: Connection, merchant_id: uuid.UUID, version: int
+    ) -> Mapping[uuid.UUID, uuid.UUID | None]:
+        """The merchant's tree as of `version`, read again only when that has changed.
+
+        Read after the version, in the caller's transaction: a tree changed in
+        between is newer than the version it is kept under, and the next check,
+        reading the newer version, reads it again.
+        """
+        kept = self._trees.get(merchant_id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        parents = repository.category_parents(connection, merchant_id)
+        self._trees[merchant_id] = (version, parents)
+        return parents
 
     # Categories ------------------------------------------------------------------
 
@@ -386,6 +408,18 @@ def _checked_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     for flag in ("tax_free", "members_only", "active"):
         assert type(checked.get(flag, False)) is bool, f"{flag} is a bool"
     return checked
+
+
+def _chain(
+    parents: Mapping[uuid.UUID, uuid.UUID | None], category_id: uuid.UUID
+) -> tuple[uuid.UUID, ...]:
+    """The category, then each ancestor up to the root (bounded like the SQL walk)."""
+    chain: list[uuid.UUID] = []
+    current: uuid.UUID | None = category_id
+    while current is not None and current in parents and len(chain) < fields.CATEGORY_DEPTH_MAX:
+        chain.append(current)
+        current = parents[current]
+    return tuple(chain)
 
 
 def _checked_category_name(name: str) -> str:

@@ -65,6 +65,16 @@ Index(
     postgresql_where=product_categories.c.parent_id.is_(None),
 )
 
+# The version of a merchant's category tree, bumped by every change of it in
+# the same unit of work: a register keeps the tree in memory until it changes.
+category_versions = Table(
+    "category_versions",
+    metadata,
+    merchant_id_column(),
+    Column("version", BigInteger, nullable=False),
+    PrimaryKeyConstraint("merchant_id"),
+)
+
 products = Table(
     "products",
     metadata,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,7 @@ from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
 from cagnotte.checkout import birthdays, earning, pending, refunds, stamps, tiers
+from cagnotte.checkout.context import check_context
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -250,6 +252,12 @@ class Checkout:
     def quote(self, caller: Principal, request: CheckRequest) -> Quote:
         """What the check would do; nothing is written."""
         caller.require("cashier")
+        # Without a gift card (whose PIN check writes its attempt), the whole quote
+        # is one read transaction: its look-ups and its pricing.
+        with self.database.read() if request.gift_card is None else nullcontext():
+            return self._quoted(caller, request)
+
+    def _quoted(self, caller: Principal, request: CheckRequest) -> Quote:
         request, prepared = self._prepare(caller, request)
         with self.database.read() as connection:
             customer = self._customer(connection, caller.merchant_id, request, prepared)
@@ -742,16 +750,18 @@ class Checkout:
     def _read_facts(self, caller: Principal, request: CheckRequest) -> _Prepared:
         moment = request.occurred_at or self.clock.now()
         self._require_store(caller, request.store_id)
-        # The merchant's zone, read once per check in the quote's read transaction
-        # (a merchant may change it, so it is not remembered like its stores).
+        # The merchant's zone and the versions of its rules and category tree,
+        # read once per check in the quote's read transaction (a merchant may
+        # change its zone, so it is not remembered like its stores).
         with self.database.read() as connection:
-            time_zone = merchant_locale(connection, caller.merchant_id).time_zone
-        lines = self._resolve(caller.merchant_id, request)
+            context = check_context(connection, caller.merchant_id)
+        time_zone = context.time_zone
+        lines = self._resolve(caller.merchant_id, request, context.categories_version)
         standings: list[Standing] = []
         member_accounts: dict[uuid.UUID, Account] = {}
         issuance_accounts: dict[uuid.UUID, Account] = {}
         wallet = None
-        rules, programs = self.loyalty.for_checks(caller.merchant_id)
+        rules, programs = self.loyalty.for_checks(caller.merchant_id, context.rules_version)
         running = [
             program
             for program in programs
@@ -825,12 +835,16 @@ class Checkout:
             merchant_row(connection, stores, caller.merchant_id, store_id, missing="No such store.")
         self._stores_seen.add(known)
 
-    def _resolve(self, merchant_id: uuid.UUID, request: CheckRequest) -> list[ResolvedLine]:
+    def _resolve(
+        self, merchant_id: uuid.UUID, request: CheckRequest, categories_version: int
+    ) -> list[ResolvedLine]:
         """Each line with what the catalogue knows of its SKU (a deactivated product's line
         is treated as uncatalogued: it earns by the check-wide rules only)."""
         known: dict[str, ProductFacts] = {}
         if self.catalogue is not None:
-            known = self.catalogue.resolve_lines(merchant_id, [line.sku for line in request.lines])
+            known = self.catalogue.resolve_lines(
+                merchant_id, [line.sku for line in request.lines], categories_version
+            )
         resolved = []
         for index, line in enumerate(request.lines):
             facts = known.get(line.sku)

@@ -170,3 +170,44 @@ def test_every_rule_of_a_program_lands_as_one_transfer_and_a_refund_takes_it_all
         headers={**merchant.register, "Idempotency-Key": "rest"},
     )
     assert services.ledger.balance(account).credit_balance == 0
+
+
+def test_a_category_rule_follows_the_tree_as_it_changes(client, merchant):
+    """The register keeps the category tree in memory: a move or a new parent shows at once."""
+    from tests.e2e.catalogue.conftest import create_category, create_product
+
+    program, member = _setup(client, merchant)
+    drinks = create_category(client, merchant, "Drinks")
+    food = create_category(client, merchant, "Food")
+    tea = create_category(client, merchant, "Tea", food)
+    create_product(client, merchant, "LATTE", category_id=tea["id"], unit_price_minor=6_000)
+    rule = client.post(
+        f"/v1/loyalty-programs/{program['id']}/rules",
+        headers=merchant.manager,
+        json={
+            "name": "Drinks bonus",
+            "scope": {"category_ids": [drinks["id"]]},
+            "benefit": {"kind": "fixed_bonus", "units": 30},
+        },
+    )
+    assert rule.status_code == 201, rule.text
+    base = f"base:{program['id']}"
+    assert _earned(_quote(client, merchant, member)) == {base: 12}
+    moved = client.patch(
+        f"/v1/catalogue/categories/{tea['id']}",
+        headers=merchant.manager,
+        json={"parent_id": drinks["id"]},
+    )
+    assert moved.status_code == 200, moved.text
+    # Tea is now below Drinks: the same check earns the bonus, with no rule changed.
+    assert _earned(_quote(client, merchant, member)) == {base: 12, rule.json()["id"]: 30}
+    herbal = create_category(client, merchant, "Herbal", tea)
+    moved_back = client.patch(
+        f"/v1/catalogue/categories/{tea['id']}",
+        headers=merchant.manager,
+        json={"parent_id": food["id"]},
+    )
+    assert moved_back.status_code == 200, moved_back.text
+    create_product(client, merchant, "MINT", category_id=herbal["id"], unit_price_minor=5_000)
+    mint = {"sku": "MINT", "quantity": 1, "unit_price_minor": 5_000}
+    assert _earned(_quote(client, merchant, member, lines=[mint])) == {base: 5}

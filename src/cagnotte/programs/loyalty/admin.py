@@ -398,24 +398,28 @@ class LoyaltyPrograms:
         """The merchant's programs (not deleted), as of the rules index just read."""
         return self.for_checks(merchant_id)[1]
 
-    def for_checks(self, merchant_id: uuid.UUID) -> tuple[RuleIndex, list[LoyaltyProgram]]:
+    def for_checks(
+        self, merchant_id: uuid.UUID, version: int | None = None
+    ) -> tuple[RuleIndex, list[LoyaltyProgram]]:
         """The merchant's rules compiled for checks and its programs, cached until one changes.
 
         The index holds every program's base rate and every active promotion; a
         check keeps the awards of the programs running for it. Programs change
         rarely, and every change of a program or a rule bumps the merchant's
         rules version in its unit of work: one small read (the version) per
-        check, and the compile once per change per process.
+        check, and the compile once per change per process. A check that has read
+        the version with its context (checkout/context.py) passes it.
         """
         with self.database.read() as connection:
-            version = (
-                connection.execute(
-                    select(loyalty_rule_versions.c.version).where(
-                        loyalty_rule_versions.c.merchant_id == merchant_id
-                    )
-                ).scalar()
-                or 0
-            )
+            if version is None:
+                version = (
+                    connection.execute(
+                        select(loyalty_rule_versions.c.version).where(
+                            loyalty_rule_versions.c.merchant_id == merchant_id
+                        )
+                    ).scalar()
+                    or 0
+                )
             cached = self._compiled.get(merchant_id)
             if cached is not None and cached[0].version == version:
                 return cached
