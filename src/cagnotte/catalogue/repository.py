@@ -206,6 +206,13 @@ def product(connection: Connection, merchant_id: uuid.UUID, product_id: uuid.UUI
     )
 
 
+# Built once: a check looks its lines up on every quote and commit.
+_PRODUCTS_BY_SKU = select(products).where(
+    products.c.merchant_id == bindparam("merchant_id"),
+    products.c.sku.in_(bindparam("skus", expanding=True)),
+)
+
+
 def products_by_sku(
     connection: Connection, merchant_id: uuid.UUID, skus: Collection[str]
 ) -> dict[str, Product]:
@@ -213,7 +220,7 @@ def products_by_sku(
     found: dict[str, Product] = {}
     for chunk in _chunks(sorted(set(skus))):
         rows = connection.execute(
-            select(products).where(products.c.merchant_id == merchant_id, products.c.sku.in_(chunk))
+            _PRODUCTS_BY_SKU, {"merchant_id": merchant_id, "skus": list(chunk)}
         ).mappings()
         found.update((row["sku"], Product.from_row(row)) for row in rows)
     return found

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -55,6 +55,46 @@ def periods(moment: datetime, time_zone: str) -> tuple[date, date]:
     return day, day.replace(day=1)
 
 
+# The check's reads of a member, built once (SQLAlchemy then skips building them
+# and their cache keys on every quote).
+_MERCHANT, _MEMBERSHIP = bindparam("merchant_id"), bindparam("membership_id")
+_MEMBER_FACTS = select(
+    memberships.c.first_name,
+    memberships.c.last_name,
+    memberships.c.email,
+    memberships.c.phone,
+    memberships.c.birth_date,
+    select(func.count())
+    .select_from(checks)
+    .where(
+        checks.c.merchant_id == _MERCHANT,
+        checks.c.membership_id == _MEMBERSHIP,
+        checks.c.occurred_at <= bindparam("moment"),
+    )
+    .scalar_subquery()
+    .label("earlier"),
+).where(memberships.c.merchant_id == _MERCHANT, memberships.c.id == _MEMBERSHIP)
+
+
+def _in_period(table, day, month):  # dates or their bind parameters -> a SQL condition
+    return ((table.c.period == "day") & (table.c.starts_on == day)) | (
+        (table.c.period == "month") & (table.c.starts_on == month)
+    )
+
+
+def _usage_of(table: Table) -> Select:
+    """A member's counters of this local day and month."""
+    return select(table).where(
+        table.c.merchant_id == _MERCHANT,
+        table.c.membership_id == _MEMBERSHIP,
+        _in_period(table, bindparam("day"), bindparam("month")),
+    )
+
+
+_RULE_USAGE = _usage_of(loyalty_rule_usage)
+_GOODS_USAGE = _usage_of(loyalty_goods_usage)
+
+
 def member_facts(
     connection: Connection,
     merchant_id: uuid.UUID,
@@ -65,25 +105,9 @@ def member_facts(
     counted: bool,
 ) -> CustomerFacts:
     """What the engine knows of the member at `moment`; `counted` reads the usage counters."""
-    earlier_checks = (
-        select(func.count())
-        .select_from(checks)
-        .where(
-            checks.c.merchant_id == merchant_id,
-            checks.c.membership_id == membership_id,
-            checks.c.occurred_at <= moment,
-        )
-        .scalar_subquery()
-    )
     row = connection.execute(  # one round trip: the profile and the visits before
-        select(
-            memberships.c.first_name,
-            memberships.c.last_name,
-            memberships.c.email,
-            memberships.c.phone,
-            memberships.c.birth_date,
-            earlier_checks.label("earlier"),
-        ).where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
+        _MEMBER_FACTS,
+        {"merchant_id": merchant_id, "membership_id": membership_id, "moment": moment},
     ).one()
     earlier = int(row.earlier)
     rule_usage: dict[str, RuleUsage] = {}
@@ -112,24 +136,13 @@ def read_usage(
     """The member's counters for this day and month, every rule at once (a few rows)."""
     day, month = day_and_month
     rules: dict[str, dict[str, int]] = {}
-    for row in connection.execute(
-        select(loyalty_rule_usage).where(
-            loyalty_rule_usage.c.merchant_id == merchant_id,
-            loyalty_rule_usage.c.membership_id == membership_id,
-            _in_period(loyalty_rule_usage, day, month),
-        )
-    ).mappings():
+    keys = {"merchant_id": merchant_id, "membership_id": membership_id, "day": day, "month": month}
+    for row in connection.execute(_RULE_USAGE, keys).mappings():
         counters = rules.setdefault(str(row["rule_id"]), {})
         counters[f"{row['period']}_amount"] = int(row["amount"])
         counters[f"{row['period']}_times"] = int(row["times"])
     goods: dict[tuple[str, str], dict[str, int]] = {}
-    for row in connection.execute(
-        select(loyalty_goods_usage).where(
-            loyalty_goods_usage.c.merchant_id == merchant_id,
-            loyalty_goods_usage.c.membership_id == membership_id,
-            _in_period(loyalty_goods_usage, day, month),
-        )
-    ).mappings():
+    for row in connection.execute(_GOODS_USAGE, keys).mappings():
         key = (str(row["rule_id"]), str(row["product_id"]))
         goods.setdefault(key, {})[f"{row['period']}_quantity"] = int(row["quantity"])
     return (
@@ -235,12 +248,6 @@ def take_back_usage(
                 ),
             )
         )
-
-
-def _in_period(table, day: date, month: date):  # -> a SQL condition
-    return ((table.c.period == "day") & (table.c.starts_on == day)) | (
-        (table.c.period == "month") & (table.c.starts_on == month)
-    )
 
 
 def _key(table) -> Sequence:

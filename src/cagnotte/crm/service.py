@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cagnotte import errors
@@ -47,6 +47,17 @@ PROFILE_FIELDS = (
     "address",
     "consent_marketing_email",
     "consent_marketing_sms",
+)
+
+
+# Built once: every check of a member asks it.
+_MEMBERSHIP_STATUS = (
+    select(memberships.c.status, customers.c.status.label("platform_status"))
+    .join(customers, customers.c.id == memberships.c.customer_id)
+    .where(
+        memberships.c.merchant_id == bindparam("merchant_id"),
+        memberships.c.id == bindparam("membership_id"),
+    )
 )
 
 
@@ -390,9 +401,7 @@ class CustomerService:
         key = (merchant_id, membership_id)
         with self.database.read() as connection:
             row = connection.execute(
-                select(memberships.c.status, customers.c.status.label("platform_status"))
-                .join(customers, customers.c.id == memberships.c.customer_id)
-                .where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)
+                _MEMBERSHIP_STATUS, {"merchant_id": merchant_id, "membership_id": membership_id}
             ).first()
         if row is None:
             raise errors.NotFound("No such customer.")

@@ -35,7 +35,7 @@ from typing import Any
 
 import anyio.to_thread
 import psycopg
-from sqlalchemy import Connection, func, literal, select, text, union_all, update
+from sqlalchemy import Connection, bindparam, func, literal, select, text, union_all, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -81,6 +81,19 @@ _POST_ENTRY_PSYCOPG = (
 # and the longest pause before trying again after a deadlock.
 ENTRY_ATTEMPTS_MAX = 5
 DEADLOCK_RETRY_PAUSE_MAX = timedelta(milliseconds=50)
+
+
+# Built once (the register reads a balance per program on every check): SQLAlchemy
+# then skips building the statement and its cache key.
+_BALANCE = select(
+    func.coalesce(func.sum(account_balances.c.debits_posted), 0),
+    func.coalesce(func.sum(account_balances.c.credits_posted), 0),
+    func.coalesce(func.sum(account_balances.c.debits_pending), 0),
+    func.coalesce(func.sum(account_balances.c.credits_pending), 0),
+).where(
+    account_balances.c.merchant_id == bindparam("merchant_id"),
+    account_balances.c.account_id == bindparam("account_id"),
+)
 
 
 class Ledger:
@@ -217,20 +230,12 @@ class Ledger:
 
     def balance(self, account: Account, connection: Connection | None = None) -> Balance:
         """The account's four counters, summed over its shards."""
-        query = select(
-            func.coalesce(func.sum(account_balances.c.debits_posted), 0),
-            func.coalesce(func.sum(account_balances.c.credits_posted), 0),
-            func.coalesce(func.sum(account_balances.c.debits_pending), 0),
-            func.coalesce(func.sum(account_balances.c.credits_pending), 0),
-        ).where(
-            account_balances.c.merchant_id == account.merchant_id,
-            account_balances.c.account_id == account.id,
-        )
+        keys = {"merchant_id": account.merchant_id, "account_id": account.id}
         if connection is not None:
-            row = connection.execute(query).one()
+            row = connection.execute(_BALANCE, keys).one()
         else:
             with self.database.read() as own_connection:
-                row = own_connection.execute(query).one()
+                row = own_connection.execute(_BALANCE, keys).one()
         return Balance(*(int(value) for value in row))
 
     def expiring_lots(

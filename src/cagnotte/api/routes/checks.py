@@ -33,11 +33,15 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 
 @router.post("/checks/quotes")
-def quote_check(body: CheckIn, caller: Caller, services: ServicesDep) -> QuoteOut:
+async def quote_check(body: CheckIn, caller: Caller, services: ServicesDep) -> QuoteOut:
     """What the check would do: discounts, points to earn, what points may pay, the rest due.
 
     Nothing is written; commit the same check to make it so.
     """
+    # Served on the event loop, not in the thread pool: a quote is CPU work and a
+    # few short reads that take no lock, and handing it to a thread and back cost
+    # about a sixth of its CPU (measured with py-spy). A commit, which may wait
+    # on a member's or a card's lock, stays in the pool.
     return QuoteOut.of(services.checkout.quote(caller, body.request(caller)))
 
 
