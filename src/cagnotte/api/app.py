@@ -82,17 +82,19 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(RequestObservability)
     install_problem_handlers(app)
     install_unavailable_handlers(app, unavailable_page)
-    # Routes are matched in order: the register's hot path (payments) first.
+    # Routes are matched in order, one by one: the register's hot paths first
+    # (payments, checks, gift card spends). Matching the quote past the others
+    # had cost a tenth of its CPU.
     for module in (
         wallets,
+        checks,
+        gift_cards,
         merchants,
         customers,
         accounts,
         me,
         bonus_codes,
-        gift_cards,
         loyalty,
-        checks,
         catalogue,
         campaigns,
         segments,
