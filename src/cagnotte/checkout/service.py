@@ -39,7 +39,7 @@ from sqlalchemy import Connection, insert, select, update
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
-from cagnotte.checkout import birthdays, earning, pending, refunds, stamps, tiers
+from cagnotte.checkout import birthdays, credits, earning, pending, refunds, stamps, tiers
 from cagnotte.checkout.model import (
     CheckRequest,
     Effect,
@@ -205,6 +205,8 @@ class _Prepared:
     # The merchant's zone (read with its store): the local day and month its
     # promotions' caps count in and its rules' time windows are read in.
     time_zone: str = DEFAULT_TIME_ZONE
+    # An identified member's open credits and their accounts (checkout/credits.py).
+    credits: credits.MemberCredits | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,7 @@ class Checkout:
                 # A member's checks wait for each other: their caps, visits and
                 # first purchase are counted on what the one before left.
                 unit.lock(memberships, request.membership_id)
+            live = _with_credits_now(unit, prepared)
             card = (
                 self.gift_cards.tender.lock_card(unit, prepared.gift_card.card_id)
                 if prepared.gift_card is not None and self.gift_cards is not None
@@ -291,7 +294,7 @@ class Checkout:
             customer = self._customer(unit.connection, unit.merchant_id, request, prepared)
             quote, earned, budgets = self._evaluate(
                 unit.connection,
-                prepared,
+                live,
                 request,
                 self._balances(prepared, unit.connection, card),
                 customer,
@@ -304,6 +307,17 @@ class Checkout:
             plans.extend(self._wallet_plans(prepared, quote))
             plans.append(self._check_rows(unit, request, check_id, quote, prepared.time_zone))
             plans.append(pending.pending_rows(check_id, request.membership_id, quote))
+            credits.mark_used(unit.connection, unit.merchant_id, quote.effects, check_id, unit.now)
+            plans.append(
+                credits.plan(
+                    live.credits,
+                    quote.effects,
+                    prepared.programs,
+                    check_id,
+                    unit.now,
+                    request.invoice_number,
+                )
+            )
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
             if request.membership_id is not None:
@@ -397,6 +411,25 @@ class Checkout:
         return birthdays.credit_birthdays(
             self.database, self.units, self.ledger, self.loyalty, self.clock.now()
         )
+
+    def expire_credits(self, batch_size: int = credits.EXPIRY_BATCH_SIZE_MAX) -> int:
+        """Expire open credits past their date, their rest to breakage (the job); how many."""
+        return credits.expire_due(
+            self.database, self.units, self.ledger, self.clock.now(), batch_size
+        )
+
+    def list_credits(
+        self,
+        caller: Principal,
+        membership_id: uuid.UUID,
+        state: str | None = None,
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[dict[str, Any]]:
+        """A member's vouchers, next-purchase discounts and credit, the newest first."""
+        caller.require("cashier")
+        self.customers.require_membership(caller.merchant_id, membership_id)
+        with self.database.read() as connection:
+            return credits.list_credits(connection, caller.merchant_id, membership_id, state, page)
 
     def member_standing(self, caller: Principal, membership_id: uuid.UUID) -> list[MemberStanding]:
         """A member's standing in each program: balance, what is pending, the tier."""
@@ -553,7 +586,7 @@ class Checkout:
             due = refunds.reversed_units(effect, states, after) - refunds.reversed_units(
                 effect, states, before
             )
-            if due <= 0 or row["transfer_id"] is None:
+            if due <= 0 or row["transfer_id"] is None or row["contributor"] == credits.CONTRIBUTOR:
                 continue
             original = self.ledger.transfer_in(connection, unit.merchant_id, row["transfer_id"])
             if row["kind"] == "earn" and _is_uuid(row["rule_id"]):
@@ -606,6 +639,12 @@ class Checkout:
                 merchant_locale(connection, unit.merchant_id).time_zone,
                 money,
             )
+        # Vouchers, next-purchase discounts and credit the check issued or used.
+        credited = credits.refund(
+            connection, unit.merchant_id, effect_rows, states, before, after, unit.now
+        )
+        operations += credited.operations
+        kept_off += credited.kept_off_minor
         refund_id = uuid.uuid4()
         operations = _one_reversal_per_transfer(operations)
         operations += pending.void_refunded(unit, self.ledger, held, voided)
@@ -774,6 +813,19 @@ class Checkout:
         currency = self.loyalty.merchants.assets_by_code([request.currency]).get(request.currency)
         if currency is None:
             raise errors.AssetNotFound()
+        member_credits = (
+            credits.prepare(
+                self.database,
+                self.ledger,
+                caller.merchant_id,
+                request.membership_id,
+                running,
+                request.currency,
+                moment,
+            )
+            if request.membership_id is not None
+            else None
+        )
         return _Prepared(
             lines,
             standings,
@@ -787,6 +839,7 @@ class Checkout:
             caller.merchant_id,
             None,
             time_zone=time_zone,
+            credits=member_credits,
         )
 
     def _payment_card(self, caller: Principal, request: CheckRequest) -> PaymentCard | None:
@@ -986,9 +1039,13 @@ class Checkout:
         priced, stamp_effects = stamps.stamp_cards(
             prepared.lines, priced, prepared.standings, promoted
         )
+        priced, kept_rewards, offered = credits.next_purchase(
+            prepared.lines, priced, prepared.credits, prepared.programs
+        )
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )
+        priced, credits_paid, paying = credits.pay(priced, prepared.credits, request)
         # The tier this check earns at counts its own spend (checkout/tiers.py).
         customer = tiers.with_check(customer, prepared.programs, priced)
         earning_standings = prepared.standings or [
@@ -1028,12 +1085,22 @@ class Checkout:
             )
             if payment is not None:
                 payments.append(payment)
+        issued = credits.issued(stamp_effects, prepared.programs, prepared.credits, prepared.moment)
         quote = Quote(
             lines=tuple(priced),
-            effects=(*stamp_effects, *spends, *earns, *payments),
+            effects=(
+                *stamp_effects,
+                *kept_rewards,
+                *spends,
+                *credits_paid,
+                *earns,
+                *issued,
+                *payments,
+            ),
             spendable=tuple(spendables),
             near_misses=tuple(earned.near_misses),
             occurred_at=prepared.moment,
+            credits=(*offered, *paying),
         )
         return quote, earned
 
@@ -1225,6 +1292,18 @@ class Checkout:
         return Plan("check", row_changes=tuple(rows))
 
 
+def _with_credits_now(unit: UnitOfWork, prepared: _Prepared) -> _Prepared:
+    """The member's usable credits read again in the commit, under the member's lock."""
+    if prepared.credits is None:
+        return prepared
+    return replace(
+        prepared,
+        credits=credits.reread(
+            unit.connection, unit.merchant_id, prepared.credits, prepared.moment
+        ),
+    )
+
+
 def _is_uuid(value: str | None) -> bool:
     """A promotion's rule id (a program's base rate is named `base:…`)."""
     try:
@@ -1357,6 +1436,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
             }
             for miss in quote.near_misses
         ],
+        "credits": [credits.offer_json(offer) for offer in quote.credits],
     }
 
 
@@ -1416,4 +1496,5 @@ def quote_from_json(data: dict[str, Any]) -> Quote:
             NearMiss(maybe_uuid(miss["program_id"]), miss["rule_id"], miss["message"])
             for miss in data["near_misses"]
         ),
+        credits=tuple(credits.offer_from_json(offer) for offer in data.get("credits", ())),
     )
