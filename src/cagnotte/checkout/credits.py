@@ -12,6 +12,13 @@ A stamps program's card may deliver its reward later (`StampCard.delivery`):
   spent in part, as the register asks (`credit_minor`), the soonest expiring
   first.
 
+A kitty program may turn into vouchers (`kitty_voucher`, off by default): the
+commit that brings the member's kitty to `threshold_minor` moves that amount
+from the kitty to a voucher (one per check; earnings held for a return window
+do not count until they post). It is the member's own kitty: a refund of that
+check takes back what the check earned, as for any kitty, and leaves the
+voucher alone.
+
 Each is a row of `loyalty_credits`, usable from the next check on (never by
 the check that issued it) until `expires_at` (the card's `valid_days`), by a
 running program in the check's currency. A voucher and credit are money: the
@@ -49,7 +56,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,11 +122,15 @@ class MemberCredits:
     reward_accounts: Mapping[uuid.UUID, uuid.UUID]
     breakage_account: uuid.UUID
     usable: tuple[OpenCredit, ...]
+    # Per kitty program that turns into vouchers: the member's kitty account.
+    kitty_accounts: Mapping[uuid.UUID, uuid.UUID] = field(default_factory=dict)
 
 
 def delivers_later(program: LoyaltyProgram) -> bool:
-    """Whether a full card of this program issues a credit instead of a discount now."""
+    """Whether the program issues credits: a card delivered later, a kitty into vouchers."""
     card = program.stamp_card
+    if program.kitty_voucher is not None:
+        return True
     return card is not None and card.delivery != RewardDelivery.INSTANT
 
 
@@ -198,9 +209,11 @@ def prepare(
     programs: Sequence[LoyaltyProgram],
     currency: str,
     moment: datetime,
+    program_accounts: Mapping[uuid.UUID, uuid.UUID],
 ) -> MemberCredits:
     """The member's usable credits and the accounts the check may move them through
-    (opened now, each in a transaction of its own, before the unit of work)."""
+    (opened now, each in a transaction of its own, before the unit of work);
+    `program_accounts` are the member's balances in the programs (a kitty's)."""
     with database.read() as connection:
         usable = usable_credits(connection, merchant_id, membership_id, currency, moment)
     needed = {credit.program_id for credit in usable}
@@ -223,6 +236,11 @@ def prepare(
         reward_accounts,
         breakage,
         tuple(credit for credit in usable if credit.program_id in running),
+        {
+            program.id: program_accounts[program.id]
+            for program in programs
+            if program.kitty_voucher is not None and program.id in program_accounts
+        },
     )
 
 
@@ -364,12 +382,14 @@ def issued(
     programs: Sequence[LoyaltyProgram],
     credits: MemberCredits | None,
     moment: datetime,
+    balances: Mapping[uuid.UUID, int] | None = None,
 ) -> list[Effect]:
-    """The credits this check issues: one per full card of a program that delivers later."""
+    """The credits this check issues: one per full card of a program that delivers later,
+    and a voucher of each kitty that reaches its threshold (`balances`: before the check)."""
     if credits is None:
         return []
     by_id = {program.id: program for program in programs}
-    out = []
+    out = _kitty_vouchers(effects, programs, balances or {}, moment)
     for effect in effects:
         if effect.contributor != "loyalty" or effect.kind != "reward":
             continue
@@ -401,6 +421,49 @@ def issued(
                 ),
                 expires_at=moment + timedelta(days=card.valid_days),
                 reason=f"{program.name}: {_described(card.delivery, card.reward, money)}",
+            )
+        )
+    return out
+
+
+def _kitty_vouchers(
+    effects: Sequence[Effect],
+    programs: Sequence[LoyaltyProgram],
+    balances: Mapping[uuid.UUID, int],
+    moment: datetime,
+) -> list[Effect]:
+    """A kitty that this check brings to its threshold turns that amount into a voucher.
+
+    The kitty counted is the member's available balance before the check, less
+    what the check spends of it, plus what it earns now (earnings held for a
+    return window are not there yet). One voucher per check and kitty.
+    """
+    out = []
+    for program in programs:
+        rule = program.kitty_voucher
+        if rule is None or program.id not in balances:
+            continue
+        kitty = balances[program.id]
+        for effect in effects:
+            if effect.contributor == "loyalty" and effect.program_id == program.id:
+                if effect.kind == "spend":
+                    kitty -= effect.units
+                elif effect.kind == "earn" and effect.pending_until is None:
+                    kitty += effect.units
+        if kitty < rule.threshold_minor:
+            continue
+        out.append(
+            Effect(
+                contributor=CONTRIBUTOR,
+                kind="kitty_voucher",
+                asset_code=program.currency,
+                units=rule.threshold_minor,
+                value_minor=rule.threshold_minor,
+                program_id=program.id,
+                rule_id=str(uuid.uuid4()),
+                expires_at=moment + timedelta(days=rule.valid_days),
+                reason=f"{program.name}: {rule.threshold_minor} minor units of the kitty "
+                "turned into a purchase voucher",
             )
         )
     return out
@@ -488,10 +551,13 @@ def plan(
             continue
         assert effect.program_id is not None and effect.rule_id is not None
         credit_id = uuid.UUID(effect.rule_id)
-        if effect.kind in ("issue_voucher", "issue_credit"):
+        if effect.kind in ("issue_voucher", "issue_credit", "kitty_voucher"):
             operations.append(
                 Transfer(
-                    credits.reward_accounts[effect.program_id],
+                    # A kitty's voucher is the member's kitty; a card's, the program's money.
+                    credits.kitty_accounts[effect.program_id]
+                    if effect.kind == "kitty_voucher"
+                    else credits.reward_accounts[effect.program_id],
                     credits.member_accounts[effect.program_id],
                     effect.units,
                     "loyalty_credit_issued",
@@ -499,9 +565,8 @@ def plan(
                     id=effect.transfer_id,
                 )
             )
-        if effect.kind.startswith("issue_"):
+        if effect.kind.startswith("issue_") or effect.kind == "kitty_voucher":
             card = by_id[effect.program_id].stamp_card
-            assert card is not None
             rows.append(_issued_row(credits, effect, card, credit_id, check_id, moment))
         elif effect.kind in ("spend", "forfeit"):
             account = accounts[credit_id]
@@ -524,14 +589,15 @@ def plan(
 def _issued_row(
     credits: MemberCredits,
     effect: Effect,
-    card: StampCard,
+    card: StampCard | None,
     credit_id: uuid.UUID,
     check_id: uuid.UUID,
     moment: datetime,
 ) -> RowInsert:
     assert effect.program_id is not None and effect.expires_at is not None
-    kind = next(name for name, issue in ISSUE_EFFECT.items() if issue == effect.kind)
+    kind = next((name for name, issue in ISSUE_EFFECT.items() if issue == effect.kind), "voucher")
     money = kind != "next_purchase"
+    assert money or card is not None
     return RowInsert(
         loyalty_credits,
         {
@@ -540,8 +606,8 @@ def _issued_row(
             "program_id": effect.program_id,
             "kind": kind,
             "currency": credits.currency,
-            "reward": None if money else card.reward.value,
-            "reward_value": effect.units if money else card.reward_value,
+            "reward": None if money or card is None else card.reward.value,
+            "reward_value": effect.units if money or card is None else card.reward_value,
             "remaining_minor": effect.units if money else 0,
             "account_id": credits.member_accounts[effect.program_id] if money else None,
             "issue_transfer_id": effect.transfer_id if money else None,
@@ -638,6 +704,10 @@ def refund(
             continue
         credit_id = uuid.UUID(row["rule_id"])
         kind = row["kind"]
+        if kind == "kitty_voucher":
+            # The member's own kitty, turned into a voucher: a refund does not undo
+            # the conversion (the kitty earned on the check is taken back as any).
+            continue
         if kind.startswith("issue_"):
             due = _due(row, "earn", lines, before, after)
             if kind == "issue_discount":

@@ -568,6 +568,12 @@ class Checkout:
         kept_off = 0
         to_wallet = 0
         to_gift_card = 0
+        # Vouchers, next-purchase discounts and credit the check issued or used.
+        credited = credits.refund(
+            connection, unit.merchant_id, effect_rows, states, before, after, unit.now
+        )
+        operations.extend(credited.operations)
+        kept_off += credited.kept_off_minor
         # What the refund takes off capped promotions' counters: rule → (units, times).
         uncounted: dict[uuid.UUID, tuple[int, int]] = {}
         # What is given back first (spent points, a handed-in stamp card, wallet
@@ -639,12 +645,6 @@ class Checkout:
                 merchant_locale(connection, unit.merchant_id).time_zone,
                 money,
             )
-        # Vouchers, next-purchase discounts and credit the check issued or used.
-        credited = credits.refund(
-            connection, unit.merchant_id, effect_rows, states, before, after, unit.now
-        )
-        operations += credited.operations
-        kept_off += credited.kept_off_minor
         refund_id = uuid.uuid4()
         operations = _one_reversal_per_transfer(operations)
         operations += pending.void_refunded(unit, self.ledger, held, voided)
@@ -822,6 +822,7 @@ class Checkout:
                 running,
                 request.currency,
                 moment,
+                {program_id: account.id for program_id, account in member_accounts.items()},
             )
             if request.membership_id is not None
             else None
@@ -1085,7 +1086,13 @@ class Checkout:
             )
             if payment is not None:
                 payments.append(payment)
-        issued = credits.issued(stamp_effects, prepared.programs, prepared.credits, prepared.moment)
+        issued = credits.issued(
+            [*stamp_effects, *spends, *earns],
+            prepared.programs,
+            prepared.credits,
+            prepared.moment,
+            {standing.program.id: standing.balance_units for standing in prepared.standings},
+        )
         quote = Quote(
             lines=tuple(priced),
             effects=(

@@ -310,3 +310,68 @@ def test_the_customer_card_counts_open_credits_per_kind(client, merchant, member
     committed(client, merchant, "fill-2", member, [{**COFFEE, "quantity": 10}])
     card = client.get(f"/v1/customers/{member['id']}/card", headers=merchant.register).json()
     assert card["open_credits"] == [{"kind": "voucher", "count": 2, "value_minor": 1_000}]
+
+
+def test_a_kitty_that_reaches_its_threshold_turns_into_a_voucher(
+    client, merchant, services, member
+):
+    # 5 % of each purchase into the kitty; at 5.00 CZK the kitty becomes a voucher of 5.00.
+    response = client.post(
+        "/v1/loyalty-programs",
+        headers=merchant.manager,
+        json={
+            "kind": "kitty",
+            "name": "Kitty",
+            "currency": "CZK",
+            "kitty_voucher": {"threshold_minor": 500, "valid_days": 30},
+        },
+    )
+    assert response.status_code == 201, response.text
+    kitty = response.json()
+    loaded = services.loyalty.program(uuid.UUID(merchant.id), uuid.UUID(kitty["id"]))
+    kitty_account = services.loyalty.member_account(loaded, uuid.UUID(member["id"]))
+    meal = {"sku": "MEAL", "quantity": 1, "unit_price_minor": 6_000}
+    # 60.00: 3.00 into the kitty, below the threshold.
+    first = committed(client, merchant, "first", member, [meal])
+    assert [k for k in kinds(first) if k[0] == "credits"] == []
+    assert services.ledger.balance(kitty_account).credit_balance == 300
+    # Another 60.00: 6.00 in the kitty, 5.00 of it turned into a voucher, 1.00 stays.
+    second = committed(client, merchant, "second", member, [meal])
+    assert [k for k in kinds(second) if k[0] == "credits"] == [
+        ("credits", "kitty_voucher", 500, 500)
+    ]
+    assert services.ledger.balance(kitty_account).credit_balance == 100
+    (voucher,) = credits_of(client, merchant, member)
+    assert (voucher["kind"], voucher["remaining_minor"]) == ("voucher", 500)
+    assert credit_balance(services, merchant, kitty, member) == 500
+    # The voucher pays 4.00 of a later check (single use: the other 1.00 is forfeited).
+    later = committed(
+        client,
+        merchant,
+        "later",
+        member,
+        [{"sku": "SOUP", "quantity": 1, "unit_price_minor": 400}],
+        use_vouchers=[voucher["id"]],
+    )
+    assert later["due_minor"] == 0
+    assert credit_balance(services, merchant, kitty, member) == 0
+    # Refunding the second check takes back the 3.00 it earned: 1.00 from the kitty, and
+    # the 2.00 turned into the voucher and spent kept off the money returned.
+    back = refund(client, merchant, second["id"], "refund-second")
+    assert back["kept_off_refund_minor"] == 200
+    assert services.ledger.balance(kitty_account).credit_balance == 0
+    assert credits_of(client, merchant, member)[0]["state"] == "used"
+
+
+def test_only_a_kitty_turns_into_vouchers(client, merchant):
+    response = client.post(
+        "/v1/loyalty-programs",
+        headers=merchant.manager,
+        json={
+            "kind": "points",
+            "name": "Points",
+            "currency": "CZK",
+            "kitty_voucher": {"threshold_minor": 500},
+        },
+    )
+    assert response.status_code == 422 and response.json()["code"] == "invalid_input"

@@ -54,6 +54,13 @@ class StampCardIn(Strict):
     valid_days: int = Field(90, ge=1, le=3_650, description="How long a later reward is usable.")
 
 
+class KittyVoucherIn(Strict):
+    """The commit that brings the kitty to threshold_minor turns that amount into a voucher."""
+
+    threshold_minor: int = Field(ge=1, le=10**12)
+    valid_days: int = Field(90, ge=1, le=3_650)
+
+
 class TierIn(Strict):
     name: str = Field(min_length=1, max_length=60)
     spend_min_minor: int = Field(ge=0, le=10**12)
@@ -79,6 +86,7 @@ class ProgramSettingsIn(Strict):
     spend_earned_in_same_check: bool | None = None
     pending_days: int | None = Field(None, ge=0, le=365)
     tiers: TiersIn | None = None
+    kitty_voucher: KittyVoucherIn | None = None
 
     def settings(self) -> dict[str, Any]:
         return self.model_dump(

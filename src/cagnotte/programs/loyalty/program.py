@@ -236,6 +236,20 @@ class BaseEarning:
 
 
 @dataclass(frozen=True, slots=True)
+class KittyVoucher:
+    """A kitty that reaches `threshold_minor` is turned into a voucher of that amount."""
+
+    threshold_minor: int
+    valid_days: int = 90
+
+    def __post_init__(self) -> None:
+        if self.threshold_minor <= 0:
+            raise errors.InvalidInput("A kitty's voucher threshold is a positive amount.")
+        if not 1 <= self.valid_days <= REWARD_VALID_DAYS_MAX:
+            raise errors.InvalidInput(f"A voucher is valid 1 to {REWARD_VALID_DAYS_MAX} days.")
+
+
+@dataclass(frozen=True, slots=True)
 class LoyaltyProgram:
     """A merchant's loyalty program, its options and its ledger asset."""
 
@@ -256,8 +270,12 @@ class LoyaltyProgram:
     spend_earned_in_same_check: bool = False
     pending_days: int = 0
     tiers: TierLadder | None = None
+    # Off by default: a kitty stays money off, spent as the member asks.
+    kitty_voucher: KittyVoucher | None = None
 
     def __post_init__(self) -> None:
+        if self.kitty_voucher is not None and self.kind != ProgramKind.KITTY:
+            raise errors.InvalidInput("Only a kitty turns into vouchers.")
         if self.kind == ProgramKind.STAMPS:
             if self.stamp_card is None:
                 raise errors.InvalidInput("A stamps program needs its card.")
@@ -368,6 +386,7 @@ def program_from_settings(
         "spend_earned_in_same_check",
         "pending_days",
         "tiers",
+        "kitty_voucher",
     }
     unknown = set(settings) - known
     if unknown:
@@ -411,6 +430,9 @@ def program_from_settings(
             spend_earned_in_same_check=bool(settings.get("spend_earned_in_same_check", False)),
             pending_days=int(settings.get("pending_days", 0)),
             tiers=_tiers(settings["tiers"]) if settings.get("tiers") else None,
+            kitty_voucher=KittyVoucher(**settings["kitty_voucher"])
+            if settings.get("kitty_voucher")
+            else None,
         )
     except (TypeError, ValueError, KeyError) as error:
         raise errors.InvalidInput(f"The program's settings are not valid: {error}") from None
@@ -459,6 +481,11 @@ def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
             "reward_value": card.reward_value,
             "delivery": card.delivery.value,
             "valid_days": card.valid_days,
+        }
+    if program.kitty_voucher is not None:
+        settings["kitty_voucher"] = {
+            "threshold_minor": program.kitty_voucher.threshold_minor,
+            "valid_days": program.kitty_voucher.valid_days,
         }
     return settings
 
