@@ -17,13 +17,17 @@ the money returned** (`kept_off_refund_minor` in the answer; the register pays
 back that much less). So a customer never keeps points for a refunded purchase,
 and nothing is lost track of.
 
+The same policy holds for a voucher, credit or next-purchase discount the
+refunded check issued that the member has used already: what it gave is kept
+off the money returned (`checkout/credits.py`); an unused one is voided.
+
 A commit and a refund are told to the merchant's webhook endpoints
 (`check.committed`, `check.refunded`: the answer the register gets), written in
 the same unit of work.
 
 Errors: not_found, forbidden, invalid_input, insufficient_funds,
 customer_blocked, invoice_required, invoice_reused, idempotency_key_reused,
-refund_exceeds_check.
+refund_exceeds_check, credit_not_usable.
 """
 
 from __future__ import annotations

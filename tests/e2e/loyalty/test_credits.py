@@ -375,3 +375,33 @@ def test_only_a_kitty_turns_into_vouchers(client, merchant):
         },
     )
     assert response.status_code == 422 and response.json()["code"] == "invalid_input"
+
+
+def test_bad_uses_of_credits_are_clear_problems(client, merchant, member):
+    voucher_card(client, merchant)
+    committed(client, merchant, "fill", member, [{**COFFEE, "quantity": 10}])
+    (voucher,) = credits_of(client, merchant, member)
+    cases = [
+        ({"customer_id": member["id"], "use_vouchers": ["not-a-uuid"]}, 422, "validation_error"),
+        ({"customer_id": member["id"], "use_credit_minor": 0}, 422, "validation_error"),
+        ({"use_vouchers": [voucher["id"]]}, 422, "invalid_input"),
+        (
+            {"customer_id": member["id"], "use_vouchers": [voucher["id"], voucher["id"]]},
+            422,
+            "invalid_input",
+        ),
+        ({"customer_id": member["id"], "use_credit_minor": 100}, 422, "insufficient_funds"),
+    ]
+    for index, (body, status, code) in enumerate(cases):
+        response = client.post(
+            "/v1/checks",
+            json={"currency": "CZK", "lines": [COFFEE], **body},
+            headers={**merchant.register, "Idempotency-Key": f"bad-{index}"},
+        )
+        assert (response.status_code, response.json()["code"]) == (status, code), body
+    listing = client.get(
+        f"/v1/customers/{member['id']}/credits", headers=merchant.register, params={"state": "x"}
+    )
+    assert listing.status_code == 422 and listing.json()["code"] == "validation_error"
+    # None of them used the voucher.
+    assert credits_of(client, merchant, member)[0]["state"] == "open"
