@@ -246,7 +246,7 @@ def prepare(
 
 def reread(
     connection: Connection, merchant_id: uuid.UUID, credits: MemberCredits, moment: datetime
-):
+) -> MemberCredits:
     """The usable credits again, in the commit's unit of work (under the member's lock)."""
     usable = usable_credits(
         connection, merchant_id, credits.membership_id, credits.currency, moment
@@ -325,7 +325,8 @@ def pay(
         return priced, [], []
     by_id = {credit.id: credit for credit in credits.usable}
     effects: list[Effect] = []
-    offers: list[CreditOffer] = []
+    # What each credit used pays of this check.
+    paid: dict[uuid.UUID, int] = {}
     for voucher_id in request.vouchers:
         credit = by_id.get(voucher_id)
         if credit is None or credit.kind != "voucher":
@@ -334,6 +335,7 @@ def pay(
         if amount == 0:
             raise errors.InvalidInput("Nothing is left of the check for this voucher to pay.")
         priced, shares = _pay_lines(priced, amount)
+        paid[credit.id] = amount
         effects.append(_spend(credit, amount, shares, "a voucher paid"))
         if credit.remaining_minor > amount:
             effects.append(
@@ -355,25 +357,23 @@ def pay(
         raise errors.InsufficientFunds("The member's loyalty credit is not enough.")
     if wanted > _left_of_check(priced):
         raise errors.InvalidInput("The credit cannot pay more than is left of the check.")
-    taken_of: dict[uuid.UUID, int] = {}
     for credit in held:
         taken = min(credit.remaining_minor, wanted)
         wanted -= taken
         if taken:
-            taken_of[credit.id] = taken
+            paid[credit.id] = taken
             priced, shares = _pay_lines(priced, taken)
             effects.append(_spend(credit, taken, shares, "loyalty credit paid"))
-    for credit in credits.usable:
-        if credit.kind == "voucher":
-            named = credit.id in request.vouchers
-            gives = min(credit.remaining_minor, _left_of_check(priced) if not named else 0)
-            given = next(
-                (e.units for e in effects if e.rule_id == str(credit.id) and e.kind == "spend"), 0
-            )
-            offers.append(_offer(credit, given if named else gives, named))
-        elif credit.kind == "credit":
-            taken = taken_of.get(credit.id, 0)
-            offers.append(_offer(credit, taken or credit.remaining_minor, bool(taken)))
+    # Those not used say what they could pay of what is left now.
+    offers = [
+        _offer(
+            credit,
+            paid.get(credit.id, min(credit.remaining_minor, _left_of_check(priced))),
+            credit.id in paid,
+        )
+        for credit in credits.usable
+        if credit.kind != "next_purchase"
+    ]
     return priced, effects, offers
 
 

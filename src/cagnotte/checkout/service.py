@@ -311,14 +311,17 @@ class Checkout:
             plans.extend(self._wallet_plans(prepared, quote))
             plans.append(self._check_rows(unit, request, check_id, quote, prepared.time_zone))
             plans.append(pending.pending_rows(check_id, request.membership_id, quote))
-            credits.mark_used(unit.connection, unit.merchant_id, quote.effects, check_id, unit.now)
+            # At the check's moment (an offline replay's own): as the quote saw them.
+            credits.mark_used(
+                unit.connection, unit.merchant_id, quote.effects, check_id, quote.occurred_at
+            )
             plans.append(
                 credits.plan(
                     live.credits,
                     quote.effects,
                     prepared.programs,
                     check_id,
-                    unit.now,
+                    quote.occurred_at,
                     request.invoice_number,
                 )
             )
