@@ -405,3 +405,34 @@ def test_bad_uses_of_credits_are_clear_problems(client, merchant, member):
     assert listing.status_code == 422 and listing.json()["code"] == "validation_error"
     # None of them used the voucher.
     assert credits_of(client, merchant, member)[0]["state"] == "open"
+
+
+def test_an_offline_check_sent_twice_uses_its_voucher_once_at_its_own_time(
+    client, merchant, services, member, clock
+):
+    program = voucher_card(client, merchant)
+    committed(client, merchant, "fill", member, [{**COFFEE, "quantity": 10}])
+    (voucher,) = credits_of(client, merchant, member)
+    made_at = clock.now() + timedelta(days=29)
+    # Sent two days later: the voucher had expired by then, but not when the check was made.
+    clock.advance(timedelta(days=31))
+    batch = {
+        "checks": [
+            {
+                "idempotency_key": "till-9-1",
+                "currency": "CZK",
+                "customer_id": member["id"],
+                "occurred_at": made_at.isoformat(),
+                "lines": [{**COFFEE, "quantity": 4}],
+                "use_vouchers": [voucher["id"]],
+            }
+        ]
+    }
+    first = client.post("/v1/checks/offline-batches", json=batch, headers=merchant.register)
+    assert [o["status"] for o in first.json()] == ["committed"], first.text
+    again = client.post("/v1/checks/offline-batches", json=batch, headers=merchant.register)
+    assert [o["status"] for o in again.json()] == ["replayed"]
+    (used,) = credits_of(client, merchant, member)
+    assert (used["state"], used["used_value_minor"]) == ("used", 320)
+    assert credit_balance(services, merchant, program, member) == 0
+    assert services.checkout.expire_credits() == 0
