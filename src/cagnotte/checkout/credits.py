@@ -47,9 +47,9 @@ Refunds (checkout/service.py calls `refund`):
   earned), from what is left of it; a next-purchase discount is voided when
   the whole check is refunded. What was used already cannot be taken back:
   its value is **kept off the money returned** (`kept_off_refund_minor`),
-  the policy for points already spent. Not handled yet: when the check that
-  used such a credit is refunded after that, the credit is reopened with what
-  it gave back (the member then holds again value already kept off once).
+  the policy for points already spent. As with points, a later refund of the
+  check that used it still gives it back (reopened), the member having paid
+  its value in the first refund.
 
 Errors: credit_not_usable, insufficient_funds, invalid_input.
 """
