@@ -214,6 +214,12 @@ WebhookEndpointInactive = _error(
     "webhook_endpoint_inactive", "The endpoint is not active: activate it first."
 )
 
+# Open credits (checkout/credits.py)
+CreditNotUsable = _error(
+    "credit_not_usable",
+    "This voucher or credit cannot be used: unknown, used, expired or another member's.",
+)
+
 
 def error_for_code(code: str) -> type[DomainError] | None:
     """The DomainError subclass with this code, if any."""

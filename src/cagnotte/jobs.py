@@ -94,6 +94,7 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
         lambda services: {"earnings_posted": services.checkout.post_due_earnings()},
     ),
     ("birthdays", lambda services: {"birthdays_credited": services.checkout.credit_birthdays()}),
+    ("loyalty_credits", lambda services: {"credits_expired": services.checkout.expire_credits()}),
     ("retention", lambda services: erase_inactive(services)),
     ("campaigns", lambda services: {"campaign_mails_queued": services.campaigns.send_due()}),
     ("mail", deliver_mail),

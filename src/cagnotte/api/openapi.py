@@ -124,6 +124,7 @@ ACCESS: dict[str, Access] = {
     "set_customer_status": Access("manager", (409,)),
     "list_customer_accounts": Access("cashier"),
     "get_customer_loyalty": Access("cashier"),
+    "list_customer_credits": Access("cashier"),
     "get_account": Access("cashier"),
     "list_account_transfers": Access("cashier"),
     # The customer's own

@@ -20,6 +20,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "webhook_event_unknown": 422,
     "webhook_endpoint_inactive": 409,
     "insufficient_funds": 422,
+    "credit_not_usable": 409,
     "limit_exceeded": 422,
     "account_not_found": 404,
     "account_frozen": 409,

@@ -83,6 +83,10 @@ class CheckRequest:
     gift_card: GiftCardUse | None = None
     # An offline register's replay says when the check was made.
     occurred_at: datetime | None = None
+    # The member's open credits the check uses (checkout/credits.py): these
+    # vouchers, and this much of their loyalty credit (None: none of it).
+    vouchers: tuple[uuid.UUID, ...] = ()
+    credit_minor: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.lines) <= CHECK_LINES_MAX:
@@ -95,6 +99,12 @@ class CheckRequest:
             raise errors.InvalidInput("Name the customer one way: id, phone or member code.")
         if (self.loyalty_uses or self.wallet) and all(way is None for way in named):
             raise errors.InvalidInput("Only an identified member pays with points or a wallet.")
+        if (self.vouchers or self.credit_minor is not None) and all(way is None for way in named):
+            raise errors.InvalidInput("Only an identified member uses vouchers or credit.")
+        if len(set(self.vouchers)) != len(self.vouchers):
+            raise errors.InvalidInput("A voucher is named once.")
+        if self.credit_minor is not None and self.credit_minor <= 0:
+            raise errors.InvalidInput("The credit to use is a positive amount.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +177,22 @@ class NearMiss:
 
 
 @dataclass(frozen=True, slots=True)
+class CreditOffer:
+    """One of the member's usable open credits, and what it gives (or would give) this check."""
+
+    credit_id: uuid.UUID
+    kind: str  # voucher, next_purchase, credit
+    program_id: uuid.UUID
+    remaining_minor: int
+    reward: str | None
+    reward_value: int
+    expires_at: datetime
+    gives_minor: int
+    # Whether this check uses it (a next-purchase discount by itself, the others when asked).
+    applied: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     """What a check would do: per line, per program, per instrument, and the total left."""
 
@@ -175,6 +201,8 @@ class Quote:
     spendable: tuple[Spendable, ...]
     near_misses: tuple[NearMiss, ...]
     occurred_at: datetime
+    # The member's usable open credits (checkout/credits.py).
+    credits: tuple[CreditOffer, ...] = ()
 
     @property
     def gross_minor(self) -> int:

@@ -17,13 +17,17 @@ the money returned** (`kept_off_refund_minor` in the answer; the register pays
 back that much less). So a customer never keeps points for a refunded purchase,
 and nothing is lost track of.
 
+The same policy holds for a voucher, credit or next-purchase discount the
+refunded check issued that the member has used already: what it gave is kept
+off the money returned (`checkout/credits.py`); an unused one is voided.
+
 A commit and a refund are told to the merchant's webhook endpoints
 (`check.committed`, `check.refunded`: the answer the register gets), written in
 the same unit of work.
 
 Errors: not_found, forbidden, invalid_input, insufficient_funds,
 customer_blocked, invoice_required, invoice_reused, idempotency_key_reused,
-refund_exceeds_check.
+refund_exceeds_check, credit_not_usable.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from sqlalchemy import Connection, insert, select, update
 from cagnotte import errors
 from cagnotte.catalogue.rows import ProductFacts
 from cagnotte.catalogue.service import CatalogueService
-from cagnotte.checkout import birthdays, earning, pending, refunds, stamps, tiers
+from cagnotte.checkout import birthdays, credits, earning, pending, refunds, stamps, tiers
 from cagnotte.checkout.context import check_context
 from cagnotte.checkout.model import (
     CheckRequest,
@@ -207,6 +211,8 @@ class _Prepared:
     # The merchant's zone (read with its store): the local day and month its
     # promotions' caps count in and its rules' time windows are read in.
     time_zone: str = DEFAULT_TIME_ZONE
+    # An identified member's open credits and their accounts (checkout/credits.py).
+    credits: credits.MemberCredits | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +300,7 @@ class Checkout:
                 # A member's checks wait for each other: their caps, visits and
                 # first purchase are counted on what the one before left.
                 unit.lock(memberships, request.membership_id)
+            live = _with_credits_now(unit, prepared)
             card = (
                 self.gift_cards.tender.lock_card(unit, prepared.gift_card.card_id)
                 if prepared.gift_card is not None and self.gift_cards is not None
@@ -302,7 +309,7 @@ class Checkout:
             customer = self._customer(unit.connection, unit.merchant_id, request, prepared)
             quote, earned, budgets = self._evaluate(
                 unit.connection,
-                prepared,
+                live,
                 request,
                 self._balances(prepared, unit.connection, card),
                 customer,
@@ -315,6 +322,20 @@ class Checkout:
             plans.extend(self._wallet_plans(prepared, quote))
             plans.append(self._check_rows(unit, request, check_id, quote, prepared.time_zone))
             plans.append(pending.pending_rows(check_id, request.membership_id, quote))
+            # At the check's moment (an offline replay's own): as the quote saw them.
+            credits.mark_used(
+                unit.connection, unit.merchant_id, quote.effects, check_id, quote.occurred_at
+            )
+            plans.append(
+                credits.plan(
+                    live.credits,
+                    quote.effects,
+                    prepared.programs,
+                    check_id,
+                    quote.occurred_at,
+                    request.invoice_number,
+                )
+            )
             if request.membership_id is not None and prepared.rules.counted:
                 self._count_usage(unit, request.membership_id, prepared, quote, earned)
             if request.membership_id is not None:
@@ -408,6 +429,25 @@ class Checkout:
         return birthdays.credit_birthdays(
             self.database, self.units, self.ledger, self.loyalty, self.clock.now()
         )
+
+    def expire_credits(self, batch_size: int = credits.EXPIRY_BATCH_SIZE_MAX) -> int:
+        """Expire open credits past their date, their rest to breakage (the job); how many."""
+        return credits.expire_due(
+            self.database, self.units, self.ledger, self.clock.now(), batch_size
+        )
+
+    def list_credits(
+        self,
+        caller: Principal,
+        membership_id: uuid.UUID,
+        state: str | None = None,
+        page: PageRequest = FIRST_PAGE,
+    ) -> Page[dict[str, Any]]:
+        """A member's vouchers, next-purchase discounts and credit, the newest first."""
+        caller.require("cashier")
+        self.customers.require_membership(caller.merchant_id, membership_id)
+        with self.database.read() as connection:
+            return credits.list_credits(connection, caller.merchant_id, membership_id, state, page)
 
     def member_standing(self, caller: Principal, membership_id: uuid.UUID) -> list[MemberStanding]:
         """A member's standing in each program: balance, what is pending, the tier."""
@@ -546,6 +586,12 @@ class Checkout:
         kept_off = 0
         to_wallet = 0
         to_gift_card = 0
+        # Vouchers, next-purchase discounts and credit the check issued or used.
+        credited = credits.refund(
+            connection, unit.merchant_id, effect_rows, states, before, after, unit.now
+        )
+        operations.extend(credited.operations)
+        kept_off += credited.kept_off_minor
         # What the refund takes off capped promotions' counters: rule → (units, times).
         uncounted: dict[uuid.UUID, tuple[int, int]] = {}
         # What is given back first (spent points, a handed-in stamp card, wallet
@@ -564,7 +610,7 @@ class Checkout:
             due = refunds.reversed_units(effect, states, after) - refunds.reversed_units(
                 effect, states, before
             )
-            if due <= 0 or row["transfer_id"] is None:
+            if due <= 0 or row["transfer_id"] is None or row["contributor"] == credits.CONTRIBUTOR:
                 continue
             original = self.ledger.transfer_in(connection, unit.merchant_id, row["transfer_id"])
             if row["kind"] == "earn" and _is_uuid(row["rule_id"]):
@@ -787,6 +833,20 @@ class Checkout:
         currency = self.loyalty.merchants.assets_by_code([request.currency]).get(request.currency)
         if currency is None:
             raise errors.AssetNotFound()
+        member_credits = (
+            credits.prepare(
+                self.database,
+                self.ledger,
+                caller.merchant_id,
+                request.membership_id,
+                running,
+                request.currency,
+                moment,
+                {program_id: account.id for program_id, account in member_accounts.items()},
+            )
+            if request.membership_id is not None
+            else None
+        )
         return _Prepared(
             lines,
             standings,
@@ -800,6 +860,7 @@ class Checkout:
             caller.merchant_id,
             None,
             time_zone=time_zone,
+            credits=member_credits,
         )
 
     def _payment_card(self, caller: Principal, request: CheckRequest) -> PaymentCard | None:
@@ -1003,9 +1064,13 @@ class Checkout:
         priced, stamp_effects = stamps.stamp_cards(
             prepared.lines, priced, prepared.standings, promoted
         )
+        priced, kept_rewards, offered = credits.next_purchase(
+            prepared.lines, priced, prepared.credits, prepared.programs
+        )
         priced, spendables, spends = spend_loyalty(
             prepared.lines, priced, prepared.standings, request.loyalty_uses
         )
+        priced, credits_paid, paying = credits.pay(priced, prepared.credits, request)
         # The tier this check earns at counts its own spend (checkout/tiers.py).
         customer = tiers.with_check(customer, prepared.programs, priced)
         earning_standings = prepared.standings or [
@@ -1045,12 +1110,28 @@ class Checkout:
             )
             if payment is not None:
                 payments.append(payment)
+        issued = credits.issued(
+            [*stamp_effects, *spends, *earns],
+            prepared.programs,
+            prepared.credits,
+            prepared.moment,
+            {standing.program.id: standing.balance_units for standing in prepared.standings},
+        )
         quote = Quote(
             lines=tuple(priced),
-            effects=(*stamp_effects, *spends, *earns, *payments),
+            effects=(
+                *stamp_effects,
+                *kept_rewards,
+                *spends,
+                *credits_paid,
+                *earns,
+                *issued,
+                *payments,
+            ),
             spendable=tuple(spendables),
             near_misses=tuple(earned.near_misses),
             occurred_at=prepared.moment,
+            credits=(*offered, *paying),
         )
         return quote, earned
 
@@ -1242,6 +1323,18 @@ class Checkout:
         return Plan("check", row_changes=tuple(rows))
 
 
+def _with_credits_now(unit: UnitOfWork, prepared: _Prepared) -> _Prepared:
+    """The member's usable credits read again in the commit, under the member's lock."""
+    if prepared.credits is None:
+        return prepared
+    return replace(
+        prepared,
+        credits=credits.reread(
+            unit.connection, unit.merchant_id, prepared.credits, prepared.moment
+        ),
+    )
+
+
 def _is_uuid(value: str | None) -> bool:
     """A promotion's rule id (a program's base rate is named `base:…`)."""
     try:
@@ -1374,6 +1467,7 @@ def quote_json(quote: Quote) -> dict[str, Any]:
             }
             for miss in quote.near_misses
         ],
+        "credits": [credits.offer_json(offer) for offer in quote.credits],
     }
 
 
@@ -1433,4 +1527,5 @@ def quote_from_json(data: dict[str, Any]) -> Quote:
             NearMiss(maybe_uuid(miss["program_id"]), miss["rule_id"], miss["message"])
             for miss in data["near_misses"]
         ),
+        credits=tuple(credits.offer_from_json(offer) for offer in data.get("credits", ())),
     )

@@ -11,6 +11,10 @@ are taken off (a full card is `size` stamps; the rest carries over):
 A discount is spread over the eligible lines by largest remainder and never
 takes a line below zero. A reward never exceeds what the eligible lines cost.
 
+A card whose reward is delivered later (`delivery` voucher, next_purchase or
+credit) is handed in the same way (its stamps taken off) but takes nothing off
+this check: the commit issues an open credit instead (checkout/credits.py).
+
 A stamps program's promotions (`extra_stamps` rules: double stamps on Tuesdays)
 give more stamps on the checks their conditions hold for; the rules engine
 says which (`checkout.earning.stamp_promotions`), and their stamps count
@@ -25,7 +29,7 @@ from dataclasses import replace
 from cagnotte.checkout.model import Effect, LineShare, PricedLine
 from cagnotte.checkout.pricing import ResolvedLine, Standing
 from cagnotte.money import Rounding, allocate, percentage
-from cagnotte.programs.loyalty.program import ProgramKind, StampReward
+from cagnotte.programs.loyalty.program import ProgramKind, RewardDelivery, StampReward
 
 
 def stamp_cards(
@@ -83,34 +87,19 @@ def _reward(
     program = standing.program
     card = program.stamp_card
     assert card is not None
-    room = [priced[position].net_minor for position in positions]
-    if sum(room) == 0:
+    if card.delivery != RewardDelivery.INSTANT:
+        return priced, _handed_in(priced, positions, standing)
+    priced, value, parts, what = card_discount(priced, positions, card.reward, card.reward_value)
+    if value <= 0:
         return priced, None
-    if card.reward == StampReward.FREE_ITEM:
-        cheapest = min(positions, key=lambda p: (_unit_net(priced[p]), priced[p].index))
-        value = _unit_net(priced[cheapest])
-        weights = [value if position == cheapest else 0 for position in positions]
-        what = f"one {priced[cheapest].sku} free"
-    elif card.reward == StampReward.FIXED_DISCOUNT:
-        value, weights, what = min(card.reward_value, sum(room)), room, "a discount"
-    else:
-        value = percentage(sum(room), card.reward_value, Rounding.DOWN)
-        percent = f"{card.reward_value // 100}.{card.reward_value % 100:02d}".rstrip("0")
-        weights, what = room, f"{percent.rstrip('.')} % off"
-    if value <= 0 or sum(weights) == 0:
-        return priced, None
-    parts = allocate(value, weights, caps=room)
     # The effect's lines share its units (the card's stamps) by the value each got,
     # so that refunding a line gives back its share of the card.
     unit_parts = allocate(card.size, parts)
-    priced = list(priced)
-    shares = []
-    for position, part, units in zip(positions, parts, unit_parts, strict=True):
-        if part:
-            line = priced[position]
-            priced[position] = replace(line, discount_minor=line.discount_minor + part)
-        if units:
-            shares.append(LineShare(priced[position].index, units))
+    shares = [
+        LineShare(priced[position].index, units)
+        for position, units in zip(positions, unit_parts, strict=True)
+        if units
+    ]
     return priced, Effect(
         contributor="loyalty",
         kind="reward",
@@ -120,6 +109,61 @@ def _reward(
         program_id=program.id,
         lines=tuple(shares),
         reason=f"a full {program.name} card ({card.size} stamps): {what}",
+    )
+
+
+def card_discount(
+    priced: list[PricedLine], positions: list[int], reward: StampReward, reward_value: int
+) -> tuple[list[PricedLine], int, list[int], str]:
+    """A card's reward taken off the lines at `positions`: the lines, the value, each
+    position's part of it and what it was (value 0: nothing to take off)."""
+    room = [priced[position].net_minor for position in positions]
+    if sum(room) == 0:
+        return priced, 0, [0] * len(positions), ""
+    if reward == StampReward.FREE_ITEM:
+        cheapest = min(positions, key=lambda p: (_unit_net(priced[p]), priced[p].index))
+        value = _unit_net(priced[cheapest])
+        weights = [value if position == cheapest else 0 for position in positions]
+        what = f"one {priced[cheapest].sku} free"
+    elif reward == StampReward.FIXED_DISCOUNT:
+        value, weights, what = min(reward_value, sum(room)), room, "a discount"
+    else:
+        value = percentage(sum(room), reward_value, Rounding.DOWN)
+        percent = f"{reward_value // 100}.{reward_value % 100:02d}".rstrip("0")
+        weights, what = room, f"{percent.rstrip('.')} % off"
+    if value <= 0 or sum(weights) == 0:
+        return priced, 0, [0] * len(positions), ""
+    parts = allocate(value, weights, caps=room)
+    priced = list(priced)
+    for position, part in zip(positions, parts, strict=True):
+        if part:
+            line = priced[position]
+            priced[position] = replace(line, discount_minor=line.discount_minor + part)
+    return priced, value, parts, what
+
+
+def _handed_in(priced: list[PricedLine], positions: list[int], standing: Standing) -> Effect:
+    """A full card handed in for a reward delivered later (checkout/credits.py issues it):
+    the card's stamps are taken off, nothing off this check. Its lines share the
+    stamps by quantity, so that a refund gives back each line's part of the card."""
+    program = standing.program
+    card = program.stamp_card
+    assert card is not None
+    unit_parts = allocate(card.size, [priced[position].quantity for position in positions])
+    return Effect(
+        contributor="loyalty",
+        kind="reward",
+        asset_code=program.asset_code,
+        units=card.size,
+        value_minor=0,
+        program_id=program.id,
+        lines=tuple(
+            LineShare(priced[position].index, units)
+            for position, units in zip(positions, unit_parts, strict=True)
+            if units
+        ),
+        reason=f"a full {program.name} card ({card.size} stamps): "
+        f"a reward for later ({card.delivery.value.replace('_', ' ')})",
     )
 
 

@@ -240,3 +240,58 @@ loyalty_birthday_credits = Table(
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("merchant_id", "program_id", "membership_id", "year"),
 )
+
+# Open credits (avoirs): a reward a check issued for later — a purchase voucher,
+# a discount on the next purchase, loyalty credit — and what became of it
+# (checkout/credits.py). A money-valued one (voucher, credit) is also a balance
+# of the member's credit account (`account_id`): the issue, each use, the
+# expiry and a void are ledger transfers, and `remaining_minor` says how much of
+# that balance is this credit's. A next-purchase discount has no value until a
+# check uses it (`reward`, `reward_value`: the stamp card's reward).
+loyalty_credits = Table(
+    "loyalty_credits",
+    metadata,
+    merchant_id_column(),
+    Column("id", Uuid, nullable=False),
+    Column("membership_id", Uuid, nullable=False),
+    Column("program_id", Uuid, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("currency", String(24), ForeignKey("assets.code"), nullable=False),
+    # next_purchase: the card's reward (free_item, fixed_discount, percent_discount).
+    Column("reward", String(20)),
+    # Minor units (voucher, credit, a fixed discount) or basis points (a percentage).
+    Column("reward_value", BigInteger, nullable=False),
+    Column("remaining_minor", BigInteger, nullable=False),
+    Column("account_id", Uuid),
+    Column("issue_transfer_id", Uuid),
+    Column("issuing_check_id", Uuid, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("state", String(10), nullable=False),
+    # The check that used it last, and what all its uses gave (minor units).
+    Column("using_check_id", Uuid),
+    Column("used_at", UTCDateTime),
+    Column("used_value_minor", BigInteger, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    PrimaryKeyConstraint("merchant_id", "id"),
+    ForeignKeyConstraint(["merchant_id", "issuing_check_id"], ["checks.merchant_id", "checks.id"]),
+    CheckConstraint("kind IN ('voucher', 'next_purchase', 'credit')", name="kind"),
+    CheckConstraint("state IN ('open', 'used', 'expired', 'voided')", name="state"),
+    CheckConstraint(
+        "remaining_minor >= 0 AND used_value_minor >= 0 AND reward_value >= 0",
+        name="non_negative",
+    ),
+)
+Index(
+    "ix_loyalty_credits_member",
+    loyalty_credits.c.merchant_id,
+    loyalty_credits.c.membership_id,
+    loyalty_credits.c.state,
+    loyalty_credits.c.expires_at,
+)
+Index("ix_loyalty_credits_due", loyalty_credits.c.state, loyalty_credits.c.expires_at)
+Index(
+    "ix_loyalty_credits_issuing_check",
+    loyalty_credits.c.merchant_id,
+    loyalty_credits.c.issuing_check_id,
+)

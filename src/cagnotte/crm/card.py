@@ -12,19 +12,22 @@ refunds:
   stamp card's rewards: how many and their value; those of wholly refunded
   checks do not count);
 - open credits: the member's wallets (store credit) and the gift cards
-  registered to them, with their balances;
+  registered to them, with their balances; and `open_credits`, the vouchers,
+  next-purchase discounts and loyalty credit checks issued them that are still
+  usable (checkout/credits.py): per kind, how many and the value left;
 - the latest checks (the history goes on in `GET /v1/checks?customer_id=`).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
+from cagnotte.checkout.credits import open_summary
 from cagnotte.checkout.tables import check_effects, checks
 from cagnotte.crm.service import CustomerService
 from cagnotte.db.engine import Database
@@ -76,6 +79,8 @@ class CustomerCard:
     wallets: list[tuple[str, int]]
     gift_cards: list[dict[str, Any]]
     recent_checks: list[dict[str, Any]]
+    # Per kind (voucher, next_purchase, credit): how many are usable, and the value left.
+    open_credits: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 class CustomerCards:
@@ -191,9 +196,10 @@ class CustomerCards:
                     .limit(RECENT_CHECKS_SHOWN)
                 ).mappings()
             ]
+            credits = open_summary(connection, merchant_id, membership_id, self.loyalty.clock.now())
         cards = (
             self.gift_cards.registered_cards(caller, membership_id)
             if self.gift_cards is not None
             else []
         )
-        return CustomerCard(customer, spending, programs, wallets, cards, recent)
+        return CustomerCard(customer, spending, programs, wallets, cards, recent, credits)

@@ -385,6 +385,23 @@ def _customer_loyalty(world: World) -> Listing:
     return Listing(f"/v1/customers/{member['id']}/loyalty", world.merchant.register)
 
 
+def _customer_credits(world: World) -> Listing:
+    member = enrol(world.client, world.merchant, "+420601000530")
+    card = {"size": 2, "reward": "fixed_discount", "reward_value": 100, "delivery": "voucher"}
+    body = {"kind": "stamps", "name": "Voucher card", "currency": "CZK", "stamp_card": card}
+    world.ok(world.client.post("/v1/loyalty-programs", json=body, headers=world.merchant.manager))
+    for index in range(3):
+        check = {
+            "currency": "CZK",
+            "customer_id": member["id"],
+            "lines": [{"sku": "TEA", "quantity": 2, "unit_price_minor": 300}],
+        }
+        headers = {**world.merchant.register, "Idempotency-Key": f"voucher-{index}"}
+        world.ok(world.client.post("/v1/checks", json=check, headers=headers))
+        world.clock.advance(timedelta(seconds=1))
+    return Listing(f"/v1/customers/{member['id']}/credits", world.merchant.register)
+
+
 def _segments(world: World) -> Listing:
     for name in ("Regulars", "Newcomers", "June birthdays"):
         body = {"name": name, "definition": {}}
@@ -492,6 +509,7 @@ FILL: dict[str, Callable[[World], Listing]] = {
     "list_loyalty_programs": _loyalty_programs,
     "list_loyalty_rules": _loyalty_rules,
     "get_customer_loyalty": _customer_loyalty,
+    "list_customer_credits": _customer_credits,
     "list_segments": _segments,
     "list_segment_members": _segment_members,
     "list_checks": _checks,

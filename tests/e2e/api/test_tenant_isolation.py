@@ -845,6 +845,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ),
     ("GET", "/v1/customers/{customer_id}/accounts"): Reach(),
     ("GET", "/v1/customers/{customer_id}/loyalty"): Reach(),
+    ("GET", "/v1/customers/{customer_id}/credits"): Reach(),
     ("GET", "/v1/accounts/{account_id}"): Reach(code="account_not_found"),
     ("GET", "/v1/accounts/{account_id}/transfers"): Reach(code="account_not_found"),
     # Wallets: B even sends the Idempotency-Key and body A used, and must not get A's answer.

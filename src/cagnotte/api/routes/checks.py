@@ -135,7 +135,10 @@ def refund_check(
     Points earned are taken back (rounded up), points and kitty spent and wallet
     payments given back (rounded down). Points earned that the customer has
     spent already are not taken below zero: their value is kept off the money
-    returned (`kept_off_refund_minor`).
+    returned (`kept_off_refund_minor`). The same holds for a voucher, credit or
+    next-purchase discount the check issued and the member used already; one
+    unused is voided. A voucher or credit the check used is given back to it (in
+    proportion; the whole voucher when the whole check is refunded).
     """
     lines = None
     if body.lines is not None:

@@ -83,6 +83,15 @@ class CheckIn(Strict):
     occurred_at: AwareDatetime | None = Field(
         None, description="An offline register's replay: when the check was made."
     )
+    use_vouchers: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The member's purchase vouchers to use (single use: what one does not "
+        "pay of the check is forfeited).",
+    )
+    use_credit_minor: int | None = Field(
+        None, ge=1, le=10**15, description="This much of the member's loyalty credit."
+    )
 
     def request(self, caller: Principal) -> CheckRequest:
         store_id = self.store_id or caller.store_id
@@ -111,6 +120,8 @@ class CheckIn(Strict):
             if self.use_gift_card
             else None,
             occurred_at=self.occurred_at,
+            vouchers=tuple(self.use_vouchers),
+            credit_minor=self.use_credit_minor,
         )
 
 
@@ -160,6 +171,23 @@ class NearMissOut(BaseModel):
     message: str
 
 
+class CreditOfferOut(BaseModel):
+    """One of the member's usable open credits and what it gives this check."""
+
+    credit_id: uuid.UUID
+    kind: Literal["voucher", "next_purchase", "credit"]
+    program_id: uuid.UUID
+    remaining_minor: int = Field(description="What is left of a voucher or credit.")
+    reward: str | None = Field(description="A next-purchase reward: the card's reward.")
+    reward_value: int = Field(description="Minor units, or basis points for a percentage.")
+    expires_at: datetime
+    gives_minor: int = Field(description="What it gives (or would give) this check.")
+    applied: bool = Field(
+        description="Used by this check: a next-purchase discount by itself, a voucher or "
+        "credit when the check asks (use_vouchers, use_credit_minor)."
+    )
+
+
 class QuoteOut(BaseModel):
     occurred_at: datetime
     lines: list[LineOut]
@@ -171,6 +199,9 @@ class QuoteOut(BaseModel):
     loyalty_paid_minor: int
     tender_paid_minor: int
     due_minor: int
+    credits: list[CreditOfferOut] = Field(
+        default_factory=list, description="The member's usable vouchers, discounts and credit."
+    )
 
     @classmethod
     def of(cls, quote: Quote) -> QuoteOut:
@@ -225,6 +256,10 @@ class QuoteOut(BaseModel):
             loyalty_paid_minor=quote.loyalty_paid_minor,
             tender_paid_minor=quote.tender_paid_minor,
             due_minor=quote.due_minor,
+            credits=[
+                CreditOfferOut.model_validate(offer, from_attributes=True)
+                for offer in quote.credits
+            ],
         )
 
 
@@ -321,6 +356,27 @@ class CheckRefundOut(BaseModel):
             other_means_minor=refund.other_means_minor,
             entry_id=refund.entry_id,
         )
+
+
+class CreditOut(BaseModel):
+    """An open credit (avoir) a check issued: what it is, and what became of it."""
+
+    id: uuid.UUID
+    membership_id: uuid.UUID
+    program_id: uuid.UUID
+    kind: Literal["voucher", "next_purchase", "credit"]
+    currency: str
+    reward: str | None
+    reward_value: int
+    remaining_minor: int
+    state: Literal["open", "used", "expired", "voided"]
+    issuing_check_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+    using_check_id: uuid.UUID | None
+    used_at: datetime | None
+    used_value_minor: int
+    resolved_at: datetime | None
 
 
 class CheckSummaryOut(BaseModel):

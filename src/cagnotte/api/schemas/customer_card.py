@@ -16,6 +16,14 @@ from cagnotte.api.schemas.gift_cards import CardOut
 from cagnotte.crm.card import CustomerCard
 
 
+class OpenCreditsOut(BaseModel):
+    """The member's usable vouchers, next-purchase discounts or credit of one kind."""
+
+    kind: str
+    count: int
+    value_minor: int
+
+
 class CustomerCardOut(BaseModel):
     customer: CustomerOut
     spending: list[SpendingOut]
@@ -23,6 +31,7 @@ class CustomerCardOut(BaseModel):
     wallets: list[WalletOut]
     gift_cards: list[CardOut]
     recent_checks: list[CheckSummaryOut]
+    open_credits: list[OpenCreditsOut]
 
     @classmethod
     def of(cls, card: CustomerCard) -> CustomerCardOut:
@@ -49,4 +58,8 @@ class CustomerCardOut(BaseModel):
             wallets=[WalletOut(asset_code=a, available_minor=m) for a, m in card.wallets],
             gift_cards=[CardOut(**view) for view in card.gift_cards],
             recent_checks=[CheckSummaryOut(**row) for row in card.recent_checks],
+            open_credits=[
+                OpenCreditsOut(kind=kind, count=count, value_minor=value)
+                for kind, count, value in card.open_credits
+            ],
         )

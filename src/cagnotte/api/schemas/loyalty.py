@@ -45,6 +45,20 @@ class StampCardIn(Strict):
     counts_visits: bool = False
     reward: Literal["free_item", "fixed_discount", "percent_discount"] = "free_item"
     reward_value: int = Field(0, ge=0, le=10**12)
+    delivery: Literal["instant", "voucher", "next_purchase", "credit"] = Field(
+        "instant",
+        description="instant: off the check that fills the card; voucher: a voucher of "
+        "reward_value minor units, used once; next_purchase: the reward off a later check; "
+        "credit: reward_value added to the member's loyalty credit.",
+    )
+    valid_days: int = Field(90, ge=1, le=3_650, description="How long a later reward is usable.")
+
+
+class KittyVoucherIn(Strict):
+    """The commit that brings the kitty to threshold_minor turns that amount into a voucher."""
+
+    threshold_minor: int = Field(ge=1, le=10**12)
+    valid_days: int = Field(90, ge=1, le=3_650)
 
 
 class TierIn(Strict):
@@ -72,6 +86,7 @@ class ProgramSettingsIn(Strict):
     spend_earned_in_same_check: bool | None = None
     pending_days: int | None = Field(None, ge=0, le=365)
     tiers: TiersIn | None = None
+    kitty_voucher: KittyVoucherIn | None = None
 
     def settings(self) -> dict[str, Any]:
         return self.model_dump(

@@ -58,6 +58,18 @@ class SpendScope(StrEnum):
     MEMBERS_ONLY = "members_only"  # only the products reserved to members
 
 
+class RewardDelivery(StrEnum):
+    """When and how a full stamp card's reward reaches the member."""
+
+    INSTANT = "instant"  # off the check that fills the card (the default)
+    VOUCHER = "voucher"  # a purchase voucher of reward_value minor units, used once
+    NEXT_PURCHASE = "next_purchase"  # the card's reward, off a later check, once
+    CREDIT = "credit"  # reward_value minor units added to the member's loyalty credit
+
+
+REWARD_VALID_DAYS_MAX = 3_650
+
+
 class StampReward(StrEnum):
     FREE_ITEM = "free_item"  # the cheapest eligible line's unit, free
     FIXED_DISCOUNT = "fixed_discount"  # reward_value minor units off the check
@@ -123,10 +135,24 @@ class StampCard:
     counts_visits: bool = False  # a stamp per visit instead of one per eligible item
     reward: StampReward = StampReward.FREE_ITEM
     reward_value: int = 0
+    # A reward delivered later (a voucher, a next-purchase discount, credit) is an
+    # open credit of the member (checkout/credits.py) usable for `valid_days`.
+    delivery: RewardDelivery = RewardDelivery.INSTANT
+    valid_days: int = 90
 
     def __post_init__(self) -> None:
         if not 1 < self.size <= STAMP_CARD_SIZE_MAX:
             raise errors.InvalidInput(f"A stamp card has 2 to {STAMP_CARD_SIZE_MAX} stamps.")
+        if not 1 <= self.valid_days <= REWARD_VALID_DAYS_MAX:
+            raise errors.InvalidInput(
+                f"A reward delivered later is valid 1 to {REWARD_VALID_DAYS_MAX} days."
+            )
+        if self.delivery in (RewardDelivery.VOUCHER, RewardDelivery.CREDIT) and (
+            self.reward != StampReward.FIXED_DISCOUNT
+        ):
+            raise errors.InvalidInput(
+                "A voucher or a credit is a fixed amount: its reward is a fixed_discount."
+            )
         if self.reward == StampReward.FIXED_DISCOUNT and self.reward_value <= 0:
             raise errors.InvalidInput("A fixed discount needs an amount.")
         if self.reward == StampReward.PERCENT_DISCOUNT and not (
@@ -210,6 +236,20 @@ class BaseEarning:
 
 
 @dataclass(frozen=True, slots=True)
+class KittyVoucher:
+    """A kitty that reaches `threshold_minor` is turned into a voucher of that amount."""
+
+    threshold_minor: int
+    valid_days: int = 90
+
+    def __post_init__(self) -> None:
+        if self.threshold_minor <= 0:
+            raise errors.InvalidInput("A kitty's voucher threshold is a positive amount.")
+        if not 1 <= self.valid_days <= REWARD_VALID_DAYS_MAX:
+            raise errors.InvalidInput(f"A voucher is valid 1 to {REWARD_VALID_DAYS_MAX} days.")
+
+
+@dataclass(frozen=True, slots=True)
 class LoyaltyProgram:
     """A merchant's loyalty program, its options and its ledger asset."""
 
@@ -230,8 +270,12 @@ class LoyaltyProgram:
     spend_earned_in_same_check: bool = False
     pending_days: int = 0
     tiers: TierLadder | None = None
+    # Off by default: a kitty stays money off, spent as the member asks.
+    kitty_voucher: KittyVoucher | None = None
 
     def __post_init__(self) -> None:
+        if self.kitty_voucher is not None and self.kind != ProgramKind.KITTY:
+            raise errors.InvalidInput("Only a kitty turns into vouchers.")
         if self.kind == ProgramKind.STAMPS:
             if self.stamp_card is None:
                 raise errors.InvalidInput("A stamps program needs its card.")
@@ -342,6 +386,7 @@ def program_from_settings(
         "spend_earned_in_same_check",
         "pending_days",
         "tiers",
+        "kitty_voucher",
     }
     unknown = set(settings) - known
     if unknown:
@@ -374,6 +419,9 @@ def program_from_settings(
                 **{
                     **settings["stamp_card"],
                     "reward": StampReward(settings["stamp_card"].get("reward", "free_item")),
+                    "delivery": RewardDelivery(
+                        settings["stamp_card"].get("delivery", RewardDelivery.INSTANT.value)
+                    ),
                 }
             )
             if settings.get("stamp_card")
@@ -382,6 +430,9 @@ def program_from_settings(
             spend_earned_in_same_check=bool(settings.get("spend_earned_in_same_check", False)),
             pending_days=int(settings.get("pending_days", 0)),
             tiers=_tiers(settings["tiers"]) if settings.get("tiers") else None,
+            kitty_voucher=KittyVoucher(**settings["kitty_voucher"])
+            if settings.get("kitty_voucher")
+            else None,
         )
     except (TypeError, ValueError, KeyError) as error:
         raise errors.InvalidInput(f"The program's settings are not valid: {error}") from None
@@ -428,6 +479,13 @@ def settings_of(program: LoyaltyProgram) -> dict[str, Any]:
             "counts_visits": card.counts_visits,
             "reward": card.reward.value,
             "reward_value": card.reward_value,
+            "delivery": card.delivery.value,
+            "valid_days": card.valid_days,
+        }
+    if program.kitty_voucher is not None:
+        settings["kitty_voucher"] = {
+            "threshold_minor": program.kitty_voucher.threshold_minor,
+            "valid_days": program.kitty_voucher.valid_days,
         }
     return settings
 
