@@ -129,7 +129,8 @@ birthday_messages = Table(
     merchant_id_column(),
     Column("membership_id", Uuid, nullable=False),
     Column("year", Integer, nullable=False),
-    Column("outbox_id", Uuid, nullable=False),
+    # The mail's outbox message, written in the transaction that claimed the row.
+    Column("outbox_id", Uuid),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("merchant_id", "membership_id", "year"),
     ForeignKeyConstraint(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from cagnotte.api.schemas.base import (
     AssetCode,
@@ -79,9 +79,7 @@ NoticeText = Annotated[
         examples=["Café Bleu keeps your phone number and purchases to run its loyalty program…"],
     ),
 ]
-MessageTemplate = Annotated[
-    str, StringConstraints(min_length=1, max_length=TEMPLATE_LENGTH_MAX, pattern=r"^[^\x00]*$")
-]
+MessageTemplate = Annotated[str, StringConstraints(min_length=1, max_length=TEMPLATE_LENGTH_MAX)]
 
 
 @example({"enabled": True, "subject": "Happy birthday, {{ first_name }}!"})
@@ -92,7 +90,7 @@ class BirthdayMessageChange(Strict):
     written out, or empty), `rewards` and `unsubscribe_url`. A template set to null is
     the default one; what is left out stays."""
 
-    enabled: bool = Field(default=None, json_schema_extra=without_default)
+    enabled: StrictBool = Field(default=None, json_schema_extra=without_default)
     subject: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     body: MessageTemplate | None = None
 

@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("merchant_id", sa.Uuid(), nullable=False),
         sa.Column("membership_id", sa.Uuid(), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
-        sa.Column("outbox_id", sa.Uuid(), nullable=False),
+        sa.Column("outbox_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", cagnotte.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["merchant_id"],
