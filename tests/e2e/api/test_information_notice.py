@@ -4,12 +4,14 @@ conditions de traitement de ses données personnelles")."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from cagnotte.crm.notices import default_notice_text
 from cagnotte.crm.tables import information_notices
+from tests.e2e.api.concurrency import all_at_once
 from tests.e2e.api.conftest import bearer
 
 NOTICE = (
@@ -120,3 +122,45 @@ def test_a_bad_notice_is_refused_and_changes_nothing(client, merchant, operator_
         f"/v1/merchants/{merchant.id}", json={"notice_text": NOTICE}, headers=bearer(operator_key)
     )
     assert by_operator.status_code == 200
+
+
+def test_twenty_first_enrolments_at_once_record_one_default_notice(server_url, merchant, services):
+    phones = iter(f"+4206017771{n:02d}" for n in range(20))
+    lock = threading.Lock()
+
+    def enrol_one(http):
+        with lock:
+            phone = next(phones)
+        return http.post(
+            f"{server_url}/v1/customers", json={"phone": phone}, headers=merchant.register
+        )
+
+    responses = all_at_once(20, enrol_one)
+    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses]
+    assert {r.json()["notice_version"] for r in responses} == {1}
+    with services.database.read() as connection:
+        assert connection.execute(select(information_notices.c.version)).scalars().all() == [1]
+
+
+def test_twenty_changes_at_once_make_twenty_versions_one_after_the_other(
+    server_url, merchant, services
+):
+    texts = iter(f"Notice number {n}: how Café Bleu processes your data." for n in range(20))
+    lock = threading.Lock()
+
+    def change(http):
+        with lock:
+            text = next(texts)
+        return http.patch(
+            f"{server_url}/v1/merchants/{merchant.id}",
+            json={"notice_text": text},
+            headers=merchant.owner,
+        )
+
+    responses = all_at_once(20, change)
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses]
+    with services.database.read() as connection:
+        versions = connection.execute(
+            select(information_notices.c.version).order_by(information_notices.c.version)
+        ).scalars()
+        assert list(versions) == list(range(1, 21))
