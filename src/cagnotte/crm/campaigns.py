@@ -39,7 +39,7 @@ from cagnotte.clock import Clock
 from cagnotte.crm.consents import Consents
 from cagnotte.crm.segments import Segments
 from cagnotte.crm.tables import campaign_recipients, campaigns
-from cagnotte.crm.templates import TEMPLATE_LENGTH_MAX, render  # noqa: F401  (its own names once)
+from cagnotte.crm.templates import render
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import memberships, merchants
 from cagnotte.db.types import UTCDateTime
