@@ -43,7 +43,7 @@ def test_a_customer_withdraws_and_gives_consent_per_channel_from_the_page(
     )
     wallet = sign_in_customer(client, mailer, "zoe@example.com")
     assert wallet.status_code == 200, wallet.text
-    assert "What Café Bleu may send you" in wallet.text
+    assert "What this shop may send you" in wallet.text
     withdrawn = choose(client, csrf_of(wallet.text), merchant.id, "email", "false")
     assert withdrawn.status_code == 200, withdrawn.text
     assert re.search(r'id="consent-changed">Offers by e-mail:\s+withdrawn\.', withdrawn.text)
