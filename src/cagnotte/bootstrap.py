@@ -8,6 +8,7 @@ from cagnotte.catalogue.service import CatalogueService
 from cagnotte.checkout.service import Checkout
 from cagnotte.clock import Clock, SystemClock
 from cagnotte.config import Settings
+from cagnotte.crm.birthday_messages import BirthdayMessages
 from cagnotte.crm.campaigns import Campaigns
 from cagnotte.crm.card import CustomerCards
 from cagnotte.crm.consents import Consents
@@ -58,6 +59,8 @@ class Services:
     consents: Consents
     segments: Segments
     campaigns: Campaigns
+    # The birthday mail (crm/birthday_messages.py), written by its job.
+    birthday_messages: BirthdayMessages
     catalogue: CatalogueService
     # Merchants' endpoints; their deliveries go through the outbox.
     webhooks: WebhookService
@@ -117,6 +120,17 @@ def bootstrap(
     consents = Consents(database, clock)
     wallets = WalletService(database, clock, ledger, customers, units, webhooks=webhooks)
     catalogue = CatalogueService(database, units)
+    campaigns = Campaigns(
+        database,
+        clock,
+        ledger,
+        outbox,
+        segments,
+        consents,
+        loyalty,
+        mail_from=settings.mail_from,
+        public_url=settings.public_url,
+    )
     return Services(
         settings=settings,
         database=database,
@@ -164,17 +178,8 @@ def bootstrap(
         personal_data=PersonalData(database, clock, ledger),
         consents=consents,
         segments=segments,
-        campaigns=Campaigns(
-            database,
-            clock,
-            ledger,
-            outbox,
-            segments,
-            consents,
-            loyalty,
-            mail_from=settings.mail_from,
-            public_url=settings.public_url,
-        ),
+        campaigns=campaigns,
+        birthday_messages=BirthdayMessages(database, clock, outbox, campaigns, consents),
         catalogue=catalogue,
         webhooks=webhooks,
     )

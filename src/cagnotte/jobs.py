@@ -59,6 +59,25 @@ def erase_inactive(services: Services) -> dict[str, int]:
     return {"members_erased": services.personal_data.erase_inactive(years)}
 
 
+def send_birthday_messages(services: Services) -> dict[str, int]:
+    """Today's birthday messages, each after the reward it tells (crm/birthday_messages.py).
+
+    It runs after the `birthdays` job; another process may be running that one
+    now, so it takes that job's lock too (skipping this tick when it is taken)
+    and credits what is still due first — nothing, when the birthdays job has just
+    run — so that no message is written before its reward is posted.
+    """
+    with JobLocks(services.database).hold("birthdays") as taken:
+        if not taken:
+            metrics.job_skips.labels(job="birthday_messages").inc()
+            return {}
+        credited = services.checkout.credit_birthdays()
+        return {
+            "birthdays_credited_late": credited,
+            "birthday_messages_queued": services.birthday_messages.send_due(),
+        }
+
+
 def deliver_mail(services: Services) -> dict[str, int]:
     """Send the outbox's due mail, and wipe the development file outbox's old files."""
     delivered = services.outbox.deliver_due()
@@ -95,6 +114,7 @@ JOBS: tuple[tuple[str, Callable[[Services], dict[str, int]]], ...] = (
     ),
     ("birthdays", lambda services: {"birthdays_credited": services.checkout.credit_birthdays()}),
     ("loyalty_credits", lambda services: {"credits_expired": services.checkout.expire_credits()}),
+    ("birthday_messages", send_birthday_messages),
     ("retention", lambda services: erase_inactive(services)),
     ("campaigns", lambda services: {"campaign_mails_queued": services.campaigns.send_due()}),
     ("mail", deliver_mail),

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, extract, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, extract, or_, select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -164,22 +164,24 @@ def _birthday_rules(
     return found
 
 
+def born_on(birth_date: ColumnElement[date], today: date) -> ColumnElement[bool]:
+    """Whether a birth date's birthday is `today` (SQL, both databases): a 29 February
+    birthday is 28 February in a year without one."""
+    born_today = and_(
+        extract("month", birth_date) == today.month, extract("day", birth_date) == today.day
+    )
+    if today.month == 2 and today.day == 28 and not _is_leap(today.year):
+        born_today = or_(
+            born_today, and_(extract("month", birth_date) == 2, extract("day", birth_date) == 29)
+        )
+    return born_today
+
+
 def _members_due(
     database: Database, rule: _BirthdayRule, today: date, batch_size: int
 ) -> list[uuid.UUID]:
     """Members of the merchant whose birthday is today, not credited this year yet."""
-    born_today = and_(
-        extract("month", memberships.c.birth_date) == today.month,
-        extract("day", memberships.c.birth_date) == today.day,
-    )
-    if today.month == 2 and today.day == 28 and not _is_leap(today.year):
-        born_today = or_(
-            born_today,
-            and_(
-                extract("month", memberships.c.birth_date) == 2,
-                extract("day", memberships.c.birth_date) == 29,
-            ),
-        )
+    born_today = born_on(memberships.c.birth_date, today)
     credited = (
         select(loyalty_birthday_credits.c.membership_id)
         .where(

@@ -32,8 +32,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import Connection, String, Uuid, func, insert, literal, select, update
 
 from cagnotte import errors
@@ -41,6 +39,7 @@ from cagnotte.clock import Clock
 from cagnotte.crm.consents import Consents
 from cagnotte.crm.segments import Segments
 from cagnotte.crm.tables import campaign_recipients, campaigns
+from cagnotte.crm.templates import render
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import memberships, merchants
 from cagnotte.db.types import UTCDateTime
@@ -53,15 +52,6 @@ from cagnotte.security.principals import Principal
 CAMPAIGN_MAIL = "campaign_mail"
 RATE_BURST = 50
 BATCH_MAX = 200
-TEMPLATE_LENGTH_MAX = 20_000
-_environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-def render(template: str, context: dict[str, Any]) -> str:
-    try:
-        return _environment.from_string(template).render(**context)
-    except TemplateError as error:
-        raise errors.InvalidInput(f"The template cannot be used: {error}") from None
 
 
 class Campaigns:
@@ -289,20 +279,38 @@ class Campaigns:
         member: dict[str, Any],
         merchant_name: str,
         token: str,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
-        """The member's subject and body; `token` is their unsubscribe link's."""
+        """The member's subject and body; `token` is their unsubscribe link's, `extra`
+        more fields for the templates."""
         context = {
             "first_name": member["first_name"] or "",
             "last_name": member["last_name"] or "",
             "merchant": merchant_name,
             "balances": self._balances(connection, campaign["merchant_id"], member["id"]),
             "unsubscribe_url": self._unsubscribe_url(token),
+            **(extra or {}),
         }
         subject = render(campaign["subject"], context).strip().replace("\n", " ")
         body = render(campaign["body"], context).rstrip()
         if context["unsubscribe_url"] not in body:
             body += f"\n\n--\nUnsubscribe: {context['unsubscribe_url']}\n"
         return subject, body
+
+    def compose(
+        self,
+        connection: Connection,
+        templates: dict[str, Any],
+        member: dict[str, Any],
+        merchant_name: str,
+        extra: dict[str, Any],
+    ) -> EmailMessage:
+        """A member's marketing mail of other templates than a campaign's (`templates`:
+        `merchant_id`, `subject`, `body`), rendered as a campaign's are, with `extra`
+        fields, its unsubscribe link and the one-click headers."""
+        token = self.consents.unsubscribe_token(templates["merchant_id"], member["id"])
+        subject, body = self._render(connection, templates, member, merchant_name, token, extra)
+        return self._mail(member["email"], subject, body, token)
 
     def _member_mail(
         self, connection: Connection, campaign: dict[str, Any], member: dict[str, Any]

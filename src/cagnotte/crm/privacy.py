@@ -15,7 +15,9 @@ Erasure keeps the books and forgets the person:
   phone nor the e-mail finds it any more; its pending sign-in codes and its sessions go;
 - balances, history and statistics stay exactly as they were: nothing of the
   ledger is written;
-- an audit entry records who erased which membership, with no personal data.
+- an audit entry records who erased which membership, with no personal data;
+- the record of the information notice given at enrolment (`notice_given_at`,
+  `notice_version`) stays: it proves a duty of ours, it says nothing of the person.
 
 Erasing twice is harmless: the second time finds nothing left to erase.
 Inactive members (no check and no change for `retention_years`) are erased by
@@ -34,6 +36,7 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.checkout.tables import check_lines, checks
 from cagnotte.clock import Clock
+from cagnotte.crm.tables import information_notices
 from cagnotte.db.engine import Database
 from cagnotte.db.tables import customers, memberships, one_time_codes, sessions, transfers
 from cagnotte.ledger import Ledger
@@ -102,6 +105,12 @@ class PersonalData:
         if membership is None:
             raise errors.NotFound("No such customer.")
         profile = {k: v for k, v in dict(membership).items() if k != "search_name"}
+        notice = connection.execute(
+            select(information_notices.c.text).where(
+                information_notices.c.merchant_id == merchant_id,
+                information_notices.c.version == membership["notice_version"],
+            )
+        ).scalar()
         held = self.ledger.find_accounts(merchant_id, "membership", membership_id)
         account_views = []
         for account in held:
@@ -180,6 +189,14 @@ class PersonalData:
             "accounts": account_views,
             "checks": [{**check, "lines": lines.get(check["id"], [])} for check in recorded],
             "gift_cards": [dict(card) for card in cards],
+            # The information notice given at enrolment, as it was worded then.
+            "notice": None
+            if notice is None
+            else {
+                "version": membership["notice_version"],
+                "given_at": membership["notice_given_at"],
+                "text": notice,
+            },
         }
 
     # Erasure --------------------------------------------------------------------------
@@ -243,6 +260,8 @@ class PersonalData:
             raise errors.NotFound("No such customer.")
         if row.erased_at is not None:
             return row.erased_at
+        # `notice_given_at` and `notice_version` stay: they record that we told the
+        # member how their data are processed (our duty), not anything about them.
         connection.execute(
             update(memberships)
             .where(memberships.c.merchant_id == merchant_id, memberships.c.id == membership_id)

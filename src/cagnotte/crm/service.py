@@ -28,6 +28,7 @@ from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.crm.consents import caller_source, record_consents
 from cagnotte.crm.names import fold
+from cagnotte.crm.notices import notice_to_give
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
 from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
@@ -84,7 +85,10 @@ class CustomerService:
     ) -> tuple[dict[str, Any], bool]:
         """Enrol a customer (a phone number alone is enough); returns (membership, created).
 
-        A customer enrolled already is returned as is, with created False.
+        A new membership's answer holds `notice`: the information notice the cashier
+        must give now (crm/notices.py), which the membership records as given, with
+        its version and the moment. A customer enrolled already is returned as is,
+        with created False and no notice (they were given theirs when they enrolled).
         """
         caller.require("cashier")
         phone = self._normalised_phone(caller.merchant_id, phone) if phone else None
@@ -102,6 +106,7 @@ class CustomerService:
                     if existing is not None:
                         return existing, False
                     membership_id = uuid.uuid4()
+                    notice = notice_to_give(connection, caller.merchant_id, now)
                     values = {key: profile.get(key) for key in PROFILE_FIELDS}
                     values["email"] = values["email"] or email
                     # Given below, with their proof (crm/consents.py).
@@ -119,6 +124,8 @@ class CustomerService:
                             created_at=now,
                             updated_at=now,
                             consent_terms_at=now if accept_terms else None,
+                            notice_given_at=now,
+                            notice_version=notice["version"],
                             **values,
                         )
                     )
@@ -140,7 +147,8 @@ class CustomerService:
                         {},
                         now,
                     )
-                    return self._membership(connection, caller.merchant_id, membership_id), True
+                    enrolled = self._membership(connection, caller.merchant_id, membership_id)
+                    return {**enrolled, "notice": notice}, True
             except IntegrityError:
                 # Someone enrolled the same phone at the same moment; look again.
                 continue

@@ -104,3 +104,36 @@ campaign_recipients = Table(
     ForeignKeyConstraint(["merchant_id", "campaign_id"], ["campaigns.merchant_id", "campaigns.id"]),
     CheckConstraint("status IN ('pending', 'queued', 'unsubscribed')", name="status"),
 )
+
+# Each version of a merchant's information notice (how personal data are
+# processed, the program's terms; crm/notices.py), kept for good: a membership
+# names the version it was given, and the text proves what that was.
+information_notices = Table(
+    "information_notices",
+    metadata,
+    merchant_id_column(),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    # The platform's default notice, built from the merchant's name (none set).
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "version"),
+    CheckConstraint("version > 0", name="version_positive"),
+)
+
+# A member's birthday message of one year (crm/birthday_messages.py): the row is
+# claimed in the transaction that writes the mail to the outbox, so it goes once.
+birthday_messages = Table(
+    "birthday_messages",
+    metadata,
+    merchant_id_column(),
+    Column("membership_id", Uuid, nullable=False),
+    Column("year", Integer, nullable=False),
+    # The mail's outbox message, written in the transaction that claimed the row.
+    Column("outbox_id", Uuid),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("merchant_id", "membership_id", "year"),
+    ForeignKeyConstraint(
+        ["merchant_id", "membership_id"], ["memberships.merchant_id", "memberships.id"]
+    ),
+)

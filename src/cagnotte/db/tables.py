@@ -68,6 +68,11 @@ merchants = Table(
     Column("country", String(2), nullable=False, server_default=text("'CZ'")),
     Column("locale", String(35), nullable=False, server_default=text("'cs_CZ'")),
     Column("time_zone", String(64), nullable=False, server_default=text("'Europe/Prague'")),
+    # The birthday message (crm/birthday_messages.py): on or off, and the merchant's
+    # templates (null: the default one).
+    Column("birthday_message_enabled", Boolean, nullable=False, server_default=text("false")),
+    Column("birthday_message_subject", String(500)),
+    Column("birthday_message_body", Text),
     CheckConstraint("status IN ('active', 'suspended')", name="status"),
 )
 
@@ -369,6 +374,9 @@ memberships = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # When its personal data were erased: its id goes on naming its accounts and checks.
     Column("erased_at", UTCDateTime),
+    # The information notice given at enrolment (crm/notices.py): when, and which version.
+    Column("notice_given_at", UTCDateTime),
+    Column("notice_version", Integer),
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "customer_id"),
     CheckConstraint("status IN ('active', 'blocked')", name="status"),

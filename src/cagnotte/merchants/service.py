@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from cagnotte import errors, i18n
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
+from cagnotte.crm import notices, templates
 from cagnotte.db import lookups
 from cagnotte.db.engine import Database
 from cagnotte.db.lookups import LookupKind
@@ -242,7 +243,7 @@ class MerchantService:
         self._forget_keys()
         return merchant
 
-    def update_merchant_locale(
+    def update_merchant(
         self,
         caller: Principal,
         merchant_id: uuid.UUID,
@@ -250,12 +251,18 @@ class MerchantService:
         country: str | None = None,
         locale: str | None = None,
         time_zone: str | None = None,
+        notice_text: str | None = None,
+        birthday_message: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Change where a merchant is (the operator, or the merchant's owner).
+        """Change a merchant's settings (the operator, or the merchant's owner).
 
-        What is left out stays. Counters already kept for a day stay that day's:
-        a new zone counts from the next check on.
-        Errors: not_found, forbidden, unknown_country, unknown_locale, unknown_time_zone.
+        Where it is: what is left out stays. Counters already kept for a day stay
+        that day's: a new zone counts from the next check on. Its information
+        notice: a new text is its next version (crm/notices.py). Its birthday
+        message (`enabled`, `subject`, `body`; a null template is the default one):
+        the templates are rendered once with sample fields, so a mistake is told now.
+        Errors: not_found, forbidden, unknown_country, unknown_locale, unknown_time_zone,
+        invalid_input.
         """
         if not caller.is_operator and caller.merchant_id != merchant_id:
             raise errors.NotFound()
@@ -269,12 +276,32 @@ class MerchantService:
             )
             if value is not None
         }
+        message = {
+            f"birthday_message_{key}": value for key, value in (birthday_message or {}).items()
+        }
+        templates.check_templates(
+            templates.BIRTHDAY_SAMPLE_CONTEXT,
+            *(message.get(f"birthday_message_{key}") or "" for key in ("subject", "body")),
+        )
+        now = self.clock.now()
         with self.database.transaction() as connection:
-            self._merchant(connection, merchant_id)
-            if changes:
-                connection.execute(
-                    update(merchants).where(merchants.c.id == merchant_id).values(**changes)
+            row = connection.execute(
+                notices.lock_merchant(
+                    select(merchants.c.id).where(
+                        merchants.c.id == merchant_id, merchants.c.id != PLATFORM_MERCHANT_ID
+                    ),
+                    connection,
                 )
+            ).first()
+            if row is None:
+                raise errors.NotFound()
+            if changes or message:
+                connection.execute(
+                    update(merchants)
+                    .where(merchants.c.id == merchant_id)
+                    .values(**changes, **message)
+                )
+            if changes:
                 record_audit(
                     connection,
                     merchant_id,
@@ -282,9 +309,43 @@ class MerchantService:
                     "merchant.locale",
                     merchant_id,
                     changes,
-                    self.clock.now(),
+                    now,
                 )
+            if message:
+                record_audit(
+                    connection,
+                    merchant_id,
+                    caller.actor,
+                    "merchant.birthday_message",
+                    merchant_id,
+                    {"fields": sorted(message)},
+                    now,
+                )
+            if notice_text is not None:
+                version = notices.record_notice_text(connection, merchant_id, notice_text, now)
+                if version is not None:
+                    record_audit(
+                        connection,
+                        merchant_id,
+                        caller.actor,
+                        "merchant.notice",
+                        merchant_id,
+                        {"version": version},
+                        now,
+                    )
             return self._merchant(connection, merchant_id)
+
+    def notice_versions(
+        self, caller: Principal, merchant_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+    ) -> Page[dict[str, Any]]:
+        """The merchant's information notices, newest first (each version as it was
+        given: the proof of what a member was told)."""
+        if not caller.is_operator and caller.merchant_id != merchant_id:
+            raise errors.NotFound()
+        caller.require("manager")
+        with self.database.read() as connection:
+            self._merchant(connection, merchant_id)
+            return notices.notice_versions(connection, merchant_id, page)
 
     def _merchant(self, connection: Connection, merchant_id: uuid.UUID) -> dict[str, Any]:
         row = (

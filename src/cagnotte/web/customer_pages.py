@@ -128,6 +128,8 @@ def _wallet_page(
     *,
     gift_card_error: str | None = None,
     registered_last4: str | None = None,
+    consent_changed: views.ConsentView | None = None,
+    consent_error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     home = views.customer_home(services, session.principal.customer_id)
@@ -139,6 +141,8 @@ def _wallet_page(
             "home": home,
             "gift_card_error": gift_card_error,
             "registered_last4": registered_last4,
+            "consent_changed": consent_changed,
+            "consent_error": consent_error,
             "csrf_token": session.csrf_token,
             "sign_out_url": SIGN_OUT_URL,
         },
@@ -194,6 +198,46 @@ def register_gift_card(
             request, services, session, gift_card_error=error.message, status_code=400
         )
     return _wallet_page(request, services, session, registered_last4=last4)
+
+
+@router.post("/consents")
+def change_consent(
+    request: Request,
+    session: CustomerSessionDep,
+    services: ServicesDep,
+    csrf: CsrfField = "",
+    merchant_id: FormText = "",
+    channel: FormText = "",
+    granted: FormText = "",
+) -> HTMLResponse:
+    """Give or withdraw consent to one shop's marketing on one channel (the event's
+    source: `customer_page`)."""
+    require_csrf(session.token, csrf)
+    try:
+        shop = uuid.UUID(merchant_id)
+    except ValueError:
+        shop = None
+    if shop is None or channel not in views.CONSENT_LABELS or granted not in ("true", "false"):
+        return _wallet_page(
+            request,
+            services,
+            session,
+            status_code=400,
+            consent_error="That choice cannot be recorded: reload the page and try again.",
+        )
+    try:
+        changed = views.change_own_consent(
+            services, session.principal.customer_id, shop, channel, granted == "true"
+        )
+    except errors.NotFound:
+        return _wallet_page(
+            request,
+            services,
+            session,
+            status_code=404,
+            consent_error="You are not a member of that shop.",
+        )
+    return _wallet_page(request, services, session, consent_changed=changed)
 
 
 @router.get("/accounts/{account_id}")

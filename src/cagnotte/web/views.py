@@ -19,6 +19,7 @@ import phonenumbers
 
 from cagnotte import errors
 from cagnotte.bootstrap import Services
+from cagnotte.crm.consents import CHANNELS
 from cagnotte.db.pages import PageRequest, every_item
 from cagnotte.db.tables import PLATFORM_MERCHANT_ID
 from cagnotte.ledger import Account, Balance, TransferRecord
@@ -71,6 +72,23 @@ class AccountView:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentView:
+    """One channel of marketing and whether the member agrees to it now."""
+
+    channel: str
+    label: str
+    granted: bool
+
+
+# The marketing channels in the customer's words (crm/consents.py CHANNELS).
+CONSENT_LABELS = {
+    "email": "Offers by e-mail",
+    "sms": "Offers by text message",
+    "phone": "Phone calls (only if you asked to be called back)",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class MembershipView:
     merchant_name: str
     blocked: bool
@@ -78,6 +96,8 @@ class MembershipView:
     # The merchant's loyalty programs and this member's standing in each.
     programs: list[loyalty_views.ProgramView] = field(default_factory=list)
     merchant_id: uuid.UUID | None = None
+    # The member's consent to the merchant's marketing, per channel.
+    consents: list[ConsentView] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +189,23 @@ def customer_wallet(services: Services, customer_id: uuid.UUID) -> list[Membersh
                 services, membership["merchant_id"], membership["id"], accounts
             ),
             merchant_id=membership["merchant_id"],
+            consents=[
+                ConsentView(channel, CONSENT_LABELS[channel], bool(membership[column]))
+                for channel, column in CHANNELS.items()
+            ],
         )
         for membership, accounts in owned
     ]
+
+
+def change_own_consent(
+    services: Services, customer_id: uuid.UUID, merchant_id: uuid.UUID, channel: str, granted: bool
+) -> ConsentView:
+    """The customer gives or withdraws one channel at one shop (from the customer page)."""
+    standing = services.consents.change_own(
+        customer_id, merchant_id, {channel: granted}, text_version=None
+    )
+    return ConsentView(channel, CONSENT_LABELS[channel], standing["current"][channel]["granted"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,9 +479,24 @@ def _webhook_deliveries(world: World) -> Listing:
     return Listing(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries", world.merchant.manager)
 
 
+def _merchant_notices(world: World) -> Listing:
+    for version in range(3):
+        text = f"Version {version} of how Café Bleu processes your personal data."
+        world.ok(
+            world.client.patch(
+                f"/v1/merchants/{world.merchant.id}",
+                json={"notice_text": text},
+                headers=world.merchant.owner,
+            ),
+            200,
+        )
+    return Listing(f"/v1/merchants/{world.merchant.id}/notices", world.merchant.manager)
+
+
 # Each list operation (by its id) and how to fill it.
 FILL: dict[str, Callable[[World], Listing]] = {
     "list_merchants": _merchants,
+    "list_merchant_notices": _merchant_notices,
     "find_platform_accounts": _platform_accounts,
     "list_assets": _assets,
     "list_stores": _stores,

@@ -804,6 +804,7 @@ ROUTE_CHECKS: dict[tuple[str, str], Any] = {
     ("GET", "/v1/merchants"): Listing(),
     ("GET", "/v1/merchants/{merchant_id}"): Reach(),
     ("PATCH", "/v1/merchants/{merchant_id}"): Reach(body={"time_zone": "America/Montreal"}),
+    ("GET", "/v1/merchants/{merchant_id}/notices"): Reach(),
     ("POST", "/v1/merchants/{merchant_id}/status"): OperatorOnly(body={"status": "suspended"}),
     ("GET", "/v1/platform-accounts"): OperatorOnly(),
     ("POST", "/v1/platform-accounts/{platform_account_id}/status"): OperatorOnly(

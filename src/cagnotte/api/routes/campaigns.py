@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from cagnotte.api.deps import Caller, ServicesDep
 from cagnotte.api.schemas.base import Email, Strict, example
-from cagnotte.crm.campaigns import TEMPLATE_LENGTH_MAX
+from cagnotte.crm.templates import TEMPLATE_LENGTH_MAX
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
 

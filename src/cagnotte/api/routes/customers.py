@@ -21,7 +21,7 @@ from cagnotte.api.schemas import (
     ProfileChange,
 )
 from cagnotte.api.schemas.customer_card import CustomerCardOut
-from cagnotte.api.schemas.customers import ConsentChange, ConsentsOut
+from cagnotte.api.schemas.customers import ConsentChange, ConsentsOut, EnrolledCustomerOut
 from cagnotte.api.schemas.pages import Page
 from cagnotte.db.pages import Order, page_of_list
 from cagnotte.programs.loyalty.tables import loyalty_programs
@@ -37,12 +37,18 @@ STANDING_ORDER = Order("loyalty_standings", (loyalty_programs.c.id,))
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": CustomerOut, "description": "Enrolled already: the membership."}},
+    responses={
+        200: {"model": EnrolledCustomerOut, "description": "Enrolled already: the membership."}
+    },
 )
 def enrol_customer(
     body: CustomerEnrol, caller: Caller, services: ServicesDep, response: Response
-) -> CustomerOut:
-    """Enrol a customer; a phone number alone is enough. Enrolled already → 200 and the same."""
+) -> EnrolledCustomerOut:
+    """Enrol a customer; a phone number alone is enough. Enrolled already → 200 and the same.
+
+    A new member's answer carries `notice`, the merchant's information notice (how
+    personal data are processed, the program's terms) that the cashier must give
+    now; the membership records its version and the moment."""
     profile = body.model_dump(exclude={"phone", "accept_terms"}, exclude_none=True)
     if "email" in profile:
         profile["email"] = str(profile["email"]).lower()
@@ -55,7 +61,7 @@ def enrol_customer(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return CustomerOut.of(membership)
+    return EnrolledCustomerOut.of(membership)
 
 
 @router.get("")

@@ -20,8 +20,8 @@ from cagnotte.api.schemas import (
     IssuedApiKeyOut,
     MerchantCreate,
     MerchantCreated,
-    MerchantLocaleChange,
     MerchantOut,
+    MerchantSettingsChange,
     MerchantStatusChange,
     PlatformAccountOut,
     PlatformStatusChange,
@@ -33,6 +33,7 @@ from cagnotte.api.schemas import (
     TerminalCreated,
     TerminalOut,
 )
+from cagnotte.api.schemas.merchants import NoticeVersionOut
 from cagnotte.api.schemas.pages import Page
 
 router = APIRouter(prefix="/v1")
@@ -69,19 +70,35 @@ def get_merchant(merchant_id: uuid.UUID, caller: Caller, services: ServicesDep) 
 
 
 @router.patch("/merchants/{merchant_id}", tags=["operator"])
-def update_merchant_locale(
-    merchant_id: uuid.UUID, body: MerchantLocaleChange, caller: Caller, services: ServicesDep
+def update_merchant(
+    merchant_id: uuid.UUID, body: MerchantSettingsChange, caller: Caller, services: ServicesDep
 ) -> MerchantOut:
-    """Change where the merchant is: its country, default locale and time zone."""
+    """Change the merchant's settings: its country, default locale and time zone, its
+    information notice (a new text is a new version) and its birthday message."""
     return MerchantOut(
-        **services.merchants.update_merchant_locale(
+        **services.merchants.update_merchant(
             caller,
             merchant_id,
             country=body.country,
             locale=body.locale,
             time_zone=body.time_zone,
+            notice_text=body.notice_text,
+            birthday_message=body.birthday_message.model_dump(exclude_unset=True)
+            if body.birthday_message is not None
+            else None,
         )
     )
+
+
+@router.get("/merchants/{merchant_id}/notices", tags=["operator"])
+def list_merchant_notices(
+    merchant_id: uuid.UUID, caller: Caller, services: ServicesDep, page: PageDep
+) -> Page[NoticeVersionOut]:
+    """Every version of the merchant's information notice, newest first: what each member
+    was given at enrolment (their `notice_version`). The default notice is listed once it
+    has been given."""
+    found = services.merchants.notice_versions(caller, merchant_id, page)
+    return Page.of(found, lambda row: NoticeVersionOut(**row))
 
 
 @router.post("/merchants/{merchant_id}/status", tags=["operator"])

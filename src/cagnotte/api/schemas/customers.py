@@ -65,12 +65,46 @@ class CustomerOut(BaseModel):
     erased_at: datetime | None = Field(
         None, description="When the member's personal data were erased (then all null)."
     )
+    notice_given_at: datetime | None = Field(
+        None, description="When the information notice was given, at enrolment."
+    )
+    notice_version: int | None = Field(
+        None, description="Which version of the merchant's notice was given then."
+    )
 
     @classmethod
     def of(cls, membership: dict) -> CustomerOut:
         return cls(
             **{key: membership.get(key) for key in cls.model_fields if key != "id"},
             id=membership["id"],
+        )
+
+
+class NoticeOut(BaseModel):
+    """A version of the merchant's information notice: how personal data are processed,
+    the program's terms."""
+
+    version: int
+    text: str
+    is_default: bool = Field(
+        description="The platform's notice built from the merchant's name (none was set)."
+    )
+    created_at: datetime
+
+
+class EnrolledCustomerOut(CustomerOut):
+    notice: NoticeOut | None = Field(
+        None,
+        description="The notice the cashier must give the new member now (recorded as "
+        "given: `notice_version`, `notice_given_at`); null for one enrolled already.",
+    )
+
+    @classmethod
+    def of(cls, membership: dict) -> EnrolledCustomerOut:
+        notice = membership.get("notice")
+        return cls(
+            **CustomerOut.of(membership).model_dump(),
+            notice=NoticeOut(**{k: notice[k] for k in NoticeOut.model_fields}) if notice else None,
         )
 
 

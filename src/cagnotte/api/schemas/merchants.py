@@ -6,9 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from cagnotte.api.schemas.base import AssetCode, Email, Name, Strict, example
+from cagnotte.api.schemas.base import (
+    AssetCode,
+    Email,
+    Name,
+    Strict,
+    example,
+    without_default,
+)
+from cagnotte.crm.notices import NOTICE_LENGTH_MAX, NOTICE_LENGTH_MIN
+from cagnotte.crm.templates import TEMPLATE_LENGTH_MAX
 
 Country = Annotated[
     str,
@@ -58,13 +67,44 @@ class MerchantCreate(Strict):
     time_zone: TimeZoneName | None = None
 
 
+NoticeText = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=NOTICE_LENGTH_MIN, max_length=NOTICE_LENGTH_MAX
+    ),
+    Field(
+        description="The information notice a cashier gives at enrolment: how personal data "
+        "are processed, the program's terms. A new text is its next version; every version "
+        "is kept (GET /v1/merchants/{id}/notices).",
+        examples=["Café Bleu keeps your phone number and purchases to run its loyalty program…"],
+    ),
+]
+MessageTemplate = Annotated[str, StringConstraints(min_length=1, max_length=TEMPLATE_LENGTH_MAX)]
+
+
+@example({"enabled": True, "subject": "Happy birthday, {{ first_name }}!"})
+class BirthdayMessageChange(Strict):
+    """The birthday message (sent by the jobs on the member's birthday, once a year, to
+    members who consent to marketing e-mail): Jinja2 templates with `first_name`,
+    `last_name`, `merchant`, `balances`, `reward` (the birthday reward credited that day,
+    written out, or empty), `rewards` and `unsubscribe_url`. A template set to null is
+    the default one; what is left out stays."""
+
+    enabled: StrictBool = Field(default=None, json_schema_extra=without_default)
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    body: MessageTemplate | None = None
+
+
 @example({"locale": "en_CA", "time_zone": "America/Toronto"})
-class MerchantLocaleChange(Strict):
-    """Where the merchant is; what is left out stays."""
+class MerchantSettingsChange(Strict):
+    """Where the merchant is, its information notice, its birthday message; what is left
+    out stays."""
 
     country: Country | None = None
     locale: LocaleName | None = None
     time_zone: TimeZoneName | None = None
+    notice_text: NoticeText | None = None
+    birthday_message: BirthdayMessageChange | None = None
 
 
 class MerchantOut(BaseModel):
@@ -76,6 +116,9 @@ class MerchantOut(BaseModel):
     country: str = Field(examples=["CZ"])
     locale: str = Field(examples=["cs_CZ"])
     time_zone: str = Field(examples=["Europe/Prague"])
+    birthday_message_enabled: bool = False
+    birthday_message_subject: str | None = Field(None, description="Null: the default.")
+    birthday_message_body: str | None = Field(None, description="Null: the default.")
 
 
 class ApiKeyOut(BaseModel):
@@ -184,3 +227,14 @@ class ApiKeyCreate(Strict):
     name: Name
     role: Literal["owner", "manager", "cashier"]
     store_id: uuid.UUID | None = None
+
+
+class NoticeVersionOut(BaseModel):
+    """One version of the merchant's information notice, as it was given."""
+
+    version: int
+    text: str
+    is_default: bool = Field(
+        description="The platform's notice built from the merchant's name (none was set)."
+    )
+    created_at: datetime
