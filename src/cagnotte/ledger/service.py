@@ -59,6 +59,7 @@ from cagnotte.ledger.model import (
     operation_as_json,
 )
 from cagnotte.ledger.sqlite_backend import SqliteLedgerWriter
+from cagnotte.ledger.sqlite_batcher import PendingEntry, SqliteEntryBatcher
 
 # The name of a transfer history in its cursors (db/pages.py).
 HISTORY_ORDER = "transfers"
@@ -94,6 +95,11 @@ class Ledger:
         self.group_commit = group_commit
         # One batcher per event loop, opened by the application's lifespan.
         self._batchers: dict[asyncio.AbstractEventLoop, EntryBatcher] = {}
+        # On SQLite one writer per process (ledger/sqlite_batcher.py), opened by the
+        # first lifespan and closed by the last.
+        self._sqlite_batcher: SqliteEntryBatcher | None = None
+        self._sqlite_batcher_users = 0
+        self._sqlite_batcher_lock = threading.Lock()
         self._accounts: dict[tuple[Any, ...], Account] = {}
         self._accounts_lock = threading.Lock()
 
@@ -305,6 +311,13 @@ class Ledger:
             return self._post_entry_in(
                 connection, in_callers_transaction=True, entry_id=None, savepoint=True, **arguments
             )
+        sqlite_batcher = self._sqlite_batcher
+        if sqlite_batcher is not None:
+            landed = self._landed_in_sqlite_batch(
+                sqlite_batcher.post(self._pending_entry(arguments)), arguments
+            )
+            if landed is not None:
+                return landed
         attempt = 1
         while True:
             try:
@@ -330,15 +343,71 @@ class Ledger:
                 attempt += 1
 
     async def open_group_commit(self) -> None:
-        """Give the running event loop its batcher (PostgreSQL, with group_commit on)."""
+        """Give the running event loop its batcher (PostgreSQL, with group_commit on);
+        on SQLite, the process its writer (a SQLite file, with group_commit on)."""
         loop = asyncio.get_running_loop()
-        if self.group_commit and self.database.is_postgresql and loop not in self._batchers:
-            self._batchers[loop] = EntryBatcher(self.database.conninfo)
+        if not self.group_commit:
+            return
+        if self.database.is_postgresql:
+            if loop not in self._batchers:
+                self._batchers[loop] = EntryBatcher(self.database.conninfo)
+            return
+        self.open_sqlite_writer()
 
     async def close_group_commit(self) -> None:
         batcher = self._batchers.pop(asyncio.get_running_loop(), None)
         if batcher is not None:
             await batcher.close()
+        if self.group_commit and not self.database.is_postgresql:
+            # The writer posts what waits before it ends: not on the event loop.
+            await anyio.to_thread.run_sync(self.close_sqlite_writer)
+
+    def open_sqlite_writer(self) -> None:
+        """Start (or share) the process's SQLite writer: entries posted alone go to it."""
+        if self.database.sqlite_path is None:
+            return  # an in-memory database: one connection's, no writer of its own
+        with self._sqlite_batcher_lock:
+            if self._sqlite_batcher is None:
+                self._sqlite_batcher = SqliteEntryBatcher(
+                    self.database.connect_sqlite,
+                    busy_timeout_seconds=self.database.busy_timeout_seconds,
+                )
+            self._sqlite_batcher_users += 1
+
+    def close_sqlite_writer(self) -> None:
+        with self._sqlite_batcher_lock:
+            if self._sqlite_batcher is None:
+                return
+            self._sqlite_batcher_users -= 1
+            if self._sqlite_batcher_users > 0:
+                return
+            batcher, self._sqlite_batcher = self._sqlite_batcher, None
+        batcher.close()
+
+    def _pending_entry(self, arguments: dict[str, Any]) -> PendingEntry:
+        return PendingEntry(
+            merchant_id=arguments["merchant_id"],
+            entry_id=uuid.uuid4(),
+            now=self.clock.now(),
+            allowed=arguments["allowed"],
+            kind=arguments["kind"],
+            idempotency_key=arguments["idempotency_key"],
+            request_hash=arguments["request_hash"],
+            memo=arguments["memo"],
+            operations=arguments["operations"],
+        )
+
+    @staticmethod
+    def _landed_in_sqlite_batch(
+        result: dict[str, Any] | None, arguments: dict[str, Any]
+    ) -> EntryResult | None:
+        """The SQLite writer's answer as post_entry's; None: post the entry alone."""
+        if result is None:
+            return None
+        landed = EntryResult.from_json(result)
+        if not landed.replayed:
+            metrics.count_entry(arguments["kind"], arguments["operations"])
+        return landed
 
     async def post_entry_async(
         self,
@@ -361,7 +430,25 @@ class Ledger:
         With the loop's batcher open (group commit), the entry goes in the next
         batch of cagnotte_post_entries instead, and is answered once that batch
         has committed; an entry of a batch that failed as a whole is posted alone.
+        On SQLite, with the process's writer open, the entry goes in its next
+        batch, awaited without a worker thread (ledger/sqlite_batcher.py).
         """
+        sqlite_batcher = self._sqlite_batcher
+        if sqlite_batcher is not None:
+            arguments = _entry_arguments(
+                merchant_id,
+                operations,
+                kind=kind,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                memo=memo,
+                also_platform=also_platform,
+            )
+            landed = self._landed_in_sqlite_batch(
+                await sqlite_batcher.post_async(self._pending_entry(arguments)), arguments
+            )
+            if landed is not None:
+                return landed
         if not self.database.has_async_pool():
             return await anyio.to_thread.run_sync(
                 functools.partial(
@@ -480,7 +567,7 @@ class Ledger:
                 # A savepoint, so that a refused entry leaves the caller's transaction usable.
                 with connection.begin_nested():
                     result = SqliteLedgerWriter(
-                        connection, merchant_id, entry_id, now, allowed
+                        _driver_connection(connection), merchant_id, entry_id, now, allowed
                     ).post_entry(
                         kind=kind,
                         idempotency_key=idempotency_key,
@@ -786,6 +873,11 @@ def _account(row: Any) -> Account:
         frozen=row.frozen,
         created_at=row.created_at,
     )
+
+
+def _driver_connection(connection: Connection) -> Any:
+    """The sqlite3 connection under a SQLAlchemy one: its statements join its transaction."""
+    return connection.connection.driver_connection
 
 
 def _is_deadlock(error: DBAPIError) -> bool:
