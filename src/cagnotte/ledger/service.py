@@ -95,11 +95,8 @@ class Ledger:
         self.group_commit = group_commit
         # One batcher per event loop, opened by the application's lifespan.
         self._batchers: dict[asyncio.AbstractEventLoop, EntryBatcher] = {}
-        # On SQLite one writer per process (ledger/sqlite_batcher.py), opened by the
-        # first lifespan and closed by the last.
-        self._sqlite_batcher: SqliteEntryBatcher | None = None
-        self._sqlite_batcher_users = 0
-        self._sqlite_batcher_lock = threading.Lock()
+        # On SQLite one writer per event loop (ledger/sqlite_batcher.py), likewise.
+        self._sqlite_batchers: dict[asyncio.AbstractEventLoop, SqliteEntryBatcher] = {}
         self._accounts: dict[tuple[Any, ...], Account] = {}
         self._accounts_lock = threading.Lock()
 
@@ -311,7 +308,7 @@ class Ledger:
             return self._post_entry_in(
                 connection, in_callers_transaction=True, entry_id=None, savepoint=True, **arguments
             )
-        sqlite_batcher = self._sqlite_batcher
+        sqlite_batcher = self._sqlite_batcher()
         if sqlite_batcher is not None:
             landed = self._landed_in_sqlite_batch(
                 sqlite_batcher.post(self._pending_entry(arguments)), arguments
@@ -343,46 +340,36 @@ class Ledger:
                 attempt += 1
 
     async def open_group_commit(self) -> None:
-        """Give the running event loop its batcher (PostgreSQL, with group_commit on);
-        on SQLite, the process its writer (a SQLite file, with group_commit on)."""
+        """Give the running event loop its batcher (with group_commit on): on PostgreSQL
+        one that sends batches of cagnotte_post_entries, on a SQLite file its writer."""
         loop = asyncio.get_running_loop()
-        if not self.group_commit:
+        if not self.group_commit or loop in self._batchers or loop in self._sqlite_batchers:
             return
         if self.database.is_postgresql:
-            if loop not in self._batchers:
-                self._batchers[loop] = EntryBatcher(self.database.conninfo)
-            return
-        self.open_sqlite_writer()
+            self._batchers[loop] = EntryBatcher(self.database.conninfo)
+        elif self.database.sqlite_path is not None:
+            self._sqlite_batchers[loop] = SqliteEntryBatcher(
+                self.database.connect_sqlite,
+                busy_timeout_seconds=self.database.busy_timeout_seconds,
+            )
 
     async def close_group_commit(self) -> None:
-        batcher = self._batchers.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.pop(loop, None)
         if batcher is not None:
             await batcher.close()
-        if self.group_commit and not self.database.is_postgresql:
-            # The writer posts what waits before it ends: not on the event loop.
-            await anyio.to_thread.run_sync(self.close_sqlite_writer)
+        sqlite_batcher = self._sqlite_batchers.pop(loop, None)
+        if sqlite_batcher is not None:
+            await sqlite_batcher.close()
 
-    def open_sqlite_writer(self) -> None:
-        """Start (or share) the process's SQLite writer: entries posted alone go to it."""
-        if self.database.sqlite_path is None:
-            return  # an in-memory database: one connection's, no writer of its own
-        with self._sqlite_batcher_lock:
-            if self._sqlite_batcher is None:
-                self._sqlite_batcher = SqliteEntryBatcher(
-                    self.database.connect_sqlite,
-                    busy_timeout_seconds=self.database.busy_timeout_seconds,
-                )
-            self._sqlite_batcher_users += 1
-
-    def close_sqlite_writer(self) -> None:
-        with self._sqlite_batcher_lock:
-            if self._sqlite_batcher is None:
-                return
-            self._sqlite_batcher_users -= 1
-            if self._sqlite_batcher_users > 0:
-                return
-            batcher, self._sqlite_batcher = self._sqlite_batcher, None
-        batcher.close()
+    def _sqlite_batcher(self) -> SqliteEntryBatcher | None:
+        """The SQLite writer of the running event loop, or (from a thread) of any loop."""
+        if not self._sqlite_batchers:
+            return None
+        try:
+            return self._sqlite_batchers.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return next(iter(self._sqlite_batchers.values()), None)
 
     def _pending_entry(self, arguments: dict[str, Any]) -> PendingEntry:
         return PendingEntry(
@@ -430,10 +417,10 @@ class Ledger:
         With the loop's batcher open (group commit), the entry goes in the next
         batch of cagnotte_post_entries instead, and is answered once that batch
         has committed; an entry of a batch that failed as a whole is posted alone.
-        On SQLite, with the process's writer open, the entry goes in its next
-        batch, awaited without a worker thread (ledger/sqlite_batcher.py).
+        On SQLite, with the loop's writer open, the entry goes in its next batch,
+        posted on the loop itself (ledger/sqlite_batcher.py).
         """
-        sqlite_batcher = self._sqlite_batcher
+        sqlite_batcher = self._sqlite_batcher()
         if sqlite_batcher is not None:
             arguments = _entry_arguments(
                 merchant_id,

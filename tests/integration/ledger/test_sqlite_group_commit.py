@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,19 +48,50 @@ def sqlite_url(database_url: str) -> str:
     return database_url
 
 
+class WriterLoop:
+    """An event loop in a thread of its own with the ledger's SQLite writer open, as the
+    API's is; entries posted alone from other threads (a top-up's way) go to it."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> WriterLoop:
+        self.thread.start()
+        self.run(self.ledger.open_group_commit())
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.run(self.ledger.close_group_commit())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+    def start(self, work: Awaitable[T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(work, self.loop)  # type: ignore[arg-type]
+
+    def run(self, work: Awaitable[T]) -> T:
+        return self.start(work).result()
+
+    @property
+    def writer(self) -> SqliteEntryBatcher:
+        writer = self.ledger._sqlite_batchers.get(self.loop)
+        assert writer is not None
+        return writer
+
+
 @pytest.fixture
-def writing(books: Books, sqlite_url: str) -> Iterator[Books]:
-    """The books with the process's SQLite writer open: entries posted alone go to it."""
+def loop(books: Books, sqlite_url: str) -> Iterator[WriterLoop]:
     books.ledger.group_commit = True
-    books.ledger.open_sqlite_writer()
-    yield books
-    books.ledger.close_sqlite_writer()
+    with WriterLoop(books.ledger) as loop:
+        yield loop
 
 
-def writer_of(books: Books) -> SqliteEntryBatcher:
-    writer = books.ledger._sqlite_batcher
-    assert writer is not None
-    return writer
+@pytest.fixture
+def writing(books: Books, loop: WriterLoop) -> Books:
+    """The books with the SQLite writer open: entries posted alone go to it."""
+    return books
 
 
 @contextmanager
@@ -75,29 +106,29 @@ def write_lock_held(database: Database) -> Iterator[None]:
         holder.close()
 
 
-def in_one_batch(books: Books, *payments: Callable[[], Awaitable[Any]]) -> list[Any]:
-    """Start the payments on an event loop together and have the writer post them as one
-    batch: its first waits for the lock held here until all the others queue behind it."""
-    writer = writer_of(books)
+def in_one_batch(loop: WriterLoop, *payments: Callable[[], Awaitable[Any]]) -> list[Any]:
+    """Start the payments together and have the writer post them as one batch: it waits
+    for the lock held here until all of them wait for it."""
 
     async def all_of_them() -> list[Any]:
         return await together(*(payment() for payment in payments))
 
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        with write_lock_held(books.ledger.database):
-            outcome = thread.submit(asyncio.run, all_of_them())
-            deadline = time.monotonic() + 10
-            while writer.waiting < len(payments) - 1:
-                assert time.monotonic() < deadline, "the payments did not queue"
-                time.sleep(0.005)
-        return outcome.result()
+    with write_lock_held(loop.ledger.database):
+        outcome = loop.start(all_of_them())
+        deadline = time.monotonic() + 10
+        while loop.writer.waiting < len(payments):
+            assert time.monotonic() < deadline, "the payments did not queue"
+            time.sleep(0.005)
+    return outcome.result()
 
 
 def paying(books: Books, wallet, amount: int, key: str | None = None, request_hash: str = "h"):
     return lambda: pay(books, wallet, amount, key=key, request_hash=request_hash)
 
 
-def test_a_batch_with_a_refused_payment_posts_the_others(writing: Books, database: Database):
+def test_a_batch_with_a_refused_payment_posts_the_others(
+    writing: Books, loop: WriterLoop, database: Database
+):
     first, poor, third = writing.wallet(), writing.wallet(), writing.wallet()
     for wallet in (first, poor, third):
         writing.fund(wallet, 100)
@@ -105,7 +136,7 @@ def test_a_batch_with_a_refused_payment_posts_the_others(writing: Books, databas
     journal_before = entries(database)
 
     results = in_one_batch(
-        writing,
+        loop,
         paying(writing, first, 30, key="a"),
         paying(writing, poor, 500, key="b"),
         paying(writing, third, 40, key="c"),
@@ -118,18 +149,18 @@ def test_a_batch_with_a_refused_payment_posts_the_others(writing: Books, databas
     assert [balance(writing, wallet) for wallet in (first, poor, third)] == [70, 100, 60]
     assert entries(database) == journal_before + 2
     # The refused entry's key was rolled back with its savepoint: it may go again.
-    again = asyncio.run(pay(writing, poor, 50, key="b"))
+    again = loop.run(pay(writing, poor, 50, key="b"))
     assert not again.replayed
     assert balance(writing, poor) == 50
 
 
-def test_payments_in_one_batch_see_each_other_in_order(writing: Books):
+def test_payments_in_one_batch_see_each_other_in_order(writing: Books, loop: WriterLoop):
     wallet = writing.wallet()
     writing.fund(wallet, 100)
     batches_before, entries_before = batches_seen()
 
     results = in_one_batch(
-        writing, *(paying(writing, wallet, 30, key=f"k{index}") for index in range(5))
+        loop, *(paying(writing, wallet, 30, key=f"k{index}") for index in range(5))
     )
 
     assert batches_seen() == (batches_before + 1, entries_before + 5)
@@ -139,14 +170,16 @@ def test_payments_in_one_batch_see_each_other_in_order(writing: Books):
     assert balance(writing, wallet) == 10
 
 
-def test_twenty_retries_of_one_key_in_one_batch_post_once(writing: Books, database: Database):
+def test_twenty_retries_of_one_key_in_one_batch_post_once(
+    writing: Books, loop: WriterLoop, database: Database
+):
     wallet = writing.wallet()
     writing.fund(wallet, 1_000)
     journal_before = entries(database)
     batches_before, entries_before = batches_seen()
 
     results = in_one_batch(
-        writing,
+        loop,
         *(paying(writing, wallet, 250, key="till-7") for _ in range(20)),
         paying(writing, wallet, 999, key="till-7", request_hash="another body"),
     )
@@ -195,7 +228,9 @@ def test_twenty_parallel_retries_of_one_key_from_threads_post_once(
     assert keys == 1
 
 
-def test_an_unknown_account_or_a_transfer_id_taken_fails_only_its_entry(writing: Books):
+def test_an_unknown_account_or_a_transfer_id_taken_fails_only_its_entry(
+    writing: Books, loop: WriterLoop
+):
     wallet = writing.wallet()
     writing.fund(wallet, 100)
     taken = writing.fund(writing.wallet(), 1)
@@ -207,7 +242,7 @@ def test_an_unknown_account_or_a_transfer_id_taken_fails_only_its_entry(writing:
         )
 
     results = in_one_batch(
-        writing,
+        loop,
         paying(writing, ghost, 10),
         move(Transfer(wallet.id, writing.settlement.id, 5, "payment", id=taken.id)),
         paying(writing, wallet, 20),
@@ -227,7 +262,6 @@ def test_a_database_busy_past_the_timeout_answers_unavailable_and_posts_nothing(
     # A service of its own on the same file, which waits for the lock only a moment.
     impatient = Database(sqlite_url, busy_timeout_seconds=0.2)
     ledger = Ledger(impatient, clock, group_commit=True)
-    ledger.open_sqlite_writer()
 
     def pay_thirty():
         return ledger.post_entry_async(
@@ -239,42 +273,42 @@ def test_a_database_busy_past_the_timeout_answers_unavailable_and_posts_nothing(
         )
 
     try:
-        before = footprint(database)
-        with write_lock_held(database), pytest.raises(sqlite3.OperationalError) as busy:
-            asyncio.run(pay_thirty())
-        assert is_unavailable(busy.value)
-        assert footprint(database) == before
-        # Nothing was kept: the retry with the same key posts it, once.
-        retried = asyncio.run(pay_thirty())
+        with WriterLoop(ledger) as loop:
+            before = footprint(database)
+            with write_lock_held(database), pytest.raises(sqlite3.OperationalError) as busy:
+                loop.run(pay_thirty())
+            assert is_unavailable(busy.value)
+            assert footprint(database) == before
+            # Nothing was kept: the retry with the same key posts it, once.
+            retried = loop.run(pay_thirty())
         assert not retried.replayed
         assert balance(books, wallet) == 70
     finally:
-        ledger.close_sqlite_writer()
         impatient.dispose()
 
 
-def test_a_request_gone_before_its_batch_begins_posts_nothing(writing: Books, database: Database):
+def test_a_request_gone_before_its_batch_begins_posts_nothing(
+    writing: Books, loop: WriterLoop, database: Database
+):
     wallet = writing.wallet()
     writing.fund(wallet, 100)
     journal_before = entries(database)
-    writer = writer_of(writing)
     withdrawn = threading.Event()
 
     async def first_and_abandoned() -> Any:
         first = asyncio.ensure_future(pay(writing, wallet, 10, key="first"))
         abandoned = asyncio.ensure_future(pay(writing, wallet, 20, key="abandoned"))
-        # The writer has taken the first (and waits for the lock); the other waits.
-        while writer.waiting != 1:
+        # Both wait for the writer, which waits for the lock.
+        while loop.writer.waiting != 2:
             await asyncio.sleep(0.005)
         abandoned.cancel()  # its client went away while it waited
         withdrawn.set()
         return await first
 
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        with write_lock_held(database):
-            pending = thread.submit(asyncio.run, first_and_abandoned())
-            assert withdrawn.wait(10)
-        first = pending.result()
+    with write_lock_held(database):
+        pending = loop.start(first_and_abandoned())
+        assert withdrawn.wait(10)
+    first = pending.result()
 
     assert not first.replayed
     assert entries(database) == journal_before + 1
@@ -292,13 +326,16 @@ from cagnotte.ledger import sqlite_backend
 
 url, merchant, wallet, settlement = sys.argv[1:5]
 ledger = Ledger(Database(url), SystemClock(), group_commit=True)
-ledger.open_sqlite_writer()
+loop = asyncio.new_event_loop()
+threading.Thread(target=loop.run_forever, daemon=True).start()
+asyncio.run_coroutine_threadsafe(ledger.open_group_commit(), loop).result()
 original = sqlite_backend.SqliteLedgerWriter.post_entry
 
 def post_entry(self, **arguments):
     result = original(self, **arguments)
     if arguments["idempotency_key"] == "slow":
-        # Written in the writer's open transaction, not committed: killed here.
+        # Written in the writer's open transaction, not committed: killed here
+        # (the loop stands still, so the next entry waits unanswered).
         print("writing slow", flush=True)
         time.sleep(600)
     return result
@@ -325,11 +362,11 @@ time.sleep(600)
 
 
 def test_a_crash_before_the_commit_loses_only_the_unanswered_entries(
-    writing: Books, database: Database
+    books: Books, database: Database, sqlite_url: str
 ):
+    writing = books
     wallet = writing.wallet()
     writing.fund(wallet, 100)
-    writing.ledger.close_sqlite_writer()  # the service is the other process
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     service = subprocess.Popen(
         [
@@ -370,15 +407,16 @@ def test_a_crash_before_the_commit_loses_only_the_unanswered_entries(
         ).all()
     assert sorted(key for key, _entry in keys) == ["one", "two"]
     # The clients retry: the answered payments replay, the others land once.
-    writing.ledger.open_sqlite_writer()
-    retried = {
-        key: writing.post(
-            Transfer(wallet.id, writing.settlement.id, 10, "payment"),
-            idempotency_key=key,
-            request_hash="h",
-        )
-        for key in ("one", "two", "slow", "queued")
-    }
+    writing.ledger.group_commit = True
+    with WriterLoop(writing.ledger):
+        retried = {
+            key: writing.post(
+                Transfer(wallet.id, writing.settlement.id, 10, "payment"),
+                idempotency_key=key,
+                request_hash="h",
+            )
+            for key in ("one", "two", "slow", "queued")
+        }
     assert [retried[key].replayed for key in ("one", "two", "slow", "queued")] == [
         True,
         True,
