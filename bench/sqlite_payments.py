@@ -104,6 +104,9 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # Every worker's counters in one place, as `cagnotte serve --workers N` keeps them.
+        metrics_dir = tempfile.mkdtemp(prefix="metrics-", dir=self.workdir)
+        self.env = dict(self.env, PROMETHEUS_MULTIPROC_DIR=metrics_dir)
         command = [sys.executable, "-m", "uvicorn", "cagnotte.asgi:application_without_jobs"]
         command += ["--factory", "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--workers", str(self.workers), "--log-level", "warning", "--no-access-log"]
@@ -216,6 +219,19 @@ def settled_state(path: Path, prefix: str) -> dict[str, int]:
         state = again
 
 
+def batches(port: int) -> tuple[float, float]:
+    """How many batches the service's writers posted, and how many entries they held."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    values = {"count": 0.0, "sum": 0.0}
+    for line in text.splitlines():
+        for name in values:
+            if line.startswith(f"cagnotte_ledger_batch_size_{name} "):
+                values[name] = float(line.split()[1])
+    return values["count"], values["sum"]
+
+
 def run_wrk(port: int, customers_file: Path, key: str, prefix: str, clients: int, seconds: float):
     command = ["wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{int(seconds)}s", "--latency"]
     command += ["--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}", "--"]
@@ -254,8 +270,10 @@ def measured_load(
         time.monotonic(),
     )
     wrk_before = os.times()
+    batches_before = batches(service.port)
     figures = run_wrk(service.port, customers_file, key, prefix, clients, seconds)
     wrk_after = os.times()
+    batches_after = batches(service.port)
     wall = time.monotonic() - wall_before
     service_cpu = tree_seconds(service.process.pid) - cpu_before
     machine = machine_busy_seconds() - busy_before
@@ -286,6 +304,10 @@ def measured_load(
         "p50_ms": latency["p50"] / 1000,
         "p99_ms": latency["p99"] / 1000,
         "max_ms": latency["max"] / 1000,
+        "batches": batches_after[0] - batches_before[0],
+        "entries_per_batch": round(
+            (batches_after[1] - batches_before[1]) / max(batches_after[0] - batches_before[0], 1), 2
+        ),
         "service_cpu_ms_per_payment": round(service_cpu / max(succeeded, 1) * 1000, 3),
         "service_cores": round(service_cpu / wall, 2),
         "wrk_cores": round(wrk_cpu / wall, 2),
@@ -343,7 +365,8 @@ def main() -> None:
             log(
                 f"{workers} worker(s): {many['payments_per_s']} payments/s,"
                 f" p50 {many['p50_ms']} ms, p99 {many['p99_ms']} ms, max {many['max_ms']} ms,"
-                f" non-2xx {many['non_2xx']}, {many['service_cpu_ms_per_payment']} ms CPU"
+                f" non-2xx {many['non_2xx']}, {many['entries_per_batch']} entries a batch,"
+                f" {many['service_cpu_ms_per_payment']} ms CPU"
                 f" a payment (service {many['service_cores']} cores, wrk {many['wrk_cores']},"
                 f" other work {many['other_cores']}, load {many['load_average']:.2f});"
                 f" one client: p50 {one['p50_ms']} ms, {one['payments_per_s']}/s"

@@ -424,3 +424,44 @@ def test_a_crash_before_the_commit_loses_only_the_unanswered_entries(
         False,
     ]
     assert balance(writing, wallet) == 60
+
+
+# The cost of an entry ----------------------------------------------------------------------
+
+
+def test_an_entry_on_sqlite_costs_the_same_however_many_transfers_the_merchant_has(
+    books: Books, database: Database, sqlite_url: str
+):
+    # Counted in SQLite's virtual machine steps (its progress handler), not in time.
+    wallet = books.wallet()
+    books.fund(wallet, 1_000_000)
+
+    def pay_one(connection) -> None:
+        books.ledger.post_entry(
+            books.merchant_id,
+            [Transfer(wallet.id, books.settlement.id, 1, "payment")],
+            kind="payment",
+            connection=connection,
+        )
+
+    def steps_of_one_payment() -> int:
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        with database.transaction() as connection:
+            driver = connection.connection.driver_connection
+            driver.set_progress_handler(count, 100)
+            pay_one(connection)
+            driver.set_progress_handler(None, 0)
+        return steps[0]
+
+    few = steps_of_one_payment()
+    with database.transaction() as connection:
+        for _ in range(3_000):
+            pay_one(connection)
+    many = steps_of_one_payment()
+
+    assert many < 2 * few, (few, many)
