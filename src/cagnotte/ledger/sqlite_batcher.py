@@ -13,11 +13,11 @@ its own (a refused entry is rolled back to its savepoint and fails alone), and
 COMMITs once. Each request is answered after that commit. No timer: the
 entries of a batch are those the loop received since the last one.
 
-The writer runs its statements on the event loop itself. Measured
-(bench/sqlite_payments.py), a batch's statements take a few hundredths of a
-millisecond each, less than handing them to a thread, and a thread of its own
-waited for the GIL after every statement while the loop was busy (up to the
-interpreter's 5 ms switch interval each time).
+The writer runs its statements on the event loop itself: they take a few
+hundredths of a millisecond each. A first version with a thread of its own
+cost more CPU per payment (bench/sqlite_payments.py, 8 clients: 2.0 against
+1.3 ms), its statements waiting for the GIL after each step while the loop was
+busy.
 
 The statements are SqliteLedgerWriter's (ledger/sqlite_backend.py), the same
 as on the general path, so the checks, the errors, the idempotency answers and
