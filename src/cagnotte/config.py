@@ -51,10 +51,11 @@ class Settings(BaseSettings):
     # write lock (SQLite) before it is answered 503 service_unavailable, to retry.
     database_pool_timeout_seconds: float = 10.0
     database_busy_timeout_seconds: float = 10.0
-    # Group commit (PostgreSQL; SQLite ignores it): each worker sends the payments
-    # that arrive while its previous batch is in flight as one statement and one
-    # commit (ledger/batcher.py). Off, each payment is a statement and a commit of
-    # its own.
+    # Group commit: each worker sends the payments that arrive while its previous
+    # batch is in flight as one statement and one commit (PostgreSQL,
+    # ledger/batcher.py), or posts the entries waiting for its writer in one
+    # transaction (SQLite, ledger/sqlite_batcher.py). Off, each payment is a
+    # statement and a commit of its own.
     ledger_group_commit: bool = True
     # The largest request body read, in bytes; a bigger one is refused (413) before it
     # is read whole. A catalogue import has its own, larger limit.

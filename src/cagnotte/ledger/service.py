@@ -59,6 +59,7 @@ from cagnotte.ledger.model import (
     operation_as_json,
 )
 from cagnotte.ledger.sqlite_backend import SqliteLedgerWriter
+from cagnotte.ledger.sqlite_batcher import PendingEntry, SqliteEntryBatcher
 
 # The name of a transfer history in its cursors (db/pages.py).
 HISTORY_ORDER = "transfers"
@@ -107,6 +108,8 @@ class Ledger:
         self.group_commit = group_commit
         # One batcher per event loop, opened by the application's lifespan.
         self._batchers: dict[asyncio.AbstractEventLoop, EntryBatcher] = {}
+        # On SQLite one writer per event loop (ledger/sqlite_batcher.py), likewise.
+        self._sqlite_batchers: dict[asyncio.AbstractEventLoop, SqliteEntryBatcher] = {}
         self._accounts: dict[tuple[Any, ...], Account] = {}
         self._accounts_lock = threading.Lock()
 
@@ -310,6 +313,13 @@ class Ledger:
             return self._post_entry_in(
                 connection, in_callers_transaction=True, entry_id=None, savepoint=True, **arguments
             )
+        sqlite_batcher = self._sqlite_batcher()
+        if sqlite_batcher is not None:
+            landed = self._landed_in_sqlite_batch(
+                sqlite_batcher.post(self._pending_entry(arguments)), arguments
+            )
+            if landed is not None:
+                return landed
         attempt = 1
         while True:
             try:
@@ -335,15 +345,61 @@ class Ledger:
                 attempt += 1
 
     async def open_group_commit(self) -> None:
-        """Give the running event loop its batcher (PostgreSQL, with group_commit on)."""
+        """Give the running event loop its batcher (with group_commit on): on PostgreSQL
+        one that sends batches of cagnotte_post_entries, on a SQLite file its writer."""
         loop = asyncio.get_running_loop()
-        if self.group_commit and self.database.is_postgresql and loop not in self._batchers:
+        if not self.group_commit or loop in self._batchers or loop in self._sqlite_batchers:
+            return
+        if self.database.is_postgresql:
             self._batchers[loop] = EntryBatcher(self.database.conninfo)
+        elif self.database.sqlite_path is not None:
+            self._sqlite_batchers[loop] = SqliteEntryBatcher(
+                self.database.connect_sqlite,
+                busy_timeout_seconds=self.database.busy_timeout_seconds,
+            )
 
     async def close_group_commit(self) -> None:
-        batcher = self._batchers.pop(asyncio.get_running_loop(), None)
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.pop(loop, None)
         if batcher is not None:
             await batcher.close()
+        sqlite_batcher = self._sqlite_batchers.pop(loop, None)
+        if sqlite_batcher is not None:
+            await sqlite_batcher.close()
+
+    def _sqlite_batcher(self) -> SqliteEntryBatcher | None:
+        """The SQLite writer of the running event loop, or (from a thread) of any loop."""
+        if not self._sqlite_batchers:
+            return None
+        try:
+            return self._sqlite_batchers.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return next(iter(self._sqlite_batchers.values()), None)
+
+    def _pending_entry(self, arguments: dict[str, Any]) -> PendingEntry:
+        return PendingEntry(
+            merchant_id=arguments["merchant_id"],
+            entry_id=uuid.uuid4(),
+            now=self.clock.now(),
+            allowed=arguments["allowed"],
+            kind=arguments["kind"],
+            idempotency_key=arguments["idempotency_key"],
+            request_hash=arguments["request_hash"],
+            memo=arguments["memo"],
+            operations=arguments["operations"],
+        )
+
+    @staticmethod
+    def _landed_in_sqlite_batch(
+        result: dict[str, Any] | None, arguments: dict[str, Any]
+    ) -> EntryResult | None:
+        """The SQLite writer's answer as post_entry's; None: post the entry alone."""
+        if result is None:
+            return None
+        landed = EntryResult.from_json(result)
+        if not landed.replayed:
+            metrics.count_entry(arguments["kind"], arguments["operations"])
+        return landed
 
     async def post_entry_async(
         self,
@@ -366,7 +422,25 @@ class Ledger:
         With the loop's batcher open (group commit), the entry goes in the next
         batch of cagnotte_post_entries instead, and is answered once that batch
         has committed; an entry of a batch that failed as a whole is posted alone.
+        On SQLite, with the loop's writer open, the entry goes in its next batch,
+        posted on the loop itself (ledger/sqlite_batcher.py).
         """
+        sqlite_batcher = self._sqlite_batcher()
+        if sqlite_batcher is not None:
+            arguments = _entry_arguments(
+                merchant_id,
+                operations,
+                kind=kind,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                memo=memo,
+                also_platform=also_platform,
+            )
+            landed = self._landed_in_sqlite_batch(
+                await sqlite_batcher.post_async(self._pending_entry(arguments)), arguments
+            )
+            if landed is not None:
+                return landed
         if not self.database.has_async_pool():
             return await anyio.to_thread.run_sync(
                 functools.partial(
@@ -485,7 +559,7 @@ class Ledger:
                 # A savepoint, so that a refused entry leaves the caller's transaction usable.
                 with connection.begin_nested():
                     result = SqliteLedgerWriter(
-                        connection, merchant_id, entry_id, now, allowed
+                        _driver_connection(connection), merchant_id, entry_id, now, allowed
                     ).post_entry(
                         kind=kind,
                         idempotency_key=idempotency_key,
@@ -791,6 +865,11 @@ def _account(row: Any) -> Account:
         frozen=row.frozen,
         created_at=row.created_at,
     )
+
+
+def _driver_connection(connection: Connection) -> Any:
+    """The sqlite3 connection under a SQLAlchemy one: its statements join its transaction."""
+    return connection.connection.driver_connection
 
 
 def _is_deadlock(error: DBAPIError) -> bool:

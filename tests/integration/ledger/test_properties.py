@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -76,6 +77,20 @@ def test_the_ledger_keeps_its_invariants_through_the_group_commit(
 ) -> None:
     # The same machine, each entry posted from an event loop with its batcher open:
     # cagnotte_post_entries, its per-entry subtransaction and its errors' mapping.
+    ledger.group_commit = True
+    with batching_loop(ledger) as post:
+        run_state_machine_as_test(
+            machine_for(ledger, database, clock, post=post), settings=MACHINE_SETTINGS
+        )
+
+
+def test_the_ledger_keeps_its_invariants_through_the_sqlite_writer(
+    ledger: Ledger, database: Database, clock: ManualClock, database_url: str
+) -> None:
+    # The same machine, each entry posted from an event loop through the process's
+    # SQLite writer (ledger/sqlite_batcher.py): its savepoints and its answers.
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's writer")
     ledger.group_commit = True
     with batching_loop(ledger) as post:
         run_state_machine_as_test(
