@@ -79,6 +79,12 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")] = 1,
     jobs: Annotated[bool, typer.Option(help="Run the scheduled jobs in this process.")] = True,
+    http: Annotated[
+        str, typer.Option(help="uvicorn's HTTP implementation: auto, httptools or h11.")
+    ] = "auto",
+    loop: Annotated[
+        str, typer.Option(help="uvicorn's event loop: auto, uvloop or asyncio.")
+    ] = "auto",
     development: Annotated[
         bool,
         typer.Option(
@@ -129,6 +135,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=http,
+        loop=loop,
         # JSON lines, set up in each worker; the access log is the application's own
         # (api/observability.py): route template, status, duration, request id.
         log_config=logging_config(),
