@@ -15,7 +15,27 @@ wallet balance, then warms up. Then, per round, back to back:
    /v1/payments from a random customer to the one merchant, a unique
    Idempotency-Key a request -> transfers/s, p50, p99;
 3. checks in SQL that the round moved exactly what wrk saw (or the run stops);
-4. the same payments from one client alone (wrk -t1 -c1) -> p50 of an idle service.
+4. the same payments from one client alone (wrk -t1 -c1) -> p50 of an idle service;
+5. gift card spends (bench/gift_cards.lua: number + PIN + transfer, 200 cards set
+   up as bench/gift_cards.py does) -> spends/s beside the round's payments/s, p99;
+   checked in SQL too (--no-gift-cards skips it).
+
+Then, with --transfers 0,1000000,5000000 (growth mode), per size: the ledger is
+filled to that many transfers with generated payments (INSERT ... SELECT over
+generate_series: idempotency records, journal entries, transfers and the balance
+counters they move), checked (every balance row equals the sum of its
+transfers, debits equal credits), vacuumed and checkpointed, and a round is
+measured; the table and index sizes are printed beside shared_buffers. Then the
+SQLite rounds (--no-sqlite skips them): `cagnotte serve --workers
+--sqlite-workers` with no database URL, on its embedded default as shipped.
+
+--ab NAME=ARGS (twice or more) runs A/B rounds instead: the variants (options of
+`cagnotte serve`, or an application factory served by uvicorn, see
+bench/service_apps.py) served side by side on one database, their payment
+loads interleaved, compared by payments/s, p99 and service CPU per payment.
+Every load records the load average and the service's CPU time per request
+(a loaded machine inflates that less than the rate), the checkpoints and
+(auto)vacuums that ran during it, and the collector's pauses when watched.
 
 During each API load it reads the service's /metrics for the batch sizes of the
 group commit (cagnotte_ledger_batch_size; none when it is off or on SQLite).
@@ -946,15 +966,22 @@ def print_round_table(workers: int, rounds: list[dict[str, Any]]) -> None:
         flag = "  *" if item["disturbed"] else ""
         mean_batch = api["batches"]["mean_size"]
         cards = item.get("gift_cards")
+        card_rate, card_ratio, card_p99 = (
+            (
+                f"{cards['transfers_per_s']:.1f}",
+                f"{item['gift_card_ratio']:.3f}",
+                f"{cards['p99_ms']:.1f}",
+            )
+            if cards
+            else ("-", "-", "-")
+        )
         print(
             f"{number:>5} {pgb['tps']:>12.1f} {api['transfers_per_s']:>9.1f}"
             f" {api['p50_ms']:>7.2f} {api['p99_ms']:>7.2f} {item['ratio']:>6.3f}"
             f" {item['single']['p50_ms']:>12.2f}"
             f" {'-' if mean_batch is None else f'{mean_batch:.1f}':>6}"
             f" {api['service_cpu_ms_per_request']:>6.2f}"
-            f" {cards['transfers_per_s'] if cards else '-':>8}"
-            f" {item.get('gift_card_ratio', '-'):>6}"
-            f" {cards['p99_ms'] if cards else '-':>8}"
+            f" {card_rate:>8} {card_ratio:>6} {card_p99:>8}"
             f" {api['load_average']:>5.1f}"
             f"   {pc['postgres']:.2f}/{pc['client']:.2f}/{pc['other']:.2f}"
             f" | {ac['postgres']:.2f}/{ac['service']:.2f}/{ac['client']:.2f}/{ac['other']:.2f}"
