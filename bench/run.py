@@ -1137,6 +1137,44 @@ def database_events(cluster: Cluster) -> dict[str, int]:
     }
 
 
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+) UTC \[\d+\] LOG:  (.*)$")
+
+
+def server_log_events(cluster: Cluster, started: float, ended: float) -> dict[str, Any]:
+    """From the server's log (log_checkpoints, log_autovacuum_min_duration = 0): what ran
+    during a load (wall-clock seconds `started`..`ended`), and the last checkpoint's start
+    before it (for a minute or so after one starts, every first change of a page writes
+    the whole page to the WAL, so commits flush more)."""
+    events: dict[str, Any] = {
+        "checkpoints_started": 0,
+        "autovacuums": [],
+        "seconds_since_checkpoint_start": None,
+    }
+    try:
+        lines = (cluster.directory / "server.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return events
+    last_start = None
+    for line in lines:
+        match = _LOG_LINE.match(line)
+        if not match:
+            continue
+        at = dt.datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=dt.UTC)
+        moment, message = at.timestamp(), match[2]
+        if moment > ended:
+            break
+        if message.startswith("checkpoint starting"):
+            if moment < started:
+                last_start = moment
+            else:
+                events["checkpoints_started"] += 1
+        elif message.startswith("automatic vacuum of table") and moment >= started:
+            events["autovacuums"].append(message.split('"')[1] if '"' in message else message)
+    if last_start is not None:
+        events["seconds_since_checkpoint_start"] = round(started - last_start, 1)
+    return events
+
+
 def events_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {name: after[name] - before[name] for name in after}
 
@@ -1227,6 +1265,7 @@ def payment_load(
     batches_before = batch_sizes(target.port)
     events_before = database_events(cluster) if cluster else None
     collector_before = collector_figures(workdir) if workdir else {}
+    load_started = time.time()
     result = run_wrk(
         target.url,
         args,
@@ -1241,6 +1280,7 @@ def payment_load(
     result["batches"] = batch_delta(batches_before, batch_sizes(target.port))
     if cluster and events_before is not None:
         result["database_events"] = events_delta(events_before, database_events(cluster))
+        result["server_log"] = server_log_events(cluster, load_started, time.time())
     if workdir:
         result["collector"] = collector_delta(collector_before, collector_figures(workdir))
     after = target.settled_state(prefix)
@@ -1606,7 +1646,8 @@ def measured_round(
         f" ms, p99 {api['p99_ms']:.2f} ms, ratio {result.get('ratio', '-')}; checked:"
         f" {api['verification']['committed']} payments in the ledger;"
         f" batches: {api['batches']}; service CPU {api['service_cpu_ms_per_request']} ms"
-        f" a payment; events {api.get('database_events')}; load {api['load_average']}"
+        f" a payment; events {api.get('database_events')} {api.get('server_log')};"
+        f" load {api['load_average']}"
     )
     # One client alone: the latency of an idle service (no batch to join).
     quiet["single"] = wait_until_quiet(args.quiet_cores, args.quiet_wait)
@@ -1921,7 +1962,8 @@ def ab_rounds(
                     f"  {load['transfers_per_s']:.1f} payments/s, p50 {load['p50_ms']:.2f}"
                     f" ms, p99 {load['p99_ms']:.2f} ms, max {load['max_ms']:.1f} ms, service"
                     f" CPU {load['service_cpu_ms_per_request']} ms a payment, load"
-                    f" {load['load_average']}, events {load.get('database_events')},"
+                    f" {load['load_average']}, events {load.get('database_events')}"
+                    f" {load.get('server_log')},"
                     f" collector {load.get('collector')}"
                 )
                 results[variant["name"]]["rounds"].append(load)
@@ -2088,6 +2130,9 @@ def main() -> None:
         log(f"cluster in {cluster.directory} on port {cluster.port} (durable settings)")
         cluster.start()
         prioritise(cluster.postmaster_pid, args.priority)
+        # Every autovacuum in the server's log, with its time (log_checkpoints is on).
+        cluster.sql("postgres", "ALTER SYSTEM SET log_autovacuum_min_duration = 0")
+        cluster.sql("postgres", "SELECT pg_reload_conf()")
         report["postgres_settings"] = cluster.settings()
         for database in ("pgbench", "cagnotte"):
             cluster.sql("postgres", f"CREATE DATABASE {database}")

@@ -117,3 +117,31 @@ def test_the_collector_figures_of_a_load_add_up_the_workers(run) -> None:  # noq
     assert total["pause_max_ms"] == 20.0
     assert total["over_ms"] == {"5": 2}
     assert run.collector_delta({}, {}) is None
+
+
+def test_the_server_log_tells_the_checkpoints_and_autovacuums_of_a_load(
+    run, tmp_path: Path
+) -> None:  # noqa: ANN001
+    (tmp_path / "server.log").write_text(
+        "2026-12-01 10:00:00.000 UTC [1] LOG:  checkpoint starting: time\n"
+        "2026-12-01 10:00:50.000 UTC [2] LOG:  automatic vacuum of table"
+        ' "cagnotte.public.idempotency_records": index scans: 0\n'
+        "2026-12-01 10:01:05.500 UTC [1] LOG:  checkpoint starting: time\n"
+        "2026-12-01 10:01:06.000 UTC [2] LOG:  automatic vacuum of table"
+        ' "cagnotte.public.account_balances": index scans: 1\n'
+        "a line of another form\n"
+        "2026-12-01 10:02:00.000 UTC [1] LOG:  checkpoint starting: time\n"
+    )
+
+    class Cluster:
+        directory = tmp_path
+
+    def at(text: str) -> float:
+        return run.dt.datetime.fromisoformat(text + "+00:00").timestamp()
+
+    events = run.server_log_events(Cluster(), at("2026-12-01 10:01:00"), at("2026-12-01 10:01:30"))
+    assert events == {
+        "checkpoints_started": 1,
+        "autovacuums": ["cagnotte.public.account_balances"],
+        "seconds_since_checkpoint_start": 60.0,
+    }
