@@ -3,14 +3,15 @@
     python3 bench/run.py --ab 'plain=app=service_apps:observed' \
                          --ab 'frozen=app=service_apps:frozen' --app-path bench
 
-`observed` is `cagnotte.asgi:application_without_jobs` with the garbage
-collector watched: every collection's pause is timed (gc.callbacks) and the
+`observed` is `cagnotte.asgi:application_without_jobs` as it was before it
+froze the objects of its start-up (gc.unfreeze()), with the garbage collector
+watched: every collection's pause is timed (gc.callbacks) and the
 counts, total and worst pause per generation, and how many pauses passed 1, 5,
 10, 20 and 50 ms, are written each second to $CAGNOTTE_BENCH_GC_DIR/gc-<pid>.json,
-which run.py reads before and after each load. `frozen` is the same, with
-gc.freeze() once the application is built (what the app factory does when it
-is kept), and `threshold` the same with the youngest generation collected ten
-times less often (gc.set_threshold(7000, 10, 10)).
+which run.py reads before and after each load. `frozen` is the same with
+gc.freeze() once the application is built (what the factory does now), and
+`threshold` the unfrozen one with the youngest generation collected ten times
+less often (gc.set_threshold(7000, 10, 10)).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def _watch_collector() -> None:
 
 def observed():  # noqa: ANN201
     app = application_without_jobs()
+    # As before the factory froze its objects (an older checkout has nothing to undo).
+    gc.unfreeze()
     _watch_collector()
     return app
 
@@ -82,6 +85,7 @@ def frozen():  # noqa: ANN201
 
 def threshold():  # noqa: ANN201
     app = application_without_jobs()
+    gc.unfreeze()
     gc.set_threshold(7000, 10, 10)
     _watch_collector()
     return app
