@@ -184,9 +184,20 @@ def members_query(
         .correlate(memberships)
         .scalar_subquery()
     )
+    # The visits and spend of every member are summed only for a filter on them: a
+    # segment by consent or tier reads no check.
+    counted = any(
+        value is not None
+        for value in (d.spend_min_minor, d.spend_max_minor, d.visits_min, d.visits_max)
+    )
+    members = (
+        memberships.outerjoin(visits, visits.c.membership_id == memberships.c.id)
+        if counted
+        else memberships
+    )
     query = (
         select(memberships.c.id)
-        .select_from(memberships.outerjoin(visits, visits.c.membership_id == memberships.c.id))
+        .select_from(members)
         .where(
             memberships.c.merchant_id == merchant_id,
             memberships.c.status == "active",
