@@ -31,8 +31,8 @@ def found_by_trigrams(connection: Connection, *fragments: str) -> Iterator[None]
     The planner takes the walk whenever the matches are many, as if they were spread
     evenly through the names; they are not (a first name's are together), and a
     common first name late in the alphabet was then read through 95 000 of 100 000
-    rows (73 ms) where the trigram index and a sort of its 2 700 matches take 11 ms
-    (bench/directory_search.py). Shorter fragments have no trigram: the walk finds
+    rows (379 ms) where the trigram index and a sort of its 2 700 matches took
+    18.5 ms, one after the other on a loaded machine (bench/README.md). Shorter fragments have no trigram: the walk finds
     their many matches at once.
     """
     if connection.dialect.name != "postgresql" or all(
