@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -71,20 +72,23 @@ def main() -> None:
     }
     workdir = Path(tempfile.mkdtemp(prefix="cagnotte-bench-statistics-"))
     workdir.chmod(0o755)
-    for name in args.databases.split(","):
-        cluster = None
-        if name == "postgresql":
-            cluster = Cluster(workdir / "pg", free_port())
-            cluster.start()
-            cluster.sql("postgres", "CREATE DATABASE cagnotte")
-            url = cluster.url("cagnotte")
-        else:
-            url = f"sqlite:///{workdir / 'cagnotte.db'}"
-        try:
-            report["by_database"][name] = run(url, args, workdir)
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    try:
+        for name in args.databases.split(","):
+            cluster = None
+            if name == "postgresql":
+                cluster = Cluster(workdir / "pg", free_port())
+                cluster.start()
+                cluster.sql("postgres", "CREATE DATABASE cagnotte")
+                url = cluster.url("cagnotte")
+            else:
+                url = f"sqlite:///{workdir / 'cagnotte.db'}"
+            try:
+                report["by_database"][name] = run(url, args, workdir)
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     report["load_after"] = os.getloadavg()
     print(f"\nload average before {report['load_before']}, after {report['load_after']}")
     print("\n| query | " + " | ".join(f"{n} ms" for n in report["by_database"]) + " |")

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -171,14 +172,17 @@ def main() -> None:
     }
     workdir = Path(tempfile.mkdtemp(prefix="cagnotte-bench-directory-"))
     workdir.chmod(0o755)
-    for name in args.databases.split(","):
-        if name == "postgresql":
-            with throwaway_cluster("cagnotte-bench-directory-pg-") as (_, cluster):
-                cluster.sql("postgres", "CREATE DATABASE cagnotte")
-                report["by_database"][name] = run(cluster.url("cagnotte"), args, workdir)
-        else:
-            url = f"sqlite:///{workdir / 'cagnotte.db'}"
-            report["by_database"][name] = run(url, args, workdir)
+    try:
+        for name in args.databases.split(","):
+            if name == "postgresql":
+                with throwaway_cluster("cagnotte-bench-directory-pg-") as (_, cluster):
+                    cluster.sql("postgres", "CREATE DATABASE cagnotte")
+                    report["by_database"][name] = run(cluster.url("cagnotte"), args, workdir)
+            else:
+                url = f"sqlite:///{workdir / 'cagnotte.db'}"
+                report["by_database"][name] = run(url, args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     report["load_after"] = os.getloadavg()
     print_table(report)
     RESULTS.mkdir(exist_ok=True)

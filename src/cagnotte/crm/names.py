@@ -32,8 +32,8 @@ def found_by_trigrams(connection: Connection, *fragments: str) -> Iterator[None]
     evenly through the names; they are not (a first name's are together), and a
     common first name late in the alphabet was then read through 95 000 of 100 000
     rows (379 ms) where the trigram index and a sort of its 2 700 matches took
-    18.5 ms, one after the other on a loaded machine (bench/README.md). Shorter fragments have no trigram: the walk finds
-    their many matches at once.
+    18.5 ms, one after the other on a loaded machine (bench/README.md). Shorter
+    fragments have no trigram: the walk finds their many matches at once.
     """
     if connection.dialect.name != "postgresql" or all(
         len(fragment) < TRIGRAM_FRAGMENT_MIN for fragment in fragments
