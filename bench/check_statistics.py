@@ -15,6 +15,7 @@ is timed through the service (median of `--repeat` runs, wall clock, in ms):
     year by store     a year, grouped by store
     month members     one month, members only, one program
     month product     one month, the checks with one product
+    month segment     one month, the checks of a segment's members (1 000 visits or more)
     month export      one month by day, as CSV
 
 PostgreSQL runs in a throw-away cluster (scripts/postgres.sh, like bench/run.py).
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -61,23 +64,33 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    report: dict[str, Any] = {"checks": args.checks, "by_database": {}}
+    report: dict[str, Any] = {
+        "checks": args.checks,
+        "cores": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "by_database": {},
+    }
     workdir = Path(tempfile.mkdtemp(prefix="cagnotte-bench-statistics-"))
     workdir.chmod(0o755)
-    for name in args.databases.split(","):
-        cluster = None
-        if name == "postgresql":
-            cluster = Cluster(workdir / "pg", free_port())
-            cluster.start()
-            cluster.sql("postgres", "CREATE DATABASE cagnotte")
-            url = cluster.url("cagnotte")
-        else:
-            url = f"sqlite:///{workdir / 'cagnotte.db'}"
-        try:
-            report["by_database"][name] = run(url, args, workdir)
-        finally:
-            if cluster is not None:
-                cluster.stop()
+    try:
+        for name in args.databases.split(","):
+            cluster = None
+            if name == "postgresql":
+                cluster = Cluster(workdir / "pg", free_port())
+                cluster.start()
+                cluster.sql("postgres", "CREATE DATABASE cagnotte")
+                url = cluster.url("cagnotte")
+            else:
+                url = f"sqlite:///{workdir / 'cagnotte.db'}"
+            try:
+                report["by_database"][name] = run(url, args, workdir)
+            finally:
+                if cluster is not None:
+                    cluster.stop()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report["load_after"] = os.getloadavg()
+    print(f"\nload average before {report['load_before']}, after {report['load_after']}")
     print("\n| query | " + " | ".join(f"{n} ms" for n in report["by_database"]) + " |")
     print("|---|" + "---|" * len(report["by_database"]))
     queries = next(iter(report["by_database"].values()))["queries"]
@@ -126,6 +139,12 @@ def run(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "month product": lambda: report(
             caller,
             StatisticsFilters(**month, product_id=uuid.UUID(shop["products"][0])),
+            group_by="none",
+            time_zone="UTC",
+        ),
+        "month segment": lambda: report(
+            caller,
+            StatisticsFilters(**month, segment_id=uuid.UUID(shop["segment_id"])),
             group_by="none",
             time_zone="UTC",
         ),
@@ -180,7 +199,12 @@ def set_up(client: TestClient, services: Any, members: int) -> dict[str, Any]:
         )["id"]
         for n in range(50)
     ]
+    # Regulars: a thousand checks or more in the last year (most of the members).
+    regulars = post(
+        "/v1/segments", {"name": "Regulars", "definition": {"visits_min": 1_000}}, owner
+    )
     return {
+        "segment_id": regulars["id"],
         "merchant_id": merchant["id"],
         "stores": stores,
         "program_id": program["id"],

@@ -173,7 +173,7 @@ def bootstrap(
             gift_cards=gift_cards,
             segments=segments,
         ),
-        statistics=CheckStatistics(database),
+        statistics=CheckStatistics(database, segments),
         customer_cards=CustomerCards(database, ledger, customers, loyalty, gift_cards),
         personal_data=PersonalData(database, clock, ledger),
         consents=consents,

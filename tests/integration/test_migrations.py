@@ -144,9 +144,11 @@ def test_the_migrated_schema_is_the_schema_the_code_declares(database: Database)
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from cagnotte.db.schema import metadata
+    from cagnotte.db.schema import include_object, metadata
 
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         differences = compare_metadata(context, metadata)
     assert differences == []

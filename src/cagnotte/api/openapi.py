@@ -215,7 +215,7 @@ ACCESS: dict[str, Access] = {
     "replay_offline_checks": Access("cashier"),
     "list_checks": Access("cashier", (400,)),
     "get_check": Access("cashier"),
-    "get_check_statistics": Access("manager", (400,)),
+    "get_check_statistics": Access("manager", (400, 404)),
     "create_segment": Access("manager", (404, 409)),
     "create_campaign": Access("manager", (404,)),
     "get_campaign": Access("manager"),
@@ -227,7 +227,7 @@ ACCESS: dict[str, Access] = {
     "update_segment": Access("manager"),
     "delete_segment": Access("manager"),
     "list_segment_members": Access("cashier", (400,)),
-    "export_check_statistics": Access("manager", (400,)),
+    "export_check_statistics": Access("manager", (400, 404)),
     "refund_check": Access("cashier"),
     # Catalogue
     "create_product": Access("manager", (404, 409)),

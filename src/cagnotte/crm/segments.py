@@ -11,6 +11,14 @@ A segment's filters all hold together (and); each is optional:
 - `store_id`: a check at that store in the period;
 - `program_id` with `balance_min` / `balance_max`: the member's balance in that
   program (in its units), from the ledger;
+- `program_id` with `program_member`: whether the member has the program's
+  account (opened by their first check or credit in it): true for its members,
+  false for the others;
+- `program_id` with `tier`: the member's tier in that program now, counted as
+  the check counts it (checkout/tiers.py): their qualifying spend over the
+  program's period (`loyalty_member_spend`, per local month of the merchant's
+  time zone, the current month included) reaches the tier's threshold and not
+  the next one's;
 - `birthday_month` (1–12);
 - `consent`: `email`, `sms` or `phone` given.
 
@@ -22,20 +30,35 @@ telling a check which of the segments its rules name the customer is in.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import Connection, Select, and_, case, extract, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    case,
+    extract,
+    false,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from cagnotte import errors
-from cagnotte.checkout.tables import checks
+from cagnotte.checkout.tables import checks, loyalty_member_spend
+from cagnotte.checkout.usage import periods
 from cagnotte.clock import Clock
 from cagnotte.crm.tables import segments
 from cagnotte.db.engine import Database
 from cagnotte.db.pages import FIRST_PAGE, Order, Page, PageRequest, fetch_page
 from cagnotte.db.tables import account_balances, accounts, memberships
+from cagnotte.i18n import merchant_locale
 from cagnotte.programs.loyalty.admin import LoyaltyPrograms, member_account_spec
+from cagnotte.programs.loyalty.program import LoyaltyProgram
 from cagnotte.security.principals import Principal
 
 AMOUNT_MAX = 10**15
@@ -77,6 +100,8 @@ class SegmentDefinition(BaseModel):
     program_id: uuid.UUID | None = None
     balance_min: int | None = Field(None, ge=0, le=AMOUNT_MAX)
     balance_max: int | None = Field(None, ge=0, le=AMOUNT_MAX)
+    program_member: bool | None = None
+    tier: str | None = Field(None, min_length=1, max_length=40)
     birthday_month: int | None = Field(None, ge=1, le=12)
     consent: Literal["email", "sms", "phone"] | None = None
 
@@ -90,6 +115,8 @@ class SegmentDefinition(BaseModel):
             self.program_id is None
         ):
             raise ValueError("a balance filter needs its program_id")
+        if (self.program_member is not None or self.tier is not None) and self.program_id is None:
+            raise ValueError("a program membership or tier filter needs its program_id")
         for low, high in (
             (self.spend_min_minor, self.spend_max_minor),
             (self.visits_min, self.visits_max),
@@ -100,14 +127,27 @@ class SegmentDefinition(BaseModel):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class ProgramFilter:
+    """What a definition's program filters need to know of the program now."""
+
+    program_id: uuid.UUID
+    # The purpose and asset of the program's member accounts.
+    account: tuple[str, str]
+    # The tier filter's: the months counted (first, current) and the tier's spend,
+    # from its threshold to below the next one's (None: the highest tier).
+    tier_months: tuple[date, date] | None = None
+    tier_spend: tuple[int, int | None] | None = None
+
+
 def members_query(
     merchant_id: uuid.UUID,
     definition: SegmentDefinition,
     now: datetime,
-    balance_account: tuple[str, str] | None,
+    program: ProgramFilter | None,
 ) -> Select:
-    """The ids of the merchant's members in the segment (`balance_account`: the purpose
-    and asset of the program's member accounts, when the definition filters on it)."""
+    """The ids of the merchant's members in the segment (`program`: the program the
+    definition names, when it names one)."""
     d = definition
     since = now - timedelta(days=d.period_days) if d.period_days else None
     in_period = [checks.c.merchant_id == merchant_id]
@@ -144,9 +184,20 @@ def members_query(
         .correlate(memberships)
         .scalar_subquery()
     )
+    # The visits and spend of every member are summed only for a filter on them: a
+    # segment by consent or tier reads no check.
+    counted = any(
+        value is not None
+        for value in (d.spend_min_minor, d.spend_max_minor, d.visits_min, d.visits_max)
+    )
+    members = (
+        memberships.outerjoin(visits, visits.c.membership_id == memberships.c.id)
+        if counted
+        else memberships
+    )
     query = (
         select(memberships.c.id)
-        .select_from(memberships.outerjoin(visits, visits.c.membership_id == memberships.c.id))
+        .select_from(members)
         .where(
             memberships.c.merchant_id == merchant_id,
             memberships.c.status == "active",
@@ -182,9 +233,47 @@ def members_query(
             .correlate(memberships)
             .exists()
         )
+    if program is not None:
+        query = _program_filters(query, merchant_id, d, program)
+    return query
+
+
+def _program_filters(
+    query: Select, merchant_id: uuid.UUID, d: SegmentDefinition, program: ProgramFilter
+) -> Select:
+    purpose, asset_code = program.account
+    member_accounts = [
+        accounts.c.merchant_id == merchant_id,
+        accounts.c.owner_type == "membership",
+        accounts.c.owner_id == memberships.c.id,
+        accounts.c.purpose == purpose,
+        accounts.c.asset_code == asset_code,
+    ]
+    if d.program_member is not None:
+        has_account = select(accounts.c.id).where(*member_accounts).correlate(memberships).exists()
+        query = query.where(has_account if d.program_member else ~has_account)
+    if d.tier is not None and (program.tier_months is None or program.tier_spend is None):
+        query = query.where(false())
+    elif d.tier is not None and program.tier_months and program.tier_spend:
+        first, month = program.tier_months
+        spend = func.coalesce(
+            select(func.sum(loyalty_member_spend.c.spend_minor))
+            .where(
+                loyalty_member_spend.c.merchant_id == merchant_id,
+                loyalty_member_spend.c.membership_id == memberships.c.id,
+                loyalty_member_spend.c.program_id == program.program_id,
+                loyalty_member_spend.c.starts_on >= first,
+                loyalty_member_spend.c.starts_on <= month,
+            )
+            .correlate(memberships)
+            .scalar_subquery(),
+            0,
+        )
+        low, below = program.tier_spend
+        query = query.where(spend >= low)
+        if below is not None:
+            query = query.where(spend < below)
     if d.balance_min is not None or d.balance_max is not None:
-        assert balance_account is not None
-        purpose, asset_code = balance_account
         balance = func.coalesce(
             select(func.sum(account_balances.c.credits_posted - account_balances.c.debits_posted))
             .select_from(
@@ -196,13 +285,7 @@ def members_query(
                     ),
                 )
             )
-            .where(
-                accounts.c.merchant_id == merchant_id,
-                accounts.c.owner_type == "membership",
-                accounts.c.owner_id == memberships.c.id,
-                accounts.c.purpose == purpose,
-                accounts.c.asset_code == asset_code,
-            )
+            .where(*member_accounts)
             .correlate(memberships)
             .scalar_subquery(),
             0,
@@ -330,25 +413,51 @@ class Segments:
             )
         ):
             definition = SegmentDefinition.model_validate(row.definition)
-            query = self.members_select(merchant_id, definition).where(
+            query = self.members_select(merchant_id, definition, connection).where(
                 memberships.c.id == membership_id
             )
             if connection.execute(query).first() is not None:
                 found.add(row.id)
         return frozenset(found)
 
-    def members_select(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> Select:
-        """The query of the segment's member ids now (a campaign fixes its recipients by it)."""
-        account = None
-        if definition.program_id is not None:
-            program = self.loyalty.program(merchant_id, definition.program_id)
-            spec = member_account_spec(program, uuid.UUID(int=0))
-            account = (spec.purpose, spec.asset_code)
-        return members_query(merchant_id, definition, self.clock.now(), account)
+    def members_select(
+        self,
+        merchant_id: uuid.UUID,
+        definition: SegmentDefinition,
+        connection: Connection | None = None,
+    ) -> Select:
+        """The query of the segment's member ids now (a campaign fixes its recipients by it).
+
+        In a unit of work (a check asking which segments its member is in), pass its
+        connection: the program and the merchant's time zone are read through it.
+        """
+        if definition.program_id is None:
+            return members_query(merchant_id, definition, self.clock.now(), None)
+        if connection is None:
+            with self.database.read() as own_connection:
+                return self.members_select(merchant_id, definition, own_connection)
+        now = self.clock.now()
+        program = self.loyalty.program(merchant_id, definition.program_id, connection)
+        spec = member_account_spec(program, uuid.UUID(int=0))
+        program_filter = ProgramFilter(program.id, (spec.purpose, spec.asset_code))
+        if definition.tier is not None:
+            program_filter = _with_tier(
+                program_filter,
+                program,
+                definition.tier,
+                periods(now, merchant_locale(connection, merchant_id).time_zone)[1],
+            )
+        return members_query(merchant_id, definition, now, program_filter)
 
     def _check_program(self, merchant_id: uuid.UUID, definition: SegmentDefinition) -> None:
-        if definition.program_id is not None:
-            self.loyalty.program(merchant_id, definition.program_id)  # not_found if not ours
+        if definition.program_id is None:
+            return
+        program = self.loyalty.program(merchant_id, definition.program_id)  # not_found if not ours
+        if definition.tier is not None and definition.tier not in _tier_names(program):
+            raise errors.InvalidInput(
+                f"The program has no tier {definition.tier!r}"
+                f" (its tiers: {', '.join(_tier_names(program)) or 'none'})."
+            )
 
     def _row(self, connection: Connection, merchant_id: uuid.UUID, segment_id: uuid.UUID) -> dict:
         row = (
@@ -365,6 +474,28 @@ class Segments:
         if row is None:
             raise errors.NotFound("No such segment.")
         return _view(row)
+
+
+def _tier_names(program: LoyaltyProgram) -> list[str]:
+    return [] if program.tiers is None else [tier.name for tier in program.tiers.levels]
+
+
+def _with_tier(
+    program_filter: ProgramFilter, program: LoyaltyProgram, tier: str, month: date
+) -> ProgramFilter:
+    """The filter with the months and the spend of `tier` (none, if the program no longer
+    has it: then nobody is in the segment)."""
+    if tier not in _tier_names(program):
+        return replace(program_filter, tier_months=None, tier_spend=None)
+    assert program.tiers is not None
+    levels = program.tiers.levels
+    index = _tier_names(program).index(tier)
+    below = levels[index + 1].spend_min_minor if index + 1 < len(levels) else None
+    return replace(
+        program_filter,
+        tier_months=(program.tiers.first_month(month), month),
+        tier_spend=(levels[index].spend_min_minor, below),
+    )
 
 
 def _view(row: Any) -> dict:

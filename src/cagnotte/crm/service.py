@@ -27,7 +27,7 @@ from cagnotte import errors
 from cagnotte.audit import record_audit
 from cagnotte.clock import Clock
 from cagnotte.crm.consents import caller_source, record_consents
-from cagnotte.crm.names import fold
+from cagnotte.crm.names import fold, found_by_trigrams
 from cagnotte.crm.notices import notice_to_give
 from cagnotte.crm.phones import normalise_phone
 from cagnotte.db.engine import Database
@@ -214,20 +214,28 @@ class CustomerService:
     ) -> Page[dict[str, Any]]:
         """Search by name (part of first or last name, whatever the case and accents:
         `eloise` finds Éloïse) and/or phone (any format, read in the merchant's country);
-        the members in the order of their names ("first last"), then by id."""
+        the members in the order of their names ("first last"), then by id.
+
+        The order is the index `ix_memberships_search_name`'s, so a page is a walk of
+        it; on PostgreSQL the fragments are found by the trigram indexes (migration
+        0035), a whole phone number by `ix_memberships_phone`.
+        """
         caller.require("cashier")
         query = _membership_query().where(memberships.c.merchant_id == caller.merchant_id)
-        if name and fold(name):
-            pattern = "%" + _escape_like(fold(name)) + "%"
+        fragment = fold(name) if name else ""
+        if fragment:
+            pattern = "%" + _escape_like(fragment) + "%"
             query = query.where(memberships.c.search_name.like(pattern, escape="\\"))
         order = Order("customers", (memberships.c.search_name, memberships.c.id))
         with self.database.read() as connection:
+            digits = ""
             if phone:
                 region = merchant_locale(connection, caller.merchant_id).country
-                query = query.where(
-                    memberships.c.phone.like("%" + _searched_digits(phone, region) + "%")
-                )
-            return fetch_page(connection, query, order, page).map(_membership_view)
+                condition, digits = _phone_searched(phone, region)
+                query = query.where(condition)
+            with found_by_trigrams(connection, fragment, digits):
+                found = fetch_page(connection, query, order, page)
+        return found.map(_membership_view)
 
     def update_profile(
         self, caller: Principal, membership_id: uuid.UUID, changes: dict[str, Any]
@@ -580,16 +588,18 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _searched_digits(phone: str, region: str) -> str:
-    """What a phone search looks for: the national number of a whole number (so that
-    '06 12 34 56 78' finds +33612345678 at a French merchant), else the digits typed."""
+def _phone_searched(phone: str, region: str) -> tuple[Any, str]:
+    """What a phone search looks for: a whole number (in any notation, a national one
+    read in the merchant's region: '06 12 34 56 78' finds +33612345678 at a French
+    merchant) by equality, else the digits typed anywhere in the number (and they)."""
     try:
         number = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
         number = None
     if number is not None and phonenumbers.is_valid_number(number):
-        return str(number.national_number)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return memberships.c.phone == e164, ""
     digits = "".join(ch for ch in phone if ch.isdigit())
     if not digits:
         raise errors.InvalidInput("A phone search needs digits.")
-    return digits
+    return memberships.c.phone.like("%" + digits + "%"), digits

@@ -368,7 +368,7 @@ memberships = Table(
     Column("consent_phone_callback", Boolean, nullable=False, server_default=text("false")),
     Column("consent_terms_at", UTCDateTime),
     Column("last_visit_at", UTCDateTime),
-    # Lower-cased "first last" for case-insensitive search on both databases.
+    # "first last" folded (crm/names.py: no case, no accents), the directory searches it.
     Column("search_name", String(210), nullable=False, server_default=text("''")),
     created_at_column(),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -381,7 +381,25 @@ memberships = Table(
     UniqueConstraint("merchant_id", "customer_id"),
     CheckConstraint("status IN ('active', 'blocked')", name="status"),
 )
-Index("ix_memberships_search_name", memberships.c.merchant_id, memberships.c.search_name)
+# The directory's search (crm/service.py), in its order (name, then id) within a
+# merchant: a page is a walk of the first index, which holds the phone too so that a
+# fragment of a number is checked on the index; a whole number is looked up in the
+# second, already in order. On PostgreSQL trigram indexes find the fragments
+# (POSTGRESQL_ONLY_INDEXES in db/schema.py).
+Index(
+    "ix_memberships_search_name",
+    memberships.c.merchant_id,
+    memberships.c.search_name,
+    memberships.c.id,
+    memberships.c.phone,
+)
+Index(
+    "ix_memberships_phone",
+    memberships.c.merchant_id,
+    memberships.c.phone,
+    memberships.c.search_name,
+    memberships.c.id,
+)
 
 one_time_codes = Table(
     "one_time_codes",

@@ -222,3 +222,99 @@ def test_a_rule_for_a_segment_gives_only_to_its_members(client, merchant, cafe):
         headers=merchant.register,
     ).json()
     assert all(e["rule_id"] != rule.json()["id"] for e in anonymous["effects"])
+
+
+@pytest.fixture
+def tiered(client, merchant, clock) -> dict:
+    """A tiered points program (Bronze from 0, Silver from 5 000.00 CZK, Gold from
+    10 000.00 over a rolling 12 months, months local to Prague) and five members.
+
+    On 1 June 2026 the period is July 2025 to June 2026:
+
+        Eva    8 000.00 on 15 June 2025 (before the period), 3 000.00 on 10 March  → Bronze
+        Filip  4 000.00 at 23:30 UTC on 30 June 2025 (1 July in Prague: counted)
+               and 1 000.00 on 20 May: 5 000.00, the threshold itself            → Silver
+        Gita   7 000.00 in February, 4 000.00 in April refunded: 7 000.00       → Silver
+        Hana   10 500.00 at 22:30 UTC on 31 May (1 June in Prague)              → Gold
+        Ivan   no check: Bronze, and no member of the program (no account)
+    """
+    from tests.e2e.loyalty.test_tiers import make_program
+
+    clock.set(datetime(2025, 6, 1, 8, tzinfo=UTC))
+    program = make_program(client, merchant)
+    people = {
+        name: enrol(client, merchant, f"+42060144400{n}", first_name=name)
+        for n, name in enumerate(("Eva", "Filip", "Gita", "Hana", "Ivan"))
+    }
+
+    def buy(name: str, amount: int, when: datetime) -> dict:
+        clock.set(when)
+        response = client.post(
+            "/v1/checks",
+            json={"currency": "CZK", "customer_id": people[name]["id"], "lines": [line(amount)]},
+            headers={**merchant.register, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    buy("Eva", 800_000, datetime(2025, 6, 15, 10, tzinfo=UTC))
+    buy("Filip", 400_000, datetime(2025, 6, 30, 23, 30, tzinfo=UTC))
+    buy("Gita", 700_000, datetime(2026, 2, 1, 10, tzinfo=UTC))
+    buy("Eva", 300_000, datetime(2026, 3, 10, 10, tzinfo=UTC))
+    refunded = buy("Gita", 400_000, datetime(2026, 4, 1, 10, tzinfo=UTC))
+    refund = client.post(
+        f"/v1/checks/{refunded['id']}/refunds",
+        json={},
+        headers={**merchant.manager, "Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert refund.status_code == 201, refund.text
+    buy("Filip", 100_000, datetime(2026, 5, 20, 10, tzinfo=UTC))
+    buy("Hana", 1_050_000, datetime(2026, 5, 31, 22, 30, tzinfo=UTC))
+    clock.set(datetime(2026, 6, 1, 8, tzinfo=UTC))
+    return {"program": program, **people}
+
+
+def test_members_by_their_tier_counted_as_the_check_counts_it(client, merchant, tiered):
+    from tests.e2e.loyalty.test_tiers import standing
+
+    program_id = tiered["program"]["id"]
+    by_tier = {
+        tier: members_of(client, merchant, {"program_id": program_id, "tier": tier})
+        for tier in ("Bronze", "Silver", "Gold")
+    }
+    assert by_tier == {"Bronze": {"Eva", "Ivan"}, "Silver": {"Filip", "Gita"}, "Gold": {"Hana"}}
+    # The member's own standing (checkout/tiers.py) says the same, with the spend.
+    spends = {}
+    for name in ("Eva", "Filip", "Gita", "Hana"):
+        tier = standing(client, merchant, tiered[name])["tier"]
+        assert name in by_tier[tier["name"]]
+        spends[name] = tier["spend_minor"]
+    assert spends == {"Eva": 300_000, "Filip": 500_000, "Gita": 700_000, "Hana": 1_050_000}
+
+
+def test_members_of_a_program_are_those_with_its_account(client, merchant, tiered):
+    program_id = tiered["program"]["id"]
+    members = {"Eva", "Filip", "Gita", "Hana"}
+    assert members_of(client, merchant, {"program_id": program_id, "program_member": True}) == (
+        members
+    )
+    assert members_of(client, merchant, {"program_id": program_id, "program_member": False}) == {
+        "Ivan"
+    }
+    assert members_of(
+        client, merchant, {"program_id": program_id, "program_member": True, "tier": "Bronze"}
+    ) == {"Eva"}
+
+
+def test_a_tier_filter_needs_a_program_with_that_tier(client, merchant, tiered, cafe):
+    for definition, code in (
+        ({"tier": "Silver"}, "validation_error"),
+        ({"program_member": True}, "validation_error"),
+        ({"program_id": tiered["program"]["id"], "tier": "Platinum"}, "invalid_input"),
+        ({"program_id": cafe["points"]["id"], "tier": "Silver"}, "invalid_input"),
+    ):
+        response = client.post(
+            "/v1/segments", json={"name": "bad", "definition": definition}, headers=merchant.manager
+        )
+        assert response.status_code == 422, (definition, response.text)
+        assert response.json()["code"] == code, response.text

@@ -195,3 +195,62 @@ def test_bad_queries_are_refused_and_a_cashier_may_not_read_them(client, merchan
         "/v1/statistics/checks", params={"currency": "CZK"}, headers=merchant.register
     )
     assert register.status_code == 403 and register.json()["code"] == "forbidden"
+
+
+def segment(client, merchant, definition: dict) -> str:
+    response = client.post(
+        "/v1/segments",
+        json={"name": "statistics", "definition": definition},
+        headers=merchant.manager,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_the_checks_of_a_segments_members(client, merchant, other_merchant, week):
+    # Regulars (two visits or more): Éloïse alone. Her two checks: 209.90 and 99.99,
+    # 33.33 refunded: 276.56 in all, 138.28 a basket; 20 + 9 points earned on them.
+    regulars = segment(client, merchant, {"visits_min": 2})
+    report = statistics(client, merchant, segment_id=regulars)
+    totals = report["totals"]
+    assert (totals["checks"], totals["member_checks"]) == (2, 2)
+    assert totals["gross_minor"] == 20_990 + 9_999
+    assert totals["refunded_minor"] == 3_333
+    assert totals["revenue_minor"] == 27_656 and totals["average_basket_minor"] == 13_828
+    assert [p["issued"] for p in totals["programs"]] == [29]
+    assert report["members"]["members"] == 1
+    # Few points (10 at most): Bruno, 9 points from his 90.00 on 9 March.
+    few_points = segment(client, merchant, {"program_id": week["points"]["id"], "balance_max": 10})
+    by_day = statistics(client, merchant, segment_id=few_points, group_by="day")
+    assert [(g["key"], g["figures"]["revenue_minor"]) for g in by_day["groups"]] == [
+        ("2026-03-09", 9_000)
+    ]
+    # Filters combine: the regulars' checks of the second week are none.
+    assert (
+        statistics(client, merchant, segment_id=regulars, date_from="2026-03-09")["totals"][
+            "checks"
+        ]
+        == 0
+    )
+    exported = client.get(
+        "/v1/statistics/checks/export",
+        params={"currency": "CZK", "format": "csv", "segment_id": regulars},
+        headers=merchant.manager,
+    )
+    assert exported.status_code == 200, exported.text
+    rows = list(csv.reader(io.StringIO(exported.text)))
+    assert rows[-1][:2] == ["total", "2"]
+    assert rows[-1][rows[0].index("revenue_minor")] == "27656"
+
+
+def test_a_segment_of_another_merchant_or_none_is_not_found(client, merchant, other_merchant, week):
+    theirs = segment(client, other_merchant, {})
+    for segment_id in (theirs, str(uuid.uuid4())):
+        for path in ("/v1/statistics/checks", "/v1/statistics/checks/export"):
+            response = client.get(
+                path,
+                params={"currency": "CZK", "segment_id": segment_id},
+                headers=merchant.manager,
+            )
+            assert response.status_code == 404, response.text
+            assert response.json()["code"] == "not_found"

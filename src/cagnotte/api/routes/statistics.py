@@ -39,6 +39,9 @@ def _statistics_query(
     product_id: uuid.UUID | None = None,
     category_id: uuid.UUID | None = None,
     member: bool | None = None,
+    segment_id: Annotated[
+        uuid.UUID | None, Query(description="The checks of this segment's members now.")
+    ] = None,
     group_by: GroupBy = "none",
 ) -> _Query:
     return _Query(
@@ -53,6 +56,7 @@ def _statistics_query(
             product_id=product_id,
             category_id=category_id,
             member=member,
+            segment_id=segment_id,
         ),
         group_by,
     )

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from cagnotte.db.engine import normalise_database_url
-from cagnotte.db.schema import metadata
+from cagnotte.db.schema import include_object, metadata
 
 config = context.config
 
@@ -28,6 +28,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
