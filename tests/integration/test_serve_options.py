@@ -14,6 +14,10 @@ from cagnotte.cli import app as cli
 
 @pytest.fixture
 def started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    # `serve --development` says so in the environment for its workers: recorded
+    # here, so that the test's end takes it away again (the later tests of this
+    # process build production settings).
+    monkeypatch.setenv("CAGNOTTE_ENVIRONMENT", "production")
     monkeypatch.setenv("CAGNOTTE_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
     monkeypatch.setenv("CAGNOTTE_OUTBOX_DIR", str(tmp_path / "outbox"))
     calls: list[dict[str, Any]] = []

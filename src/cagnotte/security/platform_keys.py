@@ -28,19 +28,21 @@ def platform_key(database: Database, clock: Clock, name: str) -> bytes:
             select(platform_keys.c.secret).where(platform_keys.c.name == name)
         ).scalar()
     if secret is None:
+        made = secrets.token_hex(32)
         try:
             with database.transaction() as connection:
                 connection.execute(
-                    insert(platform_keys).values(
-                        name=name, secret=secrets.token_hex(32), created_at=clock.now()
-                    )
+                    insert(platform_keys).values(name=name, secret=made, created_at=clock.now())
                 )
+            secret = made
         except IntegrityError:
-            pass  # another process made it first; read theirs
-        with database.read() as connection:
-            secret = connection.execute(
-                select(platform_keys.c.secret).where(platform_keys.c.name == name)
-            ).scalar_one()
+            # Another process made it first: read theirs, in a transaction of its
+            # own (a read open in this thread, which read() would join, may hold a
+            # snapshot from before their insert).
+            with database.transaction() as connection:
+                secret = connection.execute(
+                    select(platform_keys.c.secret).where(platform_keys.c.name == name)
+                ).scalar_one()
     with _lock:
         _cache[cache_key] = bytes.fromhex(secret)
     return _cache[cache_key]
