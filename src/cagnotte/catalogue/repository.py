@@ -112,6 +112,18 @@ def category_parents(
     return {row.id: row.parent_id for row in rows}
 
 
+def categories_version(connection: Connection, merchant_id: uuid.UUID) -> int:
+    """The version of the merchant's category tree (0 before its first category)."""
+    return (
+        connection.execute(
+            select(category_versions.c.version).where(
+                category_versions.c.merchant_id == merchant_id
+            )
+        ).scalar()
+        or 0
+    )
+
+
 def _bump_categories_version(connection: Connection, merchant_id: uuid.UUID) -> None:
     """Say that the merchant's tree changed, in the unit of work that changes it.
 
@@ -140,39 +152,6 @@ def update_category(connection: Connection, changed: Category) -> None:
         )
     )
     _bump_categories_version(connection, changed.merchant_id)
-
-
-def category_chains(
-    connection: Connection, merchant_id: uuid.UUID, category_ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, tuple[uuid.UUID, ...]]:
-    """Each category's id, then its ancestors' up to the root: one recursive query."""
-    chains: dict[uuid.UUID, list[tuple[int, uuid.UUID]]] = {}
-    for chunk in _chunks(sorted(set(category_ids))):
-        start = (
-            select(
-                product_categories.c.id.label("start_id"),
-                product_categories.c.id,
-                product_categories.c.parent_id,
-                literal(1).label("depth"),
-            )
-            .where(
-                product_categories.c.merchant_id == merchant_id,
-                product_categories.c.id.in_(chunk),
-            )
-            .cte("chain", recursive=True)
-        )
-        parent = product_categories.alias("parent")
-        walk = start.union_all(
-            select(start.c.start_id, parent.c.id, parent.c.parent_id, start.c.depth + 1).where(
-                parent.c.merchant_id == merchant_id,
-                parent.c.id == start.c.parent_id,
-                # A bound even if a cycle ever slipped in: the query ends.
-                start.c.depth < fields.CATEGORY_DEPTH_MAX,
-            )
-        )
-        for row in connection.execute(select(walk.c.start_id, walk.c.id, walk.c.depth)):
-            chains.setdefault(row.start_id, []).append((row.depth, row.id))
-    return {start: tuple(i for _depth, i in sorted(chain)) for start, chain in chains.items()}
 
 
 def _category_and_below(merchant_id: uuid.UUID, category_id: uuid.UUID) -> Select:

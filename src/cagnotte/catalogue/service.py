@@ -168,8 +168,8 @@ class CatalogueService:
 
         A SKU the merchant's catalogue does not know (uncatalogued) is not in the
         answer. A deactivated product is, with active False: the check decides.
-        A caller that has read the tree's version (`categories_version`, the
-        check with its context) gets the ancestors from the tree kept in memory.
+        The ancestors come from the tree kept in memory; a caller that has read
+        the tree's version already (the check, with its context) passes it.
         """
         cleaned = {sku: fields.clean(sku) for sku in skus}
         # What cannot be a SKU is in no catalogue (and a NUL would not reach PostgreSQL).
@@ -178,10 +178,9 @@ class CatalogueService:
             found = repository.products_by_sku(connection, merchant_id, set(cleaned.values()))
             used = {p.category_id for p in found.values() if p.category_id is not None}
             if categories_version is None:
-                chains = repository.category_chains(connection, merchant_id, used)
-            else:
-                parents = self._parents(connection, merchant_id, categories_version)
-                chains = {category_id: _chain(parents, category_id) for category_id in used}
+                categories_version = repository.categories_version(connection, merchant_id)
+            parents = self._parents(connection, merchant_id, categories_version)
+            chains = {category_id: _chain(parents, category_id) for category_id in used}
         facts = {}
         for sku, clean_sku in cleaned.items():
             product = found.get(clean_sku)
